@@ -1,0 +1,24 @@
+//! The store domain of Outpost: the rules a sale follows, free of IO and frameworks.
+//!
+//! Everything here is pure: storage, HTTP and sync call into these types to parse
+//! input, compute totals and decide what a role may do. Constructors parse rather
+//! than validate, so a value of these types is always a legal one.
+
+pub mod clock;
+pub mod error;
+pub mod money;
+pub mod order;
+pub mod quantity;
+pub mod staff;
+pub mod tax;
+
+pub use clock::{BusinessDay, Hlc, HlcClock};
+pub use error::{DomainError, Result};
+pub use money::{Currency, Money};
+pub use order::{
+    LineInput, OrderNumber, OrderTotals, PaymentInput, PaymentMethod, PricedLine, TaxSummary,
+    price_order, settle_payments,
+};
+pub use quantity::Quantity;
+pub use staff::{Permission, Pin, Role};
+pub use tax::{TaxMode, TaxRate};

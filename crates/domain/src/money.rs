@@ -1,0 +1,170 @@
+//! Money as integer minor units tagged with its currency; never a float.
+
+use crate::error::{DomainError, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// ISO 4217 codes we know with their number of decimals. A currency missing here
+/// is refused rather than guessed, because a wrong exponent misprices every sale.
+const CURRENCIES: &[(&str, u8)] = &[
+    ("AED", 2), ("AUD", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2), ("CHF", 2), ("CLP", 0),
+    ("CNY", 2), ("CZK", 2), ("DKK", 2), ("EUR", 2), ("GBP", 2), ("HKD", 2), ("HUF", 2),
+    ("IDR", 2), ("ILS", 2), ("INR", 2), ("ISK", 0), ("JOD", 3), ("JPY", 0), ("KRW", 0),
+    ("KWD", 3), ("MAD", 2), ("MXN", 2), ("NOK", 2), ("NZD", 2), ("OMR", 3), ("PLN", 2),
+    ("RON", 2), ("SEK", 2), ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("UGX", 0),
+    ("USD", 2), ("VND", 0), ("XAF", 0), ("XOF", 0), ("ZAR", 2),
+];
+
+/// Largest absolute amount we accept in minor units: far above any till's takings,
+/// far below i64::MAX so sums of many lines cannot overflow.
+pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
+
+/// A currency we know the exponent of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: &'static str,
+    exponent: u8,
+}
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Self> {
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(c, e)| Currency { code: c, exponent: *e })
+            .ok_or_else(|| DomainError::UnknownCurrency(code.chars().take(16).collect()))
+    }
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    /// Number of decimals of the minor unit: 0 (JPY), 2 (EUR), 3 (KWD).
+    pub fn exponent(&self) -> u8 {
+        self.exponent
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.code)
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Currency::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An amount in minor units of one currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Result<Self> {
+        if minor.abs() > MAX_MINOR {
+            return Err(DomainError::AmountOutOfRange);
+        }
+        Ok(Money { minor, currency })
+    }
+    pub fn zero(currency: Currency) -> Self {
+        Money { minor: 0, currency }
+    }
+    pub fn checked_add(self, other: Money) -> Result<Money> {
+        self.same_currency(&other)?;
+        Money::new(
+            self.minor.checked_add(other.minor).ok_or(DomainError::AmountOutOfRange)?,
+            self.currency,
+        )
+    }
+    pub fn checked_sub(self, other: Money) -> Result<Money> {
+        self.same_currency(&other)?;
+        Money::new(
+            self.minor.checked_sub(other.minor).ok_or(DomainError::AmountOutOfRange)?,
+            self.currency,
+        )
+    }
+    fn same_currency(&self, other: &Money) -> Result<()> {
+        if self.currency != other.currency {
+            return Err(DomainError::CurrencyMismatch {
+                left: self.currency.code.into(),
+                right: other.currency.code.into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Money {
+    /// `12.34 EUR`, `1200 JPY`, `1.250 KWD`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.currency.exponent as u32;
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let abs = self.minor.unsigned_abs();
+        if e == 0 {
+            return write!(f, "{sign}{abs} {}", self.currency.code);
+        }
+        let div = 10u64.pow(e);
+        write!(f, "{sign}{}.{:0w$} {}", abs / div, abs % div, self.currency.code, w = e as usize)
+    }
+}
+
+/// `n / d` rounded half away from zero: the commercial rounding tills and tax
+/// authorities expect (2.5 → 3, -2.5 → -3). `d` must be positive.
+pub fn div_round(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let q = n / d;
+    let r = n % d;
+    if r.abs() * 2 >= d { q + n.signum() } else { q }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currencies_know_their_decimals() {
+        assert_eq!(Currency::parse("JPY").unwrap().exponent(), 0);
+        assert_eq!(Currency::parse("EUR").unwrap().exponent(), 2);
+        assert_eq!(Currency::parse("KWD").unwrap().exponent(), 3);
+        assert!(Currency::parse("eur").is_err());
+        assert!(Currency::parse("XXX").is_err());
+    }
+
+    #[test]
+    fn money_displays_with_its_exponent() {
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(Money::new(-1205, eur).unwrap().to_string(), "-12.05 EUR");
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(Money::new(1250, kwd).unwrap().to_string(), "1.250 KWD");
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(Money::new(1200, jpy).unwrap().to_string(), "1200 JPY");
+    }
+
+    #[test]
+    fn mixing_currencies_is_refused() {
+        let a = Money::new(1, Currency::parse("EUR").unwrap()).unwrap();
+        let b = Money::new(1, Currency::parse("USD").unwrap()).unwrap();
+        assert!(matches!(a.checked_add(b), Err(DomainError::CurrencyMismatch { .. })));
+    }
+
+    #[test]
+    fn amounts_beyond_the_cap_are_refused() {
+        let eur = Currency::parse("EUR").unwrap();
+        assert!(Money::new(MAX_MINOR + 1, eur).is_err());
+        let max = Money::new(MAX_MINOR, eur).unwrap();
+        assert!(max.checked_add(Money::new(1, eur).unwrap()).is_err());
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(div_round(5, 2), 3);
+        assert_eq!(div_round(-5, 2), -3);
+        assert_eq!(div_round(4, 3), 1);
+        assert_eq!(div_round(-4, 3), -1);
+        assert_eq!(div_round(0, 7), 0);
+    }
+}
