@@ -90,7 +90,8 @@ impl BusinessDay {
     pub fn at(hlc: Hlc, utc_offset_minutes: i32) -> BusinessDay {
         let utc = OffsetDateTime::from_unix_timestamp_nanos(hlc.millis() as i128 * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let offset = UtcOffset::from_whole_seconds(utc_offset_minutes * 60).unwrap_or(UtcOffset::UTC);
+        let offset =
+            UtcOffset::from_whole_seconds(utc_offset_minutes * 60).unwrap_or(UtcOffset::UTC);
         BusinessDay(utc.to_offset(offset).date())
     }
     pub fn parse(s: &str) -> Option<BusinessDay> {
@@ -107,7 +108,10 @@ impl BusinessDay {
 pub fn rfc3339_millis(millis: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -149,6 +153,9 @@ mod tests {
         let t = Hlc::from_parts(1_795_303_800_000, 0);
         assert_eq!(BusinessDay::at(t, 0).to_iso(), "2026-11-21");
         assert_eq!(BusinessDay::at(t, 60).to_iso(), "2026-11-22");
-        assert_eq!(BusinessDay::parse("2026-11-22").unwrap().to_iso(), "2026-11-22");
+        assert_eq!(
+            BusinessDay::parse("2026-11-22").unwrap().to_iso(),
+            "2026-11-22"
+        );
     }
 }

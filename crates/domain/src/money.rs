@@ -7,12 +7,46 @@ use std::fmt;
 /// ISO 4217 codes we know with their number of decimals. A currency missing here
 /// is refused rather than guessed, because a wrong exponent misprices every sale.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2), ("AUD", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2), ("CHF", 2), ("CLP", 0),
-    ("CNY", 2), ("CZK", 2), ("DKK", 2), ("EUR", 2), ("GBP", 2), ("HKD", 2), ("HUF", 2),
-    ("IDR", 2), ("ILS", 2), ("INR", 2), ("ISK", 0), ("JOD", 3), ("JPY", 0), ("KRW", 0),
-    ("KWD", 3), ("MAD", 2), ("MXN", 2), ("NOK", 2), ("NZD", 2), ("OMR", 3), ("PLN", 2),
-    ("RON", 2), ("SEK", 2), ("SGD", 2), ("THB", 2), ("TND", 3), ("TRY", 2), ("UGX", 0),
-    ("USD", 2), ("VND", 0), ("XAF", 0), ("XOF", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("AUD", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PLN", 2),
+    ("RON", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("UGX", 0),
+    ("USD", 2),
+    ("VND", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("ZAR", 2),
 ];
 
 /// Largest absolute amount we accept in minor units: far above any till's takings,
@@ -31,7 +65,10 @@ impl Currency {
         CURRENCIES
             .iter()
             .find(|(c, _)| *c == code)
-            .map(|(c, e)| Currency { code: c, exponent: *e })
+            .map(|(c, e)| Currency {
+                code: c,
+                exponent: *e,
+            })
             .ok_or_else(|| DomainError::UnknownCurrency(code.chars().take(16).collect()))
     }
     pub fn code(&self) -> &'static str {
@@ -76,14 +113,18 @@ impl Money {
     pub fn checked_add(self, other: Money) -> Result<Money> {
         self.same_currency(&other)?;
         Money::new(
-            self.minor.checked_add(other.minor).ok_or(DomainError::AmountOutOfRange)?,
+            self.minor
+                .checked_add(other.minor)
+                .ok_or(DomainError::AmountOutOfRange)?,
             self.currency,
         )
     }
     pub fn checked_sub(self, other: Money) -> Result<Money> {
         self.same_currency(&other)?;
         Money::new(
-            self.minor.checked_sub(other.minor).ok_or(DomainError::AmountOutOfRange)?,
+            self.minor
+                .checked_sub(other.minor)
+                .ok_or(DomainError::AmountOutOfRange)?,
             self.currency,
         )
     }
@@ -108,7 +149,14 @@ impl fmt::Display for Money {
             return write!(f, "{sign}{abs} {}", self.currency.code);
         }
         let div = 10u64.pow(e);
-        write!(f, "{sign}{}.{:0w$} {}", abs / div, abs % div, self.currency.code, w = e as usize)
+        write!(
+            f,
+            "{sign}{}.{:0w$} {}",
+            abs / div,
+            abs % div,
+            self.currency.code,
+            w = e as usize
+        )
     }
 }
 
@@ -148,7 +196,10 @@ mod tests {
     fn mixing_currencies_is_refused() {
         let a = Money::new(1, Currency::parse("EUR").unwrap()).unwrap();
         let b = Money::new(1, Currency::parse("USD").unwrap()).unwrap();
-        assert!(matches!(a.checked_add(b), Err(DomainError::CurrencyMismatch { .. })));
+        assert!(matches!(
+            a.checked_add(b),
+            Err(DomainError::CurrencyMismatch { .. })
+        ));
     }
 
     #[test]

@@ -100,7 +100,10 @@ pub fn price_order(
             1000,
         ))?;
         if l.discount_minor > gross {
-            return Err(DomainError::DiscountTooLarge { discount: l.discount_minor, amount: gross });
+            return Err(DomainError::DiscountTooLarge {
+                discount: l.discount_minor,
+                amount: gross,
+            });
         }
         grosses.push(gross);
         bases.push(gross - l.discount_minor);
@@ -139,7 +142,11 @@ pub fn price_order(
                 t.net_minor += net;
                 t.tax_minor += tax;
             }
-            None => taxes.push(TaxSummary { tax_ppm: l.tax.ppm, net_minor: net, tax_minor: tax }),
+            None => taxes.push(TaxSummary {
+                tax_ppm: l.tax.ppm,
+                net_minor: net,
+                tax_minor: tax,
+            }),
         }
     }
     taxes.sort_by_key(|t| t.tax_ppm);
@@ -196,7 +203,9 @@ impl PaymentMethod {
             "cash" => Ok(PaymentMethod::Cash),
             "card" => Ok(PaymentMethod::Card),
             "on_account" => Ok(PaymentMethod::OnAccount),
-            other => Err(DomainError::UnknownPaymentMethod(other.chars().take(32).collect())),
+            other => Err(DomainError::UnknownPaymentMethod(
+                other.chars().take(32).collect(),
+            )),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -241,7 +250,10 @@ pub fn settle_payments(due: i64, payments: &[PaymentInput]) -> Result<Vec<Settle
             return Err(DomainError::AmountOutOfRange);
         }
         if tendered < p.amount_minor {
-            return Err(DomainError::TenderTooSmall { tendered, amount: p.amount_minor });
+            return Err(DomainError::TenderTooSmall {
+                tendered,
+                amount: p.amount_minor,
+            });
         }
         if tendered > p.amount_minor && p.method != PaymentMethod::Cash {
             return Err(DomainError::ChangeOnNonCash);
@@ -255,7 +267,10 @@ pub fn settle_payments(due: i64, payments: &[PaymentInput]) -> Result<Vec<Settle
         });
     }
     if paid != due as i128 {
-        return Err(DomainError::PaymentMismatch { paid: checked_minor(paid)?, due });
+        return Err(DomainError::PaymentMismatch {
+            paid: checked_minor(paid)?,
+            due,
+        });
     }
     Ok(out)
 }
@@ -322,15 +337,40 @@ mod tests {
         let p = settle_payments(
             1000,
             &[
-                PaymentInput { method: PaymentMethod::Card, amount_minor: 600, tendered_minor: None },
-                PaymentInput { method: PaymentMethod::Cash, amount_minor: 400, tendered_minor: Some(500) },
+                PaymentInput {
+                    method: PaymentMethod::Card,
+                    amount_minor: 600,
+                    tendered_minor: None,
+                },
+                PaymentInput {
+                    method: PaymentMethod::Cash,
+                    amount_minor: 400,
+                    tendered_minor: Some(500),
+                },
             ],
         )
         .unwrap();
         assert_eq!(p[1].change_minor, 100);
-        assert!(settle_payments(1000, &[PaymentInput { method: PaymentMethod::Card, amount_minor: 999, tendered_minor: None }]).is_err());
+        assert!(
+            settle_payments(
+                1000,
+                &[PaymentInput {
+                    method: PaymentMethod::Card,
+                    amount_minor: 999,
+                    tendered_minor: None
+                }]
+            )
+            .is_err()
+        );
         assert_eq!(
-            settle_payments(1000, &[PaymentInput { method: PaymentMethod::Card, amount_minor: 1000, tendered_minor: Some(1100) }]),
+            settle_payments(
+                1000,
+                &[PaymentInput {
+                    method: PaymentMethod::Card,
+                    amount_minor: 1000,
+                    tendered_minor: Some(1100)
+                }]
+            ),
             Err(DomainError::ChangeOnNonCash)
         );
     }

@@ -35,7 +35,10 @@ mod tests {
     #[test]
     fn unit_goods_need_whole_quantities_and_weighed_goods_do_not() {
         assert!(Quantity::parse(2000, false).is_ok());
-        assert_eq!(Quantity::parse(1500, false), Err(DomainError::FractionalUnitQuantity(1500)));
+        assert_eq!(
+            Quantity::parse(1500, false),
+            Err(DomainError::FractionalUnitQuantity(1500))
+        );
         assert_eq!(Quantity::parse(375, true).unwrap().milli(), 375);
     }
 

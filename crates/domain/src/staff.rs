@@ -56,8 +56,9 @@ impl Role {
         match p {
             Sell => Role::Cashier,
             VoidLine | Refund | PriceOverride | OpenDrawer => Role::Supervisor,
-            ManageStaff | ManageProducts | ManageStock | ManageShifts | ViewReports
-            | ViewAudit => Role::Manager,
+            ManageStaff | ManageProducts | ManageStock | ManageShifts | ViewReports | ViewAudit => {
+                Role::Manager
+            }
             ManageDevices | ManageSettings => Role::Admin,
         }
     }
@@ -106,7 +107,11 @@ mod tests {
     #[test]
     fn a_cashier_sells_but_cannot_refund_void_or_manage() {
         assert!(Role::Cashier.allows(Permission::Sell));
-        for p in [Permission::Refund, Permission::VoidLine, Permission::ManageStaff] {
+        for p in [
+            Permission::Refund,
+            Permission::VoidLine,
+            Permission::ManageStaff,
+        ] {
             assert!(!Role::Cashier.allows(p));
         }
         assert!(Role::Supervisor.allows(Permission::Refund));

@@ -1,0 +1,1 @@
+-- Forward-only: roll back by restoring a backup or deploying a fix forward.

@@ -1,0 +1,449 @@
+//! Master data on the edge: companies, tax categories, products with barcodes,
+//! and customers. Edits here are `master` events (a store without a cloud, or a
+//! manager changing a local price, authors them on the edge).
+
+use crate::audit;
+use crate::db::{AnyConnection, new_id, now_millis, write_tx};
+use crate::error::{Result, StorageError};
+use crate::node::{Actor, Node};
+use crate::outbox::{self, Event, Stream};
+use crate::schema::{barcodes, companies, customers, products, tax_categories};
+use diesel::prelude::*;
+use outpost_domain::{Permission, TaxMode, TaxRate};
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = companies)]
+pub struct Company {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub tax_id: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = tax_categories)]
+pub struct TaxCategory {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub rate_ppm: i64,
+    pub mode: String,
+}
+
+impl TaxCategory {
+    pub fn rate(&self) -> Result<TaxRate> {
+        Ok(TaxRate::new(self.rate_ppm, TaxMode::parse(&self.mode)?)?)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = products)]
+pub struct ProductRow {
+    pub id: String,
+    pub company_id: String,
+    pub sku: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub tax_category_id: String,
+    pub weighed: bool,
+    pub kitchen: bool,
+    pub active: bool,
+    pub version: i64,
+    pub updated_hlc: i64,
+}
+
+/// A product as tills and pages see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Product {
+    pub id: String,
+    pub company_id: String,
+    pub sku: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub currency: &'static str,
+    pub tax_category: String,
+    pub tax_ppm: i64,
+    pub tax_mode: String,
+    pub weighed: bool,
+    pub kitchen: bool,
+    pub active: bool,
+    pub version: i64,
+    pub barcodes: Vec<String>,
+}
+
+pub fn companies(conn: &mut AnyConnection) -> Result<Vec<Company>> {
+    Ok(companies::table
+        .order(companies::code)
+        .select(Company::as_select())
+        .load(conn)?)
+}
+
+pub fn tax_categories(conn: &mut AnyConnection) -> Result<Vec<TaxCategory>> {
+    Ok(tax_categories::table
+        .order(tax_categories::code)
+        .select(TaxCategory::as_select())
+        .load(conn)?)
+}
+
+fn views(conn: &mut AnyConnection, node: &Node, rows: Vec<ProductRow>) -> Result<Vec<Product>> {
+    let taxes: HashMap<String, TaxCategory> = tax_categories(conn)?
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut codes: HashMap<String, Vec<String>> = HashMap::new();
+    for (code, pid) in barcodes::table
+        .filter(barcodes::product_id.eq_any(&ids))
+        .order(barcodes::code)
+        .select((barcodes::code, barcodes::product_id))
+        .load::<(String, String)>(conn)?
+    {
+        codes.entry(pid).or_default().push(code);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let tax = taxes
+                .get(&r.tax_category_id)
+                .ok_or_else(|| StorageError::Corrupt(format!("tax category of {}", r.sku)))?;
+            Ok(Product {
+                barcodes: codes.remove(&r.id).unwrap_or_default(),
+                id: r.id,
+                company_id: r.company_id,
+                sku: r.sku,
+                name: r.name,
+                price_minor: r.price_minor,
+                currency: node.currency.code(),
+                tax_category: tax.code.clone(),
+                tax_ppm: tax.rate_ppm,
+                tax_mode: tax.mode.clone(),
+                weighed: r.weighed,
+                kitchen: r.kitchen,
+                active: r.active,
+                version: r.version,
+            })
+        })
+        .collect()
+}
+
+/// Active products whose name or SKU contains `q` (all when `q` is empty).
+pub fn search(conn: &mut AnyConnection, node: &Node, q: &str, limit: i64) -> Result<Vec<Product>> {
+    let mut query = products::table
+        .filter(products::active.eq(true))
+        .into_boxed();
+    if !q.is_empty() {
+        let pattern = format!("%{}%", q.replace(['%', '_', '\\'], ""));
+        query = query.filter(
+            products::name
+                .like(pattern.clone())
+                .or(products::sku.like(pattern)),
+        );
+    }
+    let rows = query
+        .order(products::name)
+        .limit(limit)
+        .select(ProductRow::as_select())
+        .load(conn)?;
+    views(conn, node, rows)
+}
+
+pub fn by_barcode(conn: &mut AnyConnection, node: &Node, code: &str) -> Result<Product> {
+    let pid: String = barcodes::table
+        .find(code)
+        .select(barcodes::product_id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StorageError::not_found(format!("barcode {code:?}")))?;
+    by_id(conn, node, &pid)
+}
+
+pub fn by_id(conn: &mut AnyConnection, node: &Node, id: &str) -> Result<Product> {
+    let row = products::table
+        .find(id)
+        .select(ProductRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StorageError::not_found(format!("product {id:?}")))?;
+    Ok(views(conn, node, vec![row])?.remove(0))
+}
+
+/// Rows and tax rates for the products a sale names, by id or barcode.
+pub fn resolve(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    codes: &[String],
+) -> Result<(
+    HashMap<String, ProductRow>,
+    HashMap<String, String>,
+    HashMap<String, TaxCategory>,
+)> {
+    let by_code: HashMap<String, String> = barcodes::table
+        .filter(barcodes::code.eq_any(codes))
+        .select((barcodes::code, barcodes::product_id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut all: Vec<&String> = ids.iter().collect();
+    all.extend(by_code.values());
+    let rows: HashMap<String, ProductRow> = products::table
+        .filter(products::id.eq_any(all))
+        .select(ProductRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let taxes = tax_categories(conn)?
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    Ok((rows, by_code, taxes))
+}
+
+/// A new product as a manager enters it.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub sku: String,
+    pub name: String,
+    pub company_id: Option<String>,
+    pub price_minor: i64,
+    pub tax_category: String,
+    pub weighed: bool,
+    pub kitchen: bool,
+    pub barcodes: Vec<String>,
+}
+
+fn check_text(what: &str, s: &str, max: usize) -> Result<()> {
+    if s.trim().is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
+        return Err(StorageError::Unprocessable(format!(
+            "{what} must be 1 to {max} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+pub fn create_product(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    p: NewProduct,
+) -> Result<Product> {
+    actor.require(Permission::ManageProducts, "manage products")?;
+    check_text("sku", &p.sku, 64)?;
+    check_text("name", &p.name, 200)?;
+    for c in &p.barcodes {
+        check_text("barcode", c, 64)?;
+    }
+    if !(0..=outpost_domain::money::MAX_MINOR).contains(&p.price_minor) {
+        return Err(outpost_domain::DomainError::AmountOutOfRange.into());
+    }
+    let id = new_id();
+    write_tx(conn, |conn| {
+        let tax_id: String = tax_categories::table
+            .filter(tax_categories::code.eq(&p.tax_category))
+            .select(tax_categories::id)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                StorageError::Unprocessable(format!("unknown tax category {:?}", p.tax_category))
+            })?;
+        let company = p
+            .company_id
+            .clone()
+            .unwrap_or_else(|| node.default_company_id.clone());
+        if companies::table
+            .find(&company)
+            .count()
+            .get_result::<i64>(conn)?
+            == 0
+        {
+            return Err(StorageError::Unprocessable(format!(
+                "unknown company {company:?}"
+            )));
+        }
+        let hlc = node.tick();
+        diesel::insert_into(products::table)
+            .values((
+                products::id.eq(&id),
+                products::company_id.eq(&company),
+                products::sku.eq(&p.sku),
+                products::name.eq(&p.name),
+                products::price_minor.eq(p.price_minor),
+                products::tax_category_id.eq(&tax_id),
+                products::weighed.eq(p.weighed),
+                products::kitchen.eq(p.kitchen),
+                products::updated_hlc.eq(hlc.raw()),
+            ))
+            .execute(conn)
+            .map_err(|e| unique_to_conflict(e, "a product with this SKU already exists"))?;
+        for c in &p.barcodes {
+            diesel::insert_into(barcodes::table)
+                .values((barcodes::code.eq(c), barcodes::product_id.eq(&id)))
+                .execute(conn)
+                .map_err(|e| unique_to_conflict(e, "this barcode belongs to another product"))?;
+        }
+        let view = by_id(conn, node, &id)?;
+        master_event(conn, node, actor, hlc, &view, "product.created")?;
+        Ok(view)
+    })
+}
+
+/// Changes a product's price (and optionally name/active). Audited.
+pub fn update_product(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    id: &str,
+    price_minor: Option<i64>,
+    name: Option<String>,
+    active: Option<bool>,
+) -> Result<Product> {
+    actor.require(Permission::ManageProducts, "manage products")?;
+    if let Some(n) = &name {
+        check_text("name", n, 200)?;
+    }
+    if let Some(p) = price_minor {
+        if !(0..=outpost_domain::money::MAX_MINOR).contains(&p) {
+            return Err(outpost_domain::DomainError::AmountOutOfRange.into());
+        }
+    }
+    write_tx(conn, |conn| {
+        let before = by_id(conn, node, id)?;
+        let hlc = node.tick();
+        diesel::update(products::table.find(id))
+            .set((
+                products::price_minor.eq(price_minor.unwrap_or(before.price_minor)),
+                products::name.eq(name.clone().unwrap_or(before.name.clone())),
+                products::active.eq(active.unwrap_or(before.active)),
+                products::version.eq(before.version + 1),
+                products::updated_hlc.eq(hlc.raw()),
+            ))
+            .execute(conn)?;
+        let after = by_id(conn, node, id)?;
+        if before.price_minor != after.price_minor {
+            audit::record(
+                conn,
+                node,
+                Some(&actor.staff_id),
+                actor.device_id.as_deref(),
+                "product.price_changed",
+                id,
+                serde_json::json!({"sku": after.sku, "from": before.price_minor, "to": after.price_minor}),
+            )?;
+        }
+        master_event(conn, node, actor, hlc, &after, "product.updated")?;
+        Ok(after)
+    })
+}
+
+fn master_event(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    hlc: outpost_domain::Hlc,
+    p: &Product,
+    kind: &str,
+) -> Result<()> {
+    outbox::append(
+        conn,
+        node,
+        hlc,
+        Event {
+            stream: Stream::Master,
+            aggregate_type: "product",
+            aggregate_id: &p.id,
+            aggregate_version: p.version,
+            event_type: kind,
+            actor: &actor.staff_id,
+            device_id: actor.device_id.as_deref(),
+            payload: p,
+        },
+    )?;
+    Ok(())
+}
+
+pub fn unique_to_conflict(e: diesel::result::Error, msg: &str) -> StorageError {
+    if StorageError::is_unique_violation(&e) {
+        StorageError::Conflict(msg.to_owned())
+    } else {
+        e.into()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = customers)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+    pub created_at: i64,
+}
+
+pub fn create_customer(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    name: &str,
+    phone: &str,
+    email: &str,
+) -> Result<Customer> {
+    check_text("name", name, 200)?;
+    if phone.len() > 40 || email.len() > 200 {
+        return Err(StorageError::Unprocessable(
+            "phone or email too long".into(),
+        ));
+    }
+    let c = Customer {
+        id: new_id(),
+        name: name.to_owned(),
+        phone: phone.to_owned(),
+        email: email.to_owned(),
+        created_at: now_millis(),
+    };
+    write_tx(conn, |conn| {
+        diesel::insert_into(customers::table)
+            .values((
+                customers::id.eq(&c.id),
+                customers::name.eq(&c.name),
+                customers::phone.eq(&c.phone),
+                customers::email.eq(&c.email),
+                customers::created_at.eq(c.created_at),
+            ))
+            .execute(conn)?;
+        outbox::append(
+            conn,
+            node,
+            node.tick(),
+            Event {
+                stream: Stream::Master,
+                aggregate_type: "customer",
+                aggregate_id: &c.id,
+                aggregate_version: 1,
+                event_type: "customer.created",
+                actor: &actor.staff_id,
+                device_id: actor.device_id.as_deref(),
+                payload: &c,
+            },
+        )?;
+        Ok(c.clone())
+    })
+}
+
+pub fn customers(conn: &mut AnyConnection, q: &str, limit: i64) -> Result<Vec<Customer>> {
+    let mut query = customers::table.into_boxed();
+    if !q.is_empty() {
+        let pattern = format!("%{}%", q.replace(['%', '_', '\\'], ""));
+        query = query.filter(
+            customers::name
+                .like(pattern.clone())
+                .or(customers::phone.like(pattern.clone()))
+                .or(customers::email.like(pattern)),
+        );
+    }
+    Ok(query
+        .order(customers::name)
+        .limit(limit)
+        .select(Customer::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,144 @@
+//! Kitchen tickets: pending → preparing → ready → served.
+
+use crate::db::{AnyConnection, new_id, now_millis, write_tx};
+use crate::error::{Result, StorageError};
+use crate::node::{Actor, Node};
+use crate::outbox::{self, Event, Stream};
+use crate::schema::kitchen_tickets as kt;
+use diesel::prelude::*;
+use serde::Serialize;
+
+pub const STATUSES: [&str; 4] = ["pending", "preparing", "ready", "served"];
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = kt)]
+pub struct Ticket {
+    pub id: String,
+    pub order_id: String,
+    pub order_number: String,
+    pub status: String,
+    pub lines_json: String,
+    pub note: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketLine {
+    pub name: String,
+    pub qty_milli: i64,
+}
+
+/// Creates the ticket for an order's kitchen lines. Call inside the sale's transaction.
+pub fn create(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    order_id: &str,
+    number: &str,
+    lines: &[TicketLine],
+    note: &str,
+) -> Result<()> {
+    let now = now_millis();
+    let t = Ticket {
+        id: new_id(),
+        order_id: order_id.to_owned(),
+        order_number: number.to_owned(),
+        status: "pending".into(),
+        lines_json: serde_json::to_string(lines)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        note: note.to_owned(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    diesel::insert_into(kt::table)
+        .values((
+            kt::id.eq(&t.id),
+            kt::order_id.eq(&t.order_id),
+            kt::order_number.eq(&t.order_number),
+            kt::status.eq(&t.status),
+            kt::lines_json.eq(&t.lines_json),
+            kt::note.eq(&t.note),
+            kt::created_at.eq(now),
+            kt::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    emit(conn, node, actor, &t, "ticket.created")
+}
+
+fn emit(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    t: &Ticket,
+    kind: &str,
+) -> Result<()> {
+    outbox::append(
+        conn,
+        node,
+        node.tick(),
+        Event {
+            stream: Stream::Kitchen,
+            aggregate_type: "kitchen_ticket",
+            aggregate_id: &t.id,
+            aggregate_version: t.version,
+            event_type: kind,
+            actor: &actor.staff_id,
+            device_id: actor.device_id.as_deref(),
+            payload: t,
+        },
+    )?;
+    Ok(())
+}
+
+/// Moves a ticket one step on (or to a later status); never backwards.
+pub fn set_status(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    id: &str,
+    status: &str,
+) -> Result<Ticket> {
+    let to = STATUSES.iter().position(|s| *s == status).ok_or_else(|| {
+        StorageError::Unprocessable(format!("status must be one of {STATUSES:?}"))
+    })?;
+    write_tx(conn, |conn| {
+        let mut t = kt::table
+            .find(id)
+            .select(Ticket::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| StorageError::not_found(format!("kitchen ticket {id:?}")))?;
+        let from = STATUSES.iter().position(|s| *s == t.status).unwrap_or(0);
+        if to <= from {
+            return Err(StorageError::Conflict(format!(
+                "ticket is already {}",
+                t.status
+            )));
+        }
+        t.status = status.to_owned();
+        t.version += 1;
+        t.updated_at = now_millis();
+        diesel::update(kt::table.find(id))
+            .set((
+                kt::status.eq(&t.status),
+                kt::version.eq(t.version),
+                kt::updated_at.eq(t.updated_at),
+            ))
+            .execute(conn)?;
+        emit(conn, node, actor, &t, "ticket.status_changed")?;
+        Ok(t)
+    })
+}
+
+/// Tickets not yet served, oldest first.
+pub fn open_tickets(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Ticket>> {
+    Ok(kt::table
+        .filter(kt::status.ne("served"))
+        .order(kt::created_at.asc())
+        .limit(limit)
+        .select(Ticket::as_select())
+        .load(conn)?)
+}

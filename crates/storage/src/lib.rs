@@ -1,0 +1,31 @@
+//! Outpost's durable storage and the store's use cases.
+//!
+//! The only crate that knows diesel. One code path serves PostgreSQL (a store's
+//! production edge, later the cloud) and SQLite (the embedded default): queries
+//! run on [`db::AnyConnection`], and the few statements that differ between the
+//! two are matched on the backend in one place each.
+//!
+//! Every state change writes its outbox event in the same transaction
+//! ([`outbox::append`]); the [`relay`] later gives those events gap-free
+//! positions per stream in commit order and hands them on.
+
+pub mod audit;
+pub mod catalog;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod kitchen;
+pub mod node;
+pub mod outbox;
+pub mod relay;
+pub mod sales;
+pub mod schema;
+pub mod secrets;
+pub mod seed;
+pub mod shifts;
+pub mod staff;
+pub mod stock;
+
+pub use db::{AnyConnection, Backend, Db};
+pub use error::{Result, StorageError};
+pub use node::{Actor, Node};

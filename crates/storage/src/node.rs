@@ -1,0 +1,123 @@
+//! This edge node's identity (store, epoch), its clock, and who is acting.
+
+use crate::db::{AnyConnection, now_millis};
+use crate::error::{Result, StorageError};
+use crate::schema::{node, outbox, stores};
+use diesel::prelude::*;
+use outpost_domain::{Currency, Hlc, HlcClock, Role};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Who performs an action: a signed-in staff member, on a device when at a till.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub staff_id: String,
+    pub role: Role,
+    pub device_id: Option<String>,
+}
+
+impl Actor {
+    pub fn require(&self, p: outpost_domain::Permission, what: &str) -> Result<()> {
+        if self.role.allows(p) {
+            Ok(())
+        } else {
+            Err(StorageError::Forbidden(what.to_owned()))
+        }
+    }
+    pub fn device(&self) -> Result<&str> {
+        self.device_id.as_deref().ok_or_else(|| {
+            StorageError::Unprocessable("this needs a register: sign in on a paired device".into())
+        })
+    }
+}
+
+/// The store this edge serves and the node's clock, loaded once at start.
+#[derive(Debug)]
+pub struct Node {
+    pub store_id: String,
+    pub store_code: String,
+    pub store_name: String,
+    pub currency: Currency,
+    pub utc_offset_minutes: i32,
+    pub default_company_id: String,
+    pub node_epoch: String,
+    master_version: AtomicI64,
+    clock: Mutex<HlcClock>,
+}
+
+impl Node {
+    /// Loads the node row and restores the clock from the highest stored HLC, so
+    /// a wall clock set back between two runs cannot reorder events.
+    pub fn load(conn: &mut AnyConnection) -> Result<Node> {
+        let (store_id, node_epoch, master_version, floor): (String, String, i64, i64) = node::table
+            .select((
+                node::store_id,
+                node::node_epoch,
+                node::master_version,
+                node::hlc_floor,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| StorageError::not_found("node (the database has not been set up)"))?;
+        let max_event: Option<i64> = outbox::table
+            .select(diesel::dsl::max(outbox::hlc))
+            .first(conn)?;
+        let (code, name, currency, offset, company): (String, String, String, i32, String) =
+            stores::table
+                .find(&store_id)
+                .select((
+                    stores::code,
+                    stores::name,
+                    stores::currency,
+                    stores::utc_offset_minutes,
+                    stores::default_company_id,
+                ))
+                .first(conn)?;
+        let floor = Hlc::from_raw(floor.max(max_event.unwrap_or(0)));
+        Ok(Node {
+            store_id,
+            store_code: code,
+            store_name: name,
+            currency: Currency::parse(&currency)?,
+            utc_offset_minutes: offset,
+            default_company_id: company,
+            node_epoch,
+            master_version: AtomicI64::new(master_version),
+            clock: Mutex::new(HlcClock::new(floor)),
+        })
+    }
+
+    /// The next HLC timestamp.
+    pub fn tick(&self) -> Hlc {
+        self.clock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tick(now_millis())
+    }
+
+    pub fn last_hlc(&self) -> Hlc {
+        self.clock.lock().unwrap_or_else(|p| p.into_inner()).last()
+    }
+
+    /// How far the wall clock is behind the newest event, in ms (0 when it is not).
+    pub fn clock_behind_millis(&self) -> i64 {
+        self.clock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .wall_behind_millis(now_millis())
+    }
+
+    pub fn master_version(&self) -> i64 {
+        self.master_version.load(Ordering::Relaxed)
+    }
+
+    /// Persists the clock's high-water mark (at shutdown and now and then), so
+    /// even a database with no events yet keeps time from going backwards.
+    pub fn persist_clock(&self, conn: &mut AnyConnection) -> Result<()> {
+        let last = self.last_hlc().raw();
+        diesel::update(node::table.filter(node::hlc_floor.lt(last)))
+            .set(node::hlc_floor.eq(last))
+            .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! The relay's storage side: gives committed outbox events their gap-free,
+//! per-stream positions in commit order.
+//!
+//! Request handlers never publish; they only append to the outbox. The relay
+//! assigns positions afterwards and hands the positioned events on, so nothing
+//! is published for a rolled-back transaction and nothing twice.
+//!
+//! Commit order without a hot row: on SQLite a single writer commits, so `seq`
+//! (AUTOINCREMENT) order is commit order. On PostgreSQL transactions commit
+//! concurrently, so each row records its transaction id, and the relay takes only
+//! rows whose transaction is older than every transaction still running
+//! (`txid < pg_snapshot_xmin(pg_current_snapshot())`): no row can appear later
+//! that would sort before them, so positions never need to be rewritten.
+
+use crate::db::{AnyConnection, write_tx};
+use crate::error::Result;
+use crate::outbox::StoredEvent;
+use crate::schema::{outbox, stream_heads};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use std::collections::HashMap;
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    got: bool,
+}
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+/// Positions up to `limit` committed events; returns them in position order.
+pub fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
+    write_tx(conn, |conn| {
+        let seqs: Vec<i64> = match conn {
+            AnyConnection::Postgresql(c) => {
+                // One relay at a time per database, even with several api processes.
+                let lock: Locked =
+                    diesel::sql_query("SELECT pg_try_advisory_xact_lock(7400002) AS got")
+                        .get_result(c)?;
+                if !lock.got {
+                    return Ok(Vec::new());
+                }
+                let got: Vec<Candidate> = diesel::sql_query(
+                    "SELECT seq FROM outbox \
+                     WHERE position IS NULL \
+                       AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+                     ORDER BY txid, seq LIMIT $1",
+                )
+                .bind::<BigInt, _>(limit)
+                .load(c)?;
+                got.into_iter().map(|c| c.seq).collect()
+            }
+            AnyConnection::Sqlite(_) => outbox::table
+                .filter(outbox::position.is_null())
+                .order(outbox::seq.asc())
+                .limit(limit)
+                .select(outbox::seq)
+                .load(conn)?,
+        };
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut events: Vec<StoredEvent> = outbox::table
+            .filter(outbox::seq.eq_any(&seqs))
+            .select(StoredEvent::as_select())
+            .load(conn)?;
+        // Keep the commit order chosen above.
+        let rank: HashMap<i64, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        events.sort_by_key(|e| rank[&e.seq]);
+
+        let mut heads: HashMap<String, i64> = stream_heads::table
+            .select((stream_heads::stream, stream_heads::position))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
+        let known: Vec<String> = heads.keys().cloned().collect();
+        for ev in &mut events {
+            let head = heads.entry(ev.stream.clone()).or_insert(0);
+            *head += 1;
+            ev.position = Some(*head);
+            diesel::update(outbox::table.find(ev.seq))
+                .set(outbox::position.eq(*head))
+                .execute(conn)?;
+        }
+        for (stream, pos) in &heads {
+            if known.contains(stream) {
+                diesel::update(stream_heads::table.find(stream))
+                    .set(stream_heads::position.eq(pos))
+                    .execute(conn)?;
+            } else {
+                diesel::insert_into(stream_heads::table)
+                    .values((
+                        stream_heads::stream.eq(stream),
+                        stream_heads::position.eq(pos),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Ok(events)
+    })
+}
+
+/// The last assigned position of every stream.
+pub fn heads(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
+    Ok(stream_heads::table
+        .select((stream_heads::stream, stream_heads::position))
+        .order(stream_heads::stream.asc())
+        .load(conn)?)
+}

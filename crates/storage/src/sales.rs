@@ -1,0 +1,888 @@
+//! Sales: creating an order with its payments, paying an open order, voids and
+//! refunds. Each runs in one transaction that also writes its outbox events,
+//! stock movements, kitchen ticket, audit entries and idempotency record.
+
+use crate::audit;
+use crate::catalog::{self, ProductRow, TaxCategory};
+use crate::db::{AnyConnection, new_id, now_millis, write_tx};
+use crate::error::{Result, StorageError};
+use crate::idempotency;
+use crate::kitchen::{self, TicketLine};
+use crate::node::{Actor, Node};
+use crate::outbox::{self, Event, Stream};
+use crate::schema::{customers, devices, order_lines, orders, payments};
+use crate::shifts;
+use crate::staff;
+use crate::stock;
+use diesel::prelude::*;
+use outpost_domain::money::div_round;
+use outpost_domain::{
+    LineInput, OrderNumber, PaymentInput, PaymentMethod, Permission, Quantity, TaxMode,
+    price_order, settle_payments,
+};
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub enum ProductRef {
+    Id(String),
+    Barcode(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct LineRequest {
+    pub product: ProductRef,
+    pub qty_milli: i64,
+    pub discount_minor: i64,
+    /// A price other than the list price: needs a supervisor, flags the order.
+    pub unit_price_minor: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    pub method: PaymentMethod,
+    pub amount_minor: i64,
+    pub tendered_minor: Option<i64>,
+    pub card_type: String,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SaleRequest {
+    pub currency: Option<String>,
+    pub lines: Vec<LineRequest>,
+    pub order_discount_minor: i64,
+    pub payments: Vec<PaymentRequest>,
+    pub customer_id: Option<String>,
+    pub company_id: Option<String>,
+    pub note: String,
+}
+
+/// A supervisor's PIN given at the till for something the cashier may not do.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub staff_id: String,
+    pub pin: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = orders)]
+pub struct OrderRow {
+    pub id: String,
+    pub number: String,
+    pub device_id: String,
+    pub shift_id: String,
+    pub business_day: String,
+    pub company_id: String,
+    pub staff_id: String,
+    pub customer_id: Option<String>,
+    pub status: String,
+    pub currency: String,
+    pub subtotal_minor: i64,
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub refunded_minor: i64,
+    pub needs_adjustment: bool,
+    pub note: String,
+    pub created_at: i64,
+    pub hlc: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = order_lines)]
+pub struct LineRow {
+    pub id: String,
+    pub order_id: String,
+    pub line_no: i32,
+    pub product_id: String,
+    pub company_id: String,
+    pub sku: String,
+    pub name: String,
+    pub qty_milli: i64,
+    pub list_price_minor: i64,
+    pub unit_price_minor: i64,
+    pub gross_minor: i64,
+    pub line_discount_minor: i64,
+    pub order_discount_minor: i64,
+    pub net_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub tax_ppm: i64,
+    pub tax_mode: String,
+    pub refunded_milli: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = payments)]
+pub struct PaymentRow {
+    pub id: String,
+    pub order_id: String,
+    pub kind: String,
+    pub method: String,
+    pub amount_minor: i64,
+    pub tendered_minor: i64,
+    pub change_minor: i64,
+    pub card_type: String,
+    pub reference: String,
+    pub shift_id: String,
+    pub created_at: i64,
+}
+
+/// An order with everything a receipt needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    #[serde(flatten)]
+    pub order: OrderRow,
+    pub lines: Vec<LineRow>,
+    pub payments: Vec<PaymentRow>,
+    pub change_minor: i64,
+}
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Order> {
+    let order = orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StorageError::not_found(format!("order {id:?}")))?;
+    assemble(conn, order)
+}
+
+fn assemble(conn: &mut AnyConnection, order: OrderRow) -> Result<Order> {
+    let lines = order_lines::table
+        .filter(order_lines::order_id.eq(&order.id))
+        .order(order_lines::line_no)
+        .select(LineRow::as_select())
+        .load(conn)?;
+    let payments = payments::table
+        .filter(payments::order_id.eq(&order.id))
+        .order(payments::created_at)
+        .select(PaymentRow::as_select())
+        .load::<PaymentRow>(conn)?;
+    let change_minor = payments
+        .iter()
+        .filter(|p| p.kind == "payment")
+        .map(|p| p.change_minor)
+        .sum();
+    Ok(Order {
+        order,
+        lines,
+        payments,
+        change_minor,
+    })
+}
+
+/// Most recent orders, of one register or of the whole store.
+pub fn recent(
+    conn: &mut AnyConnection,
+    device_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OrderRow>> {
+    let mut q = orders::table.into_boxed();
+    if let Some(d) = device_id {
+        q = q.filter(orders::device_id.eq(d.to_owned()));
+    }
+    Ok(q.order(orders::hlc.desc())
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .load(conn)?)
+}
+
+/// Orders flagged for a manager's look (price overrides, other companies' lines).
+pub fn adjustment_queue(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OrderRow>> {
+    Ok(orders::table
+        .filter(orders::needs_adjustment.eq(true))
+        .order(orders::hlc.desc())
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .load(conn)?)
+}
+
+/// The outcome of an idempotent request: the stored answer, and whether it was
+/// replayed from an earlier identical request.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: i32,
+    pub body: String,
+    pub replayed: bool,
+}
+
+/// Runs `work` exactly once per `(device, key)`: a repeat with the same request
+/// gets the first answer; a repeat with a different request is refused.
+pub fn idempotent(
+    conn: &mut AnyConnection,
+    device_id: &str,
+    key: &str,
+    request_sha256: &str,
+    status: i32,
+    work: impl FnOnce(&mut AnyConnection) -> Result<String>,
+) -> Result<Answer> {
+    let replay = |conn: &mut AnyConnection| -> Result<Answer> {
+        let s = idempotency::lookup(conn, device_id, key, request_sha256)?
+            .ok_or_else(|| StorageError::Corrupt("idempotency record vanished".into()))?;
+        Ok(Answer {
+            status: s.status_code,
+            body: s.body,
+            replayed: true,
+        })
+    };
+    if idempotency::lookup(conn, device_id, key, request_sha256)?.is_some() {
+        return replay(conn);
+    }
+    let r = write_tx(conn, |conn| {
+        let body = work(conn)?;
+        idempotency::save(conn, device_id, key, request_sha256, status, &body)?;
+        Ok(body)
+    });
+    match r {
+        Ok(body) => Ok(Answer {
+            status,
+            body,
+            replayed: false,
+        }),
+        Err(StorageError::IdempotencyRace) => replay(conn),
+        Err(e) => Err(e),
+    }
+}
+
+fn to_json(v: &impl Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn sales_event(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    o: &Order,
+    kind: &str,
+) -> Result<()> {
+    outbox::append(
+        conn,
+        node,
+        node.tick(),
+        Event {
+            stream: Stream::Sales,
+            aggregate_type: "order",
+            aggregate_id: &o.order.id,
+            aggregate_version: o.order.version,
+            event_type: kind,
+            actor: &actor.staff_id,
+            device_id: Some(&o.order.device_id),
+            payload: o,
+        },
+    )?;
+    Ok(())
+}
+
+/// Creates a sale (and takes its payments when given). Returns the order JSON.
+pub fn create_sale(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    key: &str,
+    request_sha256: &str,
+    req: &SaleRequest,
+) -> Result<Answer> {
+    actor.require(Permission::Sell, "sell")?;
+    let device_id = actor.device()?.to_owned();
+    if let Some(c) = &req.currency {
+        if c != node.currency.code() {
+            return Err(StorageError::Unprocessable(format!(
+                "this store sells in {}, not {c}",
+                node.currency.code()
+            )));
+        }
+    }
+    idempotent(conn, &device_id, key, request_sha256, 201, |conn| {
+        let order = build_sale(conn, node, actor, &device_id, req)?;
+        to_json(&order)
+    })
+}
+
+fn build_sale(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    device_id: &str,
+    req: &SaleRequest,
+) -> Result<Order> {
+    let shift = shifts::current(conn, device_id)?.ok_or_else(|| {
+        StorageError::Conflict("no open shift on this register: open one first".into())
+    })?;
+    if let Some(c) = &req.customer_id {
+        if customers::table.find(c).count().get_result::<i64>(conn)? == 0 {
+            return Err(StorageError::Unprocessable(format!(
+                "unknown customer {c:?}"
+            )));
+        }
+    }
+    let ids: Vec<String> = req
+        .lines
+        .iter()
+        .filter_map(|l| match &l.product {
+            ProductRef::Id(i) => Some(i.clone()),
+            _ => None,
+        })
+        .collect();
+    let codes: Vec<String> = req
+        .lines
+        .iter()
+        .filter_map(|l| match &l.product {
+            ProductRef::Barcode(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let (products, by_code, taxes) = catalog::resolve(conn, &ids, &codes)?;
+
+    let mut resolved: Vec<(&ProductRow, &TaxCategory, &LineRequest)> =
+        Vec::with_capacity(req.lines.len());
+    for l in &req.lines {
+        let pid = match &l.product {
+            ProductRef::Id(i) => i,
+            ProductRef::Barcode(c) => by_code
+                .get(c)
+                .ok_or_else(|| StorageError::Unprocessable(format!("unknown barcode {c:?}")))?,
+        };
+        let p = products
+            .get(pid)
+            .filter(|p| p.active)
+            .ok_or_else(|| StorageError::Unprocessable(format!("unknown product {pid:?}")))?;
+        let tax = taxes
+            .get(&p.tax_category_id)
+            .ok_or_else(|| StorageError::Corrupt(format!("tax category of {}", p.sku)))?;
+        resolved.push((p, tax, l));
+    }
+    let mut overridden = false;
+    let mut inputs = Vec::with_capacity(resolved.len());
+    for (p, tax, l) in &resolved {
+        let price = match l.unit_price_minor {
+            Some(x) if x != p.price_minor => {
+                actor.require(Permission::PriceOverride, "override a price")?;
+                overridden = true;
+                x
+            }
+            _ => p.price_minor,
+        };
+        inputs.push(LineInput {
+            unit_price_minor: price,
+            quantity: Quantity::parse(l.qty_milli, p.weighed)?,
+            tax: tax.rate()?,
+            discount_minor: l.discount_minor,
+        });
+    }
+    let totals = price_order(node.currency, &inputs, req.order_discount_minor)?;
+    let pay_inputs: Vec<PaymentInput> = req
+        .payments
+        .iter()
+        .map(|p| PaymentInput {
+            method: p.method,
+            amount_minor: p.amount_minor,
+            tendered_minor: p.tendered_minor,
+        })
+        .collect();
+    let settled = if req.payments.is_empty() {
+        Vec::new()
+    } else {
+        settle_payments(totals.total_minor, &pay_inputs)?
+    };
+    if req
+        .payments
+        .iter()
+        .any(|p| p.method == PaymentMethod::OnAccount)
+        && req.customer_id.is_none()
+    {
+        return Err(StorageError::Unprocessable(
+            "a sale on account needs a customer".into(),
+        ));
+    }
+    let company_id = req
+        .company_id
+        .clone()
+        .unwrap_or_else(|| resolved[0].0.company_id.clone());
+    if !catalog::companies(conn)?.iter().any(|c| c.id == company_id) {
+        return Err(StorageError::Unprocessable(format!(
+            "unknown company {company_id:?}"
+        )));
+    }
+    let cross_company = resolved.iter().any(|(p, _, _)| p.company_id != company_id);
+
+    // Per-register counter: each till sells one sale at a time, so this row is
+    // never contended by another register.
+    diesel::update(devices::table.find(device_id))
+        .set(devices::last_seq.eq(devices::last_seq + 1))
+        .execute(conn)?;
+    let (seq, register_no): (i64, i32) = devices::table
+        .find(device_id)
+        .select((devices::last_seq, devices::register_no))
+        .first(conn)?;
+    let number = OrderNumber::new(&node.store_code, register_no, seq);
+    let hlc = node.tick();
+    let now = now_millis();
+    let order_id = new_id();
+    let row = OrderRow {
+        id: order_id.clone(),
+        number: number.as_str().to_owned(),
+        device_id: device_id.to_owned(),
+        shift_id: shift.id.clone(),
+        business_day: shift.business_day.clone(),
+        company_id,
+        staff_id: actor.staff_id.clone(),
+        customer_id: req.customer_id.clone(),
+        status: if settled.is_empty() {
+            "open".into()
+        } else {
+            "paid".into()
+        },
+        currency: node.currency.code().into(),
+        subtotal_minor: totals.subtotal_minor,
+        discount_minor: totals.discount_minor,
+        tax_minor: totals.tax_minor,
+        total_minor: totals.total_minor,
+        refunded_minor: 0,
+        needs_adjustment: overridden || cross_company,
+        note: req.note.clone(),
+        created_at: now,
+        hlc: hlc.raw(),
+        version: 1,
+    };
+    diesel::insert_into(orders::table)
+        .values((
+            orders::id.eq(&row.id),
+            orders::number.eq(&row.number),
+            orders::device_id.eq(&row.device_id),
+            orders::shift_id.eq(&row.shift_id),
+            orders::business_day.eq(&row.business_day),
+            orders::company_id.eq(&row.company_id),
+            orders::staff_id.eq(&row.staff_id),
+            orders::customer_id.eq(&row.customer_id),
+            orders::status.eq(&row.status),
+            orders::currency.eq(&row.currency),
+            orders::subtotal_minor.eq(row.subtotal_minor),
+            orders::discount_minor.eq(row.discount_minor),
+            orders::tax_minor.eq(row.tax_minor),
+            orders::total_minor.eq(row.total_minor),
+            orders::needs_adjustment.eq(row.needs_adjustment),
+            orders::note.eq(&row.note),
+            orders::created_at.eq(row.created_at),
+            orders::hlc.eq(row.hlc),
+        ))
+        .execute(conn)?;
+    let mut lines = Vec::with_capacity(resolved.len());
+    for (i, ((p, tax, _), priced)) in resolved.iter().zip(&totals.lines).enumerate() {
+        lines.push(LineRow {
+            id: new_id(),
+            order_id: order_id.clone(),
+            line_no: i as i32 + 1,
+            product_id: p.id.clone(),
+            company_id: p.company_id.clone(),
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            qty_milli: inputs[i].quantity.milli(),
+            list_price_minor: p.price_minor,
+            unit_price_minor: inputs[i].unit_price_minor,
+            gross_minor: priced.gross_minor,
+            line_discount_minor: priced.line_discount_minor,
+            order_discount_minor: priced.order_discount_minor,
+            net_minor: priced.net_minor,
+            tax_minor: priced.tax_minor,
+            total_minor: priced.total_minor,
+            tax_ppm: priced.tax_ppm,
+            tax_mode: tax.mode.clone(),
+            refunded_milli: 0,
+        });
+    }
+    insert_lines(conn, &lines)?;
+    let pays = insert_payments(
+        conn,
+        &order_id,
+        &shift.id,
+        "payment",
+        &req.payments,
+        &settled,
+    )?;
+    let moves: Vec<(String, i64, &str)> = lines
+        .iter()
+        .map(|l| (l.product_id.clone(), -l.qty_milli, "sale"))
+        .collect();
+    stock::record(conn, node, actor, &order_id, &moves)?;
+    let kitchen_lines: Vec<TicketLine> = resolved
+        .iter()
+        .zip(&lines)
+        .filter(|((p, _, _), _)| p.kitchen)
+        .map(|(_, l)| TicketLine {
+            name: l.name.clone(),
+            qty_milli: l.qty_milli,
+        })
+        .collect();
+    if !kitchen_lines.is_empty() {
+        kitchen::create(
+            conn,
+            node,
+            actor,
+            &order_id,
+            &row.number,
+            &kitchen_lines,
+            &req.note,
+        )?;
+    }
+    if overridden {
+        let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            Some(device_id),
+            "order.price_override",
+            &order_id,
+            detail,
+        )?;
+    }
+    let change_minor = pays.iter().map(|p| p.change_minor).sum();
+    let order = Order {
+        order: row,
+        lines,
+        payments: pays,
+        change_minor,
+    };
+    sales_event(conn, node, actor, &order, "order.created")?;
+    Ok(order)
+}
+
+fn insert_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<()> {
+    // One multi-row INSERT; diesel's batch insert is per backend.
+    match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(order_lines::table)
+            .values(lines)
+            .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(order_lines::table)
+            .values(lines)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+fn insert_payments(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    shift_id: &str,
+    kind: &str,
+    reqs: &[PaymentRequest],
+    settled: &[outpost_domain::order::SettledPayment],
+) -> Result<Vec<PaymentRow>> {
+    let now = now_millis();
+    let rows: Vec<PaymentRow> = reqs
+        .iter()
+        .zip(settled)
+        .map(|(r, s)| PaymentRow {
+            id: new_id(),
+            order_id: order_id.to_owned(),
+            kind: kind.to_owned(),
+            method: s.method.as_str().to_owned(),
+            amount_minor: s.amount_minor,
+            tendered_minor: s.tendered_minor,
+            change_minor: s.change_minor,
+            card_type: r.card_type.clone(),
+            reference: r.reference.clone(),
+            shift_id: shift_id.to_owned(),
+            created_at: now,
+        })
+        .collect();
+    if !rows.is_empty() {
+        match conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into(payments::table)
+                .values(&rows)
+                .execute(c)?,
+            AnyConnection::Sqlite(c) => diesel::insert_into(payments::table)
+                .values(&rows)
+                .execute(c)?,
+        };
+    }
+    Ok(rows)
+}
+
+fn lock_order(conn: &mut AnyConnection, id: &str) -> Result<Order> {
+    let o = get(conn, id)?;
+    // Bump the version first: on PostgreSQL this takes the row lock, so two
+    // concurrent payments or refunds of one order serialize here.
+    diesel::update(orders::table.find(id))
+        .set(orders::version.eq(orders::version + 1))
+        .execute(conn)?;
+    get(conn, &o.order.id)
+}
+
+/// Pays an open order.
+pub fn pay(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    order_id: &str,
+    key: &str,
+    request_sha256: &str,
+    reqs: &[PaymentRequest],
+) -> Result<Answer> {
+    actor.require(Permission::Sell, "take payments")?;
+    let device_id = actor.device()?.to_owned();
+    idempotent(conn, &device_id, key, request_sha256, 200, |conn| {
+        let o = lock_order(conn, order_id)?;
+        if o.order.status != "open" {
+            return Err(StorageError::Conflict(format!(
+                "order is {}, not open",
+                o.order.status
+            )));
+        }
+        if reqs.iter().any(|p| p.method == PaymentMethod::OnAccount)
+            && o.order.customer_id.is_none()
+        {
+            return Err(StorageError::Unprocessable(
+                "a sale on account needs a customer".into(),
+            ));
+        }
+        let shift = shifts::current(conn, &device_id)?
+            .ok_or_else(|| StorageError::Conflict("no open shift on this register".into()))?;
+        let inputs: Vec<PaymentInput> = reqs
+            .iter()
+            .map(|p| PaymentInput {
+                method: p.method,
+                amount_minor: p.amount_minor,
+                tendered_minor: p.tendered_minor,
+            })
+            .collect();
+        let settled = settle_payments(o.order.total_minor, &inputs)?;
+        insert_payments(conn, order_id, &shift.id, "payment", reqs, &settled)?;
+        diesel::update(orders::table.find(order_id))
+            .set(orders::status.eq("paid"))
+            .execute(conn)?;
+        let o = get(conn, order_id)?;
+        sales_event(conn, node, actor, &o, "order.paid")?;
+        to_json(&o)
+    })
+}
+
+fn approver(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    approval: Option<&Approval>,
+    p: Permission,
+    what: &str,
+) -> Result<String> {
+    if actor.role.allows(p) {
+        return Ok(actor.staff_id.clone());
+    }
+    let a = approval.ok_or_else(|| {
+        StorageError::Forbidden(format!("{what} without a supervisor's approval"))
+    })?;
+    let key = actor.device_id.clone().unwrap_or_else(|| "office".into());
+    staff::approve(conn, node, &a.staff_id, &a.pin, &key, p)
+}
+
+/// Voids an open (unpaid) order; paid orders are refunded instead. Audited.
+pub fn void(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    order_id: &str,
+    approval: Option<&Approval>,
+    reason: &str,
+) -> Result<Order> {
+    let approved_by = approver(conn, node, actor, approval, Permission::VoidLine, "void")?;
+    write_tx(conn, |conn| {
+        let o = lock_order(conn, order_id)?;
+        if o.order.status != "open" {
+            return Err(StorageError::Conflict(format!(
+                "order is {}: only an open order can be voided; refund a paid one",
+                o.order.status
+            )));
+        }
+        diesel::update(orders::table.find(order_id))
+            .set(orders::status.eq("voided"))
+            .execute(conn)?;
+        let moves: Vec<(String, i64, &str)> = o
+            .lines
+            .iter()
+            .map(|l| (l.product_id.clone(), l.qty_milli, "void"))
+            .collect();
+        stock::record(conn, node, actor, order_id, &moves)?;
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            actor.device_id.as_deref(),
+            "order.voided",
+            order_id,
+            serde_json::json!({"number": o.order.number, "approved_by": approved_by, "reason": reason}),
+        )?;
+        let o = get(conn, order_id)?;
+        sales_event(conn, node, actor, &o, "order.voided")?;
+        Ok(o)
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    /// (order line id, quantity in thousandths to return)
+    pub lines: Vec<(String, i64)>,
+    pub method: PaymentMethod,
+    pub reason: String,
+    pub approval: Option<Approval>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundLine {
+    pub line_id: String,
+    pub qty_milli: i64,
+    pub amount_minor: i64,
+    pub tax_minor: i64,
+}
+
+/// The share of `whole` for quantities `done..done+qty` of `of`, computed so a
+/// line returned in several parts refunds exactly its total.
+fn share(whole: i64, done: i64, qty: i64, of: i64) -> i64 {
+    let at = |q: i64| div_round(whole as i128 * q as i128, of as i128) as i64;
+    at(done + qty) - at(done)
+}
+
+/// Returns goods from a paid order: refunds their share, puts them back in
+/// stock. Needs a supervisor (or their PIN). Audited.
+pub fn refund(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    order_id: &str,
+    key: &str,
+    request_sha256: &str,
+    req: &RefundRequest,
+) -> Result<Answer> {
+    let device_id = actor.device()?.to_owned();
+    if req.lines.is_empty() {
+        return Err(StorageError::Unprocessable(
+            "name at least one line to return".into(),
+        ));
+    }
+    if req.reason.trim().is_empty() || req.reason.len() > 200 {
+        return Err(StorageError::Unprocessable(
+            "give a reason (up to 200 characters)".into(),
+        ));
+    }
+    let approved_by = approver(
+        conn,
+        node,
+        actor,
+        req.approval.as_ref(),
+        Permission::Refund,
+        "refund",
+    )?;
+    idempotent(conn, &device_id, key, request_sha256, 200, |conn| {
+        let o = lock_order(conn, order_id)?;
+        if o.order.status != "paid" {
+            return Err(StorageError::Conflict(format!(
+                "order is {}: only a paid order can be refunded",
+                o.order.status
+            )));
+        }
+        let shift = shifts::current(conn, &device_id)?
+            .ok_or_else(|| StorageError::Conflict("no open shift on this register".into()))?;
+        let by_id: HashMap<&str, &LineRow> = o.lines.iter().map(|l| (l.id.as_str(), l)).collect();
+        let mut out = Vec::new();
+        let mut pending: HashMap<&str, i64> = HashMap::new();
+        for (lid, qty) in &req.lines {
+            let l = by_id.get(lid.as_str()).ok_or_else(|| {
+                StorageError::Unprocessable(format!("line {lid:?} is not on this order"))
+            })?;
+            let done = l.refunded_milli + pending.get(lid.as_str()).copied().unwrap_or(0);
+            if *qty <= 0 || done + qty > l.qty_milli {
+                return Err(StorageError::Unprocessable(format!(
+                    "cannot return {qty} of line {} ({} of {} already returned)",
+                    l.line_no, done, l.qty_milli
+                )));
+            }
+            out.push(RefundLine {
+                line_id: lid.clone(),
+                qty_milli: *qty,
+                amount_minor: share(l.total_minor, done, *qty, l.qty_milli),
+                tax_minor: share(l.tax_minor, done, *qty, l.qty_milli),
+            });
+            *pending.entry(lid.as_str()).or_default() += qty;
+        }
+        let amount: i64 = out.iter().map(|r| r.amount_minor).sum();
+        let tax: i64 = out.iter().map(|r| r.tax_minor).sum();
+        for r in &out {
+            diesel::update(order_lines::table.find(&r.line_id))
+                .set(order_lines::refunded_milli.eq(order_lines::refunded_milli + r.qty_milli))
+                .execute(conn)?;
+        }
+        if amount > 0 {
+            let p = PaymentRequest {
+                method: req.method,
+                amount_minor: amount,
+                tendered_minor: None,
+                card_type: String::new(),
+                reference: String::new(),
+            };
+            let settled = settle_payments(
+                amount,
+                &[PaymentInput {
+                    method: p.method,
+                    amount_minor: amount,
+                    tendered_minor: None,
+                }],
+            )?;
+            insert_payments(conn, order_id, &shift.id, "refund", &[p], &settled)?;
+        }
+        let refunded = o.order.refunded_minor + amount;
+        diesel::update(orders::table.find(order_id))
+            .set((
+                orders::refunded_minor.eq(refunded),
+                orders::status.eq(if refunded >= o.order.total_minor {
+                    "refunded"
+                } else {
+                    "paid"
+                }),
+            ))
+            .execute(conn)?;
+        let moves: Vec<(String, i64, &str)> = out
+            .iter()
+            .map(|r| {
+                (
+                    by_id[r.line_id.as_str()].product_id.clone(),
+                    r.qty_milli,
+                    "refund",
+                )
+            })
+            .collect();
+        stock::record(conn, node, actor, order_id, &moves)?;
+        let detail = serde_json::json!({"number": o.order.number, "approved_by": approved_by, "reason": req.reason, "amount_minor": amount, "tax_minor": tax, "lines": out});
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            Some(&device_id),
+            "order.refunded",
+            order_id,
+            detail,
+        )?;
+        let o = get(conn, order_id)?;
+        sales_event(conn, node, actor, &o, "order.refunded")?;
+        to_json(&o)
+    })
+}
+
+/// Whether `mode` text is one we know; used when reading lines back.
+pub fn tax_mode_ok(mode: &str) -> bool {
+    TaxMode::parse(mode).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn partial_returns_add_up_to_the_line_total() {
+        // 3 items for 10.00: returned one at a time → 3.33 + 3.34 + 3.33 = 10.00
+        let parts: Vec<i64> = (0..3).map(|i| share(1000, i * 1000, 1000, 3000)).collect();
+        assert_eq!(parts.iter().sum::<i64>(), 1000);
+        assert_eq!(share(1000, 0, 3000, 3000), 1000);
+    }
+}

@@ -1,0 +1,243 @@
+//! First start: the store's own rows, and the demo data for trying Outpost out.
+
+use crate::db::{AnyConnection, new_id, now_millis, write_tx};
+use crate::error::{Result, StorageError};
+use crate::schema::{barcodes, companies, node, products, stores, tax_categories};
+use crate::staff::insert_staff;
+use diesel::prelude::*;
+use outpost_domain::{Currency, Pin, Role};
+
+/// The store an edge serves, from settings on first start.
+#[derive(Debug, Clone)]
+pub struct StoreSetup {
+    pub code: String,
+    pub name: String,
+    pub currency: String,
+    pub utc_offset_minutes: i32,
+    pub company_name: String,
+}
+
+/// Whether the database already belongs to a store.
+pub fn is_set_up(conn: &mut AnyConnection) -> Result<bool> {
+    Ok(node::table.count().get_result::<i64>(conn)? > 0)
+}
+
+/// Creates the node, store and its first company. Does nothing when already set up.
+pub fn setup(conn: &mut AnyConnection, s: &StoreSetup) -> Result<bool> {
+    Currency::parse(&s.currency)?;
+    let code_ok = !s.code.is_empty()
+        && s.code.len() <= 8
+        && s.code.chars().all(|c| c.is_ascii_alphanumeric());
+    if !code_ok {
+        return Err(StorageError::Unprocessable(
+            "store code must be 1 to 8 letters or digits (e.g. S01)".into(),
+        ));
+    }
+    write_tx(conn, |conn| {
+        if is_set_up(conn)? {
+            return Ok(false);
+        }
+        let company = new_id();
+        diesel::insert_into(companies::table)
+            .values((
+                companies::id.eq(&company),
+                companies::code.eq("C1"),
+                companies::name.eq(&s.company_name),
+            ))
+            .execute(conn)?;
+        let store = new_id();
+        diesel::insert_into(stores::table)
+            .values((
+                stores::id.eq(&store),
+                stores::code.eq(&s.code),
+                stores::name.eq(&s.name),
+                stores::currency.eq(&s.currency),
+                stores::utc_offset_minutes.eq(s.utc_offset_minutes),
+                stores::default_company_id.eq(&company),
+            ))
+            .execute(conn)?;
+        for (code, name, ppm) in [
+            ("standard", "Standard rate", 190_000),
+            ("reduced", "Reduced rate", 70_000),
+            ("zero", "Zero rate", 0),
+        ] {
+            diesel::insert_into(tax_categories::table)
+                .values((
+                    tax_categories::id.eq(new_id()),
+                    tax_categories::code.eq(code),
+                    tax_categories::name.eq(name),
+                    tax_categories::rate_ppm.eq(ppm),
+                    tax_categories::mode.eq("inclusive"),
+                ))
+                .execute(conn)?;
+        }
+        diesel::insert_into(node::table)
+            .values((
+                node::id.eq(1),
+                node::store_id.eq(&store),
+                node::node_epoch.eq(new_id()),
+                node::created_at.eq(now_millis()),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// EAN-13 with its check digit, from a 12-digit stem.
+pub fn ean13(stem: u64) -> String {
+    let s = format!("{stem:012}");
+    let sum: u32 = s
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| (b - b'0') as u32 * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    format!("{s}{}", (10 - sum % 10) % 10)
+}
+
+/// (name, price in cents, tax category, weighed, kitchen)
+const MARKET: &[(&str, i64, &str, bool, bool)] = &[
+    ("Whole milk 1 l", 119, "reduced", false, false),
+    ("Butter 250 g", 229, "reduced", false, false),
+    ("Eggs, 10 free range", 349, "reduced", false, false),
+    ("Sourdough bread", 389, "reduced", false, false),
+    ("Bananas (kg)", 169, "reduced", true, false),
+    ("Apples Elstar (kg)", 279, "reduced", true, false),
+    ("Tomatoes (kg)", 399, "reduced", true, false),
+    ("Potatoes 2.5 kg", 299, "reduced", false, false),
+    ("Cheddar 200 g", 279, "reduced", false, false),
+    ("Greek yoghurt 500 g", 189, "reduced", false, false),
+    ("Spaghetti 500 g", 129, "reduced", false, false),
+    ("Basmati rice 1 kg", 329, "reduced", false, false),
+    ("Olive oil 0.75 l", 899, "reduced", false, false),
+    ("Ground coffee 500 g", 799, "reduced", false, false),
+    ("Orange juice 1 l", 249, "reduced", false, false),
+    ("Sparkling water 1.5 l", 59, "standard", false, false),
+    ("Cola 1.5 l", 179, "standard", false, false),
+    ("Lager 0.5 l", 109, "standard", false, false),
+    ("Red wine 0.75 l", 699, "standard", false, false),
+    ("Dark chocolate 100 g", 199, "reduced", false, false),
+    ("Crisps 150 g", 179, "reduced", false, false),
+    ("Washing-up liquid", 149, "standard", false, false),
+    ("Toilet paper, 8 rolls", 449, "standard", false, false),
+    ("AA batteries, 4", 599, "standard", false, false),
+    ("Toothpaste 75 ml", 189, "standard", false, false),
+    ("Shampoo 300 ml", 349, "standard", false, false),
+    ("Cherry tomatoes 250 g", 199, "reduced", false, false),
+    ("Carrots 1 kg", 119, "reduced", false, false),
+    ("Onions 1 kg", 129, "reduced", false, false),
+    ("Mozzarella 125 g", 99, "reduced", false, false),
+    ("Salami sliced 100 g", 229, "reduced", false, false),
+    ("Ham sliced 150 g", 259, "reduced", false, false),
+    ("Muesli 750 g", 379, "reduced", false, false),
+    ("Honey 500 g", 549, "reduced", false, false),
+    ("Flour 1 kg", 89, "reduced", false, false),
+    ("Sugar 1 kg", 119, "reduced", false, false),
+];
+const CAFE: &[(&str, i64, &str, bool, bool)] = &[
+    ("Espresso", 220, "standard", false, true),
+    ("Cappuccino", 350, "standard", false, true),
+    ("Latte macchiato", 390, "standard", false, true),
+    ("Black tea", 250, "standard", false, true),
+    ("Hot chocolate", 370, "standard", false, true),
+    ("Croissant", 190, "standard", false, true),
+    ("Cheese toastie", 590, "standard", false, true),
+    ("Soup of the day", 650, "standard", false, true),
+    ("Club sandwich", 890, "standard", false, true),
+    ("Caesar salad", 950, "standard", false, true),
+    ("Apple pie slice", 420, "standard", false, true),
+    ("Bagel with cream cheese", 450, "standard", false, true),
+    ("Fresh orange juice", 450, "standard", false, true),
+    ("Brownie", 320, "standard", false, true),
+];
+
+/// Fills an empty database with a demo store: two companies, 50 products with
+/// barcodes, a manager and two cashiers. Returns (name, role, PIN) to print once.
+pub fn demo(conn: &mut AnyConnection) -> Result<Option<Vec<(String, Role, String)>>> {
+    let fresh = setup(
+        conn,
+        &StoreSetup {
+            code: "S01".into(),
+            name: "Outpost Demo Store".into(),
+            currency: "EUR".into(),
+            utc_offset_minutes: 60,
+            company_name: "Outpost Market GmbH".into(),
+        },
+    )?;
+    if !fresh {
+        return Ok(None);
+    }
+    write_tx(conn, |conn| {
+        let market: String = companies::table.select(companies::id).first(conn)?;
+        let cafe = new_id();
+        diesel::insert_into(companies::table)
+            .values((
+                companies::id.eq(&cafe),
+                companies::code.eq("C2"),
+                companies::name.eq("Outpost Café GmbH"),
+            ))
+            .execute(conn)?;
+        let taxes: Vec<(String, String)> = tax_categories::table
+            .select((tax_categories::code, tax_categories::id))
+            .load(conn)?;
+        let tax = |code: &str| {
+            taxes
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, id)| id.clone())
+                .unwrap_or_default()
+        };
+        let mut n = 0u64;
+        for (company, list, prefix) in [(&market, MARKET, "M"), (&cafe, CAFE, "C")] {
+            for (name, price, t, weighed, kitchen) in list {
+                n += 1;
+                let id = new_id();
+                diesel::insert_into(products::table)
+                    .values((
+                        products::id.eq(&id),
+                        products::company_id.eq(company),
+                        products::sku.eq(format!("{prefix}{n:04}")),
+                        products::name.eq(name),
+                        products::price_minor.eq(price),
+                        products::tax_category_id.eq(tax(t)),
+                        products::weighed.eq(weighed),
+                        products::kitchen.eq(kitchen),
+                        products::updated_hlc.eq(0),
+                    ))
+                    .execute(conn)?;
+                diesel::insert_into(barcodes::table)
+                    .values((
+                        barcodes::code.eq(ean13(400_000_000_000 + n)),
+                        barcodes::product_id.eq(&id),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        let store: String = stores::table.select(stores::id).first(conn)?;
+        let mut people = Vec::new();
+        for (name, role) in [
+            ("Maria Manager", Role::Manager),
+            ("Carl Cashier", Role::Cashier),
+            ("Cleo Cashier", Role::Cashier),
+            ("Sam Supervisor", Role::Supervisor),
+        ] {
+            let pin = random_pin();
+            insert_staff(conn, &store, name, role, &Pin::parse(&pin)?)?;
+            people.push((name.to_owned(), role, pin));
+        }
+        Ok(Some(people))
+    })
+}
+
+fn random_pin() -> String {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    format!("{:04}", u32::from_le_bytes(b) % 10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ean13_check_digit() {
+        assert_eq!(super::ean13(400_638_133_393), "4006381333931");
+    }
+}

@@ -1,0 +1,304 @@
+//! Shifts (cash sessions): opening float, cash in/out, X reports while open and
+//! the Z report that closes them. The business day is fixed when a shift opens.
+
+use crate::audit;
+use crate::db::{AnyConnection, new_id, now_millis, sum_i64, write_tx};
+use crate::error::{Result, StorageError};
+use crate::node::{Actor, Node};
+use crate::outbox::{self, Event, Stream};
+use crate::schema::{cash_movements, orders, payments, shifts};
+use diesel::prelude::*;
+use outpost_domain::money::MAX_MINOR;
+use outpost_domain::{BusinessDay, Permission};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = shifts)]
+pub struct Shift {
+    pub id: String,
+    pub device_id: String,
+    pub business_day: String,
+    pub opened_by: String,
+    pub opened_at: i64,
+    pub opening_float_minor: i64,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<i64>,
+    pub counted_cash_minor: Option<i64>,
+    pub expected_cash_minor: Option<i64>,
+    pub version: i64,
+}
+
+pub fn current(conn: &mut AnyConnection, device_id: &str) -> Result<Option<Shift>> {
+    Ok(shifts::table
+        .filter(shifts::device_id.eq(device_id))
+        .filter(shifts::closed_at.is_null())
+        .select(Shift::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Shift> {
+    shifts::table
+        .find(id)
+        .select(Shift::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StorageError::not_found(format!("shift {id:?}")))
+}
+
+pub fn list(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Shift>> {
+    Ok(shifts::table
+        .order(shifts::opened_at.desc())
+        .limit(limit)
+        .select(Shift::as_select())
+        .load(conn)?)
+}
+
+fn event(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    s: &Shift,
+    kind: &str,
+    payload: &impl Serialize,
+) -> Result<()> {
+    outbox::append(
+        conn,
+        node,
+        node.tick(),
+        Event {
+            stream: Stream::Shifts,
+            aggregate_type: "shift",
+            aggregate_id: &s.id,
+            aggregate_version: s.version,
+            event_type: kind,
+            actor: &actor.staff_id,
+            device_id: Some(&s.device_id),
+            payload,
+        },
+    )?;
+    Ok(())
+}
+
+pub fn open(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    float_minor: i64,
+) -> Result<Shift> {
+    actor.require(Permission::Sell, "open a shift")?;
+    let device = actor.device()?.to_owned();
+    if !(0..=MAX_MINOR).contains(&float_minor) {
+        return Err(StorageError::Unprocessable(
+            "opening float must be zero or positive".into(),
+        ));
+    }
+    write_tx(conn, |conn| {
+        if current(conn, &device)?.is_some() {
+            return Err(StorageError::Conflict(
+                "this register already has an open shift".into(),
+            ));
+        }
+        let day = BusinessDay::at(node.tick(), node.utc_offset_minutes);
+        let s = Shift {
+            id: new_id(),
+            device_id: device.clone(),
+            business_day: day.to_iso(),
+            opened_by: actor.staff_id.clone(),
+            opened_at: now_millis(),
+            opening_float_minor: float_minor,
+            closed_by: None,
+            closed_at: None,
+            counted_cash_minor: None,
+            expected_cash_minor: None,
+            version: 1,
+        };
+        diesel::insert_into(shifts::table)
+            .values((
+                shifts::id.eq(&s.id),
+                shifts::device_id.eq(&s.device_id),
+                shifts::business_day.eq(&s.business_day),
+                shifts::opened_by.eq(&s.opened_by),
+                shifts::opened_at.eq(s.opened_at),
+                shifts::opening_float_minor.eq(s.opening_float_minor),
+            ))
+            .execute(conn)
+            .map_err(|e| {
+                crate::catalog::unique_to_conflict(e, "this register already has an open shift")
+            })?;
+        event(conn, node, actor, &s, "shift.opened", &s)?;
+        Ok(s)
+    })
+}
+
+/// Cash put into or taken out of the drawer without a sale. Opens the drawer,
+/// so it needs a supervisor and is audited.
+pub fn cash_movement(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    amount_minor: i64,
+    reason: &str,
+) -> Result<()> {
+    actor.require(Permission::OpenDrawer, "open the drawer without a sale")?;
+    let device = actor.device()?.to_owned();
+    if amount_minor == 0 || amount_minor.abs() > MAX_MINOR {
+        return Err(StorageError::Unprocessable(
+            "amount must be non-zero (negative takes cash out)".into(),
+        ));
+    }
+    if reason.trim().is_empty() || reason.len() > 200 {
+        return Err(StorageError::Unprocessable(
+            "give a reason (up to 200 characters)".into(),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let s = current(conn, &device)?
+            .ok_or_else(|| StorageError::Conflict("no open shift on this register".into()))?;
+        let id = new_id();
+        diesel::insert_into(cash_movements::table)
+            .values((
+                cash_movements::id.eq(&id),
+                cash_movements::shift_id.eq(&s.id),
+                cash_movements::amount_minor.eq(amount_minor),
+                cash_movements::reason.eq(reason),
+                cash_movements::staff_id.eq(&actor.staff_id),
+                cash_movements::at.eq(now_millis()),
+            ))
+            .execute(conn)?;
+        let detail =
+            serde_json::json!({"shift": s.id, "amount_minor": amount_minor, "reason": reason});
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            Some(&device),
+            "drawer.cash_movement",
+            &id,
+            detail.clone(),
+        )?;
+        event(conn, node, actor, &s, "shift.cash_moved", &detail)
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MethodTotal {
+    pub method: String,
+    pub count: i64,
+    pub amount_minor: i64,
+}
+
+/// X report (shift still open) or Z report (closed): what the drawer should hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub kind: &'static str,
+    pub shift: Shift,
+    pub currency: &'static str,
+    pub orders: i64,
+    pub sales_total_minor: i64,
+    pub tax_total_minor: i64,
+    pub payments: Vec<MethodTotal>,
+    pub refunds: Vec<MethodTotal>,
+    pub cash_in_out_minor: i64,
+    pub expected_cash_minor: i64,
+    pub counted_cash_minor: Option<i64>,
+    pub difference_minor: Option<i64>,
+}
+
+pub fn report(conn: &mut AnyConnection, node: &Node, shift_id: &str) -> Result<Report> {
+    let shift = get(conn, shift_id)?;
+    let (count, total, tax): (i64, Option<i64>, Option<i64>) = orders::table
+        .filter(orders::shift_id.eq(shift_id))
+        .filter(orders::status.ne("voided"))
+        .select((
+            diesel::dsl::count_star(),
+            sum_i64("total_minor"),
+            sum_i64("tax_minor"),
+        ))
+        .first(conn)?;
+    let rows: Vec<(String, String, i64)> = payments::table
+        .filter(payments::shift_id.eq(shift_id))
+        .select((payments::kind, payments::method, payments::amount_minor))
+        .load(conn)?;
+    let mut pays: Vec<MethodTotal> = Vec::new();
+    let mut refunds: Vec<MethodTotal> = Vec::new();
+    let mut cash = shift.opening_float_minor;
+    for (kind, method, amount) in rows {
+        let list = if kind == "refund" {
+            &mut refunds
+        } else {
+            &mut pays
+        };
+        if method == "cash" {
+            cash += if kind == "refund" { -amount } else { amount };
+        }
+        match list.iter_mut().find(|m| m.method == method) {
+            Some(m) => {
+                m.count += 1;
+                m.amount_minor += amount;
+            }
+            None => list.push(MethodTotal {
+                method,
+                count: 1,
+                amount_minor: amount,
+            }),
+        }
+    }
+    let moved: Option<i64> = cash_movements::table
+        .filter(cash_movements::shift_id.eq(shift_id))
+        .select(sum_i64("amount_minor"))
+        .first(conn)?;
+    let moved = moved.unwrap_or(0);
+    cash += moved;
+    Ok(Report {
+        kind: if shift.closed_at.is_some() { "Z" } else { "X" },
+        currency: node.currency.code(),
+        orders: count,
+        sales_total_minor: total.unwrap_or(0),
+        tax_total_minor: tax.unwrap_or(0),
+        payments: pays,
+        refunds,
+        cash_in_out_minor: moved,
+        expected_cash_minor: cash,
+        counted_cash_minor: shift.counted_cash_minor,
+        difference_minor: shift.counted_cash_minor.map(|c| c - cash),
+        shift,
+    })
+}
+
+/// Closes a shift with the counted cash and returns its Z report.
+pub fn close(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    shift_id: &str,
+    counted_minor: i64,
+) -> Result<Report> {
+    actor.require(Permission::ManageShifts, "close a shift (Z report)")?;
+    if !(0..=MAX_MINOR).contains(&counted_minor) {
+        return Err(StorageError::Unprocessable(
+            "counted cash must be zero or positive".into(),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let s = get(conn, shift_id)?;
+        if s.closed_at.is_some() {
+            return Err(StorageError::Conflict(
+                "this shift is already closed".into(),
+            ));
+        }
+        let expected = report(conn, node, shift_id)?.expected_cash_minor;
+        diesel::update(shifts::table.find(shift_id))
+            .set((
+                shifts::closed_at.eq(now_millis()),
+                shifts::closed_by.eq(&actor.staff_id),
+                shifts::counted_cash_minor.eq(counted_minor),
+                shifts::expected_cash_minor.eq(expected),
+                shifts::version.eq(s.version + 1),
+            ))
+            .execute(conn)?;
+        let z = report(conn, node, shift_id)?;
+        event(conn, node, actor, &z.shift, "shift.closed", &z)?;
+        Ok(z)
+    })
+}

@@ -1,0 +1,435 @@
+//! Devices (registers, displays), staff with roles and PINs, sign-in sessions
+//! and the PIN lockout.
+
+use crate::audit;
+use crate::db::{AnyConnection, new_id, now_millis, write_tx};
+use crate::error::{Result, StorageError};
+use crate::node::{Actor, Node};
+use crate::schema::{devices, pin_attempts, sessions, staff};
+use crate::secrets;
+use diesel::prelude::*;
+use outpost_domain::staff::lockout_seconds;
+use outpost_domain::{Permission, Pin, Role};
+use serde::Serialize;
+
+/// A session lasts one long shift.
+pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = devices)]
+pub struct Device {
+    pub id: String,
+    pub store_id: String,
+    pub register_no: i32,
+    pub name: String,
+    pub kind: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Paired {
+    pub device: Device,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+pub const DEVICE_KINDS: [&str; 2] = ["register", "display"];
+
+/// Pairs a new register or display and returns its token. Audited.
+pub fn pair_device(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    name: &str,
+    kind: &str,
+) -> Result<Paired> {
+    actor.require(Permission::ManageDevices, "pair devices")?;
+    if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(StorageError::Unprocessable(
+            "device name must be 1 to 100 printable characters".into(),
+        ));
+    }
+    if !DEVICE_KINDS.contains(&kind) {
+        return Err(StorageError::Unprocessable(format!(
+            "device kind must be one of {DEVICE_KINDS:?}"
+        )));
+    }
+    let (token, hash) = secrets::new_token();
+    write_tx(conn, |conn| {
+        let max: Option<i32> = devices::table
+            .filter(devices::store_id.eq(&node.store_id))
+            .select(diesel::dsl::max(devices::register_no))
+            .first(conn)?;
+        let id = new_id();
+        diesel::insert_into(devices::table)
+            .values((
+                devices::id.eq(&id),
+                devices::store_id.eq(&node.store_id),
+                devices::register_no.eq(max.unwrap_or(0) + 1),
+                devices::name.eq(name),
+                devices::kind.eq(kind),
+                devices::token_hash.eq(&hash),
+                devices::created_at.eq(now_millis()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            actor.device_id.as_deref(),
+            "device.paired",
+            &id,
+            serde_json::json!({"name": name, "kind": kind}),
+        )?;
+        let device = devices::table
+            .find(&id)
+            .select(Device::as_select())
+            .first(conn)?;
+        Ok(Paired {
+            device,
+            token: token.clone(),
+        })
+    })
+}
+
+pub fn revoke_device(conn: &mut AnyConnection, node: &Node, actor: &Actor, id: &str) -> Result<()> {
+    actor.require(Permission::ManageDevices, "revoke devices")?;
+    write_tx(conn, |conn| {
+        let n = diesel::update(
+            devices::table
+                .find(id)
+                .filter(devices::revoked_at.is_null()),
+        )
+        .set(devices::revoked_at.eq(now_millis()))
+        .execute(conn)?;
+        if n == 0 {
+            return Err(StorageError::not_found(format!("active device {id:?}")));
+        }
+        diesel::delete(sessions::table.filter(sessions::device_id.eq(id))).execute(conn)?;
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            actor.device_id.as_deref(),
+            "device.revoked",
+            id,
+            serde_json::json!({}),
+        )
+    })
+}
+
+pub fn devices(conn: &mut AnyConnection) -> Result<Vec<Device>> {
+    Ok(devices::table
+        .order(devices::register_no)
+        .select(Device::as_select())
+        .load(conn)?)
+}
+
+/// The active device a token belongs to.
+pub fn device_by_token(conn: &mut AnyConnection, token: &str) -> Result<Device> {
+    devices::table
+        .filter(devices::token_hash.eq(secrets::hash_token(token)))
+        .filter(devices::revoked_at.is_null())
+        .select(Device::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StorageError::Unauthenticated)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = staff)]
+pub struct StaffMember {
+    pub id: String,
+    pub store_id: String,
+    pub name: String,
+    pub role: String,
+    #[serde(skip)]
+    pub pin_hash: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+pub fn list_staff(conn: &mut AnyConnection) -> Result<Vec<StaffMember>> {
+    Ok(staff::table
+        .filter(staff::active.eq(true))
+        .order(staff::name)
+        .select(StaffMember::as_select())
+        .load(conn)?)
+}
+
+/// Inserts a staff member without an actor; used by setup and demo seeding.
+pub fn insert_staff(
+    conn: &mut AnyConnection,
+    node_store: &str,
+    name: &str,
+    role: Role,
+    pin: &Pin,
+) -> Result<String> {
+    let id = new_id();
+    diesel::insert_into(staff::table)
+        .values((
+            staff::id.eq(&id),
+            staff::store_id.eq(node_store),
+            staff::name.eq(name),
+            staff::role.eq(role.as_str()),
+            staff::pin_hash.eq(secrets::hash_pin(pin)),
+            staff::created_at.eq(now_millis()),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Adds a staff member. Only a manager may, and nobody may create a role above
+/// their own. Audited.
+pub fn create_staff(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    name: &str,
+    role: Role,
+    pin: &Pin,
+) -> Result<StaffMember> {
+    actor.require(Permission::ManageStaff, "manage staff")?;
+    if role > actor.role {
+        return Err(StorageError::Forbidden(
+            "create staff with a higher role than your own".into(),
+        ));
+    }
+    if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(StorageError::Unprocessable(
+            "name must be 1 to 100 printable characters".into(),
+        ));
+    }
+    write_tx(conn, |conn| {
+        let id = insert_staff(conn, &node.store_id, name, role, pin)?;
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            actor.device_id.as_deref(),
+            "staff.created",
+            &id,
+            serde_json::json!({"name": name, "role": role.as_str()}),
+        )?;
+        Ok(staff::table
+            .find(&id)
+            .select(StaffMember::as_select())
+            .first(conn)?)
+    })
+}
+
+pub fn set_pin(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    staff_id: &str,
+    pin: &Pin,
+) -> Result<()> {
+    actor.require(Permission::ManageStaff, "change PINs")?;
+    write_tx(conn, |conn| {
+        let n = diesel::update(staff::table.find(staff_id))
+            .set(staff::pin_hash.eq(secrets::hash_pin(pin)))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(StorageError::not_found(format!("staff {staff_id:?}")));
+        }
+        diesel::delete(sessions::table.filter(sessions::staff_id.eq(staff_id))).execute(conn)?;
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            actor.device_id.as_deref(),
+            "staff.pin_changed",
+            staff_id,
+            serde_json::json!({}),
+        )
+    })
+}
+
+/// Lifts every PIN lockout of a staff member. Audited.
+pub fn unlock(conn: &mut AnyConnection, node: &Node, actor: &Actor, staff_id: &str) -> Result<()> {
+    actor.require(Permission::ManageStaff, "lift PIN lockouts")?;
+    write_tx(conn, |conn| {
+        diesel::delete(pin_attempts::table.filter(pin_attempts::staff_id.eq(staff_id)))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            node,
+            Some(&actor.staff_id),
+            actor.device_id.as_deref(),
+            "staff.unlocked",
+            staff_id,
+            serde_json::json!({}),
+        )
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    pub token: String,
+    pub staff_id: String,
+    pub staff_name: String,
+    pub role: &'static str,
+    pub device_id: Option<String>,
+    pub expires_at: i64,
+}
+
+/// Checks a staff member's PIN on one device (`device_key` is the device id,
+/// or the client address for the back office). Wrong PINs lock that staff
+/// member out on that device only, for a growing time; the lockout is audited.
+pub fn check_pin(
+    conn: &mut AnyConnection,
+    node: &Node,
+    staff_id: &str,
+    pin: &str,
+    device_key: &str,
+) -> Result<StaffMember> {
+    let member = staff::table
+        .find(staff_id)
+        .filter(staff::active.eq(true))
+        .select(StaffMember::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StorageError::not_found(format!("staff {staff_id:?}")))?;
+    let now = now_millis();
+    let attempt: Option<(i32, i64)> = pin_attempts::table
+        .find((staff_id, device_key))
+        .select((pin_attempts::failures, pin_attempts::locked_until))
+        .first(conn)
+        .optional()?;
+    if let Some((_, until)) = attempt {
+        if until > now {
+            return Err(StorageError::LockedOut((until - now + 999) / 1000));
+        }
+    }
+    if secrets::verify_pin(pin, &member.pin_hash) {
+        diesel::delete(pin_attempts::table.find((staff_id, device_key))).execute(conn)?;
+        return Ok(member);
+    }
+    let failures = attempt.map(|a| a.0).unwrap_or(0) + 1;
+    let lock_s = lockout_seconds(failures);
+    write_tx(conn, |conn| {
+        diesel::delete(pin_attempts::table.find((staff_id, device_key))).execute(conn)?;
+        diesel::insert_into(pin_attempts::table)
+            .values((
+                pin_attempts::staff_id.eq(staff_id),
+                pin_attempts::device_key.eq(device_key),
+                pin_attempts::failures.eq(failures),
+                pin_attempts::locked_until.eq(now + lock_s * 1000),
+            ))
+            .execute(conn)?;
+        if lock_s > 0 {
+            audit::record(
+                conn,
+                node,
+                Some(staff_id),
+                None,
+                "staff.locked_out",
+                staff_id,
+                serde_json::json!({"device": device_key, "failures": failures, "seconds": lock_s}),
+            )?;
+        }
+        Ok::<_, StorageError>(())
+    })?;
+    Err(StorageError::WrongPin {
+        locked_for_s: lock_s,
+    })
+}
+
+/// Signs a staff member in. At a register (`device` given) any role may; the
+/// back office (no device) is for managers and admins only.
+pub fn login(
+    conn: &mut AnyConnection,
+    node: &Node,
+    staff_id: &str,
+    pin: &str,
+    device: Option<&Device>,
+    client: &str,
+) -> Result<Session> {
+    let key = device
+        .map(|d| d.id.clone())
+        .unwrap_or_else(|| format!("office:{client}"));
+    let member = check_pin(conn, node, staff_id, pin, &key)?;
+    let role = Role::parse(&member.role)?;
+    if device.is_none() && !role.allows(Permission::ManageStaff) {
+        return Err(StorageError::Forbidden(
+            "use the back office (managers only)".into(),
+        ));
+    }
+    let (token, hash) = secrets::new_token();
+    let now = now_millis();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::token_hash.eq(&hash),
+            sessions::staff_id.eq(&member.id),
+            sessions::device_id.eq(device.map(|d| d.id.as_str())),
+            sessions::created_at.eq(now),
+            sessions::expires_at.eq(now + SESSION_TTL_MS),
+        ))
+        .execute(conn)?;
+    Ok(Session {
+        token,
+        staff_id: member.id,
+        staff_name: member.name,
+        role: role.as_str(),
+        device_id: device.map(|d| d.id.clone()),
+        expires_at: now + SESSION_TTL_MS,
+    })
+}
+
+/// The actor behind a session token, if the session is valid.
+pub fn authenticate(conn: &mut AnyConnection, token: &str) -> Result<(Actor, String)> {
+    let row: Option<(String, Option<String>, i64, String, String, bool)> = sessions::table
+        .inner_join(staff::table)
+        .filter(sessions::token_hash.eq(secrets::hash_token(token)))
+        .select((
+            sessions::staff_id,
+            sessions::device_id,
+            sessions::expires_at,
+            staff::role,
+            staff::name,
+            staff::active,
+        ))
+        .first(conn)
+        .optional()?;
+    match row {
+        Some((staff_id, device_id, expires, role, name, true)) if expires > now_millis() => Ok((
+            Actor {
+                staff_id,
+                role: Role::parse(&role)?,
+                device_id,
+            },
+            name,
+        )),
+        _ => Err(StorageError::Unauthenticated),
+    }
+}
+
+pub fn logout(conn: &mut AnyConnection, token: &str) -> Result<()> {
+    diesel::delete(sessions::table.filter(sessions::token_hash.eq(secrets::hash_token(token))))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A supervisor's approval given by PIN at the till (refunds, voids), checked
+/// against the same lockout. Returns the approver's id.
+pub fn approve(
+    conn: &mut AnyConnection,
+    node: &Node,
+    staff_id: &str,
+    pin: &str,
+    device_key: &str,
+    p: Permission,
+) -> Result<String> {
+    let member = check_pin(conn, node, staff_id, pin, device_key)?;
+    if !Role::parse(&member.role)?.allows(p) {
+        return Err(StorageError::Forbidden(
+            "approve this (a supervisor or manager must)".into(),
+        ));
+    }
+    Ok(member.id)
+}
