@@ -117,7 +117,8 @@ mod tests {
         assert!(Role::Supervisor.allows(Permission::Refund));
         assert!(!Role::Supervisor.allows(Permission::ManageProducts));
         assert!(Role::Manager.allows(Permission::ViewAudit));
-        assert!(!Role::Manager.allows(Permission::ManageDevices));
+        assert!(Role::Manager.allows(Permission::ManageDevices));
+        assert!(!Role::Manager.allows(Permission::ManageSettings));
         assert!(Role::Admin.allows(Permission::Sell));
     }
 

@@ -1,7 +1,7 @@
 //! Connections, pools, migrations and write transactions for both backends.
 
 use crate::error::{Result, StorageError};
-use diesel::connection::SimpleConnection;
+pub use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{PgConnection, SqliteConnection};
@@ -43,8 +43,8 @@ impl Backend {
 /// Settings each SQLite connection gets. WAL with `synchronous=FULL` fsyncs the
 /// log on every commit, so a sale acknowledged to the till survives a power cut,
 /// not just a process crash. `busy_timeout` lets writers queue instead of failing.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON;";
 
 /// Establishes the backend the URL names, never another one: diesel's own
 /// `MultiConnection::establish` falls back to SQLite for any string, which would

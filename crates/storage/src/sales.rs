@@ -17,7 +17,7 @@ use crate::stock;
 use diesel::prelude::*;
 use outpost_domain::money::div_round;
 use outpost_domain::{
-    LineInput, OrderNumber, PaymentInput, PaymentMethod, Permission, Quantity, TaxMode,
+    LineInput, OrderNumber, PaymentInput, PaymentMethod, Permission, Quantity,
     price_order, settle_payments,
 };
 use serde::Serialize;
@@ -301,58 +301,50 @@ pub fn create_sale(
     })
 }
 
-fn build_sale(
-    conn: &mut AnyConnection,
-    node: &Node,
-    actor: &Actor,
-    device_id: &str,
-    req: &SaleRequest,
-) -> Result<Order> {
-    let shift = shifts::current(conn, device_id)?.ok_or_else(|| {
-        StorageError::Conflict("no open shift on this register: open one first".into())
-    })?;
-    if let Some(c) = &req.customer_id {
-        if customers::table.find(c).count().get_result::<i64>(conn)? == 0 {
-            return Err(StorageError::Unprocessable(format!(
-                "unknown customer {c:?}"
-            )));
-        }
-    }
-    let ids: Vec<String> = req
-        .lines
-        .iter()
-        .filter_map(|l| match &l.product {
-            ProductRef::Id(i) => Some(i.clone()),
-            _ => None,
-        })
-        .collect();
-    let codes: Vec<String> = req
-        .lines
-        .iter()
-        .filter_map(|l| match &l.product {
-            ProductRef::Barcode(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
-    let (products, by_code, taxes) = catalog::resolve(conn, &ids, &codes)?;
+/// A sale priced but not written: what a till shows before payment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quote {
+    pub currency: &'static str,
+    pub lines: Vec<QuoteLine>,
+    pub subtotal_minor: i64,
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub taxes: Vec<outpost_domain::TaxSummary>,
+}
 
-    let mut resolved: Vec<(&ProductRow, &TaxCategory, &LineRequest)> =
-        Vec::with_capacity(req.lines.len());
+#[derive(Debug, Clone, Serialize)]
+pub struct QuoteLine {
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    pub qty_milli: i64,
+    pub unit_price_minor: i64,
+    #[serde(flatten)]
+    pub priced: outpost_domain::PricedLine,
+}
+
+struct Priced<'a> {
+    resolved: Vec<(ProductRow, TaxCategory, &'a LineRequest)>,
+    inputs: Vec<LineInput>,
+    totals: outpost_domain::OrderTotals,
+    overridden: bool,
+}
+
+/// Looks the lines' products up and prices them; writes nothing.
+fn price<'a>(conn: &mut AnyConnection, node: &Node, actor: &Actor, req: &'a SaleRequest) -> Result<Priced<'a>> {
+    let ids: Vec<String> = req.lines.iter().filter_map(|l| match &l.product { ProductRef::Id(i) => Some(i.clone()), _ => None }).collect();
+    let codes: Vec<String> = req.lines.iter().filter_map(|l| match &l.product { ProductRef::Barcode(c) => Some(c.clone()), _ => None }).collect();
+    let (products, by_code, taxes) = catalog::resolve(conn, &ids, &codes)?;
+    let mut resolved = Vec::with_capacity(req.lines.len());
     for l in &req.lines {
         let pid = match &l.product {
             ProductRef::Id(i) => i,
-            ProductRef::Barcode(c) => by_code
-                .get(c)
-                .ok_or_else(|| StorageError::Unprocessable(format!("unknown barcode {c:?}")))?,
+            ProductRef::Barcode(c) => by_code.get(c).ok_or_else(|| StorageError::Unprocessable(format!("unknown barcode {c:?}")))?,
         };
-        let p = products
-            .get(pid)
-            .filter(|p| p.active)
-            .ok_or_else(|| StorageError::Unprocessable(format!("unknown product {pid:?}")))?;
-        let tax = taxes
-            .get(&p.tax_category_id)
-            .ok_or_else(|| StorageError::Corrupt(format!("tax category of {}", p.sku)))?;
-        resolved.push((p, tax, l));
+        let p = products.get(pid).filter(|p| p.active).ok_or_else(|| StorageError::Unprocessable(format!("unknown product {pid:?}")))?;
+        let tax = taxes.get(&p.tax_category_id).ok_or_else(|| StorageError::Corrupt(format!("tax category of {}", p.sku)))?;
+        resolved.push((p.clone(), tax.clone(), l));
     }
     let mut overridden = false;
     let mut inputs = Vec::with_capacity(resolved.len());
@@ -373,29 +365,51 @@ fn build_sale(
         });
     }
     let totals = price_order(node.currency, &inputs, req.order_discount_minor)?;
-    let pay_inputs: Vec<PaymentInput> = req
-        .payments
-        .iter()
-        .map(|p| PaymentInput {
-            method: p.method,
-            amount_minor: p.amount_minor,
-            tendered_minor: p.tendered_minor,
-        })
-        .collect();
-    let settled = if req.payments.is_empty() {
-        Vec::new()
-    } else {
-        settle_payments(totals.total_minor, &pay_inputs)?
-    };
-    if req
-        .payments
-        .iter()
-        .any(|p| p.method == PaymentMethod::OnAccount)
-        && req.customer_id.is_none()
-    {
-        return Err(StorageError::Unprocessable(
-            "a sale on account needs a customer".into(),
-        ));
+    Ok(Priced { resolved, inputs, totals, overridden })
+}
+
+/// Prices a cart for the till's display without writing anything.
+pub fn quote(conn: &mut AnyConnection, node: &Node, actor: &Actor, req: &SaleRequest) -> Result<Quote> {
+    actor.require(Permission::Sell, "sell")?;
+    let p = price(conn, node, actor, req)?;
+    let t = p.totals;
+    Ok(Quote {
+        currency: t.currency,
+        lines: p
+            .resolved
+            .iter()
+            .zip(&p.inputs)
+            .zip(&t.lines)
+            .map(|(((prod, _, _), input), priced)| QuoteLine {
+                product_id: prod.id.clone(),
+                sku: prod.sku.clone(),
+                name: prod.name.clone(),
+                qty_milli: input.quantity.milli(),
+                unit_price_minor: input.unit_price_minor,
+                priced: *priced,
+            })
+            .collect(),
+        subtotal_minor: t.subtotal_minor,
+        discount_minor: t.discount_minor,
+        tax_minor: t.tax_minor,
+        total_minor: t.total_minor,
+        taxes: t.taxes,
+    })
+}
+
+fn build_sale(conn: &mut AnyConnection, node: &Node, actor: &Actor, device_id: &str, req: &SaleRequest) -> Result<Order> {
+    let shift = shifts::current(conn, device_id)?
+        .ok_or_else(|| StorageError::Conflict("no open shift on this register: open one first".into()))?;
+    if let Some(c) = &req.customer_id {
+        if customers::table.find(c).count().get_result::<i64>(conn)? == 0 {
+            return Err(StorageError::Unprocessable(format!("unknown customer {c:?}")));
+        }
+    }
+    let Priced { resolved, inputs, totals, overridden } = price(conn, node, actor, req)?;
+    let pay_inputs: Vec<PaymentInput> = req.payments.iter().map(|p| PaymentInput { method: p.method, amount_minor: p.amount_minor, tendered_minor: p.tendered_minor }).collect();
+    let settled = if req.payments.is_empty() { Vec::new() } else { settle_payments(totals.total_minor, &pay_inputs)? };
+    if req.payments.iter().any(|p| p.method == PaymentMethod::OnAccount) && req.customer_id.is_none() {
+        return Err(StorageError::Unprocessable("a sale on account needs a customer".into()));
     }
     let company_id = req
         .company_id
@@ -867,11 +881,6 @@ pub fn refund(
         sales_event(conn, node, actor, &o, "order.refunded")?;
         to_json(&o)
     })
-}
-
-/// Whether `mode` text is one we know; used when reading lines back.
-pub fn tax_mode_ok(mode: &str) -> bool {
-    TaxMode::parse(mode).is_ok()
 }
 
 #[cfg(test)]

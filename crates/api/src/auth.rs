@@ -1,0 +1,66 @@
+//! Who is calling: a signed-in staff member (bearer session token) and, for the
+//! sign-in screen, the paired device (`X-Device-Token`).
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use outpost_storage::{Actor, staff};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A valid session: the actor and the staff member's name.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub actor: Actor,
+    pub name: String,
+    pub token: String,
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let v = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
+    (!t.is_empty() && t.len() <= 128).then(|| t.to_owned())
+}
+
+impl FromRequest for Signed {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (token, state) = match (token, state) {
+                (Some(t), Some(s)) => (t, s),
+                _ => return Err(ApiError::Unauthenticated),
+            };
+            let t = token.clone();
+            let (actor, name) = state.db(move |c, _| staff::authenticate(c, &t)).await?;
+            Ok(Signed { actor, name, token })
+        })
+    }
+}
+
+/// The device a register's `X-Device-Token` belongs to, when one is sent.
+pub async fn device(req: &HttpRequest, state: &AppState) -> Result<Option<staff::Device>, ApiError> {
+    let Some(t) = req.headers().get("X-Device-Token").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+        return Ok(None);
+    };
+    if t.is_empty() || t.len() > 128 {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(Some(state.db(move |c, _| staff::device_by_token(c, &t)).await?))
+}
+
+/// The `Idempotency-Key` header: a UUID the register generates per operation.
+pub fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    let v = req
+        .headers()
+        .get("Idempotency-Key")
+        .ok_or(ApiError::MissingIdempotencyKey)?
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("Idempotency-Key must be a UUID".into()))?;
+    uuid::Uuid::parse_str(v.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::BadRequest("Idempotency-Key must be a UUID".into()))
+}

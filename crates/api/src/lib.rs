@@ -1,0 +1,18 @@
+//! The edge api: the LAN HTTP API for registers, the register and manager pages,
+//! `/health` and `/metrics`, and the relay that hands committed events on.
+//!
+//! `startup::Application::build` binds its own listener (port 0 in tests) and
+//! `run_until_stopped` serves until SIGINT/SIGTERM.
+
+pub mod auth;
+pub mod body;
+pub mod metrics;
+pub mod problem;
+pub mod relay;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+
+pub use settings::Settings;
+pub use startup::Application;

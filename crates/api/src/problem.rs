@@ -1,0 +1,129 @@
+//! The one place errors become HTTP: RFC 9457 problem JSON, 4xx when the client
+//! is at fault, 5xx (with no internals) only when we are.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use outpost_storage::StorageError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON of the expected shape.
+    #[error("{0}")]
+    BadBody(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("send an Idempotency-Key header (a UUID the register generates per sale)")]
+    MissingIdempotencyKey,
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("the server is busy; try again")]
+    Blocking,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_s: Option<i64>,
+}
+
+impl ApiError {
+    fn slug(&self) -> (&'static str, &'static str) {
+        use StorageError as S;
+        match self {
+            ApiError::BadBody(_) => ("invalid-body", "The request body is not valid"),
+            ApiError::BadRequest(_) => ("bad-request", "The request is not valid"),
+            ApiError::TooLarge(_) => ("body-too-large", "The request body is too large"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::MissingIdempotencyKey => ("idempotency-key-missing", "Idempotency key missing"),
+            ApiError::Unauthenticated | ApiError::Storage(S::Unauthenticated) => ("unauthenticated", "Not signed in"),
+            ApiError::NotFound(_) | ApiError::Storage(S::NotFound(_)) => ("not-found", "Not found"),
+            ApiError::Blocking => ("busy", "Server busy"),
+            ApiError::Storage(e) => match e {
+                S::Domain(_) | S::Unprocessable(_) => ("validation", "The request cannot be carried out as given"),
+                S::Conflict(_) => ("conflict", "Conflicts with the current state"),
+                S::IdempotencyMismatch | S::IdempotencyRace => ("idempotency-key-reused", "Idempotency key reused with a different request"),
+                S::Forbidden(_) => ("forbidden", "Not allowed for this role"),
+                S::WrongPin { .. } => ("wrong-pin", "Wrong PIN"),
+                S::LockedOut(_) => ("locked-out", "Locked out after wrong PINs"),
+                _ => ("internal", "Internal error"),
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        use StorageError as S;
+        match self {
+            ApiError::BadBody(_) | ApiError::BadRequest(_) | ApiError::MissingIdempotencyKey => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Blocking => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Storage(e) => match e {
+                S::Domain(_) | S::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                S::NotFound(_) => StatusCode::NOT_FOUND,
+                S::Conflict(_) | S::IdempotencyMismatch | S::IdempotencyRace => StatusCode::CONFLICT,
+                S::Forbidden(_) => StatusCode::FORBIDDEN,
+                S::Unauthenticated | S::WrongPin { .. } => StatusCode::UNAUTHORIZED,
+                S::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
+                S::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+                S::Db(_) | S::Connection(_) | S::Migration(_) | S::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let (slug, title) = self.slug();
+        let detail = if status.is_server_error() {
+            // Log the cause chain; never send internals to the client.
+            let mut chain = self.to_string();
+            let mut src = std::error::Error::source(self);
+            while let Some(s) = src {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                src = s.source();
+            }
+            tracing::error!(error = %chain, "request failed");
+            title.to_owned()
+        } else {
+            self.to_string()
+        };
+        let retry_after_s = match self {
+            ApiError::Storage(StorageError::LockedOut(s)) => Some(*s),
+            ApiError::Storage(StorageError::WrongPin { locked_for_s }) if *locked_for_s > 0 => Some(*locked_for_s),
+            _ => None,
+        };
+        let mut resp = HttpResponse::build(status);
+        resp.content_type("application/problem+json");
+        if let Some(s) = retry_after_s {
+            resp.insert_header(("Retry-After", s.to_string()));
+        }
+        resp.json(Problem { kind: format!("/problems/{slug}"), title, status: status.as_u16(), detail, retry_after_s })
+    }
+}
+
+/// Problem JSON for errors raised outside our handlers (unknown route, wrong method).
+pub fn plain(status: StatusCode, slug: &str, title: &str, detail: &str) -> HttpResponse {
+    HttpResponse::build(status).content_type("application/problem+json").json(serde_json::json!({
+        "type": format!("/problems/{slug}"), "title": title, "status": status.as_u16(), "detail": detail,
+    }))
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

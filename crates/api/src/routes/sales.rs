@@ -1,0 +1,218 @@
+//! Orders: sell, pay, void, refund, look up. Creating, paying and refunding
+//! need an `Idempotency-Key`; a retry returns the first answer verbatim.
+
+use crate::auth::{Signed, idempotency_key};
+use crate::body::Json;
+use crate::problem::ApiResult;
+use crate::routes::Page;
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use outpost_domain::PaymentMethod;
+use outpost_storage::StorageError;
+use outpost_storage::sales::{self, Answer, Approval, LineRequest, PaymentRequest, ProductRef, RefundRequest, SaleRequest};
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/orders", web::post().to(create))
+        .route("/orders/quote", web::post().to(quote))
+        .route("/orders", web::get().to(list))
+        .route("/orders/{id}", web::get().to(get))
+        .route("/orders/{id}/payments", web::post().to(pay))
+        .route("/orders/{id}/refunds", web::post().to(refund))
+        .route("/orders/{id}/void", web::post().to(void))
+        .route("/adjustments", web::get().to(adjustments));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineBody {
+    product_id: Option<String>,
+    barcode: Option<String>,
+    /// Thousandths: 1000 = one piece, 375 = 0.375 kg.
+    quantity_milli: i64,
+    #[serde(default)]
+    discount_minor: i64,
+    unit_price_minor: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentBody {
+    method: String,
+    amount_minor: i64,
+    tendered_minor: Option<i64>,
+    #[serde(default)]
+    card_type: String,
+    #[serde(default)]
+    reference: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaleBody {
+    currency: Option<String>,
+    lines: Vec<LineBody>,
+    #[serde(default)]
+    order_discount_minor: i64,
+    #[serde(default)]
+    payments: Vec<PaymentBody>,
+    customer_id: Option<String>,
+    company_id: Option<String>,
+    #[serde(default)]
+    note: String,
+}
+
+fn short(s: &str, max: usize, what: &str) -> Result<String, StorageError> {
+    if s.chars().count() > max || s.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(StorageError::Unprocessable(format!("{what} must be at most {max} printable characters")));
+    }
+    Ok(s.to_owned())
+}
+
+impl TryFrom<PaymentBody> for PaymentRequest {
+    type Error = StorageError;
+    fn try_from(p: PaymentBody) -> Result<Self, StorageError> {
+        Ok(PaymentRequest {
+            method: PaymentMethod::parse(&p.method)?,
+            amount_minor: p.amount_minor,
+            tendered_minor: p.tendered_minor,
+            card_type: short(&p.card_type, 40, "card_type")?,
+            reference: short(&p.reference, 100, "reference")?,
+        })
+    }
+}
+
+impl TryFrom<SaleBody> for SaleRequest {
+    type Error = StorageError;
+    fn try_from(b: SaleBody) -> Result<Self, StorageError> {
+        let lines = b
+            .lines
+            .into_iter()
+            .map(|l| {
+                let product = match (l.product_id, l.barcode) {
+                    (Some(id), None) => ProductRef::Id(short(&id, 64, "product_id")?),
+                    (None, Some(code)) => ProductRef::Barcode(short(&code, 64, "barcode")?),
+                    _ => return Err(StorageError::Unprocessable("each line needs exactly one of product_id or barcode".into())),
+                };
+                Ok(LineRequest { product, qty_milli: l.quantity_milli, discount_minor: l.discount_minor, unit_price_minor: l.unit_price_minor })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(SaleRequest {
+            currency: b.currency,
+            lines,
+            order_discount_minor: b.order_discount_minor,
+            payments: b.payments.into_iter().map(PaymentRequest::try_from).collect::<Result<_, _>>()?,
+            customer_id: b.customer_id,
+            company_id: b.company_id,
+            note: short(&b.note, 500, "note")?,
+        })
+    }
+}
+
+fn answer(a: Answer, metrics: Option<&crate::metrics::Metrics>) -> HttpResponse {
+    if let Some(m) = metrics {
+        if a.replayed { m.sales_replayed.inc() } else { m.sales.inc() }
+    }
+    HttpResponse::build(StatusCode::from_u16(a.status as u16).unwrap_or(StatusCode::OK))
+        .content_type("application/json")
+        .insert_header(("Idempotent-Replayed", if a.replayed { "true" } else { "false" }))
+        .body(a.body)
+}
+
+#[tracing::instrument(skip_all, fields(staff = %who.actor.staff_id))]
+async fn create(req: HttpRequest, state: web::Data<AppState>, who: Signed, body: Json<SaleBody>) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    let sha = body.sha256;
+    let sale = SaleRequest::try_from(body.value)?;
+    let a = state.write(move |c, n| sales::create_sale(c, n, &who.actor, &key, &sha, &sale)).await?;
+    Ok(answer(a, Some(&state.metrics)))
+}
+
+/// Prices a cart exactly as a sale would, writing nothing: the till's display.
+async fn quote(state: web::Data<AppState>, who: Signed, body: Json<SaleBody>) -> ApiResult<HttpResponse> {
+    let sale = SaleRequest::try_from(body.value)?;
+    Ok(HttpResponse::Ok().json(state.db(move |c, n| sales::quote(c, n, &who.actor, &sale)).await?))
+}
+
+async fn list(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+    let limit = page.limit(20);
+    // A register sees its own orders; managers at the back office see the store's.
+    let device = who.actor.device_id.clone();
+    Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::recent(c, device.as_deref(), limit)).await?))
+}
+
+async fn get(state: web::Data<AppState>, _who: Signed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::get(c, &id)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayBody {
+    payments: Vec<PaymentBody>,
+}
+
+async fn pay(req: HttpRequest, state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<PayBody>) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    let sha = body.sha256;
+    let pays: Vec<PaymentRequest> = body.value.payments.into_iter().map(PaymentRequest::try_from).collect::<Result<_, _>>()?;
+    let a = state.write(move |c, n| sales::pay(c, n, &who.actor, &id, &key, &sha, &pays)).await?;
+    Ok(answer(a, None))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalBody {
+    staff_id: String,
+    pin: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundLineBody {
+    line_id: String,
+    quantity_milli: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    lines: Vec<RefundLineBody>,
+    method: String,
+    reason: String,
+    approval: Option<ApprovalBody>,
+}
+
+async fn refund(req: HttpRequest, state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<RefundBody>) -> ApiResult<HttpResponse> {
+    let key = idempotency_key(&req)?;
+    let sha = body.sha256;
+    let b = body.value;
+    let r = RefundRequest {
+        lines: b.lines.into_iter().map(|l| (l.line_id, l.quantity_milli)).collect(),
+        method: PaymentMethod::parse(&b.method).map_err(StorageError::from)?,
+        reason: b.reason,
+        approval: b.approval.map(|a| Approval { staff_id: a.staff_id, pin: a.pin }),
+    };
+    let a = state.write(move |c, n| sales::refund(c, n, &who.actor, &id, &key, &sha, &r)).await?;
+    Ok(answer(a, None))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoidBody {
+    reason: String,
+    approval: Option<ApprovalBody>,
+}
+
+async fn void(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<VoidBody>) -> ApiResult<HttpResponse> {
+    let b = body.value;
+    let reason = short(&b.reason, 200, "reason")?;
+    let approval = b.approval.map(|a| Approval { staff_id: a.staff_id, pin: a.pin });
+    let o = state.write(move |c, n| sales::void(c, n, &who.actor, &id, approval.as_ref(), &reason)).await?;
+    Ok(HttpResponse::Ok().json(o))
+}
+
+async fn adjustments(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+    who.actor.require(outpost_domain::Permission::ViewReports, "see the adjustment queue")?;
+    let limit = page.limit(100);
+    Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::adjustment_queue(c, limit)).await?))
+}

@@ -1,0 +1,132 @@
+//! Shifts and reports, stock, kitchen tickets, the audit log and the outbox.
+
+use crate::auth::Signed;
+use crate::body::Json;
+use crate::problem::{ApiError, ApiResult};
+use crate::routes::Page;
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use outpost_domain::Permission;
+use outpost_storage::{audit, kitchen, outbox, relay, shifts, stock};
+use serde::Deserialize;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/shifts", web::get().to(list_shifts))
+        .route("/shifts", web::post().to(open_shift))
+        .route("/shifts/current", web::get().to(current_shift))
+        .route("/shifts/current/cash", web::post().to(cash))
+        .route("/shifts/{id}/report", web::get().to(report))
+        .route("/shifts/{id}/close", web::post().to(close))
+        .route("/stock", web::get().to(levels))
+        .route("/stock/movements", web::post().to(move_stock))
+        .route("/kitchen/tickets", web::get().to(tickets))
+        .route("/kitchen/tickets/{id}/status", web::post().to(bump))
+        .route("/audit", web::get().to(audit_log))
+        .route("/outbox", web::get().to(outbox_status));
+}
+
+async fn list_shifts(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+    who.actor.require(Permission::ViewReports, "list shifts")?;
+    let limit = page.limit(50);
+    Ok(HttpResponse::Ok().json(state.db(move |c, _| shifts::list(c, limit)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenBody {
+    opening_float_minor: i64,
+}
+
+async fn open_shift(state: web::Data<AppState>, who: Signed, body: Json<OpenBody>) -> ApiResult<HttpResponse> {
+    let f = body.value.opening_float_minor;
+    Ok(HttpResponse::Created().json(state.write(move |c, n| shifts::open(c, n, &who.actor, f)).await?))
+}
+
+async fn current_shift(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
+    let device = who.actor.device()?.to_owned();
+    match state.db(move |c, _| shifts::current(c, &device)).await? {
+        Some(s) => Ok(HttpResponse::Ok().json(s)),
+        None => Err(ApiError::NotFound("open shift on this register".into())),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CashBody {
+    amount_minor: i64,
+    reason: String,
+}
+
+async fn cash(state: web::Data<AppState>, who: Signed, body: Json<CashBody>) -> ApiResult<HttpResponse> {
+    let b = body.value;
+    state.write(move |c, n| shifts::cash_movement(c, n, &who.actor, b.amount_minor, &b.reason)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn report(state: web::Data<AppState>, who: Signed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    // A cashier may see the X report of their own register's shift.
+    let own = who.actor.device_id.clone();
+    let r = state.db(move |c, n| shifts::report(c, n, &id)).await?;
+    if !who.actor.role.allows(Permission::ViewReports) && own.as_deref() != Some(r.shift.device_id.as_str()) {
+        return Err(outpost_storage::StorageError::Forbidden("see another register's report".into()).into());
+    }
+    Ok(HttpResponse::Ok().json(r))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloseBody {
+    counted_cash_minor: i64,
+}
+
+async fn close(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<CloseBody>) -> ApiResult<HttpResponse> {
+    let counted = body.value.counted_cash_minor;
+    Ok(HttpResponse::Ok().json(state.write(move |c, n| shifts::close(c, n, &who.actor, &id, counted)).await?))
+}
+
+async fn levels(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.db(|c, _| stock::levels(c)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    product_id: String,
+    quantity_milli: i64,
+    reason: String,
+}
+
+async fn move_stock(state: web::Data<AppState>, who: Signed, body: Json<MoveBody>) -> ApiResult<HttpResponse> {
+    let b = body.value;
+    Ok(HttpResponse::Ok().json(state.write(move |c, n| stock::manual(c, n, &who.actor, &b.product_id, b.quantity_milli, &b.reason)).await?))
+}
+
+async fn tickets(state: web::Data<AppState>, _who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+    let limit = page.limit(200);
+    Ok(HttpResponse::Ok().json(state.db(move |c, _| kitchen::open_tickets(c, limit)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+}
+
+async fn bump(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<StatusBody>) -> ApiResult<HttpResponse> {
+    let s = body.value.status;
+    Ok(HttpResponse::Ok().json(state.write(move |c, n| kitchen::set_status(c, n, &who.actor, &id, &s)).await?))
+}
+
+async fn audit_log(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+    who.actor.require(Permission::ViewAudit, "read the audit log")?;
+    let limit = page.limit(200);
+    Ok(HttpResponse::Ok().json(state.db(move |c, _| audit::list(c, limit)).await?))
+}
+
+/// Stream heads and what is still waiting for the relay.
+async fn outbox_status(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
+    who.actor.require(Permission::ViewReports, "see the outbox")?;
+    let (heads, unrelayed) = state.db(|c, _| Ok((relay::heads(c)?, outbox::unpositioned_count(c)?))).await?;
+    let heads: serde_json::Map<String, serde_json::Value> = heads.into_iter().map(|(s, p)| (s, p.into())).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"streams": heads, "unrelayed": unrelayed})))
+}

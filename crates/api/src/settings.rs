@@ -1,0 +1,114 @@
+//! Typed settings, layered: compiled defaults (`config/default.toml`) → an
+//! optional file → `OUTPOST__SECTION__KEY` environment variables.
+
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: Server,
+    pub database: Database,
+    pub store: Store,
+    pub demo: Demo,
+    pub relay: Relay,
+    pub idempotency: Idempotency,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct Database {
+    pub url: String,
+    pub pool_size: u32,
+}
+
+/// Never prints the URL: it may carry a password.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &outpost_storage::Backend::of_url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Store {
+    pub code: String,
+    pub name: String,
+    pub currency: String,
+    pub utc_offset_minutes: i32,
+    pub company_name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Demo {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Relay {
+    pub interval_ms: u64,
+    pub batch: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Idempotency {
+    pub retention_days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Log {
+    pub format: String,
+    pub filter: String,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Settings, config::ConfigError> {
+        let mut b = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(f) = file {
+            b = b.add_source(config::File::from(f).required(true));
+        }
+        b.add_source(
+            config::Environment::with_prefix("OUTPOST")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()?
+        .try_deserialize()
+    }
+
+    pub fn store_setup(&self) -> outpost_storage::seed::StoreSetup {
+        outpost_storage::seed::StoreSetup {
+            code: self.store.code.clone(),
+            name: self.store.name.clone(),
+            currency: self.store.currency.clone(),
+            utc_offset_minutes: self.store.utc_offset_minutes,
+            company_name: self.store.company_name.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_defaults_load() {
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.server.port, 8001);
+        assert!(s.idempotency.retention_days >= 30);
+        assert!(!format!("{:?}", s.database).contains("outpost.sqlite"));
+    }
+}

@@ -1,0 +1,145 @@
+//! Building the api: open storage, set the store up on first start, bind the
+//! listener (port 0 in tests), start the relay and housekeeping.
+
+use crate::metrics::Metrics;
+use crate::problem;
+use crate::relay::{self, RelayStatus};
+use crate::routes;
+use crate::settings::Settings;
+use crate::state::AppState;
+use actix_web::dev::Service;
+use actix_web::{App, HttpServer, http::StatusCode, web};
+use outpost_domain::Role;
+use outpost_storage::{Db, Node, seed};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, broadcast};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("storage: {0}")]
+    Storage(#[from] outpost_storage::StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("the database has no store yet and demo data is off: set [store] and start again")]
+    NoStore,
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    state: web::Data<AppState>,
+    /// Demo staff created on this (first) start, with their PINs, to print once.
+    pub demo_staff: Option<Vec<(String, Role, String)>>,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, StartError> {
+        let db = Db::open(&settings.database.url, settings.database.pool_size)?;
+        let mut conn = db.conn()?;
+        let demo_staff = if settings.demo.enabled { seed::demo(&mut conn)? } else { None };
+        seed::setup(&mut conn, &settings.store_setup())?;
+        if !seed::is_set_up(&mut conn)? {
+            return Err(StartError::NoStore);
+        }
+        let node = Arc::new(Node::load(&mut conn)?);
+        drop(conn);
+
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
+
+        let (bus, _) = broadcast::channel(4096);
+        let state = web::Data::new(AppState {
+            db,
+            node,
+            metrics: Metrics::new(),
+            relay_wake: Arc::new(Notify::new()),
+            relay: RelayStatus::new(bus),
+            started: Instant::now(),
+            settings: settings.clone(),
+        });
+        let data = state.clone();
+        let mut server = HttpServer::new(move || {
+            let metrics = data.metrics.clone();
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    let detail = e.to_string();
+                    actix_web::error::InternalError::from_response(e, problem::plain(StatusCode::BAD_REQUEST, "bad-query", "The query string is not valid", &detail)).into()
+                }))
+                .wrap_fn(move |req, srv| {
+                    let t0 = Instant::now();
+                    let metrics = metrics.clone();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        metrics.observe(&res, t0.elapsed().as_secs_f64());
+                        Ok(res)
+                    }
+                })
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    problem::plain(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route or method")
+                }))
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr: format!("port {port}"), source })?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.shutdown_timeout(10).run();
+        Ok(Application { port, server, state, demo_staff })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM), running the
+    /// relay and housekeeping beside it.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let relay_task = tokio::spawn(relay::run(self.state.clone(), wait(stop_rx.clone())));
+        let house_task = tokio::spawn(housekeeping(self.state.clone(), wait(stop_rx)));
+        let r = self.server.await;
+        let _ = stop_tx.send(true);
+        let _ = relay_task.await;
+        let _ = house_task.await;
+        let state = self.state.clone();
+        let _ = state.db(|c, n| n.persist_clock(c)).await;
+        r
+    }
+}
+
+async fn wait(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stopped| *stopped).await;
+}
+
+/// Persists the clock's high-water mark every few seconds and purges old
+/// idempotency keys daily.
+async fn housekeeping(state: web::Data<AppState>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_purge = Instant::now() - Duration::from_secs(86_400);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = state.db(|c, n| n.persist_clock(c)).await {
+            tracing::warn!(error = %e, "could not persist the clock");
+        }
+        if last_purge.elapsed() >= Duration::from_secs(86_400) {
+            let days = state.settings.idempotency.retention_days;
+            match state.db(move |c, _| outpost_storage::idempotency::purge(c, days)).await {
+                Ok(n) => {
+                    last_purge = Instant::now();
+                    tracing::info!(purged = n, "old idempotency keys purged");
+                }
+                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+            }
+        }
+    }
+}
