@@ -17,8 +17,15 @@ pub struct Signed {
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
-    let v = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
+    let v = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?
+        .trim();
     (!t.is_empty() && t.len() <= 128).then(|| t.to_owned())
 }
 
@@ -42,14 +49,24 @@ impl FromRequest for Signed {
 }
 
 /// The device a register's `X-Device-Token` belongs to, when one is sent.
-pub async fn device(req: &HttpRequest, state: &AppState) -> Result<Option<staff::Device>, ApiError> {
-    let Some(t) = req.headers().get("X-Device-Token").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+pub async fn device(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<staff::Device>, ApiError> {
+    let Some(t) = req
+        .headers()
+        .get("X-Device-Token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
         return Ok(None);
     };
     if t.is_empty() || t.len() > 128 {
         return Err(ApiError::Unauthenticated);
     }
-    Ok(Some(state.db(move |c, _| staff::device_by_token(c, &t)).await?))
+    Ok(Some(
+        state.db(move |c, _| staff::device_by_token(c, &t)).await?,
+    ))
 }
 
 /// The `Idempotency-Key` header: a UUID the register generates per operation.

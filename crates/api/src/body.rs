@@ -31,7 +31,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .headers()
             .get(actix_web::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
             .unwrap_or(false);
         let declared = req
             .headers()
@@ -48,7 +54,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let mut buf = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadBody(format!("could not read the body: {e}")))?;
+                let chunk = chunk
+                    .map_err(|e| ApiError::BadBody(format!("could not read the body: {e}")))?;
                 if buf.len() + chunk.len() > limit {
                     return Err(ApiError::TooLarge(limit));
                 }
@@ -61,10 +68,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
 /// Parses bytes as `T`, reporting where and why it failed.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, ApiError> {
-    let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadBody(format!("malformed JSON: {e}")))?;
+    let raw: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadBody(format!("malformed JSON: {e}")))?;
     let canonical = raw.to_string();
-    let value = serde_json::from_value(raw).map_err(|e| ApiError::BadBody(format!("unexpected body: {e}")))?;
-    Ok(Json { value, sha256: outpost_storage::secrets::sha256_hex(canonical.as_bytes()) })
+    let value = serde_json::from_value(raw)
+        .map_err(|e| ApiError::BadBody(format!("unexpected body: {e}")))?;
+    Ok(Json {
+        value,
+        sha256: outpost_storage::secrets::sha256_hex(canonical.as_bytes()),
+    })
 }
 
 #[cfg(test)]
@@ -87,8 +99,19 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_client_errors() {
-        for bad in [&b"{"[..], b"\xff\xfe", br#"{"a":"x"}"#, br#"{"a":1,"z":2}"#, br#"{"a":1e400}"#, b"[]"] {
-            assert!(matches!(parse::<T>(bad), Err(ApiError::BadBody(_))), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"{"[..],
+            b"\xff\xfe",
+            br#"{"a":"x"}"#,
+            br#"{"a":1,"z":2}"#,
+            br#"{"a":1e400}"#,
+            b"[]",
+        ] {
+            assert!(
+                matches!(parse::<T>(bad), Err(ApiError::BadBody(_))),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -2,7 +2,9 @@
 //! never raw paths or ids, so cardinality stays bounded.
 
 use actix_web::dev::ServiceResponse;
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -18,17 +20,41 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(Opts::new("http_requests_total", "HTTP requests by route template and status"), &["method", "route", "status"]).expect("valid metric");
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route template and status",
+            ),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route template")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route template",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
             &["method", "route"],
         )
         .expect("valid metric");
         let sales = IntCounter::new("outpost_sales_total", "Sales created").expect("valid metric");
-        let sales_replayed = IntCounter::new("outpost_sales_replayed_total", "Sale requests answered from an idempotency key").expect("valid metric");
-        let outbox_unrelayed = IntGauge::new("outpost_outbox_unrelayed", "Committed events not yet positioned by the relay").expect("valid metric");
-        let relayed = IntCounter::new("outpost_relay_events_total", "Events positioned and handed on by the relay").expect("valid metric");
+        let sales_replayed = IntCounter::new(
+            "outpost_sales_replayed_total",
+            "Sale requests answered from an idempotency key",
+        )
+        .expect("valid metric");
+        let outbox_unrelayed = IntGauge::new(
+            "outpost_outbox_unrelayed",
+            "Committed events not yet positioned by the relay",
+        )
+        .expect("valid metric");
+        let relayed = IntCounter::new(
+            "outpost_relay_events_total",
+            "Events positioned and handed on by the relay",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -39,15 +65,27 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Metrics { registry, requests, latency, sales, sales_replayed, outbox_unrelayed, relayed }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            sales,
+            sales_replayed,
+            outbox_unrelayed,
+            relayed,
+        }
     }
 
     pub fn observe(&self, res: &ServiceResponse, secs: f64) {
         let req = res.request();
         let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
         let method = req.method().as_str();
-        self.requests.with_label_values(&[method, &route, res.status().as_str()]).inc();
-        self.latency.with_label_values(&[method, &route]).observe(secs);
+        self.requests
+            .with_label_values(&[method, &route, res.status().as_str()])
+            .inc();
+        self.latency
+            .with_label_values(&[method, &route])
+            .observe(secs);
     }
 }
 

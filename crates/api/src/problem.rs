@@ -48,14 +48,23 @@ impl ApiError {
             ApiError::BadRequest(_) => ("bad-request", "The request is not valid"),
             ApiError::TooLarge(_) => ("body-too-large", "The request body is too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
-            ApiError::MissingIdempotencyKey => ("idempotency-key-missing", "Idempotency key missing"),
-            ApiError::Unauthenticated | ApiError::Storage(S::Unauthenticated) => ("unauthenticated", "Not signed in"),
+            ApiError::MissingIdempotencyKey => {
+                ("idempotency-key-missing", "Idempotency key missing")
+            }
+            ApiError::Unauthenticated | ApiError::Storage(S::Unauthenticated) => {
+                ("unauthenticated", "Not signed in")
+            }
             ApiError::NotFound(_) | ApiError::Storage(S::NotFound(_)) => ("not-found", "Not found"),
             ApiError::Blocking => ("busy", "Server busy"),
             ApiError::Storage(e) => match e {
-                S::Domain(_) | S::Unprocessable(_) => ("validation", "The request cannot be carried out as given"),
+                S::Domain(_) | S::Unprocessable(_) => {
+                    ("validation", "The request cannot be carried out as given")
+                }
                 S::Conflict(_) => ("conflict", "Conflicts with the current state"),
-                S::IdempotencyMismatch | S::IdempotencyRace => ("idempotency-key-reused", "Idempotency key reused with a different request"),
+                S::IdempotencyMismatch | S::IdempotencyRace => (
+                    "idempotency-key-reused",
+                    "Idempotency key reused with a different request",
+                ),
                 S::Forbidden(_) => ("forbidden", "Not allowed for this role"),
                 S::WrongPin { .. } => ("wrong-pin", "Wrong PIN"),
                 S::LockedOut(_) => ("locked-out", "Locked out after wrong PINs"),
@@ -69,7 +78,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         use StorageError as S;
         match self {
-            ApiError::BadBody(_) | ApiError::BadRequest(_) | ApiError::MissingIdempotencyKey => StatusCode::BAD_REQUEST,
+            ApiError::BadBody(_) | ApiError::BadRequest(_) | ApiError::MissingIdempotencyKey => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -78,12 +89,16 @@ impl ResponseError for ApiError {
             ApiError::Storage(e) => match e {
                 S::Domain(_) | S::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 S::NotFound(_) => StatusCode::NOT_FOUND,
-                S::Conflict(_) | S::IdempotencyMismatch | S::IdempotencyRace => StatusCode::CONFLICT,
+                S::Conflict(_) | S::IdempotencyMismatch | S::IdempotencyRace => {
+                    StatusCode::CONFLICT
+                }
                 S::Forbidden(_) => StatusCode::FORBIDDEN,
                 S::Unauthenticated | S::WrongPin { .. } => StatusCode::UNAUTHORIZED,
                 S::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
                 S::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
-                S::Db(_) | S::Connection(_) | S::Migration(_) | S::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                S::Db(_) | S::Connection(_) | S::Migration(_) | S::Corrupt(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
             },
         }
     }
@@ -107,7 +122,9 @@ impl ResponseError for ApiError {
         };
         let retry_after_s = match self {
             ApiError::Storage(StorageError::LockedOut(s)) => Some(*s),
-            ApiError::Storage(StorageError::WrongPin { locked_for_s }) if *locked_for_s > 0 => Some(*locked_for_s),
+            ApiError::Storage(StorageError::WrongPin { locked_for_s }) if *locked_for_s > 0 => {
+                Some(*locked_for_s)
+            }
             _ => None,
         };
         let mut resp = HttpResponse::build(status);
@@ -115,7 +132,13 @@ impl ResponseError for ApiError {
         if let Some(s) = retry_after_s {
             resp.insert_header(("Retry-After", s.to_string()));
         }
-        resp.json(Problem { kind: format!("/problems/{slug}"), title, status: status.as_u16(), detail, retry_after_s })
+        resp.json(Problem {
+            kind: format!("/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            retry_after_s,
+        })
     }
 }
 

@@ -20,7 +20,10 @@ pub struct RelayStatus {
 
 impl RelayStatus {
     pub fn new(bus: broadcast::Sender<Arc<StoredEvent>>) -> Self {
-        RelayStatus { last_ok_ms: Arc::default(), bus: Some(bus) }
+        RelayStatus {
+            last_ok_ms: Arc::default(),
+            bus: Some(bus),
+        }
     }
     pub fn last_ok(&self) -> i64 {
         self.last_ok_ms.load(Ordering::Relaxed)
@@ -34,10 +37,15 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
     tokio::pin!(shutdown);
     loop {
         loop {
-            let r = state.db(move |c, _| outpost_storage::relay::assign_positions(c, batch)).await;
+            let r = state
+                .db(move |c, _| outpost_storage::relay::assign_positions(c, batch))
+                .await;
             match r {
                 Ok(events) => {
-                    state.relay.last_ok_ms.store(outpost_storage::db::now_millis(), Ordering::Relaxed);
+                    state
+                        .relay
+                        .last_ok_ms
+                        .store(outpost_storage::db::now_millis(), Ordering::Relaxed);
                     let n = events.len();
                     state.metrics.relayed.inc_by(n as u64);
                     if let Some(bus) = &state.relay.bus {

@@ -21,7 +21,10 @@ pub enum StartError {
     #[error("storage: {0}")]
     Storage(#[from] outpost_storage::StorageError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("the database has no store yet and demo data is off: set [store] and start again")]
     NoStore,
 }
@@ -38,7 +41,11 @@ impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartError> {
         let db = Db::open(&settings.database.url, settings.database.pool_size)?;
         let mut conn = db.conn()?;
-        let demo_staff = if settings.demo.enabled { seed::demo(&mut conn)? } else { None };
+        let demo_staff = if settings.demo.enabled {
+            seed::demo(&mut conn)?
+        } else {
+            None
+        };
         seed::setup(&mut conn, &settings.store_setup())?;
         if !seed::is_set_up(&mut conn)? {
             return Err(StartError::NoStore);
@@ -47,8 +54,14 @@ impl Application {
         drop(conn);
 
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr: addr.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?.port();
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?
+            .port();
 
         let (bus, _) = broadcast::channel(4096);
         let state = web::Data::new(AppState {
@@ -67,7 +80,16 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     let detail = e.to_string();
-                    actix_web::error::InternalError::from_response(e, problem::plain(StatusCode::BAD_REQUEST, "bad-query", "The query string is not valid", &detail)).into()
+                    actix_web::error::InternalError::from_response(
+                        e,
+                        problem::plain(
+                            StatusCode::BAD_REQUEST,
+                            "bad-query",
+                            "The query string is not valid",
+                            &detail,
+                        ),
+                    )
+                    .into()
                 }))
                 .wrap_fn(move |req, srv| {
                     let t0 = Instant::now();
@@ -81,16 +103,29 @@ impl Application {
                 })
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
-                    problem::plain(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route or method")
+                    problem::plain(
+                        StatusCode::NOT_FOUND,
+                        "not-found",
+                        "Not found",
+                        "no such route or method",
+                    )
                 }))
         })
         .listen(listener)
-        .map_err(|source| StartError::Bind { addr: format!("port {port}"), source })?;
+        .map_err(|source| StartError::Bind {
+            addr: format!("port {port}"),
+            source,
+        })?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
         let server = server.shutdown_timeout(10).run();
-        Ok(Application { port, server, state, demo_staff })
+        Ok(Application {
+            port,
+            server,
+            state,
+            demo_staff,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -133,7 +168,10 @@ async fn housekeeping(state: web::Data<AppState>, shutdown: impl std::future::Fu
         }
         if last_purge.elapsed() >= Duration::from_secs(86_400) {
             let days = state.settings.idempotency.retention_days;
-            match state.db(move |c, _| outpost_storage::idempotency::purge(c, days)).await {
+            match state
+                .db(move |c, _| outpost_storage::idempotency::purge(c, days))
+                .await
+            {
                 Ok(n) => {
                     last_purge = Instant::now();
                     tracing::info!(purged = n, "old idempotency keys purged");

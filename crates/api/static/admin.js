@@ -1,0 +1,145 @@
+// The manager page: status, registers, staff and PINs, products and prices,
+// stock and counts, shifts with X/Z reports, the adjustment queue, the audit log.
+"use strict";
+(() => {
+  const { api, money, parseMoney, qty, el, $, show, banner, store } = Outpost;
+  const KEY = "outpost.office";
+  const call = (m, p, b) => api(m, p, b, { session: store.getItem(KEY), device: false });
+  let currency = "EUR";
+
+  async function start() {
+    if (store.getItem(KEY)) {
+      try { const me = await call("GET", "/api/v1/me"); return enter(me); } catch (_) { store.removeItem(KEY); }
+    }
+    show("#app", false); show("#login");
+    try {
+      const r = await api("GET", "/api/v1/login-staff", undefined, { session: null, device: false });
+      $("#login-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+    } catch (e) { banner(e.message); }
+  }
+  $("#login-go").addEventListener("click", async () => {
+    try {
+      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#login-staff").value, pin: $("#login-pin").value }, { session: null, device: false });
+      store.setItem(KEY, s.token);
+      $("#login-pin").value = "";
+      enter(await call("GET", "/api/v1/me"));
+    } catch (e) { $("#login-pin").value = ""; banner(e.message); }
+  });
+  $("#logout").addEventListener("click", async () => { try { await call("DELETE", "/api/v1/sessions/current"); } catch (_) { /* gone anyway */ } store.removeItem(KEY); start(); });
+
+  const tabs = { Status: status, Registers: registers, Staff: staff, Products: products, Stock: stock, Shifts: shifts, Adjustments: adjustments, Audit: audit };
+  function enter(me) {
+    show("#login", false); show("#app");
+    $("#who").textContent = `${me.name} · ${me.role}`;
+    $("#tabs").replaceChildren(...Object.keys(tabs).map((t) => el("button", { "data-tab": t, onclick: () => open(t) }, t)));
+    open("Status");
+  }
+  async function open(t) {
+    for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === t);
+    try { $("#main").replaceChildren(...[].concat(await tabs[t]())); } catch (e) { banner(e.message); }
+  }
+  const table = (head, rows) => el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))), el("tbody", {}, ...rows));
+  const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+  const form = (fields, label, onsubmit) => el("form", { class: "inline", onsubmit: async (e) => { e.preventDefault(); try { await onsubmit(new FormData(e.target)); } catch (err) { banner(err.message); } } },
+    ...fields, el("button", { class: "primary", type: "submit" }, label));
+  const input = (name, label, attrs = {}) => el("label", {}, label, el("input", { name, ...attrs }));
+
+  async function status() {
+    const h = await fetch("/health").then((r) => r.json());
+    const o = await call("GET", "/api/v1/outbox");
+    const comp = Object.entries(h.components).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", { class: "status-" + v.status }, v.status),
+      el("td", {}, JSON.stringify(Object.fromEntries(Object.entries(v).filter(([x]) => x !== "status"))))));
+    return [el("h2", {}, `Edge ${h.store}: `, el("span", { class: "status-" + h.status }, h.status), ` · version ${h.version} · up ${h.uptime_s}s`),
+      table(["Component", "Status", "Details"], comp),
+      el("h2", {}, "Event streams"),
+      table(["Stream", "Last position"], Object.entries(o.streams).map(([s, p]) => el("tr", {}, el("td", {}, s), el("td", {}, p)))),
+      el("p", {}, `Events waiting for the relay: ${o.unrelayed}`)];
+  }
+
+  async function registers() {
+    const list = await call("GET", "/api/v1/devices");
+    return [el("h2", {}, "Registers and displays"),
+      table(["No.", "Name", "Kind", "Orders", "Paired", "State", ""], list.map((d) => el("tr", {}, el("td", {}, d.register_no), el("td", {}, d.name), el("td", {}, d.kind), el("td", {}, d.last_seq), el("td", {}, when(d.created_at)),
+        el("td", {}, d.revoked_at ? "revoked" : "active"),
+        el("td", {}, d.revoked_at ? "" : el("button", { onclick: async () => { if (!confirm(`Revoke ${d.name}?`)) return; try { await call("DELETE", "/api/v1/devices/" + d.id); open("Registers"); } catch (e) { banner(e.message); } } }, "Revoke"))))),
+      el("p", {}, "Pair a new register by opening this server's address in the register's browser and signing in as a manager there.")];
+  }
+
+  async function staff() {
+    const list = await call("GET", "/api/v1/staff");
+    return [el("h2", {}, "Staff"),
+      table(["Name", "Role", "Since", ""], list.map((s) => el("tr", {}, el("td", {}, s.name), el("td", {}, s.role), el("td", {}, when(s.created_at)),
+        el("td", {}, el("button", { onclick: async () => { const pin = prompt(`New PIN for ${s.name} (4–8 digits)`); if (!pin) return; try { await call("PUT", `/api/v1/staff/${s.id}/pin`, { pin }); banner("PIN changed", "ok"); } catch (e) { banner(e.message); } } }, "Set PIN"), " ",
+          el("button", { onclick: async () => { try { await call("POST", `/api/v1/staff/${s.id}/unlock`); banner(`${s.name} unlocked`, "ok"); } catch (e) { banner(e.message); } } }, "Lift lockout"))))),
+      el("h2", {}, "Add staff"),
+      form([input("name", "Name", { required: true, maxlength: 100 }),
+        el("label", {}, "Role", el("select", { name: "role" }, ...["cashier", "supervisor", "manager", "admin"].map((r) => el("option", {}, r)))),
+        input("pin", "PIN", { required: true, inputmode: "numeric", maxlength: 8, type: "password" })], "Add",
+      async (f) => { await call("POST", "/api/v1/staff", { name: f.get("name"), role: f.get("role"), pin: f.get("pin") }); banner("Added", "ok"); open("Staff"); })];
+  }
+
+  async function products() {
+    const [list, taxes, companies] = await Promise.all([call("GET", "/api/v1/products?limit=500"), call("GET", "/api/v1/tax-categories"), call("GET", "/api/v1/companies")]);
+    if (list.length) currency = list[0].currency;
+    const company = Object.fromEntries(companies.map((c) => [c.id, c.name]));
+    return [el("h2", {}, "Products"),
+      table(["SKU", "Name", "Company", "Barcodes", "Tax", "Price", ""], list.map((p) => el("tr", {}, el("td", {}, p.sku), el("td", {}, p.name + (p.weighed ? " (per kg)" : "")), el("td", {}, company[p.company_id] || ""),
+        el("td", {}, p.barcodes.join(" ")), el("td", {}, `${p.tax_category} ${p.tax_ppm / 10000}%`), el("td", { class: "price" }, money(p.price_minor, p.currency)),
+        el("td", {}, el("button", { onclick: async () => { const v = prompt(`New price for ${p.name}`, (p.price_minor / 100).toFixed(2)); if (v === null) return; const m = parseMoney(v, p.currency); if (m === null) return banner("Not an amount"); try { await call("PATCH", "/api/v1/products/" + p.id, { price_minor: m }); open("Products"); } catch (e) { banner(e.message); } } }, "Change price"))))),
+      el("h2", {}, "New product"),
+      form([input("sku", "SKU", { required: true, maxlength: 64 }), input("name", "Name", { required: true, maxlength: 200 }), input("price", "Price", { required: true, inputmode: "decimal" }),
+        el("label", {}, "Tax", el("select", { name: "tax" }, ...taxes.map((t) => el("option", { value: t.code }, `${t.name} ${t.rate_ppm / 10000}%`)))),
+        el("label", {}, "Company", el("select", { name: "company" }, ...companies.map((c) => el("option", { value: c.id }, c.name)))),
+        input("barcode", "Barcode", { maxlength: 64 }),
+        el("label", {}, "Weighed", el("input", { name: "weighed", type: "checkbox" })), el("label", {}, "Kitchen", el("input", { name: "kitchen", type: "checkbox" }))], "Create",
+      async (f) => {
+        const price = parseMoney(f.get("price"), currency);
+        if (price === null) throw new Error("Price must be an amount such as 2.49");
+        await call("POST", "/api/v1/products", { sku: f.get("sku"), name: f.get("name"), price_minor: price, tax_category: f.get("tax"), company_id: f.get("company"), weighed: !!f.get("weighed"), kitchen: !!f.get("kitchen"), barcodes: f.get("barcode") ? [f.get("barcode")] : [] });
+        banner("Created", "ok"); open("Products");
+      })];
+  }
+
+  async function stock() {
+    const list = await call("GET", "/api/v1/stock");
+    const move = (p, reason, label) => el("button", { onclick: async () => { const v = prompt(`${label} for ${p.name} (units or kg)`); if (v === null) return; const m = Math.round(Number(v.replace(",", ".")) * 1000); if (!Number.isFinite(m)) return banner("Not a number"); try { await call("POST", "/api/v1/stock/movements", { product_id: p.product_id, quantity_milli: m, reason }); open("Stock"); } catch (e) { banner(e.message); } } }, label);
+    return [el("h2", {}, "Stock"),
+      table(["SKU", "Name", "On hand", ""], list.map((p) => el("tr", {}, el("td", {}, p.sku), el("td", {}, p.name), el("td", { class: p.negative ? "status-unhealthy" : "" }, qty(p.qty_milli, true) + (p.negative ? " (negative!)" : "")),
+        el("td", {}, move(p, "receive", "Receive"), " ", move(p, "count", "Count"), " ", move(p, "waste", "Waste")))))];
+  }
+
+  async function shifts() {
+    const list = await call("GET", "/api/v1/shifts");
+    return [el("h2", {}, "Shifts"),
+      table(["Business day", "Register", "Opened", "Closed", "Float", "Counted", ""], list.map((s) => el("tr", {}, el("td", {}, s.business_day), el("td", {}, s.device_id.slice(-6)), el("td", {}, when(s.opened_at)), el("td", {}, when(s.closed_at)),
+        el("td", {}, money(s.opening_float_minor, currency)), el("td", {}, s.counted_cash_minor === null ? "" : money(s.counted_cash_minor, currency)),
+        el("td", {}, el("button", { onclick: () => report(s.id) }, s.closed_at ? "Z report" : "X report"), " ",
+          s.closed_at ? "" : el("button", { onclick: async () => { const v = prompt("Counted cash in the drawer"); if (v === null) return; const m = parseMoney(v, currency); if (m === null) return banner("Not an amount"); try { await call("POST", `/api/v1/shifts/${s.id}/close`, { counted_cash_minor: m }); report(s.id); } catch (e) { banner(e.message); } } }, "Close (Z)"))))),
+      el("pre", { id: "report", class: "receipt" })];
+  }
+  async function report(id) {
+    try {
+      const r = await call("GET", `/api/v1/shifts/${id}/report`);
+      const c = r.currency;
+      if (!$("#report")) await open("Shifts");
+      $("#report").textContent = [`${r.kind} report · business day ${r.shift.business_day}`, `Orders: ${r.orders}`, `Sales: ${money(r.sales_total_minor, c)} (tax ${money(r.tax_total_minor, c)})`,
+        ...r.payments.map((p) => `Paid ${p.method}: ${p.count} = ${money(p.amount_minor, c)}`), ...r.refunds.map((p) => `Refunded ${p.method}: ${money(p.amount_minor, c)}`),
+        `Cash in/out: ${money(r.cash_in_out_minor, c)}`, `Expected cash: ${money(r.expected_cash_minor, c)}`,
+        r.counted_cash_minor === null ? "" : `Counted: ${money(r.counted_cash_minor, c)} · difference ${money(r.difference_minor, c)}`].join("\n");
+    } catch (e) { banner(e.message); }
+  }
+
+  async function adjustments() {
+    const list = await call("GET", "/api/v1/adjustments");
+    return [el("h2", {}, "Adjustment queue"), el("p", {}, "Orders with a price override or a line of another company."),
+      table(["Order", "Day", "Total", "Status"], list.map((o) => el("tr", {}, el("td", {}, o.number), el("td", {}, o.business_day), el("td", {}, money(o.total_minor, o.currency)), el("td", {}, o.status))))];
+  }
+
+  async function audit() {
+    const list = await call("GET", "/api/v1/audit");
+    return [el("h2", {}, "Audit log"),
+      table(["When", "Action", "Staff", "Subject", "Detail"], list.map((a) => el("tr", {}, el("td", {}, when(a.at)), el("td", {}, a.action), el("td", {}, (a.staff_id || "system").slice(-6)), el("td", {}, a.subject.slice(-12)), el("td", {}, a.detail))))];
+  }
+
+  start();
+})();

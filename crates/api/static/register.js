@@ -1,0 +1,331 @@
+// The register page: pairing, PIN sign-in, shift, scanning, cart, payment,
+// receipt, recent orders and returns. The server prices everything; this page
+// only shows what the server says.
+"use strict";
+(() => {
+  const { api, uuidv7, money, parseMoney, qty, el, $, show, banner, store } = Outpost;
+  const state = { me: null, currency: "EUR", cart: [], quote: null, checkoutKey: null, payMode: "cash", staff: [] };
+
+  function screen(id) {
+    for (const s of ["#pair", "#login", "#shift", "#sell"]) show(s, s === id);
+    if (id === "#sell") $("#scan").focus();
+  }
+
+  async function start() {
+    if (!store.getItem("outpost.device")) return showPair();
+    if (store.getItem("outpost.session")) {
+      try {
+        state.me = await api("GET", "/api/v1/me");
+        return afterLogin();
+      } catch (_) { store.removeItem("outpost.session"); }
+    }
+    showLogin();
+  }
+
+  // ---- pairing -------------------------------------------------------------
+  async function showPair() {
+    screen("#pair");
+    try {
+      const r = await api("GET", "/api/v1/login-staff", undefined, { device: false, session: null });
+      $("#pair-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+    } catch (e) { banner(e.message); }
+  }
+  $("#pair-go").addEventListener("click", async () => {
+    try {
+      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#pair-staff").value, pin: $("#pair-pin").value }, { device: false, session: null });
+      const p = await api("POST", "/api/v1/devices", { name: $("#pair-name").value, kind: "register" }, { session: s.token, device: false });
+      await api("DELETE", "/api/v1/sessions/current", undefined, { session: s.token, device: false });
+      store.setItem("outpost.device", p.token);
+      $("#pair-pin").value = "";
+      banner(`Paired as register ${p.device.register_no}`, "ok");
+      showLogin();
+    } catch (e) { banner(e.message); }
+  });
+
+  // ---- sign-in -------------------------------------------------------------
+  let chosen = null;
+  async function showLogin() {
+    screen("#login");
+    try {
+      const r = await api("GET", "/api/v1/login-staff", undefined, { session: null });
+      state.staff = r.staff;
+      $("#login-staff").replaceChildren(...r.staff.map((s) => el("button", {
+        class: "staff", "data-staff": s.id,
+        onclick: (ev) => { chosen = s.id; for (const b of document.querySelectorAll(".staff")) b.classList.toggle("chosen", b === ev.currentTarget); $("#login-pin").focus(); },
+      }, s.name, el("small", {}, s.role))));
+    } catch (e) {
+      if (e.status === 401) { store.removeItem("outpost.device"); return showPair(); }
+      banner(e.message);
+    }
+  }
+  async function login() {
+    if (!chosen) return banner("Tap your name first");
+    try {
+      const s = await api("POST", "/api/v1/sessions", { staff_id: chosen, pin: $("#login-pin").value }, { session: null });
+      store.setItem("outpost.session", s.token);
+      $("#login-pin").value = "";
+      state.me = await api("GET", "/api/v1/me");
+      afterLogin();
+    } catch (e) { $("#login-pin").value = ""; banner(e.message); }
+  }
+  $("#login-go").addEventListener("click", login);
+  $("#login-pin").addEventListener("keydown", (e) => { if (e.key === "Enter") login(); });
+  $("#logout").addEventListener("click", async () => {
+    try { await api("DELETE", "/api/v1/sessions/current"); } catch (_) { /* signed out anyway */ }
+    store.removeItem("outpost.session");
+    state.cart = [];
+    showLogin();
+  });
+
+  async function afterLogin() {
+    $("#who").textContent = `${state.me.name} · ${state.me.role}`;
+    try {
+      const shift = await api("GET", "/api/v1/shifts/current");
+      state.shift = shift;
+      $("#where").textContent = `Business day ${shift.business_day}`;
+      screen("#sell");
+      renderCart();
+      loadRecent();
+    } catch (e) {
+      if (e.status === 404) return screen("#shift");
+      banner(e.message);
+    }
+  }
+  $("#shift-go").addEventListener("click", async () => {
+    const f = parseMoney($("#shift-float").value, state.currency);
+    if (f === null) return banner("Enter the float as an amount, e.g. 100.00");
+    try { await api("POST", "/api/v1/shifts", { opening_float_minor: f }); afterLogin(); } catch (e) { banner(e.message); }
+  });
+
+  // ---- scanning and search -------------------------------------------------
+  function addToCart(p, milli) {
+    if (p.weighed && !milli) {
+      const kg = prompt(`Weight of ${p.name} in kg`, "0.500");
+      if (kg === null) return;
+      const w = Math.round(Number(String(kg).replace(",", ".")) * 1000);
+      if (!(w > 0)) return banner("Enter a weight such as 0.375");
+      milli = w;
+    }
+    milli = milli || 1000;
+    const same = state.cart.find((l) => l.product.id === p.id && !p.weighed);
+    if (same) same.qty_milli += milli; else state.cart.push({ product: p, qty_milli: milli, discount_minor: 0 });
+    state.currency = p.currency;
+    cartChanged();
+  }
+  $("#scan").addEventListener("keydown", async (e) => {
+    if (e.key !== "Enter") return;
+    const raw = $("#scan").value.trim();
+    $("#scan").value = "";
+    if (!raw) return;
+    const m = raw.match(/^(\d+)\*(.+)$/);
+    const count = m ? Number(m[1]) : 1;
+    const term = m ? m[2] : raw;
+    try {
+      if (/^\d{6,14}$/.test(term)) {
+        const p = await api("GET", "/api/v1/barcodes/" + encodeURIComponent(term));
+        addToCart(p, p.weighed ? 0 : count * 1000);
+        $("#results").replaceChildren();
+      } else {
+        const list = await api("GET", "/api/v1/products?q=" + encodeURIComponent(term) + "&limit=20");
+        if (!list.length) banner(`Nothing found for “${term}”`);
+        $("#results").replaceChildren(...list.map((p) => el("li", {},
+          el("button", { onclick: () => { addToCart(p, p.weighed ? 0 : count * 1000); $("#scan").focus(); } }, p.name, el("span", { class: "price" }, money(p.price_minor, p.currency))))));
+      }
+    } catch (err) { banner(err.status === 404 ? `Unknown barcode ${term}` : err.message); }
+  });
+
+  // ---- cart ----------------------------------------------------------------
+  function saleBody(payments) {
+    const od = parseMoney($("#order-discount").value || "0", state.currency);
+    return {
+      currency: state.currency,
+      lines: state.cart.map((l) => ({ product_id: l.product.id, quantity_milli: l.qty_milli, discount_minor: l.discount_minor })),
+      order_discount_minor: od === null ? 0 : od,
+      payments,
+    };
+  }
+  function cartChanged() {
+    state.checkoutKey = null; // a different cart is a different sale
+    renderCart();
+  }
+  let quoteSeq = 0;
+  async function renderCart() {
+    const body = $("#cart tbody");
+    body.replaceChildren(...state.cart.map((l, i) => el("tr", {},
+      el("td", {}, l.product.name),
+      el("td", {}, el("button", { class: "qty", onclick: () => { if (l.product.weighed || l.qty_milli <= 1000) state.cart.splice(i, 1); else l.qty_milli -= 1000; cartChanged(); } }, "−"),
+        " " + qty(l.qty_milli, l.product.weighed) + " ",
+        el("button", { class: "qty", onclick: () => { if (!l.product.weighed) { l.qty_milli += 1000; cartChanged(); } } }, "+")),
+      el("td", {}, money(l.product.price_minor, l.product.currency)),
+      el("td", {}, el("input", { class: "disc", inputmode: "decimal", value: (l.discount_minor / 100).toFixed(2), onchange: (e) => { const d = parseMoney(e.target.value, state.currency); if (d === null) return banner("Discount must be an amount"); l.discount_minor = d; cartChanged(); } })),
+      el("td", { class: "line-total" }, ""),
+      el("td", {}, el("button", { onclick: () => { state.cart.splice(i, 1); cartChanged(); } }, "✕")))));
+    const seq = ++quoteSeq;
+    if (!state.cart.length) { state.quote = null; $("#totals").replaceChildren(el("dt", {}, "Total"), el("dd", {}, money(0, state.currency))); return; }
+    try {
+      const q = await api("POST", "/api/v1/orders/quote", saleBody([]));
+      if (seq !== quoteSeq) return;
+      state.quote = q;
+      q.lines.forEach((l, i) => { const cell = body.children[i] && body.children[i].querySelector(".line-total"); if (cell) cell.textContent = money(l.total_minor, q.currency); });
+      $("#totals").replaceChildren(
+        el("dt", {}, "Subtotal"), el("dd", {}, money(q.subtotal_minor, q.currency)),
+        el("dt", {}, "Discounts"), el("dd", {}, money(-q.discount_minor, q.currency)),
+        el("dt", {}, "of which tax"), el("dd", {}, money(q.tax_minor, q.currency)),
+        el("dt", { class: "grand" }, "Total"), el("dd", { class: "grand", id: "total" }, money(q.total_minor, q.currency)));
+    } catch (e) { if (seq === quoteSeq) { state.quote = null; banner(e.message); } }
+  }
+  $("#order-discount").addEventListener("change", cartChanged);
+  $("#clear-cart").addEventListener("click", () => { state.cart = []; $("#order-discount").value = "0"; cartChanged(); });
+
+  // ---- payment -------------------------------------------------------------
+  function openPay(mode) {
+    if (!state.cart.length) return banner("The cart is empty");
+    if (!state.quote) return banner("Waiting for the price — try again");
+    state.payMode = mode;
+    state.checkoutKey = state.checkoutKey || uuidv7();
+    const due = state.quote.total_minor;
+    $("#pay-title").textContent = { cash: "Cash", card: "Card", split: "Split payment" }[mode];
+    $("#pay-due").textContent = money(due, state.currency);
+    show("#pay-card-fields", mode !== "cash");
+    show("#pay-cash-fields", mode !== "card");
+    $("#pay-card-amount").value = mode === "split" ? "" : (due / 100).toFixed(2);
+    $("#pay-card-amount").disabled = mode === "card";
+    $("#pay-tendered").value = "";
+    const steps = [due, ...[500, 1000, 2000, 5000, 10000].map((n) => Math.ceil(due / n) * n)].filter((v, i, a) => a.indexOf(v) === i).slice(0, 5);
+    $("#quick-cash").replaceChildren(...steps.map((v) => el("button", { onclick: () => { $("#pay-tendered").value = (v / 100).toFixed(2); updateChange(); } }, money(v, state.currency))));
+    updateChange();
+    $("#pay").showModal();
+    (mode === "card" ? $("#pay-card-ref") : mode === "split" ? $("#pay-card-amount") : $("#pay-tendered")).focus();
+  }
+  function cashDue() {
+    const due = state.quote.total_minor;
+    if (state.payMode !== "split") return due;
+    const card = parseMoney($("#pay-card-amount").value || "0", state.currency) || 0;
+    return due - card;
+  }
+  function updateChange() {
+    const t = parseMoney($("#pay-tendered").value || "0", state.currency);
+    const change = t === null ? null : t - cashDue();
+    $("#pay-change").textContent = change === null || change < 0 ? "–" : money(change, state.currency);
+  }
+  $("#pay-tendered").addEventListener("input", updateChange);
+  $("#pay-card-amount").addEventListener("input", updateChange);
+  $("#pay-cash").addEventListener("click", () => openPay("cash"));
+  $("#pay-card").addEventListener("click", () => openPay("card"));
+  $("#pay-split").addEventListener("click", () => openPay("split"));
+  $("#pay-cancel").addEventListener("click", () => $("#pay").close());
+  $("#pay-tendered").addEventListener("keydown", (e) => { if (e.key === "Enter") confirmPay(); });
+
+  async function confirmPay() {
+    const payments = [];
+    const due = state.quote.total_minor;
+    if (state.payMode !== "cash") {
+      const card = state.payMode === "card" ? due : parseMoney($("#pay-card-amount").value, state.currency);
+      if (card === null || card <= 0 || card > due) return banner("Enter a card amount up to the total");
+      payments.push({ method: "card", amount_minor: card, card_type: $("#pay-card-type").value, reference: $("#pay-card-ref").value });
+    }
+    if (state.payMode !== "card") {
+      const cashAmount = cashDue();
+      const tendered = $("#pay-tendered").value.trim() === "" ? cashAmount : parseMoney($("#pay-tendered").value, state.currency);
+      if (tendered === null || tendered < cashAmount) return banner("Cash tendered is less than the amount due");
+      if (cashAmount > 0) payments.push({ method: "cash", amount_minor: cashAmount, tendered_minor: tendered });
+    }
+    $("#pay-confirm").disabled = true;
+    try {
+      // The same key on every retry of this checkout: the server never makes a second sale.
+      const order = await api("POST", "/api/v1/orders", saleBody(payments), { idempotencyKey: state.checkoutKey });
+      $("#pay").close();
+      state.cart = [];
+      state.checkoutKey = null;
+      $("#order-discount").value = "0";
+      renderCart();
+      $("#receipt-change").textContent = money(order.change_minor, order.currency);
+      $("#receipt-text").textContent = receiptText(order);
+      $("#receipt").showModal();
+      loadRecent();
+    } catch (e) {
+      banner(e.network ? e.message + " Press Confirm again to retry the same sale." : e.message);
+    } finally { $("#pay-confirm").disabled = false; }
+  }
+  $("#pay-confirm").addEventListener("click", confirmPay);
+  $("#receipt-done").addEventListener("click", () => { $("#receipt").close(); $("#scan").focus(); });
+
+  function receiptText(o) {
+    const c = o.currency;
+    const w = 40;
+    const row = (l, r) => l.slice(0, w - r.length - 1).padEnd(w - r.length) + r;
+    const lines = [`Order ${o.number}`, `Business day ${o.business_day}`, "-".repeat(w)];
+    for (const l of o.lines) {
+      lines.push(row(l.name, money(l.total_minor, c)));
+      if (l.qty_milli !== 1000) lines.push(`  ${qty(l.qty_milli, l.qty_milli % 1000 !== 0)} × ${money(l.unit_price_minor, c)}`);
+      if (l.line_discount_minor + l.order_discount_minor) lines.push(row("  discount", money(-(l.line_discount_minor + l.order_discount_minor), c)));
+    }
+    lines.push("-".repeat(w), row("TOTAL", money(o.total_minor, c)), row("of which tax", money(o.tax_minor, c)));
+    for (const p of o.payments) lines.push(row(`${p.kind === "refund" ? "Refund" : "Paid"} ${p.method}`, money(p.kind === "refund" ? -p.amount_minor : p.tendered_minor, c)));
+    if (o.change_minor) lines.push(row("Change", money(o.change_minor, c)));
+    if (o.refunded_minor) lines.push(row("Refunded", money(o.refunded_minor, c)));
+    return lines.join("\n");
+  }
+
+  // ---- recent orders and returns --------------------------------------------
+  async function loadRecent() {
+    try {
+      const list = await api("GET", "/api/v1/orders?limit=10");
+      $("#recent").replaceChildren(...list.map((o) => el("li", {},
+        el("button", { onclick: () => openOrder(o.id) }, el("span", {}, o.number), el("span", { class: "price" }, money(o.total_minor, o.currency)), el("small", {}, o.status)))));
+    } catch (e) { banner(e.message); }
+  }
+  let current = null;
+  async function openOrder(id) {
+    try {
+      current = await api("GET", "/api/v1/orders/" + encodeURIComponent(id));
+      $("#order-title").textContent = `Order ${current.number}`;
+      $("#order-text").textContent = receiptText(current);
+      show("#return-form", current.status === "paid");
+      $("#return-lines tbody").replaceChildren(...current.lines.map((l) => el("tr", {},
+        el("td", {}, l.name), el("td", {}, `${qty(l.qty_milli - l.refunded_milli, true)} left`),
+        el("td", {}, el("input", { class: "ret-qty", "data-line": l.id, inputmode: "decimal", value: "0" })))));
+      const approvers = state.staff.filter((s) => s.role !== "cashier");
+      $("#return-approver").replaceChildren(...approvers.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+      $("#order").showModal();
+    } catch (e) { banner(e.message); }
+  }
+  $("#order-close").addEventListener("click", () => $("#order").close());
+  $("#return-go").addEventListener("click", async () => {
+    const lines = [];
+    for (const i of document.querySelectorAll(".ret-qty")) {
+      const m = Math.round(Number(i.value.replace(",", ".")) * 1000);
+      if (m > 0) lines.push({ line_id: i.dataset.line, quantity_milli: m });
+    }
+    if (!lines.length) return banner("Enter the quantity to return on at least one line");
+    const body = { lines, method: $("#return-method").value, reason: $("#return-reason").value };
+    if (!["supervisor", "manager", "admin"].includes(state.me.role)) body.approval = { staff_id: $("#return-approver").value, pin: $("#return-pin").value };
+    try {
+      const o = await api("POST", `/api/v1/orders/${current.id}/refunds`, body, { idempotencyKey: uuidv7() });
+      $("#return-pin").value = "";
+      $("#order").close();
+      banner(`Refunded ${money(o.refunded_minor, o.currency)} on ${o.number}`, "ok");
+      loadRecent();
+    } catch (e) { $("#return-pin").value = ""; banner(e.message); }
+  });
+
+  $("#xreport").addEventListener("click", async () => {
+    try {
+      const r = await api("GET", `/api/v1/shifts/${state.shift.id}/report`);
+      $("#report-title").textContent = `${r.kind} report · ${r.shift.business_day}`;
+      const c = r.currency;
+      $("#report-text").textContent = [
+        `Orders: ${r.orders}`, `Sales: ${money(r.sales_total_minor, c)}`, `Tax: ${money(r.tax_total_minor, c)}`,
+        ...r.payments.map((p) => `Paid ${p.method}: ${p.count} × = ${money(p.amount_minor, c)}`),
+        ...r.refunds.map((p) => `Refunded ${p.method}: ${money(p.amount_minor, c)}`),
+        `Cash in/out: ${money(r.cash_in_out_minor, c)}`, `Expected cash in drawer: ${money(r.expected_cash_minor, c)}`,
+      ].join("\n");
+      $("#report").showModal();
+    } catch (e) { banner(e.message); }
+  });
+  $("#report-close").addEventListener("click", () => $("#report").close());
+
+  // Keep the scan field focused so a keyboard-wedge scanner always lands there.
+  document.addEventListener("click", () => { if (!$("#sell").hidden && !document.querySelector("dialog[open]") && document.activeElement.tagName !== "INPUT") $("#scan").focus(); });
+  start();
+})();

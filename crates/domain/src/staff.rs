@@ -56,10 +56,9 @@ impl Role {
         match p {
             Sell => Role::Cashier,
             VoidLine | Refund | PriceOverride | OpenDrawer => Role::Supervisor,
-            ManageStaff | ManageProducts | ManageStock | ManageShifts | ViewReports | ViewAudit => {
-                Role::Manager
-            }
-            ManageDevices | ManageSettings => Role::Admin,
+            ManageStaff | ManageProducts | ManageStock | ManageShifts | ViewReports | ViewAudit
+            | ManageDevices => Role::Manager,
+            ManageSettings => Role::Admin,
         }
     }
     pub fn allows(self, p: Permission) -> bool {

@@ -54,17 +54,24 @@ enum StaffCmd {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
-    outpost_telemetry::init(outpost_telemetry::LogFormat::parse(&settings.log.format), &settings.log.filter);
+    outpost_telemetry::init(
+        outpost_telemetry::LogFormat::parse(&settings.log.format),
+        &settings.log.filter,
+    );
     match cli.cmd {
         Cmd::Edge { data, demo } => {
-            if std::env::var_os("OUTPOST__DATABASE__URL").is_none() && settings.database.url == "data/outpost.sqlite" {
+            if std::env::var_os("OUTPOST__DATABASE__URL").is_none()
+                && settings.database.url == "data/outpost.sqlite"
+            {
                 settings.database.url = data.join("outpost.sqlite").to_string_lossy().into_owned();
             }
             settings.demo.enabled |= demo;
             serve(settings)
         }
         Cmd::Api => serve(settings),
-        Cmd::Staff { cmd: StaffCmd::Add { name, role } } => add_staff(&settings, &name, &role),
+        Cmd::Staff {
+            cmd: StaffCmd::Add { name, role },
+        } => add_staff(&settings, &name, &role),
     }
 }
 
@@ -85,7 +92,8 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 
 fn add_staff(settings: &Settings, name: &str, role: &str) -> anyhow::Result<()> {
     let role = outpost_domain::Role::parse(role)?;
-    let pin = std::env::var("OUTPOST_NEW_PIN").context("set OUTPOST_NEW_PIN to the new PIN (4 to 8 digits)")?;
+    let pin = std::env::var("OUTPOST_NEW_PIN")
+        .context("set OUTPOST_NEW_PIN to the new PIN (4 to 8 digits)")?;
     let pin = outpost_domain::Pin::parse(&pin)?;
     let db = outpost_storage::Db::open(&settings.database.url, 2)?;
     let mut conn = db.conn()?;

@@ -159,7 +159,9 @@ impl Db {
 
 /// Runs `f` in a write transaction. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`), so two writers queue on `busy_timeout` instead of one
-/// failing when it upgrades a read lock.
+/// failing when it upgrades a read lock. The transaction is opened through the
+/// inner connection's own transaction manager, so diesel's nested work (batch
+/// inserts) uses savepoints inside it.
 pub fn write_tx<T, E>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> std::result::Result<T, E>,
@@ -167,20 +169,31 @@ pub fn write_tx<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Tm = AnsiTransactionManager;
     match conn {
         AnyConnection::Postgresql(_) => conn.transaction(f),
-        AnyConnection::Sqlite(_) => {
-            conn.batch_execute("BEGIN IMMEDIATE")?;
-            match f(conn) {
-                Ok(v) => match conn.batch_execute("COMMIT") {
-                    Ok(()) => Ok(v),
-                    Err(e) => {
-                        let _ = conn.batch_execute("ROLLBACK");
-                        Err(e.into())
+        AnyConnection::Sqlite(c) => {
+            Tm::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            let r = f(conn);
+            let AnyConnection::Sqlite(c) = conn else {
+                return r;
+            };
+            match r {
+                Ok(v) => {
+                    match <Tm as TransactionManager<SqliteConnection>>::commit_transaction(c) {
+                        Ok(()) => Ok(v),
+                        Err(e) => {
+                            let _ =
+                                <Tm as TransactionManager<SqliteConnection>>::rollback_transaction(
+                                    c,
+                                );
+                            Err(e.into())
+                        }
                     }
-                },
+                }
                 Err(e) => {
-                    let _ = conn.batch_execute("ROLLBACK");
+                    let _ = <Tm as TransactionManager<SqliteConnection>>::rollback_transaction(c);
                     Err(e)
                 }
             }

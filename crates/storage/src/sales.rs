@@ -17,8 +17,8 @@ use crate::stock;
 use diesel::prelude::*;
 use outpost_domain::money::div_round;
 use outpost_domain::{
-    LineInput, OrderNumber, PaymentInput, PaymentMethod, Permission, Quantity,
-    price_order, settle_payments,
+    LineInput, OrderNumber, PaymentInput, PaymentMethod, Permission, Quantity, price_order,
+    settle_payments,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -332,18 +332,44 @@ struct Priced<'a> {
 }
 
 /// Looks the lines' products up and prices them; writes nothing.
-fn price<'a>(conn: &mut AnyConnection, node: &Node, actor: &Actor, req: &'a SaleRequest) -> Result<Priced<'a>> {
-    let ids: Vec<String> = req.lines.iter().filter_map(|l| match &l.product { ProductRef::Id(i) => Some(i.clone()), _ => None }).collect();
-    let codes: Vec<String> = req.lines.iter().filter_map(|l| match &l.product { ProductRef::Barcode(c) => Some(c.clone()), _ => None }).collect();
+fn price<'a>(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    req: &'a SaleRequest,
+) -> Result<Priced<'a>> {
+    let ids: Vec<String> = req
+        .lines
+        .iter()
+        .filter_map(|l| match &l.product {
+            ProductRef::Id(i) => Some(i.clone()),
+            _ => None,
+        })
+        .collect();
+    let codes: Vec<String> = req
+        .lines
+        .iter()
+        .filter_map(|l| match &l.product {
+            ProductRef::Barcode(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
     let (products, by_code, taxes) = catalog::resolve(conn, &ids, &codes)?;
     let mut resolved = Vec::with_capacity(req.lines.len());
     for l in &req.lines {
         let pid = match &l.product {
             ProductRef::Id(i) => i,
-            ProductRef::Barcode(c) => by_code.get(c).ok_or_else(|| StorageError::Unprocessable(format!("unknown barcode {c:?}")))?,
+            ProductRef::Barcode(c) => by_code
+                .get(c)
+                .ok_or_else(|| StorageError::Unprocessable(format!("unknown barcode {c:?}")))?,
         };
-        let p = products.get(pid).filter(|p| p.active).ok_or_else(|| StorageError::Unprocessable(format!("unknown product {pid:?}")))?;
-        let tax = taxes.get(&p.tax_category_id).ok_or_else(|| StorageError::Corrupt(format!("tax category of {}", p.sku)))?;
+        let p = products
+            .get(pid)
+            .filter(|p| p.active)
+            .ok_or_else(|| StorageError::Unprocessable(format!("unknown product {pid:?}")))?;
+        let tax = taxes
+            .get(&p.tax_category_id)
+            .ok_or_else(|| StorageError::Corrupt(format!("tax category of {}", p.sku)))?;
         resolved.push((p.clone(), tax.clone(), l));
     }
     let mut overridden = false;
@@ -365,11 +391,21 @@ fn price<'a>(conn: &mut AnyConnection, node: &Node, actor: &Actor, req: &'a Sale
         });
     }
     let totals = price_order(node.currency, &inputs, req.order_discount_minor)?;
-    Ok(Priced { resolved, inputs, totals, overridden })
+    Ok(Priced {
+        resolved,
+        inputs,
+        totals,
+        overridden,
+    })
 }
 
 /// Prices a cart for the till's display without writing anything.
-pub fn quote(conn: &mut AnyConnection, node: &Node, actor: &Actor, req: &SaleRequest) -> Result<Quote> {
+pub fn quote(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    req: &SaleRequest,
+) -> Result<Quote> {
     actor.require(Permission::Sell, "sell")?;
     let p = price(conn, node, actor, req)?;
     let t = p.totals;
@@ -397,19 +433,52 @@ pub fn quote(conn: &mut AnyConnection, node: &Node, actor: &Actor, req: &SaleReq
     })
 }
 
-fn build_sale(conn: &mut AnyConnection, node: &Node, actor: &Actor, device_id: &str, req: &SaleRequest) -> Result<Order> {
-    let shift = shifts::current(conn, device_id)?
-        .ok_or_else(|| StorageError::Conflict("no open shift on this register: open one first".into()))?;
+fn build_sale(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    device_id: &str,
+    req: &SaleRequest,
+) -> Result<Order> {
+    let shift = shifts::current(conn, device_id)?.ok_or_else(|| {
+        StorageError::Conflict("no open shift on this register: open one first".into())
+    })?;
     if let Some(c) = &req.customer_id {
         if customers::table.find(c).count().get_result::<i64>(conn)? == 0 {
-            return Err(StorageError::Unprocessable(format!("unknown customer {c:?}")));
+            return Err(StorageError::Unprocessable(format!(
+                "unknown customer {c:?}"
+            )));
         }
     }
-    let Priced { resolved, inputs, totals, overridden } = price(conn, node, actor, req)?;
-    let pay_inputs: Vec<PaymentInput> = req.payments.iter().map(|p| PaymentInput { method: p.method, amount_minor: p.amount_minor, tendered_minor: p.tendered_minor }).collect();
-    let settled = if req.payments.is_empty() { Vec::new() } else { settle_payments(totals.total_minor, &pay_inputs)? };
-    if req.payments.iter().any(|p| p.method == PaymentMethod::OnAccount) && req.customer_id.is_none() {
-        return Err(StorageError::Unprocessable("a sale on account needs a customer".into()));
+    let Priced {
+        resolved,
+        inputs,
+        totals,
+        overridden,
+    } = price(conn, node, actor, req)?;
+    let pay_inputs: Vec<PaymentInput> = req
+        .payments
+        .iter()
+        .map(|p| PaymentInput {
+            method: p.method,
+            amount_minor: p.amount_minor,
+            tendered_minor: p.tendered_minor,
+        })
+        .collect();
+    let settled = if req.payments.is_empty() {
+        Vec::new()
+    } else {
+        settle_payments(totals.total_minor, &pay_inputs)?
+    };
+    if req
+        .payments
+        .iter()
+        .any(|p| p.method == PaymentMethod::OnAccount)
+        && req.customer_id.is_none()
+    {
+        return Err(StorageError::Unprocessable(
+            "a sale on account needs a customer".into(),
+        ));
     }
     let company_id = req
         .company_id

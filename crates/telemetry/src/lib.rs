@@ -32,7 +32,8 @@ impl LogFormat {
 /// overrides `default_filter`.
 pub fn init(format: LogFormat, default_filter: &str) {
     INIT.call_once(|| {
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
         let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
         let _ = match format {
             LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -83,7 +84,10 @@ mod tests {
     #[test]
     fn statuses_order_from_ok_to_unhealthy() {
         assert!(Status::Ok < Status::Degraded && Status::Degraded < Status::Unhealthy);
-        assert_eq!([Status::Ok, Status::Degraded].into_iter().max(), Some(Status::Degraded));
+        assert_eq!(
+            [Status::Ok, Status::Degraded].into_iter().max(),
+            Some(Status::Degraded)
+        );
     }
 
     #[test]

@@ -21,17 +21,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/customers", web::post().to(create_customer));
 }
 
-async fn search(state: web::Data<AppState>, _who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+async fn search(
+    state: web::Data<AppState>,
+    _who: Signed,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
     let (q, limit) = (page.q(), page.limit(50));
-    Ok(HttpResponse::Ok().json(state.db(move |c, n| catalog::search(c, n, &q, limit)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, n| catalog::search(c, n, &q, limit))
+            .await?,
+    ))
 }
 
-async fn get(state: web::Data<AppState>, _who: Signed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn get(
+    state: web::Data<AppState>,
+    _who: Signed,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.db(move |c, n| catalog::by_id(c, n, &id)).await?))
 }
 
-async fn by_barcode(state: web::Data<AppState>, _who: Signed, code: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.db(move |c, n| catalog::by_barcode(c, n, &code)).await?))
+async fn by_barcode(
+    state: web::Data<AppState>,
+    _who: Signed,
+    code: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, n| catalog::by_barcode(c, n, &code))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,10 +70,27 @@ struct ProductBody {
     barcodes: Vec<String>,
 }
 
-async fn create(state: web::Data<AppState>, who: Signed, body: Json<ProductBody>) -> ApiResult<HttpResponse> {
+async fn create(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<ProductBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
-    let p = NewProduct { sku: b.sku, name: b.name, company_id: b.company_id, price_minor: b.price_minor, tax_category: b.tax_category, weighed: b.weighed, kitchen: b.kitchen, barcodes: b.barcodes };
-    Ok(HttpResponse::Created().json(state.write(move |c, n| catalog::create_product(c, n, &who.actor, p)).await?))
+    let p = NewProduct {
+        sku: b.sku,
+        name: b.name,
+        company_id: b.company_id,
+        price_minor: b.price_minor,
+        tax_category: b.tax_category,
+        weighed: b.weighed,
+        kitchen: b.kitchen,
+        barcodes: b.barcodes,
+    };
+    Ok(HttpResponse::Created().json(
+        state
+            .write(move |c, n| catalog::create_product(c, n, &who.actor, p))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,9 +101,20 @@ struct ProductPatch {
     active: Option<bool>,
 }
 
-async fn update(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<ProductPatch>) -> ApiResult<HttpResponse> {
+async fn update(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+    body: Json<ProductPatch>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
-    Ok(HttpResponse::Ok().json(state.write(move |c, n| catalog::update_product(c, n, &who.actor, &id, b.price_minor, b.name, b.active)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .write(move |c, n| {
+                catalog::update_product(c, n, &who.actor, &id, b.price_minor, b.name, b.active)
+            })
+            .await?,
+    ))
 }
 
 async fn companies(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpResponse> {
@@ -77,9 +125,17 @@ async fn taxes(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpRespon
     Ok(HttpResponse::Ok().json(state.db(|c, _| catalog::tax_categories(c)).await?))
 }
 
-async fn customers(state: web::Data<AppState>, _who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+async fn customers(
+    state: web::Data<AppState>,
+    _who: Signed,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
     let (q, limit) = (page.q(), page.limit(50));
-    Ok(HttpResponse::Ok().json(state.db(move |c, _| catalog::customers(c, &q, limit)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, _| catalog::customers(c, &q, limit))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,7 +148,17 @@ struct CustomerBody {
     email: String,
 }
 
-async fn create_customer(state: web::Data<AppState>, who: Signed, body: Json<CustomerBody>) -> ApiResult<HttpResponse> {
+async fn create_customer(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<CustomerBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
-    Ok(HttpResponse::Created().json(state.write(move |c, n| catalog::create_customer(c, n, &who.actor, &b.name, &b.phone, &b.email)).await?))
+    Ok(HttpResponse::Created().json(
+        state
+            .write(move |c, n| {
+                catalog::create_customer(c, n, &who.actor, &b.name, &b.phone, &b.email)
+            })
+            .await?,
+    ))
 }

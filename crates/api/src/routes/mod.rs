@@ -34,6 +34,11 @@ impl Page {
         self.limit.unwrap_or(default).clamp(1, 500)
     }
     pub fn q(&self) -> String {
-        self.q.clone().unwrap_or_default().chars().take(100).collect()
+        self.q
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(100)
+            .collect()
     }
 }

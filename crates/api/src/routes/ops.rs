@@ -7,7 +7,8 @@ use outpost_telemetry::Status;
 use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health)).route("/metrics", web::get().to(metrics));
+    cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics));
 }
 
 /// Free space below which the disk makes the edge degraded.
@@ -49,10 +50,21 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         _ => Status::Degraded,
     };
     let behind = state.node.clock_behind_millis();
-    let clock_status = if behind > CLOCK_BEHIND_WARN_MS { Status::Degraded } else { Status::Ok };
+    let clock_status = if behind > CLOCK_BEHIND_WARN_MS {
+        Status::Degraded
+    } else {
+        Status::Ok
+    };
     let relay_age = now_millis() - state.relay.last_ok();
-    let relay_status = if relay_age > 10_000 { Status::Degraded } else { Status::Ok };
-    let overall = [db_status, disk_status, clock_status, relay_status].into_iter().max().unwrap_or(Status::Ok);
+    let relay_status = if relay_age > 10_000 {
+        Status::Degraded
+    } else {
+        Status::Ok
+    };
+    let overall = [db_status, disk_status, clock_status, relay_status]
+        .into_iter()
+        .max()
+        .unwrap_or(Status::Ok);
     let body = json!({
         "status": overall,
         "version": env!("CARGO_PKG_VERSION"),
@@ -71,7 +83,11 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
             "sync": {"status": "ok", "configured": false},
         },
     });
-    let mut resp = if overall == Status::Unhealthy { HttpResponse::ServiceUnavailable() } else { HttpResponse::Ok() };
+    let mut resp = if overall == Status::Unhealthy {
+        HttpResponse::ServiceUnavailable()
+    } else {
+        HttpResponse::Ok()
+    };
     resp.insert_header(("Cache-Control", "no-store")).json(body)
 }
 

@@ -15,16 +15,35 @@ const REGISTER: &str = include_str!("../../static/register.html");
 const ADMIN: &str = include_str!("../../static/admin.html");
 
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
-    ("common.js", "text/javascript; charset=utf-8", include_str!("../../static/common.js")),
-    ("register.js", "text/javascript; charset=utf-8", include_str!("../../static/register.js")),
-    ("admin.js", "text/javascript; charset=utf-8", include_str!("../../static/admin.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
+    (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/common.js"),
+    ),
+    (
+        "register.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/register.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/admin.js"),
+    ),
 ];
 
 async fn page(html: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header(("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self'; script-src 'self'",
+        ))
         .body(html)
 }
 
@@ -35,6 +54,11 @@ async fn asset(req: HttpRequest) -> HttpResponse {
             .content_type(*ct)
             .insert_header(("Cache-Control", "no-cache"))
             .body(*body),
-        None => problem::plain(StatusCode::NOT_FOUND, "not-found", "Not found", "no such static file"),
+        None => problem::plain(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such static file",
+        ),
     }
 }

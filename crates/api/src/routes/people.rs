@@ -42,11 +42,21 @@ struct LoginBody {
     pin: String,
 }
 
-async fn login(req: HttpRequest, state: web::Data<AppState>, body: Json<LoginBody>) -> ApiResult<HttpResponse> {
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Json<LoginBody>,
+) -> ApiResult<HttpResponse> {
     let device = auth::device(&req, &state).await?;
-    let client = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
+    let client = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
     let b = body.value;
-    let s = state.write(move |c, n| staff::login(c, n, &b.staff_id, &b.pin, device.as_ref(), &client)).await?;
+    let s = state
+        .write(move |c, n| staff::login(c, n, &b.staff_id, &b.pin, device.as_ref(), &client))
+        .await?;
     Ok(HttpResponse::Created().json(s))
 }
 
@@ -62,7 +72,8 @@ async fn me(who: Signed) -> HttpResponse {
 }
 
 async fn list_staff(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
-    who.actor.require(outpost_domain::Permission::ManageStaff, "list staff")?;
+    who.actor
+        .require(outpost_domain::Permission::ManageStaff, "list staff")?;
     Ok(HttpResponse::Ok().json(state.db(|c, _| staff::list_staff(c)).await?))
 }
 
@@ -74,11 +85,17 @@ struct NewStaff {
     pin: String,
 }
 
-async fn create_staff(state: web::Data<AppState>, who: Signed, body: Json<NewStaff>) -> ApiResult<HttpResponse> {
+async fn create_staff(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<NewStaff>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
     let role = Role::parse(&b.role).map_err(outpost_storage::StorageError::from)?;
     let pin = Pin::parse(&b.pin).map_err(outpost_storage::StorageError::from)?;
-    let s = state.write(move |c, n| staff::create_staff(c, n, &who.actor, &b.name, role, &pin)).await?;
+    let s = state
+        .write(move |c, n| staff::create_staff(c, n, &who.actor, &b.name, role, &pin))
+        .await?;
     Ok(HttpResponse::Created().json(s))
 }
 
@@ -88,19 +105,33 @@ struct PinBody {
     pin: String,
 }
 
-async fn set_pin(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<PinBody>) -> ApiResult<HttpResponse> {
+async fn set_pin(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+    body: Json<PinBody>,
+) -> ApiResult<HttpResponse> {
     let pin = Pin::parse(&body.value.pin).map_err(outpost_storage::StorageError::from)?;
-    state.write(move |c, n| staff::set_pin(c, n, &who.actor, &id, &pin)).await?;
+    state
+        .write(move |c, n| staff::set_pin(c, n, &who.actor, &id, &pin))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn unlock(state: web::Data<AppState>, who: Signed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    state.write(move |c, n| staff::unlock(c, n, &who.actor, &id)).await?;
+async fn unlock(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    state
+        .write(move |c, n| staff::unlock(c, n, &who.actor, &id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn list_devices(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
-    who.actor.require(outpost_domain::Permission::ManageDevices, "list devices")?;
+    who.actor
+        .require(outpost_domain::Permission::ManageDevices, "list devices")?;
     Ok(HttpResponse::Ok().json(state.db(|c, _| staff::devices(c)).await?))
 }
 
@@ -116,13 +147,25 @@ fn register() -> String {
     "register".into()
 }
 
-async fn pair(state: web::Data<AppState>, who: Signed, body: Json<PairBody>) -> ApiResult<HttpResponse> {
+async fn pair(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<PairBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
-    let p = state.write(move |c, n| staff::pair_device(c, n, &who.actor, &b.name, &b.kind)).await?;
+    let p = state
+        .write(move |c, n| staff::pair_device(c, n, &who.actor, &b.name, &b.kind))
+        .await?;
     Ok(HttpResponse::Created().json(p))
 }
 
-async fn revoke(state: web::Data<AppState>, who: Signed, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    state.write(move |c, n| staff::revoke_device(c, n, &who.actor, &id)).await?;
+async fn revoke(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    state
+        .write(move |c, n| staff::revoke_device(c, n, &who.actor, &id))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -9,7 +9,9 @@ use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use outpost_domain::PaymentMethod;
 use outpost_storage::StorageError;
-use outpost_storage::sales::{self, Answer, Approval, LineRequest, PaymentRequest, ProductRef, RefundRequest, SaleRequest};
+use outpost_storage::sales::{
+    self, Answer, Approval, LineRequest, PaymentRequest, ProductRef, RefundRequest, SaleRequest,
+};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -64,7 +66,9 @@ struct SaleBody {
 
 fn short(s: &str, max: usize, what: &str) -> Result<String, StorageError> {
     if s.chars().count() > max || s.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(StorageError::Unprocessable(format!("{what} must be at most {max} printable characters")));
+        return Err(StorageError::Unprocessable(format!(
+            "{what} must be at most {max} printable characters"
+        )));
     }
     Ok(s.to_owned())
 }
@@ -92,16 +96,29 @@ impl TryFrom<SaleBody> for SaleRequest {
                 let product = match (l.product_id, l.barcode) {
                     (Some(id), None) => ProductRef::Id(short(&id, 64, "product_id")?),
                     (None, Some(code)) => ProductRef::Barcode(short(&code, 64, "barcode")?),
-                    _ => return Err(StorageError::Unprocessable("each line needs exactly one of product_id or barcode".into())),
+                    _ => {
+                        return Err(StorageError::Unprocessable(
+                            "each line needs exactly one of product_id or barcode".into(),
+                        ));
+                    }
                 };
-                Ok(LineRequest { product, qty_milli: l.quantity_milli, discount_minor: l.discount_minor, unit_price_minor: l.unit_price_minor })
+                Ok(LineRequest {
+                    product,
+                    qty_milli: l.quantity_milli,
+                    discount_minor: l.discount_minor,
+                    unit_price_minor: l.unit_price_minor,
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(SaleRequest {
             currency: b.currency,
             lines,
             order_discount_minor: b.order_discount_minor,
-            payments: b.payments.into_iter().map(PaymentRequest::try_from).collect::<Result<_, _>>()?,
+            payments: b
+                .payments
+                .into_iter()
+                .map(PaymentRequest::try_from)
+                .collect::<Result<_, _>>()?,
             customer_id: b.customer_id,
             company_id: b.company_id,
             note: short(&b.note, 500, "note")?,
@@ -111,37 +128,71 @@ impl TryFrom<SaleBody> for SaleRequest {
 
 fn answer(a: Answer, metrics: Option<&crate::metrics::Metrics>) -> HttpResponse {
     if let Some(m) = metrics {
-        if a.replayed { m.sales_replayed.inc() } else { m.sales.inc() }
+        if a.replayed {
+            m.sales_replayed.inc()
+        } else {
+            m.sales.inc()
+        }
     }
     HttpResponse::build(StatusCode::from_u16(a.status as u16).unwrap_or(StatusCode::OK))
         .content_type("application/json")
-        .insert_header(("Idempotent-Replayed", if a.replayed { "true" } else { "false" }))
+        .insert_header((
+            "Idempotent-Replayed",
+            if a.replayed { "true" } else { "false" },
+        ))
         .body(a.body)
 }
 
 #[tracing::instrument(skip_all, fields(staff = %who.actor.staff_id))]
-async fn create(req: HttpRequest, state: web::Data<AppState>, who: Signed, body: Json<SaleBody>) -> ApiResult<HttpResponse> {
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<SaleBody>,
+) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
     let sha = body.sha256;
     let sale = SaleRequest::try_from(body.value)?;
-    let a = state.write(move |c, n| sales::create_sale(c, n, &who.actor, &key, &sha, &sale)).await?;
+    let a = state
+        .write(move |c, n| sales::create_sale(c, n, &who.actor, &key, &sha, &sale))
+        .await?;
     Ok(answer(a, Some(&state.metrics)))
 }
 
 /// Prices a cart exactly as a sale would, writing nothing: the till's display.
-async fn quote(state: web::Data<AppState>, who: Signed, body: Json<SaleBody>) -> ApiResult<HttpResponse> {
+async fn quote(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<SaleBody>,
+) -> ApiResult<HttpResponse> {
     let sale = SaleRequest::try_from(body.value)?;
-    Ok(HttpResponse::Ok().json(state.db(move |c, n| sales::quote(c, n, &who.actor, &sale)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, n| sales::quote(c, n, &who.actor, &sale))
+            .await?,
+    ))
 }
 
-async fn list(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+async fn list(
+    state: web::Data<AppState>,
+    who: Signed,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
     let limit = page.limit(20);
     // A register sees its own orders; managers at the back office see the store's.
     let device = who.actor.device_id.clone();
-    Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::recent(c, device.as_deref(), limit)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, _| sales::recent(c, device.as_deref(), limit))
+            .await?,
+    ))
 }
 
-async fn get(state: web::Data<AppState>, _who: Signed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn get(
+    state: web::Data<AppState>,
+    _who: Signed,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::get(c, &id)).await?))
 }
 
@@ -151,11 +202,24 @@ struct PayBody {
     payments: Vec<PaymentBody>,
 }
 
-async fn pay(req: HttpRequest, state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<PayBody>) -> ApiResult<HttpResponse> {
+async fn pay(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+    body: Json<PayBody>,
+) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
     let sha = body.sha256;
-    let pays: Vec<PaymentRequest> = body.value.payments.into_iter().map(PaymentRequest::try_from).collect::<Result<_, _>>()?;
-    let a = state.write(move |c, n| sales::pay(c, n, &who.actor, &id, &key, &sha, &pays)).await?;
+    let pays: Vec<PaymentRequest> = body
+        .value
+        .payments
+        .into_iter()
+        .map(PaymentRequest::try_from)
+        .collect::<Result<_, _>>()?;
+    let a = state
+        .write(move |c, n| sales::pay(c, n, &who.actor, &id, &key, &sha, &pays))
+        .await?;
     Ok(answer(a, None))
 }
 
@@ -182,17 +246,32 @@ struct RefundBody {
     approval: Option<ApprovalBody>,
 }
 
-async fn refund(req: HttpRequest, state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<RefundBody>) -> ApiResult<HttpResponse> {
+async fn refund(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+    body: Json<RefundBody>,
+) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
     let sha = body.sha256;
     let b = body.value;
     let r = RefundRequest {
-        lines: b.lines.into_iter().map(|l| (l.line_id, l.quantity_milli)).collect(),
+        lines: b
+            .lines
+            .into_iter()
+            .map(|l| (l.line_id, l.quantity_milli))
+            .collect(),
         method: PaymentMethod::parse(&b.method).map_err(StorageError::from)?,
         reason: b.reason,
-        approval: b.approval.map(|a| Approval { staff_id: a.staff_id, pin: a.pin }),
+        approval: b.approval.map(|a| Approval {
+            staff_id: a.staff_id,
+            pin: a.pin,
+        }),
     };
-    let a = state.write(move |c, n| sales::refund(c, n, &who.actor, &id, &key, &sha, &r)).await?;
+    let a = state
+        .write(move |c, n| sales::refund(c, n, &who.actor, &id, &key, &sha, &r))
+        .await?;
     Ok(answer(a, None))
 }
 
@@ -203,16 +282,37 @@ struct VoidBody {
     approval: Option<ApprovalBody>,
 }
 
-async fn void(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<VoidBody>) -> ApiResult<HttpResponse> {
+async fn void(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+    body: Json<VoidBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
     let reason = short(&b.reason, 200, "reason")?;
-    let approval = b.approval.map(|a| Approval { staff_id: a.staff_id, pin: a.pin });
-    let o = state.write(move |c, n| sales::void(c, n, &who.actor, &id, approval.as_ref(), &reason)).await?;
+    let approval = b.approval.map(|a| Approval {
+        staff_id: a.staff_id,
+        pin: a.pin,
+    });
+    let o = state
+        .write(move |c, n| sales::void(c, n, &who.actor, &id, approval.as_ref(), &reason))
+        .await?;
     Ok(HttpResponse::Ok().json(o))
 }
 
-async fn adjustments(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
-    who.actor.require(outpost_domain::Permission::ViewReports, "see the adjustment queue")?;
+async fn adjustments(
+    state: web::Data<AppState>,
+    who: Signed,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
+    who.actor.require(
+        outpost_domain::Permission::ViewReports,
+        "see the adjustment queue",
+    )?;
     let limit = page.limit(100);
-    Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::adjustment_queue(c, limit)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, _| sales::adjustment_queue(c, limit))
+            .await?,
+    ))
 }

@@ -22,10 +22,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/kitchen/tickets", web::get().to(tickets))
         .route("/kitchen/tickets/{id}/status", web::post().to(bump))
         .route("/audit", web::get().to(audit_log))
-        .route("/outbox", web::get().to(outbox_status));
+        .route("/outbox", web::get().to(outbox_status))
+        .route("/outbox/{stream}", web::get().to(outbox_events));
 }
 
-async fn list_shifts(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+async fn list_shifts(
+    state: web::Data<AppState>,
+    who: Signed,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
     who.actor.require(Permission::ViewReports, "list shifts")?;
     let limit = page.limit(50);
     Ok(HttpResponse::Ok().json(state.db(move |c, _| shifts::list(c, limit)).await?))
@@ -37,9 +42,17 @@ struct OpenBody {
     opening_float_minor: i64,
 }
 
-async fn open_shift(state: web::Data<AppState>, who: Signed, body: Json<OpenBody>) -> ApiResult<HttpResponse> {
+async fn open_shift(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<OpenBody>,
+) -> ApiResult<HttpResponse> {
     let f = body.value.opening_float_minor;
-    Ok(HttpResponse::Created().json(state.write(move |c, n| shifts::open(c, n, &who.actor, f)).await?))
+    Ok(HttpResponse::Created().json(
+        state
+            .write(move |c, n| shifts::open(c, n, &who.actor, f))
+            .await?,
+    ))
 }
 
 async fn current_shift(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
@@ -57,18 +70,33 @@ struct CashBody {
     reason: String,
 }
 
-async fn cash(state: web::Data<AppState>, who: Signed, body: Json<CashBody>) -> ApiResult<HttpResponse> {
+async fn cash(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<CashBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
-    state.write(move |c, n| shifts::cash_movement(c, n, &who.actor, b.amount_minor, &b.reason)).await?;
+    state
+        .write(move |c, n| shifts::cash_movement(c, n, &who.actor, b.amount_minor, &b.reason))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn report(state: web::Data<AppState>, who: Signed, id: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn report(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     // A cashier may see the X report of their own register's shift.
     let own = who.actor.device_id.clone();
     let r = state.db(move |c, n| shifts::report(c, n, &id)).await?;
-    if !who.actor.role.allows(Permission::ViewReports) && own.as_deref() != Some(r.shift.device_id.as_str()) {
-        return Err(outpost_storage::StorageError::Forbidden("see another register's report".into()).into());
+    if !who.actor.role.allows(Permission::ViewReports)
+        && own.as_deref() != Some(r.shift.device_id.as_str())
+    {
+        return Err(outpost_storage::StorageError::Forbidden(
+            "see another register's report".into(),
+        )
+        .into());
     }
     Ok(HttpResponse::Ok().json(r))
 }
@@ -79,9 +107,18 @@ struct CloseBody {
     counted_cash_minor: i64,
 }
 
-async fn close(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<CloseBody>) -> ApiResult<HttpResponse> {
+async fn close(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+    body: Json<CloseBody>,
+) -> ApiResult<HttpResponse> {
     let counted = body.value.counted_cash_minor;
-    Ok(HttpResponse::Ok().json(state.write(move |c, n| shifts::close(c, n, &who.actor, &id, counted)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .write(move |c, n| shifts::close(c, n, &who.actor, &id, counted))
+            .await?,
+    ))
 }
 
 async fn levels(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpResponse> {
@@ -96,14 +133,32 @@ struct MoveBody {
     reason: String,
 }
 
-async fn move_stock(state: web::Data<AppState>, who: Signed, body: Json<MoveBody>) -> ApiResult<HttpResponse> {
+async fn move_stock(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<MoveBody>,
+) -> ApiResult<HttpResponse> {
     let b = body.value;
-    Ok(HttpResponse::Ok().json(state.write(move |c, n| stock::manual(c, n, &who.actor, &b.product_id, b.quantity_milli, &b.reason)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .write(move |c, n| {
+                stock::manual(c, n, &who.actor, &b.product_id, b.quantity_milli, &b.reason)
+            })
+            .await?,
+    ))
 }
 
-async fn tickets(state: web::Data<AppState>, _who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
+async fn tickets(
+    state: web::Data<AppState>,
+    _who: Signed,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
     let limit = page.limit(200);
-    Ok(HttpResponse::Ok().json(state.db(move |c, _| kitchen::open_tickets(c, limit)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, _| kitchen::open_tickets(c, limit))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,21 +167,64 @@ struct StatusBody {
     status: String,
 }
 
-async fn bump(state: web::Data<AppState>, who: Signed, id: web::Path<String>, body: Json<StatusBody>) -> ApiResult<HttpResponse> {
+async fn bump(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+    body: Json<StatusBody>,
+) -> ApiResult<HttpResponse> {
     let s = body.value.status;
-    Ok(HttpResponse::Ok().json(state.write(move |c, n| kitchen::set_status(c, n, &who.actor, &id, &s)).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .write(move |c, n| kitchen::set_status(c, n, &who.actor, &id, &s))
+            .await?,
+    ))
 }
 
-async fn audit_log(state: web::Data<AppState>, who: Signed, page: web::Query<Page>) -> ApiResult<HttpResponse> {
-    who.actor.require(Permission::ViewAudit, "read the audit log")?;
+async fn audit_log(
+    state: web::Data<AppState>,
+    who: Signed,
+    page: web::Query<Page>,
+) -> ApiResult<HttpResponse> {
+    who.actor
+        .require(Permission::ViewAudit, "read the audit log")?;
     let limit = page.limit(200);
     Ok(HttpResponse::Ok().json(state.db(move |c, _| audit::list(c, limit)).await?))
 }
 
 /// Stream heads and what is still waiting for the relay.
 async fn outbox_status(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
-    who.actor.require(Permission::ViewReports, "see the outbox")?;
-    let (heads, unrelayed) = state.db(|c, _| Ok((relay::heads(c)?, outbox::unpositioned_count(c)?))).await?;
-    let heads: serde_json::Map<String, serde_json::Value> = heads.into_iter().map(|(s, p)| (s, p.into())).collect();
+    who.actor
+        .require(Permission::ViewReports, "see the outbox")?;
+    let (heads, unrelayed) = state
+        .db(|c, _| Ok((relay::heads(c)?, outbox::unpositioned_count(c)?)))
+        .await?;
+    let heads: serde_json::Map<String, serde_json::Value> =
+        heads.into_iter().map(|(s, p)| (s, p.into())).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({"streams": heads, "unrelayed": unrelayed})))
+}
+
+#[derive(Debug, Deserialize)]
+struct After {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Positioned events of one stream after `?after=`, with their full envelope:
+/// what the relay has handed on, for ops and for checking sync.
+async fn outbox_events(
+    state: web::Data<AppState>,
+    who: Signed,
+    stream: web::Path<String>,
+    q: web::Query<After>,
+) -> ApiResult<HttpResponse> {
+    who.actor
+        .require(Permission::ViewAudit, "read the event log")?;
+    let after = q.after.unwrap_or(0).max(0);
+    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    Ok(HttpResponse::Ok().json(
+        state
+            .db(move |c, _| outbox::read_stream(c, &stream, after, limit))
+            .await?,
+    ))
 }
