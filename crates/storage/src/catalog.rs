@@ -169,15 +169,14 @@ pub fn by_id(conn: &mut AnyConnection, node: &Node, id: &str) -> Result<Product>
 }
 
 /// Rows and tax rates for the products a sale names, by id or barcode.
-pub fn resolve(
-    conn: &mut AnyConnection,
-    ids: &[String],
-    codes: &[String],
-) -> Result<(
+/// Products by id, barcode → product id, and tax categories by id.
+pub type Resolved = (
     HashMap<String, ProductRow>,
     HashMap<String, String>,
     HashMap<String, TaxCategory>,
-)> {
+);
+
+pub fn resolve(conn: &mut AnyConnection, ids: &[String], codes: &[String]) -> Result<Resolved> {
     let by_code: HashMap<String, String> = barcodes::table
         .filter(barcodes::code.eq_any(codes))
         .select((barcodes::code, barcodes::product_id))
@@ -302,10 +301,10 @@ pub fn update_product(
     if let Some(n) = &name {
         check_text("name", n, 200)?;
     }
-    if let Some(p) = price_minor {
-        if !(0..=outpost_domain::money::MAX_MINOR).contains(&p) {
-            return Err(outpost_domain::DomainError::AmountOutOfRange.into());
-        }
+    if let Some(p) = price_minor
+        && !(0..=outpost_domain::money::MAX_MINOR).contains(&p)
+    {
+        return Err(outpost_domain::DomainError::AmountOutOfRange.into());
     }
     write_tx(conn, |conn| {
         let before = by_id(conn, node, id)?;

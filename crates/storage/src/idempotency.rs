@@ -36,24 +36,23 @@ pub fn lookup(
     }
 }
 
-/// Saves the answer in the transaction that made the change. A concurrent twin
-/// that committed first makes this fail with a unique violation, rolling back
-/// the duplicate; the caller then replays the twin's answer.
-pub fn save(
+/// Claims `(device, key)` first thing in the transaction that makes the change.
+/// A concurrent twin blocks here (PostgreSQL) or finds the committed claim
+/// (SQLite) and fails with [`StorageError::IdempotencyRace`] before doing any
+/// work; the caller then replays the winner's answer.
+pub fn claim(
     conn: &mut AnyConnection,
     device_id: &str,
     key: &str,
     request_sha256: &str,
-    status_code: i32,
-    body: &str,
 ) -> Result<()> {
     diesel::insert_into(k::table)
         .values((
             k::device_id.eq(device_id),
             k::key.eq(key),
             k::request_sha256.eq(request_sha256),
-            k::status_code.eq(status_code),
-            k::response_body.eq(body),
+            k::status_code.eq(0),
+            k::response_body.eq(""),
             k::created_at.eq(now_millis()),
         ))
         .execute(conn)
@@ -64,6 +63,20 @@ pub fn save(
                 e.into()
             }
         })?;
+    Ok(())
+}
+
+/// Stores the answer under the claimed key, in the same transaction.
+pub fn complete(
+    conn: &mut AnyConnection,
+    device_id: &str,
+    key: &str,
+    status_code: i32,
+    body: &str,
+) -> Result<()> {
+    diesel::update(k::table.find((device_id, key)))
+        .set((k::status_code.eq(status_code), k::response_body.eq(body)))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -232,8 +232,9 @@ pub fn idempotent(
         return replay(conn);
     }
     let r = write_tx(conn, |conn| {
+        idempotency::claim(conn, device_id, key, request_sha256)?;
         let body = work(conn)?;
-        idempotency::save(conn, device_id, key, request_sha256, status, &body)?;
+        idempotency::complete(conn, device_id, key, status, &body)?;
         Ok(body)
     });
     match r {
@@ -287,13 +288,13 @@ pub fn create_sale(
 ) -> Result<Answer> {
     actor.require(Permission::Sell, "sell")?;
     let device_id = actor.device()?.to_owned();
-    if let Some(c) = &req.currency {
-        if c != node.currency.code() {
-            return Err(StorageError::Unprocessable(format!(
-                "this store sells in {}, not {c}",
-                node.currency.code()
-            )));
-        }
+    if let Some(c) = &req.currency
+        && c != node.currency.code()
+    {
+        return Err(StorageError::Unprocessable(format!(
+            "this store sells in {}, not {c}",
+            node.currency.code()
+        )));
     }
     idempotent(conn, &device_id, key, request_sha256, 201, |conn| {
         let order = build_sale(conn, node, actor, &device_id, req)?;
@@ -443,12 +444,12 @@ fn build_sale(
     let shift = shifts::current(conn, device_id)?.ok_or_else(|| {
         StorageError::Conflict("no open shift on this register: open one first".into())
     })?;
-    if let Some(c) = &req.customer_id {
-        if customers::table.find(c).count().get_result::<i64>(conn)? == 0 {
-            return Err(StorageError::Unprocessable(format!(
-                "unknown customer {c:?}"
-            )));
-        }
+    if let Some(c) = &req.customer_id
+        && customers::table.find(c).count().get_result::<i64>(conn)? == 0
+    {
+        return Err(StorageError::Unprocessable(format!(
+            "unknown customer {c:?}"
+        )));
     }
     let Priced {
         resolved,

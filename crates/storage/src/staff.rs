@@ -301,10 +301,10 @@ pub fn check_pin(
         .select((pin_attempts::failures, pin_attempts::locked_until))
         .first(conn)
         .optional()?;
-    if let Some((_, until)) = attempt {
-        if until > now {
-            return Err(StorageError::LockedOut((until - now + 999) / 1000));
-        }
+    if let Some((_, until)) = attempt
+        && until > now
+    {
+        return Err(StorageError::LockedOut((until - now + 999) / 1000));
     }
     if secrets::verify_pin(pin, &member.pin_hash) {
         diesel::delete(pin_attempts::table.find((staff_id, device_key))).execute(conn)?;

@@ -1,0 +1,93 @@
+//! PIN sign-in and its lockout, per staff member and device.
+
+use crate::both_backends;
+use crate::helpers::{Backend, Store, spawn};
+use serde_json::json;
+
+async fn wrong_pins_lock_out_one_staff_member_on_one_device_until_a_manager_lifts_it(b: Backend) {
+    let store = Store::new(b);
+    let app = spawn(&store);
+    let m = app.manager().await;
+    let till1 = app.pair(&m, "Till 1").await;
+    let till2 = app.pair(&m, "Till 2").await;
+    let carl = app.staff_id("Carl Cashier", Some(&till1)).await;
+    let attempt = |device: &str, pin: &str| {
+        app.req(reqwest::Method::POST, "/api/v1/sessions")
+            .header("X-Device-Token", device)
+            .json(&json!({"staff_id": carl, "pin": pin}))
+            .send()
+    };
+    let wrong = if app.pins["Carl Cashier"] == "0000" {
+        "1111"
+    } else {
+        "0000"
+    };
+    for _ in 0..4 {
+        attempt(&till1, wrong).await.assert_problem(401);
+    }
+    let fifth = attempt(&till1, wrong).await;
+    fifth.assert_problem(401);
+    assert_eq!(fifth.body["retry_after_s"], 30);
+    // Now even the right PIN is refused on this device…
+    let locked = attempt(&till1, &app.pins["Carl Cashier"]).await;
+    locked.assert_problem(429);
+    assert!(locked.headers.contains_key("retry-after"));
+    // …but not on another device, so nobody can lock a person out everywhere.
+    assert_eq!(attempt(&till2, &app.pins["Carl Cashier"]).await.status, 201);
+    // A cashier cannot lift it; a manager can, and it is audited.
+    let cashier = app.sign_in(&till2, "Cleo Cashier").await;
+    app.post(&format!("/api/v1/staff/{carl}/unlock"), &cashier, json!({}))
+        .await
+        .assert_problem(403);
+    let r = app
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/v1/staff/{carl}/unlock"),
+        )
+        .bearer(&m)
+        .send()
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(attempt(&till1, &app.pins["Carl Cashier"]).await.status, 201);
+    let audit = app.get("/api/v1/audit", &m).await;
+    let actions: Vec<&str> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"staff.locked_out") && actions.contains(&"staff.unlocked"),
+        "{actions:?}"
+    );
+    // A cashier cannot use the back office, nor a revoked register.
+    let office = app
+        .req(reqwest::Method::POST, "/api/v1/sessions")
+        .json(&json!({"staff_id": carl, "pin": app.pins["Carl Cashier"]}))
+        .send()
+        .await;
+    office.assert_problem(403);
+    let dev = app.get("/api/v1/devices", &m).await;
+    let id2 = dev
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Till 2")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .req(reqwest::Method::DELETE, &format!("/api/v1/devices/{id2}"))
+        .bearer(&m)
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    app.get("/api/v1/me", &cashier).await.assert_problem(401);
+    attempt(&till2, &app.pins["Carl Cashier"])
+        .await
+        .assert_problem(401);
+}
+both_backends!(wrong_pins_lock_out_one_staff_member_on_one_device_until_a_manager_lifts_it);

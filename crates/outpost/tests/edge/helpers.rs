@@ -1,0 +1,378 @@
+//! Spawning the edge as a process and talking to it like a register would.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend from an `async fn(Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// Where this test's data lives; the same place is reused across restarts.
+pub struct Store {
+    pub dir: PathBuf,
+    pub url: String,
+}
+
+impl Store {
+    pub fn new(backend: Backend) -> Store {
+        let dir = std::env::temp_dir().join(format!("outpost-test-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => dir.join("outpost.sqlite").to_string_lossy().into_owned(),
+            Backend::Postgres => fresh_pg_database(),
+        };
+        Store { dir, url }
+    }
+}
+
+/// A new, empty PostgreSQL database on the server named by OUTPOST_TEST_PG.
+fn fresh_pg_database() -> String {
+    let admin = std::env::var("OUTPOST_TEST_PG").expect(
+        "PostgreSQL tests need OUTPOST_TEST_PG=postgres://user:pass@127.0.0.1:5432 (scripts/test sets it up)",
+    );
+    let name = format!("outpost_t_{}", uuid::Uuid::now_v7().simple());
+    let mut c = PgConnection::establish(&format!("{admin}/postgres"))
+        .expect("connect to the test PostgreSQL");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .expect("create test database");
+    format!("{admin}/{name}")
+}
+
+pub struct App {
+    pub child: Child,
+    pub base: String,
+    pub pins: HashMap<String, String>,
+    pub http: reqwest::Client,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn spawn(store: &Store) -> App {
+    spawn_with(store, None)
+}
+
+/// Starts `outpost edge --demo` on a free port, optionally under `faketime`
+/// (a clock offset such as "-2d"), and waits until it listens.
+pub fn spawn_with(store: &Store, faketime: Option<&str>) -> App {
+    let exe = env!("CARGO_BIN_EXE_outpost");
+    let mut cmd = Command::new(exe);
+    if let Some(offset) = faketime {
+        // libfaketime in the process itself (not the `faketime` wrapper, which
+        // forks): killing the child then kills the server.
+        let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+        assert!(
+            std::path::Path::new(lib).exists(),
+            "clock tests need libfaketime (apt-get install faketime; scripts/test does)"
+        );
+        cmd.env("LD_PRELOAD", lib).env("FAKETIME", offset);
+    }
+    cmd.args(["edge", "--demo", "--data"])
+        .arg(&store.dir)
+        .env("OUTPOST__SERVER__PORT", "0")
+        .env("OUTPOST__DATABASE__URL", &store.url)
+        .env("OUTPOST__LOG__FORMAT", "json")
+        .env("OUTPOST__LOG__FILTER", "warn")
+        .env("OUTPOST__RELAY__INTERVAL_MS", "50")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("start outpost");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut pins = pins_file(store);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let port = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("outpost did not start within 60 s");
+        if let Some(rest) = line.trim().strip_prefix("demo staff: ") {
+            // "Maria Manager (manager) PIN 1234"
+            let (name, pin) = rest.split_once(" PIN ").expect("demo staff line");
+            let name = name.rsplit_once(" (").map(|(n, _)| n).unwrap_or(name);
+            pins.insert(name.to_owned(), pin.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("Outpost edge listening on ") {
+            break url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    // PINs are printed only on the first start: keep them for restarts.
+    std::fs::write(
+        store.dir.join("pins.json"),
+        serde_json::to_string(&pins).unwrap(),
+    )
+    .unwrap();
+    App {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        pins,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    }
+}
+
+fn pins_file(store: &Store) -> HashMap<String, String> {
+    std::fs::read_to_string(store.dir.join("pins.json"))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}
+
+/// A response: status and JSON body (problem JSON for errors).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// Asserts a client error in problem JSON form.
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}
+
+pub struct Req {
+    pub rb: reqwest::RequestBuilder,
+}
+
+impl App {
+    pub fn req(&self, method: reqwest::Method, path: &str) -> Req {
+        Req {
+            rb: self.http.request(method, format!("{}{path}", self.base)),
+        }
+    }
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.req(reqwest::Method::GET, path)
+            .bearer(token)
+            .send()
+            .await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.req(reqwest::Method::POST, path)
+            .bearer(token)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    pub async fn staff_id(&self, name: &str, device_token: Option<&str>) -> String {
+        let mut r = self.req(reqwest::Method::GET, "/api/v1/login-staff");
+        if let Some(t) = device_token {
+            r = r.header("X-Device-Token", t);
+        }
+        let list = r.send().await.body;
+        list["staff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {list}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A back-office session of the demo manager.
+    pub async fn manager(&self) -> String {
+        let id = self.staff_id("Maria Manager", None).await;
+        let r = self
+            .req(reqwest::Method::POST, "/api/v1/sessions")
+            .json(&json!({"staff_id": id, "pin": self.pins["Maria Manager"]}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Pairs a new register and returns its device token.
+    pub async fn pair(&self, manager: &str, name: &str) -> String {
+        let r = self
+            .post("/api/v1/devices", manager, json!({"name": name}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs `who` in at the register with `device`; returns the session token.
+    pub async fn sign_in(&self, device: &str, who: &str) -> String {
+        let id = self.staff_id(who, Some(device)).await;
+        let r = self
+            .req(reqwest::Method::POST, "/api/v1/sessions")
+            .header("X-Device-Token", device)
+            .json(&json!({"staff_id": id, "pin": self.pins[who]}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A paired register with a cashier signed in and a shift open.
+    pub async fn register(&self, name: &str) -> Till {
+        let m = self.manager().await;
+        let device = self.pair(&m, name).await;
+        let cashier = self.sign_in(&device, "Carl Cashier").await;
+        let r = self
+            .post(
+                "/api/v1/shifts",
+                &cashier,
+                json!({"opening_float_minor": 10000}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        Till {
+            device,
+            cashier,
+            manager: m,
+        }
+    }
+
+    pub async fn barcode(&self, token: &str, name_part: &str) -> (String, String, i64) {
+        let r = self
+            .get(&format!("/api/v1/products?q={name_part}"), token)
+            .await;
+        let p = &r.body[0];
+        (
+            p["barcodes"][0].as_str().unwrap().to_owned(),
+            p["id"].as_str().unwrap().to_owned(),
+            p["price_minor"].as_i64().unwrap(),
+        )
+    }
+
+    /// Posts a sale with an idempotency key.
+    pub async fn sell(&self, token: &str, key: &str, body: &Value) -> Resp {
+        self.req(reqwest::Method::POST, "/api/v1/orders")
+            .bearer(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+    }
+
+    /// All events of a stream, in position order.
+    pub async fn events(&self, manager: &str, stream: &str) -> Vec<Value> {
+        let r = self
+            .get(&format!("/api/v1/outbox/{stream}?limit=5000"), manager)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body.as_array().unwrap().clone()
+    }
+
+    /// Waits until the relay has positioned every committed event.
+    pub async fn relayed(&self, manager: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self.get("/api/v1/outbox", manager).await;
+            if r.body["unrelayed"] == 0 {
+                return r.body["streams"].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "relay did not catch up: {}",
+                r.body
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A register ready to sell.
+pub struct Till {
+    pub device: String,
+    pub cashier: String,
+    pub manager: String,
+}
+
+impl Req {
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.rb = self.rb.bearer_auth(token);
+        self
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.rb = self.rb.header(k, v);
+        self
+    }
+    pub fn json(mut self, v: &Value) -> Self {
+        self.rb = self.rb.json(v);
+        self
+    }
+    pub fn raw(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.rb = self.rb.header("Content-Type", content_type).body(body);
+        self
+    }
+    pub async fn send(self) -> Resp {
+        let r = self.rb.send().await.expect("request reaches the server");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            body,
+            content_type,
+            headers,
+        }
+    }
+}
+
+pub fn key() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// A cash sale of `lines` (barcode, quantity in thousandths) paying `total` exactly.
+pub fn cash_sale(lines: &[(&str, i64)], total: i64) -> Value {
+    json!({
+        "currency": "EUR",
+        "lines": lines.iter().map(|(b, q)| json!({"barcode": b, "quantity_milli": q})).collect::<Vec<_>>(),
+        "payments": [{"method": "cash", "amount_minor": total, "tendered_minor": total}],
+    })
+}

@@ -1,0 +1,10 @@
+//! Black-box tests of the edge: the real `outpost` binary as a separate process,
+//! over real HTTP, on SQLite and on PostgreSQL (a fresh database per test).
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod clock;
+mod durability;
+mod sales;
