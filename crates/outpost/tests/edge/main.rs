@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod browser;
 mod clock;
 mod durability;
 mod sales;

@@ -1,0 +1,213 @@
+//! The register page in headless Chromium, as a cashier uses it: pair, sign in,
+//! open the shift, scan two barcodes, pay cash, see the change and the order.
+
+use crate::helpers::{Backend, Store, spawn};
+use fantoccini::{ClientBuilder, Locator, key::Key};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn text(c: &fantoccini::Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until `css` is displayed (pages switch sections by `hidden`).
+async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && e.is_displayed().await.unwrap_or(false)
+        {
+            return e;
+        }
+        assert!(Instant::now() < deadline, "{css} never became visible");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let m = app.manager().await;
+    let (milk, _, milk_price) = app.barcode(&m, "milk").await;
+    let (bread, _, bread_price) = app.barcode(&m, "Sourdough").await;
+    let port = free_port();
+    let driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium chromium-driver; scripts/test does)"),
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1280,900"]}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let c = loop {
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "chromedriver did not answer: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    c.goto(&app.base).await.unwrap();
+
+    // Pair the register with the manager's PIN.
+    visible(&c, "#pair-pin")
+        .await
+        .send_keys(&app.pins["Maria Manager"])
+        .await
+        .unwrap();
+    c.find(Locator::Css("#pair-go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Sign in as the cashier.
+    visible(&c, "#login-staff button.staff").await;
+    let buttons = c
+        .find_all(Locator::Css("#login-staff button.staff"))
+        .await
+        .unwrap();
+    let mut found = false;
+    for b in buttons {
+        if b.text().await.unwrap().contains("Carl Cashier") {
+            b.click().await.unwrap();
+            found = true;
+        }
+    }
+    assert!(found, "Carl is on the sign-in screen");
+    c.find(Locator::Css("#login-pin"))
+        .await
+        .unwrap()
+        .send_keys(&app.pins["Carl Cashier"])
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Open the shift with the default float.
+    visible(&c, "#shift-go").await.click().await.unwrap();
+
+    // A keyboard-wedge scanner types digits, then Enter.
+    let scan = visible(&c, "#scan").await;
+    for code in [&milk, &bread] {
+        scan.send_keys(&format!("{code}{}", char::from(Key::Enter)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let total = milk_price + bread_price;
+    let want = format!("{}.{:02} EUR", total / 100, total % 100);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while text(&c, "#totals")
+        .await
+        .contains(&want)
+        .then_some(())
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "total {want} not shown: {}",
+            text(&c, "#totals").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Pay cash with a 20 note.
+    c.find(Locator::Css("#pay-cash"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    visible(&c, "#pay-tendered")
+        .await
+        .send_keys("20")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#pay-confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    visible(&c, "#receipt-change").await;
+    let change = 2000 - total;
+    assert_eq!(
+        text(&c, "#receipt-change").await,
+        format!("{}.{:02} EUR", change / 100, change % 100)
+    );
+    let receipt = text(&c, "#receipt-text").await;
+    assert!(
+        receipt.contains("Whole milk 1 l") && receipt.contains("Sourdough bread"),
+        "{receipt}"
+    );
+    let number = receipt
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("Order ")
+        .to_owned();
+    assert!(number.starts_with("S01-R1-"), "{receipt}");
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(std::env::temp_dir().join("outpost-register.png"), png);
+    }
+    c.find(Locator::Css("#receipt-done"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text(&c, "#recent").await.contains(&number) {
+        assert!(
+            Instant::now() < deadline,
+            "order {number} not in recent orders"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await.unwrap();
+    drop(driver);
+}
