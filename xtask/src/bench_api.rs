@@ -35,7 +35,11 @@ pub struct Args {
     #[arg(long, default_value = "postgres,sqlite", value_delimiter = ',')]
     backends: Vec<String>,
     /// PostgreSQL server (a database is created and dropped per run).
-    #[arg(long, env = "OUTPOST_BENCH_PG", default_value = "postgres://postgres:outpost@127.0.0.1:5432")]
+    #[arg(
+        long,
+        env = "OUTPOST_BENCH_PG",
+        default_value = "postgres://postgres:outpost@127.0.0.1:5432"
+    )]
     pg: String,
 }
 
@@ -87,7 +91,9 @@ fn round2(x: f64) -> f64 {
 
 pub fn run(a: Args) -> Result<()> {
     let bin = build_release()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut out = serde_json::Map::new();
     out.insert("bench".into(), json!("api"));
     out.insert("registers".into(), json!(a.registers));
@@ -145,7 +151,13 @@ pub fn run(a: Args) -> Result<()> {
 fn build_release() -> Result<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "--release", "-p", "outpost", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "outpost",
+            "--message-format=json-render-diagnostics",
+        ])
         .stderr(Stdio::inherit())
         .output()
         .context("cargo build --release")?;
@@ -167,8 +179,11 @@ fn fresh_database(backend: &str, pg: &str) -> Result<String> {
     let id = uuid::Uuid::now_v7().simple().to_string();
     match backend {
         "postgres" => {
-            let mut c = PgConnection::establish(&format!("{pg}/postgres"))
-                .with_context(|| format!("connect to PostgreSQL (set OUTPOST_BENCH_PG; scripts/test starts one on {pg})"))?;
+            let mut c = PgConnection::establish(&format!("{pg}/postgres")).with_context(|| {
+                format!(
+                    "connect to PostgreSQL (set OUTPOST_BENCH_PG; scripts/test starts one on {pg})"
+                )
+            })?;
             diesel::sql_query(format!("CREATE DATABASE outpost_bench_{id}")).execute(&mut c)?;
             Ok(format!("{pg}/outpost_bench_{id}"))
         }
@@ -183,8 +198,12 @@ fn fresh_database(backend: &str, pg: &str) -> Result<String> {
 
 fn drop_database(backend: &str, pg: &str, url: &str) {
     if backend == "postgres" {
-        if let (Ok(mut c), Some(name)) = (PgConnection::establish(&format!("{pg}/postgres")), url.rsplit('/').next()) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+        if let (Ok(mut c), Some(name)) = (
+            PgConnection::establish(&format!("{pg}/postgres")),
+            url.rsplit('/').next(),
+        ) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut c);
         }
     } else if let Some(dir) = std::path::Path::new(url).parent() {
         let _ = std::fs::remove_dir_all(dir);
@@ -192,7 +211,10 @@ fn drop_database(backend: &str, pg: &str, url: &str) {
 }
 
 /// 64 baskets of 3–5 distinct unit products, half paid by card.
-fn baskets(products: &[(String, i64)], mut total_of: impl FnMut(&[(String, i64)]) -> Result<i64>) -> Result<Vec<Basket>> {
+fn baskets(
+    products: &[(String, i64)],
+    mut total_of: impl FnMut(&[(String, i64)]) -> Result<i64>,
+) -> Result<Vec<Basket>> {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut out = Vec::new();
     for i in 0..64 {
@@ -205,16 +227,33 @@ fn baskets(products: &[(String, i64)], mut total_of: impl FnMut(&[(String, i64)]
             }
         }
         let total = total_of(&lines)?;
-        out.push(Basket { lines, total, card: i % 2 == 0 });
+        out.push(Basket {
+            lines,
+            total,
+            card: i % 2 == 0,
+        });
     }
     Ok(out)
 }
 
 fn sale_request(b: &Basket) -> SaleRequest {
     SaleRequest {
-        lines: b.lines.iter().map(|(id, q)| LineRequest { product: ProductRef::Id(id.clone()), qty_milli: *q, discount_minor: 0, unit_price_minor: None }).collect(),
+        lines: b
+            .lines
+            .iter()
+            .map(|(id, q)| LineRequest {
+                product: ProductRef::Id(id.clone()),
+                qty_milli: *q,
+                discount_minor: 0,
+                unit_price_minor: None,
+            })
+            .collect(),
         payments: vec![PaymentRequest {
-            method: if b.card { PaymentMethod::Card } else { PaymentMethod::Cash },
+            method: if b.card {
+                PaymentMethod::Card
+            } else {
+                PaymentMethod::Cash
+            },
             amount_minor: b.total,
             tendered_minor: None,
             card_type: if b.card { "visa".into() } else { String::new() },
@@ -240,20 +279,42 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
     seed::demo(&mut conn)?;
     let node = Arc::new(Node::load(&mut conn)?);
     let people = staff::list_staff(&mut conn)?;
-    let manager = people.iter().find(|s| s.role == "manager").context("demo manager")?;
-    let cashier = people.iter().find(|s| s.role == "cashier").context("demo cashier")?;
-    let boss = Actor { staff_id: manager.id.clone(), role: Role::Manager, device_id: None };
+    let manager = people
+        .iter()
+        .find(|s| s.role == "manager")
+        .context("demo manager")?;
+    let cashier = people
+        .iter()
+        .find(|s| s.role == "cashier")
+        .context("demo cashier")?;
+    let boss = Actor {
+        staff_id: manager.id.clone(),
+        role: Role::Manager,
+        device_id: None,
+    };
     let mut actors = Vec::new();
     for i in 0..registers {
         let d = staff::pair_device(&mut conn, &node, &boss, &format!("Bench {i}"), "register")?;
-        let a = Actor { staff_id: cashier.id.clone(), role: Role::Cashier, device_id: Some(d.device.id) };
+        let a = Actor {
+            staff_id: cashier.id.clone(),
+            role: Role::Cashier,
+            device_id: Some(d.device.id),
+        };
         shifts::open(&mut conn, &node, &a, 10_000)?;
         actors.push(a);
     }
-    let products: Vec<(String, i64)> = catalog::search(&mut conn, &node, "", 500)?.into_iter().filter(|p| !p.weighed).map(|p| (p.id, p.price_minor)).collect();
+    let products: Vec<(String, i64)> = catalog::search(&mut conn, &node, "", 500)?
+        .into_iter()
+        .filter(|p| !p.weighed)
+        .map(|p| (p.id, p.price_minor))
+        .collect();
     let a0 = actors[0].clone();
     let baskets = Arc::new(baskets(&products, |lines| {
-        let b = Basket { lines: lines.to_vec(), total: 0, card: true };
+        let b = Basket {
+            lines: lines.to_vec(),
+            total: 0,
+            card: true,
+        };
         Ok(outpost_storage::sales::quote(&mut conn, &node, &a0, &sale_request(&b))?.total_minor)
     })?);
     drop(conn);
@@ -266,7 +327,6 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
             let (db, node, baskets) = (db.clone(), node.clone(), baskets.clone());
             std::thread::spawn(move || -> Result<Figures> {
                 let mut f = Figures::default();
-                let mut conn = db.conn()?;
                 let mut n = i;
                 while Instant::now() < until {
                     let b = &baskets[n % baskets.len()];
@@ -274,7 +334,9 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
                     let req = sale_request(b);
                     let key = uuid::Uuid::now_v7().to_string();
                     let s = Instant::now();
-                    match outpost_storage::sales::create_sale(&mut conn, &node, &actor, &key, &key, &req) {
+                    match db.write(|c| {
+                        outpost_storage::sales::create_sale(c, &node, &actor, &key, &key, &req)
+                    }) {
                         Ok(_) => {
                             f.sales += 1;
                             f.lat_ms.push(s.elapsed().as_secs_f64() * 1000.0);
@@ -288,7 +350,9 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
         .collect();
     let mut all = Figures::default();
     for t in threads {
-        let f = t.join().map_err(|_| anyhow::anyhow!("baseline thread panicked"))??;
+        let f = t
+            .join()
+            .map_err(|_| anyhow::anyhow!("baseline thread panicked"))??;
         all.sales += f.sales;
         all.errors += f.errors;
         all.lat_ms.extend(f.lat_ms);
@@ -311,7 +375,10 @@ impl Drop for Server {
 }
 
 fn start_server(bin: &str, url: &str) -> Result<Server> {
-    let dir = std::env::temp_dir().join(format!("outpost-bench-data-{}", uuid::Uuid::now_v7().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "outpost-bench-data-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
     let mut child = Command::new(bin)
         .args(["edge", "--demo", "--data"])
         .arg(&dir)
@@ -330,11 +397,21 @@ fn start_server(bin: &str, url: &str) -> Result<Server> {
         if let Some(rest) = line.trim().strip_prefix("demo staff: ")
             && let Some((name, pin)) = rest.split_once(" PIN ")
         {
-            pins.insert(name.rsplit_once(" (").map(|(n, _)| n).unwrap_or(name).to_owned(), pin.to_owned());
+            pins.insert(
+                name.rsplit_once(" (")
+                    .map(|(n, _)| n)
+                    .unwrap_or(name)
+                    .to_owned(),
+                pin.to_owned(),
+            );
         }
         if let Some(u) = line.strip_prefix("Outpost edge listening on ") {
             let port = u.rsplit(':').next().context("port")?.to_owned();
-            return Ok(Server { child, base: format!("http://127.0.0.1:{port}"), pins });
+            return Ok(Server {
+                child,
+                base: format!("http://127.0.0.1:{port}"),
+                pins,
+            });
         }
     }
     bail!("the edge exited before listening")
@@ -352,36 +429,94 @@ async fn call(req: reqwest::RequestBuilder, what: &str) -> Result<Value> {
 
 async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> {
     let srv = start_server(bin, url)?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(a.registers * 2).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.registers * 2)
+        .build()?;
     let b = &srv.base;
     let staff = call(http.get(format!("{b}/api/v1/login-staff")), "staff").await?;
-    let maria = staff["staff"][0]["id"].as_str().context("manager")?.to_owned();
-    let m = call(http.post(format!("{b}/api/v1/sessions")).json(&json!({"staff_id": maria, "pin": srv.pins["Maria Manager"]})), "manager sign-in").await?;
+    let maria = staff["staff"][0]["id"]
+        .as_str()
+        .context("manager")?
+        .to_owned();
+    let m = call(
+        http.post(format!("{b}/api/v1/sessions"))
+            .json(&json!({"staff_id": maria, "pin": srv.pins["Maria Manager"]})),
+        "manager sign-in",
+    )
+    .await?;
     let mtok = m["token"].as_str().context("token")?.to_owned();
     let mut tokens = Vec::new();
     for i in 0..a.registers {
-        let d = call(http.post(format!("{b}/api/v1/devices")).bearer_auth(&mtok).json(&json!({"name": format!("Bench {i}")})), "pair").await?;
+        let d = call(
+            http.post(format!("{b}/api/v1/devices"))
+                .bearer_auth(&mtok)
+                .json(&json!({"name": format!("Bench {i}")})),
+            "pair",
+        )
+        .await?;
         let dt = d["token"].as_str().context("device token")?.to_owned();
-        let list = call(http.get(format!("{b}/api/v1/login-staff")).header("X-Device-Token", &dt), "staff").await?;
-        let carl = list["staff"].as_array().context("staff")?.iter().find(|s| s["name"] == "Carl Cashier").context("Carl")?["id"].clone();
-        let s = call(http.post(format!("{b}/api/v1/sessions")).header("X-Device-Token", &dt).json(&json!({"staff_id": carl, "pin": srv.pins["Carl Cashier"]})), "cashier sign-in").await?;
+        let list = call(
+            http.get(format!("{b}/api/v1/login-staff"))
+                .header("X-Device-Token", &dt),
+            "staff",
+        )
+        .await?;
+        let carl = list["staff"]
+            .as_array()
+            .context("staff")?
+            .iter()
+            .find(|s| s["name"] == "Carl Cashier")
+            .context("Carl")?["id"]
+            .clone();
+        let s = call(
+            http.post(format!("{b}/api/v1/sessions"))
+                .header("X-Device-Token", &dt)
+                .json(&json!({"staff_id": carl, "pin": srv.pins["Carl Cashier"]})),
+            "cashier sign-in",
+        )
+        .await?;
         let t = s["token"].as_str().context("token")?.to_owned();
-        call(http.post(format!("{b}/api/v1/shifts")).bearer_auth(&t).json(&json!({"opening_float_minor": 10000})), "open shift").await?;
+        call(
+            http.post(format!("{b}/api/v1/shifts"))
+                .bearer_auth(&t)
+                .json(&json!({"opening_float_minor": 10000})),
+            "open shift",
+        )
+        .await?;
         tokens.push(t);
     }
-    let list = call(http.get(format!("{b}/api/v1/products?limit=500")).bearer_auth(&tokens[0]), "products").await?;
+    let list = call(
+        http.get(format!("{b}/api/v1/products?limit=500"))
+            .bearer_auth(&tokens[0]),
+        "products",
+    )
+    .await?;
     let products: Vec<(String, i64)> = list
         .as_array()
         .context("products")?
         .iter()
         .filter(|p| p["weighed"] == false)
-        .map(|p| (p["id"].as_str().unwrap_or_default().to_owned(), p["price_minor"].as_i64().unwrap_or(0)))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap_or_default().to_owned(),
+                p["price_minor"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
     let mut quoted = Vec::new();
     for lines in baskets(&products, |_| Ok(0))? {
         let body = sale_json(&lines);
-        let q = call(http.post(format!("{b}/api/v1/orders/quote")).bearer_auth(&tokens[0]).json(&body), "quote").await?;
-        quoted.push(Basket { total: q["total_minor"].as_i64().context("total")?, ..lines });
+        let q = call(
+            http.post(format!("{b}/api/v1/orders/quote"))
+                .bearer_auth(&tokens[0])
+                .json(&body),
+            "quote",
+        )
+        .await?;
+        quoted.push(Basket {
+            total: q["total_minor"].as_i64().context("total")?,
+            ..lines
+        });
     }
     let bodies: Arc<Vec<Value>> = Arc::new(quoted.iter().map(sale_json).collect());
 
@@ -398,7 +533,13 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
                 let body = &bodies[n % bodies.len()];
                 n += 7;
                 let s = Instant::now();
-                let r = http.post(format!("{b}/api/v1/orders")).bearer_auth(&t).header("Idempotency-Key", uuid::Uuid::now_v7().to_string()).json(body).send().await;
+                let r = http
+                    .post(format!("{b}/api/v1/orders"))
+                    .bearer_auth(&t)
+                    .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+                    .json(body)
+                    .send()
+                    .await;
                 match r {
                     Ok(r) if r.status().as_u16() == 201 => {
                         let _ = r.bytes().await;
@@ -428,9 +569,20 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
     for i in 0..total {
         let due = t0 + interval * i as u32;
         tokio::time::sleep_until(due.into()).await;
-        let (http, t, body, b) = (http.clone(), tokens[i % tokens.len()].clone(), bodies[i % bodies.len()].clone(), b.clone());
+        let (http, t, body, b) = (
+            http.clone(),
+            tokens[i % tokens.len()].clone(),
+            bodies[i % bodies.len()].clone(),
+            b.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            let r = http.post(format!("{b}/api/v1/orders")).bearer_auth(&t).header("Idempotency-Key", uuid::Uuid::now_v7().to_string()).json(&body).send().await;
+            let r = http
+                .post(format!("{b}/api/v1/orders"))
+                .bearer_auth(&t)
+                .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+                .json(&body)
+                .send()
+                .await;
             match r {
                 Ok(r) if r.status().as_u16() == 201 => {
                     let _ = r.bytes().await;

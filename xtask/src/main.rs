@@ -32,6 +32,8 @@ enum Bench {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
-        Cmd::Bench { which: Bench::Api(a) } => bench_api::run(a),
+        Cmd::Bench {
+            which: Bench::Api(a),
+        } => bench_api::run(a),
     }
 }

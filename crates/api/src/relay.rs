@@ -35,13 +35,33 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
     let interval = Duration::from_millis(state.settings.relay.interval_ms.max(5));
     let batch = state.settings.relay.batch.clamp(1, 10_000);
     tokio::pin!(shutdown);
+    // Hand on only what commits from now on; durable consumers (sync, Redis)
+    // keep their own positions and read what they missed from the outbox.
+    let mut after = loop {
+        match state.db(|c, _| outpost_storage::relay::start_seq(c)).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "relay cannot read the outbox yet; retrying");
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+            }
+        }
+    };
     loop {
         loop {
             let r = state
-                .db(move |c, _| outpost_storage::relay::assign_positions(c, batch))
+                .db(move |c, _| outpost_storage::relay::next_batch(c, after, batch))
                 .await;
             match r {
                 Ok(events) => {
+                    after = events
+                        .iter()
+                        .map(|e| e.seq)
+                        .max()
+                        .unwrap_or(after)
+                        .max(after);
                     state
                         .relay
                         .last_ok_ms

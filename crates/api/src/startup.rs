@@ -143,7 +143,7 @@ impl Application {
         let _ = relay_task.await;
         let _ = house_task.await;
         let state = self.state.clone();
-        let _ = state.db(|c, n| n.persist_clock(c)).await;
+        let _ = state.write(|c, n| n.persist_clock(c)).await;
         r
     }
 }
@@ -163,7 +163,7 @@ async fn housekeeping(state: web::Data<AppState>, shutdown: impl std::future::Fu
             _ = &mut shutdown => return,
             _ = tick.tick() => {}
         }
-        if let Err(e) = state.db(|c, n| n.persist_clock(c)).await {
+        if let Err(e) = state.write(|c, n| n.persist_clock(c)).await {
             tracing::warn!(error = %e, "could not persist the clock");
         }
         if last_purge.elapsed() >= Duration::from_secs(86_400) {

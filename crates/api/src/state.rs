@@ -40,13 +40,19 @@ impl AppState {
         .map_err(ApiError::from)
     }
 
-    /// Like [`AppState::db`] for a write: wakes the relay once it committed.
+    /// Like [`AppState::db`] for work that writes (one writer at a time on
+    /// SQLite); wakes the relay once it committed.
     pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection, &Node) -> Result<T, StorageError> + Send + 'static,
     {
-        let r = self.db(f).await;
+        let db = self.db.clone();
+        let node = self.node.clone();
+        let r = web::block(move || db.write(|c| f(c, &node)))
+            .await
+            .map_err(|_| ApiError::Blocking)?
+            .map_err(ApiError::from);
         self.relay_wake.notify_one();
         r
     }

@@ -177,12 +177,17 @@ pub type Resolved = (
 );
 
 pub fn resolve(conn: &mut AnyConnection, ids: &[String], codes: &[String]) -> Result<Resolved> {
-    let by_code: HashMap<String, String> = barcodes::table
-        .filter(barcodes::code.eq_any(codes))
-        .select((barcodes::code, barcodes::product_id))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect();
+    // Skip the round trip when the till sent only product ids.
+    let by_code: HashMap<String, String> = if codes.is_empty() {
+        HashMap::new()
+    } else {
+        barcodes::table
+            .filter(barcodes::code.eq_any(codes))
+            .select((barcodes::code, barcodes::product_id))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect()
+    };
     let mut all: Vec<&String> = ids.iter().collect();
     all.extend(by_code.values());
     let rows: HashMap<String, ProductRow> = products::table

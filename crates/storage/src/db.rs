@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -90,6 +91,10 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// SQLite admits one writer at a time anyway. Queuing writers on a mutex
+    /// here hands the lock over at once, where SQLite's busy handler sleeps
+    /// and retries (measured: second-long p99 tails under 32 registers).
+    writer: Option<Arc<Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -121,7 +126,12 @@ impl Db {
                 url: url.to_owned(),
                 backend,
             })?;
-        let db = Db { pool, backend };
+        let writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let db = Db {
+            pool,
+            backend,
+            writer,
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -132,6 +142,22 @@ impl Db {
 
     pub fn conn(&self) -> Result<PooledConn> {
         Ok(self.pool.get()?)
+    }
+
+    /// Runs work that writes, one writer at a time on SQLite.
+    pub fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut conn = self.conn()?;
+        let _turn = self
+            .writer
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        f(&mut conn)
     }
 
     fn migrate(&self) -> Result<()> {

@@ -63,6 +63,7 @@ pub struct Event<'a, P: Serialize> {
 #[diesel(table_name = outbox)]
 struct NewOutboxRow<'a> {
     event_id: String,
+    position: Option<i64>,
     store_id: &'a str,
     device_id: Option<&'a str>,
     stream: &'a str,
@@ -90,9 +91,17 @@ pub fn append<P: Serialize>(
     let payload = serde_json::to_string(ev.payload)
         .map_err(|e| crate::StorageError::Corrupt(format!("event payload: {e}")))?;
     let event_id = new_id();
+    // SQLite has one writer at a time, so the transaction itself takes the next
+    // position (no contention, and no second fsync by the relay). PostgreSQL
+    // leaves it to the relay, so concurrent sales never queue on a counter row.
+    let position = match conn {
+        AnyConnection::Sqlite(_) => Some(next_position(conn, ev.stream.as_str())?),
+        AnyConnection::Postgresql(_) => None,
+    };
     diesel::insert_into(outbox::table)
         .values(NewOutboxRow {
             event_id: event_id.clone(),
+            position,
             store_id: &node.store_id,
             device_id: ev.device_id,
             stream: ev.stream.as_str(),
@@ -111,6 +120,20 @@ pub fn append<P: Serialize>(
         })
         .execute(conn)?;
     Ok(event_id)
+}
+
+/// Bumps and returns a stream's head. Only for a single-writer database.
+fn next_position(conn: &mut AnyConnection, stream: &str) -> Result<i64> {
+    use crate::schema::stream_heads as h;
+    let n = diesel::update(h::table.find(stream))
+        .set(h::position.eq(h::position + 1))
+        .execute(conn)?;
+    if n == 0 {
+        diesel::insert_into(h::table)
+            .values((h::stream.eq(stream), h::position.eq(1)))
+            .execute(conn)?;
+    }
+    Ok(h::table.find(stream).select(h::position).first(conn)?)
 }
 
 /// An event as stored, with its envelope.

@@ -5,8 +5,10 @@
 //! assigns positions afterwards and hands the positioned events on, so nothing
 //! is published for a rolled-back transaction and nothing twice.
 //!
-//! Commit order without a hot row: on SQLite a single writer commits, so `seq`
-//! (AUTOINCREMENT) order is commit order. On PostgreSQL transactions commit
+//! SQLite has a single writer, so the writing transaction takes its positions
+//! itself (see `outbox::append`) and the relay only reads what committed.
+//!
+//! Commit order without a hot row on PostgreSQL: transactions commit
 //! concurrently, so each row records its transaction id, and the relay takes only
 //! rows whose transaction is older than every transaction still running
 //! (`txid < pg_snapshot_xmin(pg_current_snapshot())`): no row can appear later
@@ -32,8 +34,37 @@ struct Candidate {
     seq: i64,
 }
 
-/// Positions up to `limit` committed events; returns them in position order.
-pub fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
+/// The next committed events to hand on, in position order, at most `limit`.
+/// On PostgreSQL this positions them (a write); on SQLite they were positioned
+/// when written and this only reads those after `after_seq`. Callers keep the
+/// highest `seq` returned as their next `after_seq`.
+pub fn next_batch(
+    conn: &mut AnyConnection,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
+    match conn {
+        AnyConnection::Sqlite(_) => Ok(outbox::table
+            .filter(outbox::seq.gt(after_seq))
+            .order(outbox::seq.asc())
+            .limit(limit)
+            .select(StoredEvent::as_select())
+            .load(conn)?),
+        AnyConnection::Postgresql(_) => assign_positions(conn, limit),
+    }
+}
+
+/// Where a relay starting now begins: after everything already committed.
+pub fn start_seq(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(outbox::table
+        .select(diesel::dsl::max(outbox::seq))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
+/// Positions up to `limit` committed events (PostgreSQL); returns them in
+/// position order.
+fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
     write_tx(conn, |conn| {
         let seqs: Vec<i64> = match conn {
             AnyConnection::Postgresql(c) => {
@@ -54,12 +85,8 @@ pub fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Stor
                 .load(c)?;
                 got.into_iter().map(|c| c.seq).collect()
             }
-            AnyConnection::Sqlite(_) => outbox::table
-                .filter(outbox::position.is_null())
-                .order(outbox::seq.asc())
-                .limit(limit)
-                .select(outbox::seq)
-                .load(conn)?,
+            // Positioned by the writing transaction (see `next_batch`).
+            AnyConnection::Sqlite(_) => Vec::new(),
         };
         if seqs.is_empty() {
             return Ok(Vec::new());
@@ -82,9 +109,28 @@ pub fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Stor
             let head = heads.entry(ev.stream.clone()).or_insert(0);
             *head += 1;
             ev.position = Some(*head);
-            diesel::update(outbox::table.find(ev.seq))
-                .set(outbox::position.eq(*head))
-                .execute(conn)?;
+        }
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        let positions: Vec<i64> = events.iter().map(|e| e.position.unwrap_or(0)).collect();
+        match conn {
+            // One statement for the whole batch.
+            AnyConnection::Postgresql(c) => {
+                diesel::sql_query(
+                    "UPDATE outbox SET position = x.pos \
+                     FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE outbox.seq = x.seq",
+                )
+                .bind::<diesel::sql_types::Array<BigInt>, _>(&seqs)
+                .bind::<diesel::sql_types::Array<BigInt>, _>(&positions)
+                .execute(c)?;
+            }
+            // In-process: row by row costs nothing on SQLite.
+            AnyConnection::Sqlite(_) => {
+                for (seq, pos) in seqs.iter().zip(&positions) {
+                    diesel::update(outbox::table.find(seq))
+                        .set(outbox::position.eq(pos))
+                        .execute(conn)?;
+                }
+            }
         }
         for (stream, pos) in &heads {
             if known.contains(stream) {

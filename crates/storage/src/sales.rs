@@ -228,9 +228,8 @@ pub fn idempotent(
             replayed: true,
         })
     };
-    if idempotency::lookup(conn, device_id, key, request_sha256)?.is_some() {
-        return replay(conn);
-    }
+    // No look-up first: the claim inside the transaction finds an earlier
+    // request too (a unique violation), so a new sale costs one statement less.
     let r = write_tx(conn, |conn| {
         idempotency::claim(conn, device_id, key, request_sha256)?;
         let body = work(conn)?;
@@ -485,7 +484,9 @@ fn build_sale(
         .company_id
         .clone()
         .unwrap_or_else(|| resolved[0].0.company_id.clone());
-    if !catalog::companies(conn)?.iter().any(|c| c.id == company_id) {
+    // A product's company exists (master data is never deleted); only a
+    // company named by the till needs checking.
+    if req.company_id.is_some() && !catalog::companies(conn)?.iter().any(|c| c.id == company_id) {
         return Err(StorageError::Unprocessable(format!(
             "unknown company {company_id:?}"
         )));
@@ -494,13 +495,21 @@ fn build_sale(
 
     // Per-register counter: each till sells one sale at a time, so this row is
     // never contended by another register.
-    diesel::update(devices::table.find(device_id))
-        .set(devices::last_seq.eq(devices::last_seq + 1))
-        .execute(conn)?;
-    let (seq, register_no): (i64, i32) = devices::table
-        .find(device_id)
-        .select((devices::last_seq, devices::register_no))
-        .first(conn)?;
+    let bump = diesel::update(devices::table.find(device_id))
+        .set(devices::last_seq.eq(devices::last_seq + 1));
+    let (seq, register_no): (i64, i32) = match conn {
+        // One round trip where the backend can return the new value.
+        AnyConnection::Postgresql(c) => bump
+            .returning((devices::last_seq, devices::register_no))
+            .get_result(c)?,
+        AnyConnection::Sqlite(_) => {
+            bump.execute(conn)?;
+            devices::table
+                .find(device_id)
+                .select((devices::last_seq, devices::register_no))
+                .first(conn)?
+        }
+    };
     let number = OrderNumber::new(&node.store_code, register_no, seq);
     let hlc = node.tick();
     let now = now_millis();

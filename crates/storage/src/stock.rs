@@ -43,19 +43,29 @@ pub fn record(
             ref_id: ref_id.to_owned(),
         })
         .collect();
-    for m in &out {
-        diesel::insert_into(stock_movements::table)
-            .values((
+    let rows: Vec<_> = out
+        .iter()
+        .map(|m| {
+            (
                 stock_movements::id.eq(&m.id),
                 stock_movements::product_id.eq(&m.product_id),
                 stock_movements::qty_milli.eq(m.qty_milli),
                 stock_movements::reason.eq(&m.reason),
                 stock_movements::ref_id.eq(&m.ref_id),
-                stock_movements::staff_id.eq(&actor.staff_id),
+                stock_movements::staff_id.eq(Some(&actor.staff_id)),
                 stock_movements::at.eq(now),
-            ))
-            .execute(conn)?;
-    }
+            )
+        })
+        .collect();
+    // One multi-row INSERT; diesel's batch insert is per backend.
+    match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(stock_movements::table)
+            .values(&rows)
+            .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(stock_movements::table)
+            .values(&rows)
+            .execute(c)?,
+    };
     outbox::append(
         conn,
         node,

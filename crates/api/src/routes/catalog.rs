@@ -54,9 +54,9 @@ async fn by_barcode(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProductBody {
+pub struct ProductBody {
     sku: String,
     name: String,
     company_id: Option<String>,
@@ -93,9 +93,9 @@ async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProductPatch {
+pub struct ProductPatch {
     price_minor: Option<i64>,
     name: Option<String>,
     active: Option<bool>,
@@ -138,9 +138,9 @@ async fn customers(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CustomerBody {
+pub struct CustomerBody {
     name: String,
     #[serde(default)]
     phone: String,

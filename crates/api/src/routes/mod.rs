@@ -2,6 +2,7 @@
 //! case, shape the answer. Errors become problem JSON in `problem.rs`.
 
 mod catalog;
+pub mod openapi;
 mod ops;
 mod pages;
 mod people;
@@ -12,6 +13,7 @@ use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
+    openapi::configure(cfg);
     pages::configure(cfg);
     cfg.service(
         web::scope("/api/v1")

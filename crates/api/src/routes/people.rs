@@ -35,9 +35,9 @@ async fn login_staff(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
     Ok(HttpResponse::Ok().json(serde_json::json!({"device": device, "staff": list})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+pub struct LoginBody {
     staff_id: String,
     pin: String,
 }
@@ -77,9 +77,9 @@ async fn list_staff(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpRe
     Ok(HttpResponse::Ok().json(state.db(|c, _| staff::list_staff(c)).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewStaff {
+pub struct NewStaff {
     name: String,
     role: String,
     pin: String,
@@ -99,9 +99,9 @@ async fn create_staff(
     Ok(HttpResponse::Created().json(s))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PinBody {
+pub struct PinBody {
     pin: String,
 }
 
@@ -135,9 +135,9 @@ async fn list_devices(state: web::Data<AppState>, who: Signed) -> ApiResult<Http
     Ok(HttpResponse::Ok().json(state.db(|c, _| staff::devices(c)).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PairBody {
+pub struct PairBody {
     name: String,
     #[serde(default = "register")]
     kind: String,

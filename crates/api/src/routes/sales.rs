@@ -25,9 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/adjustments", web::get().to(adjustments));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LineBody {
+pub struct LineBody {
     product_id: Option<String>,
     barcode: Option<String>,
     /// Thousandths: 1000 = one piece, 375 = 0.375 kg.
@@ -37,9 +37,9 @@ struct LineBody {
     unit_price_minor: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PaymentBody {
+pub struct PaymentBody {
     method: String,
     amount_minor: i64,
     tendered_minor: Option<i64>,
@@ -49,9 +49,9 @@ struct PaymentBody {
     reference: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SaleBody {
+pub struct SaleBody {
     currency: Option<String>,
     lines: Vec<LineBody>,
     #[serde(default)]
@@ -196,9 +196,9 @@ async fn get(
     Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::get(c, &id)).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PayBody {
+pub struct PayBody {
     payments: Vec<PaymentBody>,
 }
 
@@ -223,23 +223,23 @@ async fn pay(
     Ok(answer(a, None))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ApprovalBody {
+pub struct ApprovalBody {
     staff_id: String,
     pin: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefundLineBody {
+pub struct RefundLineBody {
     line_id: String,
     quantity_milli: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefundBody {
+pub struct RefundBody {
     lines: Vec<RefundLineBody>,
     method: String,
     reason: String,
@@ -275,9 +275,9 @@ async fn refund(
     Ok(answer(a, None))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VoidBody {
+pub struct VoidBody {
     reason: String,
     approval: Option<ApprovalBody>,
 }

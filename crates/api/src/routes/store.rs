@@ -36,9 +36,9 @@ async fn list_shifts(
     Ok(HttpResponse::Ok().json(state.db(move |c, _| shifts::list(c, limit)).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OpenBody {
+pub struct OpenBody {
     opening_float_minor: i64,
 }
 
@@ -63,9 +63,9 @@ async fn current_shift(state: web::Data<AppState>, who: Signed) -> ApiResult<Htt
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CashBody {
+pub struct CashBody {
     amount_minor: i64,
     reason: String,
 }
@@ -101,9 +101,9 @@ async fn report(
     Ok(HttpResponse::Ok().json(r))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CloseBody {
+pub struct CloseBody {
     counted_cash_minor: i64,
 }
 
@@ -125,9 +125,9 @@ async fn levels(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpRespo
     Ok(HttpResponse::Ok().json(state.db(|c, _| stock::levels(c)).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MoveBody {
+pub struct MoveBody {
     product_id: String,
     quantity_milli: i64,
     reason: String,
@@ -161,9 +161,9 @@ async fn tickets(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StatusBody {
+pub struct StatusBody {
     status: String,
 }
 

@@ -2,6 +2,7 @@
 //! over real HTTP, on SQLite and on PostgreSQL (a fresh database per test).
 
 mod helpers;
+mod openapi;
 
 mod auth;
 mod bad_input;
