@@ -175,11 +175,3 @@ pub fn read_stream(
         .select(StoredEvent::as_select())
         .load(conn)?)
 }
-
-/// Events written but not yet positioned by the relay.
-pub fn unpositioned_count(conn: &mut AnyConnection) -> Result<i64> {
-    Ok(outbox::table
-        .filter(outbox::position.is_null())
-        .count()
-        .get_result(conn)?)
-}

@@ -31,7 +31,20 @@ struct Locked {
 #[derive(QueryableByName)]
 struct Candidate {
     #[diesel(sql_type = BigInt)]
+    txid: i64,
+    #[diesel(sql_type = BigInt)]
     seq: i64,
+}
+
+/// The relay's keyset: (last_txid, last_seq) of the last positioned row.
+fn keyset(conn: &mut AnyConnection) -> Result<(i64, i64)> {
+    use crate::schema::relay_state as r;
+    Ok(r::table
+        .find(1)
+        .select((r::last_txid, r::last_seq))
+        .first(conn)
+        .optional()?
+        .unwrap_or((0, 0)))
 }
 
 /// The next committed events to hand on, in position order, at most `limit`.
@@ -75,14 +88,35 @@ fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEv
                 if !lock.got {
                     return Ok(Vec::new());
                 }
+                let (last_txid, last_seq) = keyset(conn)?;
+                let AnyConnection::Postgresql(c) = conn else {
+                    return Ok(Vec::new());
+                };
                 let got: Vec<Candidate> = diesel::sql_query(
-                    "SELECT seq FROM outbox \
-                     WHERE position IS NULL \
+                    "SELECT txid, seq FROM outbox \
+                     WHERE (txid, seq) > ($1, $2) \
                        AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
-                     ORDER BY txid, seq LIMIT $1",
+                     ORDER BY txid, seq LIMIT $3",
                 )
+                .bind::<BigInt, _>(last_txid)
+                .bind::<BigInt, _>(last_seq)
                 .bind::<BigInt, _>(limit)
                 .load(c)?;
+                if let Some(last) = got.last() {
+                    use crate::schema::relay_state as r;
+                    let n = diesel::update(r::table.find(1))
+                        .set((r::last_txid.eq(last.txid), r::last_seq.eq(last.seq)))
+                        .execute(c)?;
+                    if n == 0 {
+                        diesel::insert_into(r::table)
+                            .values((
+                                r::id.eq(1),
+                                r::last_txid.eq(last.txid),
+                                r::last_seq.eq(last.seq),
+                            ))
+                            .execute(c)?;
+                    }
+                }
                 got.into_iter().map(|c| c.seq).collect()
             }
             // Positioned by the writing transaction (see `next_batch`).
@@ -148,6 +182,29 @@ fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEv
         }
         Ok(events)
     })
+}
+
+/// Committed events the relay has not positioned yet (0 on SQLite, where the
+/// writing transaction positions them).
+pub fn unpositioned_count(conn: &mut AnyConnection) -> Result<i64> {
+    if let AnyConnection::Sqlite(_) = conn {
+        return Ok(0);
+    }
+    let (last_txid, last_seq) = keyset(conn)?;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let AnyConnection::Postgresql(c) = conn else {
+        return Ok(0);
+    };
+    let r: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM outbox WHERE (txid, seq) > ($1, $2)")
+            .bind::<BigInt, _>(last_txid)
+            .bind::<BigInt, _>(last_seq)
+            .get_result(c)?;
+    Ok(r.n)
 }
 
 /// The last assigned position of every stream.

@@ -310,10 +310,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    relay_cursors (consumer,stream) {
-        consumer -> Text,
-        stream -> Text,
-        position -> BigInt,
+    relay_state (id) {
+        id -> Integer,
+        last_txid -> BigInt,
+        last_seq -> BigInt,
     }
 }
 

@@ -25,7 +25,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         .db(|c, _| {
             use outpost_storage::db::SimpleConnection;
             c.batch_execute("SELECT 1")?;
-            outpost_storage::outbox::unpositioned_count(c)
+            outpost_storage::relay::unpositioned_count(c)
         })
         .await;
     let db_ms = t0.elapsed().as_secs_f64() * 1000.0;

@@ -197,7 +197,7 @@ async fn outbox_status(state: web::Data<AppState>, who: Signed) -> ApiResult<Htt
     who.actor
         .require(Permission::ViewReports, "see the outbox")?;
     let (heads, unrelayed) = state
-        .db(|c, _| Ok((relay::heads(c)?, outbox::unpositioned_count(c)?)))
+        .db(|c, _| Ok((relay::heads(c)?, relay::unpositioned_count(c)?)))
         .await?;
     let heads: serde_json::Map<String, serde_json::Value> =
         heads.into_iter().map(|(s, p)| (s, p.into())).collect();

@@ -290,7 +290,7 @@ CREATE TABLE outbox (
     txid BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
     UNIQUE (stream, position)
 );
-CREATE INDEX outbox_unpositioned ON outbox (txid, seq) WHERE position IS NULL;
+CREATE INDEX outbox_commit_order ON outbox (txid, seq);
 -- Payloads are a few KiB of JSON written once per event on the hot path:
 -- storing them uncompressed saves the pglz work (measured in a profile).
 ALTER TABLE outbox ALTER COLUMN payload SET STORAGE EXTERNAL;
@@ -300,10 +300,12 @@ CREATE TABLE stream_heads (
     position BIGINT NOT NULL
 );
 
--- How far each consumer of the relay (sync push, realtime) has read, by position.
-CREATE TABLE relay_cursors (
-    consumer TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    position BIGINT NOT NULL,
-    PRIMARY KEY (consumer, stream)
+-- The relay's keyset (PostgreSQL): every outbox row at or before
+-- (last_txid, last_seq) in commit order has its position. Reading on from here
+-- touches only new rows, never the dead index entries that "WHERE position IS
+-- NULL" would wade through on a busy queue table.
+CREATE TABLE relay_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_txid BIGINT NOT NULL,
+    last_seq BIGINT NOT NULL
 );
