@@ -384,7 +384,10 @@ fn start_server(bin: &str, url: &str) -> Result<Server> {
         .arg(&dir)
         .env("OUTPOST__SERVER__PORT", "0")
         .env("OUTPOST__DATABASE__URL", url)
-        .env("OUTPOST__DATABASE__POOL_SIZE", std::env::var("OUTPOST_BENCH_POOL").unwrap_or_else(|_| "16".into()))
+        .env(
+            "OUTPOST__DATABASE__POOL_SIZE",
+            std::env::var("OUTPOST_BENCH_POOL").unwrap_or_else(|_| "16".into()),
+        )
         .env("OUTPOST__LOG__FORMAT", "json")
         .env("OUTPOST__LOG__FILTER", "error")
         .stdout(Stdio::piped())

@@ -4,7 +4,7 @@
 
 use crate::db::{AnyConnection, new_id, now_millis};
 use crate::error::Result;
-use crate::node::Node;
+use crate::node::{Actor, Node};
 use crate::outbox::{self, Event, Stream};
 use crate::schema::audit_log;
 use diesel::prelude::*;
@@ -63,6 +63,26 @@ pub fn record(
         },
     )?;
     Ok(())
+}
+
+/// Records a privileged action by `actor` (staff member and device).
+pub fn by(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    record(
+        conn,
+        node,
+        Some(&actor.staff_id),
+        actor.device_id.as_deref(),
+        action,
+        subject,
+        detail,
+    )
 }
 
 pub fn list(conn: &mut AnyConnection, limit: i64) -> Result<Vec<AuditEntry>> {

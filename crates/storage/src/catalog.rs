@@ -325,11 +325,10 @@ pub fn update_product(
             .execute(conn)?;
         let after = by_id(conn, node, id)?;
         if before.price_minor != after.price_minor {
-            audit::record(
+            audit::by(
                 conn,
                 node,
-                Some(&actor.staff_id),
-                actor.device_id.as_deref(),
+                actor,
                 "product.price_changed",
                 id,
                 serde_json::json!({"sku": after.sku, "from": before.price_minor, "to": after.price_minor}),

@@ -338,22 +338,13 @@ fn price<'a>(
     actor: &Actor,
     req: &'a SaleRequest,
 ) -> Result<Priced<'a>> {
-    let ids: Vec<String> = req
-        .lines
-        .iter()
-        .filter_map(|l| match &l.product {
-            ProductRef::Id(i) => Some(i.clone()),
-            _ => None,
-        })
-        .collect();
-    let codes: Vec<String> = req
-        .lines
-        .iter()
-        .filter_map(|l| match &l.product {
-            ProductRef::Barcode(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
+    let (mut ids, mut codes) = (Vec::new(), Vec::new());
+    for l in &req.lines {
+        match &l.product {
+            ProductRef::Id(i) => ids.push(i.clone()),
+            ProductRef::Barcode(c) => codes.push(c.clone()),
+        }
+    }
     let (products, by_code, taxes) = catalog::resolve(conn, &ids, &codes)?;
     let mut resolved = Vec::with_capacity(req.lines.len());
     for l in &req.lines {
@@ -622,15 +613,7 @@ fn build_sale(
     }
     if overridden {
         let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
-        audit::record(
-            conn,
-            node,
-            Some(&actor.staff_id),
-            Some(device_id),
-            "order.price_override",
-            &order_id,
-            detail,
-        )?;
+        audit::by(conn, node, actor, "order.price_override", &order_id, detail)?;
     }
     let change_minor = pays.iter().map(|p| p.change_minor).sum();
     let order = Order {
@@ -798,11 +781,10 @@ pub fn void(
             .map(|l| (l.product_id.clone(), l.qty_milli, "void"))
             .collect();
         stock::record(conn, node, actor, order_id, &moves)?;
-        audit::record(
+        audit::by(
             conn,
             node,
-            Some(&actor.staff_id),
-            actor.device_id.as_deref(),
+            actor,
             "order.voided",
             order_id,
             serde_json::json!({"number": o.order.number, "approved_by": approved_by, "reason": reason}),
@@ -947,15 +929,7 @@ pub fn refund(
             .collect();
         stock::record(conn, node, actor, order_id, &moves)?;
         let detail = serde_json::json!({"number": o.order.number, "approved_by": approved_by, "reason": req.reason, "amount_minor": amount, "tax_minor": tax, "lines": out});
-        audit::record(
-            conn,
-            node,
-            Some(&actor.staff_id),
-            Some(&device_id),
-            "order.refunded",
-            order_id,
-            detail,
-        )?;
+        audit::by(conn, node, actor, "order.refunded", order_id, detail)?;
         let o = get(conn, order_id)?;
         sales_event(conn, node, actor, &o, "order.refunded")?;
         to_json(&o)

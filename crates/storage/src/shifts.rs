@@ -168,11 +168,10 @@ pub fn cash_movement(
             .execute(conn)?;
         let detail =
             serde_json::json!({"shift": s.id, "amount_minor": amount_minor, "reason": reason});
-        audit::record(
+        audit::by(
             conn,
             node,
-            Some(&actor.staff_id),
-            Some(&device),
+            actor,
             "drawer.cash_movement",
             &id,
             detail.clone(),

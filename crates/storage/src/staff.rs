@@ -76,11 +76,10 @@ pub fn pair_device(
                 devices::created_at.eq(now_millis()),
             ))
             .execute(conn)?;
-        audit::record(
+        audit::by(
             conn,
             node,
-            Some(&actor.staff_id),
-            actor.device_id.as_deref(),
+            actor,
             "device.paired",
             &id,
             serde_json::json!({"name": name, "kind": kind}),
@@ -110,11 +109,10 @@ pub fn revoke_device(conn: &mut AnyConnection, node: &Node, actor: &Actor, id: &
             return Err(StorageError::not_found(format!("active device {id:?}")));
         }
         diesel::delete(sessions::table.filter(sessions::device_id.eq(id))).execute(conn)?;
-        audit::record(
+        audit::by(
             conn,
             node,
-            Some(&actor.staff_id),
-            actor.device_id.as_deref(),
+            actor,
             "device.revoked",
             id,
             serde_json::json!({}),
@@ -206,11 +204,10 @@ pub fn create_staff(
     }
     write_tx(conn, |conn| {
         let id = insert_staff(conn, &node.store_id, name, role, pin)?;
-        audit::record(
+        audit::by(
             conn,
             node,
-            Some(&actor.staff_id),
-            actor.device_id.as_deref(),
+            actor,
             "staff.created",
             &id,
             serde_json::json!({"name": name, "role": role.as_str()}),
@@ -238,11 +235,10 @@ pub fn set_pin(
             return Err(StorageError::not_found(format!("staff {staff_id:?}")));
         }
         diesel::delete(sessions::table.filter(sessions::staff_id.eq(staff_id))).execute(conn)?;
-        audit::record(
+        audit::by(
             conn,
             node,
-            Some(&actor.staff_id),
-            actor.device_id.as_deref(),
+            actor,
             "staff.pin_changed",
             staff_id,
             serde_json::json!({}),
@@ -256,11 +252,10 @@ pub fn unlock(conn: &mut AnyConnection, node: &Node, actor: &Actor, staff_id: &s
     write_tx(conn, |conn| {
         diesel::delete(pin_attempts::table.filter(pin_attempts::staff_id.eq(staff_id)))
             .execute(conn)?;
-        audit::record(
+        audit::by(
             conn,
             node,
-            Some(&actor.staff_id),
-            actor.device_id.as_deref(),
+            actor,
             "staff.unlocked",
             staff_id,
             serde_json::json!({}),
