@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orders/{id}/payments", web::post().to(pay))
         .route("/orders/{id}/refunds", web::post().to(refund))
         .route("/orders/{id}/void", web::post().to(void))
+        .route("/orders/{id}/lines/{line}/void", web::post().to(void_line))
         .route("/adjustments", web::get().to(adjustments));
 }
 
@@ -296,6 +297,27 @@ async fn void(
     });
     let o = state
         .write(move |c, n| sales::void(c, n, &who.actor, &id, approval.as_ref(), &reason))
+        .await?;
+    Ok(HttpResponse::Ok().json(o))
+}
+
+async fn void_line(
+    state: web::Data<AppState>,
+    who: Signed,
+    path: web::Path<(String, String)>,
+    body: Json<VoidBody>,
+) -> ApiResult<HttpResponse> {
+    let (id, line) = path.into_inner();
+    let b = body.value;
+    let reason = short(&b.reason, 200, "reason")?;
+    let approval = b.approval.map(|a| Approval {
+        staff_id: a.staff_id,
+        pin: a.pin,
+    });
+    let o = state
+        .write(move |c, n| {
+            sales::void_line(c, n, &who.actor, &id, &line, approval.as_ref(), &reason)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(o))
 }

@@ -27,7 +27,8 @@ async fn every_documented_operation_is_served_and_every_body_has_a_schema() {
             let url = path
                 .replace("{id}", "x")
                 .replace("{stream}", "sales")
-                .replace("{code}", "0");
+                .replace("{code}", "0")
+                .replace("{line}", "x");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app
                 .req(m, &url)

@@ -183,6 +183,35 @@ async fn a_cashier_needs_a_supervisor_to_refund_void_or_override_a_price(b: Back
     let v = app.post(&void_url, &till.cashier, json!({"reason": "customer left", "approval": {"staff_id": sam, "pin": app.pins["Sam Supervisor"]}})).await;
     assert_eq!(v.body["status"], "voided", "{}", v.body);
 
+    // A line comes off an open tab only with a supervisor; the rest is re-priced.
+    let (bread, _, bread_price) = app.barcode(&till.cashier, "Sourdough").await;
+    let tab = app.sell(&till.cashier, &key(), &json!({"lines": [{"barcode": milk, "quantity_milli": 1000}, {"barcode": bread, "quantity_milli": 1000}]})).await;
+    assert_eq!(tab.body["total_minor"], price + bread_price, "{}", tab.body);
+    let line_url = format!(
+        "/api/v1/orders/{}/lines/{}/void",
+        tab.body["id"].as_str().unwrap(),
+        tab.body["lines"][1]["id"].as_str().unwrap()
+    );
+    app.post(&line_url, &till.cashier, json!({"reason": "changed mind"}))
+        .await
+        .assert_problem(403);
+    let t = app.post(&line_url, &till.cashier, json!({"reason": "changed mind", "approval": {"staff_id": sam, "pin": app.pins["Sam Supervisor"]}})).await;
+    assert_eq!(t.status, 200, "{}", t.body);
+    assert_eq!(t.body["total_minor"], price);
+    assert_eq!(t.body["lines"].as_array().unwrap().len(), 1);
+    let last = format!(
+        "/api/v1/orders/{}/lines/{}/void",
+        tab.body["id"].as_str().unwrap(),
+        tab.body["lines"][0]["id"].as_str().unwrap()
+    );
+    app.post(
+        &last,
+        &till.cashier,
+        json!({"reason": "x", "approval": {"staff_id": sam, "pin": app.pins["Sam Supervisor"]}}),
+    )
+    .await
+    .assert_problem(409);
+
     // Price override: refused for a cashier; a supervisor's flags the order.
     let mut body = cash_sale(&[(&milk, 1000)], 50);
     body["lines"][0]["unit_price_minor"] = json!(50);
@@ -229,8 +258,8 @@ async fn a_cashier_needs_a_supervisor_to_refund_void_or_override_a_price(b: Back
         .unwrap()["qty_milli"]
         .as_i64()
         .unwrap();
-    // sold 3, returned 1, sold 1 (open, then voided: back in), sold 1 at override
-    assert_eq!(milk_level, -3000);
+    // sold 3, returned 1, sold 1 (open, then voided: back in), 1 on the tab, sold 1 at override
+    assert_eq!(milk_level, -4000);
     assert_eq!(
         levels
             .body
