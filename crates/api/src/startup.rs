@@ -18,15 +18,13 @@ use tokio::sync::{Notify, broadcast};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("storage: {0}")]
+    #[error("opening the database")]
     Storage(#[from] outpost_storage::StorageError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
         source: std::io::Error,
     },
-    #[error("the database has no store yet and demo data is off: set [store] and start again")]
-    NoStore,
 }
 
 pub struct Application {
@@ -39,6 +37,13 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartError> {
+        // Listen first: if the port is taken, fail before the first start seeds
+        // demo data whose PINs would then never be shown.
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
         let db = Db::open(&settings.database.url, settings.database.pool_size)?;
         let mut conn = db.conn()?;
         let demo_staff = if settings.demo.enabled {
@@ -47,17 +52,9 @@ impl Application {
             None
         };
         seed::setup(&mut conn, &settings.store_setup())?;
-        if !seed::is_set_up(&mut conn)? {
-            return Err(StartError::NoStore);
-        }
         let node = Arc::new(Node::load(&mut conn)?);
         drop(conn);
 
-        let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
         let port = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?

@@ -10,3 +10,4 @@ mod browser;
 mod clock;
 mod durability;
 mod sales;
+mod startup;

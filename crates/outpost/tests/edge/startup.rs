@@ -1,0 +1,36 @@
+//! Starting the edge: a taken port is a clear error and seeds nothing, so the
+//! demo PINs still show on the start that works.
+
+use crate::helpers::{Backend, Store, spawn};
+use std::process::Command;
+
+#[test]
+fn a_taken_port_fails_clearly_before_seeding_anything() {
+    let store = Store::new(Backend::Sqlite);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["edge", "--demo", "--data"])
+        .arg(&store.dir)
+        .env("OUTPOST__SERVER__PORT", &port)
+        .env("OUTPOST__DATABASE__URL", &store.url)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        !std::path::Path::new(&store.url).exists(),
+        "the database was created before the port was known to be free"
+    );
+    drop(taken);
+    let app = spawn(&store);
+    assert!(
+        app.pins.contains_key("Maria Manager"),
+        "demo PINs were not shown on the first working start"
+    );
+}
