@@ -69,6 +69,7 @@ impl Application {
             relay: RelayStatus::new(bus),
             started: Instant::now(),
             settings: settings.clone(),
+            client_clocks: Default::default(),
         });
         let data = state.clone();
         let mut server = HttpServer::new(move || {
@@ -91,6 +92,17 @@ impl Application {
                 .wrap_fn(move |req, srv| {
                     let t0 = Instant::now();
                     let metrics = metrics.clone();
+                    if let Some(client) = req
+                        .headers()
+                        .get("X-Client-Time")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<i64>().ok())
+                        && let Some(state) = req.app_data::<web::Data<AppState>>()
+                    {
+                        state
+                            .client_clocks
+                            .observe(client, outpost_storage::db::now_millis());
+                    }
                     let fut = srv.call(req);
                     async move {
                         let res = fut.await?;

@@ -20,6 +20,39 @@ pub struct AppState {
     pub relay_wake: Arc<Notify>,
     pub relay: crate::relay::RelayStatus,
     pub started: Instant,
+    /// The largest register clock offset seen lately (see `ClientClocks`).
+    pub client_clocks: ClientClocks,
+}
+
+/// How far the registers' clocks are from ours, from the `X-Client-Time` header
+/// the pages send: the largest offset seen in the last ten minutes.
+#[derive(Debug, Default)]
+pub struct ClientClocks {
+    max_abs_skew_ms: std::sync::atomic::AtomicI64,
+    window_start_ms: std::sync::atomic::AtomicI64,
+}
+
+impl ClientClocks {
+    const WINDOW_MS: i64 = 600_000;
+
+    pub fn observe(&self, client_ms: i64, now_ms: i64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let skew = client_ms.saturating_sub(now_ms).saturating_abs();
+        if now_ms - self.window_start_ms.load(Relaxed) > Self::WINDOW_MS {
+            self.window_start_ms.store(now_ms, Relaxed);
+            self.max_abs_skew_ms.store(skew, Relaxed);
+        } else {
+            self.max_abs_skew_ms.fetch_max(skew, Relaxed);
+        }
+    }
+
+    /// The largest offset in the current window, if any register reported.
+    pub fn max_skew_ms(&self, now_ms: i64) -> Option<i64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let start = self.window_start_ms.load(Relaxed);
+        (start > 0 && now_ms - start <= 2 * Self::WINDOW_MS)
+            .then(|| self.max_abs_skew_ms.load(Relaxed))
+    }
 }
 
 impl AppState {

@@ -7,7 +7,8 @@ const Outpost = (() => {
 
   // Problem JSON (RFC 9457) becomes an Error whose message is the detail.
   async function api(method, path, body, opts = {}) {
-    const headers = { Accept: "application/json" };
+    // Our clock, so the server can warn when a register's or its own is wrong.
+    const headers = { Accept: "application/json", "X-Client-Time": String(Date.now()) };
     const session = opts.session === undefined ? store.getItem(opts.sessionKey || "outpost.session") : opts.session;
     if (session) headers.Authorization = "Bearer " + session;
     const device = store.getItem("outpost.device");

@@ -15,6 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 const DISK_LOW_BYTES: u64 = 512 * 1024 * 1024;
 /// A wall clock this far behind the newest event is surely wrong.
 const CLOCK_BEHIND_WARN_MS: i64 = 60_000;
+/// Registers this far from our clock point at a wrong clock on one side.
+const REGISTER_SKEW_WARN_MS: i64 = 120_000;
 
 /// Each component's state. Unhealthy (503) only without the database: without
 /// it the api cannot sell. Everything else degrades (200), so a container
@@ -50,10 +52,19 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         _ => Status::Degraded,
     };
     let behind = state.node.clock_behind_millis();
-    let clock_status = if behind > CLOCK_BEHIND_WARN_MS {
+    let skew = state.client_clocks.max_skew_ms(now_millis());
+    let far = skew.is_some_and(|s| s > REGISTER_SKEW_WARN_MS);
+    let clock_status = if behind > CLOCK_BEHIND_WARN_MS || far {
         Status::Degraded
     } else {
         Status::Ok
+    };
+    let hint = if behind > CLOCK_BEHIND_WARN_MS {
+        "the system clock is behind the newest event: check the time (NTP, battery)"
+    } else if far {
+        "a register's clock is far from this server's: check the time on both"
+    } else {
+        ""
     };
     let relay_age = now_millis() - state.relay.last_ok();
     let relay_status = if relay_age > 10_000 {
@@ -78,7 +89,8 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
             "clock": {
                 "status": clock_status,
                 "wall_behind_last_event_ms": behind,
-                "hint": if behind > CLOCK_BEHIND_WARN_MS { "the system clock is behind the newest event: check the time (NTP, battery)" } else { "" },
+                "max_register_skew_ms": skew,
+                "hint": hint,
             },
             "sync": {"status": "ok", "configured": false},
         },

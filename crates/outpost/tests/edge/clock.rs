@@ -49,3 +49,41 @@ async fn a_clock_set_back_between_starts_keeps_event_order_and_business_day(b: B
     assert_eq!(h.body["status"], "degraded");
 }
 both_backends!(a_clock_set_back_between_starts_keeps_event_order_and_business_day);
+
+async fn a_register_clock_far_from_the_server_degrades_health(b: Backend) {
+    let store = Store::new(b);
+    let app = spawn(&store);
+    let ok = app.req(reqwest::Method::GET, "/health").send().await;
+    assert_eq!(
+        ok.body["components"]["clock"]["status"], "ok",
+        "{}",
+        ok.body
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let r = app
+        .req(reqwest::Method::GET, "/api/v1/login-staff")
+        .header("X-Client-Time", &(now - 3_600_000).to_string())
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let h = app.req(reqwest::Method::GET, "/health").send().await;
+    assert_eq!(
+        h.status, 200,
+        "a wrong clock must not make the till unhealthy"
+    );
+    assert_eq!(
+        h.body["components"]["clock"]["status"], "degraded",
+        "{}",
+        h.body
+    );
+    assert!(
+        h.body["components"]["clock"]["max_register_skew_ms"]
+            .as_i64()
+            .unwrap()
+            >= 3_590_000
+    );
+}
+both_backends!(a_register_clock_far_from_the_server_degrades_health);
