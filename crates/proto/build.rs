@@ -1,0 +1,19 @@
+//! Compiles `proto/**/*.proto` with protox (pure Rust) and generates the prost
+//! messages and tonic services.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [root.join("outpost/sync/v1/events.proto")];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+    }
+    let fds = protox::compile(&files, [&root])?;
+    let fds_path = PathBuf::from(std::env::var("OUT_DIR")?).join("outpost_descriptor.bin");
+    std::fs::write(&fds_path, prost::Message::encode_to_vec(&fds))?;
+    let mut config = prost_build::Config::new();
+    config.file_descriptor_set_path(&fds_path).skip_protoc_run();
+    tonic_prost_build::configure().compile_with_config(config, &files, &[root])?;
+    Ok(())
+}
