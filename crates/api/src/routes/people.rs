@@ -48,11 +48,12 @@ async fn login(
     body: Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
     let device = auth::device(&req, &state).await?;
+    // The socket's peer, never X-Forwarded-For: a header would let anyone
+    // rotate addresses past the back-office lockout.
     let client = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let b = body.value;
     let s = state
         .write(move |c, n| staff::login(c, n, &b.staff_id, &b.pin, device.as_ref(), &client))

@@ -91,3 +91,33 @@ async fn wrong_pins_lock_out_one_staff_member_on_one_device_until_a_manager_lift
         .assert_problem(401);
 }
 both_backends!(wrong_pins_lock_out_one_staff_member_on_one_device_until_a_manager_lifts_it);
+
+async fn a_forged_forwarded_for_header_does_not_dodge_the_back_office_lockout(b: Backend) {
+    let store = Store::new(b);
+    let app = spawn(&store);
+    let m = app.manager().await;
+    let device = app.pair(&m, "Till 1").await;
+    let sam = app.staff_id("Sam Supervisor", Some(&device)).await;
+    let wrong = if app.pins["Sam Supervisor"] == "0000" {
+        "1111"
+    } else {
+        "0000"
+    };
+    for i in 0..5 {
+        let r = app
+            .req(reqwest::Method::POST, "/api/v1/sessions")
+            .header("X-Forwarded-For", &format!("10.9.8.{i}"))
+            .json(&json!({"staff_id": sam, "pin": wrong}))
+            .send()
+            .await;
+        r.assert_problem(401);
+    }
+    let r = app
+        .req(reqwest::Method::POST, "/api/v1/sessions")
+        .header("X-Forwarded-For", "10.9.8.200")
+        .json(&json!({"staff_id": sam, "pin": app.pins["Sam Supervisor"]}))
+        .send()
+        .await;
+    r.assert_problem(429);
+}
+both_backends!(a_forged_forwarded_for_header_does_not_dodge_the_back_office_lockout);
