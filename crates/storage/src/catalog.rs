@@ -190,17 +190,18 @@ pub fn resolve(conn: &mut AnyConnection, ids: &[String], codes: &[String]) -> Re
     };
     let mut all: Vec<&String> = ids.iter().collect();
     all.extend(by_code.values());
-    let rows: HashMap<String, ProductRow> = products::table
+    // Products with their tax categories in one round trip.
+    let mut rows = HashMap::new();
+    let mut taxes = HashMap::new();
+    for (p, t) in products::table
+        .inner_join(tax_categories::table)
         .filter(products::id.eq_any(all))
-        .select(ProductRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    let taxes = tax_categories(conn)?
-        .into_iter()
-        .map(|t| (t.id.clone(), t))
-        .collect();
+        .select((ProductRow::as_select(), TaxCategory::as_select()))
+        .load::<(ProductRow, TaxCategory)>(conn)?
+    {
+        taxes.insert(t.id.clone(), t);
+        rows.insert(p.id.clone(), p);
+    }
     Ok((rows, by_code, taxes))
 }
 

@@ -30,7 +30,8 @@ pub struct TicketLine {
     pub qty_milli: i64,
 }
 
-/// Creates the ticket for an order's kitchen lines. Call inside the sale's transaction.
+/// Creates the ticket for an order's kitchen lines and returns its event, for
+/// the sale to write with its others. Call inside the sale's transaction.
 pub fn create(
     conn: &mut AnyConnection,
     node: &Node,
@@ -39,7 +40,7 @@ pub fn create(
     number: &str,
     lines: &[TicketLine],
     note: &str,
-) -> Result<()> {
+) -> Result<outbox::Prepared> {
     let now = now_millis();
     let t = Ticket {
         id: new_id(),
@@ -65,18 +66,11 @@ pub fn create(
             kt::updated_at.eq(now),
         ))
         .execute(conn)?;
-    emit(conn, node, actor, &t, "ticket.created")
+    prepare(node, actor, &t, "ticket.created")
 }
 
-fn emit(
-    conn: &mut AnyConnection,
-    node: &Node,
-    actor: &Actor,
-    t: &Ticket,
-    kind: &str,
-) -> Result<()> {
-    outbox::append(
-        conn,
+fn prepare(node: &Node, actor: &Actor, t: &Ticket, kind: &str) -> Result<outbox::Prepared> {
+    outbox::prepare(
         node,
         node.tick(),
         Event {
@@ -89,8 +83,7 @@ fn emit(
             device_id: actor.device_id.as_deref(),
             payload: t,
         },
-    )?;
-    Ok(())
+    )
 }
 
 /// Moves a ticket one step on (or to a later status); never backwards.
@@ -128,7 +121,10 @@ pub fn set_status(
                 kt::updated_at.eq(t.updated_at),
             ))
             .execute(conn)?;
-        emit(conn, node, actor, &t, "ticket.status_changed")?;
+        outbox::write(
+            conn,
+            vec![prepare(node, actor, &t, "ticket.status_changed")?],
+        )?;
         Ok(t)
     })
 }

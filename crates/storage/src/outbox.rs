@@ -59,26 +59,81 @@ pub struct Event<'a, P: Serialize> {
     pub payload: &'a P,
 }
 
-#[derive(Insertable)]
+/// An event ready to write: its envelope filled in, its position (SQLite) not
+/// yet taken.
+#[derive(Debug, Insertable)]
 #[diesel(table_name = outbox)]
-struct NewOutboxRow<'a> {
+pub struct Prepared {
     event_id: String,
     position: Option<i64>,
-    store_id: &'a str,
-    device_id: Option<&'a str>,
-    stream: &'a str,
-    node_epoch: &'a str,
-    aggregate_type: &'a str,
-    aggregate_id: &'a str,
+    store_id: String,
+    device_id: Option<String>,
+    stream: &'static str,
+    node_epoch: String,
+    aggregate_type: String,
+    aggregate_id: String,
     aggregate_version: i64,
-    event_type: &'a str,
+    event_type: String,
     schema_version: i32,
     occurred_at: i64,
     hlc: i64,
     master_version: i64,
-    actor: &'a str,
+    actor: String,
     payload: String,
     payload_sha256: String,
+}
+
+/// Fills in an event's envelope; write it with [`write`] in the same
+/// transaction as the change.
+pub fn prepare<P: Serialize>(node: &Node, hlc: Hlc, ev: Event<'_, P>) -> Result<Prepared> {
+    let payload = serde_json::to_string(ev.payload)
+        .map_err(|e| crate::StorageError::Corrupt(format!("event payload: {e}")))?;
+    Ok(Prepared {
+        event_id: new_id(),
+        position: None,
+        store_id: node.store_id.clone(),
+        device_id: ev.device_id.map(str::to_owned),
+        stream: ev.stream.as_str(),
+        node_epoch: node.node_epoch.clone(),
+        aggregate_type: ev.aggregate_type.to_owned(),
+        aggregate_id: ev.aggregate_id.to_owned(),
+        aggregate_version: ev.aggregate_version,
+        event_type: ev.event_type.to_owned(),
+        schema_version: SCHEMA_VERSION,
+        occurred_at: now_millis(),
+        hlc: hlc.raw(),
+        master_version: node.master_version(),
+        actor: ev.actor.to_owned(),
+        payload_sha256: sha256_hex(payload.as_bytes()),
+        payload,
+    })
+}
+
+/// Writes prepared events in one statement. Call inside the transaction that
+/// makes the change.
+pub fn write(conn: &mut AnyConnection, mut events: Vec<Prepared>) -> Result<()> {
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            // Positions come later, from the relay, so concurrent sales never
+            // queue on a counter row.
+            diesel::insert_into(outbox::table)
+                .values(&events)
+                .execute(c)?;
+        }
+        AnyConnection::Sqlite(_) => {
+            // One writer at a time: the transaction takes the next positions
+            // itself (no contention, and no second fsync by the relay).
+            for e in &mut events {
+                e.position = Some(next_position(conn, e.stream)?);
+            }
+            if let AnyConnection::Sqlite(c) = conn {
+                diesel::insert_into(outbox::table)
+                    .values(&events)
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Appends one event. Call inside the transaction that makes the change.
@@ -88,38 +143,10 @@ pub fn append<P: Serialize>(
     hlc: Hlc,
     ev: Event<'_, P>,
 ) -> Result<String> {
-    let payload = serde_json::to_string(ev.payload)
-        .map_err(|e| crate::StorageError::Corrupt(format!("event payload: {e}")))?;
-    let event_id = new_id();
-    // SQLite has one writer at a time, so the transaction itself takes the next
-    // position (no contention, and no second fsync by the relay). PostgreSQL
-    // leaves it to the relay, so concurrent sales never queue on a counter row.
-    let position = match conn {
-        AnyConnection::Sqlite(_) => Some(next_position(conn, ev.stream.as_str())?),
-        AnyConnection::Postgresql(_) => None,
-    };
-    diesel::insert_into(outbox::table)
-        .values(NewOutboxRow {
-            event_id: event_id.clone(),
-            position,
-            store_id: &node.store_id,
-            device_id: ev.device_id,
-            stream: ev.stream.as_str(),
-            node_epoch: &node.node_epoch,
-            aggregate_type: ev.aggregate_type,
-            aggregate_id: ev.aggregate_id,
-            aggregate_version: ev.aggregate_version,
-            event_type: ev.event_type,
-            schema_version: SCHEMA_VERSION,
-            occurred_at: now_millis(),
-            hlc: hlc.raw(),
-            master_version: node.master_version(),
-            actor: ev.actor,
-            payload_sha256: sha256_hex(payload.as_bytes()),
-            payload,
-        })
-        .execute(conn)?;
-    Ok(event_id)
+    let p = prepare(node, hlc, ev)?;
+    let id = p.event_id.clone();
+    write(conn, vec![p])?;
+    Ok(id)
 }
 
 /// Bumps and returns a stream's head. Only for a single-writer database.

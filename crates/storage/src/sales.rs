@@ -258,8 +258,11 @@ fn sales_event(
     o: &Order,
     kind: &str,
 ) -> Result<()> {
-    outbox::append(
-        conn,
+    outbox::write(conn, vec![sales_prepared(node, actor, o, kind)?])
+}
+
+fn sales_prepared(node: &Node, actor: &Actor, o: &Order, kind: &str) -> Result<outbox::Prepared> {
+    outbox::prepare(
         node,
         node.tick(),
         Event {
@@ -272,8 +275,7 @@ fn sales_event(
             device_id: Some(&o.order.device_id),
             payload: o,
         },
-    )?;
-    Ok(())
+    )
 }
 
 /// Creates a sale (and takes its payments when given). Returns the order JSON.
@@ -590,7 +592,9 @@ fn build_sale(
         .iter()
         .map(|l| (l.product_id.clone(), -l.qty_milli, "sale"))
         .collect();
-    stock::record(conn, node, actor, &order_id, &moves)?;
+    // The sale's events are written together, in one statement, at the end.
+    let (_, stock_event) = stock::moves(conn, node, actor, &order_id, &moves)?;
+    let mut events: Vec<outbox::Prepared> = stock_event.into_iter().collect();
     let kitchen_lines: Vec<TicketLine> = resolved
         .iter()
         .zip(&lines)
@@ -601,7 +605,7 @@ fn build_sale(
         })
         .collect();
     if !kitchen_lines.is_empty() {
-        kitchen::create(
+        events.push(kitchen::create(
             conn,
             node,
             actor,
@@ -609,7 +613,7 @@ fn build_sale(
             &row.number,
             &kitchen_lines,
             &req.note,
-        )?;
+        )?);
     }
     if overridden {
         let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
@@ -622,7 +626,8 @@ fn build_sale(
         payments: pays,
         change_minor,
     };
-    sales_event(conn, node, actor, &order, "order.created")?;
+    events.push(sales_prepared(node, actor, &order, "order.created")?);
+    outbox::write(conn, events)?;
     Ok(order)
 }
 

@@ -319,3 +319,5 @@ diesel::table! {
 
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::allow_tables_to_appear_in_same_query!(sessions, staff);
+diesel::joinable!(products -> tax_categories (tax_category_id));
+diesel::allow_tables_to_appear_in_same_query!(products, tax_categories);

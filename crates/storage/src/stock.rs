@@ -21,16 +21,17 @@ pub struct Movement {
 
 pub const MANUAL_REASONS: [&str; 4] = ["receive", "adjust", "waste", "count"];
 
-/// Writes movements and their single `stock.moved` event. Call inside a transaction.
-pub fn record(
+/// Writes movements and returns their single `stock.moved` event, for the
+/// caller to write with its other events (`None` when there is nothing to move).
+pub fn moves(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,
     ref_id: &str,
     moves: &[(String, i64, &str)],
-) -> Result<Vec<Movement>> {
+) -> Result<(Vec<Movement>, Option<outbox::Prepared>)> {
     if moves.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let now = now_millis();
     let out: Vec<Movement> = moves
@@ -66,8 +67,7 @@ pub fn record(
             .values(&rows)
             .execute(c)?,
     };
-    outbox::append(
-        conn,
+    let ev = outbox::prepare(
         node,
         node.tick(),
         Event {
@@ -81,6 +81,19 @@ pub fn record(
             payload: &out,
         },
     )?;
+    Ok((out, Some(ev)))
+}
+
+/// Writes movements and their `stock.moved` event. Call inside a transaction.
+pub fn record(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    ref_id: &str,
+    moves: &[(String, i64, &str)],
+) -> Result<Vec<Movement>> {
+    let (out, ev) = self::moves(conn, node, actor, ref_id, moves)?;
+    outbox::write(conn, ev.into_iter().collect())?;
     Ok(out)
 }
 
