@@ -51,30 +51,30 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
     };
     loop {
         loop {
+            // Payloads are loaded only when someone is listening on the bus.
+            let listening = state
+                .relay
+                .bus
+                .as_ref()
+                .is_some_and(|b| b.receiver_count() > 0);
             let r = state
-                .db(move |c, _| outpost_storage::relay::next_batch(c, after, batch))
+                .db(move |c, _| outpost_storage::relay::next_batch(c, after, batch, listening))
                 .await;
             match r {
-                Ok(events) => {
-                    after = events
-                        .iter()
-                        .map(|e| e.seq)
-                        .max()
-                        .unwrap_or(after)
-                        .max(after);
+                Ok(b) => {
+                    after = b.last_seq.max(after);
                     state
                         .relay
                         .last_ok_ms
                         .store(outpost_storage::db::now_millis(), Ordering::Relaxed);
-                    let n = events.len();
-                    state.metrics.relayed.inc_by(n as u64);
+                    state.metrics.relayed.inc_by(b.count as u64);
                     if let Some(bus) = &state.relay.bus {
-                        for e in events {
-                            // No subscriber is fine: consumers read by position.
+                        for e in b.events {
+                            // Nobody listening is fine: durable consumers read by position.
                             let _ = bus.send(Arc::new(e));
                         }
                     }
-                    if (n as i64) < batch {
+                    if (b.count as i64) < batch {
                         break;
                     }
                 }

@@ -141,6 +141,15 @@ impl Application {
         self.port
     }
 
+    /// Committed events as the relay hands them on, in position order per
+    /// stream: the in-process bus that embedded consumers (the realtime hub in
+    /// `outpost edge`) read. Subscribe before serving to miss nothing.
+    pub fn subscribe(
+        &self,
+    ) -> Option<broadcast::Receiver<Arc<outpost_storage::outbox::StoredEvent>>> {
+        self.state.relay.bus.as_ref().map(|b| b.subscribe())
+    }
+
     /// Serves until the process is asked to stop (SIGINT/SIGTERM), running the
     /// relay and housekeeping beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

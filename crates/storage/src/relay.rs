@@ -34,6 +34,8 @@ struct Candidate {
     txid: i64,
     #[diesel(sql_type = BigInt)]
     seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    stream: String,
 }
 
 /// The relay's keyset: (last_txid, last_seq) of the last positioned row.
@@ -47,23 +49,51 @@ fn keyset(conn: &mut AnyConnection) -> Result<(i64, i64)> {
         .unwrap_or((0, 0)))
 }
 
-/// The next committed events to hand on, in position order, at most `limit`.
-/// On PostgreSQL this positions them (a write); on SQLite they were positioned
-/// when written and this only reads those after `after_seq`. Callers keep the
-/// highest `seq` returned as their next `after_seq`.
+/// What one relay pass handed on.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Events positioned (PostgreSQL) or newly committed (SQLite) in this pass.
+    pub count: usize,
+    /// The highest `seq` seen: the next pass's `after_seq`.
+    pub last_seq: i64,
+    /// The events themselves, in position order, when asked for.
+    pub events: Vec<StoredEvent>,
+}
+
+/// The next committed events to hand on, at most `limit`. On PostgreSQL this
+/// positions them (a write); on SQLite they were positioned when written and
+/// this only reads those after `after_seq`. Full events (with payloads) are
+/// loaded only when `with_events`, i.e. when someone listens.
 pub fn next_batch(
     conn: &mut AnyConnection,
     after_seq: i64,
     limit: i64,
-) -> Result<Vec<StoredEvent>> {
+    with_events: bool,
+) -> Result<Batch> {
     match conn {
-        AnyConnection::Sqlite(_) => Ok(outbox::table
-            .filter(outbox::seq.gt(after_seq))
-            .order(outbox::seq.asc())
-            .limit(limit)
-            .select(StoredEvent::as_select())
-            .load(conn)?),
-        AnyConnection::Postgresql(_) => assign_positions(conn, limit),
+        AnyConnection::Sqlite(_) => {
+            let seqs: Vec<i64> = outbox::table
+                .filter(outbox::seq.gt(after_seq))
+                .order(outbox::seq.asc())
+                .limit(limit)
+                .select(outbox::seq)
+                .load(conn)?;
+            let events = if with_events && !seqs.is_empty() {
+                outbox::table
+                    .filter(outbox::seq.eq_any(&seqs))
+                    .order(outbox::seq.asc())
+                    .select(StoredEvent::as_select())
+                    .load(conn)?
+            } else {
+                Vec::new()
+            };
+            Ok(Batch {
+                count: seqs.len(),
+                last_seq: seqs.last().copied().unwrap_or(after_seq),
+                events,
+            })
+        }
+        AnyConnection::Postgresql(_) => assign_positions(conn, after_seq, limit, with_events),
     }
 }
 
@@ -75,112 +105,104 @@ pub fn start_seq(conn: &mut AnyConnection) -> Result<i64> {
         .unwrap_or(0))
 }
 
-/// Positions up to `limit` committed events (PostgreSQL); returns them in
-/// position order.
-fn assign_positions(conn: &mut AnyConnection, limit: i64) -> Result<Vec<StoredEvent>> {
+/// Positions up to `limit` committed events (PostgreSQL).
+fn assign_positions(
+    conn: &mut AnyConnection,
+    after_seq: i64,
+    limit: i64,
+    with_events: bool,
+) -> Result<Batch> {
     write_tx(conn, |conn| {
-        let seqs: Vec<i64> = match conn {
-            AnyConnection::Postgresql(c) => {
-                // One relay at a time per database, even with several api processes.
-                let lock: Locked =
-                    diesel::sql_query("SELECT pg_try_advisory_xact_lock(7400002) AS got")
-                        .get_result(c)?;
-                if !lock.got {
-                    return Ok(Vec::new());
-                }
-                let (last_txid, last_seq) = keyset(conn)?;
-                let AnyConnection::Postgresql(c) = conn else {
-                    return Ok(Vec::new());
-                };
-                let got: Vec<Candidate> = diesel::sql_query(
-                    "SELECT txid, seq FROM outbox \
-                     WHERE (txid, seq) > ($1, $2) \
-                       AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
-                     ORDER BY txid, seq LIMIT $3",
-                )
-                .bind::<BigInt, _>(last_txid)
-                .bind::<BigInt, _>(last_seq)
-                .bind::<BigInt, _>(limit)
-                .load(c)?;
-                if let Some(last) = got.last() {
-                    use crate::schema::relay_state as r;
-                    let n = diesel::update(r::table.find(1))
-                        .set((r::last_txid.eq(last.txid), r::last_seq.eq(last.seq)))
-                        .execute(c)?;
-                    if n == 0 {
-                        diesel::insert_into(r::table)
-                            .values((
-                                r::id.eq(1),
-                                r::last_txid.eq(last.txid),
-                                r::last_seq.eq(last.seq),
-                            ))
-                            .execute(c)?;
-                    }
-                }
-                got.into_iter().map(|c| c.seq).collect()
-            }
-            // Positioned by the writing transaction (see `next_batch`).
-            AnyConnection::Sqlite(_) => Vec::new(),
+        let (last_txid, last_seq) = keyset(conn)?;
+        let AnyConnection::Postgresql(c) = conn else {
+            return Ok(Batch::default());
         };
-        if seqs.is_empty() {
-            return Ok(Vec::new());
+        // One relay at a time per database, even with several api processes.
+        let lock: Locked =
+            diesel::sql_query("SELECT pg_try_advisory_xact_lock(7400002) AS got").get_result(c)?;
+        if !lock.got {
+            return Ok(Batch {
+                last_seq: after_seq,
+                ..Batch::default()
+            });
         }
-        let mut events: Vec<StoredEvent> = outbox::table
-            .filter(outbox::seq.eq_any(&seqs))
-            .select(StoredEvent::as_select())
-            .load(conn)?;
-        // Keep the commit order chosen above.
-        let rank: HashMap<i64, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-        events.sort_by_key(|e| rank[&e.seq]);
-
+        let got: Vec<Candidate> = diesel::sql_query(
+            "SELECT txid, seq, stream FROM outbox \
+             WHERE (txid, seq) > ($1, $2) \
+               AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             ORDER BY txid, seq LIMIT $3",
+        )
+        .bind::<BigInt, _>(last_txid)
+        .bind::<BigInt, _>(last_seq)
+        .bind::<BigInt, _>(limit)
+        .load(c)?;
+        let Some(last) = got.last() else {
+            return Ok(Batch {
+                last_seq: after_seq,
+                ..Batch::default()
+            });
+        };
         let mut heads: HashMap<String, i64> = stream_heads::table
             .select((stream_heads::stream, stream_heads::position))
-            .load::<(String, i64)>(conn)?
+            .load::<(String, i64)>(c)?
             .into_iter()
             .collect();
-        let known: Vec<String> = heads.keys().cloned().collect();
-        for ev in &mut events {
-            let head = heads.entry(ev.stream.clone()).or_insert(0);
+        let mut seqs = Vec::with_capacity(got.len());
+        let mut positions = Vec::with_capacity(got.len());
+        for cand in &got {
+            let head = heads.entry(cand.stream.clone()).or_insert(0);
             *head += 1;
-            ev.position = Some(*head);
+            seqs.push(cand.seq);
+            positions.push(*head);
         }
-        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
-        let positions: Vec<i64> = events.iter().map(|e| e.position.unwrap_or(0)).collect();
-        match conn {
-            // One statement for the whole batch.
-            AnyConnection::Postgresql(c) => {
-                diesel::sql_query(
-                    "UPDATE outbox SET position = x.pos \
-                     FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE outbox.seq = x.seq",
-                )
-                .bind::<diesel::sql_types::Array<BigInt>, _>(&seqs)
-                .bind::<diesel::sql_types::Array<BigInt>, _>(&positions)
-                .execute(c)?;
-            }
-            // In-process: row by row costs nothing on SQLite.
-            AnyConnection::Sqlite(_) => {
-                for (seq, pos) in seqs.iter().zip(&positions) {
-                    diesel::update(outbox::table.find(seq))
-                        .set(outbox::position.eq(pos))
-                        .execute(conn)?;
-                }
-            }
-        }
+        // One statement for the whole batch.
+        diesel::sql_query(
+            "UPDATE outbox SET position = x.pos \
+             FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE outbox.seq = x.seq",
+        )
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&seqs)
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&positions)
+        .execute(c)?;
         for (stream, pos) in &heads {
-            if known.contains(stream) {
-                diesel::update(stream_heads::table.find(stream))
-                    .set(stream_heads::position.eq(pos))
-                    .execute(conn)?;
-            } else {
-                diesel::insert_into(stream_heads::table)
-                    .values((
-                        stream_heads::stream.eq(stream),
-                        stream_heads::position.eq(pos),
-                    ))
-                    .execute(conn)?;
-            }
+            diesel::insert_into(stream_heads::table)
+                .values((
+                    stream_heads::stream.eq(stream),
+                    stream_heads::position.eq(pos),
+                ))
+                .on_conflict(stream_heads::stream)
+                .do_update()
+                .set(stream_heads::position.eq(pos))
+                .execute(c)?;
         }
-        Ok(events)
+        {
+            use crate::schema::relay_state as r;
+            diesel::insert_into(r::table)
+                .values((
+                    r::id.eq(1),
+                    r::last_txid.eq(last.txid),
+                    r::last_seq.eq(last.seq),
+                ))
+                .on_conflict(r::id)
+                .do_update()
+                .set((r::last_txid.eq(last.txid), r::last_seq.eq(last.seq)))
+                .execute(c)?;
+        }
+        let events = if with_events {
+            let rank: HashMap<i64, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+            let mut events: Vec<StoredEvent> = outbox::table
+                .filter(outbox::seq.eq_any(&seqs))
+                .select(StoredEvent::as_select())
+                .load(c)?;
+            events.sort_by_key(|e| rank[&e.seq]);
+            events
+        } else {
+            Vec::new()
+        };
+        Ok(Batch {
+            count: got.len(),
+            last_seq: after_seq,
+            events,
+        })
     })
 }
 
