@@ -104,17 +104,6 @@ impl BusinessDay {
     }
 }
 
-/// RFC 3339 text for a millisecond timestamp, for API output.
-pub fn rfc3339_millis(millis: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
