@@ -47,6 +47,23 @@ pub struct PaymentRequest {
     pub reference: String,
 }
 
+impl PaymentRequest {
+    fn input(&self) -> PaymentInput {
+        PaymentInput {
+            method: self.method,
+            amount_minor: self.amount_minor,
+            tendered_minor: self.tendered_minor,
+        }
+    }
+}
+
+/// The register's open shift; selling, paying and refunding need one.
+fn open_shift(conn: &mut AnyConnection, device_id: &str) -> Result<shifts::Shift> {
+    shifts::current(conn, device_id)?.ok_or_else(|| {
+        StorageError::Conflict("no open shift on this register: open one first".into())
+    })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SaleRequest {
     pub currency: Option<String>,
@@ -433,9 +450,7 @@ fn build_sale(
     device_id: &str,
     req: &SaleRequest,
 ) -> Result<Order> {
-    let shift = shifts::current(conn, device_id)?.ok_or_else(|| {
-        StorageError::Conflict("no open shift on this register: open one first".into())
-    })?;
+    let shift = open_shift(conn, device_id)?;
     if let Some(c) = &req.customer_id
         && customers::table.find(c).count().get_result::<i64>(conn)? == 0
     {
@@ -449,15 +464,7 @@ fn build_sale(
         totals,
         overridden,
     } = price(conn, node, actor, req)?;
-    let pay_inputs: Vec<PaymentInput> = req
-        .payments
-        .iter()
-        .map(|p| PaymentInput {
-            method: p.method,
-            amount_minor: p.amount_minor,
-            tendered_minor: p.tendered_minor,
-        })
-        .collect();
+    let pay_inputs: Vec<PaymentInput> = req.payments.iter().map(PaymentRequest::input).collect();
     let settled = if req.payments.is_empty() {
         Vec::new()
     } else {
@@ -720,16 +727,8 @@ pub fn pay(
                 "a sale on account needs a customer".into(),
             ));
         }
-        let shift = shifts::current(conn, &device_id)?
-            .ok_or_else(|| StorageError::Conflict("no open shift on this register".into()))?;
-        let inputs: Vec<PaymentInput> = reqs
-            .iter()
-            .map(|p| PaymentInput {
-                method: p.method,
-                amount_minor: p.amount_minor,
-                tendered_minor: p.tendered_minor,
-            })
-            .collect();
+        let shift = open_shift(conn, &device_id)?;
+        let inputs: Vec<PaymentInput> = reqs.iter().map(PaymentRequest::input).collect();
         let settled = settle_payments(o.order.total_minor, &inputs)?;
         insert_payments(conn, order_id, &shift.id, "payment", reqs, &settled)?;
         diesel::update(orders::table.find(order_id))
@@ -954,8 +953,7 @@ pub fn refund(
                 o.order.status
             )));
         }
-        let shift = shifts::current(conn, &device_id)?
-            .ok_or_else(|| StorageError::Conflict("no open shift on this register".into()))?;
+        let shift = open_shift(conn, &device_id)?;
         let by_id: HashMap<&str, &LineRow> = o.lines.iter().map(|l| (l.id.as_str(), l)).collect();
         let mut out = Vec::new();
         let mut pending: HashMap<&str, i64> = HashMap::new();
