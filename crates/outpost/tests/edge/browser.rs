@@ -23,13 +23,17 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The text of `css`, retried while the page re-renders it (a stale element).
 async fn text(c: &fantoccini::Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} not readable");
 }
 
 /// Waits until `css` is displayed (pages switch sections by `hidden`).
@@ -46,13 +50,33 @@ async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Ele
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
-    let store = Store::new(Backend::Sqlite);
-    let app = spawn(&store);
-    let m = app.manager().await;
-    let (milk, _, milk_price) = app.barcode(&m, "milk").await;
-    let (bread, _, bread_price) = app.barcode(&m, "Sourdough").await;
+/// Clicks a manager-page tab and waits until its own content is shown.
+async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
+    c.find(Locator::Css(&format!("#tabs button[data-tab='{tab}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let h = match c.find(Locator::Css("#main h2")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if h.starts_with(heading) && text(c, "#tabs button.active").await == tab {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tab {tab} did not render (heading {h:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts chromedriver and a headless Chromium session.
+async fn browser() -> (fantoccini::Client, Driver) {
     let port = free_port();
     let driver = Driver(
         Command::new("chromedriver")
@@ -85,6 +109,17 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
             }
         }
     };
+    (c, driver)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let m = app.manager().await;
+    let (milk, _, milk_price) = app.barcode(&m, "milk").await;
+    let (bread, _, bread_price) = app.barcode(&m, "Sourdough").await;
+    let (c, driver) = browser().await;
     c.goto(&app.base).await.unwrap();
 
     // Pair the register with the manager's PIN.
@@ -207,6 +242,80 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
             "order {number} not in recent orders"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await.unwrap();
+    drop(driver);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let (c, driver) = browser().await;
+    c.goto(&format!("{}/admin", app.base)).await.unwrap();
+    visible(&c, "#login-pin")
+        .await
+        .send_keys(&app.pins["Maria Manager"])
+        .await
+        .unwrap();
+    c.find(Locator::Css("#login-go"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    visible(&c, "#tabs button").await;
+    for (tab, heading) in [
+        ("Status", "Edge S01"),
+        ("Registers", "Registers and displays"),
+        ("Staff", "Staff"),
+        ("Products", "Products"),
+        ("Stock", "Stock"),
+        ("Shifts", "Shifts"),
+        ("Adjustments", "Adjustment queue"),
+        ("Audit", "Audit log"),
+    ] {
+        open_tab(&c, tab, heading).await;
+        let banner = c.find(Locator::Css("#banner")).await.unwrap();
+        let error = banner.is_displayed().await.unwrap()
+            && banner
+                .attr("class")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+                .contains("error");
+        assert!(!error, "error on {tab}: {}", banner.text().await.unwrap());
+        if tab == "Products" {
+            assert!(text(&c, "#main").await.contains("Whole milk 1 l"));
+        }
+    }
+    // Add a cashier through the Staff form.
+    open_tab(&c, "Staff", "Staff").await;
+    c.find(Locator::Css("form.inline input[name='name']"))
+        .await
+        .unwrap()
+        .send_keys("Nia New")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.inline input[name='pin']"))
+        .await
+        .unwrap()
+        .send_keys("24680")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.inline button[type='submit']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text(&c, "#main table").await.contains("Nia New") {
+        assert!(Instant::now() < deadline, "the new cashier is not listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(std::env::temp_dir().join("outpost-admin.png"), png);
     }
     c.close().await.unwrap();
     drop(driver);
