@@ -231,6 +231,15 @@ pub struct ApprovalBody {
     pin: String,
 }
 
+impl From<ApprovalBody> for Approval {
+    fn from(a: ApprovalBody) -> Self {
+        Approval {
+            staff_id: a.staff_id,
+            pin: a.pin,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundLineBody {
@@ -265,10 +274,7 @@ async fn refund(
             .collect(),
         method: PaymentMethod::parse(&b.method).map_err(StorageError::from)?,
         reason: b.reason,
-        approval: b.approval.map(|a| Approval {
-            staff_id: a.staff_id,
-            pin: a.pin,
-        }),
+        approval: b.approval.map(Approval::from),
     };
     let a = state
         .write(move |c, n| sales::refund(c, n, &who.actor, &id, &key, &sha, &r))
@@ -291,10 +297,7 @@ async fn void(
 ) -> ApiResult<HttpResponse> {
     let b = body.value;
     let reason = short(&b.reason, 200, "reason")?;
-    let approval = b.approval.map(|a| Approval {
-        staff_id: a.staff_id,
-        pin: a.pin,
-    });
+    let approval = b.approval.map(Approval::from);
     let o = state
         .write(move |c, n| sales::void(c, n, &who.actor, &id, approval.as_ref(), &reason))
         .await?;
@@ -310,10 +313,7 @@ async fn void_line(
     let (id, line) = path.into_inner();
     let b = body.value;
     let reason = short(&b.reason, 200, "reason")?;
-    let approval = b.approval.map(|a| Approval {
-        staff_id: a.staff_id,
-        pin: a.pin,
-    });
+    let approval = b.approval.map(Approval::from);
     let o = state
         .write(move |c, n| {
             sales::void_line(c, n, &who.actor, &id, &line, approval.as_ref(), &reason)

@@ -50,14 +50,29 @@ async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Ele
     }
 }
 
-/// Clicks a manager-page tab and waits until its own content is shown.
-async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
-    c.find(Locator::Css(&format!("#tabs button[data-tab='{tab}']")))
+/// Clicks the element `css` names.
+async fn click(c: &fantoccini::Client, css: &str) {
+    c.find(Locator::Css(css))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+}
+
+/// Types `keys` into the element `css` names.
+async fn type_into(c: &fantoccini::Client, css: &str, keys: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
+/// Clicks a manager-page tab and waits until its own content is shown.
+async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
+    click(c, &format!("#tabs button[data-tab='{tab}']")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let h = match c.find(Locator::Css("#main h2")).await {
@@ -128,12 +143,7 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
         .send_keys(&app.pins["Maria Manager"])
         .await
         .unwrap();
-    c.find(Locator::Css("#pair-go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#pair-go").await;
 
     // Sign in as the cashier.
     visible(&c, "#login-staff button.staff").await;
@@ -149,18 +159,8 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
         }
     }
     assert!(found, "Carl is on the sign-in screen");
-    c.find(Locator::Css("#login-pin"))
-        .await
-        .unwrap()
-        .send_keys(&app.pins["Carl Cashier"])
-        .await
-        .unwrap();
-    c.find(Locator::Css("#login-go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "#login-pin", &app.pins["Carl Cashier"]).await;
+    click(&c, "#login-go").await;
 
     // Open the shift with the default float.
     visible(&c, "#shift-go").await.click().await.unwrap();
@@ -191,23 +191,13 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
     }
 
     // Pay cash with a 20 note.
-    c.find(Locator::Css("#pay-cash"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#pay-cash").await;
     visible(&c, "#pay-tendered")
         .await
         .send_keys("20")
         .await
         .unwrap();
-    c.find(Locator::Css("#pay-confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#pay-confirm").await;
     visible(&c, "#receipt-change").await;
     let change = 2000 - total;
     assert_eq!(
@@ -229,12 +219,7 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
     if let Ok(png) = c.screenshot().await {
         let _ = std::fs::write(std::env::temp_dir().join("outpost-register.png"), png);
     }
-    c.find(Locator::Css("#receipt-done"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#receipt-done").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !text(&c, "#recent").await.contains(&number) {
         assert!(
@@ -258,12 +243,7 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
         .send_keys(&app.pins["Maria Manager"])
         .await
         .unwrap();
-    c.find(Locator::Css("#login-go"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#login-go").await;
     visible(&c, "#tabs button").await;
     for (tab, heading) in [
         ("Status", "Edge S01"),
@@ -291,24 +271,9 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
     }
     // Add a cashier through the Staff form.
     open_tab(&c, "Staff", "Staff").await;
-    c.find(Locator::Css("form.inline input[name='name']"))
-        .await
-        .unwrap()
-        .send_keys("Nia New")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.inline input[name='pin']"))
-        .await
-        .unwrap()
-        .send_keys("24680")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.inline button[type='submit']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "form.inline input[name='name']", "Nia New").await;
+    type_into(&c, "form.inline input[name='pin']", "24680").await;
+    click(&c, "form.inline button[type='submit']").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !text(&c, "#main table").await.contains("Nia New") {
         assert!(Instant::now() < deadline, "the new cashier is not listed");
