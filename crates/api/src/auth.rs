@@ -81,3 +81,36 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         .map(|u| u.to_string())
         .map_err(|_| ApiError::BadRequest("Idempotency-Key must be a UUID".into()))
 }
+
+/// Who works the kitchen screen: a signed-in staff member, or a paired kitchen
+/// display on its own (kitchen staff do not type a PIN to bump a ticket; the
+/// display was paired by a manager and is recorded as the actor).
+#[derive(Debug, Clone)]
+pub struct KitchenActor(pub Actor);
+
+impl FromRequest for KitchenActor {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if bearer(req).is_some() {
+            let signed = Signed::from_request(req, payload);
+            return Box::pin(async move { Ok(KitchenActor(signed.await?.actor)) });
+        }
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or(ApiError::Unauthenticated)?;
+            match device(&req, &state).await? {
+                Some(d) if d.kind == "display" => Ok(KitchenActor(Actor {
+                    staff_id: format!("device:{}", d.id),
+                    role: outpost_domain::Role::Cashier,
+                    device_id: Some(d.id),
+                })),
+                _ => Err(ApiError::Unauthenticated),
+            }
+        })
+    }
+}

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod metrics;
 pub mod problem;
+pub mod realtime;
 pub mod relay;
 pub mod routes;
 pub mod settings;

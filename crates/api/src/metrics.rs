@@ -15,6 +15,8 @@ pub struct Metrics {
     pub sales_replayed: IntCounter,
     pub outbox_unrelayed: IntGauge,
     pub relayed: IntCounter,
+    pub realtime_published: IntCounter,
+    pub realtime_lag: IntGauge,
 }
 
 impl Metrics {
@@ -55,6 +57,16 @@ impl Metrics {
             "Events positioned and handed on by the relay",
         )
         .expect("valid metric");
+        let realtime_published = IntCounter::new(
+            "outpost_realtime_published_total",
+            "Event frames written to the realtime log for screens",
+        )
+        .expect("valid metric");
+        let realtime_lag = IntGauge::new(
+            "outpost_realtime_lag_events",
+            "Positioned events not yet in the realtime log (as of the last /health)",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -62,6 +74,8 @@ impl Metrics {
             Box::new(sales_replayed.clone()),
             Box::new(outbox_unrelayed.clone()),
             Box::new(relayed.clone()),
+            Box::new(realtime_published.clone()),
+            Box::new(realtime_lag.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -73,6 +87,8 @@ impl Metrics {
             sales_replayed,
             outbox_unrelayed,
             relayed,
+            realtime_published,
+            realtime_lag,
         }
     }
 

@@ -13,6 +13,8 @@ pub struct Settings {
     pub demo: Demo,
     pub relay: Relay,
     pub idempotency: Idempotency,
+    pub realtime: Realtime,
+    pub hub: Hub,
     pub log: Log,
 }
 
@@ -58,6 +60,40 @@ pub struct Demo {
 pub struct Relay {
     pub interval_ms: u64,
     pub batch: i64,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct Realtime {
+    pub redis_url: String,
+    pub history: usize,
+    pub secret: String,
+    pub ticket_ttl_s: i64,
+    pub public_url: String,
+    pub hub_port: u16,
+}
+
+/// Never prints the secret or a password in the Redis URL.
+impl std::fmt::Debug for Realtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Realtime")
+            .field("redis", &!self.redis_url.is_empty())
+            .field("history", &self.history)
+            .field("secret_set", &!self.secret.is_empty())
+            .field("ticket_ttl_s", &self.ticket_ttl_s)
+            .field("public_url", &self.public_url)
+            .field("hub_port", &self.hub_port)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Hub {
+    pub host: String,
+    pub port: u16,
+    pub queue: usize,
+    pub ping_interval_ms: u64,
+    pub dead_after_ms: u64,
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

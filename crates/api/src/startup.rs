@@ -14,7 +14,7 @@ use outpost_storage::{Db, Node, seed};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -60,13 +60,13 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
 
-        let (bus, _) = broadcast::channel(4096);
         let state = web::Data::new(AppState {
             db,
             node,
             metrics: Metrics::new(),
             relay_wake: Arc::new(Notify::new()),
-            relay: RelayStatus::new(bus),
+            relay: RelayStatus::default(),
+            realtime: crate::realtime::Realtime::new(&settings.realtime),
             started: Instant::now(),
             settings: settings.clone(),
             client_clocks: Default::default(),
@@ -141,13 +141,23 @@ impl Application {
         self.port
     }
 
-    /// Committed events as the relay hands them on, in position order per
-    /// stream: the in-process bus that embedded consumers (the realtime hub in
-    /// `outpost edge`) read. Subscribe before serving to miss nothing.
-    pub fn subscribe(
-        &self,
-    ) -> Option<broadcast::Receiver<Arc<outpost_storage::outbox::StoredEvent>>> {
-        self.state.relay.bus.as_ref().map(|b| b.subscribe())
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// The in-process realtime log (when no Redis is configured): the embedded
+    /// hub in `outpost edge` serves screens from it.
+    pub fn realtime_log(&self) -> Option<outpost_realtime::Log> {
+        self.state
+            .realtime
+            .memory
+            .clone()
+            .map(outpost_realtime::Log::Memory)
+    }
+
+    /// This store's id and node epoch, as the realtime log keys them.
+    pub fn store_id(&self) -> &str {
+        &self.state.node.store_id
     }
 
     /// Serves until the process is asked to stop (SIGINT/SIGTERM), running the
@@ -155,10 +165,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let relay_task = tokio::spawn(relay::run(self.state.clone(), wait(stop_rx.clone())));
+        let rt_task = tokio::spawn(crate::realtime::run(
+            self.state.clone(),
+            wait(stop_rx.clone()),
+        ));
         let house_task = tokio::spawn(housekeeping(self.state.clone(), wait(stop_rx)));
         let r = self.server.await;
         let _ = stop_tx.send(true);
         let _ = relay_task.await;
+        let _ = rt_task.await;
         let _ = house_task.await;
         let state = self.state.clone();
         let _ = state.write(|c, n| n.persist_clock(c)).await;

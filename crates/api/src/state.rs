@@ -19,6 +19,8 @@ pub struct AppState {
     /// handlers never publish events themselves.
     pub relay_wake: Arc<Notify>,
     pub relay: crate::relay::RelayStatus,
+    /// The realtime publisher: its log, its ticket secret, how far it got.
+    pub realtime: crate::realtime::Realtime,
     pub started: Instant,
     /// The largest register clock offset seen lately (see `ClientClocks`).
     pub client_clocks: ClientClocks,

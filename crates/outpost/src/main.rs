@@ -2,12 +2,15 @@
 //!
 //! `outpost edge` runs every edge service in one process with embedded storage
 //! (SQLite under a data folder, an in-process event bus): the way to try Outpost,
-//! run a small shop, or test. `outpost api` runs the api alone, as compose does.
+//! run a small shop, or test. `outpost api` and `outpost hub` run one service
+//! alone, as compose does (the hub then reads Redis).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use outpost_api::{Application, Settings};
+use outpost_realtime_hub::{HubConfig, Server as HubServer};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "outpost", version, about = "Offline-first store platform")]
@@ -32,6 +35,8 @@ enum Cmd {
     },
     /// The edge api alone (HTTP on the LAN, the pages, the relay).
     Api,
+    /// The realtime hub alone (WebSockets for displays), reading Redis.
+    Hub,
     /// Staff administration from the command line (the first admin of a real store).
     Staff {
         #[command(subcommand)]
@@ -66,19 +71,62 @@ fn main() -> anyhow::Result<()> {
                 settings.database.url = data.join("outpost.sqlite").to_string_lossy().into_owned();
             }
             settings.demo.enabled |= demo;
-            serve(settings)
+            serve(settings, true)
         }
-        Cmd::Api => serve(settings),
+        Cmd::Api => serve(settings, false),
+        Cmd::Hub => hub(settings),
         Cmd::Staff {
             cmd: StaffCmd::Add { name, role },
         } => add_staff(&settings, &name, &role),
     }
 }
 
-fn serve(settings: Settings) -> anyhow::Result<()> {
+fn hub_config(settings: &Settings) -> HubConfig {
+    let h = &settings.hub;
+    HubConfig {
+        host: h.host.clone(),
+        port: h.port,
+        secret: settings.realtime.secret.as_bytes().to_vec(),
+        queue: h.queue,
+        ping_interval: Duration::from_millis(h.ping_interval_ms.max(100)),
+        dead_after: Duration::from_millis(h.dead_after_ms.max(500)),
+        workers: h.workers,
+    }
+}
+
+/// The api, and with `embedded` the realtime hub in the same process on the
+/// api's in-memory log (unless a Redis URL is configured).
+fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
     let host = settings.server.host.clone();
+    let hub_listener = if embedded {
+        let addr = format!("{}:{}", settings.hub.host, settings.hub.port);
+        let l = std::net::TcpListener::bind(&addr)
+            .with_context(|| format!("the realtime hub cannot listen on {addr}"))?;
+        settings.realtime.hub_port = l.local_addr()?.port();
+        if settings.realtime.secret.is_empty() {
+            // One process signs and checks tickets: a fresh secret per start.
+            settings.realtime.secret = random_secret();
+        }
+        Some(l)
+    } else {
+        None
+    };
     actix_web::rt::System::new().block_on(async move {
+        let mut cfg = hub_config(&settings);
         let app = Application::build(settings).context("starting the edge")?;
+        let hub = match hub_listener {
+            Some(l) => {
+                let log = match app.realtime_log() {
+                    Some(log) => log,
+                    None => redis_log(&app.settings().realtime)?,
+                };
+                cfg.port = l.local_addr()?.port();
+                let hub = HubServer::on(l, cfg.clone(), log).context("starting the realtime hub")?;
+                println!("Outpost realtime hub listening on ws://{}:{}/ws", cfg.host, hub.port());
+                Some(actix_web::rt::spawn(hub.run_until_stopped()))
+            }
+            None => None,
+        };
         if let Some(people) = &app.demo_staff {
             println!("Demo data created. Staff PINs (shown only now):");
             for (name, role, pin) in people {
@@ -86,7 +134,50 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         }
         println!("Outpost edge listening on http://{host}:{}", app.port());
-        app.run_until_stopped().await.context("serving")
+        let r = app.run_until_stopped().await.context("serving");
+        if let Some(h) = hub {
+            let _ = h.await;
+        }
+        r
+    })
+}
+
+fn redis_log(rt: &outpost_api::settings::Realtime) -> anyhow::Result<outpost_realtime::Log> {
+    Ok(outpost_realtime::Log::Redis(
+        outpost_realtime::RedisLog::new(&rt.redis_url, rt.history)
+            .context("realtime.redis_url is not a valid Redis URL")?,
+    ))
+}
+
+fn random_secret() -> String {
+    use std::fmt::Write;
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the OS random source");
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
+}
+
+/// The realtime hub alone: needs Redis and the secret the api signs with.
+fn hub(settings: Settings) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !settings.realtime.redis_url.is_empty(),
+        "the hub alone reads Redis: set realtime.redis_url (OUTPOST__REALTIME__REDIS_URL)"
+    );
+    anyhow::ensure!(
+        settings.realtime.secret.len() >= 16,
+        "set realtime.secret (OUTPOST__REALTIME__SECRET, at least 16 characters) to the api's"
+    );
+    let cfg = hub_config(&settings);
+    actix_web::rt::System::new().block_on(async move {
+        // Redis is connected on first use: the hub comes up (degraded) even
+        // when Redis is late, and catches up when it answers.
+        let log = redis_log(&settings.realtime)?;
+        let server = HubServer::build(cfg.clone(), log)
+            .with_context(|| format!("the realtime hub cannot listen on {}:{}", cfg.host, cfg.port))?;
+        println!("Outpost realtime hub listening on ws://{}:{}/ws", cfg.host, server.port());
+        server.run_until_stopped().await.context("serving")
     })
 }
 

@@ -16,7 +16,6 @@
 
 use crate::db::{AnyConnection, write_tx};
 use crate::error::Result;
-use crate::outbox::StoredEvent;
 use crate::schema::{outbox, stream_heads};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -56,20 +55,13 @@ pub struct Batch {
     pub count: usize,
     /// The highest `seq` seen: the next pass's `after_seq`.
     pub last_seq: i64,
-    /// The events themselves, in position order, when asked for.
-    pub events: Vec<StoredEvent>,
 }
 
 /// The next committed events to hand on, at most `limit`. On PostgreSQL this
 /// positions them (a write); on SQLite they were positioned when written and
-/// this only reads those after `after_seq`. Full events (with payloads) are
-/// loaded only when `with_events`, i.e. when someone listens.
-pub fn next_batch(
-    conn: &mut AnyConnection,
-    after_seq: i64,
-    limit: i64,
-    with_events: bool,
-) -> Result<Batch> {
+/// this only reads those after `after_seq`. Consumers read the events by
+/// position afterwards (`outbox::read_stream`).
+pub fn next_batch(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Batch> {
     match conn {
         AnyConnection::Sqlite(_) => {
             let seqs: Vec<i64> = outbox::table
@@ -78,22 +70,12 @@ pub fn next_batch(
                 .limit(limit)
                 .select(outbox::seq)
                 .load(conn)?;
-            let events = if with_events && !seqs.is_empty() {
-                outbox::table
-                    .filter(outbox::seq.eq_any(&seqs))
-                    .order(outbox::seq.asc())
-                    .select(StoredEvent::as_select())
-                    .load(conn)?
-            } else {
-                Vec::new()
-            };
             Ok(Batch {
                 count: seqs.len(),
                 last_seq: seqs.last().copied().unwrap_or(after_seq),
-                events,
             })
         }
-        AnyConnection::Postgresql(_) => assign_positions(conn, after_seq, limit, with_events),
+        AnyConnection::Postgresql(_) => assign_positions(conn, after_seq, limit),
     }
 }
 
@@ -110,7 +92,6 @@ fn assign_positions(
     conn: &mut AnyConnection,
     after_seq: i64,
     limit: i64,
-    with_events: bool,
 ) -> Result<Batch> {
     write_tx(conn, |conn| {
         let (last_txid, last_seq) = keyset(conn)?;
@@ -187,21 +168,9 @@ fn assign_positions(
                 .set((r::last_txid.eq(last.txid), r::last_seq.eq(last.seq)))
                 .execute(c)?;
         }
-        let events = if with_events {
-            let rank: HashMap<i64, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-            let mut events: Vec<StoredEvent> = outbox::table
-                .filter(outbox::seq.eq_any(&seqs))
-                .select(StoredEvent::as_select())
-                .load(c)?;
-            events.sort_by_key(|e| rank[&e.seq]);
-            events
-        } else {
-            Vec::new()
-        };
         Ok(Batch {
             count: got.len(),
             last_seq: after_seq,
-            events,
         })
     })
 }

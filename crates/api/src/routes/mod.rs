@@ -6,6 +6,7 @@ pub mod openapi;
 mod ops;
 mod pages;
 mod people;
+mod realtime;
 mod sales;
 mod store;
 
@@ -20,7 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(people::configure)
             .configure(catalog::configure)
             .configure(sales::configure)
-            .configure(store::configure),
+            .configure(store::configure)
+            .configure(realtime::configure),
     );
 }
 

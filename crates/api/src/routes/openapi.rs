@@ -394,6 +394,15 @@ pub const ROUTES: &[Route] = &[
         false,
     ),
     (
+        "post",
+        "/api/v1/realtime/tickets",
+        "A short-lived ticket for the realtime hub (X-Device-Token, or a manager's session)",
+        None,
+        200,
+        false,
+        false,
+    ),
+    (
         "get",
         "/api/v1/audit",
         "The audit log (manager)",

@@ -27,13 +27,16 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         .db(|c, _| {
             use outpost_storage::db::SimpleConnection;
             c.batch_execute("SELECT 1")?;
-            outpost_storage::relay::unpositioned_count(c)
+            Ok((
+                outpost_storage::relay::unpositioned_count(c)?,
+                outpost_storage::relay::heads(c)?,
+            ))
         })
         .await;
     let db_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let (db_status, unrelayed) = match &db {
-        Ok(n) => (Status::Ok, Some(*n)),
-        Err(_) => (Status::Unhealthy, None),
+    let (db_status, unrelayed, heads) = match db {
+        Ok((n, heads)) => (Status::Ok, Some(n), heads),
+        Err(_) => (Status::Unhealthy, None, Vec::new()),
     };
     if let Some(n) = unrelayed {
         state.metrics.outbox_unrelayed.set(n);
@@ -72,7 +75,17 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         Status::Ok
     };
-    let overall = [db_status, disk_status, clock_status, relay_status]
+    // Screens being behind never stops a till: at worst "degraded".
+    let rt = &state.realtime;
+    let rt_error = rt.error();
+    let rt_lag = rt.lag(&heads);
+    state.metrics.realtime_lag.set(rt_lag);
+    let rt_status = if rt_error.is_some() {
+        Status::Degraded
+    } else {
+        Status::Ok
+    };
+    let overall = [db_status, disk_status, clock_status, relay_status, rt_status]
         .into_iter()
         .max()
         .unwrap_or(Status::Ok);
@@ -91,6 +104,13 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
                 "wall_behind_last_event_ms": behind,
                 "max_register_skew_ms": skew,
                 "hint": hint,
+            },
+            "realtime": {
+                "status": rt_status,
+                "backend": rt.backend(),
+                "lag_events": rt_lag,
+                "last_ok_ms_ago": now_millis() - rt.last_ok_ms.load(std::sync::atomic::Ordering::Relaxed),
+                "error": rt_error,
             },
             "sync": {"status": "ok", "configured": false},
         },

@@ -1,6 +1,6 @@
 //! Shifts and reports, stock, kitchen tickets, the audit log and the outbox.
 
-use crate::auth::Signed;
+use crate::auth::{KitchenActor, Signed};
 use crate::body::Json;
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::Page;
@@ -150,7 +150,7 @@ async fn move_stock(
 
 async fn tickets(
     state: web::Data<AppState>,
-    _who: Signed,
+    _who: KitchenActor,
     page: web::Query<Page>,
 ) -> ApiResult<HttpResponse> {
     let limit = page.limit(200);
@@ -169,14 +169,14 @@ pub struct StatusBody {
 
 async fn bump(
     state: web::Data<AppState>,
-    who: Signed,
+    who: KitchenActor,
     id: web::Path<String>,
     body: Json<StatusBody>,
 ) -> ApiResult<HttpResponse> {
     let s = body.value.status;
     Ok(HttpResponse::Ok().json(
         state
-            .write(move |c, n| kitchen::set_status(c, n, &who.actor, &id, &s))
+            .write(move |c, n| kitchen::set_status(c, n, &who.0, &id, &s))
             .await?,
     ))
 }

@@ -1,0 +1,54 @@
+//! Tickets for the realtime hub: a paired device (or a signed-in manager on
+//! the back-office page) trades its credentials for a short-lived ticket the
+//! hub checks on its own.
+
+use crate::auth::{self, Signed};
+use crate::problem::ApiResult;
+use crate::state::AppState;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use outpost_domain::Permission;
+use outpost_realtime::ticket::{self, Claims};
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/realtime/tickets", web::post().to(issue));
+}
+
+async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let ttl_ms = state.settings.realtime.ticket_ttl_s.clamp(10, 86_400) * 1000;
+    let exp = outpost_storage::db::now_millis() + ttl_ms;
+    let store = state.node.store_id.clone();
+    let claims = match auth::device(&req, &state).await? {
+        Some(d) => Claims {
+            store,
+            device: d.id,
+            kind: d.kind,
+            name: d.name,
+            exp,
+        },
+        None => {
+            let who = Signed::extract(&req).await?;
+            who.actor
+                .require(Permission::ViewReports, "watch the store's screens")?;
+            Claims {
+                store,
+                device: format!("staff:{}", who.actor.staff_id),
+                kind: "back-office".into(),
+                name: who.name,
+                exp,
+            }
+        }
+    };
+    let rt = &state.settings.realtime;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "ticket": ticket::sign(&state.realtime.secret, &claims),
+            "expires_at": exp,
+            "url": (!rt.public_url.is_empty()).then_some(&rt.public_url),
+            "hub_port": rt.hub_port,
+            "store_id": claims.store,
+            "epoch": state.node.node_epoch,
+            "channels": outpost_realtime::CHANNELS,
+        })))
+}

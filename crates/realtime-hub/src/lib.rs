@@ -1,0 +1,147 @@
+//! The realtime hub (port 3001): serves each store's committed events to its
+//! kitchen displays and registers over WebSockets, from the realtime log
+//! (Redis streams under compose, or the api's in-process log in the embedded
+//! edge — the same protocol either way).
+//!
+//! Clients connect with a ticket from the api (`/ws?ticket=`), subscribe to
+//! channels with their last `(epoch, offset)`, and get what they missed, then
+//! live events; see `outpost_realtime::wire` for the protocol.
+
+mod conn;
+pub mod fanout;
+pub mod metrics;
+pub mod presence;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use outpost_realtime::Log;
+use std::net::TcpListener;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// What the hub needs to run.
+#[derive(Clone)]
+pub struct HubConfig {
+    pub host: String,
+    pub port: u16,
+    /// Shared with the api, which signs the tickets.
+    pub secret: Vec<u8>,
+    /// Frames a connection may have waiting before it counts as too slow.
+    pub queue: usize,
+    pub ping_interval: Duration,
+    /// A client silent this long (no pong, no message) is disconnected.
+    pub dead_after: Duration,
+    pub workers: usize,
+}
+
+impl std::fmt::Debug for HubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("queue", &self.queue)
+            .field("ping_interval", &self.ping_interval)
+            .field("dead_after", &self.dead_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared by every connection.
+pub struct Hub {
+    pub config: HubConfig,
+    pub metrics: metrics::Metrics,
+    pub registry: fanout::Registry,
+    pub presence: presence::Presence,
+    started: Instant,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A bound, not yet running hub.
+pub struct Server {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl Server {
+    /// Binds the listener (port 0 picks a free one) and prepares the server.
+    pub fn build(config: HubConfig, log: Log) -> std::io::Result<Server> {
+        let listener = TcpListener::bind((config.host.as_str(), config.port))?;
+        Server::on(listener, config, log)
+    }
+
+    /// Prepares the server on a listener bound by the caller (the embedded
+    /// edge binds it first, to tell the api the port).
+    pub fn on(listener: TcpListener, config: HubConfig, log: Log) -> std::io::Result<Server> {
+        let port = listener.local_addr()?.port();
+        let metrics = metrics::Metrics::new();
+        let hub = web::Data::new(Hub {
+            registry: fanout::Registry::new(log, metrics.clone()),
+            presence: presence::Presence::new(metrics.clone()),
+            metrics,
+            started: Instant::now(),
+            config: config.clone(),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(hub.clone())
+                .route("/ws", web::get().to(conn::upgrade))
+                .route("/health", web::get().to(health))
+                .route("/metrics", web::get().to(render_metrics))
+        })
+        .listen(listener)?
+        .shutdown_timeout(5);
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        Ok(Server {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The hub is unhealthy only when it cannot serve; an unreachable log makes it
+/// "degraded" (clients stay connected and catch up when it returns).
+async fn health(hub: web::Data<Hub>) -> HttpResponse {
+    let log_ok = hub.registry.log_ok.load(Ordering::Relaxed);
+    let log_status = if log_ok {
+        outpost_telemetry::Status::Ok
+    } else {
+        outpost_telemetry::Status::Degraded
+    };
+    let backend = match hub.registry.log() {
+        Log::Memory(_) => "memory",
+        Log::Redis(_) => "redis",
+    };
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "status": log_status,
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": hub.started.elapsed().as_secs(),
+            "components": {
+                "log": {"status": log_status, "backend": backend},
+            },
+        }))
+}
+
+async fn render_metrics(hub: web::Data<Hub>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(outpost_telemetry::render(&hub.metrics.registry))
+}
+
