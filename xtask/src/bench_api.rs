@@ -148,7 +148,7 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn build_release() -> Result<String> {
+pub(crate) fn build_release() -> Result<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
@@ -361,10 +361,10 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
     Ok(all)
 }
 
-struct Server {
-    child: std::process::Child,
-    base: String,
-    pins: std::collections::HashMap<String, String>,
+pub(crate) struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+    pub pins: std::collections::HashMap<String, String>,
 }
 
 impl Drop for Server {
@@ -375,13 +375,28 @@ impl Drop for Server {
 }
 
 fn start_server(bin: &str, url: &str) -> Result<Server> {
+    start_with(bin, url, false, &[])
+}
+
+/// `outpost edge --demo` (or `outpost api` with demo data when `api_only`) on
+/// a free port, with `extra` settings, returning the demo staff's PINs.
+pub(crate) fn start_with(
+    bin: &str,
+    url: &str,
+    api_only: bool,
+    extra: &[(&str, String)],
+) -> Result<Server> {
     let dir = std::env::temp_dir().join(format!(
         "outpost-bench-data-{}",
         uuid::Uuid::now_v7().simple()
     ));
-    let mut child = Command::new(bin)
-        .args(["edge", "--demo", "--data"])
-        .arg(&dir)
+    let mut cmd = Command::new(bin);
+    if api_only {
+        cmd.arg("api").env("OUTPOST__DEMO__ENABLED", "true");
+    } else {
+        cmd.args(["edge", "--demo", "--data"]).arg(&dir);
+    }
+    let mut child = cmd
         .env("OUTPOST__SERVER__PORT", "0")
         .env("OUTPOST__DATABASE__URL", url)
         .env(
@@ -390,6 +405,8 @@ fn start_server(bin: &str, url: &str) -> Result<Server> {
         )
         .env("OUTPOST__LOG__FORMAT", "json")
         .env("OUTPOST__LOG__FILTER", "error")
+        .env("OUTPOST__HUB__PORT", "0")
+        .envs(extra.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .spawn()
         .context("start the edge")?;
@@ -420,7 +437,7 @@ fn start_server(bin: &str, url: &str) -> Result<Server> {
     bail!("the edge exited before listening")
 }
 
-async fn call(req: reqwest::RequestBuilder, what: &str) -> Result<Value> {
+pub(crate) async fn call(req: reqwest::RequestBuilder, what: &str) -> Result<Value> {
     let r = req.send().await.with_context(|| what.to_owned())?;
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);

@@ -3,8 +3,11 @@
 //! - `cargo xtask bench api`: sales throughput and latency of the edge api on
 //!   PostgreSQL and SQLite, against the same sale transaction run directly on
 //!   the database as the baseline.
+//! - `cargo xtask bench realtime`: kitchen screens on the realtime hub, with a
+//!   python-socketio server on the same Redis stream as the peer.
 
 mod bench_api;
+mod bench_realtime;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +31,8 @@ enum Cmd {
 enum Bench {
     /// Sales through the edge api vs. the same transaction without HTTP.
     Api(bench_api::Args),
+    /// Commit-to-screen latency through the realtime hub vs. python-socketio.
+    Realtime(bench_realtime::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,5 +40,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench {
             which: Bench::Api(a),
         } => bench_api::run(a),
+        Cmd::Bench {
+            which: Bench::Realtime(a),
+        } => bench_realtime::run(a),
     }
 }

@@ -239,7 +239,10 @@ async fn pass(
                         after: last,
                         confirmed: true,
                     };
-                    state.metrics.realtime_published.inc_by(entries.len() as u64);
+                    state
+                        .metrics
+                        .realtime_published
+                        .inc_by(entries.len() as u64);
                 }
                 None => {
                     // The log is not where we left it (Redis restarted empty,

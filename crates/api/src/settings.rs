@@ -93,6 +93,7 @@ pub struct Hub {
     pub queue: usize,
     pub ping_interval_ms: u64,
     pub dead_after_ms: u64,
+    pub send_buffer: usize,
     pub workers: usize,
 }
 

@@ -6,6 +6,8 @@
   const KEY = "outpost.office";
   const call = (m, p, b) => api(m, p, b, { session: store.getItem(KEY), device: false });
   let currency = "EUR";
+  // Screens online now, from the realtime hub's presence channel.
+  let online = null, presence = null;
 
   async function start() {
     if (store.getItem(KEY)) {
@@ -25,18 +27,34 @@
       enter(await call("GET", "/api/v1/me"));
     } catch (e) { $("#login-pin").value = ""; banner(e.message); }
   });
-  $("#logout").addEventListener("click", async () => { try { await call("DELETE", "/api/v1/sessions/current"); } catch (_) { /* gone anyway */ } store.removeItem(KEY); start(); });
+  function renderOnline() {
+    const box = document.querySelector("#online");
+    if (!box) return;
+    if (!online) { box.replaceChildren(el("p", {}, "The realtime hub is not reachable: screens may not be updating.")); return; }
+    box.replaceChildren(online.length
+      ? table(["Screen", "Kind", "Connected since", "Connections"], online.map((d) => el("tr", {}, el("td", {}, d.name), el("td", {}, d.kind), el("td", {}, when(d.since)), el("td", {}, d.connections))))
+      : el("p", {}, "No screen is connected."));
+  }
+  $("#logout").addEventListener("click", async () => { if (presence) { presence.close(); presence = null; } try { await call("DELETE", "/api/v1/sessions/current"); } catch (_) { /* gone anyway */ } store.removeItem(KEY); start(); });
 
   const tabs = { Status: status, Registers: registers, Staff: staff, Products: products, Stock: stock, Shifts: shifts, Adjustments: adjustments, Audit: audit };
   function enter(me) {
     show("#login", false); show("#app");
     $("#who").textContent = `${me.name} · ${me.role}`;
     $("#tabs").replaceChildren(...Object.keys(tabs).map((t) => el("button", { "data-tab": t, onclick: () => open(t) }, t)));
+    if (!presence) {
+      presence = Outpost.realtime({
+        channels: ["presence"],
+        apiOpts: { session: store.getItem(KEY), device: false },
+        onPresence: (list) => { online = list; renderOnline(); },
+        onState: (s) => { if (s !== "online") { online = null; renderOnline(); } },
+      });
+    }
     open("Status");
   }
   async function open(t) {
     for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === t);
-    try { $("#main").replaceChildren(...[].concat(await tabs[t]())); } catch (e) { banner(e.message); }
+    try { $("#main").replaceChildren(...[].concat(await tabs[t]())); renderOnline(); } catch (e) { banner(e.message); }
   }
   const table = (head, rows) => el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))), el("tbody", {}, ...rows));
   const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
@@ -53,7 +71,8 @@
       table(["Component", "Status", "Details"], comp),
       el("h2", {}, "Event streams"),
       table(["Stream", "Last position"], Object.entries(o.streams).map(([s, p]) => el("tr", {}, el("td", {}, s), el("td", {}, p)))),
-      el("p", {}, `Events waiting for the relay: ${o.unrelayed}`)];
+      el("p", {}, `Events waiting for the relay: ${o.unrelayed}`),
+      el("h2", {}, "Screens online"), el("div", { id: "online" })];
   }
 
   async function registers() {

@@ -11,7 +11,7 @@ const Outpost = (() => {
     const headers = { Accept: "application/json", "X-Client-Time": String(Date.now()) };
     const session = opts.session === undefined ? store.getItem(opts.sessionKey || "outpost.session") : opts.session;
     if (session) headers.Authorization = "Bearer " + session;
-    const device = store.getItem("outpost.device");
+    const device = store.getItem(opts.deviceKey || "outpost.device");
     if (device && opts.device !== false) headers["X-Device-Token"] = device;
     if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
     if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -1,7 +1,9 @@
-//! The relay hands on exactly the committed events, once each, in position
-//! order per stream; a request that failed publishes nothing.
+//! The relay and the realtime publisher hand on exactly the committed events,
+//! once each, in position order per stream; a request that failed publishes
+//! nothing.
 
 use outpost_api::{Application, Settings};
+use outpost_realtime::Tail;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -24,15 +26,16 @@ async fn post(
 }
 
 #[actix_web::test]
-async fn on_sqlite_the_bus_gets_each_committed_event_once_in_order_and_nothing_for_a_failed_sale() {
+async fn on_sqlite_the_realtime_log_gets_each_committed_event_once_in_order_and_nothing_for_a_failed_sale()
+ {
     let dir = std::env::temp_dir().join(format!("outpost-relay-{}", uuid::Uuid::now_v7()));
-    bus_gets_committed_events_once(dir.join("outpost.sqlite").to_string_lossy().into_owned()).await;
+    log_gets_committed_events_once(dir.join("outpost.sqlite").to_string_lossy().into_owned()).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[actix_web::test]
-async fn on_postgres_the_bus_gets_each_committed_event_once_in_order_and_nothing_for_a_failed_sale()
-{
+async fn on_postgres_the_realtime_log_gets_each_committed_event_once_in_order_and_nothing_for_a_failed_sale()
+ {
     use diesel::{Connection, RunQueryDsl};
     let admin = std::env::var("OUTPOST_TEST_PG")
         .expect("PostgreSQL tests need OUTPOST_TEST_PG (scripts/test sets it up)");
@@ -41,10 +44,10 @@ async fn on_postgres_the_bus_gets_each_committed_event_once_in_order_and_nothing
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut c)
         .unwrap();
-    bus_gets_committed_events_once(format!("{admin}/{name}")).await;
+    log_gets_committed_events_once(format!("{admin}/{name}")).await;
 }
 
-async fn bus_gets_committed_events_once(url: String) {
+async fn log_gets_committed_events_once(url: String) {
     let mut s = Settings::load(None).unwrap();
     s.server.port = 0;
     s.database.url = url;
@@ -58,7 +61,8 @@ async fn bus_gets_committed_events_once(url: String) {
         .into_iter()
         .map(|(n, _, p)| (n, p))
         .collect();
-    let mut bus = app.subscribe().expect("the in-process bus");
+    let log = app.realtime_log().expect("the in-process realtime log");
+    let store = app.store_id().to_owned();
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     let http = reqwest::Client::new();
@@ -175,37 +179,40 @@ async fn bus_gets_committed_events_once(url: String) {
     .await;
     assert_eq!((st, o["id"].as_str().unwrap()), (201, ids[0].as_str()));
 
+    // What screens get: the sales channel of the realtime log, which only
+    // the relay and its publisher feed.
+    let mut tail = log.tailer(&store, "sales").await.unwrap();
     let mut sales = Vec::new();
-    let mut last: std::collections::HashMap<String, i64> = Default::default();
+    let mut after = 0;
+    let mut epoch = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while sales.len() < 3 {
-        let e = tokio::time::timeout_at(deadline, bus.recv())
-            .await
-            .expect("events on the bus")
-            .unwrap();
-        let pos = e.position.expect("positioned before it is handed on");
-        let prev = last.insert(e.stream.clone(), pos).unwrap_or(pos - 1);
-        assert_eq!(
-            pos,
-            prev + 1,
-            "stream {} out of order or with a gap",
-            e.stream
-        );
-        if e.stream == "sales" {
-            sales.push(e.aggregate_id.clone());
+        assert!(tokio::time::Instant::now() < deadline, "events in the log");
+        if epoch.is_empty() {
+            epoch = log
+                .head(&store, "sales")
+                .await
+                .unwrap()
+                .map(|h| h.epoch)
+                .unwrap_or_default();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        let Tail::Entries(entries) = tail.next(&epoch, after, 100).await.unwrap() else {
+            panic!("the epoch does not change")
+        };
+        for e in entries {
+            assert_eq!(e.offset, after + 1, "out of order or with a gap");
+            after = e.offset;
+            let v: Value = serde_json::from_str(&e.json).unwrap();
+            assert_eq!(v["offset"], e.offset);
+            assert_eq!(v["channel"], "sales");
+            sales.push(v["aggregate_id"].as_str().unwrap().to_owned());
         }
     }
     assert_eq!(sales, ids);
     // Nothing more arrives: not for the failed request, not for the retry.
-    let more = tokio::time::timeout(Duration::from_millis(500), async {
-        loop {
-            match bus.recv().await {
-                Ok(e) if e.stream == "sales" => return e.aggregate_id.clone(),
-                Ok(_) => {}
-                Err(_) => std::future::pending::<()>().await,
-            }
-        }
-    })
-    .await;
-    assert!(more.is_err(), "unexpected sales event {more:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let head = log.head(&store, "sales").await.unwrap().unwrap();
+    assert_eq!(head.last, 3, "unexpected sales events");
 }

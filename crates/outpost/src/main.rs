@@ -90,6 +90,7 @@ fn hub_config(settings: &Settings) -> HubConfig {
         queue: h.queue,
         ping_interval: Duration::from_millis(h.ping_interval_ms.max(100)),
         dead_after: Duration::from_millis(h.dead_after_ms.max(500)),
+        send_buffer: h.send_buffer,
         workers: h.workers,
     }
 }
@@ -121,8 +122,13 @@ fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
                     None => redis_log(&app.settings().realtime)?,
                 };
                 cfg.port = l.local_addr()?.port();
-                let hub = HubServer::on(l, cfg.clone(), log).context("starting the realtime hub")?;
-                println!("Outpost realtime hub listening on ws://{}:{}/ws", cfg.host, hub.port());
+                let hub =
+                    HubServer::on(l, cfg.clone(), log).context("starting the realtime hub")?;
+                println!(
+                    "Outpost realtime hub listening on ws://{}:{}/ws",
+                    cfg.host,
+                    hub.port()
+                );
                 Some(actix_web::rt::spawn(hub.run_until_stopped()))
             }
             None => None,
@@ -174,9 +180,17 @@ fn hub(settings: Settings) -> anyhow::Result<()> {
         // Redis is connected on first use: the hub comes up (degraded) even
         // when Redis is late, and catches up when it answers.
         let log = redis_log(&settings.realtime)?;
-        let server = HubServer::build(cfg.clone(), log)
-            .with_context(|| format!("the realtime hub cannot listen on {}:{}", cfg.host, cfg.port))?;
-        println!("Outpost realtime hub listening on ws://{}:{}/ws", cfg.host, server.port());
+        let server = HubServer::build(cfg.clone(), log).with_context(|| {
+            format!(
+                "the realtime hub cannot listen on {}:{}",
+                cfg.host, cfg.port
+            )
+        })?;
+        println!(
+            "Outpost realtime hub listening on ws://{}:{}/ws",
+            cfg.host,
+            server.port()
+        );
         server.run_until_stopped().await.context("serving")
     })
 }

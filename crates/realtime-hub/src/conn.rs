@@ -42,7 +42,9 @@ pub async fn upgrade(
 ) -> actix_web::Result<HttpResponse> {
     let Some(t) = q.ticket.as_deref() else {
         hub.metrics.auth_refused.inc();
-        return Ok(refused("connect with ?ticket= from POST /api/v1/realtime/tickets"));
+        return Ok(refused(
+            "connect with ?ticket= from POST /api/v1/realtime/tickets",
+        ));
     };
     let claims = match ticket::verify(&hub.config.secret, t, now_ms()) {
         Ok(c) => c,
@@ -160,8 +162,12 @@ async fn serve(
         ch.leave(conn);
     }
     hub.presence.leave(&store, conn, &claims);
-    // A stalled client may never read the close frame: do not wait for it.
-    let _ = tokio::time::timeout(Duration::from_secs(5), session.close(close_with)).await;
+    // The close frame queues behind what the client has not read yet; a
+    // stalled client gets a minute to reach it (and learn why it was cut)
+    // before the socket is dropped. Its subscriptions are already gone.
+    actix_web::rt::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(60), session.close(close_with)).await;
+    });
 }
 
 /// Joins one channel and sends `subscribed` and, when resuming, the missed

@@ -30,6 +30,9 @@ pub struct HubConfig {
     pub ping_interval: Duration,
     /// A client silent this long (no pong, no message) is disconnected.
     pub dead_after: Duration,
+    /// Kernel send buffer per connection: bounds what a stalled client can
+    /// hold beyond its queue (Linux would otherwise grow it to megabytes).
+    pub send_buffer: usize,
     pub workers: usize,
 }
 
@@ -77,6 +80,8 @@ impl Server {
     /// Prepares the server on a listener bound by the caller (the embedded
     /// edge binds it first, to tell the api the port).
     pub fn on(listener: TcpListener, config: HubConfig, log: Log) -> std::io::Result<Server> {
+        // Accepted connections inherit the listener's buffer sizes.
+        socket2::SockRef::from(&listener).set_send_buffer_size(config.send_buffer.max(4096))?;
         let port = listener.local_addr()?.port();
         let metrics = metrics::Metrics::new();
         let hub = web::Data::new(Hub {
@@ -144,4 +149,3 @@ async fn render_metrics(hub: web::Data<Hub>) -> HttpResponse {
         .content_type("text/plain; version=0.0.4")
         .body(outpost_telemetry::render(&hub.metrics.registry))
 }
-

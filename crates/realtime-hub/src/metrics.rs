@@ -26,20 +26,28 @@ impl Metrics {
         )
         .expect("valid metric");
         let devices_online = IntGaugeVec::new(
-            Opts::new("outpost_hub_devices_online", "Devices with at least one connection"),
+            Opts::new(
+                "outpost_hub_devices_online",
+                "Devices with at least one connection",
+            ),
             &["kind"],
         )
         .expect("valid metric");
-        let frames_sent =
-            IntCounter::new("outpost_hub_frames_sent_total", "Event frames queued to clients")
-                .expect("valid metric");
+        let frames_sent = IntCounter::new(
+            "outpost_hub_frames_sent_total",
+            "Event frames queued to clients",
+        )
+        .expect("valid metric");
         let slow_disconnects = IntCounter::new(
             "outpost_hub_slow_disconnects_total",
             "Clients cut because they did not read fast enough",
         )
         .expect("valid metric");
         let resumes = IntCounterVec::new(
-            Opts::new("outpost_hub_resumes_total", "Resumed subscriptions by outcome"),
+            Opts::new(
+                "outpost_hub_resumes_total",
+                "Resumed subscriptions by outcome",
+            ),
             &["recovered"],
         )
         .expect("valid metric");

@@ -50,7 +50,10 @@ impl Presence {
                 .entry(c.device.clone())
                 .or_insert_with(|| (c.kind.clone(), c.name.clone(), HashMap::new()));
             if d.2.is_empty() {
-                self.metrics.devices_online.with_label_values(&[&c.kind]).inc();
+                self.metrics
+                    .devices_online
+                    .with_label_values(&[&c.kind])
+                    .inc();
             }
             d.2.insert(conn, now);
             self.broadcast(s);
@@ -66,7 +69,10 @@ impl Presence {
                 d.2.remove(&conn);
                 if d.2.is_empty() {
                     s.devices.remove(&c.device);
-                    self.metrics.devices_online.with_label_values(&[&c.kind]).dec();
+                    self.metrics
+                        .devices_online
+                        .with_label_values(&[&c.kind])
+                        .dec();
                 }
             }
             self.broadcast(s);

@@ -172,8 +172,12 @@ impl Tailer {
                 if entries.is_empty() {
                     // Quiet channel: make sure the epoch did not change under us
                     // (a restored store starts its offsets again).
-                    let (e, last): (Option<String>, Option<i64>) =
-                        redis::cmd("HMGET").arg(meta.as_str()).arg("epoch").arg("last").query_async(conn).await?;
+                    let (e, last): (Option<String>, Option<i64>) = redis::cmd("HMGET")
+                        .arg(meta.as_str())
+                        .arg("epoch")
+                        .arg("last")
+                        .query_async(conn)
+                        .await?;
                     if let Some(e) = e
                         && e != epoch
                     {
@@ -308,7 +312,14 @@ impl MemoryLog {
     }
 
     /// `None` when there is nothing yet to return.
-    fn after(&self, store: &str, channel: &str, epoch: &str, after: i64, limit: usize) -> Option<Tail> {
+    fn after(
+        &self,
+        store: &str,
+        channel: &str,
+        epoch: &str,
+        after: i64,
+        limit: usize,
+    ) -> Option<Tail> {
         let map = self.lock();
         let c = map.get(&(store.into(), channel.into()))?;
         if c.epoch != epoch {
@@ -377,6 +388,25 @@ impl RedisLog {
         })
     }
 
+    /// Runs a command, once more if the connection broke (Redis restarted):
+    /// the connection manager reconnects, and every command here is safe to
+    /// repeat (the append is idempotent).
+    async fn retry<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: Fn(redis::aio::ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match f(self.conn().await?).await {
+            Err(e)
+                if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok(f(self.conn().await?).await?)
+            }
+            r => Ok(r?),
+        }
+    }
+
     async fn conn(&self) -> Result<redis::aio::ConnectionManager> {
         let c = self
             .conn
@@ -419,23 +449,33 @@ impl RedisLog {
         expect: Option<i64>,
         entries: &[Entry],
     ) -> Result<Option<i64>> {
-        let mut inv = self.append.key(self.stream_key(store, channel));
-        inv.key(self.meta_key(store, channel))
-            .arg(epoch)
-            .arg(self.maxlen)
-            .arg(expect.map(|x| x.to_string()).unwrap_or_default());
-        for e in entries {
-            inv.arg(e.offset).arg(e.json.as_ref());
-        }
-        let last: i64 = inv.invoke_async(&mut self.conn().await?).await?;
+        let invocation = || {
+            let mut inv = self.append.key(self.stream_key(store, channel));
+            inv.key(self.meta_key(store, channel))
+                .arg(epoch)
+                .arg(self.maxlen)
+                .arg(expect.map(|x| x.to_string()).unwrap_or_default());
+            for e in entries {
+                inv.arg(e.offset).arg(e.json.as_ref());
+            }
+            inv
+        };
+        let last: i64 = self
+            .retry(|mut c| {
+                let inv = invocation();
+                async move { inv.invoke_async(&mut c).await }
+            })
+            .await?;
         Ok((last >= 0).then_some(last))
     }
 
     async fn head(&self, store: &str, channel: &str) -> Result<Option<Head>> {
+        let key = self.meta_key(store, channel);
         let (epoch, last): (Option<String>, Option<i64>) = self
-            .conn()
-            .await?
-            .hmget(self.meta_key(store, channel), &["epoch", "last"])
+            .retry(|mut c| {
+                let key = key.clone();
+                async move { c.hmget(key, &["epoch", "last"]).await }
+            })
             .await?;
         Ok(epoch.map(|epoch| Head {
             epoch,
@@ -451,15 +491,19 @@ impl RedisLog {
         after: i64,
         upto: i64,
     ) -> Result<Option<Vec<Entry>>> {
-        let (e, reply): (Option<String>, redis::streams::StreamRangeReply) = redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .hget(self.meta_key(store, channel), "epoch")
             .xrange(
                 self.stream_key(store, channel),
                 format!("{}-0", after + 1),
                 format!("{upto}-0"),
-            )
-            .query_async(&mut self.conn().await?)
+            );
+        let (e, reply): (Option<String>, redis::streams::StreamRangeReply) = self
+            .retry(|mut c| {
+                let pipe = pipe.clone();
+                async move { pipe.query_async(&mut c).await }
+            })
             .await?;
         if e.as_deref() != Some(epoch) {
             return Ok(None);
@@ -497,18 +541,40 @@ mod tests {
             async move { log.append("s", "kitchen", e, x, &entries(r)).await.unwrap() }
         };
         assert_eq!(append("e1", None, 1..=3).await, Some(3));
-        assert_eq!(append("e1", Some(2), 4..=4).await, None, "expected 2, holds 3");
+        assert_eq!(
+            append("e1", Some(2), 4..=4).await,
+            None,
+            "expected 2, holds 3"
+        );
         assert_eq!(append("e1", Some(3), 2..=8).await, Some(8));
-        let got = log.range("s", "kitchen", "e1", 5, 8).await.unwrap().unwrap();
+        let got = log
+            .range("s", "kitchen", "e1", 5, 8)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(got, entries(6..=8));
-        assert!(log.range("s", "kitchen", "e1", 2, 8).await.unwrap().is_none(), "trimmed");
-        assert!(log.range("s", "kitchen", "e2", 5, 8).await.unwrap().is_none());
+        assert!(
+            log.range("s", "kitchen", "e1", 2, 8)
+                .await
+                .unwrap()
+                .is_none(),
+            "trimmed"
+        );
+        assert!(
+            log.range("s", "kitchen", "e2", 5, 8)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(log.range("s", "other", "e1", 5, 8).await.unwrap().is_none());
         assert_eq!(append("e2", Some(8), 1..=1).await, None, "another epoch");
         assert_eq!(append("e2", None, 1..=1).await, Some(1));
         assert_eq!(
             log.head("s", "kitchen").await.unwrap(),
-            Some(Head { epoch: "e2".into(), last: 1 })
+            Some(Head {
+                epoch: "e2".into(),
+                last: 1
+            })
         );
     }
 
@@ -516,13 +582,17 @@ mod tests {
     async fn a_tailer_sees_what_is_appended_after_its_offset() {
         let mem = MemoryLog::new(100);
         let log = Log::Memory(mem.clone());
-        log.append("s", "kitchen", "e1", None, &entries(1..=2)).await.unwrap();
+        log.append("s", "kitchen", "e1", None, &entries(1..=2))
+            .await
+            .unwrap();
         let mut t = log.tailer("s", "kitchen").await.unwrap();
         let appender = {
             let log = log.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                log.append("s", "kitchen", "e1", None, &entries(3..=4)).await.unwrap();
+                log.append("s", "kitchen", "e1", None, &entries(3..=4))
+                    .await
+                    .unwrap();
             })
         };
         let Tail::Entries(got) = t.next("e1", 2, 10).await.unwrap() else {

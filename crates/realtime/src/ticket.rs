@@ -53,7 +53,8 @@ pub fn verify(secret: &[u8], ticket: &str, now_ms: i64) -> Result<Claims, Ticket
     let sig = B64.decode(sig).map_err(|_| TicketError::Malformed)?;
     let mut m = mac(secret);
     m.update(body.as_bytes());
-    m.verify_slice(&sig).map_err(|_| TicketError::BadSignature)?;
+    m.verify_slice(&sig)
+        .map_err(|_| TicketError::BadSignature)?;
     let claims: Claims = B64
         .decode(body)
         .ok()
@@ -92,7 +93,13 @@ mod tests {
         assert_eq!(verify(b"other", &t, 0), Err(TicketError::BadSignature));
         let (_, sig) = t.split_once('.').unwrap();
         let forged = format!("{}.{sig}", B64.encode(br#"{"store":"x"}"#));
-        assert_eq!(verify(b"secret", &forged, 0), Err(TicketError::BadSignature));
-        assert_eq!(verify(b"secret", "nonsense", 0), Err(TicketError::Malformed));
+        assert_eq!(
+            verify(b"secret", &forged, 0),
+            Err(TicketError::BadSignature)
+        );
+        assert_eq!(
+            verify(b"secret", "nonsense", 0),
+            Err(TicketError::Malformed)
+        );
     }
 }

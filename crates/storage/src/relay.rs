@@ -88,11 +88,7 @@ pub fn start_seq(conn: &mut AnyConnection) -> Result<i64> {
 }
 
 /// Positions up to `limit` committed events (PostgreSQL).
-fn assign_positions(
-    conn: &mut AnyConnection,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Batch> {
+fn assign_positions(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Batch> {
     write_tx(conn, |conn| {
         let (last_txid, last_seq) = keyset(conn)?;
         let AnyConnection::Postgresql(c) = conn else {

@@ -85,10 +85,16 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         Status::Ok
     };
-    let overall = [db_status, disk_status, clock_status, relay_status, rt_status]
-        .into_iter()
-        .max()
-        .unwrap_or(Status::Ok);
+    let overall = [
+        db_status,
+        disk_status,
+        clock_status,
+        relay_status,
+        rt_status,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(Status::Ok);
     let body = json!({
         "status": overall,
         "version": env!("CARGO_PKG_VERSION"),

@@ -3,16 +3,19 @@
 //! with no internet serves them all.
 
 use crate::problem;
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(|| page(REGISTER)))
-        .route("/admin", web::get().to(|| page(ADMIN)))
+    cfg.route("/", web::get().to(|s| page(s, REGISTER)))
+        .route("/admin", web::get().to(|s| page(s, ADMIN)))
+        .route("/kitchen", web::get().to(|s| page(s, KITCHEN)))
         .route("/static/{file}", web::get().to(asset));
 }
 
 const REGISTER: &str = include_str!("../../static/register.html");
 const ADMIN: &str = include_str!("../../static/admin.html");
+const KITCHEN: &str = include_str!("../../static/kitchen.html");
 
 const ASSETS: &[(&str, &str, &str)] = &[
     (
@@ -31,18 +34,38 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/register.js"),
     ),
     (
+        "realtime.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/realtime.js"),
+    ),
+    (
+        "kitchen.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/kitchen.js"),
+    ),
+    (
         "admin.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/admin.js"),
     ),
 ];
 
-async fn page(html: &'static str) -> HttpResponse {
+/// Pages may talk to this server and to the realtime hub (its own port, or
+/// the configured public URL), nothing else.
+async fn page(state: web::Data<AppState>, html: &'static str) -> HttpResponse {
+    let rt = &state.settings.realtime;
+    let hub = if rt.public_url.is_empty() {
+        format!("ws://*:{0} wss://*:{0}", rt.hub_port)
+    } else {
+        rt.public_url.clone()
+    };
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'self'; style-src 'self'; script-src 'self'",
+            format!(
+                "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self' {hub}"
+            ),
         ))
         .body(html)
 }

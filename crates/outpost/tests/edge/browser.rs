@@ -1,7 +1,7 @@
 //! The register page in headless Chromium, as a cashier uses it: pair, sign in,
 //! open the shift, scan two barcodes, pay cash, see the change and the order.
 
-use crate::helpers::{Backend, Store, spawn};
+use crate::helpers::{Backend, Store, cash_sale, key, spawn};
 use fantoccini::{ClientBuilder, Locator, key::Key};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -268,6 +268,14 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
         if tab == "Products" {
             assert!(text(&c, "#main").await.contains("Whole milk 1 l"));
         }
+        if tab == "Status" {
+            // Presence from the hub: this page's own connection is listed.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !text(&c, "#online").await.contains("back-office") {
+                assert!(Instant::now() < deadline, "{}", text(&c, "#online").await);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
     // Add a cashier through the Staff form.
     open_tab(&c, "Staff", "Staff").await;
@@ -284,4 +292,115 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
     }
     c.close().await.unwrap();
     drop(driver);
+}
+
+/// The class list of the kitchen card for `order`, once it is shown.
+async fn card_class(c: &fantoccini::Client, order: &str) -> String {
+    let css = format!("article.ticket[data-order='{order}']");
+    visible(c, &css).await;
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Css(&css)).await
+            && let Ok(Some(cls)) = e.attr("class").await
+        {
+            return cls;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} has no class");
+}
+
+async fn wait_class(c: &fantoccini::Client, order: &str, class: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let cls = card_class(c, order).await;
+        if cls.split_whitespace().any(|x| x == class) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{order} never became {class}: {cls}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_appears_on_two_kitchen_displays_and_a_bump_on_one_shows_on_the_other() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let till = app.register("Till 1").await;
+
+    // Display A is paired through its own page, as a manager would do it.
+    let (a, _da) = browser().await;
+    a.goto(&format!("{}/kitchen", app.base)).await.unwrap();
+    visible(&a, "#pair-go").await;
+    let maria = app.staff_id("Maria Manager", None).await;
+    a.find(Locator::Css(&format!(
+        "#pair-staff option[value='{maria}']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    type_into(&a, "#pair-pin", &app.pins["Maria Manager"]).await;
+    a.find(Locator::Css("#pair-name"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    type_into(&a, "#pair-name", "Pass").await;
+    click(&a, "#pair-go").await;
+    visible(&a, "#kds-state.on").await;
+
+    // Display B is a tablet, paired beforehand.
+    let (b, _db) = browser().await;
+    b.set_window_size(800, 1280).await.unwrap();
+    let token = app.display(&till.manager, "Grill tablet").await;
+    b.goto(&format!("{}/kitchen", app.base)).await.unwrap();
+    b.execute(
+        "localStorage.setItem('outpost.kds.device', arguments[0]); location.reload();",
+        vec![serde_json::json!(token)],
+    )
+    .await
+    .unwrap();
+    visible(&b, "#kds-state.on").await;
+    assert!(
+        !b.find(Locator::Css("#offline"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+
+    // A sale at the till shows on both screens.
+    let (code, _, price) = app.barcode(&till.cashier, "Espresso").await;
+    let r = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &cash_sale(&[(&code, 2000)], 2 * price),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let number = r.body["number"].as_str().unwrap().to_owned();
+    wait_class(&a, &number, "pending").await;
+    wait_class(&b, &number, "pending").await;
+    let lines = text(&b, &format!("article.ticket[data-order='{number}'] ul")).await;
+    assert!(
+        lines.contains("2 ×") && lines.contains("Espresso"),
+        "{lines}"
+    );
+
+    // The pass starts it and marks it ready; the grill tablet sees each step.
+    let bump = format!("article.ticket[data-order='{number}'] button.bump");
+    click(&a, &bump).await;
+    wait_class(&b, &number, "preparing").await;
+    wait_class(&a, &number, "preparing").await;
+    click(&a, &bump).await;
+    wait_class(&b, &number, "ready").await;
+    a.close().await.unwrap();
+    b.close().await.unwrap();
 }

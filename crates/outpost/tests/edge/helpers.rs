@@ -66,6 +66,8 @@ fn fresh_pg_database() -> String {
 pub struct App {
     pub child: Child,
     pub base: String,
+    /// The realtime hub's port, when it runs in this process (`outpost edge`).
+    pub hub_port: Option<u16>,
     pub pins: HashMap<String, String>,
     pub http: reqwest::Client,
 }
@@ -78,15 +80,35 @@ impl Drop for App {
 }
 
 pub fn spawn(store: &Store) -> App {
-    spawn_with(store, None)
+    spawn_opts(store, &Opts::default())
 }
 
-/// Starts `outpost edge --demo` on a free port, optionally under `faketime`
-/// (a clock offset such as "-2d"), and waits until it listens.
 pub fn spawn_with(store: &Store, faketime: Option<&str>) -> App {
+    spawn_opts(
+        store,
+        &Opts {
+            faketime,
+            ..Opts::default()
+        },
+    )
+}
+
+/// How to start the edge for a test.
+#[derive(Debug, Default)]
+pub struct Opts<'a> {
+    /// A libfaketime clock offset such as "-2d".
+    pub faketime: Option<&'a str>,
+    /// `outpost api` alone instead of every edge service in one process.
+    pub api_only: bool,
+    pub env: Vec<(&'a str, String)>,
+}
+
+/// Starts `outpost edge --demo` (or `outpost api`) on free ports and waits
+/// until it listens.
+pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     let exe = env!("CARGO_BIN_EXE_outpost");
     let mut cmd = Command::new(exe);
-    if let Some(offset) = faketime {
+    if let Some(offset) = opts.faketime {
         // libfaketime in the process itself (not the `faketime` wrapper, which
         // forks): killing the child then kills the server.
         let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
@@ -96,9 +118,14 @@ pub fn spawn_with(store: &Store, faketime: Option<&str>) -> App {
         );
         cmd.env("LD_PRELOAD", lib).env("FAKETIME", offset);
     }
-    cmd.args(["edge", "--demo", "--data"])
-        .arg(&store.dir)
+    if opts.api_only {
+        cmd.arg("api").env("OUTPOST__DEMO__ENABLED", "true");
+    } else {
+        cmd.args(["edge", "--demo", "--data"]).arg(&store.dir);
+    }
+    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)))
         .env("OUTPOST__SERVER__PORT", "0")
+        .env("OUTPOST__HUB__PORT", "0")
         .env("OUTPOST__DATABASE__URL", &store.url)
         .env("OUTPOST__LOG__FORMAT", "json")
         .env("OUTPOST__LOG__FILTER", "warn")
@@ -115,6 +142,7 @@ pub fn spawn_with(store: &Store, faketime: Option<&str>) -> App {
     });
     let mut pins = pins_file(store);
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut hub_port = None;
     let port = loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -124,6 +152,9 @@ pub fn spawn_with(store: &Store, faketime: Option<&str>) -> App {
             let (name, pin) = rest.split_once(" PIN ").expect("demo staff line");
             let name = name.rsplit_once(" (").map(|(n, _)| n).unwrap_or(name);
             pins.insert(name.to_owned(), pin.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("Outpost realtime hub listening on ") {
+            hub_port = Some(port_of(url));
         }
         if let Some(url) = line.strip_prefix("Outpost edge listening on ") {
             break url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
@@ -137,6 +168,7 @@ pub fn spawn_with(store: &Store, faketime: Option<&str>) -> App {
     .unwrap();
     App {
         child,
+        hub_port,
         base: format!("http://127.0.0.1:{port}"),
         pins,
         http: reqwest::Client::builder()
@@ -144,6 +176,12 @@ pub fn spawn_with(store: &Store, faketime: Option<&str>) -> App {
             .build()
             .unwrap(),
     }
+}
+
+/// The port in `ws://host:PORT/ws` or `http://host:PORT`.
+pub fn port_of(url: &str) -> u16 {
+    let rest = url.rsplit_once(':').expect("a port").1;
+    rest.trim_end_matches("/ws").parse().expect("a port number")
 }
 
 fn pins_file(store: &Store) -> HashMap<String, String> {

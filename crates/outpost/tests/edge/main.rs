@@ -3,11 +3,13 @@
 
 mod helpers;
 mod openapi;
+mod screens;
 
 mod auth;
 mod bad_input;
 mod browser;
 mod clock;
 mod durability;
+mod realtime;
 mod sales;
 mod startup;

@@ -1,0 +1,123 @@
+// The kitchen display: open tickets as cards with age timers, bumped through
+// pending → preparing → ready → served. Live over the realtime hub; reloads
+// from the api whenever the hub cannot replay what was missed.
+"use strict";
+
+(() => {
+  const { api, el, $, show, banner, store } = Outpost;
+  const KEY = "outpost.kds.device";
+  const NEXT = { pending: "preparing", preparing: "ready", ready: "served" };
+  const LABEL = { pending: "Start", preparing: "Ready", ready: "Served" };
+  const opts = { deviceKey: KEY, session: null };
+  const tickets = new Map(); // id -> ticket (with its version)
+  let audio = null;
+
+  function screen(id) { for (const s of ["#pair", "#board"]) show(s, s === id); }
+
+  async function start() {
+    if (!store.getItem(KEY)) return showPair();
+    screen("#board");
+    await reload();
+    Outpost.realtime({
+      channels: ["kitchen"],
+      apiOpts: opts,
+      onEvent: (m) => apply(m.data, m.event_type === "ticket.created"),
+      onReload: () => reload(),
+      onState: (s) => {
+        show("#offline", s !== "online");
+        $("#kds-state").className = "dot " + (s === "online" ? "on" : "off");
+        $("#kds-state").textContent = s === "online" ? "live" : "offline";
+      },
+    });
+    setInterval(render, 1000);
+  }
+
+  async function showPair() {
+    screen("#pair");
+    try {
+      const r = await api("GET", "/api/v1/login-staff", undefined, { device: false, session: null });
+      $("#pair-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+    } catch (e) { banner(e.message); }
+  }
+  $("#pair-go").addEventListener("click", async () => {
+    try {
+      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#pair-staff").value, pin: $("#pair-pin").value }, { device: false, session: null });
+      const p = await api("POST", "/api/v1/devices", { name: $("#pair-name").value, kind: "display" }, { session: s.token, device: false });
+      await api("DELETE", "/api/v1/sessions/current", undefined, { session: s.token, device: false });
+      store.setItem(KEY, p.token);
+      $("#pair-pin").value = "";
+      start();
+    } catch (e) { banner(e.message); }
+  });
+
+  async function reload() {
+    try {
+      const list = await api("GET", "/api/v1/kitchen/tickets", undefined, opts);
+      tickets.clear();
+      for (const t of list) tickets.set(t.id, t);
+      render();
+    } catch (e) {
+      if (e.status === 401) { store.removeItem(KEY); return showPair(); }
+      banner(e.message);
+    }
+  }
+
+  // Events may arrive after a reload already showed their effect: the
+  // ticket's version decides.
+  function apply(t, isNew) {
+    const have = tickets.get(t.id);
+    if (have && have.version >= t.version) return;
+    tickets.set(t.id, t);
+    if (isNew) beep();
+    render();
+  }
+
+  async function bump(t) {
+    try {
+      apply(await api("POST", `/api/v1/kitchen/tickets/${t.id}/status`, { status: NEXT[t.status] }, opts), false);
+    } catch (e) {
+      banner(e.message);
+      if (e.status === 409) reload();
+    }
+  }
+
+  function age(ms) {
+    const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  }
+
+  function render() {
+    const open = [...tickets.values()].filter((t) => t.status !== "served").sort((a, b) => a.created_at - b.created_at);
+    $("#kds-count").textContent = `${open.length} open`;
+    $("#tickets").replaceChildren(...open.map((t) => {
+      let lines = [];
+      try { lines = JSON.parse(t.lines_json); } catch (_) { lines = []; }
+      const mins = (Date.now() - t.created_at) / 60000;
+      return el("article", { class: `ticket ${t.status}${mins >= 10 ? " late" : mins >= 5 ? " slow" : ""}`, "data-id": t.id, "data-order": t.order_number },
+        el("header", {}, el("strong", {}, t.order_number), el("span", { class: "age" }, age(t.created_at))),
+        el("ul", {}, ...lines.map((l) => el("li", {}, el("b", {}, `${Outpost.qty(l.qty_milli)} ×`), " ", l.name))),
+        t.note ? el("p", { class: "note" }, t.note) : null,
+        el("footer", {}, el("span", { class: "status" }, t.status),
+          el("button", { class: "primary bump", onclick: () => bump(t) }, LABEL[t.status])));
+    }));
+  }
+
+  // A short two-tone chime from WebAudio (no sound files); browsers allow it
+  // only after a tap, hence the button.
+  function beep() {
+    if (!audio) return;
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.connect(g); g.connect(audio.destination);
+    o.frequency.setValueAtTime(880, audio.currentTime);
+    o.frequency.setValueAtTime(1320, audio.currentTime + 0.12);
+    g.gain.setValueAtTime(0.2, audio.currentTime);
+    g.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
+    o.start(); o.stop(audio.currentTime + 0.35);
+  }
+  $("#kds-sound").addEventListener("click", () => {
+    if (audio) { audio.close(); audio = null; } else { audio = new (window.AudioContext || window.webkitAudioContext)(); beep(); }
+    $("#kds-sound").textContent = audio ? "Sound on" : "Sound off";
+  });
+
+  start();
+})();

@@ -1,0 +1,478 @@
+//! `cargo xtask bench realtime`: kitchen screens on the realtime hub while
+//! registers sell at a steady rate. Latency is from the moment a register has
+//! the sale's 201 (the sale is committed) to the moment a screen receives its
+//! kitchen ticket; figures for our hub (`outpost hub` on Redis, as compose runs
+//! it) and, in the same run and from the same Redis stream, for a
+//! python-socketio server as the peer.
+
+use crate::bench_api::{build_release, call, start_with};
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// WebSocket subscribers on the kitchen channel.
+    #[arg(long, default_value_t = 100)]
+    subscribers: usize,
+    /// Sales per second offered by the registers together.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Registers selling.
+    #[arg(long, default_value_t = 4)]
+    registers: usize,
+    /// Seconds of selling per measured phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Waits for a line starting with `prefix` on the child's stdout and keeps
+/// draining it afterwards.
+fn wait_line(child: &mut Child, prefix: &str) -> Result<String> {
+    let out = child.stdout.take().context("stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    loop {
+        let l = rx
+            .recv_timeout(Duration::from_secs(60))
+            .with_context(|| format!("waiting for {prefix:?}"))?;
+        if let Some(rest) = l.strip_prefix(prefix) {
+            return Ok(rest.to_owned());
+        }
+    }
+}
+
+/// One screen's deliveries: (order id, receive time µs).
+type Got = Arc<Mutex<Vec<(String, i64)>>>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Outpost,
+    SocketIo,
+}
+
+/// Connects one subscriber; returns once it is subscribed.
+async fn subscriber(url: String, proto: Proto, got: Got) -> Result<tokio::task::JoinHandle<()>> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .with_context(|| format!("connect {url}"))?;
+    match proto {
+        Proto::Outpost => {
+            ws.send(Message::text(
+                json!({"type": "subscribe", "channels": [{"channel": "kitchen"}]}).to_string(),
+            ))
+            .await?;
+            loop {
+                let m = ws.next().await.context("closed before subscribed")??;
+                if let Message::Text(t) = m
+                    && t.contains("\"subscribed\"")
+                {
+                    break;
+                }
+            }
+        }
+        Proto::SocketIo => {
+            // Engine.IO v4 open packet, then connect to the default namespace.
+            let _open = ws.next().await.context("no open packet")??;
+            ws.send(Message::text("40")).await?;
+            loop {
+                let m = ws.next().await.context("closed before connected")??;
+                if let Message::Text(t) = m
+                    && t.starts_with("40")
+                {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(tokio::spawn(async move {
+        while let Some(Ok(m)) = ws.next().await {
+            let Message::Text(t) = m else { continue };
+            let t = t.as_str();
+            let frame: Option<Value> = match proto {
+                Proto::Outpost => serde_json::from_str(t).ok(),
+                Proto::SocketIo => {
+                    if t == "2" {
+                        let _ = ws.send(Message::text("3")).await;
+                        continue;
+                    }
+                    t.strip_prefix("42")
+                        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                        .and_then(|a| a.get(1)?.as_str().map(str::to_owned))
+                        .and_then(|s| serde_json::from_str(&s).ok())
+                }
+            };
+            if let Some(f) = frame
+                && f["event_type"] == "ticket.created"
+                && let Some(order) = f["data"]["order_id"].as_str()
+            {
+                let at = now_us();
+                got.lock()
+                    .expect("not poisoned")
+                    .push((order.to_owned(), at));
+            }
+        }
+    }))
+}
+
+struct Phase {
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    msgs_per_s: f64,
+    lost: usize,
+}
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i]
+}
+
+/// Sells for `seconds` at `rate` while `subs` screens listen.
+async fn phase(
+    a: &Args,
+    base: &str,
+    cashiers: &[String],
+    sale: &Value,
+    urls: Vec<String>,
+    proto: Proto,
+) -> Result<Phase> {
+    let mut gots = Vec::new();
+    let mut tasks = Vec::new();
+    for u in urls {
+        let g: Got = Arc::default();
+        tasks.push(subscriber(u, proto, g.clone()).await?);
+        gots.push(g);
+    }
+    let acked: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
+    let http = reqwest::Client::new();
+    let per_register = Duration::from_secs_f64(cashiers.len() as f64 / a.rate);
+    let t0 = Instant::now();
+    let mut sellers = Vec::new();
+    for c in cashiers {
+        let (http, base, c, sale, acked) = (
+            http.clone(),
+            base.to_owned(),
+            c.clone(),
+            sale.clone(),
+            acked.clone(),
+        );
+        let seconds = a.seconds;
+        sellers.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(per_register);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while t0.elapsed() < Duration::from_secs(seconds) {
+                tick.tick().await;
+                let r = http
+                    .post(format!("{base}/api/v1/orders"))
+                    .bearer_auth(&c)
+                    .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+                    .json(&sale)
+                    .send()
+                    .await;
+                let at = now_us();
+                if let Ok(r) = r
+                    && r.status().as_u16() == 201
+                    && let Ok(v) = r.json::<Value>().await
+                    && let Some(id) = v["id"].as_str()
+                {
+                    acked
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(id.to_owned(), at);
+                }
+            }
+        }));
+    }
+    for s in sellers {
+        s.await?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    // Let the last frames arrive.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for t in tasks {
+        t.abort();
+    }
+    let acked = acked.lock().expect("not poisoned").clone();
+    let mut lat = Vec::new();
+    let mut lost = 0;
+    for g in &gots {
+        let got = g.lock().expect("not poisoned");
+        let seen: HashMap<&str, i64> = got.iter().map(|(o, t)| (o.as_str(), *t)).collect();
+        for (order, t_ack) in &acked {
+            match seen.get(order.as_str()) {
+                Some(t) => lat.push((t - t_ack).max(0) as f64 / 1000.0),
+                None => lost += 1,
+            }
+        }
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    Ok(Phase {
+        p50: pct(&lat, 0.5),
+        p99: pct(&lat, 0.99),
+        p999: pct(&lat, 0.999),
+        msgs_per_s: lat.len() as f64 / secs,
+        lost,
+    })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A venv with python-socketio, aiohttp and redis from PyPI, made once.
+fn peer_python() -> Result<std::path::PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+        .context("no HOME")?
+        .join("outpost/bench-venv");
+    let py = cache.join("bin/python");
+    if !py.exists() {
+        println!("making the peer's venv in {} …", cache.display());
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&cache)
+            .status()?
+            .success()
+            && Command::new(&py)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "python-socketio==5.*",
+                    "aiohttp==3.*",
+                    "redis==8.*",
+                ])
+                .status()?
+                .success();
+        if !ok {
+            let _ = std::fs::remove_dir_all(&cache);
+            bail!("could not install the python-socketio peer from PyPI");
+        }
+    }
+    Ok(py)
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let bin = build_release()?;
+    let py = peer_python()?;
+    let dir = std::env::temp_dir().join(format!("outpost-bench-rt-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    let redis_port = free_port()?;
+    let _redis = Proc(
+        Command::new("redis-server")
+            .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("redis-server (apt-get install redis-server)")?,
+    );
+    let redis_url = format!("redis://127.0.0.1:{redis_port}");
+    std::thread::sleep(Duration::from_millis(300));
+    let secret = "bench-secret-0123456789abcdef".to_owned();
+    let env = [
+        ("OUTPOST__REALTIME__REDIS_URL", redis_url.clone()),
+        ("OUTPOST__REALTIME__SECRET", secret.clone()),
+        ("OUTPOST__RELAY__INTERVAL_MS", "50".into()),
+    ];
+    let url = dir.join("outpost.sqlite").to_string_lossy().into_owned();
+    let srv = start_with(&bin, &url, true, &env)?;
+    let mut hub = Command::new(&bin)
+        .arg("hub")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("OUTPOST__HUB__PORT", "0")
+        .env("OUTPOST__LOG__FILTER", "error")
+        .env("OUTPOST__LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let hub_url = wait_line(&mut hub, "Outpost realtime hub listening on ")?;
+    let hub = Proc(hub);
+    let hub_pid = hub.0.id();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let b = &srv.base;
+        let staff = call(http.get(format!("{b}/api/v1/login-staff")), "staff").await?;
+        let maria = staff["staff"][0]["id"].as_str().context("manager")?.to_owned();
+        let m = call(
+            http.post(format!("{b}/api/v1/sessions"))
+                .json(&json!({"staff_id": maria, "pin": srv.pins["Maria Manager"]})),
+            "manager sign-in",
+        )
+        .await?;
+        let mtok = m["token"].as_str().context("token")?.to_owned();
+        let mut cashiers = Vec::new();
+        for i in 0..a.registers {
+            let d = call(
+                http.post(format!("{b}/api/v1/devices"))
+                    .bearer_auth(&mtok)
+                    .json(&json!({"name": format!("Bench {i}")})),
+                "pair",
+            )
+            .await?;
+            let dt = d["token"].as_str().context("device token")?.to_owned();
+            let list = call(
+                http.get(format!("{b}/api/v1/login-staff")).header("X-Device-Token", &dt),
+                "staff",
+            )
+            .await?;
+            let carl = list["staff"]
+                .as_array()
+                .context("staff")?
+                .iter()
+                .find(|s| s["name"] == "Carl Cashier")
+                .context("Carl")?["id"]
+                .clone();
+            let s = call(
+                http.post(format!("{b}/api/v1/sessions"))
+                    .header("X-Device-Token", &dt)
+                    .json(&json!({"staff_id": carl, "pin": srv.pins["Carl Cashier"]})),
+                "cashier sign-in",
+            )
+            .await?;
+            let t = s["token"].as_str().context("token")?.to_owned();
+            call(
+                http.post(format!("{b}/api/v1/shifts"))
+                    .bearer_auth(&t)
+                    .json(&json!({"opening_float_minor": 10000})),
+                "open shift",
+            )
+            .await?;
+            cashiers.push(t);
+        }
+        let p = call(
+            http.get(format!("{b}/api/v1/products?q=Espresso")).bearer_auth(&cashiers[0]),
+            "products",
+        )
+        .await?;
+        let sale = json!({
+            "lines": [{"product_id": p[0]["id"], "quantity_milli": 1000}],
+            "payments": [{"method": "card", "amount_minor": p[0]["price_minor"], "card_type": "visa"}],
+        });
+        let d = call(
+            http.post(format!("{b}/api/v1/devices"))
+                .bearer_auth(&mtok)
+                .json(&json!({"name": "Bench kitchen", "kind": "display"})),
+            "pair display",
+        )
+        .await?;
+        let t = call(
+            http.post(format!("{b}/api/v1/realtime/tickets"))
+                .header("X-Device-Token", d["token"].as_str().context("display token")?),
+            "ticket",
+        )
+        .await?;
+        let ticket = t["ticket"].as_str().context("ticket")?.to_owned();
+        let store = t["store_id"].as_str().context("store")?.to_owned();
+
+        // Ours.
+        let rss0 = rss_kib(hub_pid);
+        let urls = vec![format!("{hub_url}?ticket={ticket}"); a.subscribers];
+        let ours = phase(&a, b, &cashiers, &sale, urls, Proto::Outpost).await?;
+        let rss1 = rss_kib(hub_pid);
+
+        // The peer, from the same Redis stream.
+        let peer_port = free_port()?;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peer/socketio_peer.py");
+        let mut peer = Command::new(&py)
+            .arg(script)
+            .arg(&redis_url)
+            .arg(format!("outpost:{{{store}}}:rt:kitchen"))
+            .arg(peer_port.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("start the python-socketio peer")?;
+        wait_line(&mut peer, "peer listening")?;
+        let _peer = Proc(peer);
+        let urls = vec![
+            format!("ws://127.0.0.1:{peer_port}/socket.io/?EIO=4&transport=websocket");
+            a.subscribers
+        ];
+        let theirs = phase(&a, b, &cashiers, &sale, urls, Proto::SocketIo).await?;
+
+        let hub_mb = rss1 as f64 / 1024.0;
+        let per_conn_kb = rss1.saturating_sub(rss0) as f64 / a.subscribers as f64;
+        println!(
+            "outpost hub: {} subscribers at {:.0} sales/s: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, {:.0} msgs/s, {} lost; RSS {:.1} MB ({:.0} KiB per connection)",
+            a.subscribers, a.rate, ours.p50, ours.p99, ours.p999, ours.msgs_per_s, ours.lost, hub_mb, per_conn_kb
+        );
+        println!(
+            "python-socketio peer: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, {:.0} msgs/s, {} lost",
+            theirs.p50, theirs.p99, theirs.p999, theirs.msgs_per_s, theirs.lost
+        );
+        let ratio = theirs.p99 / ours.p99;
+        println!("ratio (peer p99 / ours): {ratio:.2}");
+        println!(
+            "{}",
+            json!({
+                "bench": "realtime",
+                "subscribers": a.subscribers,
+                "p50_ms": round2(ours.p50),
+                "p99_ms": round2(ours.p99),
+                "p999_ms": round2(ours.p999),
+                "msgs_per_s": round2(ours.msgs_per_s),
+                "lost": ours.lost,
+                "hub_rss_mb": round2(hub_mb),
+                "rss_per_conn_kb": round2(per_conn_kb),
+                "peer_p99_ms": round2(theirs.p99),
+                "ratio_p99": round2(ratio),
+            })
+        );
+        anyhow::Ok(())
+    })?;
+    drop(hub);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
