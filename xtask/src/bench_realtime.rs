@@ -129,6 +129,9 @@ async fn subscriber(url: String, proto: Proto, got: Got) -> Result<tokio::task::
     }
     Ok(tokio::spawn(async move {
         while let Some(Ok(m)) = ws.next().await {
+            // Stamp on arrival, before parsing: with a hundred screens in one
+            // process, parse time would otherwise queue into the figures.
+            let at = now_us();
             let Message::Text(t) = m else { continue };
             let t = t.as_str();
             let frame: Option<Value> = match proto {
@@ -148,7 +151,6 @@ async fn subscriber(url: String, proto: Proto, got: Got) -> Result<tokio::task::
                 && f["event_type"] == "ticket.created"
                 && let Some(order) = f["data"]["order_id"].as_str()
             {
-                let at = now_us();
                 got.lock()
                     .expect("not poisoned")
                     .push((order.to_owned(), at));
@@ -158,6 +160,8 @@ async fn subscriber(url: String, proto: Proto, got: Got) -> Result<tokio::task::
 }
 
 struct Phase {
+    /// Commit (201 at the register) to the frame being in Redis, p50.
+    to_redis_p50: f64,
     p50: f64,
     p99: f64,
     p999: f64,
@@ -176,6 +180,7 @@ fn pct(v: &[f64], p: f64) -> f64 {
 /// Sells for `seconds` at `rate` while `subs` screens listen.
 async fn phase(
     a: &Args,
+    tap: (&str, &str),
     base: &str,
     cashiers: &[String],
     sale: &Value,
@@ -189,6 +194,45 @@ async fn phase(
         tasks.push(subscriber(u, proto, g.clone()).await?);
         gots.push(g);
     }
+    // A tap on the Redis stream itself splits the latency in two: commit to
+    // Redis (the api's relay and publisher) and Redis to screen (the hub).
+    let in_redis: Got = Arc::default();
+    let tap_task = {
+        let (url, key, in_redis) = (tap.0.to_owned(), tap.1.to_owned(), in_redis.clone());
+        let client = redis::Client::open(url)?;
+        let mut c = client.get_multiplexed_async_connection().await?;
+        tokio::spawn(async move {
+            let mut last = "$".to_owned();
+            loop {
+                let opts = redis::streams::StreamReadOptions::default()
+                    .block(1000)
+                    .count(1000);
+                let r: redis::RedisResult<Option<redis::streams::StreamReadReply>> =
+                    redis::AsyncCommands::xread_options(
+                        &mut c,
+                        &[key.as_str()],
+                        &[last.as_str()],
+                        &opts,
+                    )
+                    .await;
+                let at = now_us();
+                let Ok(Some(r)) = r else { continue };
+                for id in r.keys.into_iter().flat_map(|k| k.ids) {
+                    last = id.id.clone();
+                    let m: Option<String> = id.get("m");
+                    if let Some(f) = m.and_then(|m| serde_json::from_str::<Value>(&m).ok())
+                        && f["event_type"] == "ticket.created"
+                        && let Some(o) = f["data"]["order_id"].as_str()
+                    {
+                        in_redis
+                            .lock()
+                            .expect("not poisoned")
+                            .push((o.to_owned(), at));
+                    }
+                }
+            }
+        })
+    };
     let acked: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
     let http = reqwest::Client::new();
     let per_register = Duration::from_secs_f64(cashiers.len() as f64 / a.rate);
@@ -238,6 +282,7 @@ async fn phase(
     for t in tasks {
         t.abort();
     }
+    tap_task.abort();
     let acked = acked.lock().expect("not poisoned").clone();
     let mut lat = Vec::new();
     let mut lost = 0;
@@ -252,7 +297,15 @@ async fn phase(
         }
     }
     lat.sort_by(|a, b| a.total_cmp(b));
+    let mut to_redis: Vec<f64> = in_redis
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter_map(|(o, t)| acked.get(o).map(|a| (t - a).max(0) as f64 / 1000.0))
+        .collect();
+    to_redis.sort_by(|a, b| a.total_cmp(b));
     Ok(Phase {
+        to_redis_p50: pct(&to_redis, 0.5),
         p50: pct(&lat, 0.5),
         p99: pct(&lat, 0.99),
         p999: pct(&lat, 0.999),
@@ -419,7 +472,9 @@ pub fn run(a: Args) -> Result<()> {
         // Ours.
         let rss0 = rss_kib(hub_pid);
         let urls = vec![format!("{hub_url}?ticket={ticket}"); a.subscribers];
-        let ours = phase(&a, b, &cashiers, &sale, urls, Proto::Outpost).await?;
+        let key = format!("outpost:{{{store}}}:rt:kitchen");
+        let tap = (redis_url.as_str(), key.as_str());
+        let ours = phase(&a, tap, b, &cashiers, &sale, urls, Proto::Outpost).await?;
         let rss1 = rss_kib(hub_pid);
 
         // The peer, from the same Redis stream.
@@ -439,13 +494,17 @@ pub fn run(a: Args) -> Result<()> {
             format!("ws://127.0.0.1:{peer_port}/socket.io/?EIO=4&transport=websocket");
             a.subscribers
         ];
-        let theirs = phase(&a, b, &cashiers, &sale, urls, Proto::SocketIo).await?;
+        let theirs = phase(&a, tap, b, &cashiers, &sale, urls, Proto::SocketIo).await?;
 
         let hub_mb = rss1 as f64 / 1024.0;
         let per_conn_kb = rss1.saturating_sub(rss0) as f64 / a.subscribers as f64;
         println!(
             "outpost hub: {} subscribers at {:.0} sales/s: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, {:.0} msgs/s, {} lost; RSS {:.1} MB ({:.0} KiB per connection)",
             a.subscribers, a.rate, ours.p50, ours.p99, ours.p999, ours.msgs_per_s, ours.lost, hub_mb, per_conn_kb
+        );
+        println!(
+            "  of which commit → in Redis (relay + publisher): p50 {:.2} ms",
+            ours.to_redis_p50
         );
         println!(
             "python-socketio peer: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, {:.0} msgs/s, {} lost",

@@ -120,6 +120,7 @@ impl Application {
                     )
                 }))
         })
+        .tcp_nodelay(true)
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: format!("port {port}"),

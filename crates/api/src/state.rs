@@ -89,6 +89,11 @@ impl AppState {
             .map_err(|_| ApiError::Blocking)?
             .map_err(ApiError::from);
         self.relay_wake.notify_one();
+        if self.db.backend() == outpost_storage::Backend::Sqlite {
+            // SQLite positions events in the writing transaction: screens
+            // need not wait for a relay pass.
+            self.realtime.wake.notify_one();
+        }
         r
     }
 }
