@@ -29,7 +29,7 @@
         $("#kds-state").textContent = s === "online" ? "live" : "offline";
       },
     });
-    setInterval(render, 1000);
+    setInterval(tick, 1000);
   }
 
   async function showPair() {
@@ -84,6 +84,19 @@
   function age(ms) {
     const s = Math.max(0, Math.floor((Date.now() - ms) / 1000));
     return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  }
+
+  // Timers and colours update in place every second; cards are rebuilt only
+  // when tickets change, so a button is never replaced under a finger.
+  function tick() {
+    for (const card of document.querySelectorAll("article.ticket")) {
+      const t = tickets.get(card.dataset.id);
+      if (!t) continue;
+      const mins = (Date.now() - t.created_at) / 60000;
+      card.querySelector(".age").textContent = age(t.created_at);
+      card.classList.toggle("slow", mins >= 5 && mins < 10);
+      card.classList.toggle("late", mins >= 10);
+    }
   }
 
   function render() {

@@ -50,14 +50,17 @@ async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Ele
     }
 }
 
-/// Clicks the element `css` names.
+/// Clicks the element `css` names (found again if the page re-rendered it).
 async fn click(c: &fantoccini::Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    for _ in 0..20 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && e.click().await.is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} could not be clicked");
 }
 
 /// Types `keys` into the element `css` names.
@@ -402,5 +405,71 @@ async fn an_order_appears_on_two_kitchen_displays_and_a_bump_on_one_shows_on_the
     click(&a, &bump).await;
     wait_class(&b, &number, "ready").await;
     a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kitchen_display_shows_a_banner_while_the_hub_is_down_and_catches_up_when_it_is_back() {
+    use crate::helpers::{Opts, spawn_opts};
+    use crate::screens::{HubProc, Redis, SECRET};
+    let redis = Redis::start();
+    let store = Store::new(Backend::Sqlite);
+    let hub_port = free_port();
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            api_only: true,
+            env: vec![
+                ("OUTPOST__REALTIME__REDIS_URL", redis.url()),
+                ("OUTPOST__REALTIME__SECRET", SECRET.into()),
+                ("OUTPOST__REALTIME__HUB_PORT", hub_port.to_string()),
+                ("OUTPOST__DATABASE__URL", store.url.clone()),
+            ],
+            ..Opts::default()
+        },
+    );
+    let hub = HubProc::start_on(&redis, hub_port, &[]);
+    let till = app.register("Till 1").await;
+    let token = app.display(&till.manager, "Pass").await;
+    let (b, _d) = browser().await;
+    b.goto(&format!("{}/kitchen", app.base)).await.unwrap();
+    b.execute(
+        "localStorage.setItem('outpost.kds.device', arguments[0]); location.reload();",
+        vec![serde_json::json!(token)],
+    )
+    .await
+    .unwrap();
+    visible(&b, "#kds-state.on").await;
+    let (code, _, price) = app.barcode(&till.cashier, "Croissant").await;
+    let sell = || async {
+        let r = app
+            .sell(&till.cashier, &key(), &cash_sale(&[(&code, 1000)], price))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["number"].as_str().unwrap().to_owned()
+    };
+    let first = sell().await;
+    wait_class(&b, &first, "pending").await;
+
+    // The hub dies: the display says so, loudly; the till keeps selling.
+    hub.kill();
+    visible(&b, "#offline").await;
+    let second = sell().await;
+    // Back on the same port: the display reconnects, resumes from its offset
+    // and shows the order it missed.
+    let _hub = HubProc::start_on(&redis, hub_port, &[]);
+    wait_class(&b, &second, "pending").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b
+        .find(Locator::Css("#offline"))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the banner stayed up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     b.close().await.unwrap();
 }

@@ -336,10 +336,15 @@ pub struct HubProc {
 
 impl HubProc {
     pub fn start(redis: &Redis, env: &[(&str, &str)]) -> HubProc {
+        Self::start_on(redis, 0, env)
+    }
+
+    /// On a given port (0 = any free one).
+    pub fn start_on(redis: &Redis, port: u16, env: &[(&str, &str)]) -> HubProc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_outpost"))
             .arg("hub")
+            .env("OUTPOST__HUB__PORT", port.to_string())
             .envs(env.iter().copied())
-            .env("OUTPOST__HUB__PORT", "0")
             .env("OUTPOST__REALTIME__REDIS_URL", redis.url())
             .env("OUTPOST__REALTIME__SECRET", SECRET)
             .env("OUTPOST__LOG__FORMAT", "json")
