@@ -10,6 +10,7 @@
   const LABEL = { pending: "Start", preparing: "Ready", ready: "Served" };
   const opts = { deviceKey: KEY, session: null };
   const tickets = new Map(); // id -> ticket (with its version)
+  const dismissed = new Set(); // cancelled tickets this screen has acknowledged
   let audio = null;
 
   function screen(id) { for (const s of ["#pair", "#board"]) show(s, s === id); }
@@ -68,7 +69,7 @@
     const have = tickets.get(t.id);
     if (have && have.version >= t.version) return;
     tickets.set(t.id, t);
-    if (isNew) beep();
+    if (isNew || t.status === "cancelled") beep();
     render();
   }
 
@@ -100,7 +101,7 @@
   }
 
   function render() {
-    const open = [...tickets.values()].filter((t) => t.status !== "served").sort((a, b) => a.created_at - b.created_at);
+    const open = [...tickets.values()].filter((t) => t.status !== "served" && !dismissed.has(t.id)).sort((a, b) => a.created_at - b.created_at);
     $("#kds-count").textContent = `${open.length} open`;
     $("#tickets").replaceChildren(...open.map((t) => {
       let lines = [];
@@ -110,8 +111,11 @@
         el("header", {}, el("strong", {}, t.order_number), el("span", { class: "age" }, age(t.created_at))),
         el("ul", {}, ...lines.map((l) => el("li", {}, el("b", {}, `${Outpost.qty(l.qty_milli)} ×`), " ", l.name))),
         t.note ? el("p", { class: "note" }, t.note) : null,
-        el("footer", {}, el("span", { class: "status" }, t.status),
-          el("button", { class: "primary bump", onclick: () => bump(t) }, LABEL[t.status])));
+        t.status === "cancelled"
+          ? el("footer", {}, el("span", { class: "status" }, "VOIDED — stop"),
+            el("button", { class: "bump", onclick: () => { dismissed.add(t.id); render(); } }, "Dismiss"))
+          : el("footer", {}, el("span", { class: "status" }, t.status),
+            el("button", { class: "primary bump", onclick: () => bump(t) }, LABEL[t.status])));
     }));
   }
 

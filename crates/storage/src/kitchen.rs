@@ -1,4 +1,5 @@
-//! Kitchen tickets: pending → preparing → ready → served.
+//! Kitchen tickets: pending → preparing → ready → served, or cancelled when
+//! their order is voided (so the kitchen stops cooking it).
 
 use crate::db::{AnyConnection, new_id, now_millis, write_tx};
 use crate::error::{Result, StorageError};
@@ -9,6 +10,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 pub const STATUSES: [&str; 4] = ["pending", "preparing", "ready", "served"];
+
+/// A ticket whose order was voided; final, like `served`.
+pub const CANCELLED: &str = "cancelled";
+
+/// How long a cancelled ticket stays on the screens, so cooks see it stop.
+const CANCELLED_SHOWN_MS: i64 = 30 * 60 * 1000;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = kt)]
@@ -104,6 +111,11 @@ pub fn set_status(
             .first(conn)
             .optional()?
             .ok_or_else(|| StorageError::not_found(format!("kitchen ticket {id:?}")))?;
+        if t.status == CANCELLED {
+            return Err(StorageError::Conflict(
+                "the order was voided: this ticket is cancelled".into(),
+            ));
+        }
         let from = STATUSES.iter().position(|s| *s == t.status).unwrap_or(0);
         if to <= from {
             return Err(StorageError::Conflict(format!(
@@ -129,10 +141,44 @@ pub fn set_status(
     })
 }
 
-/// Tickets not yet served, oldest first.
+/// Cancels the unserved tickets of a voided order and returns their events,
+/// for the void to write with its others. Call inside the void's transaction.
+pub fn cancel_for_order(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    order_id: &str,
+) -> Result<Vec<outbox::Prepared>> {
+    let open: Vec<Ticket> = kt::table
+        .filter(kt::order_id.eq(order_id))
+        .filter(kt::status.ne_all(["served", CANCELLED]))
+        .select(Ticket::as_select())
+        .load(conn)?;
+    let now = now_millis();
+    let mut events = Vec::with_capacity(open.len());
+    for mut t in open {
+        t.status = CANCELLED.to_owned();
+        t.version += 1;
+        t.updated_at = now;
+        diesel::update(kt::table.find(&t.id))
+            .set((
+                kt::status.eq(&t.status),
+                kt::version.eq(t.version),
+                kt::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        events.push(prepare(node, actor, &t, "ticket.cancelled")?);
+    }
+    Ok(events)
+}
+
+/// Tickets not yet served (and those cancelled in the last half hour), oldest
+/// first.
 pub fn open_tickets(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Ticket>> {
+    let shown_since = now_millis() - CANCELLED_SHOWN_MS;
     Ok(kt::table
         .filter(kt::status.ne("served"))
+        .filter(kt::status.ne(CANCELLED).or(kt::updated_at.ge(shown_since)))
         .order(kt::created_at.asc())
         .limit(limit)
         .select(Ticket::as_select())

@@ -779,6 +779,10 @@ pub fn void(
         diesel::update(orders::table.find(order_id))
             .set(orders::status.eq("voided"))
             .execute(conn)?;
+        let cancelled = kitchen::cancel_for_order(conn, node, actor, order_id)?;
+        if !cancelled.is_empty() {
+            outbox::write(conn, cancelled)?;
+        }
         let moves: Vec<(String, i64, &str)> = o
             .lines
             .iter()

@@ -142,6 +142,81 @@ async fn a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others(backend
 }
 both_backends!(a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others);
 
+/// A voided order must stop the kitchen: its ticket is cancelled on every
+/// screen and can no longer be bumped.
+async fn voiding_an_open_order_cancels_its_kitchen_ticket_on_the_screens(backend: Backend) {
+    let store = Store::new(backend);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: vec![("OUTPOST__REALTIME__SECRET", SECRET.into())],
+            ..Opts::default()
+        },
+    );
+    let hub = app.hub_port.unwrap();
+    let till = app.register("Till 1").await;
+    let kds = app.display(&till.manager, "Kitchen").await;
+    let mut screen = Screen::connect(hub, &app.ticket(&kds).await).await.unwrap();
+    screen.subscribe("kitchen").await;
+    let at = screen.at["kitchen"].1;
+
+    let (code, _, _) = app.barcode(&till.cashier, "Club sandwich").await;
+    let open = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &json!({"lines": [{"barcode": code, "quantity_milli": 1000}]}),
+        )
+        .await;
+    assert_eq!(open.body["status"], "open", "{}", open.body);
+    screen.until("kitchen", at + 1, WAIT).await;
+    let ticket_id = screen.events.last().unwrap()["aggregate_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let sam = app.staff_id("Sam Supervisor", Some(&till.device)).await;
+    let v = app
+        .post(
+            &format!("/api/v1/orders/{}/void", open.body["id"].as_str().unwrap()),
+            &till.cashier,
+            json!({"reason": "customer left", "approval": {"staff_id": sam, "pin": app.pins["Sam Supervisor"]}}),
+        )
+        .await;
+    assert_eq!(v.body["status"], "voided", "{}", v.body);
+    screen.until("kitchen", at + 2, WAIT).await;
+    let c = screen.events.last().unwrap();
+    assert_eq!(c["event_type"], "ticket.cancelled");
+    assert_eq!(c["data"]["status"], "cancelled");
+    assert_eq!(c["aggregate_id"], ticket_id.as_str());
+
+    let r = app
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/v1/kitchen/tickets/{ticket_id}/status"),
+        )
+        .header("X-Device-Token", &kds)
+        .json(&json!({"status": "ready"}))
+        .send()
+        .await;
+    r.assert_problem(409);
+    // Screens that reload still see it (for a while), as cancelled.
+    let list = app
+        .req(reqwest::Method::GET, "/api/v1/kitchen/tickets")
+        .header("X-Device-Token", &kds)
+        .send()
+        .await;
+    let t = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == ticket_id.as_str())
+        .cloned();
+    assert_eq!(t.expect("still listed")["status"], "cancelled");
+}
+both_backends!(voiding_an_open_order_cancels_its_kitchen_ticket_on_the_screens);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_missing_forged_or_expired_ticket_is_refused_and_an_unrefreshed_one_is_cut() {
     let store = Store::new(Backend::Sqlite);
