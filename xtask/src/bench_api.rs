@@ -447,11 +447,13 @@ pub(crate) async fn call(req: reqwest::RequestBuilder, what: &str) -> Result<Val
     Ok(v)
 }
 
-async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> {
-    let srv = start_server(bin, url)?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(a.registers * 2)
-        .build()?;
+/// Signs the demo manager in and opens `n` registers (paired, Carl signed in,
+/// shift open); returns the manager's token and the cashiers' tokens.
+pub(crate) async fn tills(
+    http: &reqwest::Client,
+    srv: &Server,
+    n: usize,
+) -> Result<(String, Vec<String>)> {
     let b = &srv.base;
     let staff = call(http.get(format!("{b}/api/v1/login-staff")), "staff").await?;
     let maria = staff["staff"][0]["id"]
@@ -466,7 +468,7 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
     .await?;
     let mtok = m["token"].as_str().context("token")?.to_owned();
     let mut tokens = Vec::new();
-    for i in 0..a.registers {
+    for i in 0..n {
         let d = call(
             http.post(format!("{b}/api/v1/devices"))
                 .bearer_auth(&mtok)
@@ -505,6 +507,16 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
         .await?;
         tokens.push(t);
     }
+    Ok((mtok, tokens))
+}
+
+async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> {
+    let srv = start_server(bin, url)?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.registers * 2)
+        .build()?;
+    let b = &srv.base;
+    let (_, tokens) = tills(&http, &srv, a.registers).await?;
     let list = call(
         http.get(format!("{b}/api/v1/products?limit=500"))
             .bearer_auth(&tokens[0]),

@@ -5,7 +5,7 @@
 //! it) and, in the same run and from the same Redis stream, for a
 //! python-socketio server as the peer.
 
-use crate::bench_api::{build_release, call, start_with};
+use crate::bench_api::{build_release, call, start_with, tills};
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -396,54 +396,7 @@ pub fn run(a: Args) -> Result<()> {
     rt.block_on(async {
         let http = reqwest::Client::new();
         let b = &srv.base;
-        let staff = call(http.get(format!("{b}/api/v1/login-staff")), "staff").await?;
-        let maria = staff["staff"][0]["id"].as_str().context("manager")?.to_owned();
-        let m = call(
-            http.post(format!("{b}/api/v1/sessions"))
-                .json(&json!({"staff_id": maria, "pin": srv.pins["Maria Manager"]})),
-            "manager sign-in",
-        )
-        .await?;
-        let mtok = m["token"].as_str().context("token")?.to_owned();
-        let mut cashiers = Vec::new();
-        for i in 0..a.registers {
-            let d = call(
-                http.post(format!("{b}/api/v1/devices"))
-                    .bearer_auth(&mtok)
-                    .json(&json!({"name": format!("Bench {i}")})),
-                "pair",
-            )
-            .await?;
-            let dt = d["token"].as_str().context("device token")?.to_owned();
-            let list = call(
-                http.get(format!("{b}/api/v1/login-staff")).header("X-Device-Token", &dt),
-                "staff",
-            )
-            .await?;
-            let carl = list["staff"]
-                .as_array()
-                .context("staff")?
-                .iter()
-                .find(|s| s["name"] == "Carl Cashier")
-                .context("Carl")?["id"]
-                .clone();
-            let s = call(
-                http.post(format!("{b}/api/v1/sessions"))
-                    .header("X-Device-Token", &dt)
-                    .json(&json!({"staff_id": carl, "pin": srv.pins["Carl Cashier"]})),
-                "cashier sign-in",
-            )
-            .await?;
-            let t = s["token"].as_str().context("token")?.to_owned();
-            call(
-                http.post(format!("{b}/api/v1/shifts"))
-                    .bearer_auth(&t)
-                    .json(&json!({"opening_float_minor": 10000})),
-                "open shift",
-            )
-            .await?;
-            cashiers.push(t);
-        }
+        let (mtok, cashiers) = tills(&http, &srv, a.registers).await?;
         let p = call(
             http.get(format!("{b}/api/v1/products?q=Espresso")).bearer_auth(&cashiers[0]),
             "products",

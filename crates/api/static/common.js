@@ -94,5 +94,28 @@ const Outpost = (() => {
     bannerTimer = setTimeout(() => { b.hidden = true; }, kind === "error" ? 8000 : 4000);
   }
 
-  return { api, uuidv7, money, parseMoney, qty, el, $, show, banner, store };
+  // The pairing form (#pair-staff, #pair-pin, #pair-name, #pair-go): a manager
+  // signs in once, the browser is paired as a device of `kind`, the manager's
+  // session ends, and the device token is kept under `key`.
+  async function listManagers() {
+    try {
+      const r = await api("GET", "/api/v1/login-staff", undefined, { device: false, session: null });
+      $("#pair-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+    } catch (e) { banner(e.message); }
+  }
+  function pairing(kind, key, onPaired) {
+    $("#pair-go").addEventListener("click", async () => {
+      try {
+        const s = await api("POST", "/api/v1/sessions", { staff_id: $("#pair-staff").value, pin: $("#pair-pin").value }, { device: false, session: null });
+        const p = await api("POST", "/api/v1/devices", { name: $("#pair-name").value, kind }, { session: s.token, device: false });
+        await api("DELETE", "/api/v1/sessions/current", undefined, { session: s.token, device: false });
+        store.setItem(key, p.token);
+        $("#pair-pin").value = "";
+        onPaired(p);
+      } catch (e) { banner(e.message); }
+    });
+    return listManagers;
+  }
+
+  return { api, uuidv7, money, parseMoney, qty, el, $, show, banner, store, pairing };
 })();

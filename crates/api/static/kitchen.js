@@ -33,23 +33,11 @@
     setInterval(tick, 1000);
   }
 
+  const listManagers = Outpost.pairing("display", KEY, () => start());
   async function showPair() {
     screen("#pair");
-    try {
-      const r = await api("GET", "/api/v1/login-staff", undefined, { device: false, session: null });
-      $("#pair-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
-    } catch (e) { banner(e.message); }
+    await listManagers();
   }
-  $("#pair-go").addEventListener("click", async () => {
-    try {
-      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#pair-staff").value, pin: $("#pair-pin").value }, { device: false, session: null });
-      const p = await api("POST", "/api/v1/devices", { name: $("#pair-name").value, kind: "display" }, { session: s.token, device: false });
-      await api("DELETE", "/api/v1/sessions/current", undefined, { session: s.token, device: false });
-      store.setItem(KEY, p.token);
-      $("#pair-pin").value = "";
-      start();
-    } catch (e) { banner(e.message); }
-  });
 
   async function reload() {
     try {

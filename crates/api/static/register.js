@@ -23,24 +23,14 @@
   }
 
   // ---- pairing -------------------------------------------------------------
+  const listManagers = Outpost.pairing("register", "outpost.device", (p) => {
+    banner(`Paired as register ${p.device.register_no}`, "ok");
+    showLogin();
+  });
   async function showPair() {
     screen("#pair");
-    try {
-      const r = await api("GET", "/api/v1/login-staff", undefined, { device: false, session: null });
-      $("#pair-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
-    } catch (e) { banner(e.message); }
+    await listManagers();
   }
-  $("#pair-go").addEventListener("click", async () => {
-    try {
-      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#pair-staff").value, pin: $("#pair-pin").value }, { device: false, session: null });
-      const p = await api("POST", "/api/v1/devices", { name: $("#pair-name").value, kind: "register" }, { session: s.token, device: false });
-      await api("DELETE", "/api/v1/sessions/current", undefined, { session: s.token, device: false });
-      store.setItem("outpost.device", p.token);
-      $("#pair-pin").value = "";
-      banner(`Paired as register ${p.device.register_no}`, "ok");
-      showLogin();
-    } catch (e) { banner(e.message); }
-  });
 
   // ---- sign-in -------------------------------------------------------------
   let chosen = null;

@@ -1,7 +1,7 @@
 //! The register page in headless Chromium, as a cashier uses it: pair, sign in,
 //! open the shift, scan two barcodes, pay cash, see the change and the order.
 
-use crate::helpers::{Backend, Store, cash_sale, key, spawn};
+use crate::helpers::{Backend, Store, cash_sale, free_port, key, spawn};
 use fantoccini::{ClientBuilder, Locator, key::Key};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,14 +13,6 @@ impl Drop for Driver {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The text of `css`, retried while the page re-renders it (a stale element).
@@ -297,6 +289,18 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
     drop(driver);
 }
 
+/// Opens the kitchen page as an already paired display and waits until live.
+async fn open_kitchen(b: &fantoccini::Client, base: &str, token: &str) {
+    b.goto(&format!("{base}/kitchen")).await.unwrap();
+    b.execute(
+        "localStorage.setItem('outpost.kds.device', arguments[0]); location.reload();",
+        vec![serde_json::json!(token)],
+    )
+    .await
+    .unwrap();
+    visible(b, "#kds-state.on").await;
+}
+
 /// The class list of the kitchen card for `order`, once it is shown.
 async fn card_class(c: &fantoccini::Client, order: &str) -> String {
     let css = format!("article.ticket[data-order='{order}']");
@@ -361,14 +365,7 @@ async fn an_order_appears_on_two_kitchen_displays_and_a_bump_on_one_shows_on_the
     let (b, _db) = browser().await;
     b.set_window_size(800, 1280).await.unwrap();
     let token = app.display(&till.manager, "Grill tablet").await;
-    b.goto(&format!("{}/kitchen", app.base)).await.unwrap();
-    b.execute(
-        "localStorage.setItem('outpost.kds.device', arguments[0]); location.reload();",
-        vec![serde_json::json!(token)],
-    )
-    .await
-    .unwrap();
-    visible(&b, "#kds-state.on").await;
+    open_kitchen(&b, &app.base, &token).await;
     assert!(
         !b.find(Locator::Css("#offline"))
             .await
@@ -410,36 +407,16 @@ async fn an_order_appears_on_two_kitchen_displays_and_a_bump_on_one_shows_on_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kitchen_display_shows_a_banner_while_the_hub_is_down_and_catches_up_when_it_is_back() {
-    use crate::helpers::{Opts, spawn_opts};
-    use crate::screens::{HubProc, Redis, SECRET};
+    use crate::screens::{HubProc, Redis, api_on_redis};
     let redis = Redis::start();
     let store = Store::new(Backend::Sqlite);
     let hub_port = free_port();
-    let app = spawn_opts(
-        &store,
-        &Opts {
-            api_only: true,
-            env: vec![
-                ("OUTPOST__REALTIME__REDIS_URL", redis.url()),
-                ("OUTPOST__REALTIME__SECRET", SECRET.into()),
-                ("OUTPOST__REALTIME__HUB_PORT", hub_port.to_string()),
-                ("OUTPOST__DATABASE__URL", store.url.clone()),
-            ],
-            ..Opts::default()
-        },
-    );
+    let app = api_on_redis(&store, &redis, hub_port);
     let hub = HubProc::start_on(&redis, hub_port, &[]);
     let till = app.register("Till 1").await;
     let token = app.display(&till.manager, "Pass").await;
     let (b, _d) = browser().await;
-    b.goto(&format!("{}/kitchen", app.base)).await.unwrap();
-    b.execute(
-        "localStorage.setItem('outpost.kds.device', arguments[0]); location.reload();",
-        vec![serde_json::json!(token)],
-    )
-    .await
-    .unwrap();
-    visible(&b, "#kds-state.on").await;
+    open_kitchen(&b, &app.base, &token).await;
     let (code, _, price) = app.barcode(&till.cashier, "Croissant").await;
     let sell = || async {
         let r = app

@@ -178,6 +178,15 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     }
 }
 
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The port in `ws://host:PORT/ws` or `http://host:PORT`.
 pub fn port_of(url: &str) -> u16 {
     let rest = url.rsplit_once(':').expect("a port").1;

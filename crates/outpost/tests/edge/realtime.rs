@@ -5,7 +5,7 @@
 
 use crate::both_backends;
 use crate::helpers::{App, Backend, Opts, Store, cash_sale, key, spawn_opts};
-use crate::screens::{Closed, HubProc, Redis, SECRET, Screen};
+use crate::screens::{Closed, HubProc, Redis, SECRET, Screen, api_on_redis};
 use outpost_realtime::ticket::{self, Claims};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -67,15 +67,7 @@ async fn a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others(backend
 
     // The first display bumps the ticket; the second one sees it.
     let ticket_id = ev["aggregate_id"].as_str().unwrap();
-    let r = app
-        .req(
-            reqwest::Method::POST,
-            &format!("/api/v1/kitchen/tickets/{ticket_id}/status"),
-        )
-        .header("X-Device-Token", &kds1)
-        .json(&json!({"status": "ready"}))
-        .send()
-        .await;
+    let r = app.bump(&kds1, ticket_id, "ready").await;
     assert_eq!(r.status, 200, "{}", r.body);
     b.until("kitchen", at + 2, WAIT).await;
     let bumped = b.events.last().unwrap();
@@ -84,15 +76,7 @@ async fn a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others(backend
     assert_eq!(bumped["data"]["id"], ticket_id);
 
     // A register's token cannot bump kitchen tickets on its own.
-    let r = app
-        .req(
-            reqwest::Method::POST,
-            &format!("/api/v1/kitchen/tickets/{ticket_id}/status"),
-        )
-        .header("X-Device-Token", &till.device)
-        .json(&json!({"status": "served"}))
-        .send()
-        .await;
+    let r = app.bump(&till.device, ticket_id, "served").await;
     r.assert_problem(401);
 
     // Presence: the back office sees both displays online.
@@ -190,15 +174,7 @@ async fn voiding_an_open_order_cancels_its_kitchen_ticket_on_the_screens(backend
     assert_eq!(c["data"]["status"], "cancelled");
     assert_eq!(c["aggregate_id"], ticket_id.as_str());
 
-    let r = app
-        .req(
-            reqwest::Method::POST,
-            &format!("/api/v1/kitchen/tickets/{ticket_id}/status"),
-        )
-        .header("X-Device-Token", &kds)
-        .json(&json!({"status": "ready"}))
-        .send()
-        .await;
+    let r = app.bump(&kds, &ticket_id, "ready").await;
     r.assert_problem(409);
     // Screens that reload still see it (for a while), as cancelled.
     let list = app
@@ -337,19 +313,7 @@ struct Split {
 fn split(hub_env: &[(&str, &str)]) -> (Split, HubProc) {
     let redis = Redis::start();
     let store = Store::new(Backend::Sqlite);
-    let app = spawn_opts(
-        &store,
-        &Opts {
-            api_only: true,
-            env: vec![
-                ("OUTPOST__REALTIME__REDIS_URL", redis.url()),
-                ("OUTPOST__REALTIME__SECRET", SECRET.into()),
-                ("OUTPOST__DATABASE__URL", store.url.clone()),
-            ],
-            ..Opts::default()
-        },
-    );
-    assert!(app.hub_port.is_none(), "`outpost api` runs no hub");
+    let app = api_on_redis(&store, &redis, 3001);
     let hub = HubProc::start(&redis, hub_env);
     (
         Split {

@@ -2,7 +2,7 @@
 //! it receives follows the last one by exactly one offset (no loss, no
 //! duplicate), and the processes around the hub (Redis, `outpost hub`).
 
-use crate::helpers::{App, port_of};
+use crate::helpers::{App, Opts, Store, free_port, port_of, spawn_opts};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -244,6 +244,18 @@ impl App {
         r.body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Moves a kitchen ticket on as a paired display would.
+    pub async fn bump(&self, display: &str, ticket: &str, status: &str) -> crate::helpers::Resp {
+        self.req(
+            reqwest::Method::POST,
+            &format!("/api/v1/kitchen/tickets/{ticket}/status"),
+        )
+        .header("X-Device-Token", display)
+        .json(&json!({"status": status}))
+        .send()
+        .await
+    }
+
     /// A hub ticket for a paired device.
     pub async fn ticket(&self, device: &str) -> String {
         let r = self
@@ -254,6 +266,26 @@ impl App {
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["ticket"].as_str().unwrap().to_owned()
     }
+}
+
+/// `outpost api` alone, publishing to `redis`, telling pages the hub is on
+/// `hub_port`.
+pub fn api_on_redis(store: &Store, redis: &Redis, hub_port: u16) -> App {
+    let app = spawn_opts(
+        store,
+        &Opts {
+            api_only: true,
+            env: vec![
+                ("OUTPOST__REALTIME__REDIS_URL", redis.url()),
+                ("OUTPOST__REALTIME__SECRET", SECRET.into()),
+                ("OUTPOST__REALTIME__HUB_PORT", hub_port.to_string()),
+                ("OUTPOST__DATABASE__URL", store.url.clone()),
+            ],
+            ..Opts::default()
+        },
+    );
+    assert!(app.hub_port.is_none(), "`outpost api` runs no hub");
+    app
 }
 
 /// A throwaway redis-server on its own port, without persistence (a restart
@@ -318,14 +350,6 @@ impl Drop for Redis {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `outpost hub` as its own process, reading Redis.
