@@ -3,11 +3,14 @@
 //! - `cargo xtask bench api`: sales throughput and latency of the edge api on
 //!   PostgreSQL and SQLite, against the same sale transaction run directly on
 //!   the database as the baseline.
+//! - `cargo xtask offline images --from-debian`: every image, on a Debian base
+//!   built here (no registry needed).
 //! - `cargo xtask bench realtime`: kitchen screens on the realtime hub, with a
 //!   python-socketio server on the same Redis stream as the peer.
 
 mod bench_api;
 mod bench_realtime;
+mod offline;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +27,11 @@ enum Cmd {
     Bench {
         #[command(subcommand)]
         which: Bench,
+    },
+    /// Images for compose and the air-gapped bundle.
+    Offline {
+        #[command(subcommand)]
+        which: offline::Offline,
     },
 }
 
@@ -43,5 +51,6 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench {
             which: Bench::Realtime(a),
         } => bench_realtime::run(a),
+        Cmd::Offline { which } => offline::run(which),
     }
 }

@@ -37,6 +37,12 @@ enum Cmd {
     Api,
     /// The realtime hub alone (WebSockets for displays), reading Redis.
     Hub,
+    /// Container health check: exits 0 when URL answers 200 (healthy or
+    /// degraded), 1 otherwise. Needs no curl in the image.
+    Probe {
+        #[arg(default_value = "http://127.0.0.1:8001/health")]
+        url: String,
+    },
     /// Staff administration from the command line (the first admin of a real store).
     Staff {
         #[command(subcommand)]
@@ -58,6 +64,9 @@ enum StaffCmd {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Cmd::Probe { url } = &cli.cmd {
+        return probe(url);
+    }
     let mut settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
     outpost_telemetry::init(
         outpost_telemetry::LogFormat::parse(&settings.log.format),
@@ -78,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Staff {
             cmd: StaffCmd::Add { name, role },
         } => add_staff(&settings, &name, &role),
+        Cmd::Probe { .. } => unreachable!("handled before settings load"),
     }
 }
 
@@ -211,5 +221,30 @@ fn add_staff(settings: &Settings, name: &str, role: &str) -> anyhow::Result<()> 
         Ok::<_, outpost_storage::StorageError>(id)
     })?;
     println!("added {name} ({}) as {id}", role.as_str());
+    Ok(())
+}
+
+/// A plain HTTP/1.0 GET of a loopback health URL, for container health checks.
+fn probe(url: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .context("probe takes an http:// URL")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let timeout = Duration::from_secs(3);
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)?
+        .next()
+        .context("no address")?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("nothing listens on {host}"))?;
+    s.set_read_timeout(Some(timeout))?;
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head)?;
+    anyhow::ensure!(
+        &head[9..12] == b"200",
+        "{url} answered {}",
+        String::from_utf8_lossy(&head)
+    );
     Ok(())
 }

@@ -15,8 +15,7 @@ async fn a_clock_set_back_between_starts_keeps_event_order_and_business_day(b: B
     assert_eq!(first.status, 201, "{}", first.body);
     app.relayed(&till.manager).await;
     let before = app.events(&till.manager, "sales").await;
-    app.child.kill().unwrap();
-    app.child.wait().unwrap();
+    app.kill();
     drop(app);
 
     // The box reboots with its clock two days behind.

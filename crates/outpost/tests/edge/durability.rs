@@ -64,8 +64,7 @@ async fn acknowledged_sales_survive_sigkill_with_gap_free_streams(b: Backend) {
         assert!(std::time::Instant::now() < deadline, "sales too slow");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    app.child.kill().expect("SIGKILL");
-    app.child.wait().unwrap();
+    app.kill();
     for t in tasks {
         t.await.unwrap();
     }

@@ -64,7 +64,8 @@ fn fresh_pg_database() -> String {
 }
 
 pub struct App {
-    pub child: Child,
+    /// The server process; `None` when it runs elsewhere (a container).
+    pub child: Option<Child>,
     pub base: String,
     /// The realtime hub's port, when it runs in this process (`outpost edge`).
     pub hub_port: Option<u16>,
@@ -74,8 +75,10 @@ pub struct App {
 
 impl Drop for App {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -167,7 +170,7 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     )
     .unwrap();
     App {
-        child,
+        child: Some(child),
         hub_port,
         base: format!("http://127.0.0.1:{port}"),
         pins,
@@ -175,6 +178,15 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),
+    }
+}
+
+impl App {
+    /// SIGKILL, as a crash or `kill -9` would.
+    pub fn kill(&mut self) {
+        let c = self.child.as_mut().expect("a server this test started");
+        c.kill().expect("SIGKILL");
+        c.wait().unwrap();
     }
 }
 

@@ -12,4 +12,5 @@ mod clock;
 mod durability;
 mod realtime;
 mod sales;
+mod stack;
 mod startup;
