@@ -29,16 +29,22 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// The embedded edge: the hub runs in-process on the in-memory log.
-async fn a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others(backend: Backend) {
-    let store = Store::new(backend);
-    let app = spawn_opts(
-        &store,
+/// The embedded edge (the hub in-process on the in-memory log), signing
+/// tickets with the secret the tests know.
+fn edge_with_secret(store: &Store) -> App {
+    spawn_opts(
+        store,
         &Opts {
             env: vec![("OUTPOST__REALTIME__SECRET", SECRET.into())],
             ..Opts::default()
         },
-    );
+    )
+}
+
+/// The embedded edge: the hub runs in-process on the in-memory log.
+async fn a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others(backend: Backend) {
+    let store = Store::new(backend);
+    let app = edge_with_secret(&store);
     let hub = app.hub_port.expect("the embedded edge runs the hub");
     let till = app.register("Till 1").await;
     let kds1 = app.display(&till.manager, "Kitchen pass").await;
@@ -130,13 +136,7 @@ both_backends!(a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others);
 /// screen and can no longer be bumped.
 async fn voiding_an_open_order_cancels_its_kitchen_ticket_on_the_screens(backend: Backend) {
     let store = Store::new(backend);
-    let app = spawn_opts(
-        &store,
-        &Opts {
-            env: vec![("OUTPOST__REALTIME__SECRET", SECRET.into())],
-            ..Opts::default()
-        },
-    );
+    let app = edge_with_secret(&store);
     let hub = app.hub_port.unwrap();
     let till = app.register("Till 1").await;
     let kds = app.display(&till.manager, "Kitchen").await;
@@ -196,13 +196,7 @@ both_backends!(voiding_an_open_order_cancels_its_kitchen_ticket_on_the_screens);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_missing_forged_or_expired_ticket_is_refused_and_an_unrefreshed_one_is_cut() {
     let store = Store::new(Backend::Sqlite);
-    let app = spawn_opts(
-        &store,
-        &Opts {
-            env: vec![("OUTPOST__REALTIME__SECRET", SECRET.into())],
-            ..Opts::default()
-        },
-    );
+    let app = edge_with_secret(&store);
     let hub = app.hub_port.unwrap();
     let m = app.manager().await;
     let kds = app.display(&m, "Kitchen").await;
