@@ -189,12 +189,30 @@ async fn pass(
     let store = state.node.store_id.clone();
     let epoch = state.node.node_epoch.clone();
     let history = state.settings.realtime.history as i64;
-    let heads: HashMap<String, i64> = state
-        .db(|c, _| outpost_storage::relay::heads(c))
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
+    // One trip to the database for the heads and, where the cursor is known,
+    // the new events: each trip is a hop to the blocking pool, and on a quiet
+    // till every hop is a wake-up that a screen waits for.
+    let known: Vec<(&'static str, i64)> = CHANNELS
+        .iter()
+        .filter_map(|ch| cursors.get(ch).map(|c| (*ch, c.after)))
         .collect();
+    let (heads, mut prefetched) = state
+        .db(move |c, _| {
+            let heads: HashMap<String, i64> =
+                outpost_storage::relay::heads(c)?.into_iter().collect();
+            let mut got = HashMap::new();
+            for (ch, after) in known {
+                if heads.get(ch).copied().unwrap_or(0) > after {
+                    got.insert(
+                        ch,
+                        outpost_storage::outbox::read_stream(c, ch, after, BATCH)?,
+                    );
+                }
+            }
+            Ok((heads, got))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
     for ch in CHANNELS {
         let head = heads.get(ch).copied().unwrap_or(0);
         let mut cur = match cursors.get(ch) {
@@ -220,10 +238,13 @@ async fn pass(
         };
         while cur.after < head {
             let after = cur.after;
-            let events = state
-                .db(move |c, _| outpost_storage::outbox::read_stream(c, ch, after, BATCH))
-                .await
-                .map_err(|e| e.to_string())?;
+            let events = match prefetched.remove(ch) {
+                Some(events) => events,
+                None => state
+                    .db(move |c, _| outpost_storage::outbox::read_stream(c, ch, after, BATCH))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
             let Some(last) = events.last().and_then(|e| e.position) else {
                 break;
             };
