@@ -1,7 +1,7 @@
 //! `outpost`: one binary for every Outpost service.
 //!
 //! `outpost edge` runs every edge service in one process with embedded storage
-//! (SQLite under a data folder, an in-process event bus): the way to try Outpost,
+//! (SQLite under a data folder, the realtime hub on an in-memory log): the way to try Outpost,
 //! run a small shop, or test. `outpost api` and `outpost hub` run one service
 //! alone, as compose does (the hub then reads Redis).
 
@@ -82,7 +82,15 @@ fn main() -> anyhow::Result<()> {
             settings.demo.enabled |= demo;
             serve(settings, true)
         }
-        Cmd::Api => serve(settings, false),
+        Cmd::Api => {
+            // A random per-process secret would sign tickets no separate hub
+            // can check: screens would be refused with no hint why.
+            anyhow::ensure!(
+                settings.realtime.redis_url.is_empty() || settings.realtime.secret.len() >= 16,
+                "with realtime.redis_url set, set realtime.secret (OUTPOST__REALTIME__SECRET, at least 16 characters) to the hub's"
+            );
+            serve(settings, false)
+        }
         Cmd::Hub => hub(settings),
         Cmd::Staff {
             cmd: StaffCmd::Add { name, role },

@@ -59,6 +59,19 @@ pub async fn upgrade(
     Ok(res)
 }
 
+/// Why the fan-out cut this connection.
+fn kicked(kick: &Kick) -> Option<CloseReason> {
+    let code = kick.code();
+    reason(
+        code,
+        if code == close::TOO_SLOW {
+            "too slow: reconnect with your offsets"
+        } else {
+            "the channel was reset: reconnect"
+        },
+    )
+}
+
 fn reason(code: u16, why: &str) -> Option<CloseReason> {
     Some(CloseReason {
         code: CloseCode::Other(code),
@@ -89,14 +102,7 @@ async fn serve(
         let expires_in = Duration::from_millis((claims.exp - now_ms()).max(0) as u64);
         tokio::select! {
             biased;
-            _ = kick.kicked() => {
-                let code = kick.code();
-                break reason(code, if code == close::TOO_SLOW {
-                    "too slow: reconnect with your offsets"
-                } else {
-                    "the channel was reset: reconnect"
-                });
-            }
+            _ = kick.kicked() => break kicked(&kick),
             _ = tokio::time::sleep(expires_in) => {
                 hub.metrics.auth_refused.inc();
                 break reason(close::UNAUTHORIZED, "ticket expired");
@@ -146,7 +152,7 @@ async fn serve(
                 // Waits only on this client's socket; a kick interrupts it.
                 tokio::select! {
                     biased;
-                    _ = kick.kicked() => { kick.kick(kick.code()); continue; }
+                    _ = kick.kicked() => break kicked(&kick),
                     r = session.text(frame.to_string()) => if r.is_err() { break None },
                 }
             }

@@ -86,16 +86,7 @@ async fn a_sale_reaches_the_kitchen_screen_and_a_bump_reaches_the_others(backend
     r.assert_problem(401);
 
     // Presence: the back office sees both displays online.
-    let r = app
-        .post("/api/v1/realtime/tickets", &till.manager, json!({}))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let mut office = Screen::connect(hub, r.body["ticket"].as_str().unwrap())
-        .await
-        .unwrap();
-    office
-        .send(json!({"type": "subscribe", "channels": [{"channel": "presence"}]}))
-        .await;
+    let mut office = app.presence_watcher(hub, &till.manager).await;
     let p = office.next(WAIT).await.unwrap();
     assert_eq!(p["type"], "presence", "{p}");
     let names: Vec<&str> = p["online"]
@@ -267,13 +258,7 @@ async fn a_screen_that_stops_answering_pings_is_dropped_from_presence() {
     let kds = app.display(&m, "Kitchen").await;
     // Connected, but never reads: it cannot answer pings.
     let _silent = Screen::connect(hub, &app.ticket(&kds).await).await.unwrap();
-    let r = app.post("/api/v1/realtime/tickets", &m, json!({})).await;
-    let mut office = Screen::connect(hub, r.body["ticket"].as_str().unwrap())
-        .await
-        .unwrap();
-    office
-        .send(json!({"type": "subscribe", "channels": [{"channel": "presence"}]}))
-        .await;
+    let mut office = app.presence_watcher(hub, &m).await;
     let t0 = Instant::now();
     let mut saw_it = false;
     loop {

@@ -256,6 +256,20 @@ impl App {
         .await
     }
 
+    /// The back-office page's view of presence: a screen subscribed to it.
+    pub async fn presence_watcher(&self, hub_port: u16, manager: &str) -> Screen {
+        let r = self
+            .post("/api/v1/realtime/tickets", manager, json!({}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut s = Screen::connect(hub_port, r.body["ticket"].as_str().unwrap())
+            .await
+            .unwrap();
+        s.send(json!({"type": "subscribe", "channels": [{"channel": "presence"}]}))
+            .await;
+        s
+    }
+
     /// A hub ticket for a paired device.
     pub async fn ticket(&self, device: &str) -> String {
         let r = self

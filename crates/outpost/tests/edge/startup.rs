@@ -34,3 +34,36 @@ fn a_taken_port_fails_clearly_before_seeding_anything() {
         "demo PINs were not shown on the first working start"
     );
 }
+
+#[test]
+fn the_api_on_redis_without_the_shared_secret_or_the_hub_without_redis_refuse_to_start() {
+    let store = Store::new(Backend::Sqlite);
+    let run = |cmd: &str, env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .arg(cmd)
+            .env("OUTPOST__SERVER__PORT", "0")
+            .env("OUTPOST__HUB__PORT", "0")
+            .env("OUTPOST__DATABASE__URL", &store.url)
+            .env("RUST_BACKTRACE", "0")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{cmd} started");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(
+        "api",
+        &[("OUTPOST__REALTIME__REDIS_URL", "redis://127.0.0.1:1")],
+    );
+    assert!(err.contains("OUTPOST__REALTIME__SECRET"), "{err}");
+    let err = run("hub", &[]);
+    assert!(err.contains("OUTPOST__REALTIME__REDIS_URL"), "{err}");
+    let err = run(
+        "hub",
+        &[
+            ("OUTPOST__REALTIME__REDIS_URL", "redis://127.0.0.1:1"),
+            ("OUTPOST__REALTIME__SECRET", "short"),
+        ],
+    );
+    assert!(err.contains("OUTPOST__REALTIME__SECRET"), "{err}");
+}
