@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cloud;
 pub mod metrics;
 pub mod problem;
 pub mod realtime;

@@ -17,6 +17,10 @@ pub struct Metrics {
     pub relayed: IntCounter,
     pub realtime_published: IntCounter,
     pub realtime_lag: IntGauge,
+    pub sync_pending_events: IntGauge,
+    pub sync_pending_bytes: IntGauge,
+    pub sync_oldest_unsent_seconds: IntGauge,
+    pub sync_online: IntGauge,
 }
 
 impl Metrics {
@@ -67,6 +71,23 @@ impl Metrics {
             "Positioned events not yet in the realtime log (as of the last /health)",
         )
         .expect("valid metric");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let sync_pending_events = gauge(
+            "outpost_sync_pending_events",
+            "Events not yet acknowledged by the cloud (as of the last scrape or /health)",
+        );
+        let sync_pending_bytes = gauge(
+            "outpost_sync_pending_bytes",
+            "Payload bytes of the events not yet acknowledged by the cloud",
+        );
+        let sync_oldest_unsent_seconds = gauge(
+            "outpost_sync_oldest_unsent_seconds",
+            "Age of the oldest event not yet acknowledged by the cloud",
+        );
+        let sync_online = gauge(
+            "outpost_sync_online",
+            "1 when the sync worker's last attempt reached the cloud",
+        );
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -76,6 +97,10 @@ impl Metrics {
             Box::new(relayed.clone()),
             Box::new(realtime_published.clone()),
             Box::new(realtime_lag.clone()),
+            Box::new(sync_pending_events.clone()),
+            Box::new(sync_pending_bytes.clone()),
+            Box::new(sync_oldest_unsent_seconds.clone()),
+            Box::new(sync_online.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
@@ -89,6 +114,10 @@ impl Metrics {
             relayed,
             realtime_published,
             realtime_lag,
+            sync_pending_events,
+            sync_pending_bytes,
+            sync_oldest_unsent_seconds,
+            sync_online,
         }
     }
 

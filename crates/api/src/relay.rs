@@ -55,6 +55,7 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
                     state.metrics.relayed.inc_by(b.count as u64);
                     if b.count > 0 {
                         state.realtime.wake.notify_one();
+                        state.sync_wake.notify_one();
                     }
                     if (b.count as i64) < batch {
                         break;

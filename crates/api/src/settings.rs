@@ -16,6 +16,8 @@ pub struct Settings {
     pub realtime: Realtime,
     pub hub: Hub,
     pub log: Log,
+    pub sync: Sync,
+    pub cloud: Cloud,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +99,61 @@ pub struct Hub {
     pub workers: usize,
 }
 
+/// Edge → cloud sync.
+#[derive(Clone, Deserialize)]
+pub struct Sync {
+    pub cloud_url: String,
+    pub credential: String,
+    pub ca_file: String,
+    pub tls_domain: String,
+    pub batch_events: i64,
+    pub batch_bytes: usize,
+    pub in_flight: usize,
+    pub backoff_min_ms: u64,
+    pub backoff_max_ms: u64,
+    pub interval_ms: u64,
+}
+
+/// Never prints the credential.
+impl std::fmt::Debug for Sync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sync")
+            .field("cloud_url", &self.cloud_url)
+            .field("credential_set", &!self.credential.is_empty())
+            .field("ca_file", &self.ca_file)
+            .field("batch_events", &self.batch_events)
+            .field("in_flight", &self.in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The cloud's services.
+#[derive(Clone, Deserialize)]
+pub struct Cloud {
+    pub database_url: String,
+    pub pool_size: u32,
+    pub amqp_url: String,
+    pub sync_host: String,
+    pub sync_port: u16,
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub admin_host: String,
+    pub admin_port: u16,
+    pub admin_token: String,
+    pub prefetch: u16,
+}
+
+/// Never prints URLs (they carry passwords).
+impl std::fmt::Debug for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cloud")
+            .field("sync_port", &self.sync_port)
+            .field("tls_cert", &self.tls_cert)
+            .field("admin_port", &self.admin_port)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Idempotency {
     pub retention_days: i64,
@@ -126,8 +183,18 @@ impl Settings {
         .try_deserialize()
     }
 
+    /// The store id named by the sync credential (`<store id>.<secret>`).
+    pub fn store_id(&self) -> Option<String> {
+        self.sync
+            .credential
+            .split_once('.')
+            .map(|(id, _)| id.to_owned())
+            .filter(|id| !id.is_empty())
+    }
+
     pub fn store_setup(&self) -> outpost_storage::seed::StoreSetup {
         outpost_storage::seed::StoreSetup {
+            id: self.store_id(),
             code: self.store.code.clone(),
             name: self.store.name.clone(),
             currency: self.store.currency.clone(),

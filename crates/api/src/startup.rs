@@ -20,6 +20,13 @@ use tokio::sync::Notify;
 pub enum StartError {
     #[error("opening the database")]
     Storage(#[from] outpost_storage::StorageError),
+    #[error(
+        "sync.credential is for store {credential}, but this database belongs to store {database}"
+    )]
+    WrongStore {
+        credential: String,
+        database: String,
+    },
     #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
@@ -47,12 +54,20 @@ impl Application {
         let db = Db::open(&settings.database.url, settings.database.pool_size)?;
         let mut conn = db.conn()?;
         let demo_staff = if settings.demo.enabled {
-            seed::demo(&mut conn)?
+            seed::demo(&mut conn, settings.store_id())?
         } else {
             None
         };
         seed::setup(&mut conn, &settings.store_setup())?;
         let node = Arc::new(Node::load(&mut conn)?);
+        if let Some(id) = settings.store_id()
+            && id != node.store_id
+        {
+            return Err(StartError::WrongStore {
+                credential: id,
+                database: node.store_id.clone(),
+            });
+        }
         drop(conn);
 
         let port = listener
@@ -65,6 +80,7 @@ impl Application {
             node,
             metrics: Metrics::new(),
             relay_wake: Arc::new(Notify::new()),
+            sync_wake: Arc::new(Notify::new()),
             relay: RelayStatus::default(),
             realtime: crate::realtime::Realtime::new(&settings.realtime),
             started: Instant::now(),
@@ -140,6 +156,16 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The database (the in-process sync worker pushes from it).
+    pub fn db(&self) -> outpost_storage::Db {
+        self.state.db.clone()
+    }
+
+    /// Notified when the relay handed new events on.
+    pub fn sync_wake(&self) -> Arc<Notify> {
+        self.state.sync_wake.clone()
     }
 
     pub fn settings(&self) -> &Settings {

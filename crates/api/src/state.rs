@@ -18,6 +18,8 @@ pub struct AppState {
     /// Poked after every committed write so the relay positions it at once;
     /// handlers never publish events themselves.
     pub relay_wake: Arc<Notify>,
+    /// Woken by the relay when it handed new events on (the sync push waits on it).
+    pub sync_wake: Arc<Notify>,
     pub relay: crate::relay::RelayStatus,
     /// The realtime publisher: its log, its ticket secret, how far it got.
     pub realtime: crate::realtime::Realtime,

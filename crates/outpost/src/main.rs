@@ -5,6 +5,8 @@
 //! run a small shop, or test. `outpost api` and `outpost hub` run one service
 //! alone, as compose does (the hub then reads Redis).
 
+mod cloud;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use outpost_api::{Application, Settings};
@@ -43,10 +45,45 @@ enum Cmd {
         #[arg(default_value = "http://127.0.0.1:8001/health")]
         url: String,
     },
+    /// The sync worker: `--mode edge` pushes this store's events to the cloud;
+    /// `--mode cloud` applies the cloud's ingestion queue to its database.
+    SyncWorker {
+        #[arg(long, default_value = "edge")]
+        mode: String,
+    },
+    /// The cloud: its api, store credentials, and certificates.
+    Cloud {
+        #[command(subcommand)]
+        cmd: CloudCmd,
+    },
     /// Staff administration from the command line (the first admin of a real store).
     Staff {
         #[command(subcommand)]
         cmd: StaffCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CloudCmd {
+    /// The cloud api: the gRPC SyncService (TLS) and the admin HTTP side.
+    Serve,
+    /// Registers a store and prints its sync credential (once).
+    StoreAdd {
+        /// The store id the edge was set up with (see its /health); new if omitted.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Makes a private CA (once) and a server certificate for the sync port.
+    Certs {
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// A name or IP address stores connect to (repeatable).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
     },
 }
 
@@ -63,9 +100,17 @@ enum StaffCmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    // ring for every TLS config in the process (the sync link's too).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     if let Cmd::Probe { url } = &cli.cmd {
         return probe(url);
+    }
+    if let Cmd::Cloud {
+        cmd: CloudCmd::Certs { out, hosts },
+    } = &cli.cmd
+    {
+        return cloud::certs(out, hosts);
     }
     let mut settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
     outpost_telemetry::init(
@@ -92,6 +137,14 @@ fn main() -> anyhow::Result<()> {
             serve(settings, false)
         }
         Cmd::Hub => hub(settings),
+        Cmd::SyncWorker { mode } => cloud::sync_worker(settings, &mode),
+        Cmd::Cloud { cmd } => match cmd {
+            CloudCmd::Serve => cloud::serve(settings),
+            CloudCmd::StoreAdd { id, code, name } => {
+                cloud::store_add(&settings, id.as_deref(), &code, &name)
+            }
+            CloudCmd::Certs { .. } => unreachable!("handled before settings load"),
+        },
         Cmd::Staff {
             cmd: StaffCmd::Add { name, role },
         } => add_staff(&settings, &name, &role),
@@ -156,6 +209,15 @@ fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
             for (name, role, pin) in people {
                 println!("  demo staff: {name} ({}) PIN {pin}", role.as_str());
             }
+        }
+        if embedded && !app.settings().sync.cloud_url.is_empty() {
+            let cfg = cloud::edge_config(app.settings())?;
+            println!("Outpost sync: pushing to {}", cfg.cloud_url);
+            actix_web::rt::spawn(outpost_sync_worker::edge::run(
+                app.db(),
+                cfg,
+                app.sync_wake(),
+            ));
         }
         println!("Outpost edge listening on http://{host}:{}", app.port());
         let r = app.run_until_stopped().await.context("serving");

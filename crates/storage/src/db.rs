@@ -121,6 +121,9 @@ impl Db {
         }
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(2))
+            // Open connections as they are needed, not all up front: several
+            // services share one PostgreSQL server.
+            .min_idle(Some(2))
             .connection_timeout(Duration::from_secs(10))
             .build(Manager {
                 url: url.to_owned(),

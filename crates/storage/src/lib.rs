@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod cloud;
 pub mod db;
 pub mod error;
 pub mod idempotency;
@@ -25,6 +26,7 @@ pub mod seed;
 pub mod shifts;
 pub mod staff;
 pub mod stock;
+pub mod sync;
 
 pub use db::{AnyConnection, Backend, Db};
 pub use error::{Result, StorageError};

@@ -321,3 +321,33 @@ diesel::joinable!(sessions -> staff (staff_id));
 diesel::allow_tables_to_appear_in_same_query!(sessions, staff);
 diesel::joinable!(products -> tax_categories (tax_category_id));
 diesel::allow_tables_to_appear_in_same_query!(products, tax_categories);
+
+diesel::table! {
+    sync_acks (stream) {
+        stream -> Text,
+        node_epoch -> Text,
+        position -> BigInt,
+        event_id -> Text,
+        acked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    node_epochs (node_epoch) {
+        node_epoch -> Text,
+        parent_epoch -> Text,
+        fork -> Text,
+        reason -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sync_status (id) {
+        id -> Integer,
+        online -> Bool,
+        last_attempt_at -> BigInt,
+        last_success_at -> Nullable<BigInt>,
+        last_error -> Text,
+    }
+}

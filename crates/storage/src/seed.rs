@@ -10,6 +10,8 @@ use outpost_domain::{Currency, Pin, Role};
 /// The store an edge serves, from settings on first start.
 #[derive(Debug, Clone)]
 pub struct StoreSetup {
+    /// The store's id: the one its cloud credential names, or new when `None`.
+    pub id: Option<String>,
     pub code: String,
     pub name: String,
     pub currency: String,
@@ -45,7 +47,12 @@ pub fn setup(conn: &mut AnyConnection, s: &StoreSetup) -> Result<bool> {
                 companies::name.eq(&s.company_name),
             ))
             .execute(conn)?;
-        let store = new_id();
+        let store = match &s.id {
+            Some(id) => uuid::Uuid::parse_str(id)
+                .map_err(|_| StorageError::Unprocessable(format!("store id {id:?} is not a UUID")))?
+                .to_string(),
+            None => new_id(),
+        };
         diesel::insert_into(stores::table)
             .values((
                 stores::id.eq(&store),
@@ -152,10 +159,14 @@ const CAFE: &[(&str, i64, &str, bool, bool)] = &[
 
 /// Fills an empty database with a demo store: two companies, 50 products with
 /// barcodes, a manager and two cashiers. Returns (name, role, PIN) to print once.
-pub fn demo(conn: &mut AnyConnection) -> Result<Option<Vec<(String, Role, String)>>> {
+pub fn demo(
+    conn: &mut AnyConnection,
+    id: Option<String>,
+) -> Result<Option<Vec<(String, Role, String)>>> {
     let fresh = setup(
         conn,
         &StoreSetup {
+            id,
             code: "S01".into(),
             name: "Outpost Demo Store".into(),
             currency: "EUR".into(),

@@ -30,13 +30,30 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
             Ok((
                 outpost_storage::relay::unpositioned_count(c)?,
                 outpost_storage::relay::heads(c)?,
+                sync_state(c)?,
             ))
         })
         .await;
     let db_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let (db_status, unrelayed, heads) = match db {
-        Ok((n, heads)) => (Status::Ok, Some(n), heads),
-        Err(_) => (Status::Unhealthy, None, Vec::new()),
+    let (db_status, unrelayed, heads, sync) = match db {
+        Ok((n, heads, sync)) => (Status::Ok, Some(n), heads, Some(sync)),
+        Err(_) => (Status::Unhealthy, None, Vec::new(), None),
+    };
+    let configured = !state.settings.sync.cloud_url.is_empty();
+    let (sync_status, sync_json) = match &sync {
+        Some(s) => {
+            s.export(&state.metrics, unrelayed.unwrap_or(0));
+            let status = if (configured || s.status.is_some()) && !s.online() {
+                Status::Degraded
+            } else {
+                Status::Ok
+            };
+            (status, s.json(status, configured, unrelayed.unwrap_or(0)))
+        }
+        None => (
+            Status::Degraded,
+            json!({"status": Status::Degraded, "configured": configured}),
+        ),
     };
     if let Some(n) = unrelayed {
         state.metrics.outbox_unrelayed.set(n);
@@ -91,6 +108,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         clock_status,
         relay_status,
         rt_status,
+        sync_status,
     ]
     .into_iter()
     .max()
@@ -118,7 +136,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
                 "last_ok_ms_ago": now_millis() - rt.last_ok_ms.load(std::sync::atomic::Ordering::Relaxed),
                 "error": rt_error,
             },
-            "sync": {"status": "ok", "configured": false},
+            "sync": sync_json,
         },
     });
     let mut resp = if overall == Status::Unhealthy {
@@ -129,7 +147,70 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     resp.insert_header(("Cache-Control", "no-store")).json(body)
 }
 
+/// What the sync worker last said and what is still to send.
+pub struct SyncState {
+    pub status: Option<outpost_storage::sync::Status>,
+    pub backlog: Vec<outpost_storage::sync::Backlog>,
+}
+
+pub fn sync_state(c: &mut outpost_storage::AnyConnection) -> outpost_storage::Result<SyncState> {
+    Ok(SyncState {
+        status: outpost_storage::sync::status(c)?,
+        backlog: outpost_storage::sync::backlog(
+            c,
+            &["sales", "stock", "kitchen", "shifts", "master", "audit"],
+        )?,
+    })
+}
+
+impl SyncState {
+    pub fn online(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| s.online)
+    }
+    fn pending(&self, unrelayed: i64) -> i64 {
+        self.backlog.iter().map(|b| b.events).sum::<i64>() + unrelayed
+    }
+    fn oldest_age_s(&self) -> Option<i64> {
+        let oldest = self.backlog.iter().filter_map(|b| b.oldest_at).min()?;
+        Some(((now_millis() - oldest) / 1000).max(0))
+    }
+    pub fn export(&self, m: &crate::metrics::Metrics, unrelayed: i64) {
+        m.sync_pending_events.set(self.pending(unrelayed));
+        m.sync_pending_bytes
+            .set(self.backlog.iter().map(|b| b.bytes).sum::<i64>());
+        m.sync_oldest_unsent_seconds
+            .set(self.oldest_age_s().unwrap_or(0));
+        m.sync_online.set(i64::from(self.online()));
+    }
+    pub fn json(&self, status: Status, configured: bool, unrelayed: i64) -> serde_json::Value {
+        let s = self.status.as_ref();
+        json!({
+            "status": status,
+            "configured": configured,
+            "online": self.online(),
+            "pending_events": self.pending(unrelayed),
+            "pending_bytes": self.backlog.iter().map(|b| b.bytes).sum::<i64>(),
+            "oldest_unsent_age_s": self.oldest_age_s(),
+            "last_success_ms_ago": s.and_then(|s| s.last_success_at).map(|t| now_millis() - t),
+            "last_attempt_ms_ago": s.map(|s| now_millis() - s.last_attempt_at),
+            "last_error": s.map(|s| s.last_error.as_str()).filter(|e| !e.is_empty()),
+            "streams": self.backlog,
+        })
+    }
+}
+
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let unrelayed = state
+        .db(|c, _| {
+            Ok((
+                sync_state(c)?,
+                outpost_storage::relay::unpositioned_count(c)?,
+            ))
+        })
+        .await;
+    if let Ok((s, n)) = unrelayed {
+        s.export(&state.metrics, n);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(outpost_telemetry::render(&state.metrics.registry))

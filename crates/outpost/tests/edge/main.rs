@@ -1,6 +1,7 @@
 //! Black-box tests of the edge: the real `outpost` binary as a separate process,
 //! over real HTTP, on SQLite and on PostgreSQL (a fresh database per test).
 
+mod cloud;
 mod helpers;
 mod openapi;
 mod screens;
@@ -14,3 +15,4 @@ mod realtime;
 mod sales;
 mod stack;
 mod startup;
+mod sync;

@@ -1,0 +1,209 @@
+//! The cloud's HTTP side: `/health`, `/metrics`, and the admin page and API
+//! over every store's sync state (behind `cloud.admin_token`).
+
+use super::CloudMetrics;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use outpost_storage::cloud::{self, CloudDb};
+use serde_json::json;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub db: CloudDb,
+    pub metrics: CloudMetrics,
+    pub token: String,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics))
+        .route("/", web::get().to(page))
+        .route("/api/v1/stores", web::get().to(stores))
+        .route("/api/v1/alarms", web::get().to(alarms));
+}
+
+fn problem(status: actix_web::http::StatusCode, slug: &str, detail: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(json!({"type": format!("https://outpost.dev/problems/{slug}"), "title": slug, "status": status.as_u16(), "detail": detail}))
+}
+
+/// `None` when the request carries the admin token (Basic password or Bearer).
+fn refuse(req: &HttpRequest, state: &AdminState) -> Option<HttpResponse> {
+    use actix_web::http::StatusCode;
+    if state.token.is_empty() {
+        return Some(problem(
+            StatusCode::FORBIDDEN,
+            "admin-disabled",
+            "set cloud.admin_token (OUTPOST__CLOUD__ADMIN_TOKEN) to use the admin pages",
+        ));
+    }
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            if let Some(t) = v.strip_prefix("Bearer ") {
+                Some(t.to_owned())
+            } else {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(v.strip_prefix("Basic ")?)
+                    .ok()?;
+                let s = String::from_utf8(raw).ok()?;
+                Some(s.split_once(':')?.1.to_owned())
+            }
+        });
+    let ok = given.is_some_and(|g| {
+        g.len() == state.token.len()
+            && g.bytes()
+                .zip(state.token.bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0
+    });
+    (!ok).then(|| {
+        HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Basic realm=\"Outpost cloud\""))
+            .content_type("application/problem+json")
+            .json(json!({"type": "https://outpost.dev/problems/unauthenticated", "title": "unauthenticated", "status": 401, "detail": "the admin token is missing or wrong"}))
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    db: &CloudDb,
+    f: impl FnOnce(&mut cloud::CloudConn) -> outpost_storage::Result<T> + Send + 'static,
+) -> Result<T, HttpResponse> {
+    let db = db.clone();
+    web::block(move || {
+        let mut c = db.conn()?;
+        f(&mut c)
+    })
+    .await
+    .map_err(|_| {
+        problem(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "try again",
+        )
+    })?
+    .map_err(|e| {
+        tracing::error!(error = %e, "cloud database");
+        problem(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "the central database is unavailable",
+        )
+    })
+}
+
+async fn health(state: web::Data<AdminState>) -> HttpResponse {
+    let db = blocking(&state.db, |c| {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("SELECT 1")?;
+        Ok(())
+    })
+    .await;
+    let ok = db.is_ok();
+    let body = json!({
+        "status": if ok { "ok" } else { "unhealthy" },
+        "components": {"database": {"status": if ok { "ok" } else { "unhealthy" }}},
+    });
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(state: web::Data<AdminState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(outpost_telemetry::render(&state.metrics.registry))
+}
+
+async fn stores(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    match blocking(&state.db, cloud::store_sync).await {
+        Ok(s) => HttpResponse::Ok().json(s),
+        Err(r) => r,
+    }
+}
+
+async fn alarms(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    match blocking(&state.db, |c| cloud::alarms(c, None)).await {
+        Ok(a) => HttpResponse::Ok().json(a),
+        Err(r) => r,
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Stores with their sync state, and the alarms, as one server-rendered page.
+async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    let data = blocking(&state.db, |c| {
+        Ok((cloud::store_sync(c)?, cloud::alarms(c, None)?))
+    })
+    .await;
+    let (stores, alarms) = match data {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let now = outpost_storage::db::now_millis();
+    let mut rows = String::new();
+    for s in &stores {
+        let contact = s.store.last_contact_at.map_or("never".to_owned(), |t| {
+            format!("{} s ago", (now - t) / 1000)
+        });
+        let streams: Vec<String> = s
+            .streams
+            .iter()
+            .map(|x| format!("{} {}/{}", esc(&x.stream), x.applied, x.acked))
+            .collect();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.store.code),
+            esc(&s.store.name),
+            contact,
+            streams.join(", "),
+            s.pending,
+            s.rejected,
+            s.alarms
+        ));
+    }
+    let mut alarm_rows = String::new();
+    for a in alarms.iter().take(100) {
+        alarm_rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&a.kind),
+            esc(&a.store_id),
+            esc(&a.detail)
+        ));
+    }
+    let html = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Outpost cloud</title>\
+         <style>body{{font:15px system-ui,sans-serif;margin:1.5rem}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style>\
+         <h1>Outpost cloud</h1><h2>Stores</h2><table><tr><th>Code</th><th>Name</th><th>Last contact</th>\
+         <th>Streams (applied/acknowledged)</th><th>Waiting behind a gap</th><th>Rejected</th><th>Alarms</th></tr>{rows}</table>\
+         <h2>Alarms</h2><table><tr><th>Kind</th><th>Store</th><th>Detail</th></tr>{alarm_rows}</table></html>"
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .body(html)
+}

@@ -1,0 +1,126 @@
+//! The api in cloud mode: the gRPC SyncService stores push to (TLS, a
+//! credential per store), and an HTTP side with `/health`, `/metrics` and the
+//! admin API over every store's sync state.
+
+pub mod admin;
+pub mod sync_service;
+
+use crate::settings::Settings;
+use anyhow::Context;
+use outpost_bus::Publisher;
+use outpost_proto::sync_v1::sync_service_server::SyncServiceServer;
+use outpost_storage::cloud::CloudDb;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use std::sync::Arc;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+/// Largest push accepted (a batch per stream, each up to ~1 MiB of events).
+pub const MAX_PUSH_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct CloudMetrics {
+    pub registry: Registry,
+    pub pushes: IntCounter,
+    pub events: IntCounter,
+    pub push_seconds: Histogram,
+    pub refused: IntCounterVec,
+}
+
+impl CloudMetrics {
+    pub fn new() -> CloudMetrics {
+        let registry = Registry::new();
+        let pushes = IntCounter::new("outpost_sync_pushes_total", "Pushes acknowledged")
+            .expect("valid metric");
+        let events = IntCounter::new(
+            "outpost_sync_events_acked_total",
+            "Events acknowledged to stores (durable in the queue)",
+        )
+        .expect("valid metric");
+        let push_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "outpost_sync_push_duration_seconds",
+                "Time from a push's arrival to its acknowledgement",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        )
+        .expect("valid metric");
+        let refused = IntCounterVec::new(
+            Opts::new(
+                "outpost_sync_refused_total",
+                "Sync requests refused, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        for m in [
+            Box::new(pushes.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(events.clone()),
+            Box::new(push_seconds.clone()),
+            Box::new(refused.clone()),
+        ] {
+            registry.register(m).expect("unique metric");
+        }
+        CloudMetrics {
+            registry,
+            pushes,
+            events,
+            push_seconds,
+            refused,
+        }
+    }
+}
+
+impl Default for CloudMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Opens the central database (running its migrations).
+pub fn open_db(settings: &Settings) -> anyhow::Result<CloudDb> {
+    anyhow::ensure!(
+        !settings.cloud.database_url.is_empty(),
+        "set cloud.database_url (OUTPOST__CLOUD__DATABASE_URL) to the central PostgreSQL"
+    );
+    CloudDb::open(&settings.cloud.database_url, settings.cloud.pool_size)
+        .context("opening the central database")
+}
+
+/// Serves the SyncService over TLS on `listener` until `shutdown` resolves.
+pub async fn serve_sync(
+    settings: &Settings,
+    db: CloudDb,
+    metrics: CloudMetrics,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let c = &settings.cloud;
+    anyhow::ensure!(
+        !c.tls_cert.is_empty() && !c.tls_key.is_empty(),
+        "the sync port serves TLS only: set cloud.tls_cert and cloud.tls_key (PEM files; `outpost cloud certs` makes a private CA and a certificate)"
+    );
+    let cert = std::fs::read(&c.tls_cert).with_context(|| format!("reading {}", c.tls_cert))?;
+    let key = std::fs::read(&c.tls_key).with_context(|| format!("reading {}", c.tls_key))?;
+    let svc = sync_service::Sync {
+        db,
+        bus: Arc::new(Publisher::new(&c.amqp_url)),
+        metrics,
+    };
+    let svc = SyncServiceServer::new(svc)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(MAX_PUSH_BYTES);
+    Server::builder()
+        .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
+        .context("the TLS certificate or key")?
+        .add_service(svc)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            shutdown,
+        )
+        .await
+        .context("serving the SyncService")
+}

@@ -1,0 +1,284 @@
+//! The gRPC SyncService: stores push their events and say hello here.
+//!
+//! A push is acknowledged only once it is durable: every batch is published to
+//! the quorum queue and confirmed by the broker before the reply, and the
+//! acknowledged positions are recorded for the store to resume from. Applying
+//! is the cloud sync-worker's job.
+
+use super::CloudMetrics;
+use outpost_bus::Publisher;
+use outpost_proto::sync_v1::sync_service_server::SyncService;
+use outpost_proto::sync_v1::{
+    EventAtReply, EventAtRequest, EventBatch, HelloReply, HelloRequest, PushReply, PushRequest,
+    StreamPosition,
+};
+use outpost_storage::cloud::{self, CloudDb};
+use outpost_storage::secrets::sha256_hex;
+use prost::Message;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+use tonic::{Request, Response, Status};
+
+/// Streams a store may push.
+pub const STREAMS: [&str; 6] = ["sales", "stock", "kitchen", "shifts", "master", "audit"];
+
+#[derive(Clone)]
+pub struct Sync {
+    pub db: CloudDb,
+    pub bus: Arc<Publisher>,
+    pub metrics: CloudMetrics,
+}
+
+impl std::fmt::Debug for Sync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sync").finish_non_exhaustive()
+    }
+}
+
+/// Runs a blocking database call off the async threads.
+async fn db<T: Send + 'static>(
+    db: &CloudDb,
+    f: impl FnOnce(&mut cloud::CloudConn) -> outpost_storage::Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut c = db.conn()?;
+        f(&mut c)
+    })
+    .await
+    .map_err(|_| Status::internal("database task failed"))?
+    .map_err(|e| {
+        tracing::error!(error = %e, "cloud database");
+        match e {
+            outpost_storage::StorageError::Pool(_)
+            | outpost_storage::StorageError::Connection(_) => {
+                Status::unavailable("the cloud database is unavailable; retry")
+            }
+            _ => Status::internal("cloud database error"),
+        }
+    })
+}
+
+impl Sync {
+    /// The store the request's credential belongs to, and that it speaks for
+    /// `claimed` (a store can only push and pull its own data).
+    async fn store<T>(&self, req: &Request<T>, claimed: &str) -> Result<String, Status> {
+        let credential = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Status::unauthenticated(
+                    "send the store's credential: authorization: Bearer <store id>.<secret>",
+                )
+            })?
+            .to_owned();
+        let store = db(&self.db, move |c| cloud::authenticate(c, &credential)).await?;
+        let Some(store) = store else {
+            self.metrics
+                .refused
+                .with_label_values(&["credential"])
+                .inc();
+            return Err(Status::unauthenticated("unknown or wrong store credential"));
+        };
+        if store != claimed {
+            self.metrics
+                .refused
+                .with_label_values(&["other-store"])
+                .inc();
+            tracing::warn!(store = %store, claimed, "a store's credential was used for another store");
+            return Err(Status::permission_denied(
+                "this credential belongs to another store",
+            ));
+        }
+        Ok(store)
+    }
+}
+
+fn pos(stream: &str, position: i64, event_id: &str) -> StreamPosition {
+    StreamPosition {
+        stream: stream.to_owned(),
+        position,
+        event_id: event_id.to_owned(),
+    }
+}
+
+/// Checks a batch before anything is published: a bad batch is refused whole,
+/// so the store sees the error and nothing half-arrives.
+fn check_batch(store: &str, epoch: &str, b: &EventBatch, accepted: &[i32]) -> Result<(), Status> {
+    let bad = |m: String| Err(Status::invalid_argument(m));
+    if b.store_id != store {
+        return bad(format!(
+            "a batch of store {} in store {store}'s push",
+            b.store_id
+        ));
+    }
+    if !STREAMS.contains(&b.stream.as_str()) {
+        return bad(format!("unknown stream {:?}", b.stream));
+    }
+    let mut last = 0i64;
+    for e in &b.events {
+        if e.store_id != store {
+            return bad(format!(
+                "event {} belongs to store {}",
+                e.event_id, e.store_id
+            ));
+        }
+        if e.stream != b.stream {
+            return bad(format!(
+                "event {} of stream {} in a {} batch",
+                e.event_id, e.stream, b.stream
+            ));
+        }
+        if e.node_epoch != epoch {
+            return bad(format!(
+                "event {} is of epoch {}, the push of {epoch}",
+                e.event_id, e.node_epoch
+            ));
+        }
+        if e.position <= last {
+            return bad(format!(
+                "{} positions must increase ({} after {last})",
+                b.stream, e.position
+            ));
+        }
+        last = e.position;
+        if uuid::Uuid::parse_str(&e.event_id).is_err() {
+            return bad(format!("event id {:?} is not a UUID", e.event_id));
+        }
+        if sha256_hex(&e.payload) != e.payload_sha256 {
+            return bad(format!(
+                "event {}: the payload does not match its sha256",
+                e.event_id
+            ));
+        }
+        if std::str::from_utf8(&e.payload).is_err() {
+            return bad(format!(
+                "event {}: the payload is not UTF-8 JSON",
+                e.event_id
+            ));
+        }
+        if !accepted.contains(&e.schema_version) {
+            return Err(Status::failed_precondition(format!(
+                "event schema version {} is newer than this cloud reads ({accepted:?}): upgrade the cloud; the store keeps the events until then",
+                e.schema_version
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl SyncService for Sync {
+    async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let r = req.into_inner();
+        if r.node_epoch.is_empty() {
+            return Err(Status::invalid_argument("node_epoch is empty"));
+        }
+        let fork: BTreeMap<String, i64> = r
+            .fork
+            .iter()
+            .map(|p| (p.stream.clone(), p.position))
+            .collect();
+        let parent = r.parent_epoch.clone();
+        let h = db(&self.db, move |c| {
+            let parent = (!parent.is_empty()).then_some((parent.as_str(), &fork));
+            cloud::hello(
+                c,
+                &store,
+                &r.node_epoch,
+                parent,
+                &r.software_version,
+                r.clock_ms,
+            )
+        })
+        .await?;
+        Ok(Response::new(HelloReply {
+            node_epoch: h.node_epoch,
+            acked: h.acked.iter().map(|(s, (p, id))| pos(s, *p, id)).collect(),
+            accepted_schema_versions: cloud::accepted_schema_versions(),
+            clock_ms: outpost_storage::db::now_millis(),
+        }))
+    }
+
+    async fn push(&self, req: Request<PushRequest>) -> Result<Response<PushReply>, Status> {
+        let started = Instant::now();
+        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let r = req.into_inner();
+        let epoch = r.node_epoch.clone();
+        let current = {
+            let store = store.clone();
+            db(&self.db, move |c| cloud::hello_epoch(c, &store)).await?
+        };
+        if current != epoch {
+            return Err(Status::failed_precondition(format!(
+                "epoch {epoch} is not the store's current epoch {current:?}: say hello first"
+            )));
+        }
+        let accepted = cloud::accepted_schema_versions();
+        let mut streams = HashSet::new();
+        for b in &r.batches {
+            check_batch(&store, &epoch, b, &accepted)?;
+            if !streams.insert(b.stream.as_str()) {
+                return Err(Status::invalid_argument(format!(
+                    "two batches of stream {}",
+                    b.stream
+                )));
+            }
+        }
+        let batches: Vec<&EventBatch> = r.batches.iter().filter(|b| !b.events.is_empty()).collect();
+        let bodies: Vec<Vec<u8>> = batches.iter().map(|b| b.encode_to_vec()).collect();
+        self.bus.publish_all(&bodies).await.map_err(|e| {
+            tracing::warn!(error = %e, "publishing a push");
+            Status::unavailable("the cloud's queue is unavailable; retry")
+        })?;
+        let acks: Vec<cloud::Acked> = batches
+            .iter()
+            .filter_map(|b| {
+                let last = b.events.last()?;
+                Some(cloud::Acked {
+                    stream: b.stream.clone(),
+                    last: last.position,
+                    last_event_id: last.event_id.clone(),
+                })
+            })
+            .collect();
+        let events: usize = batches.iter().map(|b| b.events.len()).sum();
+        {
+            let (store, epoch, acks) = (store.clone(), epoch.clone(), acks.clone());
+            db(&self.db, move |c| {
+                cloud::record_acks(c, &store, &epoch, &acks)
+            })
+            .await?;
+        }
+        self.metrics.pushes.inc();
+        self.metrics.events.inc_by(events as u64);
+        self.metrics
+            .push_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(Response::new(PushReply {
+            acked: acks
+                .iter()
+                .map(|a| pos(&a.stream, a.last, &a.last_event_id))
+                .collect(),
+        }))
+    }
+
+    async fn event_at(
+        &self,
+        req: Request<EventAtRequest>,
+    ) -> Result<Response<EventAtReply>, Status> {
+        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let r = req.into_inner();
+        let id = db(&self.db, move |c| {
+            cloud::event_at(c, &store, &r.node_epoch, &r.stream, r.position)
+        })
+        .await?;
+        Ok(Response::new(EventAtReply {
+            event_id: id.unwrap_or_default(),
+        }))
+    }
+}

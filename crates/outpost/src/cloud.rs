@@ -1,0 +1,238 @@
+//! `outpost cloud …` and `outpost sync-worker`: the cloud's services, its
+//! store credentials and certificates, and the sync worker in either mode.
+
+use anyhow::Context;
+use outpost_api::Settings;
+use outpost_api::cloud::{CloudMetrics, admin, open_db, serve_sync};
+use std::path::Path;
+use std::time::Duration;
+
+/// The cloud api: the SyncService (gRPC, TLS) and the admin HTTP side.
+pub fn serve(settings: Settings) -> anyhow::Result<()> {
+    let db = open_db(&settings)?;
+    let metrics = CloudMetrics::new();
+    let c = settings.cloud.clone();
+    let admin_addr = format!("{}:{}", c.admin_host, c.admin_port);
+    let admin_listener = std::net::TcpListener::bind(&admin_addr)
+        .with_context(|| format!("the cloud admin cannot listen on {admin_addr}"))?;
+    let state = actix_web::web::Data::new(admin::AdminState {
+        db: db.clone(),
+        metrics: metrics.clone(),
+        token: c.admin_token.clone(),
+    });
+    let admin_port = admin_listener.local_addr()?.port();
+    let admin = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .configure(admin::routes)
+    })
+    .workers(2)
+    .listen(admin_listener)?
+    .run();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let sync_addr = format!("{}:{}", c.sync_host, c.sync_port);
+        let listener = tokio::net::TcpListener::bind(&sync_addr)
+            .await
+            .with_context(|| format!("the SyncService cannot listen on {sync_addr}"))?;
+        println!(
+            "Outpost cloud: SyncService on {} (TLS), admin on http://{}:{admin_port}",
+            listener.local_addr()?,
+            c.admin_host
+        );
+        let admin_handle = admin.handle();
+        let admin_task = tokio::spawn(admin);
+        let r = serve_sync(&settings, db, metrics, listener, shutdown_signal()).await;
+        admin_handle.stop(true).await;
+        let _ = admin_task.await;
+        r
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Registers a store and prints its credential (once).
+pub fn store_add(
+    settings: &Settings,
+    id: Option<&str>,
+    code: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let mut c = db.conn()?;
+    let (id, credential) = outpost_storage::cloud::add_store(&mut c, id, code, name)?;
+    eprintln!(
+        "store {code} registered as {id}. Its sync credential (shown only now; set it as sync.credential on the store's edge):"
+    );
+    println!("{credential}");
+    Ok(())
+}
+
+/// The sync worker: edge mode pushes this store's outbox to the cloud; cloud
+/// mode applies the ingestion queue to the central database.
+pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match mode {
+        "cloud" => {
+            let db = open_db(&settings)?;
+            println!(
+                "Outpost sync-worker (cloud): consuming {}",
+                outpost_bus::QUEUE
+            );
+            rt.block_on(async move {
+                tokio::select! {
+                    _ = outpost_sync_worker::cloud::run(
+                        db,
+                        settings.cloud.amqp_url.clone(),
+                        settings.cloud.prefetch,
+                        outpost_sync_worker::cloud::WorkerMetrics::new(),
+                    ) => {}
+                    _ = shutdown_signal() => {}
+                }
+            });
+            Ok(())
+        }
+        "edge" => {
+            let cfg = edge_config(&settings)?;
+            let db = outpost_storage::Db::open(&settings.database.url, 4)
+                .context("opening the store's database")?;
+            println!("Outpost sync-worker (edge): pushing to {}", cfg.cloud_url);
+            rt.block_on(async move {
+                let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+                tokio::select! {
+                    _ = outpost_sync_worker::edge::run(db, cfg, wake) => {}
+                    _ = shutdown_signal() => {}
+                }
+            });
+            Ok(())
+        }
+        other => anyhow::bail!("--mode is edge or cloud, not {other:?}"),
+    }
+}
+
+/// The edge sync settings, checked.
+pub fn edge_config(settings: &Settings) -> anyhow::Result<outpost_sync_worker::edge::EdgeConfig> {
+    let s = &settings.sync;
+    let ca_pem = if s.ca_file.is_empty() {
+        None
+    } else {
+        Some(
+            std::fs::read(&s.ca_file)
+                .with_context(|| format!("reading sync.ca_file {}", s.ca_file))?,
+        )
+    };
+    let cfg = outpost_sync_worker::edge::EdgeConfig {
+        cloud_url: s.cloud_url.clone(),
+        credential: s.credential.clone(),
+        ca_pem,
+        tls_domain: (!s.tls_domain.is_empty()).then(|| s.tls_domain.clone()),
+        batch_events: s.batch_events.clamp(1, 10_000),
+        batch_bytes: s.batch_bytes.clamp(64 * 1024, 16 * 1024 * 1024),
+        in_flight: s.in_flight.clamp(1, 16),
+        backoff_min: Duration::from_millis(s.backoff_min_ms.max(10)),
+        backoff_max: Duration::from_millis(s.backoff_max_ms.max(s.backoff_min_ms.max(10))),
+        interval: Duration::from_millis(s.interval_ms.max(10)),
+        software_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    cfg.check().map_err(|e| anyhow::anyhow!(e))?;
+    Ok(cfg)
+}
+
+fn write_private(path: &Path, data: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(data.as_bytes())?;
+    Ok(())
+}
+
+fn this_year() -> i32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    1970 + (now / 31_556_952) as i32
+}
+
+/// A private CA (made once, kept in `out`) and a server certificate for the
+/// cloud's sync port, for `hosts` (names or IP addresses).
+pub fn certs(out: &Path, hosts: &[String]) -> anyhow::Result<()> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    anyhow::ensure!(
+        !hosts.is_empty(),
+        "name at least one --host the stores will connect to"
+    );
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let (ca_pem_path, ca_key_path) = (out.join("ca.pem"), out.join("ca.key"));
+    let issuer = if ca_pem_path.exists() && ca_key_path.exists() {
+        let key =
+            KeyPair::from_pem(&std::fs::read_to_string(&ca_key_path)?).context("reading ca.key")?;
+        let pem = std::fs::read_to_string(&ca_pem_path)?;
+        eprintln!("using the existing CA in {}", out.display());
+        Issuer::from_ca_cert_pem(&pem, key).context("reading ca.pem")?
+    } else {
+        let mut p = CertificateParams::new(Vec::<String>::new())?;
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(DnType::CommonName, "Outpost private CA");
+        p.distinguished_name
+            .push(DnType::OrganizationName, "Outpost");
+        p.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        p.not_before = rcgen::date_time_ymd(this_year() - 1, 1, 1);
+        p.not_after = rcgen::date_time_ymd(this_year() + 20, 1, 1);
+        let key = KeyPair::generate()?;
+        let cert = p.self_signed(&key)?;
+        std::fs::write(&ca_pem_path, cert.pem())?;
+        write_private(&ca_key_path, &key.serialize_pem())?;
+        eprintln!(
+            "created a private CA in {} (keep ca.key offline)",
+            out.display()
+        );
+        Issuer::new(p, key)
+    };
+    let mut p = CertificateParams::new(hosts.to_vec())?;
+    p.distinguished_name
+        .push(DnType::CommonName, hosts[0].clone());
+    p.use_authority_key_identifier_extension = true;
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    p.not_before = rcgen::date_time_ymd(this_year() - 1, 1, 1);
+    p.not_after = rcgen::date_time_ymd(this_year() + 3, 1, 1);
+    let key = KeyPair::generate()?;
+    let cert = p.signed_by(&key, &issuer)?;
+    std::fs::write(out.join("server.pem"), cert.pem())?;
+    write_private(&out.join("server.key"), &key.serialize_pem())?;
+    println!(
+        "{}: server.pem and server.key for {} (cloud.tls_cert / cloud.tls_key); give stores ca.pem (sync.ca_file)",
+        out.display(),
+        hosts.join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! A real cloud for sync tests: a private RabbitMQ broker per test, a fresh
+//! central PostgreSQL database, and the `outpost cloud serve` and
+//! `outpost sync-worker --mode cloud` processes, with a private CA.
+
+use crate::helpers::free_port;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_outpost")
+}
+
+/// A RabbitMQ node of this test's own (its own ports and data folder), so a
+/// test can restart it without touching anyone else.
+pub struct Rabbit {
+    pub dir: PathBuf,
+    pub port: u16,
+    dist_port: u16,
+    child: Option<Child>,
+}
+
+impl Rabbit {
+    pub fn start() -> Rabbit {
+        let dir = std::env::temp_dir().join(format!("outpost-rmq-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("enabled_plugins"), "[].\n").unwrap();
+        let mut r = Rabbit {
+            dir,
+            port: free_port(),
+            dist_port: free_port(),
+            child: None,
+        };
+        std::fs::write(
+            r.dir.join("rabbitmq.conf"),
+            format!("listeners.tcp.default = 127.0.0.1:{}\n", r.port),
+        )
+        .unwrap();
+        r.boot();
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    fn boot(&mut self) {
+        // The real script, not /usr/sbin/rabbitmq-server: that wrapper switches
+        // to the rabbitmq user, who cannot write this test's folder.
+        let script = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+        assert!(
+            Path::new(script).exists(),
+            "sync tests need RabbitMQ (apt-get install rabbitmq-server; scripts/test does)"
+        );
+        let d = &self.dir;
+        let node = format!("outpost{}@localhost", self.port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("server.log"))
+            .unwrap();
+        let child = Command::new(script)
+            .env("HOME", d)
+            .env("RABBITMQ_NODENAME", &node)
+            .env("RABBITMQ_NODE_PORT", self.port.to_string())
+            .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
+            .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", d.join("log"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("enabled_plugins"))
+            .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq"))
+            .env("RABBITMQ_PID_FILE", d.join("pid"))
+            .env("RABBITMQ_LOGS", "-")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start rabbitmq-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "RabbitMQ did not start within 90 s; see {}",
+                d.join("server.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Stops the node (its whole process group) hard.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_kill_group(c.id());
+            let _ = c.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(Instant::now() < deadline, "RabbitMQ did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the node and starts it again on the same data (messages on disk
+    /// survive, as they must).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.boot();
+    }
+}
+
+/// SIGKILL to a process group, through the `kill` command (no unsafe code).
+fn unsafe_kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status();
+}
+
+impl Drop for Rabbit {
+    fn drop(&mut self) {
+        if let Some(c) = &self.child {
+            unsafe_kill_group(c.id());
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The cloud's processes and database.
+pub struct Cloud {
+    pub db_url: String,
+    pub certs: PathBuf,
+    pub sync_port: u16,
+    pub admin_port: u16,
+    pub amqp_url: String,
+    pub admin_token: String,
+    pub api: Option<Child>,
+    pub workers: Vec<Child>,
+}
+
+impl Cloud {
+    pub fn start(rabbit: &Rabbit) -> Cloud {
+        let admin = std::env::var("OUTPOST_TEST_PG").expect(
+            "sync tests need OUTPOST_TEST_PG=postgres://user:pass@127.0.0.1:5432 (scripts/test sets it up)",
+        );
+        let name = format!("outpost_t_{}", uuid::Uuid::now_v7().simple());
+        let mut c = PgConnection::establish(&format!("{admin}/postgres")).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .unwrap();
+        let certs = std::env::temp_dir().join(format!("outpost-certs-{}", uuid::Uuid::now_v7()));
+        let st = Command::new(exe())
+            .args(["cloud", "certs", "--out"])
+            .arg(&certs)
+            .args(["--host", "localhost", "--host", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "outpost cloud certs");
+        let mut cloud = Cloud {
+            db_url: format!("{admin}/{name}"),
+            certs,
+            sync_port: free_port(),
+            admin_port: free_port(),
+            amqp_url: rabbit.url(),
+            admin_token: "test-admin-token".into(),
+            api: None,
+            workers: Vec::new(),
+        };
+        cloud.start_api();
+        cloud.start_worker();
+        cloud
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(exe());
+        cmd.args(args)
+            .env("OUTPOST__CLOUD__DATABASE_URL", &self.db_url)
+            .env("OUTPOST__CLOUD__AMQP_URL", &self.amqp_url)
+            .env("OUTPOST__CLOUD__SYNC_HOST", "127.0.0.1")
+            .env("OUTPOST__CLOUD__SYNC_PORT", self.sync_port.to_string())
+            .env("OUTPOST__CLOUD__ADMIN_PORT", self.admin_port.to_string())
+            .env("OUTPOST__CLOUD__ADMIN_TOKEN", &self.admin_token)
+            .env("OUTPOST__CLOUD__TLS_CERT", self.certs.join("server.pem"))
+            .env("OUTPOST__CLOUD__TLS_KEY", self.certs.join("server.key"))
+            .env("OUTPOST__LOG__FORMAT", "json")
+            .env("OUTPOST__LOG__FILTER", "warn");
+        cmd
+    }
+
+    /// Starts `outpost cloud serve` and waits until the sync port listens.
+    pub fn start_api(&mut self) {
+        let mut child = self
+            .command(&["cloud", "serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        loop {
+            let l = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the cloud api did not start within 60 s");
+            if l.starts_with("Outpost cloud: SyncService") {
+                break;
+            }
+        }
+        self.api = Some(child);
+    }
+
+    pub fn kill_api(&mut self) {
+        if let Some(mut c) = self.api.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Starts one more cloud sync-worker.
+    pub fn start_worker(&mut self) {
+        let child = self
+            .command(&["sync-worker", "--mode", "cloud"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.workers.push(child);
+    }
+
+    /// SIGKILLs every cloud sync-worker.
+    pub fn kill_workers(&mut self) {
+        for mut c in self.workers.drain(..) {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Registers a store under `id` and returns its credential.
+    pub fn add_store(&self, id: &str, code: &str) -> String {
+        let out = self
+            .command(&[
+                "cloud",
+                "store-add",
+                "--id",
+                id,
+                "--code",
+                code,
+                "--name",
+                code,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// The edge settings that make a store push to this cloud.
+    pub fn edge_env(&self, credential: &str) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "OUTPOST__SYNC__CLOUD_URL",
+                format!("https://localhost:{}", self.sync_port),
+            ),
+            ("OUTPOST__SYNC__CREDENTIAL", credential.to_owned()),
+            (
+                "OUTPOST__SYNC__CA_FILE",
+                self.certs.join("ca.pem").to_string_lossy().into_owned(),
+            ),
+            ("OUTPOST__SYNC__BACKOFF_MIN_MS", "50".into()),
+            ("OUTPOST__SYNC__BACKOFF_MAX_MS", "500".into()),
+            ("OUTPOST__SYNC__INTERVAL_MS", "50".into()),
+        ]
+    }
+
+    pub fn pg(&self) -> PgConnection {
+        PgConnection::establish(&self.db_url).unwrap()
+    }
+
+    /// One number from the central database.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let r: N = diesel::sql_query(sql).get_result(&mut self.pg()).unwrap();
+        r.n
+    }
+
+    /// Waits until `sql` (a count) reaches `want`, failing with the last
+    /// figure after `secs`.
+    pub async fn wait_count(&self, sql: &str, want: i64, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let n = self.count(sql);
+            if n == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{sql}: {n}, expected {want} within {secs} s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        self.kill_api();
+        self.kill_workers();
+        let _ = std::fs::remove_dir_all(&self.certs);
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE sync_status;
+DROP TABLE node_epochs;
+DROP TABLE sync_acks;

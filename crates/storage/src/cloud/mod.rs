@@ -1,0 +1,74 @@
+//! The cloud's central database (PostgreSQL only): the stores and their sync
+//! credentials, what the api acknowledged to each, and the idempotent apply of
+//! their events (inbox, high-water marks, rejected events, alarms, projections).
+
+mod apply;
+mod stores;
+
+pub use apply::{ApplyReport, Incoming, apply_batch};
+pub use stores::{
+    Acked, Alarm, Hello, StoreRow, StoreSync, add_store, alarms, authenticate, event_at, hello,
+    hello_epoch, record_acks, store_sync,
+};
+
+use crate::error::{Result, StorageError};
+use diesel::PgConnection;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::time::Duration;
+
+const CLOUD_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/cloud");
+
+/// Event schema versions the cloud reads: the current one and the previous.
+pub fn accepted_schema_versions() -> Vec<i32> {
+    let v = crate::outbox::SCHEMA_VERSION;
+    if v > 1 { vec![v - 1, v] } else { vec![v] }
+}
+
+pub type CloudConn = PooledConnection<ConnectionManager<PgConnection>>;
+
+/// A pool of connections to the central database.
+#[derive(Clone)]
+pub struct CloudDb {
+    pool: Pool<ConnectionManager<PgConnection>>,
+}
+
+impl std::fmt::Debug for CloudDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudDb").finish_non_exhaustive()
+    }
+}
+
+impl CloudDb {
+    /// Opens a pool on a `postgres://` URL and runs the cloud's migrations.
+    pub fn open(url: &str, pool_size: u32) -> Result<CloudDb> {
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(StorageError::Migration(
+                "the cloud database must be PostgreSQL (a postgres:// URL)".into(),
+            ));
+        }
+        let pool = Pool::builder()
+            .max_size(pool_size.max(2))
+            // Open connections as they are needed, not all up front: several
+            // services share one PostgreSQL server.
+            .min_idle(Some(2))
+            .connection_timeout(Duration::from_secs(10))
+            .build(ConnectionManager::<PgConnection>::new(url))?;
+        let db = CloudDb { pool };
+        let mut c = db.conn()?;
+        // The api and the sync-workers may start at once against one database.
+        c.batch_execute("SELECT pg_advisory_lock(7400011)")?;
+        let r = c
+            .run_pending_migrations(CLOUD_MIGRATIONS)
+            .map(|_| ())
+            .map_err(|e| StorageError::Migration(e.to_string()));
+        c.batch_execute("SELECT pg_advisory_unlock(7400011)")?;
+        r?;
+        Ok(db)
+    }
+
+    pub fn conn(&self) -> Result<CloudConn> {
+        Ok(self.pool.get()?)
+    }
+}

@@ -1,0 +1,459 @@
+//! Stores, their sync credentials and sessions, and what was acknowledged.
+
+use super::CloudConn;
+use crate::db::{new_id, now_millis};
+use crate::error::{Result, StorageError};
+use crate::secrets::{hash_token, new_token};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Registers a store (under the id its edge was set up with, or a new one) and
+/// returns its id and its sync credential (`<store id>.<secret>`), shown this
+/// once: only the secret's hash is stored.
+pub fn add_store(
+    conn: &mut CloudConn,
+    id: Option<&str>,
+    code: &str,
+    name: &str,
+) -> Result<(String, String)> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > 8 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(StorageError::Unprocessable(
+            "a store code is 1 to 8 letters or digits, e.g. S01".into(),
+        ));
+    }
+    if name.trim().is_empty() {
+        return Err(StorageError::Unprocessable("a store needs a name".into()));
+    }
+    let id = match id {
+        Some(id) if let Ok(u) = uuid::Uuid::parse_str(id) => u.to_string(),
+        Some(id) => {
+            return Err(StorageError::Unprocessable(format!(
+                "store id {id:?} is not a UUID"
+            )));
+        }
+        None => new_id(),
+    };
+    let (secret, hash) = new_token();
+    let n = diesel::sql_query(
+        "INSERT INTO stores (id, code, name, credential_sha256, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Text, _>(&id)
+    .bind::<Text, _>(code)
+    .bind::<Text, _>(name.trim())
+    .bind::<Text, _>(&hash)
+    .bind::<BigInt, _>(now_millis())
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StorageError::Conflict(format!(
+            "a store with code {code} or id {id} exists"
+        )));
+    }
+    Ok((id.clone(), format!("{id}.{secret}")))
+}
+
+#[derive(QueryableByName)]
+struct IdHash {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    credential_sha256: String,
+}
+
+/// The store a credential belongs to, or `None` when it is unknown or wrong.
+/// Compares hashes in constant time.
+pub fn authenticate(conn: &mut CloudConn, credential: &str) -> Result<Option<String>> {
+    let Some((id, secret)) = credential.split_once('.') else {
+        return Ok(None);
+    };
+    let row: Option<IdHash> =
+        diesel::sql_query("SELECT id, credential_sha256 FROM stores WHERE id = $1")
+            .bind::<Text, _>(id)
+            .get_result(conn)
+            .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let given = hash_token(secret);
+    let same = given.len() == row.credential_sha256.len()
+        && given
+            .bytes()
+            .zip(row.credential_sha256.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    Ok(same.then_some(row.id))
+}
+
+/// What a store learns when it says hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub node_epoch: String,
+    /// Per stream of `node_epoch`: (position, event id) acknowledged.
+    pub acked: BTreeMap<String, (i64, String)>,
+}
+
+#[derive(QueryableByName)]
+struct EpochRow {
+    #[diesel(sql_type = Text)]
+    node_epoch: String,
+}
+
+#[derive(QueryableByName)]
+struct AckRow {
+    #[diesel(sql_type = Text)]
+    stream: String,
+    #[diesel(sql_type = BigInt)]
+    position: i64,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+}
+
+/// A store opens a sync session. When it announces that it left `parent` for
+/// `epoch` (its database was found rewound), and `parent` is the epoch the
+/// cloud holds, the cloud records the fork, counts the events it holds after
+/// the fork (the store lost them; they stay here) and raises an alarm.
+pub fn hello(
+    conn: &mut CloudConn,
+    store_id: &str,
+    epoch: &str,
+    parent: Option<(&str, &BTreeMap<String, i64>)>,
+    software_version: &str,
+    store_clock_ms: i64,
+) -> Result<Hello> {
+    conn.transaction(|conn| {
+        let now = now_millis();
+        let current: EpochRow =
+            diesel::sql_query("SELECT node_epoch FROM stores WHERE id = $1 FOR UPDATE")
+                .bind::<Text, _>(store_id)
+                .get_result(conn)?;
+        let mut current = current.node_epoch;
+        if current.is_empty() && !epoch.is_empty() {
+            current = epoch.to_owned();
+        } else if let Some((parent, fork)) = parent
+            && parent == current
+            && epoch != current
+        {
+            let acked = acked(conn, store_id, parent)?;
+            let lost: i64 = acked
+                .iter()
+                .map(|(s, (p, _))| (p - fork.get(s).copied().unwrap_or(0)).max(0))
+                .sum();
+            let fork_json =
+                serde_json::to_value(fork).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            diesel::sql_query(
+                "INSERT INTO store_epochs (store_id, node_epoch, parent_epoch, fork, lost_events, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(store_id)
+            .bind::<Text, _>(epoch)
+            .bind::<Text, _>(parent)
+            .bind::<Jsonb, _>(&fork_json)
+            .bind::<BigInt, _>(lost)
+            .bind::<BigInt, _>(now)
+            .execute(conn)?;
+            for (stream, position) in fork {
+                diesel::sql_query(
+                    "INSERT INTO sync_acks (store_id, node_epoch, stream, position, event_id, acked_at) \
+                     VALUES ($1, $2, $3, $4, '', $5) ON CONFLICT DO NOTHING",
+                )
+                .bind::<Text, _>(store_id)
+                .bind::<Text, _>(epoch)
+                .bind::<Text, _>(stream)
+                .bind::<BigInt, _>(position)
+                .bind::<BigInt, _>(now)
+                .execute(conn)?;
+            }
+            raise(
+                conn,
+                store_id,
+                "store-rewound",
+                &format!(
+                    "the store's database was rewound (restored from a backup or cloned): it left epoch {parent} \
+                     at {fork_json}; {lost} acknowledged event(s) after that point are kept here but missing at the store"
+                ),
+            )?;
+            current = epoch.to_owned();
+        }
+        diesel::sql_query(
+            "UPDATE stores SET node_epoch = $2, last_contact_at = $3, software_version = $4, \
+             clock_skew_ms = $5 WHERE id = $1",
+        )
+        .bind::<Text, _>(store_id)
+        .bind::<Text, _>(&current)
+        .bind::<BigInt, _>(now)
+        .bind::<Text, _>(software_version)
+        .bind::<BigInt, _>(store_clock_ms - now)
+        .execute(conn)?;
+        let acked = acked(conn, store_id, &current)?;
+        Ok(Hello {
+            node_epoch: current,
+            acked,
+        })
+    })
+}
+
+fn acked(
+    conn: &mut PgConnection,
+    store_id: &str,
+    epoch: &str,
+) -> Result<BTreeMap<String, (i64, String)>> {
+    let rows: Vec<AckRow> = diesel::sql_query(
+        "SELECT stream, position, event_id FROM sync_acks WHERE store_id = $1 AND node_epoch = $2",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Text, _>(epoch)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.stream, (r.position, r.event_id)))
+        .collect())
+}
+
+/// One batch now durable in the queue: `stream` up to `last`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acked {
+    pub stream: String,
+    pub last: i64,
+    pub last_event_id: String,
+}
+
+/// Records batches now durable in the queue (a stream's position only grows).
+/// With several pushes in flight this may run ahead of a batch that failed;
+/// stores resume from their own record of acknowledgements, which is kept in
+/// order, and use this one only to tell whether their database was rewound.
+pub fn record_acks(
+    conn: &mut CloudConn,
+    store_id: &str,
+    epoch: &str,
+    acks: &[Acked],
+) -> Result<()> {
+    let now = now_millis();
+    for a in acks {
+        diesel::sql_query(
+            "INSERT INTO sync_acks (store_id, node_epoch, stream, position, event_id, acked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (store_id, node_epoch, stream) DO UPDATE \
+             SET position = EXCLUDED.position, event_id = EXCLUDED.event_id, acked_at = EXCLUDED.acked_at \
+             WHERE sync_acks.position < EXCLUDED.position",
+        )
+        .bind::<Text, _>(store_id)
+        .bind::<Text, _>(epoch)
+        .bind::<Text, _>(&a.stream)
+        .bind::<BigInt, _>(a.last)
+        .bind::<Text, _>(&a.last_event_id)
+        .bind::<BigInt, _>(now)
+        .execute(conn)?;
+    }
+    diesel::sql_query("UPDATE stores SET last_contact_at = $2 WHERE id = $1")
+        .bind::<Text, _>(store_id)
+        .bind::<BigInt, _>(now)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every epoch of a store: epoch → (parent, fork per stream).
+pub(super) type Epochs = BTreeMap<String, (String, BTreeMap<String, i64>)>;
+
+#[derive(QueryableByName)]
+struct ParentRow {
+    #[diesel(sql_type = Text)]
+    node_epoch: String,
+    #[diesel(sql_type = Text)]
+    parent_epoch: String,
+    #[diesel(sql_type = Jsonb)]
+    fork: serde_json::Value,
+}
+
+/// Every epoch of a store: epoch → (parent, fork).
+pub(super) fn epochs(conn: &mut PgConnection, store_id: &str) -> Result<Epochs> {
+    let rows: Vec<ParentRow> = diesel::sql_query(
+        "SELECT node_epoch, parent_epoch, fork FROM store_epochs WHERE store_id = $1",
+    )
+    .bind::<Text, _>(store_id)
+    .load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            let fork = serde_json::from_value(r.fork)
+                .map_err(|e| StorageError::Corrupt(format!("store_epochs.fork: {e}")))?;
+            Ok((r.node_epoch, (r.parent_epoch, fork)))
+        })
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    event_id: String,
+}
+
+/// The id of the event applied at `position` of `stream` in `epoch`'s
+/// history (looking through the epochs it descends from).
+pub fn event_at(
+    conn: &mut CloudConn,
+    store_id: &str,
+    epoch: &str,
+    stream: &str,
+    position: i64,
+) -> Result<Option<String>> {
+    let all = epochs(conn, store_id)?;
+    // The epoch that owns this position: the newest whose fork is below it.
+    let mut owner = epoch.to_owned();
+    while let Some((parent, fork)) = all.get(&owner) {
+        if fork.get(stream).copied().unwrap_or(0) < position {
+            break;
+        }
+        owner = parent.clone();
+    }
+    let row: Option<IdRow> = diesel::sql_query(
+        "SELECT event_id FROM inbox WHERE store_id = $1 AND node_epoch = $2 AND stream = $3 AND position = $4",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Text, _>(&owner)
+    .bind::<Text, _>(stream)
+    .bind::<BigInt, _>(position)
+    .get_result(conn)
+    .optional()?;
+    Ok(row.map(|r| r.event_id))
+}
+
+pub(super) fn raise(
+    conn: &mut PgConnection,
+    store_id: &str,
+    kind: &str,
+    detail: &str,
+) -> Result<()> {
+    tracing::warn!(store = store_id, kind, "{detail}");
+    diesel::sql_query(
+        "INSERT INTO alarms (store_id, kind, detail, raised_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(detail)
+    .bind::<BigInt, _>(now_millis())
+    .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct Alarm {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub store_id: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub detail: String,
+    #[diesel(sql_type = BigInt)]
+    pub raised_at: i64,
+}
+
+pub fn alarms(conn: &mut CloudConn, store_id: Option<&str>) -> Result<Vec<Alarm>> {
+    Ok(diesel::sql_query(
+        "SELECT id, store_id, kind, detail, raised_at FROM alarms \
+         WHERE $1::text IS NULL OR store_id = $1 ORDER BY id DESC LIMIT 500",
+    )
+    .bind::<Nullable<Text>, _>(store_id)
+    .load(conn)?)
+}
+
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct StoreRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub code: String,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub node_epoch: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub last_contact_at: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    pub clock_skew_ms: i64,
+}
+
+/// A store's sync state for people: per stream acknowledged vs applied, and
+/// what was rejected or is waiting behind a gap.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreSync {
+    pub store: StoreRow,
+    pub streams: Vec<StreamSync>,
+    pub rejected: i64,
+    pub pending: i64,
+    pub alarms: i64,
+}
+
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct StreamSync {
+    #[diesel(sql_type = Text)]
+    pub stream: String,
+    #[diesel(sql_type = BigInt)]
+    pub acked: i64,
+    #[diesel(sql_type = BigInt)]
+    pub applied: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut PgConnection, sql: &str, store_id: &str) -> Result<i64> {
+    let c: Count = diesel::sql_query(sql)
+        .bind::<Text, _>(store_id)
+        .get_result(conn)?;
+    Ok(c.n)
+}
+
+pub fn store_sync(conn: &mut CloudConn) -> Result<Vec<StoreSync>> {
+    let stores: Vec<StoreRow> = diesel::sql_query(
+        "SELECT id, code, name, node_epoch, last_contact_at, clock_skew_ms FROM stores ORDER BY code",
+    )
+    .load(conn)?;
+    let mut out = Vec::with_capacity(stores.len());
+    for s in stores {
+        let streams: Vec<StreamSync> = diesel::sql_query(
+            "SELECT a.stream, a.position AS acked, COALESCE(m.position, 0) AS applied \
+             FROM sync_acks a LEFT JOIN stream_marks m \
+               ON m.store_id = a.store_id AND m.stream = a.stream AND m.node_epoch = a.node_epoch \
+             WHERE a.store_id = $1 AND a.node_epoch = $2 ORDER BY a.stream",
+        )
+        .bind::<Text, _>(&s.id)
+        .bind::<Text, _>(&s.node_epoch)
+        .load(conn)?;
+        let rejected = count(
+            conn,
+            "SELECT count(*) AS n FROM rejected_events WHERE store_id = $1",
+            &s.id,
+        )?;
+        let pending = count(
+            conn,
+            "SELECT count(*) AS n FROM pending_events WHERE store_id = $1",
+            &s.id,
+        )?;
+        let alarms = count(
+            conn,
+            "SELECT count(*) AS n FROM alarms WHERE store_id = $1",
+            &s.id,
+        )?;
+        out.push(StoreSync {
+            store: s,
+            streams,
+            rejected,
+            pending,
+            alarms,
+        });
+    }
+    Ok(out)
+}
+
+/// The epoch the cloud holds as the store's current one.
+pub fn hello_epoch(conn: &mut CloudConn, store_id: &str) -> Result<String> {
+    let r: EpochRow = diesel::sql_query("SELECT node_epoch FROM stores WHERE id = $1")
+        .bind::<Text, _>(store_id)
+        .get_result(conn)?;
+    Ok(r.node_epoch)
+}
