@@ -38,22 +38,25 @@ async fn sell_n(app: &App, till: &Till, n: usize) -> Vec<i64> {
     totals
 }
 
-/// Waits until the cloud holds every event of the edge's outbox, applied once.
+/// Waits until the cloud has applied every stream of the edge up to its head
+/// (the stream marks of the store's current epoch). Returns the events.
 async fn converged(app: &App, manager: &str, cloud: &Cloud, store_id: &str, secs: u64) -> i64 {
     let streams = app.relayed(manager).await;
-    let total: i64 = streams
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|h| h.as_i64().unwrap_or(0))
-        .sum();
-    cloud
-        .wait_count(
-            &format!("SELECT count(*) AS n FROM inbox WHERE store_id = '{store_id}'"),
-            total,
-            secs,
-        )
-        .await;
+    let mut total = 0;
+    for (stream, head) in streams.as_object().unwrap() {
+        let head = head.as_i64().unwrap_or(0);
+        total += head;
+        cloud
+            .wait_count(
+                &format!(
+                    "SELECT COALESCE(max(position), 0) AS n FROM stream_marks \
+                     WHERE store_id = '{store_id}' AND stream = '{stream}'"
+                ),
+                head,
+                secs,
+            )
+            .await;
+    }
     total
 }
 
@@ -73,8 +76,9 @@ async fn an_outage_delivers_every_sale_exactly_once_when_the_link_returns(b: Bac
     let till = app.register("Till 1").await;
 
     let mut totals = sell_n(&app, &till, 20).await;
-    converged(&app, &till.manager, &cloud, &store_id, 60).await;
+    let events = converged(&app, &till.manager, &cloud, &store_id, 60).await;
     assert_eq!(cloud.count("SELECT count(*) AS n FROM orders"), 20);
+    assert_eq!(cloud.count("SELECT count(*) AS n FROM inbox"), events);
 
     cloud.kill_api();
     totals.extend(sell_n(&app, &till, 300).await);
@@ -97,8 +101,9 @@ async fn an_outage_delivers_every_sale_exactly_once_when_the_link_returns(b: Bac
     assert_eq!(cloud.count("SELECT count(*) AS n FROM orders"), 20);
 
     cloud.start_api();
-    converged(&app, &till.manager, &cloud, &store_id, 120).await;
+    let events = converged(&app, &till.manager, &cloud, &store_id, 120).await;
     assert_eq!(cloud.count("SELECT count(*) AS n FROM orders"), 320);
+    assert_eq!(cloud.count("SELECT count(*) AS n FROM inbox"), events);
     assert_eq!(
         cloud.count("SELECT COALESCE(sum(total_minor), 0)::bigint AS n FROM orders"),
         totals.iter().sum::<i64>()
@@ -168,8 +173,9 @@ async fn crashes_on_every_hop_still_apply_each_event_exactly_once() {
     cloud.kill_workers();
     cloud.start_worker();
 
-    converged(&app, &till.manager, &cloud, &store_id, 180).await;
+    let events = converged(&app, &till.manager, &cloud, &store_id, 180).await;
     assert_eq!(cloud.count("SELECT count(*) AS n FROM orders"), 170);
+    assert_eq!(cloud.count("SELECT count(*) AS n FROM inbox"), events);
     assert_eq!(
         cloud.count("SELECT COALESCE(sum(total_minor), 0)::bigint AS n FROM orders"),
         totals.iter().sum::<i64>()
@@ -265,4 +271,64 @@ async fn a_store_credential_cannot_speak_for_another_store() {
     );
     assert_eq!(cloud.count("SELECT count(*) AS n FROM inbox"), 0);
     assert_eq!(cloud.count("SELECT count(*) AS n FROM sync_acks"), 0);
+}
+
+/// The store's database is restored from an older backup and sells on: the
+/// cloud is told, keeps the sales the store lost, takes the new ones (whose
+/// order numbers repeat the lost ones': both kept, logged) and never rewinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_restored_from_a_backup_is_detected_and_reconciled_not_rewound() {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.add_store(&store_id, "S01");
+    let store = Store::new(Backend::Sqlite);
+    let mut app = edge(&store, &cloud, &credential, &[]);
+    let till = app.register("Till 1").await;
+    let mut totals = sell_n(&app, &till, 10).await;
+    converged(&app, &till.manager, &cloud, &store_id, 60).await;
+
+    let backup = store.dir.join("backup.sqlite");
+    let mut c = SqliteConnection::establish(&store.url).unwrap();
+    diesel::sql_query(format!("VACUUM INTO '{}'", backup.display()))
+        .execute(&mut c)
+        .unwrap();
+    drop(c);
+    totals.extend(sell_n(&app, &till, 5).await);
+    converged(&app, &till.manager, &cloud, &store_id, 60).await;
+    let before = cloud.count("SELECT count(*) AS n FROM inbox");
+
+    app.kill();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store.url));
+    }
+    std::fs::copy(&backup, &store.url).unwrap();
+    let app = edge(&store, &cloud, &credential, &[]);
+    totals.extend(sell_n(&app, &till, 4).await);
+
+    let rewound = "SELECT count(*) AS n FROM alarms WHERE kind = 'store-rewound'";
+    cloud.wait_count(rewound, 1, 60).await;
+    converged(&app, &till.manager, &cloud, &store_id, 60).await;
+    // Nothing the cloud held was lost or overwritten: 10 + 5 lost at the
+    // store + 4 new.
+    assert_eq!(cloud.count("SELECT count(*) AS n FROM orders"), 19);
+    assert_eq!(
+        cloud.count("SELECT COALESCE(sum(total_minor), 0)::bigint AS n FROM orders"),
+        totals.iter().sum::<i64>()
+    );
+    assert!(cloud.count("SELECT count(*) AS n FROM inbox") > before);
+    assert_eq!(cloud.count("SELECT count(*) AS n FROM store_epochs"), 1);
+    assert!(cloud.count("SELECT lost_events AS n FROM store_epochs") >= 5);
+    // The repeated order numbers are kept twice and logged.
+    assert_eq!(
+        cloud.count("SELECT count(*) AS n FROM (SELECT number FROM orders GROUP BY number HAVING count(*) > 1) x"),
+        4
+    );
+    assert!(
+        cloud.count("SELECT count(*) AS n FROM alarms WHERE kind = 'order-number-collision'") >= 1
+    );
+    assert_eq!(cloud.count("SELECT count(*) AS n FROM rejected_events"), 0);
+    let h = health(&app).await;
+    assert_eq!(h["components"]["sync"]["online"], true, "{h}");
 }
