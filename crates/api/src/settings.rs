@@ -112,6 +112,7 @@ pub struct Sync {
     pub backoff_min_ms: u64,
     pub backoff_max_ms: u64,
     pub interval_ms: u64,
+    pub pull_interval_ms: u64,
 }
 
 /// Never prints the credential.

@@ -143,6 +143,7 @@ pub fn edge_config(settings: &Settings) -> anyhow::Result<outpost_sync_worker::e
         backoff_min: Duration::from_millis(s.backoff_min_ms.max(10)),
         backoff_max: Duration::from_millis(s.backoff_max_ms.max(s.backoff_min_ms.max(10))),
         interval: Duration::from_millis(s.interval_ms.max(10)),
+        pull_interval: Duration::from_millis(s.pull_interval_ms.max(50)),
         software_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     cfg.check().map_err(|e| anyhow::anyhow!(e))?;

@@ -242,55 +242,66 @@ pub fn create_product(
     if !(0..=outpost_domain::money::MAX_MINOR).contains(&p.price_minor) {
         return Err(outpost_domain::DomainError::AmountOutOfRange.into());
     }
-    let id = new_id();
     write_tx(conn, |conn| {
-        let tax_id: String = tax_categories::table
-            .filter(tax_categories::code.eq(&p.tax_category))
-            .select(tax_categories::id)
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| {
-                StorageError::Unprocessable(format!("unknown tax category {:?}", p.tax_category))
-            })?;
-        let company = p
-            .company_id
-            .clone()
-            .unwrap_or_else(|| node.default_company_id.clone());
-        if companies::table
-            .find(&company)
-            .count()
-            .get_result::<i64>(conn)?
-            == 0
-        {
-            return Err(StorageError::Unprocessable(format!(
-                "unknown company {company:?}"
-            )));
-        }
-        let hlc = node.tick();
-        diesel::insert_into(products::table)
-            .values((
-                products::id.eq(&id),
-                products::company_id.eq(&company),
-                products::sku.eq(&p.sku),
-                products::name.eq(&p.name),
-                products::price_minor.eq(p.price_minor),
-                products::tax_category_id.eq(&tax_id),
-                products::weighed.eq(p.weighed),
-                products::kitchen.eq(p.kitchen),
-                products::updated_hlc.eq(hlc.raw()),
-            ))
-            .execute(conn)
-            .map_err(|e| unique_to_conflict(e, "a product with this SKU already exists"))?;
-        for c in &p.barcodes {
-            diesel::insert_into(barcodes::table)
-                .values((barcodes::code.eq(c), barcodes::product_id.eq(&id)))
-                .execute(conn)
-                .map_err(|e| unique_to_conflict(e, "this barcode belongs to another product"))?;
-        }
-        let view = by_id(conn, node, &id)?;
-        master_event(conn, node, actor, hlc, &view, "product.created")?;
-        Ok(view)
+        insert_product(conn, node, actor, &p, node.tick())
     })
+}
+
+/// Inserts a product with its barcodes and writes its master event at `hlc`.
+/// Call inside a transaction; the caller checked the input.
+pub(crate) fn insert_product(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    p: &NewProduct,
+    hlc: outpost_domain::Hlc,
+) -> Result<Product> {
+    let id = new_id();
+    let tax_id: String = tax_categories::table
+        .filter(tax_categories::code.eq(&p.tax_category))
+        .select(tax_categories::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            StorageError::Unprocessable(format!("unknown tax category {:?}", p.tax_category))
+        })?;
+    let company = p
+        .company_id
+        .clone()
+        .unwrap_or_else(|| node.default_company_id.clone());
+    if companies::table
+        .find(&company)
+        .count()
+        .get_result::<i64>(conn)?
+        == 0
+    {
+        return Err(StorageError::Unprocessable(format!(
+            "unknown company {company:?}"
+        )));
+    }
+    diesel::insert_into(products::table)
+        .values((
+            products::id.eq(&id),
+            products::company_id.eq(&company),
+            products::sku.eq(&p.sku),
+            products::name.eq(&p.name),
+            products::price_minor.eq(p.price_minor),
+            products::tax_category_id.eq(&tax_id),
+            products::weighed.eq(p.weighed),
+            products::kitchen.eq(p.kitchen),
+            products::updated_hlc.eq(hlc.raw()),
+        ))
+        .execute(conn)
+        .map_err(|e| unique_to_conflict(e, "a product with this SKU already exists"))?;
+    for c in &p.barcodes {
+        diesel::insert_into(barcodes::table)
+            .values((barcodes::code.eq(c), barcodes::product_id.eq(&id)))
+            .execute(conn)
+            .map_err(|e| unique_to_conflict(e, "this barcode belongs to another product"))?;
+    }
+    let view = by_id(conn, node, &id)?;
+    master_event(conn, node, actor, hlc, &view, "product.created")?;
+    Ok(view)
 }
 
 /// Changes a product's price (and optionally name/active). Audited.
@@ -340,7 +351,7 @@ pub fn update_product(
     })
 }
 
-fn master_event(
+pub(crate) fn master_event(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,

@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod kitchen;
+pub mod master;
 pub mod node;
 pub mod outbox;
 pub mod relay;

@@ -95,6 +95,14 @@ impl Node {
             .tick(now_millis())
     }
 
+    /// Moves the clock past a timestamp seen from elsewhere (the cloud).
+    pub fn observe(&self, seen: Hlc) {
+        self.clock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(seen);
+    }
+
     pub fn last_hlc(&self) -> Hlc {
         self.clock.lock().unwrap_or_else(|p| p.into_inner()).last()
     }

@@ -207,6 +207,27 @@ pub fn recent(
         .load(conn)?)
 }
 
+/// Marks an order for a manager's review (it stays as sold), with an audit
+/// entry and an order event carrying the flag. Call inside a transaction.
+pub(crate) fn flag_for_adjustment(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    order_id: &str,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::needs_adjustment.eq(true),
+            orders::version.eq(orders::version + 1),
+        ))
+        .execute(conn)?;
+    audit::by(conn, node, actor, action, order_id, detail)?;
+    let o = get(conn, order_id)?;
+    sales_event(conn, node, actor, &o, action)
+}
+
 /// Orders flagged for a manager's look (price overrides, other companies' lines).
 pub fn adjustment_queue(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OrderRow>> {
     Ok(orders::table

@@ -351,3 +351,4 @@ diesel::table! {
         last_error -> Text,
     }
 }
+diesel::allow_tables_to_appear_in_same_query!(orders, order_lines);

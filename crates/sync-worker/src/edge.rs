@@ -13,7 +13,7 @@
 use crate::convert;
 use outpost_proto::sync_v1::sync_service_client::SyncServiceClient;
 use outpost_proto::sync_v1::{
-    EventAtRequest, EventBatch, HelloReply, HelloRequest, PushRequest, StreamPosition,
+    EventAtRequest, EventBatch, HelloReply, HelloRequest, PullRequest, PushRequest, StreamPosition,
 };
 use outpost_storage::{Db, StorageError, sync};
 use std::collections::{BTreeMap, VecDeque};
@@ -48,6 +48,8 @@ pub struct EdgeConfig {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub interval: Duration,
+    /// How often to ask for master data while connected.
+    pub pull_interval: Duration,
     pub software_version: String,
 }
 
@@ -197,6 +199,9 @@ async fn session(db: &Db, cfg: &EdgeConfig, wake: &Notify) -> Result<(), SyncErr
     let mut client = connect(cfg).await?;
     let (epoch, mut after) = handshake(db, cfg, &mut client).await?;
     blocking(db, |c| sync::record_attempt(c, Ok(()))).await?;
+    let store_id = hello_request(db, cfg, &epoch).await?.store_id;
+    pull(db, &mut client, &store_id).await?;
+    let mut last_pull = std::time::Instant::now();
     let mut last_ok = std::time::Instant::now();
     let mut sent = after.clone();
     let mut flight: VecDeque<tokio::task::JoinHandle<Result<Vec<StreamPosition>, tonic::Status>>> =
@@ -225,6 +230,11 @@ async fn session(db: &Db, cfg: &EdgeConfig, wake: &Notify) -> Result<(), SyncErr
             }));
         }
         let Some(front) = flight.pop_front() else {
+            if last_pull.elapsed() >= cfg.pull_interval {
+                pull(db, &mut client, &store_id).await?;
+                last_pull = std::time::Instant::now();
+                last_ok = last_pull;
+            }
             if last_ok.elapsed() > Duration::from_secs(10) {
                 // Idle but connected: say so now and then (health shows it).
                 client.hello(hello_request(db, cfg, &epoch).await?).await?;
@@ -266,6 +276,39 @@ async fn session(db: &Db, cfg: &EdgeConfig, wake: &Notify) -> Result<(), SyncErr
             after.insert(a.stream, a.position);
         }
         last_ok = std::time::Instant::now();
+    }
+}
+
+/// Pulls master data until the cloud has no more, applying each reply in one
+/// transaction with the cursor.
+async fn pull(db: &Db, client: &mut Client, store_id: &str) -> Result<(), SyncError> {
+    loop {
+        let cursor = blocking(db, outpost_storage::master::cursor).await?;
+        let reply = client
+            .pull(PullRequest {
+                store_id: store_id.to_owned(),
+                cursor,
+                limit: 500,
+            })
+            .await?
+            .into_inner();
+        if reply.changes.is_empty() {
+            return Ok(());
+        }
+        let changes: Vec<outpost_storage::master::Change> = reply
+            .changes
+            .into_iter()
+            .map(|c| outpost_storage::master::Change {
+                cursor: c.cursor,
+                kind: c.kind,
+                hlc: c.hlc,
+                body: String::from_utf8_lossy(&c.body).into_owned(),
+            })
+            .collect();
+        let to = reply.cursor;
+        let applied =
+            blocking(db, move |c| outpost_storage::master::apply(c, &changes, to)).await?;
+        tracing::info!(?applied, cursor = to, "master data from the cloud applied");
     }
 }
 

@@ -19,7 +19,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics))
         .route("/", web::get().to(page))
         .route("/api/v1/stores", web::get().to(stores))
-        .route("/api/v1/alarms", web::get().to(alarms));
+        .route("/api/v1/alarms", web::get().to(alarms))
+        .route(
+            "/api/v1/stores/{store_id}/products",
+            web::post().to(author_product),
+        );
 }
 
 fn problem(status: actix_web::http::StatusCode, slug: &str, detail: &str) -> HttpResponse {
@@ -137,6 +141,51 @@ async fn alarms(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
     match blocking(&state.db, |c| cloud::alarms(c, None)).await {
         Ok(a) => HttpResponse::Ok().json(a),
         Err(r) => r,
+    }
+}
+
+/// A product edit for one store (price, name, active, or a new product with
+/// its tax category), delivered through the store's change feed.
+async fn author_product(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    store_id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    let change: cloud::master::ProductChange = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid-body", &e.to_string()),
+    };
+    let db = state.db.clone();
+    let store = store_id.into_inner();
+    let r = web::block(move || {
+        let mut c = db.conn()?;
+        cloud::master::author_product(&mut c, &store, &change)
+    })
+    .await;
+    match r {
+        Ok(Ok(cursor)) => HttpResponse::Created().json(json!({"cursor": cursor})),
+        Ok(Err(outpost_storage::StorageError::Unprocessable(m))) => {
+            problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-change", &m)
+        }
+        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{m} not found"),
+        ),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "authoring a product change");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "the central database is unavailable",
+            )
+        }
+        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "busy", "try again"),
     }
 }
 

@@ -9,8 +9,8 @@ use super::CloudMetrics;
 use outpost_bus::Publisher;
 use outpost_proto::sync_v1::sync_service_server::SyncService;
 use outpost_proto::sync_v1::{
-    EventAtReply, EventAtRequest, EventBatch, HelloReply, HelloRequest, PushReply, PushRequest,
-    StreamPosition,
+    EventAtReply, EventAtRequest, EventBatch, HelloReply, HelloRequest, MasterChange, PullReply,
+    PullRequest, PushReply, PushRequest, StreamPosition,
 };
 use outpost_storage::cloud::{self, CloudDb};
 use outpost_storage::secrets::sha256_hex;
@@ -279,6 +279,31 @@ impl SyncService for Sync {
         .await?;
         Ok(Response::new(EventAtReply {
             event_id: id.unwrap_or_default(),
+        }))
+    }
+
+    async fn pull(&self, req: Request<PullRequest>) -> Result<Response<PullReply>, Status> {
+        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let r = req.into_inner();
+        let limit = i64::from(r.limit.clamp(1, 5000));
+        let after = r.cursor.max(0);
+        let changes = db(&self.db, move |c| {
+            cloud::master::changes(c, &store, after, limit)
+        })
+        .await?;
+        let cursor = changes.last().map_or(after, |c| c.cursor);
+        Ok(Response::new(PullReply {
+            changes: changes
+                .into_iter()
+                .map(|c| MasterChange {
+                    cursor: c.cursor,
+                    kind: c.kind,
+                    entity_id: c.entity_id,
+                    hlc: c.hlc,
+                    body: c.body.into_bytes(),
+                })
+                .collect(),
+            cursor,
         }))
     }
 }

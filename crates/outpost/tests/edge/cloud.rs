@@ -282,6 +282,7 @@ impl Cloud {
             ("OUTPOST__SYNC__BACKOFF_MIN_MS", "50".into()),
             ("OUTPOST__SYNC__BACKOFF_MAX_MS", "500".into()),
             ("OUTPOST__SYNC__INTERVAL_MS", "50".into()),
+            ("OUTPOST__SYNC__PULL_INTERVAL_MS", "200".into()),
         ]
     }
 
@@ -323,5 +324,94 @@ impl Drop for Cloud {
         self.kill_api();
         self.kill_workers();
         let _ = std::fs::remove_dir_all(&self.certs);
+    }
+}
+
+/// A TCP proxy in front of the cloud's sync port that the test can cut (every
+/// connection dropped, new ones refused) and restore: the internet going away
+/// while the cloud itself keeps running.
+pub struct Proxy {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: u16) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, conns2) = (up.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut out) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                conns2.lock().unwrap().push(task);
+            }
+        });
+        Proxy {
+            port,
+            up,
+            conns,
+            accept,
+        }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for t in self.conns.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+impl Cloud {
+    /// Edge settings that reach the cloud through `proxy`.
+    pub fn edge_env_via(&self, credential: &str, proxy: &Proxy) -> Vec<(&'static str, String)> {
+        let mut env = self.edge_env(credential);
+        env[0].1 = format!("https://localhost:{}", proxy.port);
+        env
+    }
+
+    /// An admin API call to the cloud.
+    pub async fn admin_post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}{path}", self.admin_port))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or_default())
     }
 }

@@ -210,6 +210,7 @@ async fn a_store_credential_cannot_speak_for_another_store() {
         backoff_min: Duration::from_millis(10),
         backoff_max: Duration::from_millis(10),
         interval: Duration::from_millis(10),
+        pull_interval: Duration::from_millis(10),
         software_version: "test".into(),
     };
     let mut client = outpost_sync_worker::edge::connect(&cfg(&cred_a))
@@ -331,4 +332,138 @@ async fn a_store_restored_from_a_backup_is_detected_and_reconciled_not_rewound()
     assert_eq!(cloud.count("SELECT count(*) AS n FROM rejected_events"), 0);
     let h = health(&app).await;
     assert_eq!(h["components"]["sync"]["online"], true, "{h}");
+}
+
+/// The link is cut (the cloud keeps running). The cloud changes the espresso's
+/// price; the store, not knowing, sells espressos at the old price; both ends
+/// edit the croissant. When the link returns: the espresso orders keep the
+/// price paid and are flagged for adjustment at the store and in the cloud,
+/// later sales use the new price, and the later croissant edit wins at both
+/// ends with the other kept in the conflict logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn master_data_conflicts_follow_the_written_rules() {
+    use crate::cloud::Proxy;
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.add_store(&store_id, "S01");
+    let proxy = Proxy::start(cloud.sync_port).await;
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: cloud.edge_env_via(&credential, &proxy),
+            ..Opts::default()
+        },
+    );
+    let till = app.register("Till 1").await;
+    let product = |q: &'static str| {
+        let app = &app;
+        let m = till.manager.clone();
+        async move { app.get(&format!("/api/v1/products?q={q}"), &m).await.body[0].clone() }
+    };
+    let espresso = product("Espresso").await;
+    let croissant = product("Croissant").await;
+    let old = espresso["price_minor"].as_i64().unwrap();
+    let before = sell_n(&app, &till, 1).await;
+    converged(&app, &till.manager, &cloud, &store_id, 60).await;
+
+    proxy.cut();
+    let new_price = old + 50;
+    let (st, body) = cloud
+        .admin_post(
+            &format!("/api/v1/stores/{store_id}/products"),
+            serde_json::json!({"sku": espresso["sku"], "price_minor": new_price}),
+        )
+        .await;
+    assert_eq!(st, 201, "{body}");
+    let (st, _) = cloud
+        .admin_post(
+            &format!("/api/v1/stores/{store_id}/products"),
+            serde_json::json!({"sku": croissant["sku"], "price_minor": 111}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    // Bad input is refused with a problem, nothing written.
+    let (st, body) = cloud
+        .admin_post(
+            &format!("/api/v1/stores/{store_id}/products"),
+            serde_json::json!({"sku": "x"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{body}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let offline = sell_n(&app, &till, 3).await;
+    assert!(
+        offline.iter().all(|t| *t % old == 0),
+        "sold at the old price"
+    );
+    let r = app
+        .req(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/products/{}", croissant["id"].as_str().unwrap()),
+        )
+        .bearer(&till.manager)
+        .json(&serde_json::json!({"price_minor": 222}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    proxy.restore();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while product("Espresso").await["price_minor"] != new_price {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the central price never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The store's later croissant edit stands.
+    assert_eq!(product("Croissant").await["price_minor"], 222);
+    let queue = app.get("/api/v1/adjustments", &till.manager).await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    assert_eq!(queue.body.as_array().unwrap().len(), 3, "{}", queue.body);
+    let audit = app.get("/api/v1/audit?limit=500", &till.manager).await.body;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "order.price_override")
+            .count(),
+        3
+    );
+    assert_eq!(
+        actions.iter().filter(|a| **a == "master.conflict").count(),
+        1
+    );
+
+    // Later sales use the new price and are not flagged.
+    let after = sell_n(&app, &till, 1).await;
+    assert_eq!(after[0] % new_price, 0, "{after:?}");
+    converged(&app, &till.manager, &cloud, &store_id, 60).await;
+    assert_eq!(
+        cloud.count("SELECT count(*) AS n FROM orders WHERE needs_adjustment"),
+        3
+    );
+    assert_eq!(cloud.count("SELECT count(*) AS n FROM orders"), 5);
+    assert_eq!(
+        cloud.count("SELECT COALESCE(sum(total_minor), 0)::bigint AS n FROM orders"),
+        before.iter().chain(&offline).chain(&after).sum::<i64>()
+    );
+    let sku = croissant["sku"].as_str().unwrap();
+    assert_eq!(
+        cloud.count(&format!(
+            "SELECT (body->>'price_minor')::bigint AS n FROM store_products WHERE sku = '{sku}'"
+        )),
+        222
+    );
+    assert_eq!(
+        cloud.count("SELECT count(*) AS n FROM master_conflicts WHERE kept_origin = 'store' AND lost_origin = 'cloud'"),
+        1
+    );
 }

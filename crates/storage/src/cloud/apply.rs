@@ -297,6 +297,7 @@ struct MoveSnap {
 enum Parsed {
     Order(Box<OrderSnap>),
     Moves(Vec<MoveSnap>),
+    Product(Box<super::master::StoreProduct>),
     Kept,
 }
 
@@ -325,6 +326,11 @@ fn parse(store_id: &str, stream: &str, e: &Incoming) -> std::result::Result<Pars
         (_, "stock.moved") => serde_json::from_str::<Vec<MoveSnap>>(&e.payload)
             .map(Parsed::Moves)
             .map_err(|x| format!("stock.moved payload: {x}")),
+        ("product", _) if e.stream == "master" => {
+            serde_json::from_str::<super::master::StoreProduct>(&e.payload)
+                .map(|p| Parsed::Product(Box::new(p)))
+                .map_err(|x| format!("product payload: {x}"))
+        }
         _ => Ok(Parsed::Kept),
     }
 }
@@ -465,6 +471,13 @@ fn insert(
                         }
                     }
                     Parsed::Moves(m) => moves.extend(m),
+                    Parsed::Product(p) => super::master::apply_store_product(
+                        conn,
+                        store_id,
+                        &p,
+                        e.hlc,
+                        e.master_version,
+                    )?,
                     Parsed::Kept => {}
                 }
             }

@@ -3,6 +3,7 @@
 //! their events (inbox, high-water marks, rejected events, alarms, projections).
 
 mod apply;
+pub mod master;
 mod stores;
 
 pub use apply::{ApplyReport, Incoming, apply_batch};

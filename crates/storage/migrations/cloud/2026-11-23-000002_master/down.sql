@@ -1,0 +1,1 @@
+DROP TABLE master_conflicts, master_changes, store_products;
