@@ -175,7 +175,7 @@ pub(crate) fn build_release() -> Result<String> {
     bail!("no outpost executable in the build output")
 }
 
-fn fresh_database(backend: &str, pg: &str) -> Result<String> {
+pub(crate) fn fresh_database(backend: &str, pg: &str) -> Result<String> {
     let id = uuid::Uuid::now_v7().simple().to_string();
     match backend {
         "postgres" => {
@@ -196,7 +196,7 @@ fn fresh_database(backend: &str, pg: &str) -> Result<String> {
     }
 }
 
-fn drop_database(backend: &str, pg: &str, url: &str) {
+pub(crate) fn drop_database(backend: &str, pg: &str, url: &str) {
     if backend == "postgres" {
         if let (Ok(mut c), Some(name)) = (
             PgConnection::establish(&format!("{pg}/postgres")),

@@ -7,9 +7,13 @@
 //!   built here (no registry needed).
 //! - `cargo xtask bench realtime`: kitchen screens on the realtime hub, with a
 //!   python-socketio server on the same Redis stream as the peer.
+//! - `cargo xtask bench sync`: a store's queued sales reaching the cloud, vs.
+//!   applying the same events straight to the central database; and a fleet
+//!   of stores reconnecting at once.
 
 mod bench_api;
 mod bench_realtime;
+mod bench_sync;
 mod offline;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +45,9 @@ enum Bench {
     Api(bench_api::Args),
     /// Commit-to-screen latency through the realtime hub vs. python-socketio.
     Realtime(bench_realtime::Args),
+    /// A store's queued sales reaching the central database, and a fleet of
+    /// stores reconnecting at once.
+    Sync(bench_sync::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +58,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench {
             which: Bench::Realtime(a),
         } => bench_realtime::run(a),
+        Cmd::Bench {
+            which: Bench::Sync(a),
+        } => bench_sync::run(a),
         Cmd::Offline { which } => offline::run(which),
     }
 }
