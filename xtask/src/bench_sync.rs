@@ -112,6 +112,7 @@ impl CloudEnv {
             .env("OUTPOST__CLOUD__SYNC_HOST", "127.0.0.1")
             .env("OUTPOST__CLOUD__SYNC_PORT", self.sync_port.to_string())
             .env("OUTPOST__CLOUD__ADMIN_PORT", self.admin_port.to_string())
+            .env("OUTPOST__CLOUD__WORKER_PORT", "0")
             .env("OUTPOST__CLOUD__TLS_CERT", self.certs.join("server.pem"))
             .env("OUTPOST__CLOUD__TLS_KEY", self.certs.join("server.key"))
             .env("OUTPOST__LOG__FORMAT", "json")

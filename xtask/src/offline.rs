@@ -31,7 +31,7 @@ pub struct ImagesArgs {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The images compose files reference, by service image name.
-pub const IMAGES: [&str; 3] = ["outpost", "postgres", "redis"];
+pub const IMAGES: [&str; 4] = ["outpost", "postgres", "redis", "rabbitmq"];
 
 pub fn run(o: Offline) -> Result<()> {
     match o {
@@ -175,22 +175,40 @@ fn debian_base(mirror: Option<String>) -> Result<String> {
 
 /// The mirror apt on this host uses (deb822 `URIs:` or a `deb` line).
 fn apt_mirror() -> String {
+    // Only enabled sources (`*.sources`, `*.list`), and only an entry that
+    // serves the `bookworm` suite itself: not a security mirror, not a
+    // third-party repository.
     let mut files: Vec<PathBuf> = std::fs::read_dir("/etc/apt/sources.list.d")
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
+    files.retain(|f| f.extension().is_some_and(|e| e == "sources" || e == "list"));
+    files.sort();
     files.push("/etc/apt/sources.list".into());
     for f in files {
         let Ok(text) = std::fs::read_to_string(&f) else {
             continue;
         };
-        for line in text.lines().map(str::trim) {
-            if let Some(u) = line.strip_prefix("URIs:") {
-                return u.split_whitespace().next().unwrap_or_default().to_owned();
-            }
-            if let Some(rest) = line.strip_prefix("deb ")
-                && let Some(u) = rest.split_whitespace().find(|w| w.starts_with("http"))
+        // deb822 stanzas are separated by blank lines.
+        for stanza in text.split("\n\n") {
+            let field = |name: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_owned()))
+            };
+            if let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:"))
+                && suites.split_whitespace().any(|s| s == "bookworm")
+                && let Some(u) = uris.split_whitespace().next()
             {
                 return u.to_owned();
+            }
+        }
+        for line in text.lines().map(str::trim) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.first() == Some(&"deb")
+                && let Some(i) = words.iter().position(|w| w.starts_with("http"))
+                && words.get(i + 1) == Some(&"bookworm")
+            {
+                return words[i].to_owned();
             }
         }
     }

@@ -113,6 +113,8 @@ pub struct Sync {
     pub backoff_max_ms: u64,
     pub interval_ms: u64,
     pub pull_interval_ms: u64,
+    pub health_host: String,
+    pub health_port: u16,
 }
 
 /// Never prints the credential.
@@ -142,6 +144,8 @@ pub struct Cloud {
     pub admin_port: u16,
     pub admin_token: String,
     pub prefetch: u16,
+    pub worker_host: String,
+    pub worker_port: u16,
 }
 
 /// Never prints URLs (they carry passwords).

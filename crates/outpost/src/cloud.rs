@@ -77,6 +77,57 @@ pub fn store_add(
     Ok(())
 }
 
+type Check = std::sync::Arc<dyn Fn() -> (bool, serde_json::Value) + Send + Sync>;
+
+/// `/health` (503 when `check` says unhealthy) and `/metrics` for a worker
+/// process, so containers can check it like every other service.
+fn health_server(
+    host: &str,
+    port: u16,
+    registry: prometheus::Registry,
+    check: Check,
+) -> anyhow::Result<actix_web::dev::Server> {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let addr = format!("{host}:{port}");
+    let server = HttpServer::new(move || {
+        let (registry, check) = (registry.clone(), check.clone());
+        App::new()
+            .route(
+                "/health",
+                web::get().to(move || {
+                    let check = check.clone();
+                    async move {
+                        let (ok, body) = web::block(move || check())
+                            .await
+                            .unwrap_or((false, serde_json::Value::Null));
+                        if ok {
+                            HttpResponse::Ok().json(body)
+                        } else {
+                            HttpResponse::ServiceUnavailable().json(body)
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/metrics",
+                web::get().to(move || {
+                    let text = outpost_telemetry::render(&registry);
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type("text/plain; version=0.0.4")
+                            .body(text)
+                    }
+                }),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(&addr)
+    .with_context(|| format!("the worker's health endpoint cannot listen on {addr}"))?
+    .run();
+    Ok(server)
+}
+
 /// The sync worker: edge mode pushes this store's outbox to the cloud; cloud
 /// mode applies the ingestion queue to the central database.
 pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
@@ -86,36 +137,106 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
     match mode {
         "cloud" => {
             let db = open_db(&settings)?;
-            println!(
-                "Outpost sync-worker (cloud): consuming {}",
-                outpost_bus::QUEUE
-            );
+            let metrics = outpost_sync_worker::cloud::WorkerMetrics::new();
+            let check_db = db.clone();
+            let check: Check = std::sync::Arc::new(move || {
+                let ok = check_db.conn().map(|mut c| {
+                    use diesel::connection::SimpleConnection;
+                    c.batch_execute("SELECT 1").is_ok()
+                });
+                let ok = ok.unwrap_or(false);
+                (
+                    ok,
+                    serde_json::json!({"status": if ok { "ok" } else { "unhealthy" }, "components": {"database": ok}}),
+                )
+            });
+            let c = &settings.cloud;
             rt.block_on(async move {
+                let health = health_server(&c.worker_host, c.worker_port, metrics.registry.clone(), check)?;
+                println!("Outpost sync-worker (cloud): consuming {}; health on http://{}:{}", outpost_bus::QUEUE, c.worker_host, c.worker_port);
+                let handle = health.handle();
+                tokio::spawn(health);
                 tokio::select! {
-                    _ = outpost_sync_worker::cloud::run(
-                        db,
-                        settings.cloud.amqp_url.clone(),
-                        settings.cloud.prefetch,
-                        outpost_sync_worker::cloud::WorkerMetrics::new(),
-                    ) => {}
+                    _ = outpost_sync_worker::cloud::run(db, c.amqp_url.clone(), c.prefetch, metrics) => {}
                     _ = shutdown_signal() => {}
                 }
-            });
-            Ok(())
+                handle.stop(true).await;
+                anyhow::Ok(())
+            })
         }
         "edge" => {
-            let cfg = edge_config(&settings)?;
             let db = outpost_storage::Db::open(&settings.database.url, 4)
                 .context("opening the store's database")?;
-            println!("Outpost sync-worker (edge): pushing to {}", cfg.cloud_url);
-            rt.block_on(async move {
-                let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-                tokio::select! {
-                    _ = outpost_sync_worker::edge::run(db, cfg, wake) => {}
-                    _ = shutdown_signal() => {}
+            let cfg = if settings.sync.cloud_url.is_empty() {
+                None
+            } else {
+                Some(edge_config(&settings)?)
+            };
+            let configured = cfg.is_some();
+            let check_db = db.clone();
+            let check: Check = std::sync::Arc::new(move || {
+                let state = check_db
+                    .conn()
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| {
+                        Ok((
+                            outpost_storage::sync::status(&mut c).map_err(|e| e.to_string())?,
+                            outpost_storage::sync::backlog(
+                                &mut c,
+                                &outpost_sync_worker::edge::PRIORITY,
+                            )
+                            .map_err(|e| e.to_string())?,
+                        ))
+                    });
+                match state {
+                    Ok((status, backlog)) => {
+                        let online = status.as_ref().is_some_and(|s| s.online);
+                        let pending: i64 = backlog.iter().map(|b| b.events).sum();
+                        let degraded = configured && !online;
+                        (
+                            true,
+                            serde_json::json!({
+                                "status": if degraded { "degraded" } else { "ok" },
+                                "configured": configured, "online": online, "pending_events": pending,
+                                "last_error": status.map(|s| s.last_error).filter(|e| !e.is_empty()),
+                            }),
+                        )
+                    }
+                    Err(e) => (
+                        false,
+                        serde_json::json!({"status": "unhealthy", "error": e}),
+                    ),
                 }
             });
-            Ok(())
+            let s = &settings.sync;
+            rt.block_on(async move {
+                let health = health_server(
+                    &s.health_host,
+                    s.health_port,
+                    prometheus::Registry::new(),
+                    check,
+                )?;
+                let handle = health.handle();
+                tokio::spawn(health);
+                match cfg {
+                    Some(cfg) => {
+                        println!("Outpost sync-worker (edge): pushing to {}", cfg.cloud_url);
+                        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+                        tokio::select! {
+                            _ = outpost_sync_worker::edge::run(db, cfg, wake) => {}
+                            _ = shutdown_signal() => {}
+                        }
+                    }
+                    None => {
+                        println!(
+                            "Outpost sync-worker (edge): no cloud configured (sync.cloud_url); idle"
+                        );
+                        shutdown_signal().await;
+                    }
+                }
+                handle.stop(true).await;
+                anyhow::Ok(())
+            })
         }
         other => anyhow::bail!("--mode is edge or cloud, not {other:?}"),
     }

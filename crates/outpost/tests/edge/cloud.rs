@@ -185,6 +185,7 @@ impl Cloud {
             .env("OUTPOST__CLOUD__SYNC_PORT", self.sync_port.to_string())
             .env("OUTPOST__CLOUD__ADMIN_PORT", self.admin_port.to_string())
             .env("OUTPOST__CLOUD__ADMIN_TOKEN", &self.admin_token)
+            .env("OUTPOST__CLOUD__WORKER_PORT", "0")
             .env("OUTPOST__CLOUD__TLS_CERT", self.certs.join("server.pem"))
             .env("OUTPOST__CLOUD__TLS_KEY", self.certs.join("server.key"))
             .env("OUTPOST__LOG__FORMAT", "json")

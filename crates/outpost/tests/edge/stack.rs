@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 /// A compose project that is taken down (with its volumes) when dropped.
 struct Stack {
     compose: Vec<String>,
+    file: PathBuf,
     project: String,
     env_file: PathBuf,
     api_port: u16,
@@ -33,7 +34,9 @@ fn compose_cli() -> Vec<String> {
 }
 
 impl Stack {
-    fn up() -> Stack {
+    /// `compose.<which>.yml` under a project of its own, with the .env that
+    /// `env` writes (given the project name and the folder for its files).
+    fn up(which: &str, env: impl FnOnce(&str, &std::path::Path) -> String) -> Stack {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let project = format!(
             "outpost-t-{}",
@@ -43,23 +46,24 @@ impl Stack {
         std::fs::create_dir_all(&dir).unwrap();
         let (api_port, hub_port) = (free_port(), free_port());
         let env_file = dir.join(".env");
+        let extra = env(&project, &dir);
         std::fs::write(
             &env_file,
             format!(
                 "POSTGRES_PASSWORD=pw-{project}\nOUTPOST_REALTIME_SECRET=secret-{project}-0123456789\n\
-                 OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_HUB_PORT={hub_port}\n"
+                 OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_HUB_PORT={hub_port}\n{extra}"
             ),
         )
         .unwrap();
         let s = Stack {
             compose: compose_cli(),
+            file: root.join(format!("compose.{which}.yml")),
             project,
             env_file,
             api_port,
             hub_port,
         };
-        let file = root.join("compose.edge.yml");
-        let out = s.run(&["-f", &file.to_string_lossy(), "up", "-d"]);
+        let out = s.run(&["up", "-d"]);
         assert!(
             out.status.success(),
             "compose up: {}",
@@ -69,15 +73,12 @@ impl Stack {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let file = root.join("compose.edge.yml");
         let mut c = Command::new(&self.compose[0]);
         c.args(&self.compose[1..])
             .args(["-p", &self.project, "--env-file"])
-            .arg(&self.env_file);
-        if !args.contains(&"-f") {
-            c.arg("-f").arg(&file);
-        }
+            .arg(&self.env_file)
+            .arg("-f")
+            .arg(&self.file);
         c.args(args).output().expect("compose runs")
     }
 
@@ -141,16 +142,23 @@ impl Drop for Stack {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() {
+fn stack_tests_enabled() -> bool {
     if std::env::var("OUTPOST_TEST_STACK").as_deref() != Ok("1") {
         eprintln!(
-            "\n*** SKIPPED the compose stack test: OUTPOST_TEST_STACK is not 1 (scripts/test sets it when a Docker engine answers) ***\n"
+            "\n*** SKIPPED a compose stack test: OUTPOST_TEST_STACK is not 1 (scripts/test sets it when a Docker engine answers) ***\n"
         );
+        return false;
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() {
+    if !stack_tests_enabled() {
         return;
     }
-    let stack = Stack::up();
-    let all = ["postgres", "redis", "api", "realtime-hub"];
+    let stack = Stack::up("edge", |_, _| String::new());
+    let all = ["postgres", "redis", "api", "realtime-hub", "sync-worker"];
     stack.healthy(&all);
     let app = App {
         child: None,
@@ -226,4 +234,118 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
     };
     assert_eq!(order.body["total_minor"], json!(price));
     eprintln!("api back and healthy {:?} after SIGKILL", t0.elapsed());
+}
+
+/// The cloud as compose runs it: PostgreSQL, RabbitMQ, the cloud api and
+/// sync-worker in containers; a store (the edge on this host) pushes to the
+/// published SyncService over TLS and its sales land in the central database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_cloud_receives_a_stores_sales() {
+    if !stack_tests_enabled() {
+        return;
+    }
+    let (sync_port, admin_port) = (free_port(), free_port());
+    let token = "admin-token-for-the-stack-test";
+    let stack = Stack::up("cloud", |project, dir| {
+        let certs = dir.join("certs");
+        let ok = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(["cloud", "certs", "--out"])
+            .arg(&certs)
+            .args(["--host", "localhost"])
+            .output()
+            .unwrap();
+        assert!(ok.status.success());
+        // The container runs as uid 10001: it must be able to read the key.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            certs.join("server.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        format!(
+            "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_ADMIN_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
+             OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n",
+            certs.display()
+        )
+    });
+    stack.healthy(&["postgres", "rabbitmq", "api", "sync-worker"]);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let out = stack.run(&[
+        "exec",
+        "-T",
+        "api",
+        "outpost",
+        "cloud",
+        "store-add",
+        "--id",
+        &store_id,
+        "--code",
+        "S01",
+        "--name",
+        "Stack",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let credential = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let certs = stack.env_file.parent().unwrap().join("certs");
+
+    let store = crate::helpers::Store::new(crate::helpers::Backend::Sqlite);
+    let env = vec![
+        (
+            "OUTPOST__SYNC__CLOUD_URL",
+            format!("https://localhost:{sync_port}"),
+        ),
+        ("OUTPOST__SYNC__CREDENTIAL", credential),
+        (
+            "OUTPOST__SYNC__CA_FILE",
+            certs.join("ca.pem").to_string_lossy().into_owned(),
+        ),
+        ("OUTPOST__SYNC__BACKOFF_MAX_MS", "500".to_owned()),
+    ];
+    let app = crate::helpers::spawn_opts(
+        &store,
+        &crate::helpers::Opts {
+            env,
+            ..Default::default()
+        },
+    );
+    let till = app.register("Till 1").await;
+    let (code, _, price) = app.barcode(&till.cashier, "Espresso").await;
+    for _ in 0..5 {
+        let r = app
+            .sell(&till.cashier, &key(), &cash_sale(&[(&code, 1000)], price))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let stores: serde_json::Value = http
+            .get(format!("http://127.0.0.1:{admin_port}/api/v1/stores"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let applied = stores[0]["streams"]
+            .as_array()
+            .and_then(|s| s.iter().find(|x| x["stream"] == "sales"))
+            .and_then(|s| s["applied"].as_i64())
+            .unwrap_or(0);
+        if applied >= 5 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sales never reached the cloud: {stores}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let h = app.get("/health", "").await;
+    assert_eq!(h.body["components"]["sync"]["online"], true, "{}", h.body);
 }
