@@ -72,7 +72,22 @@
       el("h2", {}, "Event streams"),
       table(["Stream", "Last position"], Object.entries(o.streams).map(([s, p]) => el("tr", {}, el("td", {}, s), el("td", {}, p)))),
       el("p", {}, `Events waiting for the relay: ${o.unrelayed}`),
+      el("h2", {}, "Cloud sync"), syncSummary(h.components.sync || {}),
       el("h2", {}, "Screens online"), el("div", { id: "online" })];
+  }
+
+  // The sync worker's state in words: staff should see at a glance whether
+  // sales are reaching the cloud, and how much is waiting.
+  function syncSummary(s) {
+    if (!s.configured && !s.online) return el("p", {}, "No cloud is configured: this store runs on its own.");
+    const age = (sec) => (sec == null ? "" : sec < 120 ? `${sec} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${Math.round(sec / 3600)} h`);
+    const lines = [
+      el("p", { class: "status-" + (s.online ? "ok" : "degraded") }, s.online ? "Connected to the cloud." : "Not connected to the cloud: sales are kept here and sent when the link returns."),
+      el("p", {}, `Waiting to send: ${s.pending_events ?? 0} events (${Math.round((s.pending_bytes || 0) / 1024)} KiB)` + (s.oldest_unsent_age_s != null ? `, the oldest from ${age(s.oldest_unsent_age_s)} ago` : "") + "."),
+    ];
+    if (s.last_success_ms_ago != null) lines.push(el("p", {}, `Last successful contact: ${age(Math.round(s.last_success_ms_ago / 1000))} ago.`));
+    if (s.last_error) lines.push(el("p", { class: "status-degraded" }, `Last error: ${s.last_error}`));
+    return el("div", {}, ...lines);
   }
 
   async function registers() {

@@ -190,7 +190,9 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
                     });
                 match state {
                     Ok((status, backlog)) => {
-                        let online = status.as_ref().is_some_and(|s| s.online);
+                        let online = status
+                            .as_ref()
+                            .is_some_and(outpost_storage::sync::Status::online_now);
                         let pending: i64 = backlog.iter().map(|b| b.events).sum();
                         let degraded = configured && !online;
                         (

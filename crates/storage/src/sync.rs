@@ -174,6 +174,21 @@ pub fn backlog(conn: &mut AnyConnection, streams: &[&str]) -> Result<Vec<Backlog
     Ok(out)
 }
 
+/// This node's store id.
+pub fn store_id(conn: &mut AnyConnection) -> Result<String> {
+    Ok(node::table.select(node::store_id).first(conn)?)
+}
+
+/// The sync worker's "online" counts only while it keeps saying so: a worker
+/// that died leaves its last word behind.
+pub const ONLINE_FRESH_MS: i64 = 60_000;
+
+impl Status {
+    pub fn online_now(&self) -> bool {
+        self.online && now_millis() - self.last_attempt_at < ONLINE_FRESH_MS
+    }
+}
+
 /// The epoch this database is in, and the epoch it left for it (if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Epoch {

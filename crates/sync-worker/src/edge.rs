@@ -364,11 +364,7 @@ async fn next_batches(
 }
 
 async fn hello_request(db: &Db, cfg: &EdgeConfig, _epoch: &str) -> Result<HelloRequest, SyncError> {
-    let (store_id, ep) = blocking(db, |c| {
-        let node = outpost_storage::Node::load(c)?;
-        Ok((node.store_id, sync::epoch(c)?))
-    })
-    .await?;
+    let (store_id, ep) = blocking(db, |c| Ok((sync::store_id(c)?, sync::epoch(c)?))).await?;
     let (parent_epoch, fork) = match &ep.parent {
         Some(p) => (
             p.node_epoch.clone(),

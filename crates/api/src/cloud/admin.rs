@@ -20,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(page))
         .route("/api/v1/stores", web::get().to(stores))
         .route("/api/v1/alarms", web::get().to(alarms))
+        .route("/api/v1/orders", web::get().to(orders))
         .route(
             "/api/v1/stores/{store_id}/products",
             web::post().to(author_product),
@@ -189,6 +190,68 @@ async fn author_product(
     }
 }
 
+#[derive(serde::Deserialize)]
+struct OrdersQuery {
+    store: Option<String>,
+    adjustments: Option<bool>,
+    limit: Option<i64>,
+}
+
+/// Orders across stores (`?store=` one store, `?adjustments=true` only the
+/// adjustment queue).
+async fn orders(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    q: web::Query<OrdersQuery>,
+) -> HttpResponse {
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    let q = q.into_inner();
+    let r = blocking(&state.db, move |c| {
+        cloud::orders(
+            c,
+            q.store.as_deref(),
+            q.adjustments.unwrap_or(false),
+            q.limit.unwrap_or(100),
+        )
+    })
+    .await;
+    match r {
+        Ok(o) => HttpResponse::Ok().json(o),
+        Err(r) => r,
+    }
+}
+
+/// Minor units as a decimal amount in the currency's exponent.
+fn amount(minor: i64, currency: &str) -> String {
+    let exp = outpost_domain::Currency::parse(currency).map_or(2, |c| c.exponent()) as u32;
+    if exp == 0 {
+        return minor.to_string();
+    }
+    let div = 10i64.pow(exp);
+    let sign = if minor < 0 { "-" } else { "" };
+    let (whole, frac) = (minor.abs() / div, minor.abs() % div);
+    format!("{sign}{whole}.{frac:0width$}", width = exp as usize)
+}
+
+fn order_rows(orders: &[cloud::OrderRow]) -> String {
+    orders
+        .iter()
+        .map(|o| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
+                esc(&o.store_code),
+                esc(&o.number),
+                esc(&o.status),
+                amount(o.total_minor, &o.currency),
+                esc(&o.currency),
+                if o.needs_adjustment { "adjust" } else { "" }
+            )
+        })
+        .collect()
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -196,16 +259,22 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Stores with their sync state, and the alarms, as one server-rendered page.
+/// Stores with their sync state, the alarms, the adjustment queue and recent
+/// orders across stores, as one server-rendered page.
 async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
     if let Some(r) = refuse(&req, &state) {
         return r;
     }
     let data = blocking(&state.db, |c| {
-        Ok((cloud::store_sync(c)?, cloud::alarms(c, None)?))
+        Ok((
+            cloud::store_sync(c)?,
+            cloud::alarms(c, None)?,
+            cloud::orders(c, None, false, 50)?,
+            cloud::orders(c, None, true, 100)?,
+        ))
     })
     .await;
-    let (stores, alarms) = match data {
+    let (stores, alarms, recent, adjust) = match data {
         Ok(d) => d,
         Err(r) => return r,
     };
@@ -246,7 +315,11 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
          td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style>\
          <h1>Outpost cloud</h1><h2>Stores</h2><table><tr><th>Code</th><th>Name</th><th>Last contact</th>\
          <th>Streams (applied/acknowledged)</th><th>Waiting behind a gap</th><th>Rejected</th><th>Alarms</th></tr>{rows}</table>\
-         <h2>Alarms</h2><table><tr><th>Kind</th><th>Store</th><th>Detail</th></tr>{alarm_rows}</table></html>"
+         <h2>Alarms</h2><table><tr><th>Kind</th><th>Store</th><th>Detail</th></tr>{alarm_rows}</table>\
+         <h2>Adjustment queue</h2><table><tr><th>Store</th><th>Order</th><th>Status</th><th>Total</th><th></th></tr>{}</table>\
+         <h2>Recent orders</h2><table><tr><th>Store</th><th>Order</th><th>Status</th><th>Total</th><th></th></tr>{}</table></html>",
+        order_rows(&adjust),
+        order_rows(&recent)
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -165,7 +165,9 @@ pub fn sync_state(c: &mut outpost_storage::AnyConnection) -> outpost_storage::Re
 
 impl SyncState {
     pub fn online(&self) -> bool {
-        self.status.as_ref().is_some_and(|s| s.online)
+        self.status
+            .as_ref()
+            .is_some_and(outpost_storage::sync::Status::online_now)
     }
     fn pending(&self, unrelayed: i64) -> i64 {
         self.backlog.iter().map(|b| b.events).sum::<i64>() + unrelayed

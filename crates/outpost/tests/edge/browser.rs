@@ -87,6 +87,9 @@ async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
 
 /// Starts chromedriver and a headless Chromium session.
 async fn browser() -> (fantoccini::Client, Driver) {
+    // The test binary links rustls with both ring (the sync link) and aws-lc-rs
+    // (the WebDriver client): name one, or rustls refuses to pick.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let port = free_port();
     let driver = Driver(
         Command::new("chromedriver")

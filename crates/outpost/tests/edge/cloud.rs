@@ -400,6 +400,17 @@ impl Cloud {
         env
     }
 
+    /// An admin GET (with the token when `auth`): status and body text.
+    pub async fn admin_get(&self, path: &str, auth: bool) -> (u16, String) {
+        let mut r =
+            reqwest::Client::new().get(format!("http://127.0.0.1:{}{path}", self.admin_port));
+        if auth {
+            r = r.bearer_auth(&self.admin_token);
+        }
+        let r = r.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
     /// An admin API call to the cloud.
     pub async fn admin_post(
         &self,

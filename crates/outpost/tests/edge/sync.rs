@@ -450,6 +450,20 @@ async fn master_data_conflicts_follow_the_written_rules() {
         cloud.count("SELECT count(*) AS n FROM orders WHERE needs_adjustment"),
         3
     );
+    // The cloud's adjustment queue and admin page show them, to the admin only.
+    let (st, body) = cloud
+        .admin_get("/api/v1/orders?adjustments=true", true)
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let queue: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(queue.as_array().unwrap().len(), 3, "{queue}");
+    let (st, page) = cloud.admin_get("/", true).await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("Adjustment queue") && page.contains("master-conflict"),
+        "{page}"
+    );
+    assert_eq!(cloud.admin_get("/api/v1/orders", false).await.0, 401);
     assert_eq!(cloud.count("SELECT count(*) AS n FROM orders"), 5);
     assert_eq!(
         cloud.count("SELECT COALESCE(sum(total_minor), 0)::bigint AS n FROM orders"),

@@ -8,8 +8,8 @@ mod stores;
 
 pub use apply::{ApplyReport, Incoming, apply_batch};
 pub use stores::{
-    Acked, Alarm, Hello, StoreRow, StoreSync, add_store, alarms, authenticate, event_at, hello,
-    hello_epoch, record_acks, store_sync,
+    Acked, Alarm, Hello, OrderRow, StoreRow, StoreSync, add_store, alarms, authenticate, event_at,
+    hello, hello_epoch, orders, record_acks, store_sync,
 };
 
 use crate::error::{Result, StorageError};

@@ -457,3 +457,45 @@ pub fn hello_epoch(conn: &mut CloudConn, store_id: &str) -> Result<String> {
         .get_result(conn)?;
     Ok(r.node_epoch)
 }
+
+/// An order as the cloud holds it, for the admin.
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct OrderRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub store_code: String,
+    #[diesel(sql_type = Text)]
+    pub number: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub currency: String,
+    #[diesel(sql_type = BigInt)]
+    pub total_minor: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub needs_adjustment: bool,
+    #[diesel(sql_type = BigInt)]
+    pub created_at: i64,
+}
+
+/// Orders across stores (or of one), newest first; only those flagged for
+/// adjustment when `adjustments`.
+pub fn orders(
+    conn: &mut CloudConn,
+    store_id: Option<&str>,
+    adjustments: bool,
+    limit: i64,
+) -> Result<Vec<OrderRow>> {
+    Ok(diesel::sql_query(
+        "SELECT o.id, s.code AS store_code, o.number, o.status, o.currency, o.total_minor, \
+           o.needs_adjustment, o.created_at \
+         FROM orders o JOIN stores s ON s.id = o.store_id \
+         WHERE ($1::text IS NULL OR o.store_id = $1) AND (NOT $2 OR o.needs_adjustment) \
+         ORDER BY o.created_at DESC, o.id DESC LIMIT $3",
+    )
+    .bind::<Nullable<Text>, _>(store_id)
+    .bind::<diesel::sql_types::Bool, _>(adjustments)
+    .bind::<BigInt, _>(limit.clamp(1, 1000))
+    .load(conn)?)
+}
