@@ -32,19 +32,7 @@ pub struct Args {
     seconds: u64,
 }
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+use crate::bench_sync::{Proc, free_port};
 
 fn now_us() -> i64 {
     std::time::SystemTime::now()

@@ -33,7 +33,9 @@ pub struct Args {
     fleet_events: usize,
 }
 
-struct Proc(Child);
+/// A child process (and its process group, when it leads one) killed when
+/// dropped.
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -45,7 +47,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
