@@ -13,7 +13,7 @@ use crate::catalog::{self, NewProduct};
 use crate::db::{AnyConnection, write_tx};
 use crate::error::{Result, StorageError};
 use crate::node::{Actor, Node};
-use crate::schema::{node, order_lines, orders, products};
+use crate::schema::{barcodes, node, order_lines, orders, products};
 use crate::{audit, sales};
 use diesel::prelude::*;
 use outpost_domain::{Hlc, Role};
@@ -35,6 +35,15 @@ struct ProductChange {
     price_minor: Option<i64>,
     active: Option<bool>,
     tax_category: Option<String>,
+    barcodes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TaxChange {
+    code: String,
+    name: Option<String>,
+    rate_ppm: Option<i64>,
+    mode: Option<String>,
 }
 
 /// What applying a pull did.
@@ -66,14 +75,23 @@ pub fn apply(conn: &mut AnyConnection, changes: &[Change], to: i64) -> Result<Ap
         };
         let mut out = Applied::default();
         for c in changes {
-            if c.kind != "product" {
-                tracing::warn!(kind = %c.kind, "a master change of a kind this edge does not know: skipped");
-                out.skipped += 1;
-                continue;
+            let corrupt = |e: serde_json::Error| {
+                StorageError::Corrupt(format!("master change {}: {e}", c.cursor))
+            };
+            match c.kind.as_str() {
+                "product" => {
+                    let p: ProductChange = serde_json::from_str(&c.body).map_err(corrupt)?;
+                    product(conn, &node, &cloud, c, &p, &mut out)?;
+                }
+                "tax_category" => {
+                    let t: TaxChange = serde_json::from_str(&c.body).map_err(corrupt)?;
+                    tax_category(conn, &node, &cloud, &t, &mut out)?;
+                }
+                other => {
+                    tracing::warn!(kind = %other, "a master change of a kind this edge does not know: skipped");
+                    out.skipped += 1;
+                }
             }
-            let p: ProductChange = serde_json::from_str(&c.body)
-                .map_err(|e| StorageError::Corrupt(format!("master change {}: {e}", c.cursor)))?;
-            product(conn, &node, &cloud, c, &p, &mut out)?;
         }
         diesel::update(node::table.filter(node::master_version.lt(to)))
             .set(node::master_version.eq(to))
@@ -110,7 +128,14 @@ fn product(
             tax_category: tax.clone(),
             weighed: false,
             kitchen: false,
-            barcodes: Vec::new(),
+            barcodes: free_barcodes(
+                conn,
+                node,
+                cloud,
+                &p.sku,
+                p.barcodes.as_deref().unwrap_or_default(),
+                None,
+            )?,
         };
         catalog::insert_product(conn, node, cloud, &new, Hlc::from_raw(c.hlc))?;
         out.created += 1;
@@ -137,6 +162,15 @@ fn product(
             products::updated_hlc.eq(c.hlc),
         ))
         .execute(conn)?;
+    if let Some(codes) = &p.barcodes {
+        let keep = free_barcodes(conn, node, cloud, &p.sku, codes, Some(&id))?;
+        diesel::delete(barcodes::table.filter(barcodes::product_id.eq(&id))).execute(conn)?;
+        for code in &keep {
+            diesel::insert_into(barcodes::table)
+                .values((barcodes::code.eq(code), barcodes::product_id.eq(&id)))
+                .execute(conn)?;
+        }
+    }
     let after = catalog::by_id(conn, node, &id)?;
     catalog::master_event(
         conn,
@@ -154,6 +188,84 @@ fn product(
             flag_sold_at_old_price(conn, node, cloud, &id, &p.sku, c.hlc, new_price)?;
     }
     Ok(())
+}
+
+/// The codes of `codes` that no other product of this store holds; a code
+/// taken by another product is left with it, and the audit log says so.
+fn free_barcodes(
+    conn: &mut AnyConnection,
+    node: &Node,
+    cloud: &Actor,
+    sku: &str,
+    codes: &[String],
+    product_id: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for code in codes {
+        let owner: Option<String> = barcodes::table
+            .find(code)
+            .select(barcodes::product_id)
+            .first(conn)
+            .optional()?;
+        match owner {
+            Some(o) if Some(o.as_str()) != product_id => {
+                let detail = serde_json::json!({"sku": sku, "barcode": code, "held_by": o});
+                audit::by(conn, node, cloud, "master.barcode_taken", &o, detail)?;
+            }
+            _ if !out.contains(code) => out.push(code.clone()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// A tax category from the cloud (its only author): created, or its name,
+/// rate or mode changed. Sales after it use it; sold orders keep their taxes.
+fn tax_category(
+    conn: &mut AnyConnection,
+    node: &Node,
+    cloud: &Actor,
+    t: &TaxChange,
+    out: &mut Applied,
+) -> Result<()> {
+    use crate::schema::tax_categories as tc;
+    let current: Option<(String, String, i64, String)> = tc::table
+        .filter(tc::code.eq(&t.code))
+        .select((tc::id, tc::name, tc::rate_ppm, tc::mode))
+        .first(conn)
+        .optional()?;
+    match current {
+        Some((id, name, rate, mode)) => {
+            diesel::update(tc::table.find(&id))
+                .set((
+                    tc::name.eq(t.name.clone().unwrap_or(name)),
+                    tc::rate_ppm.eq(t.rate_ppm.unwrap_or(rate)),
+                    tc::mode.eq(t.mode.clone().unwrap_or(mode)),
+                ))
+                .execute(conn)?;
+            out.changed += 1;
+        }
+        None => {
+            let (Some(name), Some(rate), Some(mode)) = (&t.name, t.rate_ppm, &t.mode) else {
+                tracing::warn!(code = %t.code, "a new tax category without name, rate and mode: skipped");
+                out.skipped += 1;
+                return Ok(());
+            };
+            diesel::insert_into(tc::table)
+                .values((
+                    tc::id.eq(crate::db::new_id()),
+                    tc::code.eq(&t.code),
+                    tc::name.eq(name),
+                    tc::rate_ppm.eq(rate),
+                    tc::mode.eq(mode),
+                ))
+                .execute(conn)?;
+            out.created += 1;
+        }
+    }
+    let detail =
+        serde_json::json!({"code": t.code, "name": t.name, "rate_ppm": t.rate_ppm, "mode": t.mode});
+    audit::by(conn, node, cloud, "master.tax_category", &t.code, detail)
 }
 
 /// Orders sold after the central price change (by HLC) at another price: the

@@ -24,6 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/stores/{store_id}/products",
             web::post().to(author_product),
+        )
+        .route(
+            "/api/v1/stores/{store_id}/tax-categories",
+            web::post().to(author_tax),
         );
 }
 
@@ -145,27 +149,63 @@ async fn alarms(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
     }
 }
 
-/// A product edit for one store (price, name, active, or a new product with
-/// its tax category), delivered through the store's change feed.
+/// A product edit for one store (price, name, active, barcodes, or a new
+/// product with its tax category), delivered through the store's change feed.
 async fn author_product(
     req: HttpRequest,
     state: web::Data<AdminState>,
     store_id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
+    author(
+        req,
+        state,
+        store_id.into_inner(),
+        body,
+        cloud::master::author_product,
+    )
+    .await
+}
+
+/// A tax category edit for one store (a new category, or its name, rate or
+/// mode); later sales use it.
+async fn author_tax(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    store_id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    author(
+        req,
+        state,
+        store_id.into_inner(),
+        body,
+        cloud::master::author_tax,
+    )
+    .await
+}
+
+/// Parses a master-data change and appends it to the store's feed: 201 with
+/// the cursor, or a problem (400 body, 422 change, 404 store).
+async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    store: String,
+    body: web::Bytes,
+    write: fn(&mut cloud::CloudConn, &str, &C) -> outpost_storage::Result<i64>,
+) -> HttpResponse {
     use actix_web::http::StatusCode;
     if let Some(r) = refuse(&req, &state) {
         return r;
     }
-    let change: cloud::master::ProductChange = match serde_json::from_slice(&body) {
+    let change: C = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid-body", &e.to_string()),
     };
     let db = state.db.clone();
-    let store = store_id.into_inner();
     let r = web::block(move || {
         let mut c = db.conn()?;
-        cloud::master::author_product(&mut c, &store, &change)
+        write(&mut c, &store, &change)
     })
     .await;
     match r {
@@ -179,7 +219,7 @@ async fn author_product(
             &format!("{m} not found"),
         ),
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "authoring a product change");
+            tracing::error!(error = %e, "authoring a master-data change");
             problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database-unavailable",

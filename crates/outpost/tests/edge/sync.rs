@@ -481,3 +481,121 @@ async fn master_data_conflicts_follow_the_written_rules() {
         1
     );
 }
+
+/// The cloud adds a tax category and a product with a barcode, and changes a
+/// tax rate: the store sells the new product by its barcode with the new
+/// category's tax; sold orders keep the taxes they had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cloud_adds_products_and_changes_tax_rates_at_a_store() {
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.add_store(&store_id, "S01");
+    let store = Store::new(Backend::Postgres);
+    let app = edge(&store, &cloud, &credential, &[]);
+    let till = app.register("Till 1").await;
+    let path = |what: &str| format!("/api/v1/stores/{store_id}/{what}");
+    let (st, b) = cloud
+        .admin_post(
+            &path("tax-categories"),
+            serde_json::json!({"code": "cake", "name": "Cake rate", "rate_ppm": 50000, "mode": "inclusive"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, b) = cloud
+        .admin_post(
+            &path("products"),
+            serde_json::json!({"sku": "CAKE-1", "name": "Cloud cake", "price_minor": 350,
+                "tax_category": "cake", "barcodes": ["2999999999990"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    // Refused, with nothing written: an unknown store, a bad rate, a bad body.
+    let unknown = format!("/api/v1/stores/{}/tax-categories", uuid::Uuid::now_v7());
+    assert_eq!(
+        cloud
+            .admin_post(&unknown, serde_json::json!({"code": "x", "rate_ppm": 1}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        cloud
+            .admin_post(
+                &path("tax-categories"),
+                serde_json::json!({"code": "cake", "rate_ppm": 2000000})
+            )
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        cloud
+            .admin_post(&path("products"), serde_json::json!({"name": 5}))
+            .await
+            .0,
+        400
+    );
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let cake = loop {
+        let r = app
+            .get("/api/v1/products?q=Cloud%20cake", &till.manager)
+            .await;
+        if let Some(p) = r.body.as_array().and_then(|a| a.first()) {
+            break p.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cloud's product never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(cake["barcodes"], serde_json::json!(["2999999999990"]));
+    let sale = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &cash_sale(&[("2999999999990", 1000)], 350),
+        )
+        .await;
+    assert_eq!(sale.status, 201, "{}", sale.body);
+    // 5 % inclusive of 3.50: 350 × 50000 / 1050000 = 16.67 → 17.
+    assert_eq!(sale.body["tax_minor"], 17, "{}", sale.body);
+
+    let (st, _) = cloud
+        .admin_post(
+            &path("tax-categories"),
+            serde_json::json!({"code": "cake", "rate_ppm": 100000}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let q = app
+            .post(
+                "/api/v1/orders/quote",
+                &till.cashier,
+                serde_json::json!({"lines": [{"barcode": "2999999999990", "quantity_milli": 1000}]}),
+            )
+            .await;
+        assert_eq!(q.status, 200, "{}", q.body);
+        // 10 %: 350 × 100000 / 1100000 = 31.8 → 32.
+        if q.body["tax_minor"] == 32 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new rate never arrived: {}",
+            q.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = app
+        .get(
+            &format!("/api/v1/orders/{}", sale.body["id"].as_str().unwrap()),
+            &till.manager,
+        )
+        .await;
+    assert_eq!(before.body["tax_minor"], 17, "a sold order keeps its tax");
+}

@@ -25,6 +25,9 @@ pub struct ProductChange {
     pub active: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_category: Option<String>,
+    /// The product's barcodes (the whole set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barcodes: Option<Vec<String>>,
 }
 
 impl ProductChange {
@@ -43,12 +46,23 @@ impl ProductChange {
         {
             return bad("price_minor is out of range");
         }
+        if let Some(codes) = &self.barcodes
+            && (codes.len() > 32
+                || codes.iter().any(|c| {
+                    c.trim().is_empty() || c.len() > 64 || c.chars().any(char::is_control)
+                }))
+        {
+            return bad("barcodes: at most 32, each 1 to 64 printable characters");
+        }
         if self.name.is_none()
             && self.price_minor.is_none()
             && self.active.is_none()
             && self.tax_category.is_none()
+            && self.barcodes.is_none()
         {
-            return bad("the change sets nothing: give name, price_minor, active or tax_category");
+            return bad(
+                "the change sets nothing: give name, price_minor, active, tax_category or barcodes",
+            );
         }
         Ok(())
     }
@@ -72,6 +86,9 @@ impl ProductChange {
         }
         if let Some(v) = &self.tax_category {
             o.insert("tax_category".into(), v.clone().into());
+        }
+        if let Some(v) = &self.barcodes {
+            o.insert("barcodes".into(), v.clone().into());
         }
         out
     }
@@ -105,42 +122,105 @@ struct Max {
     n: i64,
 }
 
-/// An edit authored in the cloud for one store. Returns the change's cursor.
+/// A tax category edit: the code and the fields it sets (all of name,
+/// rate_ppm and mode for a new category).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxChange {
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Parts per million (190000 = 19 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_ppm: Option<i64>,
+    /// inclusive | exclusive
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+impl TaxChange {
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(StorageError::Unprocessable(m.to_owned()));
+        if self.code.trim().is_empty() || self.code.len() > 32 {
+            return bad("code must be 1 to 32 characters");
+        }
+        if let Some(r) = self.rate_ppm
+            && !(0..=1_000_000).contains(&r)
+        {
+            return bad("rate_ppm must be 0 to 1000000 (parts per million)");
+        }
+        if let Some(m) = &self.mode
+            && m != "inclusive"
+            && m != "exclusive"
+        {
+            return bad("mode must be inclusive or exclusive");
+        }
+        if self.name.is_none() && self.rate_ppm.is_none() && self.mode.is_none() {
+            return bad("the change sets nothing: give name, rate_ppm or mode");
+        }
+        Ok(())
+    }
+}
+
+/// Appends a change to the store's feed under the writers' lock; returns its
+/// cursor and HLC (later than every earlier change and than `floor`).
+fn feed(
+    conn: &mut PgConnection,
+    store_id: &str,
+    kind: &str,
+    entity_id: &str,
+    body: String,
+    floor: i64,
+) -> Result<(i64, i64)> {
+    // One writer at a time: cursors are then handed out in commit order.
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7400012)").execute(conn)?;
+    let known: Max = diesel::sql_query("SELECT count(*) AS n FROM stores WHERE id = $1")
+        .bind::<Text, _>(store_id)
+        .get_result(conn)?;
+    if known.n == 0 {
+        return Err(StorageError::not_found(format!("store {store_id}")));
+    }
+    let last: Max = diesel::sql_query("SELECT COALESCE(max(hlc), 0) AS n FROM master_changes")
+        .get_result(conn)?;
+    let hlc = (now_millis() << 16).max(last.n + 1).max(floor + 1);
+    let cursor: Max = diesel::sql_query(
+        "INSERT INTO master_changes (store_id, kind, entity_id, hlc, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING cursor AS n",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(entity_id)
+    .bind::<BigInt, _>(hlc)
+    .bind::<Text, _>(body)
+    .bind::<BigInt, _>(now_millis())
+    .get_result(conn)?;
+    Ok((cursor.n, hlc))
+}
+
+fn json(v: &impl Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// A tax category edit authored in the cloud for one store (the cloud is its
+/// only author). Returns the change's cursor.
+pub fn author_tax(conn: &mut CloudConn, store_id: &str, change: &TaxChange) -> Result<i64> {
+    change.check()?;
+    let body = json(change)?;
+    conn.transaction(|conn| Ok(feed(conn, store_id, "tax_category", &change.code, body, 0)?.0))
+}
+
+/// A product edit authored in the cloud for one store. Returns the change's
+/// cursor.
 pub fn author_product(conn: &mut CloudConn, store_id: &str, change: &ProductChange) -> Result<i64> {
     change.check()?;
     conn.transaction(|conn| {
-        // One writer at a time: cursors are then handed out in commit order.
-        diesel::sql_query("SELECT pg_advisory_xact_lock(7400012)").execute(conn)?;
-        let known: Max = diesel::sql_query("SELECT count(*) AS n FROM stores WHERE id = $1")
-            .bind::<Text, _>(store_id)
-            .get_result(conn)?;
-        if known.n == 0 {
-            return Err(StorageError::not_found(format!("store {store_id}")));
-        }
         let current = row(conn, store_id, &change.sku)?;
-        let last: Max = diesel::sql_query("SELECT COALESCE(max(hlc), 0) AS n FROM master_changes")
-            .get_result(conn)?;
-        let wall = now_millis() << 16;
-        let hlc = wall
-            .max(last.n + 1)
-            .max(current.as_ref().map_or(0, |r| r.hlc + 1));
+        let floor = current.as_ref().map_or(0, |r| r.hlc);
         let body = change.over(
             &current
                 .as_ref()
                 .map_or(serde_json::json!({}), |r| r.body.clone()),
         );
-        let cursor: Max = diesel::sql_query(
-            "INSERT INTO master_changes (store_id, kind, entity_id, hlc, body, created_at) \
-             VALUES ($1, 'product', $2, $3, $4, $5) RETURNING cursor AS n",
-        )
-        .bind::<Text, _>(store_id)
-        .bind::<Text, _>(&change.sku)
-        .bind::<BigInt, _>(hlc)
-        .bind::<Text, _>(
-            serde_json::to_string(change).map_err(|e| StorageError::Corrupt(e.to_string()))?,
-        )
-        .bind::<BigInt, _>(now_millis())
-        .get_result(conn)?;
+        let (cursor, hlc) = feed(conn, store_id, "product", &change.sku, json(change)?, floor)?;
         diesel::sql_query(
             "INSERT INTO store_products (store_id, sku, body, hlc, origin, cursor, updated_at) \
              VALUES ($1, $2, $3, $4, 'cloud', $5, $6) \
@@ -151,10 +231,10 @@ pub fn author_product(conn: &mut CloudConn, store_id: &str, change: &ProductChan
         .bind::<Text, _>(&change.sku)
         .bind::<Jsonb, _>(&body)
         .bind::<BigInt, _>(hlc)
-        .bind::<BigInt, _>(cursor.n)
+        .bind::<BigInt, _>(cursor)
         .bind::<BigInt, _>(now_millis())
         .execute(conn)?;
-        Ok(cursor.n)
+        Ok(cursor)
     })
 }
 
@@ -198,6 +278,8 @@ pub(super) struct StoreProduct {
     price_minor: i64,
     active: bool,
     tax_category: String,
+    #[serde(default)]
+    barcodes: Vec<String>,
 }
 
 /// A product edit made at the store (its `master` event), merged by last
@@ -213,6 +295,7 @@ pub(super) fn apply_store_product(
 ) -> Result<()> {
     let body = serde_json::json!({
         "sku": p.sku, "name": p.name, "price_minor": p.price_minor, "active": p.active, "tax_category": p.tax_category,
+        "barcodes": p.barcodes,
     });
     let current = row(conn, store_id, &p.sku)?;
     let now = now_millis();
