@@ -212,8 +212,9 @@ async fn wait(mut rx: tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|stopped| *stopped).await;
 }
 
-/// Persists the clock's high-water mark every few seconds and purges old
-/// idempotency keys daily.
+/// Every few seconds persists the clock's high-water mark, picks up what the
+/// sync worker changed (master-data cursor, store settings) and applies
+/// price-list versions that became due; purges old idempotency keys daily.
 async fn housekeeping(state: web::Data<AppState>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -225,6 +226,19 @@ async fn housekeeping(state: web::Data<AppState>, shutdown: impl std::future::Fu
         }
         if let Err(e) = state.write(|c, n| n.persist_clock(c)).await {
             tracing::warn!(error = %e, "could not persist the clock");
+        }
+        if let Err(e) = state.db(|c, n| n.refresh(c)).await {
+            tracing::warn!(error = %e, "could not re-read the store's settings");
+        }
+        match state
+            .write(|c, n| {
+                outpost_storage::master::activate_due(c, n, outpost_storage::db::now_millis())
+            })
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(versions = n, "price-list versions took effect"),
+            Err(e) => tracing::warn!(error = %e, "could not apply due price-list versions"),
         }
         if last_purge.elapsed() >= Duration::from_secs(86_400) {
             let days = state.settings.idempotency.retention_days;

@@ -268,7 +268,7 @@ pub(crate) fn insert_product(
     let company = p
         .company_id
         .clone()
-        .unwrap_or_else(|| node.default_company_id.clone());
+        .unwrap_or_else(|| node.store().default_company_id);
     if companies::table
         .find(&company)
         .count()

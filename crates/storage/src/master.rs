@@ -8,16 +8,25 @@
 //! late flags the orders it sold since at the old price (`price_override`,
 //! in the adjustment queue) — the customer keeps the price they paid — and
 //! later sales use the new price.
+//!
+//! Besides products and tax categories the feed carries companies, staff
+//! (with a PIN hash, never a PIN; the later edit by HLC wins), the store's
+//! settings and price-list versions that take effect at a set time. A change
+//! this edge cannot apply (a kind it does not know, a new product without its
+//! price) is skipped and the audit log says why (`master.skipped`).
 
 use crate::catalog::{self, NewProduct};
 use crate::db::{AnyConnection, write_tx};
 use crate::error::{Result, StorageError};
 use crate::node::{Actor, Node};
-use crate::schema::{barcodes, node, order_lines, orders, products};
+use crate::schema::{
+    barcodes, companies, node, order_lines, orders, price_list_versions, products, sessions, staff,
+    stores,
+};
 use crate::{audit, sales};
 use diesel::prelude::*;
 use outpost_domain::{Hlc, Role};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One change of the cloud's feed.
 #[derive(Debug, Clone)]
@@ -36,6 +45,73 @@ struct ProductChange {
     active: Option<bool>,
     tax_category: Option<String>,
     barcodes: Option<Vec<String>>,
+    /// The invoicing company's code.
+    company: Option<String>,
+    weighed: Option<bool>,
+    kitchen: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompanyChange {
+    code: String,
+    name: Option<String>,
+    tax_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StaffChange {
+    id: String,
+    name: Option<String>,
+    role: Option<String>,
+    pin_hash: Option<String>,
+    active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoreChange {
+    name: Option<String>,
+    utc_offset_minutes: Option<i32>,
+    /// The default invoicing company's code.
+    default_company: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PriceListChange {
+    version: String,
+    effective_at: i64,
+    prices: Vec<Price>,
+}
+
+/// The fields a change sets (`None`: left as they are), one UPDATE each.
+#[derive(AsChangeset)]
+#[diesel(table_name = companies)]
+struct CompanyPatch<'a> {
+    name: Option<&'a str>,
+    tax_id: Option<&'a str>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = staff)]
+struct StaffPatch<'a> {
+    name: Option<&'a str>,
+    role: Option<&'a str>,
+    pin_hash: Option<&'a str>,
+    active: Option<bool>,
+    updated_hlc: i64,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = stores)]
+struct StorePatch<'a> {
+    name: Option<&'a str>,
+    utc_offset_minutes: Option<i32>,
+    default_company_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Price {
+    sku: String,
+    price_minor: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,10 +163,30 @@ pub fn apply(conn: &mut AnyConnection, changes: &[Change], to: i64) -> Result<Ap
                     let t: TaxChange = serde_json::from_str(&c.body).map_err(corrupt)?;
                     tax_category(conn, &node, &cloud, &t, &mut out)?;
                 }
-                other => {
-                    tracing::warn!(kind = %other, "a master change of a kind this edge does not know: skipped");
-                    out.skipped += 1;
+                "company" => {
+                    let co: CompanyChange = serde_json::from_str(&c.body).map_err(corrupt)?;
+                    company(conn, &node, &cloud, c, &co, &mut out)?;
                 }
+                "staff" => {
+                    let st: StaffChange = serde_json::from_str(&c.body).map_err(corrupt)?;
+                    staff_member(conn, &node, &cloud, c, &st, &mut out)?;
+                }
+                "store" => {
+                    let st: StoreChange = serde_json::from_str(&c.body).map_err(corrupt)?;
+                    store_settings(conn, &node, &cloud, c, &st, &mut out)?;
+                }
+                "price_list" => {
+                    let pl: PriceListChange = serde_json::from_str(&c.body).map_err(corrupt)?;
+                    price_list(conn, &node, &cloud, &pl, &mut out)?;
+                }
+                other => skip(
+                    conn,
+                    &node,
+                    &cloud,
+                    c,
+                    &format!("a master change of a kind this edge does not know ({other})"),
+                    &mut out,
+                )?,
             }
         }
         diesel::update(node::table.filter(node::master_version.lt(to)))
@@ -114,20 +210,32 @@ fn product(
         .select((products::id, products::updated_hlc, products::price_minor))
         .first(conn)
         .optional()?;
+    let company_id = match &p.company {
+        Some(code) => match company_by_code(conn, code)? {
+            Some(id) => Some(id),
+            None => {
+                let why = format!("product {}: unknown company {code:?}", p.sku);
+                return skip(conn, node, cloud, c, &why, out);
+            }
+        },
+        None => None,
+    };
     let Some((id, local_hlc, old_price)) = local else {
         let (Some(name), Some(price), Some(tax)) = (&p.name, p.price_minor, &p.tax_category) else {
-            tracing::warn!(sku = %p.sku, "a change for a product this store lacks, without name, price and tax category: skipped");
-            out.skipped += 1;
-            return Ok(());
+            let why = format!(
+                "product {} is new here and the change lacks its name, price or tax category",
+                p.sku
+            );
+            return skip(conn, node, cloud, c, &why, out);
         };
         let new = NewProduct {
             sku: p.sku.clone(),
             name: name.clone(),
-            company_id: None,
+            company_id,
             price_minor: price,
             tax_category: tax.clone(),
-            weighed: false,
-            kitchen: false,
+            weighed: p.weighed.unwrap_or(false),
+            kitchen: p.kitchen.unwrap_or(false),
             barcodes: free_barcodes(
                 conn,
                 node,
@@ -137,7 +245,20 @@ fn product(
                 None,
             )?,
         };
-        catalog::insert_product(conn, node, cloud, &new, Hlc::from_raw(c.hlc))?;
+        match catalog::insert_product(conn, node, cloud, &new, Hlc::from_raw(c.hlc)) {
+            Ok(_) => {}
+            Err(StorageError::Unprocessable(why)) => {
+                return skip(
+                    conn,
+                    node,
+                    cloud,
+                    c,
+                    &format!("product {}: {why}", p.sku),
+                    out,
+                );
+            }
+            Err(e) => return Err(e),
+        }
         out.created += 1;
         return Ok(());
     };
@@ -152,12 +273,38 @@ fn product(
         out.conflicts += 1;
         return Ok(());
     }
+    let tax_id = match &p.tax_category {
+        Some(code) => {
+            use crate::schema::tax_categories as tc;
+            let found: Option<String> = tc::table
+                .filter(tc::code.eq(code))
+                .select(tc::id)
+                .first(conn)
+                .optional()?;
+            match found {
+                Some(t) => Some(t),
+                None => {
+                    let why = format!("product {}: unknown tax category {code:?}", p.sku);
+                    return skip(conn, node, cloud, c, &why, out);
+                }
+            }
+        }
+        None => None,
+    };
     let before = catalog::by_id(conn, node, &id)?;
+    if let Some(t) = tax_id {
+        diesel::update(products::table.find(&id))
+            .set(products::tax_category_id.eq(t))
+            .execute(conn)?;
+    }
     diesel::update(products::table.find(&id))
         .set((
             products::price_minor.eq(p.price_minor.unwrap_or(before.price_minor)),
             products::name.eq(p.name.clone().unwrap_or(before.name.clone())),
             products::active.eq(p.active.unwrap_or(before.active)),
+            products::weighed.eq(p.weighed.unwrap_or(before.weighed)),
+            products::kitchen.eq(p.kitchen.unwrap_or(before.kitchen)),
+            products::company_id.eq(company_id.unwrap_or(before.company_id.clone())),
             products::version.eq(before.version + 1),
             products::updated_hlc.eq(c.hlc),
         ))
@@ -305,4 +452,327 @@ fn flag_sold_at_old_price(
         )?;
     }
     Ok(done.len())
+}
+
+/// Records a change this edge could not apply, so a person sees it.
+fn skip(
+    conn: &mut AnyConnection,
+    node: &Node,
+    cloud: &Actor,
+    c: &Change,
+    why: &str,
+    out: &mut Applied,
+) -> Result<()> {
+    tracing::warn!(cursor = c.cursor, kind = %c.kind, reason = %why, "a master change was skipped");
+    let detail = serde_json::json!({"cursor": c.cursor, "kind": c.kind, "reason": why});
+    audit::by(conn, node, cloud, "master.skipped", &c.kind, detail)?;
+    out.skipped += 1;
+    Ok(())
+}
+
+fn company_by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<String>> {
+    Ok(companies::table
+        .filter(companies::code.eq(code))
+        .select(companies::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// A company from the cloud: created, or its name or tax id changed.
+fn company(
+    conn: &mut AnyConnection,
+    node: &Node,
+    cloud: &Actor,
+    c: &Change,
+    co: &CompanyChange,
+    out: &mut Applied,
+) -> Result<()> {
+    match company_by_code(conn, &co.code)? {
+        Some(id) => {
+            let patch = CompanyPatch {
+                name: co.name.as_deref(),
+                tax_id: co.tax_id.as_deref(),
+            };
+            if patch.name.is_some() || patch.tax_id.is_some() {
+                diesel::update(companies::table.find(&id))
+                    .set(&patch)
+                    .execute(conn)?;
+            }
+            out.changed += 1;
+        }
+        None => {
+            let Some(name) = &co.name else {
+                let why = format!(
+                    "company {} is new here and the change lacks its name",
+                    co.code
+                );
+                return skip(conn, node, cloud, c, &why, out);
+            };
+            diesel::insert_into(companies::table)
+                .values((
+                    companies::id.eq(crate::db::new_id()),
+                    companies::code.eq(&co.code),
+                    companies::name.eq(name),
+                    companies::tax_id.eq(co.tax_id.clone().unwrap_or_default()),
+                ))
+                .execute(conn)?;
+            out.created += 1;
+        }
+    }
+    let detail = serde_json::json!({"code": co.code, "name": co.name, "tax_id": co.tax_id});
+    audit::by(conn, node, cloud, "master.company", &co.code, detail)
+}
+
+/// A staff member from the cloud, by id: created, or renamed, given another
+/// role or PIN, or deactivated (their sessions end). The later edit by HLC
+/// wins over one made at the store.
+fn staff_member(
+    conn: &mut AnyConnection,
+    node: &Node,
+    cloud: &Actor,
+    c: &Change,
+    st: &StaffChange,
+    out: &mut Applied,
+) -> Result<()> {
+    node.observe(Hlc::from_raw(c.hlc));
+    if let Some(r) = &st.role
+        && Role::parse(r).is_err()
+    {
+        return skip(
+            conn,
+            node,
+            cloud,
+            c,
+            &format!("staff {}: unknown role {r:?}", st.id),
+            out,
+        );
+    }
+    // What the audit log may say: never the PIN hash.
+    let detail = serde_json::json!({
+        "id": st.id, "name": st.name, "role": st.role, "active": st.active,
+        "pin_changed": st.pin_hash.is_some(),
+    });
+    let local: Option<i64> = staff::table
+        .find(&st.id)
+        .select(staff::updated_hlc)
+        .first(conn)
+        .optional()?;
+    match local {
+        Some(local_hlc) if c.hlc <= local_hlc => {
+            let detail = serde_json::json!({
+                "staff": st.id, "kept": "store", "kept_hlc": local_hlc,
+                "lost": "cloud", "lost_hlc": c.hlc, "lost_change": detail,
+            });
+            audit::by(conn, node, cloud, "master.conflict", &st.id, detail)?;
+            out.conflicts += 1;
+            return Ok(());
+        }
+        Some(_) => {
+            diesel::update(staff::table.find(&st.id))
+                .set(&StaffPatch {
+                    name: st.name.as_deref(),
+                    role: st.role.as_deref(),
+                    pin_hash: st.pin_hash.as_deref(),
+                    active: st.active,
+                    updated_hlc: c.hlc,
+                })
+                .execute(conn)?;
+            if st.role.is_some() || st.pin_hash.is_some() || st.active == Some(false) {
+                diesel::delete(sessions::table.filter(sessions::staff_id.eq(&st.id)))
+                    .execute(conn)?;
+            }
+            out.changed += 1;
+        }
+        None => {
+            let (Some(name), Some(role), Some(pin_hash)) = (&st.name, &st.role, &st.pin_hash)
+            else {
+                let why = format!(
+                    "staff {} is new here and the change lacks the name, role or PIN",
+                    st.id
+                );
+                return skip(conn, node, cloud, c, &why, out);
+            };
+            diesel::insert_into(staff::table)
+                .values((
+                    staff::id.eq(&st.id),
+                    staff::store_id.eq(&node.store_id),
+                    staff::name.eq(name),
+                    staff::role.eq(role),
+                    staff::pin_hash.eq(pin_hash),
+                    staff::active.eq(st.active.unwrap_or(true)),
+                    staff::created_at.eq(crate::db::now_millis()),
+                    staff::updated_hlc.eq(c.hlc),
+                ))
+                .execute(conn)?;
+            out.created += 1;
+        }
+    }
+    audit::by(conn, node, cloud, "master.staff", &st.id, detail)
+}
+
+/// The store's settings from the cloud: its name, UTC offset (for business
+/// days of shifts opened after it) and default invoicing company.
+fn store_settings(
+    conn: &mut AnyConnection,
+    node: &Node,
+    cloud: &Actor,
+    c: &Change,
+    st: &StoreChange,
+    out: &mut Applied,
+) -> Result<()> {
+    let company = match &st.default_company {
+        Some(code) => match company_by_code(conn, code)? {
+            Some(id) => Some(id),
+            None => {
+                let why = format!("store settings: unknown company {code:?}");
+                return skip(conn, node, cloud, c, &why, out);
+            }
+        },
+        None => None,
+    };
+    let patch = StorePatch {
+        name: st.name.as_deref(),
+        utc_offset_minutes: st.utc_offset_minutes,
+        default_company_id: company.as_deref(),
+    };
+    if patch.name.is_some()
+        || patch.utc_offset_minutes.is_some()
+        || patch.default_company_id.is_some()
+    {
+        diesel::update(stores::table.find(&node.store_id))
+            .set(&patch)
+            .execute(conn)?;
+    }
+    node.refresh(conn)?;
+    out.changed += 1;
+    let detail = serde_json::json!({
+        "name": st.name, "utc_offset_minutes": st.utc_offset_minutes, "default_company": st.default_company,
+    });
+    audit::by(
+        conn,
+        node,
+        cloud,
+        "master.store_settings",
+        &node.store_id,
+        detail,
+    )
+}
+
+/// A price-list version: kept until it takes effect, then applied (at once
+/// when it is already due). A version already applied is not applied again.
+fn price_list(
+    conn: &mut AnyConnection,
+    node: &Node,
+    cloud: &Actor,
+    pl: &PriceListChange,
+    out: &mut Applied,
+) -> Result<()> {
+    let prices = serde_json::to_string(&pl.prices)
+        .map_err(|e| StorageError::Corrupt(format!("price list {}: {e}", pl.version)))?;
+    let applied: Option<Option<i64>> = price_list_versions::table
+        .find(&pl.version)
+        .select(price_list_versions::applied_at)
+        .first(conn)
+        .optional()?;
+    match applied {
+        Some(Some(_)) => {
+            let detail = serde_json::json!({"version": pl.version, "reason": "already in effect: a new version needs a new name"});
+            audit::by(conn, node, cloud, "master.skipped", &pl.version, detail)?;
+            out.skipped += 1;
+            return Ok(());
+        }
+        Some(None) => {
+            diesel::update(price_list_versions::table.find(&pl.version))
+                .set((
+                    price_list_versions::effective_at.eq(pl.effective_at),
+                    price_list_versions::prices.eq(&prices),
+                ))
+                .execute(conn)?;
+            out.changed += 1;
+        }
+        None => {
+            diesel::insert_into(price_list_versions::table)
+                .values((
+                    price_list_versions::version.eq(&pl.version),
+                    price_list_versions::effective_at.eq(pl.effective_at),
+                    price_list_versions::prices.eq(&prices),
+                    price_list_versions::received_at.eq(crate::db::now_millis()),
+                ))
+                .execute(conn)?;
+            out.created += 1;
+        }
+    }
+    let detail = serde_json::json!({"version": pl.version, "effective_at": pl.effective_at, "prices": pl.prices.len()});
+    audit::by(conn, node, cloud, "master.price_list", &pl.version, detail)?;
+    due(conn, node, cloud, crate::db::now_millis())?;
+    Ok(())
+}
+
+/// Applies every price-list version whose time has come, in order of their
+/// times; returns how many. Each price is the store's own edit at this moment
+/// (a fresh HLC), so it wins over older edits and syncs back to the cloud.
+pub fn activate_due(conn: &mut AnyConnection, node: &Node, now: i64) -> Result<usize> {
+    let cloud = Actor {
+        staff_id: "cloud".into(),
+        role: Role::Admin,
+        device_id: None,
+    };
+    write_tx(conn, |conn| due(conn, node, &cloud, now))
+}
+
+fn due(conn: &mut AnyConnection, node: &Node, cloud: &Actor, now: i64) -> Result<usize> {
+    let versions: Vec<(String, String)> = price_list_versions::table
+        .filter(price_list_versions::applied_at.is_null())
+        .filter(price_list_versions::effective_at.le(now))
+        .order((
+            price_list_versions::effective_at,
+            price_list_versions::version,
+        ))
+        .select((price_list_versions::version, price_list_versions::prices))
+        .load(conn)?;
+    for (version, prices) in &versions {
+        let prices: Vec<Price> = serde_json::from_str(prices)
+            .map_err(|e| StorageError::Corrupt(format!("price list {version}: {e}")))?;
+        let (mut changed, mut missing) = (0, Vec::new());
+        for p in &prices {
+            let found: Option<String> = products::table
+                .filter(products::sku.eq(&p.sku))
+                .select(products::id)
+                .first(conn)
+                .optional()?;
+            let Some(id) = found else {
+                missing.push(p.sku.clone());
+                continue;
+            };
+            let before = catalog::by_id(conn, node, &id)?;
+            if before.price_minor == p.price_minor {
+                continue;
+            }
+            let hlc = node.tick();
+            diesel::update(products::table.find(&id))
+                .set((
+                    products::price_minor.eq(p.price_minor),
+                    products::version.eq(before.version + 1),
+                    products::updated_hlc.eq(hlc.raw()),
+                ))
+                .execute(conn)?;
+            let after = catalog::by_id(conn, node, &id)?;
+            catalog::master_event(conn, node, cloud, hlc, &after, "product.updated")?;
+            changed += 1;
+        }
+        diesel::update(price_list_versions::table.find(version))
+            .set(price_list_versions::applied_at.eq(now))
+            .execute(conn)?;
+        let detail =
+            serde_json::json!({"version": version, "changed": changed, "unknown_skus": missing});
+        audit::by(
+            conn,
+            node,
+            cloud,
+            "master.price_list_applied",
+            version,
+            detail,
+        )?;
+    }
+    Ok(versions.len())
 }

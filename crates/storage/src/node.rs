@@ -5,8 +5,8 @@ use crate::error::{Result, StorageError};
 use crate::schema::{node, outbox, stores};
 use diesel::prelude::*;
 use outpost_domain::{Currency, Hlc, HlcClock, Role};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 /// Who performs an action: a signed-in staff member, on a device when at a till.
 #[derive(Debug, Clone)]
@@ -36,13 +36,35 @@ impl Actor {
 pub struct Node {
     pub store_id: String,
     pub store_code: String,
-    pub store_name: String,
     pub currency: Currency,
-    pub utc_offset_minutes: i32,
-    pub default_company_id: String,
     pub node_epoch: String,
     master_version: AtomicI64,
+    store: RwLock<StoreSettings>,
     clock: Mutex<HlcClock>,
+}
+
+/// The store's settings that the cloud may change while the edge runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    pub name: String,
+    pub utc_offset_minutes: i32,
+    pub default_company_id: String,
+}
+
+fn store_settings(conn: &mut AnyConnection, store_id: &str) -> Result<StoreSettings> {
+    let (name, utc_offset_minutes, default_company_id) = stores::table
+        .find(store_id)
+        .select((
+            stores::name,
+            stores::utc_offset_minutes,
+            stores::default_company_id,
+        ))
+        .first(conn)?;
+    Ok(StoreSettings {
+        name,
+        utc_offset_minutes,
+        default_company_id,
+    })
 }
 
 impl Node {
@@ -62,29 +84,37 @@ impl Node {
         let max_event: Option<i64> = outbox::table
             .select(diesel::dsl::max(outbox::hlc))
             .first(conn)?;
-        let (code, name, currency, offset, company): (String, String, String, i32, String) =
-            stores::table
-                .find(&store_id)
-                .select((
-                    stores::code,
-                    stores::name,
-                    stores::currency,
-                    stores::utc_offset_minutes,
-                    stores::default_company_id,
-                ))
-                .first(conn)?;
+        let (code, currency): (String, String) = stores::table
+            .find(&store_id)
+            .select((stores::code, stores::currency))
+            .first(conn)?;
+        let settings = store_settings(conn, &store_id)?;
         let floor = Hlc::from_raw(floor.max(max_event.unwrap_or(0)));
         Ok(Node {
             store_id,
             store_code: code,
-            store_name: name,
             currency: Currency::parse(&currency)?,
-            utc_offset_minutes: offset,
-            default_company_id: company,
             node_epoch,
             master_version: AtomicI64::new(master_version),
+            store: RwLock::new(settings),
             clock: Mutex::new(HlcClock::new(floor)),
         })
+    }
+
+    /// Re-reads what another process (the sync worker applying the cloud's
+    /// master data) may have changed: the master-data cursor and the store's
+    /// settings.
+    pub fn refresh(&self, conn: &mut AnyConnection) -> Result<()> {
+        let version: i64 = node::table.select(node::master_version).first(conn)?;
+        self.master_version.fetch_max(version, Ordering::Relaxed);
+        let settings = store_settings(conn, &self.store_id)?;
+        *self.store.write().unwrap_or_else(|p| p.into_inner()) = settings;
+        Ok(())
+    }
+
+    /// The store's current settings.
+    pub fn store(&self) -> StoreSettings {
+        self.store.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The next HLC timestamp.

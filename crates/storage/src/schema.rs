@@ -57,6 +57,17 @@ diesel::table! {
         pin_hash -> Text,
         active -> Bool,
         created_at -> BigInt,
+        updated_hlc -> BigInt,
+    }
+}
+
+diesel::table! {
+    price_list_versions (version) {
+        version -> Text,
+        effective_at -> BigInt,
+        prices -> Text,
+        received_at -> BigInt,
+        applied_at -> Nullable<BigInt>,
     }
 }
 

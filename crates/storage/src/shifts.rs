@@ -99,7 +99,7 @@ pub fn open(
                 "this register already has an open shift".into(),
             ));
         }
-        let day = BusinessDay::at(node.tick(), node.utc_offset_minutes);
+        let day = BusinessDay::at(node.tick(), node.store().utc_offset_minutes);
         let s = Shift {
             id: new_id(),
             device_id: device.clone(),

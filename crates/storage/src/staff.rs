@@ -204,6 +204,9 @@ pub fn create_staff(
     }
     write_tx(conn, |conn| {
         let id = insert_staff(conn, &node.store_id, name, role, pin)?;
+        diesel::update(staff::table.find(&id))
+            .set(staff::updated_hlc.eq(node.tick().raw()))
+            .execute(conn)?;
         audit::by(
             conn,
             node,
@@ -229,7 +232,10 @@ pub fn set_pin(
     actor.require(Permission::ManageStaff, "change PINs")?;
     write_tx(conn, |conn| {
         let n = diesel::update(staff::table.find(staff_id))
-            .set(staff::pin_hash.eq(secrets::hash_pin(pin)))
+            .set((
+                staff::pin_hash.eq(secrets::hash_pin(pin)),
+                staff::updated_hlc.eq(node.tick().raw()),
+            ))
             .execute(conn)?;
         if n == 0 {
             return Err(StorageError::not_found(format!("staff {staff_id:?}")));

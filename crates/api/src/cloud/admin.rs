@@ -26,9 +26,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(author_product),
         )
         .route(
+            "/api/v1/stores/{store_id}/products",
+            web::get().to(products),
+        )
+        .route(
             "/api/v1/stores/{store_id}/tax-categories",
             web::post().to(author_tax),
-        );
+        )
+        .route(
+            "/api/v1/stores/{store_id}/companies",
+            web::post().to(author_company),
+        )
+        .route(
+            "/api/v1/stores/{store_id}/staff",
+            web::post().to(author_staff),
+        )
+        .route(
+            "/api/v1/stores/{store_id}/settings",
+            web::post().to(author_settings),
+        )
+        .route(
+            "/api/v1/stores/{store_id}/price-lists",
+            web::post().to(author_price_list),
+        )
+        .route("/stores/{store_id}", web::get().to(store_page))
+        .route("/admin.js", web::get().to(script));
 }
 
 fn problem(status: actix_web::http::StatusCode, slug: &str, detail: &str) -> HttpResponse {
@@ -149,40 +171,36 @@ async fn alarms(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
     }
 }
 
-/// A product edit for one store (price, name, active, barcodes, or a new
-/// product with its tax category), delivered through the store's change feed.
-async fn author_product(
-    req: HttpRequest,
-    state: web::Data<AdminState>,
-    store_id: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    author(
-        req,
-        state,
-        store_id.into_inner(),
-        body,
-        cloud::master::author_product,
-    )
-    .await
+/// One POST route per kind of master data: parses the change and appends it
+/// to the store's feed.
+macro_rules! authoring {
+    ($($(#[$doc:meta])* $route:ident => $write:path;)*) => {$(
+        $(#[$doc])*
+        async fn $route(
+            req: HttpRequest,
+            state: web::Data<AdminState>,
+            store_id: web::Path<String>,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            author(req, state, store_id.into_inner(), body, $write).await
+        }
+    )*};
 }
 
-/// A tax category edit for one store (a new category, or its name, rate or
-/// mode); later sales use it.
-async fn author_tax(
-    req: HttpRequest,
-    state: web::Data<AdminState>,
-    store_id: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    author(
-        req,
-        state,
-        store_id.into_inner(),
-        body,
-        cloud::master::author_tax,
-    )
-    .await
+authoring! {
+    /// A product edit (price, name, active, barcodes, company, weighed,
+    /// kitchen, or a new product with its tax category).
+    author_product => cloud::master::author_product;
+    /// A tax category edit (a new category, or its name, rate or mode).
+    author_tax => cloud::master::author_tax;
+    /// A company (legal entity) the store sells for, or its name or tax id.
+    author_company => cloud::master::author_company;
+    /// A staff member (new: name, role, PIN) or an edit of one by id.
+    author_staff => cloud::master::author_staff;
+    /// The store's name, UTC offset or default invoicing company.
+    author_settings => cloud::master::author_settings;
+    /// A price-list version that takes effect at a set time.
+    author_price_list => cloud::master::author_price_list;
 }
 
 /// Parses a master-data change and appends it to the store's feed: 201 with
@@ -192,7 +210,7 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
     state: web::Data<AdminState>,
     store: String,
     body: web::Bytes,
-    write: fn(&mut cloud::CloudConn, &str, &C) -> outpost_storage::Result<i64>,
+    write: fn(&mut cloud::CloudConn, &str, &C) -> outpost_storage::Result<cloud::master::Authored>,
 ) -> HttpResponse {
     use actix_web::http::StatusCode;
     if let Some(r) = refuse(&req, &state) {
@@ -209,7 +227,7 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
     })
     .await;
     match r {
-        Ok(Ok(cursor)) => HttpResponse::Created().json(json!({"cursor": cursor})),
+        Ok(Ok(done)) => HttpResponse::Created().json(done),
         Ok(Err(outpost_storage::StorageError::Unprocessable(m))) => {
             problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-change", &m)
         }
@@ -330,7 +348,8 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
             .map(|x| format!("{} {}/{}", esc(&x.stream), x.applied, x.acked))
             .collect();
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"/stores/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.store.id),
             esc(&s.store.code),
             esc(&s.store.name),
             contact,
@@ -366,6 +385,149 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
         .insert_header((
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .body(html)
+}
+
+/// The store's products the cloud knows of, as JSON.
+async fn products(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    store_id: web::Path<String>,
+) -> HttpResponse {
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    let store = store_id.into_inner();
+    let db = state.db.clone();
+    match web::block(move || cloud::master::products(&mut db.conn()?, &store)).await {
+        Ok(Ok(p)) => HttpResponse::Ok().json(p),
+        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{m} not found"),
+        ),
+        _ => problem(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "the central database is unavailable",
+        ),
+    }
+}
+
+/// The page's script: sends the product forms as JSON (same origin only).
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(include_str!("admin.js"))
+}
+
+/// One store: its products with forms to change their name, price and
+/// whether they are sold, and a form for a new product. Changes go through
+/// the store's feed; the store applies them on its next pull.
+async fn store_page(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    store_id: web::Path<String>,
+) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    let id = store_id.into_inner();
+    let data = blocking(&state.db, {
+        let id = id.clone();
+        move |c| {
+            let store = cloud::store_sync(c)?.into_iter().find(|s| s.store.id == id);
+            let products = match &store {
+                Some(_) => cloud::master::products(c, &id)?,
+                None => Vec::new(),
+            };
+            Ok((store, products))
+        }
+    })
+    .await;
+    let (store, products) = match data {
+        Ok((Some(s), p)) => (s, p),
+        Ok((None, _)) => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                &format!("store {id} not found"),
+            );
+        }
+        Err(r) => return r,
+    };
+    let currency = products
+        .iter()
+        .find_map(|p| p.body.get("currency")?.as_str().filter(|c| !c.is_empty()))
+        .unwrap_or("")
+        .to_owned();
+    let exponent = outpost_domain::Currency::parse(&currency).map_or(2, |c| c.exponent());
+    let action = format!("/api/v1/stores/{}/products", esc(&id));
+    let mut rows = String::new();
+    for p in &products {
+        let text = |k: &str| {
+            p.body
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let price = p
+            .body
+            .get("price_minor")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
+        let active = p
+            .body
+            .get("active")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        let price = amount(price, &currency);
+        rows.push_str(&format!(
+            "<tr><td>{sku}</td><td>{tax}</td><td>{origin}</td><td><form data-product method=post action=\"{action}\">\
+             <input type=hidden name=sku value=\"{sku}\">\
+             <input name=title aria-label=Name value=\"{name}\" data-was=\"{name}\" maxlength=200 required> \
+             <input name=price aria-label=Price value=\"{price}\" data-was=\"{price}\" inputmode=decimal size=8 required> \
+             <label><input type=checkbox name=active{checked} data-was={active}> sold</label> \
+             <button>Save</button> <output></output></form></td></tr>",
+            sku = esc(&p.sku),
+            tax = esc(&text("tax_category")),
+            origin = esc(&p.origin),
+            name = esc(&text("name")),
+            checked = if active { " checked" } else { "" },
+        ));
+    }
+    let html = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>{name} · Outpost cloud</title>\
+         <style>body{{font:15px system-ui,sans-serif;margin:1.5rem}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}output{{color:#555}}\
+         output.bad{{color:#b00}}</style><script src=/admin.js defer></script>\
+         <body data-exponent={exponent}><p><a href=/>All stores</a></p><h1>{code} · {name}</h1>\
+         <p>Prices in {currency_label}. A change reaches the store on its next pull (within seconds when it is online); \
+         sales it made before it keep the price they were sold at.</p>\
+         <h2>Products</h2><table><tr><th>SKU</th><th>Tax</th><th>Last edit</th><th>Name, price, sold</th></tr>{rows}</table>\
+         <h2>New product</h2><form data-product data-new method=post action=\"{action}\">\
+         <input name=sku aria-label=SKU placeholder=SKU maxlength=64 required> \
+         <input name=title aria-label=Name placeholder=Name maxlength=200 required> \
+         <input name=price aria-label=Price placeholder=Price inputmode=decimal size=8 required> \
+         <input name=tax_category aria-label=\"Tax category\" placeholder=\"Tax category code\" maxlength=32 required> \
+         <button>Add</button> <output></output></form></body></html>",
+        name = esc(&store.store.name),
+        code = esc(&store.store.code),
+        currency_label = if currency.is_empty() {
+            "the store's currency".to_owned()
+        } else {
+            esc(&currency)
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'",
         ))
         .body(html)
 }

@@ -453,3 +453,106 @@ async fn the_kitchen_display_shows_a_banner_while_the_hub_is_down_and_catches_up
     }
     b.close().await.unwrap();
 }
+
+/// The cloud admin's store page: change a product's price in its form, see
+/// the change saved and in the store's feed with only the field that
+/// changed; a malformed price is refused in the page with nothing written;
+/// a new product is added from its form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_admin_changes_a_price_and_adds_a_product_in_the_store_page() {
+    use crate::cloud::{Cloud, Rabbit};
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    cloud.add_store(&store_id, "S07");
+    let products = format!("/api/v1/stores/{store_id}/products");
+    let (st, b) = cloud
+        .admin_post(
+            &products,
+            serde_json::json!({"sku": "TEA-1", "name": "Green tea", "price_minor": 250, "tax_category": "reduced"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let feed = |extra: &str| {
+        cloud.count(&format!(
+            "SELECT count(*) AS n FROM master_changes WHERE store_id = '{store_id}' {extra}"
+        ))
+    };
+    assert_eq!(feed(""), 1);
+
+    let (c, _driver) = browser().await;
+    // The page is behind HTTP Basic: the browser sends the credentials given
+    // in the address and reuses them for the page's own requests.
+    c.goto(&format!(
+        "http://admin:{}@127.0.0.1:{}/stores/{store_id}",
+        cloud.admin_token, cloud.admin_port
+    ))
+    .await
+    .unwrap();
+    let row = "form[data-product]:not([data-new])";
+    visible(&c, &format!("{row} input[name=price]")).await;
+    assert_eq!(text(&c, "h1").await, "S07 · S07");
+
+    let price = c
+        .find(Locator::Css(&format!("{row} input[name=price]")))
+        .await
+        .unwrap();
+    price.clear().await.unwrap();
+    price.send_keys("4.205").await.unwrap();
+    click(&c, &format!("{row} button")).await;
+    let said = wait_text(&c, &format!("{row} output"), "decimals").await;
+    assert!(said.contains("at most 2 decimals"), "{said}");
+    assert_eq!(feed(""), 1, "a malformed price writes nothing");
+
+    price.clear().await.unwrap();
+    price.send_keys("4.20").await.unwrap();
+    click(&c, &format!("{row} button")).await;
+    wait_text(&c, &format!("{row} output"), "saved").await;
+    assert_eq!(
+        feed(
+            "AND kind = 'product' AND body::jsonb = '{\"sku\": \"TEA-1\", \"price_minor\": 420}'::jsonb"
+        ),
+        1,
+        "only the price travels"
+    );
+    let (_, list) = cloud.admin_get(&products, true).await;
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["body"]["price_minor"], 420, "{list}");
+    assert_eq!(list[0]["body"]["name"], "Green tea", "{list}");
+
+    let new = "form[data-new]";
+    type_into(&c, &format!("{new} input[name=sku]"), "CAKE-9").await;
+    type_into(&c, &format!("{new} input[name=title]"), "Lemon cake").await;
+    type_into(&c, &format!("{new} input[name=price]"), "3,5").await;
+    type_into(&c, &format!("{new} input[name=tax_category]"), "reduced").await;
+    click(&c, &format!("{new} button")).await;
+    wait_text(&c, &format!("{new} output"), "saved").await;
+    let (_, list) = cloud.admin_get(&products, true).await;
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let cake = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["sku"] == "CAKE-9")
+        .unwrap_or_else(|| panic!("no CAKE-9 in {list}"));
+    assert_eq!(cake["body"]["price_minor"], 350);
+    assert_eq!(cake["body"]["name"], "Lemon cake");
+    assert_eq!(cake["body"]["tax_category"], "reduced");
+    c.close().await.unwrap();
+}
+
+/// Waits until the text of `css` contains `part`; returns it.
+async fn wait_text(c: &fantoccini::Client, css: &str, part: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = text(c, css).await;
+        if t.contains(part) {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} says {t:?}, never {part:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -599,3 +599,261 @@ async fn the_cloud_adds_products_and_changes_tax_rates_at_a_store() {
         .await;
     assert_eq!(before.body["tax_minor"], 17, "a sold order keeps its tax");
 }
+
+/// Polls `f` until it gives a value (60 s at most).
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Companies, staff (with a PIN that only travels hashed), the store's
+/// settings and price-list versions that take effect at their time, all
+/// authored in the cloud and applied at the store; bad changes are refused
+/// with nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cloud_manages_companies_staff_settings_and_price_lists_at_a_store() {
+    use serde_json::json;
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.add_store(&store_id, "S01");
+    let store = Store::new(Backend::Sqlite);
+    let app = edge(&store, &cloud, &credential, &[]);
+    let till = app.register("Till 1").await;
+    let path = |what: &str| format!("/api/v1/stores/{store_id}/{what}");
+    let post = |what: &'static str, body: serde_json::Value| {
+        let p = path(what);
+        let cloud = &cloud;
+        async move { cloud.admin_post(&p, body).await }
+    };
+    let changes = || {
+        cloud.count(&format!(
+            "SELECT count(*) AS n FROM master_changes WHERE store_id = '{store_id}'"
+        ))
+    };
+
+    // Refused, with nothing written.
+    for (what, body, status) in [
+        ("staff", json!({"name": "Ana", "role": "supervisor"}), 422),
+        (
+            "staff",
+            json!({"name": "Ana", "role": "supervisor", "pin": "12"}),
+            422,
+        ),
+        (
+            "staff",
+            json!({"name": "Ana", "role": "boss", "pin": "4821"}),
+            422,
+        ),
+        (
+            "staff",
+            json!({"name": "Ana", "role": "cashier", "pin": "4821", "pin_hash": "x"}),
+            400,
+        ),
+        ("companies", json!({"code": "BAKE"}), 422),
+        ("settings", json!({"utc_offset_minutes": 100000}), 422),
+        ("settings", json!({}), 422),
+        (
+            "price-lists",
+            json!({"version": "v", "effective_at": 0, "prices": []}),
+            422,
+        ),
+        (
+            "price-lists",
+            json!({"version": "v", "effective_at": 0, "prices": [
+                {"sku": "A", "price_minor": 1}, {"sku": "A", "price_minor": 2}]}),
+            422,
+        ),
+        (
+            "price-lists",
+            json!({"version": "v", "effective_at": 0, "prices": [{"sku": "A", "price_minor": -1}]}),
+            422,
+        ),
+        ("products", json!({"sku": "A", "price": 5}), 400),
+    ] {
+        let (st, b) = post(what, body.clone()).await;
+        assert_eq!(st, status, "{what} {body}: {b}");
+        assert_eq!(b["status"], status, "a problem body: {b}");
+    }
+    assert_eq!(changes(), 0, "a refused change wrote nothing");
+
+    let (st, b) = post(
+        "companies",
+        json!({"code": "BAKE", "name": "Bakery Ltd", "tax_id": "DE123"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, b) = post(
+        "staff",
+        json!({"name": "Ana Supervisor", "role": "supervisor", "pin": "4821"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    let ana = b["entity_id"].as_str().unwrap().to_owned();
+    let (st, b) = post(
+        "settings",
+        json!({"name": "Main Street", "default_company": "BAKE"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, b) = post(
+        "products",
+        json!({"sku": "BREAD-1", "name": "Cloud bread", "price_minor": 300, "tax_category": "reduced",
+            "company": "BAKE", "barcodes": ["2888888888881"]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (st, b) = post(
+        "price-lists",
+        json!({"version": "2026-12", "effective_at": now - 1000,
+            "prices": [{"sku": "BREAD-1", "price_minor": 320}, {"sku": "NOT-HERE", "price_minor": 1}]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, b) = post(
+        "price-lists",
+        json!({"version": "2027-01", "effective_at": now + 12_000, "prices": [{"sku": "BREAD-1", "price_minor": 340}]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    // The PIN travels as a hash only.
+    assert_eq!(
+        cloud.count(&format!(
+            "SELECT count(*) AS n FROM master_changes WHERE store_id = '{store_id}' AND kind = 'staff' \
+             AND body LIKE '%pin_hash%' AND body NOT LIKE '%\"pin\"%' AND body NOT LIKE '%4821%'"
+        )),
+        1
+    );
+
+    // Ana signs in at the register with the PIN set in the cloud.
+    let ana_id = eventually("Ana's arrival", || async {
+        let list = app
+            .req(reqwest::Method::GET, "/api/v1/login-staff")
+            .header("X-Device-Token", &till.device)
+            .send()
+            .await
+            .body;
+        list["staff"]
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == "Ana Supervisor")
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+    })
+    .await;
+    assert_eq!(ana_id, ana);
+    let sign_in = |pin: &'static str| {
+        let app = &app;
+        let device = till.device.clone();
+        let ana = ana.clone();
+        async move {
+            app.req(reqwest::Method::POST, "/api/v1/sessions")
+                .header("X-Device-Token", &device)
+                .json(&json!({"staff_id": ana, "pin": pin}))
+                .send()
+                .await
+        }
+    };
+    let session = sign_in("4821").await;
+    assert_eq!(session.status, 201, "{}", session.body);
+    assert_eq!(sign_in("1111").await.status, 401);
+
+    // The bread sells for the Bakery at the list price already due.
+    let bread = eventually("the list price", || async {
+        let r = app
+            .get("/api/v1/products?q=Cloud%20bread", &till.manager)
+            .await;
+        let p = r.body.as_array()?.first()?.clone();
+        (p["price_minor"] == 320).then_some(p)
+    })
+    .await;
+    let companies = app.get("/api/v1/companies", &till.manager).await.body;
+    let bake = companies
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "BAKE")
+        .unwrap_or_else(|| panic!("no BAKE in {companies}"));
+    assert_eq!(bake["name"], "Bakery Ltd");
+    assert_eq!(bread["company_id"], bake["id"]);
+    let sale = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &cash_sale(&[("2888888888881", 1000)], 320),
+        )
+        .await;
+    assert_eq!(sale.status, 201, "{}", sale.body);
+    assert_eq!(sale.body["total_minor"], 320);
+    assert_eq!(sale.body["company_id"], bake["id"]);
+
+    // The next version takes effect at its time, with no further change.
+    eventually("the next list price", || async {
+        let r = app
+            .get("/api/v1/products?q=Cloud%20bread", &till.manager)
+            .await;
+        (r.body.as_array()?.first()?["price_minor"] == 340).then_some(())
+    })
+    .await;
+    // The price list's edits are the store's: they sync back to the cloud.
+    cloud
+        .wait_count(
+            &format!(
+                "SELECT count(*) AS n FROM store_products WHERE store_id = '{store_id}' \
+                 AND sku = 'BREAD-1' AND (body->>'price_minor')::bigint = 340"
+            ),
+            1,
+            60,
+        )
+        .await;
+
+    // Deactivated in the cloud: Ana's session ends and she cannot sign in.
+    let (st, b) = post("staff", json!({"id": ana, "active": false})).await;
+    assert_eq!(st, 201, "{b}");
+    let token = session.body["token"].as_str().unwrap().to_owned();
+    eventually("Ana's deactivation", || async {
+        (app.get("/api/v1/me", &token).await.status == 401).then_some(())
+    })
+    .await;
+    let refused = sign_in("4821").await;
+    assert!(
+        matches!(refused.status, 401 | 404),
+        "a deactivated member signed in: {}",
+        refused.body
+    );
+
+    // What the store's audit log says: every change, never the PIN hash;
+    // the price for an unknown SKU is reported, not silently dropped.
+    let audit = app.get("/api/v1/audit?limit=500", &till.manager).await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let text = audit.body.to_string();
+    for action in [
+        "master.company",
+        "master.staff",
+        "master.store_settings",
+        "master.price_list",
+        "master.price_list_applied",
+    ] {
+        assert!(
+            text.contains(&format!("\"{action}\"")),
+            "no {action} in {text}"
+        );
+    }
+    assert!(!text.contains("argon2"), "a PIN hash in the audit log");
+    assert!(text.contains("NOT-HERE"), "the unknown SKU is not reported");
+}

@@ -1,0 +1,2 @@
+DROP TABLE price_list_versions;
+ALTER TABLE staff DROP COLUMN updated_hlc;

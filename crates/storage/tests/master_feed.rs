@@ -1,0 +1,229 @@
+//! The store's side of the master-data feed on the embedded SQLite database:
+//! price-list versions take effect at their time and once, staff edits merge
+//! by last writer on the hybrid logical clock, and changes the store cannot
+//! apply are recorded, not dropped.
+
+use diesel::prelude::*;
+use outpost_domain::{Pin, Role};
+use outpost_storage::master::{self, Applied, Change};
+use outpost_storage::schema::{audit_log, outbox, sessions};
+use outpost_storage::{Actor, Db, Node, catalog, db::now_millis, seed, staff};
+use serde_json::json;
+
+struct Store {
+    db: Db,
+    node: Node,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn demo_store() -> Store {
+    let dir = std::env::temp_dir().join(format!("outpost-master-{}", uuid::Uuid::now_v7()));
+    let db = Db::open(dir.join("edge.db").to_str().unwrap(), 2).unwrap();
+    let mut c = db.conn().unwrap();
+    seed::demo(&mut c, None).unwrap();
+    let node = Node::load(&mut c).unwrap();
+    Store { db, node, dir }
+}
+
+fn manager() -> Actor {
+    Actor {
+        staff_id: "test-manager".into(),
+        role: Role::Manager,
+        device_id: None,
+    }
+}
+
+/// Applies one change of `kind` at the next cursor.
+fn apply(s: &Store, kind: &str, hlc: i64, body: serde_json::Value) -> Applied {
+    let mut c = s.db.conn().unwrap();
+    let cursor = master::cursor(&mut c).unwrap() + 1;
+    let change = Change {
+        cursor,
+        kind: kind.into(),
+        hlc,
+        body: body.to_string(),
+    };
+    master::apply(&mut c, &[change], cursor).unwrap()
+}
+
+fn price_of(s: &Store, sku: &str) -> i64 {
+    let mut c = s.db.conn().unwrap();
+    catalog::search(&mut c, &s.node, sku, 5)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.sku == sku)
+        .unwrap()
+        .price_minor
+}
+
+fn audited(s: &Store, action: &str) -> Vec<String> {
+    audit_log::table
+        .filter(audit_log::action.eq(action))
+        .select(audit_log::detail)
+        .load(&mut s.db.conn().unwrap())
+        .unwrap()
+}
+
+fn cloud_hlc(at_millis: i64) -> i64 {
+    at_millis << 16
+}
+
+#[test]
+fn a_price_list_takes_effect_at_its_time_once_and_as_the_stores_own_edit() {
+    let s = demo_store();
+    let p = {
+        let mut c = s.db.conn().unwrap();
+        catalog::search(&mut c, &s.node, "", 1).unwrap().remove(0)
+    };
+    let now = now_millis();
+    let at = now + 3_600_000;
+    let list = |version: &str, price: i64| {
+        json!({"version": version, "effective_at": at,
+            "prices": [{"sku": p.sku, "price_minor": price}, {"sku": "NO-SUCH-SKU", "price_minor": 5}]})
+    };
+    let got = apply(
+        &s,
+        "price_list",
+        cloud_hlc(now),
+        list("v1", p.price_minor + 100),
+    );
+    assert_eq!(got.created, 1);
+    assert_eq!(price_of(&s, &p.sku), p.price_minor, "not before its time");
+
+    let mut c = s.db.conn().unwrap();
+    let events_before: i64 = outbox::table
+        .filter(outbox::aggregate_id.eq(&p.id))
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    assert_eq!(master::activate_due(&mut c, &s.node, at - 1).unwrap(), 0);
+    assert_eq!(master::activate_due(&mut c, &s.node, at).unwrap(), 1);
+    assert_eq!(price_of(&s, &p.sku), p.price_minor + 100);
+    let events_after: i64 = outbox::table
+        .filter(outbox::aggregate_id.eq(&p.id))
+        .filter(outbox::event_type.eq("product.updated"))
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    assert_eq!(events_after, events_before + 1, "the new price syncs back");
+    assert_eq!(
+        master::activate_due(&mut c, &s.node, at + 10).unwrap(),
+        0,
+        "once"
+    );
+    let applied = audited(&s, "master.price_list_applied");
+    assert_eq!(applied.len(), 1);
+    assert!(applied[0].contains("NO-SUCH-SKU"), "{applied:?}");
+
+    // The same version again is refused: a correction needs a new name.
+    let again = apply(&s, "price_list", cloud_hlc(now + 1), list("v1", 1));
+    assert_eq!(again.skipped, 1);
+    assert_eq!(master::activate_due(&mut c, &s.node, at + 20).unwrap(), 0);
+    assert_eq!(price_of(&s, &p.sku), p.price_minor + 100);
+
+    // A version already due applies as it arrives.
+    let due_now = json!({"version": "v2", "effective_at": now - 1,
+        "prices": [{"sku": p.sku, "price_minor": p.price_minor + 7}]});
+    apply(&s, "price_list", cloud_hlc(now + 2), due_now);
+    assert_eq!(price_of(&s, &p.sku), p.price_minor + 7);
+}
+
+#[test]
+fn a_staff_edit_from_the_cloud_wins_only_when_it_is_later() {
+    let s = demo_store();
+    let pin = Pin::parse("2468").unwrap();
+    let member = {
+        let mut c = s.db.conn().unwrap();
+        staff::create_staff(
+            &mut c,
+            &s.node,
+            &manager(),
+            "Bo Cashier",
+            Role::Cashier,
+            &pin,
+        )
+        .unwrap()
+    };
+    // An edit the cloud made before the store's own: older, kept out, and
+    // logged as a conflict.
+    let older = cloud_hlc(now_millis() - 600_000);
+    let got = apply(
+        &s,
+        "staff",
+        older,
+        json!({"id": member.id, "name": "Old name"}),
+    );
+    assert_eq!(got.conflicts, 1);
+    let mut c = s.db.conn().unwrap();
+    assert_eq!(
+        staff::list_staff(&mut c)
+            .unwrap()
+            .iter()
+            .find(|m| m.id == member.id)
+            .unwrap()
+            .name,
+        "Bo Cashier"
+    );
+    assert_eq!(audited(&s, "master.conflict").len(), 1);
+
+    // A later edit wins: new name, role and PIN; open sessions end.
+    let admin = Actor {
+        role: Role::Admin,
+        ..manager()
+    };
+    let paired = staff::pair_device(&mut c, &s.node, &admin, "Till", "register").unwrap();
+    let till = staff::device_by_token(&mut c, &paired.token).unwrap();
+    staff::login(&mut c, &s.node, &member.id, "2468", Some(&till), "t").unwrap();
+    let open = |c: &mut outpost_storage::AnyConnection| -> i64 {
+        sessions::table
+            .filter(sessions::staff_id.eq(&member.id))
+            .count()
+            .get_result(c)
+            .unwrap()
+    };
+    assert_eq!(open(&mut c), 1);
+    let hash = outpost_storage::secrets::hash_pin(&Pin::parse("13579").unwrap());
+    let later = s.node.tick().raw() + cloud_hlc(1000);
+    let got = apply(
+        &s,
+        "staff",
+        later,
+        json!({"id": member.id, "name": "Bo Supervisor", "role": "supervisor", "pin_hash": hash}),
+    );
+    assert_eq!(got.changed, 1);
+    let now = staff::list_staff(&mut c)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == member.id)
+        .unwrap();
+    assert_eq!(
+        (now.name.as_str(), now.role.as_str()),
+        ("Bo Supervisor", "supervisor")
+    );
+    assert_eq!(open(&mut c), 0, "a changed PIN or role ends the sessions");
+    assert!(staff::login(&mut c, &s.node, &member.id, "2468", Some(&till), "t").is_err());
+    staff::login(&mut c, &s.node, &member.id, "13579", Some(&till), "t").unwrap();
+    for d in audited(&s, "master.staff") {
+        assert!(!d.contains("argon2"), "a PIN hash in the audit log: {d}");
+    }
+
+    // A new member without a PIN cannot be created: recorded, not dropped.
+    let got = apply(
+        &s,
+        "staff",
+        later + 1,
+        json!({"id": "new-one", "name": "Nobody", "role": "cashier"}),
+    );
+    assert_eq!(got.skipped, 1);
+    assert_eq!(audited(&s, "master.skipped").len(), 1);
+    // So is a kind this edge does not know.
+    let got = apply(&s, "loyalty_scheme", later + 2, json!({"x": 1}));
+    assert_eq!(got.skipped, 1);
+    assert_eq!(audited(&s, "master.skipped").len(), 2);
+}
