@@ -4,7 +4,8 @@
 //!   PostgreSQL and SQLite, against the same sale transaction run directly on
 //!   the database as the baseline.
 //! - `cargo xtask offline images --from-debian`: every image, on a Debian base
-//!   built here (no registry needed).
+//!   built here (no registry needed); `offline bundle | verify | load`: the
+//!   air-gapped bundle.
 //! - `cargo xtask bench realtime`: kitchen screens on the realtime hub, with a
 //!   python-socketio server on the same Redis stream as the peer.
 //! - `cargo xtask bench sync`: a store's queued sales reaching the cloud, vs.
@@ -14,6 +15,7 @@
 mod bench_api;
 mod bench_realtime;
 mod bench_sync;
+mod bundle;
 mod offline;
 
 use clap::{Parser, Subcommand};

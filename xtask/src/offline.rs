@@ -1,5 +1,5 @@
-//! `cargo xtask offline …`: the images for compose and, later, the air-gapped
-//! bundle. Base images come from a registry when there is one (`--base`), or
+//! `cargo xtask offline …`: the images for compose and the air-gapped bundle
+//! (`bundle`, `verify`, `load`; see `bundle.rs`). Base images come from a registry when there is one (`--base`), or
 //! are built here from Debian's packages (`--from-debian`: debootstrap into a
 //! folder, then `docker import`). PostgreSQL, Redis and our services are all
 //! built on that one base, so its layer is stored once.
@@ -13,6 +13,63 @@ use std::process::{Command, Stdio};
 pub enum Offline {
     /// Builds every image, tagged with the release version.
     Images(ImagesArgs),
+    /// Writes offline/outpost-VERSION.bundle.tar.zst from the built images.
+    Bundle {
+        /// Sign the manifest with this minisign secret key (see `keygen`).
+        #[arg(long)]
+        sign: Option<PathBuf>,
+    },
+    /// Checks a bundle: signature, checksums, no unlisted files, every image.
+    Verify {
+        bundle: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Verifies a bundle, then loads the images that are missing or differ.
+    Load {
+        bundle: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Makes a minisign key pair for signing bundles (OUTPOST_BUNDLE_KEY_PASSWORD
+    /// set: the secret key is encrypted with it).
+    Keygen {
+        /// Folder for outpost-bundle.key (secret, mode 0600) and outpost-bundle.pub.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrustArgs {
+    /// The trusted public key (minisign format). Default: the one `load`
+    /// installed with an earlier bundle, if any.
+    #[arg(long)]
+    pubkey: Option<PathBuf>,
+    /// Accept a bundle that is not signed, or whose signature cannot be
+    /// checked for want of a trusted key.
+    #[arg(long)]
+    allow_unsigned: bool,
+}
+
+impl TrustArgs {
+    fn trust(&self) -> Result<crate::bundle::Trust> {
+        let installed = crate::bundle::state_dir().join("trusted.pub");
+        let path = self
+            .pubkey
+            .clone()
+            .or_else(|| installed.exists().then_some(installed));
+        let key = match path {
+            Some(p) => Some(minisign::PublicKey::from_file(&p).map_err(|e| {
+                anyhow::anyhow!("{} is not a minisign public key: {e}", p.display())
+            })?),
+            None => None,
+        };
+        Ok(crate::bundle::Trust {
+            key,
+            allow_unsigned: self.allow_unsigned,
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +93,229 @@ pub const IMAGES: [&str; 4] = ["outpost", "postgres", "redis", "rabbitmq"];
 pub fn run(o: Offline) -> Result<()> {
     match o {
         Offline::Images(a) => images(a),
+        Offline::Bundle { sign } => {
+            make_bundle(sign.as_deref()).map(|p| println!("{}", p.display()))
+        }
+        Offline::Keygen { out } => keygen(&out),
+        Offline::Verify { bundle, trust } => {
+            let v = crate::bundle::verify(&bundle, &trust.trust()?)?;
+            println!(
+                "{}: verified — {} {} ({}), {} images, every checksum matches",
+                bundle.display(),
+                v.manifest.name,
+                v.manifest.version,
+                &v.manifest.git_commit[..v.manifest.git_commit.len().min(12)],
+                v.manifest.images.len()
+            );
+            Ok(())
+        }
+        Offline::Load { bundle, trust } => load(&bundle, &trust),
     }
+}
+
+fn image_id(r: &str) -> Option<String> {
+    docker_quiet(&["image", "inspect", "--format", "{{.Id}}", r])
+}
+
+fn docker_quiet(args: &[&str]) -> Option<String> {
+    let out = Command::new("docker")
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Saves every image the compose files use into one bundle with the compose
+/// files, their env examples, SHA256SUMS and manifest.json.
+fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
+    use crate::bundle::{Image, Manifest, SHIPPED, compose_images, pack, seal, sha256_file};
+    // The key first: a wrong key or password fails before minutes of saving.
+    let sk = match sign {
+        Some(p) => Some(secret_key(p)?),
+        None => None,
+    };
+    if !engine_answers() {
+        bail!(
+            "no Docker engine answers (`docker info` failed): start dockerd or check DOCKER_HOST"
+        );
+    }
+    let root = root();
+    let refs = compose_images(&root)?;
+    let mut images = Vec::new();
+    for (reference, services) in &refs {
+        let Some(id) = image_id(reference) else {
+            bail!(
+                "image {reference} (used by {}) is not built: run `cargo xtask offline images --from-debian` first",
+                services.join(", ")
+            );
+        };
+        images.push(Image {
+            reference: reference.clone(),
+            id,
+            services: services.clone(),
+        });
+    }
+    let out_dir = root.join("offline");
+    std::fs::create_dir_all(&out_dir)?;
+    let stage = tempfile::Builder::new()
+        .prefix(".stage-")
+        .tempdir_in(&out_dir)?;
+    println!("saving {} images …", images.len());
+    let mut args = vec!["save", "-o"];
+    let tar = stage.path().join("images.tar");
+    let tar_s = tar.to_string_lossy().into_owned();
+    args.push(&tar_s);
+    args.extend(images.iter().map(|i| i.reference.as_str()));
+    docker(&args)?;
+    for f in SHIPPED {
+        std::fs::copy(root.join(f), stage.path().join(f)).with_context(|| format!("copy {f}"))?;
+    }
+    // A bundle built from uncommitted changes says so ("…-dirty").
+    let git = Command::new("git")
+        .args(["describe", "--always", "--abbrev=40", "--dirty"])
+        .current_dir(&root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".into(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        });
+    let requires = [
+        ("docker".to_owned(), ">= 20.10".to_owned()),
+        (
+            "compose".to_owned(),
+            "docker compose v2, or docker-compose >= 1.29".to_owned(),
+        ),
+    ]
+    .into();
+    let manifest = seal(
+        stage.path(),
+        Manifest {
+            name: "outpost".into(),
+            version: VERSION.into(),
+            git_commit: git,
+            created_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs(),
+            platform: format!("linux/{}", docker_arch()),
+            requires,
+            uncompressed_bytes: 0,
+            images,
+            cargo_lock_sha256: sha256_file(&root.join("Cargo.lock"))?,
+            sha256sums_sha256: String::new(),
+        },
+    )?;
+    if let Some(sk) = &sk {
+        let comment = format!("outpost {VERSION} {}", manifest.git_commit);
+        crate::bundle::sign(stage.path(), sk, &comment)?;
+    } else {
+        eprintln!(
+            "warning: the bundle is not signed (--sign KEY); hosts will need --allow-unsigned"
+        );
+    }
+    let out = out_dir.join(format!("outpost-{VERSION}.bundle.tar.zst"));
+    println!(
+        "compressing {} MB …",
+        manifest.uncompressed_bytes / 1_000_000
+    );
+    pack(stage.path(), &out)?;
+    Ok(out)
+}
+
+fn docker_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// Verifies the bundle, checks free space, loads the images unless every one
+/// is already here with the same id, confirms the ids, and records what is
+/// installed.
+fn load(bundle: &Path, trust: &TrustArgs) -> Result<()> {
+    let v = crate::bundle::verify(bundle, &trust.trust()?)?;
+    if !engine_answers() {
+        bail!(
+            "no Docker engine answers (`docker info` failed): start dockerd or check DOCKER_HOST"
+        );
+    }
+    let stale: Vec<&str> = v
+        .manifest
+        .images
+        .iter()
+        .filter(|i| image_id(&i.reference).as_deref() != Some(i.id.as_str()))
+        .map(|i| i.reference.as_str())
+        .collect();
+    if stale.is_empty() {
+        println!("every image of the bundle is already loaded: nothing to do");
+    } else {
+        let root_dir = docker_quiet(&["info", "--format", "{{.DockerRootDir}}"])
+            .unwrap_or_else(|| "/var/lib/docker".into());
+        let free = free_bytes(&root_dir);
+        let need = v.manifest.uncompressed_bytes;
+        if let Some(free) = free
+            && free < need
+        {
+            bail!(
+                "not enough disk for the images: {} MB free under {root_dir}, {} MB needed",
+                free / 1_000_000,
+                need / 1_000_000
+            );
+        }
+        println!("loading {} …", stale.join(", "));
+        let tar = v.dir.path().join("images.tar");
+        docker(&["load", "--quiet", "-i", &tar.to_string_lossy()])?;
+    }
+    for i in &v.manifest.images {
+        match image_id(&i.reference) {
+            Some(id) if id == i.id => {}
+            got => bail!(
+                "after loading, {} has id {:?}, the bundle says {}",
+                i.reference,
+                got,
+                i.id
+            ),
+        }
+    }
+    let state = crate::bundle::state_dir();
+    std::fs::create_dir_all(&state).with_context(|| format!("create {}", state.display()))?;
+    std::fs::write(
+        state.join("installed.json"),
+        serde_json::to_vec_pretty(&v.manifest)?,
+    )?;
+    // The key that vouched for this bundle is trusted for the next ones.
+    if let Some(p) = &trust.pubkey
+        && !state.join("trusted.pub").exists()
+    {
+        std::fs::copy(p, state.join("trusted.pub"))?;
+        println!("trusting {} for later bundles", p.display());
+    }
+    println!(
+        "installed {} {} ({} images); recorded in {}",
+        v.manifest.name,
+        v.manifest.version,
+        v.manifest.images.len(),
+        state.join("installed.json").display()
+    );
+    Ok(())
+}
+
+/// Free bytes on the filesystem holding `dir` (`df`), when it can be told.
+fn free_bytes(dir: &str) -> Option<u64> {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1", dir])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn root() -> PathBuf {
@@ -213,4 +492,67 @@ fn apt_mirror() -> String {
         }
     }
     "http://deb.debian.org/debian".into()
+}
+
+/// A minisign secret key: unencrypted, or encrypted with
+/// OUTPOST_BUNDLE_KEY_PASSWORD (asked for when that is unset).
+fn secret_key(path: &Path) -> Result<minisign::SecretKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("read the signing key {}", path.display()))?;
+    let sk_box = || minisign::SecretKeyBox::from_string(&text);
+    let bad = |e: minisign::PError| anyhow::anyhow!("{}: {e}", path.display());
+    match std::env::var("OUTPOST_BUNDLE_KEY_PASSWORD") {
+        Ok(pw) => minisign::SecretKey::from_box(sk_box().map_err(bad)?, Some(pw)).map_err(bad),
+        Err(_) => minisign::SecretKey::from_unencrypted_box(sk_box().map_err(bad)?)
+            .or_else(|_| minisign::SecretKey::from_box(sk_box()?, None))
+            .map_err(bad),
+    }
+}
+
+fn keygen(out: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(out)?;
+    let (sk_path, pk_path) = (
+        out.join("outpost-bundle.key"),
+        out.join("outpost-bundle.pub"),
+    );
+    if sk_path.exists() {
+        bail!(
+            "{} exists: refusing to overwrite a signing key",
+            sk_path.display()
+        );
+    }
+    let password = std::env::var("OUTPOST_BUNDLE_KEY_PASSWORD").ok();
+    let minisign::KeyPair { pk, sk } = match &password {
+        Some(pw) => minisign::KeyPair::generate_encrypted_keypair(Some(pw.clone())),
+        None => minisign::KeyPair::generate_unencrypted_keypair(),
+    }
+    .map_err(|e| anyhow::anyhow!("making a key pair: {e}"))?;
+    let sk_text = sk
+        .to_box(Some("Outpost bundle signing key"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_string();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&sk_path)?
+        .write_all(sk_text.as_bytes())?;
+    let pk_text = pk
+        .to_box()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_string();
+    std::fs::write(&pk_path, pk_text)?;
+    println!(
+        "{} (secret{}; keep it off the stores' hosts) and {} (give to every host)",
+        sk_path.display(),
+        if password.is_some() {
+            ", encrypted"
+        } else {
+            ", NOT encrypted: set OUTPOST_BUNDLE_KEY_PASSWORD to encrypt"
+        },
+        pk_path.display()
+    );
+    Ok(())
 }
