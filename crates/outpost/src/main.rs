@@ -56,6 +56,15 @@ enum Cmd {
         #[command(subcommand)]
         cmd: CloudCmd,
     },
+    /// Printers and cash drawers: the print queue and its HTTP side (port 7071).
+    HwProxy,
+    /// A receipt printer on TCP for tests and demos, with an HTTP control side.
+    VirtualPrinter {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "127.0.0.1:9101")]
+        control: std::net::SocketAddr,
+    },
     /// Staff administration from the command line (the first admin of a real store).
     Staff {
         #[command(subcommand)]
@@ -137,6 +146,16 @@ fn main() -> anyhow::Result<()> {
             serve(settings, false)
         }
         Cmd::Hub => hub(settings),
+        Cmd::HwProxy => {
+            let hw = outpost_hw_proxy::HwConfig::load(cli.config.as_deref())
+                .map_err(|e| anyhow::anyhow!("hw-proxy settings: {e}"))?;
+            actix_web::rt::System::new()
+                .block_on(outpost_hw_proxy::http::run(hw))
+                .map_err(|e| anyhow::anyhow!(e))
+        }
+        Cmd::VirtualPrinter { listen, control } => actix_web::rt::System::new()
+            .block_on(outpost_hw_proxy::virtual_printer::run(listen, control))
+            .map_err(|e| anyhow::anyhow!(e)),
         Cmd::SyncWorker { mode } => cloud::sync_worker(settings, &mode),
         Cmd::Cloud { cmd } => match cmd {
             CloudCmd::Serve => cloud::serve(settings),

@@ -19,6 +19,7 @@ pub mod kitchen;
 pub mod master;
 pub mod node;
 pub mod outbox;
+pub mod printq;
 pub mod relay;
 pub mod sales;
 pub mod schema;

@@ -4,6 +4,7 @@
 mod cloud;
 mod helpers;
 mod openapi;
+mod printing;
 mod screens;
 
 mod auth;

@@ -1,0 +1,357 @@
+//! One worker per printer: prints its queue in order, one job at a time.
+//!
+//! For each job: connect, ask the status, and only if the printer can print
+//! mark the job `sending` (on disk) and write it; then ask the status again.
+//! A printer that is away or not ready leaves the job queued (retried with
+//! backoff); a failure after the first byte left makes it `uncertain`.
+
+use crate::document::Profile;
+use crate::metrics::Metrics;
+use crate::status::Status;
+use crate::transport::{Address, Link, LinkError};
+use crate::{HwConfig, PrinterConfig, now_ms};
+use outpost_storage::printq::{Job, JobState, PrintQueue};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// What the pages show about a printer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PrinterState {
+    /// Answered its last status request, ready or not.
+    pub reachable: bool,
+    /// Can print now.
+    pub ready: bool,
+    pub status: Option<Status>,
+    pub problem: Option<String>,
+    /// Since when it has been as it is (ms since the epoch).
+    pub since_ms: i64,
+    pub checked_ms: i64,
+}
+
+pub struct Printer {
+    pub config: PrinterConfig,
+    pub address: Address,
+    pub profile: Profile,
+    pub wake: Notify,
+    state: Mutex<PrinterState>,
+}
+
+impl Printer {
+    pub fn state(&self) -> PrinterState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(
+        &self,
+        metrics: &Metrics,
+        reachable: bool,
+        status: Option<Status>,
+        problem: Option<String>,
+    ) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ready = problem.is_none();
+        let now = now_ms();
+        if s.ready != ready || s.reachable != reachable || s.since_ms == 0 {
+            if s.ready != ready {
+                match &problem {
+                    Some(p) => {
+                        tracing::warn!(printer = %self.config.id, problem = %p, "printer not ready")
+                    }
+                    None => tracing::info!(printer = %self.config.id, "printer ready"),
+                }
+            }
+            s.since_ms = now;
+        }
+        s.reachable = reachable;
+        s.ready = ready;
+        s.status = status;
+        s.problem = problem;
+        s.checked_ms = now;
+        metrics
+            .printer_ready
+            .with_label_values(&[&self.config.id])
+            .set(i64::from(ready));
+    }
+}
+
+/// Everything the workers and the HTTP side share.
+pub struct Shared {
+    pub config: HwConfig,
+    pub queue: Arc<PrintQueue>,
+    pub printers: BTreeMap<String, Arc<Printer>>,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    pub fn new(config: HwConfig, queue: PrintQueue) -> Result<Shared, String> {
+        let metrics = Metrics::new();
+        let mut printers = BTreeMap::new();
+        for p in &config.printers {
+            let profile = Profile {
+                width: p.width,
+                code_pages: if p.code_pages.is_empty() {
+                    Profile::default().code_pages
+                } else {
+                    p.code_pages.clone()
+                },
+            };
+            printers.insert(
+                p.id.clone(),
+                Arc::new(Printer {
+                    address: Address::parse(&p.address)?,
+                    config: p.clone(),
+                    profile,
+                    wake: Notify::new(),
+                    state: Mutex::new(PrinterState::default()),
+                }),
+            );
+        }
+        Ok(Shared {
+            config,
+            queue: Arc::new(queue),
+            printers,
+            metrics,
+        })
+    }
+
+    /// Runs queue work off the async threads (each write is fsynced).
+    pub async fn q<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&PrintQueue) -> outpost_storage::Result<T> + Send + 'static,
+    ) -> outpost_storage::Result<T> {
+        let q = self.queue.clone();
+        tokio::task::spawn_blocking(move || f(&q))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+}
+
+enum Outcome {
+    Printed,
+    /// Nothing was sent: the job stays queued.
+    NotSent(String),
+    Uncertain(String),
+    /// A person cancelled it while we connected.
+    Gone,
+}
+
+/// Runs one printer's worker until shutdown.
+pub async fn run(shared: Arc<Shared>, printer: Arc<Printer>, mut stop: watch::Receiver<bool>) {
+    let min = Duration::from_millis(shared.config.retry_min_ms);
+    let max = Duration::from_millis(shared.config.retry_max_ms.max(shared.config.retry_min_ms));
+    let probe_every = Duration::from_millis(shared.config.probe_interval_ms);
+    let mut backoff = min;
+    let id = printer.config.id.clone();
+    probe(&shared, &printer).await;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let head = {
+            let id = id.clone();
+            shared.q(move |q| q.head(&id)).await
+        };
+        let (job, bytes) = match head {
+            Ok(Some(j)) => j,
+            Ok(None) => {
+                tokio::select! {
+                    _ = printer.wake.notified() => {}
+                    _ = tokio::time::sleep(probe_every) => probe(&shared, &printer).await,
+                    _ = stop.changed() => return,
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(printer = %id, error = %e, "cannot read the print queue");
+                tokio::time::sleep(max).await;
+                continue;
+            }
+        };
+        if let Some((to, why)) = too_late(&shared.config, &job, now_ms()) {
+            let jid = job.id.clone();
+            let why2 = why.clone();
+            if let Err(e) = shared
+                .q(move |q| q.transition(&jid, JobState::Queued, to, Some(&why2), now_ms()))
+                .await
+            {
+                tracing::error!(job = %job.id, error = %e, "cannot update the job");
+            }
+            tracing::warn!(job = %job.id, kind = %job.kind, reason = %why, "job not printed");
+            shared.metrics.outcome(&id, to.as_str());
+            continue;
+        }
+        match attempt(&shared, &printer, &job, &bytes).await {
+            Outcome::Printed => {
+                backoff = min;
+                shared.metrics.outcome(&id, "printed");
+            }
+            Outcome::Gone => {}
+            Outcome::NotSent(why) => {
+                let jid = job.id.clone();
+                let w = why.clone();
+                let _ = shared.q(move |q| q.note(&jid, &w, now_ms())).await;
+                if reroute(&shared, &printer, &job).await {
+                    continue;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(max);
+            }
+            Outcome::Uncertain(why) => {
+                tracing::warn!(job = %job.id, reason = %why, "job uncertain: shown for a reprint");
+                shared.metrics.outcome(&id, "uncertain");
+                backoff = min;
+            }
+        }
+    }
+}
+
+/// Whether a job has waited too long to print by itself.
+fn too_late(cfg: &HwConfig, job: &Job, now: i64) -> Option<(JobState, String)> {
+    let age_s = (now - job.created_at) / 1000;
+    if job.kind == "drawer" && now - job.created_at > cfg.drawer_max_age_s * 1000 {
+        return Some((
+            JobState::Expired,
+            format!("not fired: the drawer would have opened {age_s} s after it was asked"),
+        ));
+    }
+    if job.kind == "receipt" && !job.asked && now - job.created_at > cfg.receipt_max_age_s * 1000 {
+        return Some((
+            JobState::Held,
+            format!("{age_s} s old: printed only if someone asks for it"),
+        ));
+    }
+    None
+}
+
+/// Moves a kitchen ticket to its printer's fallback once the printer has
+/// been away long enough.
+async fn reroute(shared: &Shared, printer: &Printer, job: &Job) -> bool {
+    let Some(fallback) = job
+        .fallback
+        .clone()
+        .or_else(|| printer.config.fallback.clone())
+    else {
+        return false;
+    };
+    if job.kind != "kitchen" {
+        return false;
+    }
+    let away_ms = now_ms() - printer.state().since_ms;
+    if printer.state().ready || away_ms < (shared.config.fallback_after_s * 1000) as i64 {
+        return false;
+    }
+    let Some(target) = shared.printers.get(&fallback) else {
+        return false;
+    };
+    let (jid, f) = (job.id.clone(), fallback.clone());
+    match shared.q(move |q| q.reroute(&jid, &f, now_ms())).await {
+        Ok(true) => {
+            tracing::warn!(job = %job.id, from = %printer.config.id, to = %fallback, "kitchen ticket sent to the fallback printer");
+            target.wake.notify_one();
+            true
+        }
+        _ => false,
+    }
+}
+
+async fn probe(shared: &Shared, printer: &Printer) {
+    let t = shared.config.timeouts();
+    match Link::open(&printer.address, &t).await {
+        Ok(mut link) => match link.status(&t).await {
+            Ok(st) => printer.set(
+                &shared.metrics,
+                true,
+                st,
+                st.and_then(|s| s.problem()).map(str::to_owned),
+            ),
+            Err(e) => printer.set(&shared.metrics, false, None, Some(e.to_string())),
+        },
+        Err(e) => printer.set(&shared.metrics, false, None, Some(e.to_string())),
+    }
+}
+
+async fn attempt(shared: &Shared, printer: &Printer, job: &Job, bytes: &[u8]) -> Outcome {
+    let t = shared.config.timeouts();
+    let m = &shared.metrics;
+    let mut link = match Link::open(&printer.address, &t).await {
+        Ok(l) => l,
+        Err(e) => {
+            printer.set(m, false, None, Some(e.to_string()));
+            return Outcome::NotSent(e.to_string());
+        }
+    };
+    match link.status(&t).await {
+        Ok(st) => {
+            let problem = st.and_then(|s| s.problem());
+            printer.set(m, true, st, problem.map(str::to_owned));
+            if let Some(p) = problem {
+                return Outcome::NotSent(format!("printer {p}"));
+            }
+        }
+        Err(e) => {
+            printer.set(m, false, None, Some(e.to_string()));
+            return Outcome::NotSent(e.to_string());
+        }
+    }
+    let jid = job.id.clone();
+    match shared
+        .q(move |q| q.transition(&jid, JobState::Queued, JobState::Sending, None, now_ms()))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Outcome::Gone,
+        Err(e) => return Outcome::NotSent(format!("queue: {e}")),
+    }
+    let started = std::time::Instant::now();
+    let failed = match link.write(bytes, &t).await {
+        Err(e) => Some(e),
+        Ok(()) => match link.status(&t).await {
+            Ok(st) => {
+                let problem = st.and_then(|s| s.problem());
+                printer.set(m, true, st, problem.map(str::to_owned));
+                problem
+                    .map(|p| LinkError::Broken(format!("the printer reported {p} during the job")))
+            }
+            Err(e) => {
+                printer.set(m, false, None, Some(e.to_string()));
+                Some(LinkError::Broken(format!("no status after the job: {e}")))
+            }
+        },
+    };
+    m.send_seconds
+        .with_label_values(&[&printer.config.id])
+        .observe(started.elapsed().as_secs_f64());
+    let jid = job.id.clone();
+    match failed {
+        None => {
+            let _ = shared
+                .q(move |q| {
+                    q.transition(&jid, JobState::Sending, JobState::Printed, None, now_ms())
+                })
+                .await;
+            Outcome::Printed
+        }
+        Some(e) => {
+            let why = format!("{e}: it may have printed in part; reprint if it did not");
+            let w = why.clone();
+            let _ = shared
+                .q(move |q| {
+                    q.transition(
+                        &jid,
+                        JobState::Sending,
+                        JobState::Uncertain,
+                        Some(&w),
+                        now_ms(),
+                    )
+                })
+                .await;
+            Outcome::Uncertain(why)
+        }
+    }
+}

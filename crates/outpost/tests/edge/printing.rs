@@ -1,0 +1,517 @@
+//! hw-proxy against the virtual printer, both as real processes: paper out,
+//! a printer switched off, hw-proxy SIGKILLed mid-send, a late drawer kick,
+//! and bad jobs.
+
+use crate::helpers::free_port;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn exe() -> &'static str {
+    env!("CARGO_BIN_EXE_outpost")
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+async fn wait_http(url: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http().get(url).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `outpost virtual-printer` on free ports.
+struct Printer {
+    port: u16,
+    control: String,
+    child: Child,
+}
+
+impl Printer {
+    async fn start() -> Printer {
+        let (port, control) = (free_port(), free_port());
+        let child = Command::new(exe())
+            .args(["virtual-printer", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--control")
+            .arg(format!("127.0.0.1:{control}"))
+            .env("OUTPOST__LOG__FILTER", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the virtual printer");
+        let p = Printer {
+            port,
+            control: format!("http://127.0.0.1:{control}"),
+            child,
+        };
+        wait_http(&format!("{}/health", p.control), "the virtual printer").await;
+        p
+    }
+    async fn mode(&self, mode: &str) {
+        let r = http()
+            .put(format!("{}/mode", self.control))
+            .json(&json!({ "mode": mode }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    async fn jobs(&self) -> Vec<Value> {
+        let v: Value = http()
+            .get(format!("{}/jobs", self.control))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["jobs"].as_array().unwrap().clone()
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `outpost hw-proxy` driving one printer, its queue in a folder that
+/// survives restarts.
+struct Hw {
+    dir: PathBuf,
+    base: String,
+    port: u16,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+}
+
+impl Hw {
+    async fn start(printer_port: u16, env: &[(&str, &str)]) -> Hw {
+        let dir = std::env::temp_dir().join(format!("outpost-hw-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hw.toml"),
+            format!(
+                "[[hw.printers]]\nid = \"front\"\naddress = \"tcp://127.0.0.1:{printer_port}\"\nwidth = 42\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let mut hw = Hw {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            dir,
+            child: None,
+        };
+        hw.restart().await;
+        hw
+    }
+
+    async fn restart(&mut self) {
+        let child = Command::new(exe())
+            .arg("--config")
+            .arg(self.dir.join("hw.toml"))
+            .arg("hw-proxy")
+            .env("OUTPOST__HW__PORT", self.port.to_string())
+            .env("OUTPOST__HW__QUEUE", self.dir.join("queue.sqlite"))
+            .env("OUTPOST__HW__RETRY_MIN_MS", "100")
+            .env("OUTPOST__HW__RETRY_MAX_MS", "400")
+            .env("OUTPOST__HW__PROBE_INTERVAL_MS", "200")
+            .env("OUTPOST__HW__STATUS_TIMEOUT_MS", "1000")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("OUTPOST__LOG__FILTER", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start hw-proxy");
+        self.child = Some(child);
+        wait_http(&format!("{}/api/v1/printers", self.base), "hw-proxy").await;
+    }
+
+    fn kill(&mut self) {
+        let mut c = self.child.take().expect("running");
+        c.kill().expect("SIGKILL");
+        c.wait().unwrap();
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = http()
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        http()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn job(&self, id: &str) -> Value {
+        self.get(&format!("/api/v1/jobs/{id}")).await
+    }
+
+    /// Waits until every job named is in `state`.
+    async fn wait_state(&self, ids: &[String], state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for id in ids {
+            loop {
+                let j = self.job(id).await;
+                if j["state"] == state {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "job {id} never became {state}: {j}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    async fn front(&self) -> Value {
+        self.get("/api/v1/printers").await["printers"][0].clone()
+    }
+}
+
+impl Drop for Hw {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn receipt_job(id: &str, number: &str) -> Value {
+    json!({
+        "id": id,
+        "printer": "front",
+        "kind": "receipt",
+        "open_drawer": false,
+        "receipt": {
+            "store": "Corner Deli",
+            "order_number": number,
+            "order_id": uuid::Uuid::now_v7().to_string(),
+            "time": "2026-11-23 10:15",
+            "lines": [{"name": "Milk 1l", "quantity": "2", "amount": "3.98"}],
+            "total": "3.98",
+            "payments": [{"label": "Card", "amount": "3.98"}]
+        }
+    })
+}
+
+/// The order numbers on the virtual printer's paper, in the order printed.
+async fn printed_numbers(p: &Printer) -> Vec<String> {
+    p.jobs()
+        .await
+        .iter()
+        .flat_map(|j| {
+            j["page"]["barcodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|b| b.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn wait_until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn paper_out_holds_the_queue_and_each_job_prints_once_in_order_when_paper_is_back() {
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    p.mode("paper_out").await;
+    wait_until("the register to see the paper out", || async {
+        hw.front().await["state"]["problem"] == "out of paper"
+    })
+    .await;
+    let mut ids = Vec::new();
+    let mut first = Value::Null;
+    for n in 1..=6 {
+        let i = id();
+        let job = receipt_job(&i, &format!("S01-R1-00000{n}"));
+        let (s, body) = hw.post("/api/v1/jobs", &job).await;
+        assert_eq!(s, 201, "{body}");
+        ids.push(i);
+        if n == 1 {
+            first = job;
+        }
+    }
+    // A retry of a job already queued is the same job.
+    let (s, again) = hw.post("/api/v1/jobs", &first).await;
+    assert_eq!(
+        (s, again["job"]["id"].as_str()),
+        (200, Some(ids[0].as_str()))
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(p.jobs().await.is_empty(), "nothing prints without paper");
+    let front = hw.front().await;
+    assert_eq!(front["jobs"]["queued"], 6, "{front}");
+    assert_eq!(hw.job(&ids[0]).await["last_error"], "printer out of paper");
+    let health = hw.get("/health").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+
+    p.mode("ready").await;
+    hw.wait_state(&ids, "printed").await;
+    assert_eq!(
+        printed_numbers(&p).await,
+        (1..=6)
+            .map(|n| format!("S01-R1-00000{n}"))
+            .collect::<Vec<_>>(),
+        "each once, in order"
+    );
+    let text = p.jobs().await[0]["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("2 x Milk 1l") && text.contains("3.98"),
+        "{text}"
+    );
+    assert_eq!(hw.front().await["jobs"]["queued"], 0);
+}
+
+#[tokio::test]
+async fn a_printer_switched_off_keeps_its_queue_and_prints_it_once_when_back() {
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    p.mode("off").await;
+    let ids = [id(), id()];
+    for (n, i) in ids.iter().enumerate() {
+        let (s, _) = hw
+            .post("/api/v1/jobs", &receipt_job(i, &format!("S01-R1-00001{n}")))
+            .await;
+        assert_eq!(s, 201);
+    }
+    wait_until("the register to see the printer away", || async {
+        let f = hw.front().await;
+        f["state"]["reachable"] == false && f["jobs"]["queued"] == 2
+    })
+    .await;
+    let problem = hw.front().await["state"]["problem"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(problem.contains("unreachable"), "{problem}");
+    p.mode("ready").await;
+    hw.wait_state(&ids, "printed").await;
+    assert_eq!(
+        printed_numbers(&p).await,
+        ["S01-R1-000010", "S01-R1-000011"]
+    );
+}
+
+#[tokio::test]
+async fn sigkill_mid_send_leaves_that_job_uncertain_and_prints_the_others_exactly_once() {
+    let p = Printer::start().await;
+    // Long enough a wait for the status after a job that the kill lands mid-send.
+    let mut hw = Hw::start(p.port, &[("OUTPOST__HW__STATUS_TIMEOUT_MS", "20000")]).await;
+    p.mode("stall").await;
+    let stuck = id();
+    assert_eq!(
+        hw.post("/api/v1/jobs", &receipt_job(&stuck, "S01-R1-000020"))
+            .await
+            .0,
+        201
+    );
+    hw.wait_state(std::slice::from_ref(&stuck), "sending").await;
+    let rest = [id(), id(), id()];
+    for (n, i) in rest.iter().enumerate() {
+        assert_eq!(
+            hw.post("/api/v1/jobs", &receipt_job(i, &format!("S01-R1-00003{n}")))
+                .await
+                .0,
+            201
+        );
+    }
+    hw.kill();
+    p.mode("ready").await;
+    hw.restart().await;
+    hw.wait_state(&rest, "printed").await;
+    let j = hw.job(&stuck).await;
+    assert_eq!(j["state"], "uncertain", "{j}");
+    assert!(j["last_error"].as_str().unwrap().contains("reprint"), "{j}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The stalled job reached the printer once (cut short); the rest once each.
+    assert_eq!(
+        printed_numbers(&p).await,
+        [
+            "S01-R1-000020",
+            "S01-R1-000030",
+            "S01-R1-000031",
+            "S01-R1-000032"
+        ]
+    );
+    assert_eq!(hw.front().await["jobs"]["uncertain"], 1);
+    // A person asks: it prints again, once, however often the click repeats.
+    let again = id();
+    for _ in 0..2 {
+        let (s, body) = hw
+            .post(
+                &format!("/api/v1/jobs/{stuck}/reprint"),
+                &json!({ "id": again }),
+            )
+            .await;
+        assert!(s == 201, "{body}");
+    }
+    hw.wait_state(std::slice::from_ref(&again), "printed").await;
+    assert_eq!(printed_numbers(&p).await.len(), 5);
+    assert_eq!(hw.job(&stuck).await["state"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_drawer_kick_queued_while_the_printer_was_off_never_fires_late() {
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[("OUTPOST__HW__DRAWER_MAX_AGE_S", "2")]).await;
+    p.mode("off").await;
+    let late = id();
+    let (s, _) = hw
+        .post(
+            "/api/v1/jobs",
+            &json!({"id": late, "printer": "front", "kind": "drawer"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    p.mode("ready").await;
+    hw.wait_state(std::slice::from_ref(&late), "expired").await;
+    // A kick asked for now fires, on both pins.
+    let now = id();
+    hw.post(
+        "/api/v1/jobs",
+        &json!({"id": now, "printer": "front", "kind": "drawer"}),
+    )
+    .await;
+    hw.wait_state(std::slice::from_ref(&now), "printed").await;
+    wait_until("the kick to reach the printer", || async {
+        !p.jobs().await.is_empty()
+    })
+    .await;
+    let jobs = p.jobs().await;
+    assert_eq!(jobs.len(), 1, "only the fresh kick: {jobs:?}");
+    assert_eq!(jobs[0]["page"]["drawer_kicks"], 2);
+    // Nor is an expired kick reprinted on request.
+    let (s, body) = hw
+        .post(
+            &format!("/api/v1/jobs/{late}/reprint"),
+            &json!({ "id": id() }),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+}
+
+#[tokio::test]
+async fn bad_jobs_get_a_clear_4xx_and_nothing_is_queued() {
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    p.mode("off").await;
+    let ok = id();
+    assert_eq!(
+        hw.post("/api/v1/jobs", &receipt_job(&ok, "S01-R1-000040"))
+            .await
+            .0,
+        201
+    );
+    let mut unknown = receipt_job(&id(), "S01-R1-000041");
+    unknown["printer"] = json!("nope");
+    let (s, body) = hw.post("/api/v1/jobs", &unknown).await;
+    assert_eq!(s, 404, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("front"), "{body}");
+    let mut no_lines = receipt_job(&id(), "S01-R1-000042");
+    no_lines["receipt"]["lines"] = json!([]);
+    assert_eq!(hw.post("/api/v1/jobs", &no_lines).await.0, 422);
+    let mut not_uuid = receipt_job("job-1", "S01-R1-000043");
+    not_uuid["id"] = json!("job-1");
+    assert_eq!(hw.post("/api/v1/jobs", &not_uuid).await.0, 422);
+    let (s, _) = hw
+        .post(
+            "/api/v1/jobs",
+            &json!({"id": id(), "printer": "front", "kind": "receipt"}),
+        )
+        .await;
+    assert_eq!(s, 422, "a receipt job without a receipt");
+    let (s, _) = hw
+        .post(
+            "/api/v1/jobs",
+            &json!({"id": id(), "printer": "front", "kind": "fax"}),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let mut extra = receipt_job(&id(), "S01-R1-000044");
+    extra["receipt"]["colour"] = json!("red");
+    assert_eq!(
+        hw.post("/api/v1/jobs", &extra).await.0,
+        400,
+        "unknown fields"
+    );
+    let mut huge = receipt_job(&id(), "S01-R1-000045");
+    huge["receipt"]["footer"] = json!(["x".repeat(300_000)]);
+    let (s, body) = hw.post("/api/v1/jobs", &huge).await;
+    assert_eq!(s, 413, "{body}");
+    let r = http()
+        .post(format!("{}/api/v1/jobs", hw.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    // The same id with another body is refused, not a second job.
+    let (s, _) = hw
+        .post("/api/v1/jobs", &receipt_job(&ok, "S01-R1-000099"))
+        .await;
+    assert_eq!(s, 409);
+    let jobs = hw.get("/api/v1/jobs").await["jobs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["id"], ok.as_str());
+    let (s, _) = hw
+        .post(&format!("/api/v1/jobs/{}/cancel", id()), &json!({}))
+        .await;
+    assert_eq!(s, 404);
+}
