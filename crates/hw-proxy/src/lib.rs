@@ -39,7 +39,18 @@ pub struct HwConfig {
     pub write_timeout_ms: u64,
     pub status_timeout_ms: u64,
     pub probe_interval_ms: u64,
+    /// A TOML file of `[[printers]]` read at start, in addition to
+    /// `printers`; a missing file means no printers yet (a container's
+    /// mounted folder before anyone wrote it).
+    pub printers_file: String,
     pub printers: Vec<PrinterConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrintersFile {
+    #[serde(default)]
+    printers: Vec<PrinterConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,7 +87,24 @@ impl HwConfig {
             )
             .build()
             .map_err(|e| e.to_string())?;
-        let hw: HwConfig = cfg.get("hw").map_err(|e| e.to_string())?;
+        let mut hw: HwConfig = cfg.get("hw").map_err(|e| e.to_string())?;
+        if !hw.printers_file.is_empty() {
+            let path = std::path::Path::new(&hw.printers_file);
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let file: PrintersFile = config::Config::builder()
+                        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+                        .build()
+                        .and_then(|c| c.try_deserialize())
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    hw.printers.extend(file.printers);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!(file = %path.display(), "no printers file yet: hw-proxy runs with no printers until it is written and hw-proxy restarted");
+                }
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
         hw.check()?;
         Ok(hw)
     }
@@ -136,4 +164,67 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(main: &str) -> Result<HwConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hw.toml");
+        std::fs::write(&f, main.replace("DIR", &dir.path().display().to_string())).unwrap();
+        HwConfig::load(Some(&f))
+    }
+
+    #[test]
+    fn printers_come_from_the_settings_and_the_printers_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let printers = dir.path().join("printers.toml");
+        std::fs::write(
+            &printers,
+            "[[printers]]\nid = \"grill\"\naddress = \"tcp://10.0.0.22:9100\"\nfallback = \"front\"\n",
+        )
+        .unwrap();
+        let cfg = load_with(&format!(
+            "[hw]\nprinters_file = \"{}\"\n[[hw.printers]]\nid = \"front\"\naddress = \"file:///dev/usb/lp0\"\nwidth = 32\n",
+            printers.display()
+        ))
+        .unwrap();
+        let ids: Vec<&str> = cfg.printers.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["front", "grill"]);
+        assert_eq!(cfg.printers[0].width, 32);
+        // Not written yet: no printers, no error.
+        let cfg = load_with("[hw]\nprinters_file = \"DIR/none.toml\"\n").unwrap();
+        assert!(cfg.printers.is_empty());
+    }
+
+    #[test]
+    fn a_configuration_that_would_misroute_jobs_is_refused_by_name() {
+        for (toml, says) in [
+            (
+                "[[hw.printers]]\nid = \"a\"\naddress = \"tcp://h:9100\"\n[[hw.printers]]\nid = \"a\"\naddress = \"tcp://h:9101\"\n",
+                "twice",
+            ),
+            (
+                "[[hw.printers]]\nid = \"a\"\naddress = \"10.0.0.1\"\n",
+                "tcp://",
+            ),
+            (
+                "[[hw.printers]]\nid = \"a\"\naddress = \"tcp://h:9100\"\nfallback = \"b\"\n",
+                "fallback",
+            ),
+            (
+                "[[hw.printers]]\nid = \"a\"\naddress = \"tcp://h:9100\"\nwidth = 4\n",
+                "width",
+            ),
+            (
+                "[[hw.printers]]\nid = \"a b\"\naddress = \"tcp://h:9100\"\n",
+                "letters",
+            ),
+        ] {
+            let e = load_with(toml).unwrap_err();
+            assert!(e.contains(says), "{toml}: {e}");
+        }
+    }
 }

@@ -133,6 +133,49 @@ impl Stack {
     }
 }
 
+/// `outpost virtual-printer` in a container on a stack's network, named
+/// `<project>-printer`, its control port published on the host.
+struct VirtualPrinterContainer {
+    name: String,
+}
+
+impl VirtualPrinterContainer {
+    fn start(stack: &Stack, control: u16) -> VirtualPrinterContainer {
+        let name = format!("{}-printer", stack.project);
+        let image =
+            std::env::var("OUTPOST_IMAGE").unwrap_or_else(|_| "outpost/outpost:0.1.0".into());
+        let out = Command::new("docker")
+            .args(["run", "-d", "--name", &name, "--network"])
+            .arg(format!("{}_default", stack.project))
+            .arg("-p")
+            .arg(format!("127.0.0.1:{control}:9101"))
+            .args([
+                &image,
+                "virtual-printer",
+                "--listen",
+                "0.0.0.0:9100",
+                "--control",
+                "0.0.0.0:9101",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker run the virtual printer: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        VirtualPrinterContainer { name }
+    }
+}
+
+impl Drop for VirtualPrinterContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.run(&["down", "-v", "--remove-orphans"]);
@@ -157,8 +200,31 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
     if !stack_tests_enabled() {
         return;
     }
-    let stack = Stack::up("edge", |_, _| String::new());
-    let all = ["postgres", "redis", "api", "realtime-hub", "sync-worker"];
+    let (hw_port, printer_control) = (free_port(), free_port());
+    let stack = Stack::up("edge", |project, dir| {
+        // hw-proxy's printers: a virtual printer in a container of its own on
+        // the stack's network (started below, once compose made the network).
+        let hw = dir.join("hw");
+        std::fs::create_dir_all(&hw).unwrap();
+        std::fs::write(
+            hw.join("printers.toml"),
+            format!("[[printers]]\nid = \"front\"\naddress = \"tcp://{project}-printer:9100\"\n"),
+        )
+        .unwrap();
+        format!(
+            "OUTPOST_HW_PORT={hw_port}\nOUTPOST_HW_DIR={}\n",
+            hw.display()
+        )
+    });
+    let printer = VirtualPrinterContainer::start(&stack, printer_control);
+    let all = [
+        "postgres",
+        "redis",
+        "api",
+        "realtime-hub",
+        "sync-worker",
+        "hw-proxy",
+    ];
     stack.healthy(&all);
     let app = App {
         child: None,
@@ -198,6 +264,40 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
         screen.events.last().unwrap()["data"]["order_id"],
         sale.body["id"]
     );
+
+    // hw-proxy in its container prints to the printer by name on the
+    // stack's network, from its queue on a volume.
+    let job = uuid::Uuid::now_v7().to_string();
+    let r = app
+        .http
+        .post(format!("http://127.0.0.1:{hw_port}/api/v1/jobs"))
+        .json(&json!({"id": job, "printer": "front", "kind": "drawer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: serde_json::Value = app
+            .http
+            .get(format!("http://127.0.0.1:{printer_control}/jobs"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map(|r| r.json())
+            .unwrap()
+            .await
+            .unwrap_or_default();
+        if v["jobs"][0]["page"]["drawer_kicks"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the drawer kick never reached the printer: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(printer);
 
     // The api process dies with SIGKILL (sent from the host, as the OOM killer
     // or a crash would end it — `docker kill` would count as a deliberate
