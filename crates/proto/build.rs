@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         root.join("outpost/sync/v1/events.proto"),
         root.join("outpost/sync/v1/sync.proto"),
+        root.join("outpost/hw/v1/print.proto"),
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());

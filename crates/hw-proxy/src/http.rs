@@ -1,15 +1,15 @@
 //! hw-proxy's HTTP side (port 7071): jobs in, the queue and the printers
 //! out, for the api, the register page and ops.
 
-use crate::document::{self, KitchenTicket, Receipt};
-use crate::render::render;
+use crate::jobs::{self, JobRequest, Refusal};
 use crate::worker::{self, Shared};
 use crate::{HwConfig, now_ms};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use outpost_proto::hw_v1::print_service_server::PrintServiceServer;
 use outpost_storage::StorageError;
-use outpost_storage::printq::{JobState, NewJob, PrintQueue, Submitted};
-use serde::{Deserialize, Serialize};
+use outpost_storage::printq::{JobState, PrintQueue};
+use serde::Deserialize;
 use std::sync::Arc;
 
 /// An RFC 9457 problem.
@@ -24,7 +24,7 @@ fn problem(status: StatusCode, kind: &str, detail: impl Into<String>) -> HttpRes
         }))
 }
 
-fn storage_problem(e: StorageError) -> HttpResponse {
+pub(crate) fn storage_problem(e: StorageError) -> HttpResponse {
     match e {
         StorageError::NotFound(m) => {
             problem(StatusCode::NOT_FOUND, "not-found", format!("{m} not found"))
@@ -44,103 +44,25 @@ fn storage_problem(e: StorageError) -> HttpResponse {
     }
 }
 
-/// A job as the api or a register sends it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobRequest {
-    /// The caller's idempotency id (a UUID): a retry returns the same job.
-    pub id: String,
-    pub printer: String,
-    /// receipt | kitchen | drawer
-    pub kind: String,
-    #[serde(default)]
-    pub receipt: Option<Receipt>,
-    #[serde(default)]
-    pub ticket: Option<KitchenTicket>,
-    /// With a receipt: kick the drawer first (a cash sale).
-    #[serde(default)]
-    pub open_drawer: bool,
-}
-
-/// Why a job is refused: status, problem kind, detail.
-type Refusal = (StatusCode, &'static str, String);
-
-fn encode(req: &JobRequest, shared: &Shared) -> Result<(NewJob, Vec<char>), Refusal> {
-    let invalid = |m: String| (StatusCode::UNPROCESSABLE_ENTITY, "invalid-job", m);
-    if uuid::Uuid::parse_str(&req.id).is_err() {
-        return Err(invalid(format!("job id {:?} is not a UUID", req.id)));
-    }
-    let Some(printer) = shared.printers.get(&req.printer) else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            "unknown-printer",
-            format!(
-                "no printer {:?} here; this hw-proxy drives {:?}",
-                req.printer,
-                shared.printers.keys().collect::<Vec<_>>()
-            ),
-        ));
-    };
-    let encoded = match (req.kind.as_str(), &req.receipt, &req.ticket) {
-        ("receipt", Some(r), None) => document::receipt(r, &printer.profile, req.open_drawer),
-        ("kitchen", None, Some(t)) if !req.open_drawer => {
-            document::kitchen_ticket(t, &printer.profile)
-        }
-        ("drawer", None, None) => Ok(document::drawer_kick()),
-        ("receipt", ..) => {
-            return Err(invalid(
-                "kind receipt takes a receipt and nothing else".into(),
-            ));
-        }
-        ("kitchen", ..) => {
-            return Err(invalid(
-                "kind kitchen takes a ticket and nothing else".into(),
-            ));
-        }
-        ("drawer", ..) => return Err(invalid("kind drawer takes no document".into())),
-        (k, ..) => {
-            return Err(invalid(format!(
-                "unknown kind {k:?}: receipt, kitchen or drawer"
-            )));
-        }
-    }
-    .map_err(|e| invalid(e.to_string()))?;
-    let preview = render(&encoded.bytes).text();
-    Ok((
-        NewJob {
-            id: req.id.clone(),
-            printer: req.printer.clone(),
-            kind: req.kind.clone(),
-            request: serde_json::to_vec(req).unwrap_or_default(),
-            payload: encoded.bytes,
-            preview,
-            fallback: None,
-        },
-        encoded.replaced,
-    ))
-}
-
 async fn submit(shared: web::Data<Shared>, body: web::Json<JobRequest>) -> HttpResponse {
-    let req = body.into_inner();
-    let (job, replaced) = match encode(&req, &shared) {
-        Ok(j) => j,
-        Err((status, kind, detail)) => return problem(status, kind, detail),
-    };
-    let printer = job.printer.clone();
-    match shared.q(move |q| q.submit(&job, now_ms())).await {
-        Ok(Submitted::New(j)) => {
-            if let Some(p) = shared.printers.get(&printer) {
-                p.wake.notify_one();
+    match jobs::submit(&shared, body.into_inner()).await {
+        Ok(s) => {
+            let body = serde_json::json!({"job": s.job, "replaced": s.replaced});
+            if s.created {
+                HttpResponse::Created().json(body)
+            } else {
+                HttpResponse::Ok().json(body)
             }
-            if !replaced.is_empty() {
-                tracing::warn!(job = %j.id, ?replaced, "characters no code page of the printer holds print as ?");
-            }
-            HttpResponse::Created().json(serde_json::json!({"job": j, "replaced": replaced}))
         }
-        Ok(Submitted::Again(j)) => {
-            HttpResponse::Ok().json(serde_json::json!({"job": j, "replaced": replaced}))
-        }
-        Err(e) => storage_problem(e),
+        Err(r) => refusal(r),
+    }
+}
+
+fn refusal(r: Refusal) -> HttpResponse {
+    match r {
+        Refusal::UnknownPrinter(m) => problem(StatusCode::NOT_FOUND, "unknown-printer", m),
+        Refusal::Invalid(m) => problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-job", m),
+        Refusal::Storage(e) => storage_problem(e),
     }
 }
 
@@ -349,6 +271,7 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     let shared = web::Data::new(Shared::new(config, queue)?);
     let listener = std::net::TcpListener::bind(&addr)
         .map_err(|e| format!("cannot listen on {}:{}: {e}", addr.0, addr.1))?;
+    let listener_port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.1);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shared_arc: Arc<Shared> = shared.clone().into_inner();
     let mut workers = Vec::new();
@@ -359,6 +282,30 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
             stop_rx.clone(),
         )));
     }
+    let grpc_addr = (addr.0.clone(), shared.config.grpc_port);
+    let grpc_listener = tokio::net::TcpListener::bind(&grpc_addr)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}:{} (gRPC): {e}",
+                grpc_addr.0, grpc_addr.1
+            )
+        })?;
+    let grpc_port = grpc_listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let grpc = tonic::transport::Server::builder()
+        .add_service(PrintServiceServer::new(crate::grpc::Service {
+            shared: shared_arc.clone(),
+        }))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(grpc_listener),
+            {
+                let mut stop = stop_rx.clone();
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                }
+            },
+        );
+    let grpc = tokio::spawn(grpc);
     let data = shared.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -369,9 +316,15 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     .listen(listener)
     .map_err(|e| e.to_string())?
     .run();
-    tracing::info!(host = %addr.0, port = addr.1, printers = shared.printers.len(), "hw-proxy listening");
+    let port = listener_port;
+    tracing::info!(host = %addr.0, port, grpc_port, printers = shared.printers.len(), "hw-proxy listening");
+    println!(
+        "Outpost hw-proxy listening on http://{}:{port} (gRPC {grpc_port})",
+        addr.0
+    );
     let r = server.await.map_err(|e| e.to_string());
     let _ = stop_tx.send(true);
+    let _ = grpc.await;
     for w in workers {
         let _ = w.await;
     }

@@ -11,7 +11,9 @@
 //! [`render`] reads ESC/POS back into text for it and for previews.
 
 pub mod document;
+pub mod grpc;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod render;
 pub mod status;
@@ -28,6 +30,7 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 pub struct HwConfig {
     pub host: String,
     pub port: u16,
+    pub grpc_port: u16,
     pub queue: std::path::PathBuf,
     pub max_body_bytes: usize,
     pub receipt_max_age_s: i64,

@@ -1,10 +1,15 @@
-//! Outpost's wire protocol types, generated from `proto/` (package
-//! `outpost.sync.v1`). This crate depends on no internal crate; conversions to
+//! Outpost's wire protocol types, generated from `proto/` (packages
+//! `outpost.sync.v1` and `outpost.hw.v1`). This crate depends on no internal crate; conversions to
 //! and from domain and storage types live where both are known.
 
 /// `outpost.sync.v1`: the event envelope and batches.
 pub mod sync_v1 {
     tonic::include_proto!("outpost.sync.v1");
+}
+
+/// `outpost.hw.v1`: the print service hw-proxy offers the api.
+pub mod hw_v1 {
+    tonic::include_proto!("outpost.hw.v1");
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ struct Hw {
     dir: PathBuf,
     base: String,
     port: u16,
+    grpc_port: u16,
     env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -113,6 +114,7 @@ impl Hw {
         let mut hw = Hw {
             base: format!("http://127.0.0.1:{port}"),
             port,
+            grpc_port: free_port(),
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -130,6 +132,7 @@ impl Hw {
             .arg(self.dir.join("hw.toml"))
             .arg("hw-proxy")
             .env("OUTPOST__HW__PORT", self.port.to_string())
+            .env("OUTPOST__HW__GRPC_PORT", self.grpc_port.to_string())
             .env("OUTPOST__HW__QUEUE", self.dir.join("queue.sqlite"))
             .env("OUTPOST__HW__RETRY_MIN_MS", "100")
             .env("OUTPOST__HW__RETRY_MAX_MS", "400")
@@ -514,4 +517,94 @@ async fn bad_jobs_get_a_clear_4xx_and_nothing_is_queued() {
         .post(&format!("/api/v1/jobs/{}/cancel", id()), &json!({}))
         .await;
     assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn the_api_side_prints_over_grpc_once_per_job_id() {
+    use outpost_proto::hw_v1 as pb;
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    let mut client = pb::print_service_client::PrintServiceClient::connect(format!(
+        "http://127.0.0.1:{}",
+        hw.grpc_port
+    ))
+    .await
+    .unwrap();
+    let job_id = id();
+    let req = pb::SubmitRequest {
+        id: job_id.clone(),
+        printer: "front".into(),
+        open_drawer: true,
+        document: Some(pb::submit_request::Document::Receipt(pb::Receipt {
+            store: "Corner Deli".into(),
+            order_number: "S01-R1-000050".into(),
+            order_id: id(),
+            time: "10:15".into(),
+            lines: vec![pb::ReceiptLine {
+                name: "Borscht".into(),
+                quantity: "1".into(),
+                amount: "4.20".into(),
+                detail: String::new(),
+            }],
+            total: "4.20".into(),
+            payments: vec![pb::Labelled {
+                label: "Cash".into(),
+                amount: "5.00".into(),
+            }],
+            change: "0.80".into(),
+            ..Default::default()
+        })),
+    };
+    let first = client.submit(req.clone()).await.unwrap().into_inner();
+    assert!(first.created);
+    let again = client.submit(req.clone()).await.unwrap().into_inner();
+    assert!(!again.created, "a retry is the same job");
+    hw.wait_state(std::slice::from_ref(&job_id), "printed")
+        .await;
+    let jobs = p.jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        jobs[0]["page"]["drawer_kicks"], 2,
+        "a cash sale opens the drawer"
+    );
+    assert!(jobs[0]["text"].as_str().unwrap().contains("1 x Borscht"));
+    let got = client
+        .get_job(pb::GetJobRequest { id: job_id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.state, "printed");
+    assert!(got.preview.contains("Change"));
+
+    let mut other = req.clone();
+    if let Some(pb::submit_request::Document::Receipt(r)) = &mut other.document {
+        r.total = "9.99".into();
+    }
+    let e = client.submit(other).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::AlreadyExists);
+    let mut unknown = req.clone();
+    unknown.id = id();
+    unknown.printer = "nope".into();
+    assert_eq!(
+        client.submit(unknown).await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    let empty = pb::SubmitRequest {
+        id: id(),
+        printer: "front".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        client.submit(empty).await.unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+    let mut no_lines = req;
+    no_lines.id = id();
+    if let Some(pb::submit_request::Document::Receipt(r)) = &mut no_lines.document {
+        r.lines.clear();
+    }
+    let e = client.submit(no_lines).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("lines"), "{}", e.message());
+    assert_eq!(p.jobs().await.len(), 1, "nothing else printed");
 }

@@ -1,0 +1,147 @@
+//! The PrintService (`outpost.hw.v1`) the api uses: the same job intake as
+//! the HTTP side, with gRPC status codes.
+
+use crate::document::{KitchenTicket, Labelled, Receipt, ReceiptLine, TicketLine};
+use crate::jobs::{self, JobRequest, Refusal};
+use crate::worker::Shared;
+use outpost_proto::hw_v1 as pb;
+use outpost_proto::hw_v1::print_service_server::PrintService;
+use outpost_storage::StorageError;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct Service {
+    pub shared: Arc<Shared>,
+}
+
+fn opt(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn labelled(v: Vec<pb::Labelled>) -> Vec<Labelled> {
+    v.into_iter()
+        .map(|l| Labelled {
+            label: l.label,
+            amount: l.amount,
+        })
+        .collect()
+}
+
+fn receipt(r: pb::Receipt) -> Receipt {
+    Receipt {
+        store: r.store,
+        header: r.header,
+        order_number: r.order_number,
+        order_id: r.order_id,
+        time: r.time,
+        cashier: opt(r.cashier),
+        refund: r.refund,
+        lines: r
+            .lines
+            .into_iter()
+            .map(|l| ReceiptLine {
+                name: l.name,
+                quantity: l.quantity,
+                amount: l.amount,
+                detail: opt(l.detail),
+            })
+            .collect(),
+        discount: opt(r.discount),
+        taxes: labelled(r.taxes),
+        total: r.total,
+        payments: labelled(r.payments),
+        change: opt(r.change),
+        footer: r.footer,
+    }
+}
+
+fn ticket(t: pb::KitchenTicket) -> KitchenTicket {
+    KitchenTicket {
+        order_number: t.order_number,
+        time: t.time,
+        station: opt(t.station),
+        note: opt(t.note),
+        lines: t
+            .lines
+            .into_iter()
+            .map(|l| TicketLine {
+                quantity: l.quantity,
+                name: l.name,
+                note: opt(l.note),
+            })
+            .collect(),
+    }
+}
+
+fn job(j: outpost_storage::printq::Job) -> pb::Job {
+    pb::Job {
+        id: j.id,
+        printer: j.printer,
+        kind: j.kind,
+        state: j.state,
+        attempts: j.attempts,
+        last_error: j.last_error.unwrap_or_default(),
+        created_at_ms: j.created_at,
+        updated_at_ms: j.updated_at,
+        preview: j.preview,
+    }
+}
+
+fn status(r: Refusal) -> Status {
+    match r {
+        Refusal::UnknownPrinter(m) => Status::not_found(m),
+        Refusal::Invalid(m) => Status::invalid_argument(m),
+        Refusal::Storage(StorageError::Conflict(m)) => Status::already_exists(m),
+        Refusal::Storage(e) => {
+            tracing::error!(error = %e, "print queue");
+            Status::unavailable("the print queue cannot be written now")
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl PrintService for Service {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitReply>, Status> {
+        let r = request.into_inner();
+        let (kind, rec, tic) = match r.document {
+            Some(pb::submit_request::Document::Receipt(x)) => ("receipt", Some(receipt(x)), None),
+            Some(pb::submit_request::Document::Ticket(x)) => ("kitchen", None, Some(ticket(x))),
+            Some(pb::submit_request::Document::Drawer(_)) => ("drawer", None, None),
+            None => {
+                return Err(Status::invalid_argument(
+                    "a job needs a receipt, a ticket or a drawer kick",
+                ));
+            }
+        };
+        let req = JobRequest {
+            id: r.id,
+            printer: r.printer,
+            kind: kind.into(),
+            receipt: rec,
+            ticket: tic,
+            open_drawer: r.open_drawer,
+        };
+        let a = jobs::submit(&self.shared, req).await.map_err(status)?;
+        Ok(Response::new(pb::SubmitReply {
+            job: Some(job(a.job)),
+            created: a.created,
+            replaced: a.replaced.iter().map(char::to_string).collect(),
+        }))
+    }
+
+    async fn get_job(
+        &self,
+        request: Request<pb::GetJobRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let id = request.into_inner().id;
+        let i = id.clone();
+        match self.shared.q(move |q| q.get(&i)).await {
+            Ok(Some(j)) => Ok(Response::new(job(j))),
+            Ok(None) => Err(Status::not_found(format!("job {id} not found"))),
+            Err(e) => Err(status(Refusal::Storage(e))),
+        }
+    }
+}
