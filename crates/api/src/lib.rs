@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod cloud;
 pub mod metrics;
+pub mod printing;
 pub mod problem;
 pub mod realtime;
 pub mod relay;

@@ -18,6 +18,7 @@ pub struct Settings {
     pub log: Log,
     pub sync: Sync,
     pub cloud: Cloud,
+    pub printing: Printing,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +98,16 @@ pub struct Hub {
     pub dead_after_ms: u64,
     pub send_buffer: usize,
     pub workers: usize,
+}
+
+/// Receipts for paid sales, through hw-proxy.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Printing {
+    pub hw_proxy_url: String,
+    pub receipt_printer: String,
+    pub open_drawer: bool,
+    pub max_age_s: i64,
+    pub footer: Vec<String>,
 }
 
 /// Edge → cloud sync.

@@ -196,12 +196,17 @@ impl Application {
             self.state.clone(),
             wait(stop_rx.clone()),
         ));
+        let print_task = tokio::spawn(crate::printing::run(
+            self.state.clone(),
+            wait(stop_rx.clone()),
+        ));
         let house_task = tokio::spawn(housekeeping(self.state.clone(), wait(stop_rx)));
         let r = self.server.await;
         let _ = stop_tx.send(true);
         let _ = relay_task.await;
         let _ = rt_task.await;
         let _ = house_task.await;
+        let _ = print_task.await;
         let state = self.state.clone();
         let _ = state.write(|c, n| n.persist_clock(c)).await;
         r

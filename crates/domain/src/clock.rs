@@ -85,6 +85,15 @@ impl Serialize for BusinessDay {
     }
 }
 
+/// `YYYY-MM-DD HH:MM` in the store's UTC offset, as a receipt prints it.
+pub fn local_minute(unix_millis: i64, utc_offset_minutes: i32) -> String {
+    let utc = OffsetDateTime::from_unix_timestamp_nanos(unix_millis as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let offset = UtcOffset::from_whole_seconds(utc_offset_minutes * 60).unwrap_or(UtcOffset::UTC);
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    utc.to_offset(offset).format(&fmt).unwrap_or_default()
+}
+
 impl BusinessDay {
     /// The local date at `hlc` in the store's UTC offset.
     pub fn at(hlc: Hlc, utc_offset_minutes: i32) -> BusinessDay {
@@ -134,6 +143,14 @@ mod tests {
         let mut c = HlcClock::new(Hlc::ZERO);
         c.observe(Hlc::from_parts(9_000, 3));
         assert!(c.tick(10) > Hlc::from_parts(9_000, 3));
+    }
+
+    #[test]
+    fn a_receipt_time_is_the_stores_local_minute() {
+        // 2026-11-23 23:30 UTC is the 24th at 01:30 in UTC+2.
+        let ms = 1_795_476_600_000;
+        assert_eq!(local_minute(ms, 0), "2026-11-23 23:30");
+        assert_eq!(local_minute(ms, 120), "2026-11-24 01:30");
     }
 
     #[test]

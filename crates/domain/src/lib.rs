@@ -12,7 +12,7 @@ pub mod quantity;
 pub mod staff;
 pub mod tax;
 
-pub use clock::{BusinessDay, Hlc, HlcClock};
+pub use clock::{BusinessDay, Hlc, HlcClock, local_minute};
 pub use error::{DomainError, Result};
 pub use money::{Currency, Money};
 pub use order::{

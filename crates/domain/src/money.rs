@@ -139,24 +139,24 @@ impl Money {
     }
 }
 
-impl fmt::Display for Money {
-    /// `12.34 EUR`, `1200 JPY`, `1.250 KWD`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Money {
+    /// The amount without the currency code: `12.34`, `1200`, `1.250`.
+    pub fn amount(&self) -> String {
         let e = self.currency.exponent as u32;
         let sign = if self.minor < 0 { "-" } else { "" };
         let abs = self.minor.unsigned_abs();
         if e == 0 {
-            return write!(f, "{sign}{abs} {}", self.currency.code);
+            return format!("{sign}{abs}");
         }
         let div = 10u64.pow(e);
-        write!(
-            f,
-            "{sign}{}.{:0w$} {}",
-            abs / div,
-            abs % div,
-            self.currency.code,
-            w = e as usize
-        )
+        format!("{sign}{}.{:0w$}", abs / div, abs % div, w = e as usize)
+    }
+}
+
+impl fmt::Display for Money {
+    /// `12.34 EUR`, `1200 JPY`, `1.250 KWD`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount(), self.currency.code)
     }
 }
 

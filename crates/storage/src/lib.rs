@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod cloud;
+pub mod cursors;
 pub mod db;
 pub mod error;
 pub mod idempotency;

@@ -363,3 +363,10 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(orders, order_lines);
+
+diesel::table! {
+    consumer_cursors (name) {
+        name -> Text,
+        position -> BigInt,
+    }
+}

@@ -434,3 +434,12 @@ pub fn approve(
     }
     Ok(member.id)
 }
+
+/// A staff member's name (as a receipt names the cashier).
+pub fn name(conn: &mut AnyConnection, staff_id: &str) -> Result<Option<String>> {
+    Ok(staff::table
+        .find(staff_id)
+        .select(staff::name)
+        .first(conn)
+        .optional()?)
+}

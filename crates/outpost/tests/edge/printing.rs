@@ -2,7 +2,8 @@
 //! a printer switched off, hw-proxy SIGKILLed mid-send, a late drawer kick,
 //! and bad jobs.
 
-use crate::helpers::free_port;
+use crate::both_backends;
+use crate::helpers::{Backend, Opts, Store, cash_sale, free_port, key, spawn_opts};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -101,6 +102,13 @@ struct Hw {
 
 impl Hw {
     async fn start(printer_port: u16, env: &[(&str, &str)]) -> Hw {
+        let mut hw = Hw::new(printer_port, env);
+        hw.restart().await;
+        hw
+    }
+
+    /// Configured, not started yet.
+    fn new(printer_port: u16, env: &[(&str, &str)]) -> Hw {
         let dir = std::env::temp_dir().join(format!("outpost-hw-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -111,7 +119,7 @@ impl Hw {
         )
         .unwrap();
         let port = free_port();
-        let mut hw = Hw {
+        Hw {
             base: format!("http://127.0.0.1:{port}"),
             port,
             grpc_port: free_port(),
@@ -121,9 +129,7 @@ impl Hw {
                 .collect(),
             dir,
             child: None,
-        };
-        hw.restart().await;
-        hw
+        }
     }
 
     async fn restart(&mut self) {
@@ -607,4 +613,97 @@ async fn the_api_side_prints_over_grpc_once_per_job_id() {
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert!(e.message().contains("lines"), "{}", e.message());
     assert_eq!(p.jobs().await.len(), 1, "nothing else printed");
+}
+
+/// The edge with receipts going to `hw`.
+fn edge_printing_to(store: &Store, hw: &Hw) -> crate::helpers::App {
+    spawn_opts(
+        store,
+        &Opts {
+            env: vec![(
+                "OUTPOST__PRINTING__HW_PROXY_URL",
+                format!("http://127.0.0.1:{}", hw.grpc_port),
+            )],
+            ..Opts::default()
+        },
+    )
+}
+
+async fn a_paid_sale_prints_its_receipt_once_with_the_drawer_for_cash(b: Backend) {
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    let store = Store::new(b);
+    let app = edge_printing_to(&store, &hw);
+    let till = app.register("Till 1").await;
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let cash = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &cash_sale(&[(&milk, 2000)], 2 * price),
+        )
+        .await;
+    assert_eq!(cash.status, 201, "{}", cash.body);
+    let mut card_body = cash_sale(&[(&milk, 1000)], price);
+    card_body["payments"] =
+        json!([{"method": "card", "amount_minor": price, "card_type": "VISA", "reference": "T-1"}]);
+    let card = app.sell(&till.cashier, &key(), &card_body).await;
+    assert_eq!(card.status, 201, "{}", card.body);
+    wait_until("two receipts", || async { p.jobs().await.len() >= 2 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let jobs = p.jobs().await;
+    assert_eq!(jobs.len(), 2, "one receipt per sale: {jobs:?}");
+    let numbers: Vec<&str> = jobs
+        .iter()
+        .map(|j| j["page"]["barcodes"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            cash.body["number"].as_str().unwrap(),
+            card.body["number"].as_str().unwrap()
+        ]
+    );
+    assert_eq!(jobs[0]["page"]["drawer_kicks"], 2, "cash opens the drawer");
+    assert_eq!(jobs[1]["page"]["drawer_kicks"], 0, "a card sale does not");
+    let text = jobs[0]["text"].as_str().unwrap();
+    let total = cash.body["total_minor"].as_i64().unwrap();
+    let total = format!("{}.{:02}", total / 100, total % 100);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("TOTAL") && l.ends_with(&total)),
+        "{text}"
+    );
+    assert!(text.contains("2 x ") && text.contains("Cash"), "{text}");
+    assert!(jobs[1]["text"].as_str().unwrap().contains("Card VISA"));
+    assert_eq!(jobs[0]["page"]["qr"][0], cash.body["id"]);
+}
+both_backends!(a_paid_sale_prints_its_receipt_once_with_the_drawer_for_cash);
+
+#[tokio::test]
+async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
+    let p = Printer::start().await;
+    let mut hw = Hw::new(p.port, &[]);
+    let store = Store::new(Backend::Sqlite);
+    let mut app = edge_printing_to(&store, &hw);
+    let till = app.register("Till 1").await;
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price))
+            .await;
+        assert_eq!(r.status, 201, "hw-proxy being away never stops a sale");
+        numbers.push(r.body["number"].as_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    hw.restart().await;
+    wait_until("three receipts", || async { p.jobs().await.len() >= 3 }).await;
+    // The edge dies and comes back: what it already handed over is not sent again.
+    app.kill();
+    drop(app);
+    let app = edge_printing_to(&store, &hw);
+    let _ = app.manager().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(printed_numbers(&p).await, numbers, "each once, in order");
 }
