@@ -11,8 +11,11 @@
 //! - `cargo xtask bench sync`: a store's queued sales reaching the cloud, vs.
 //!   applying the same events straight to the central database; and a fleet
 //!   of stores reconnecting at once.
+//! - `cargo xtask bench print`: a sale's receipt to the virtual printer's
+//!   first byte, receipts/s through hw-proxy vs. raw TCP, offline detection.
 
 mod bench_api;
+mod bench_print;
 mod bench_realtime;
 mod bench_sync;
 mod bundle;
@@ -50,6 +53,9 @@ enum Bench {
     /// A store's queued sales reaching the central database, and a fleet of
     /// stores reconnecting at once.
     Sync(bench_sync::Args),
+    /// A sale's receipt to the printer, receipts/s through hw-proxy, and how
+    /// soon a printer that went away is noticed.
+    Print(bench_print::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +69,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench {
             which: Bench::Sync(a),
         } => bench_sync::run(a),
+        Cmd::Bench {
+            which: Bench::Print(a),
+        } => bench_print::run(a),
         Cmd::Offline { which } => offline::run(which),
     }
 }

@@ -257,8 +257,18 @@ struct ModeBody {
     mode: Mode,
 }
 
-async fn get_jobs(vp: web::Data<VirtualPrinter>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "jobs": vp.jobs() }))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobsQuery {
+    /// Skip the first jobs (0-based index of the first one shown).
+    #[serde(default)]
+    from: usize,
+}
+
+async fn get_jobs(vp: web::Data<VirtualPrinter>, q: web::Query<JobsQuery>) -> HttpResponse {
+    let s = vp.lock();
+    let jobs: Vec<&ReceivedJob> = s.jobs.iter().skip(q.from).collect();
+    HttpResponse::Ok().json(serde_json::json!({ "jobs": jobs }))
 }
 
 async fn clear_jobs(vp: web::Data<VirtualPrinter>) -> HttpResponse {
