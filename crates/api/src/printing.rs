@@ -157,23 +157,37 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
         }
     };
     let mut client = PrintServiceClient::new(channel);
-    let mut backoff = Duration::from_millis(250);
+    let min = Duration::from_millis(250);
+    let mut backoff = min;
     loop {
-        let pause = match pass(&state, &cfg, &mut client).await {
+        let failing = match pass(&state, &cfg, &mut client).await {
             Ok(true) => {
-                backoff = Duration::from_millis(250);
+                backoff = min;
                 continue;
             }
-            Ok(false) => Duration::from_millis(200),
+            Ok(false) => {
+                backoff = min;
+                false
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "receipts wait for hw-proxy");
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                backoff
+                true
             }
+        };
+        // Idle: the relay wakes us when it positions events (the timeout
+        // only bounds a missed wake-up). Failing: back off, whatever comes.
+        let pause = if failing {
+            backoff
+        } else {
+            Duration::from_secs(1)
         };
         tokio::select! {
             _ = &mut shutdown => return,
+            _ = state.print_wake.notified(), if !failing => {}
             _ = tokio::time::sleep(pause) => {}
+        }
+        if failing {
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 }

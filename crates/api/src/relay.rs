@@ -56,6 +56,7 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
                     if b.count > 0 {
                         state.realtime.wake.notify_one();
                         state.sync_wake.notify_one();
+                        state.print_wake.notify_one();
                     }
                     if (b.count as i64) < batch {
                         break;

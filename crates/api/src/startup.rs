@@ -81,6 +81,7 @@ impl Application {
             metrics: Metrics::new(),
             relay_wake: Arc::new(Notify::new()),
             sync_wake: Arc::new(Notify::new()),
+            print_wake: Arc::new(Notify::new()),
             relay: RelayStatus::default(),
             realtime: crate::realtime::Realtime::new(&settings.realtime),
             started: Instant::now(),

@@ -20,6 +20,8 @@ pub struct AppState {
     pub relay_wake: Arc<Notify>,
     /// Woken by the relay when it handed new events on (the sync push waits on it).
     pub sync_wake: Arc<Notify>,
+    /// Woken by the relay too, for the receipt printer feed.
+    pub print_wake: Arc<Notify>,
     pub relay: crate::relay::RelayStatus,
     /// The realtime publisher: its log, its ticket secret, how far it got.
     pub realtime: crate::realtime::Realtime,

@@ -297,7 +297,8 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
             shared: shared_arc.clone(),
         }))
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(grpc_listener),
+            // No Nagle: a reply held back for the client's delayed ACK costs 40 ms.
+            tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
             {
                 let mut stop = stop_rx.clone();
                 async move {

@@ -137,6 +137,8 @@ impl VirtualPrinter {
     }
 
     async fn connection(self, mut sock: tokio::net::TcpStream) {
+        // A printer answers status at once: no Nagle delay on our side.
+        let _ = sock.set_nodelay(true);
         let mode = self.mode();
         if mode == Mode::Hang {
             // Hold the connection open, silent, until the other side gives up.
@@ -170,6 +172,7 @@ impl VirtualPrinter {
             let mut chunk = std::mem::take(&mut pending_dle);
             chunk.extend_from_slice(&buf[..n]);
             let mut job_bytes = Vec::new();
+            let mut answers = Vec::new();
             while i < chunk.len() {
                 if chunk[i] == 0x10 {
                     if i + 2 >= chunk.len() {
@@ -197,9 +200,7 @@ impl VirtualPrinter {
                             1..=4 => b[which as usize - 1],
                             _ => 0x12,
                         };
-                        if sock.write_all(&[answer]).await.is_err() {
-                            break;
-                        }
+                        answers.push(answer);
                         answered += 1;
                         i += 3;
                         continue;
@@ -207,6 +208,9 @@ impl VirtualPrinter {
                 }
                 job_bytes.push(chunk[i]);
                 i += 1;
+            }
+            if !answers.is_empty() && sock.write_all(&answers).await.is_err() {
+                break;
             }
             if !job_bytes.is_empty() {
                 let mode = self.mode();

@@ -118,7 +118,7 @@ pub async fn serve_sync(
         .context("the TLS certificate or key")?
         .add_service(svc)
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await

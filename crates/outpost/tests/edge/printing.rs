@@ -380,15 +380,19 @@ async fn sigkill_mid_send_leaves_that_job_uncertain_and_prints_the_others_exactl
     assert_eq!(j["state"], "uncertain", "{j}");
     assert!(j["last_error"].as_str().unwrap().contains("reprint"), "{j}");
     tokio::time::sleep(Duration::from_millis(600)).await;
-    // The stalled job reached the printer once (cut short); the rest once each.
+    // The stalled job reached the printer once (cut short, recorded when the
+    // printer thawed); the rest once each, in order.
+    let printed = printed_numbers(&p).await;
     assert_eq!(
-        printed_numbers(&p).await,
-        [
-            "S01-R1-000020",
-            "S01-R1-000030",
-            "S01-R1-000031",
-            "S01-R1-000032"
-        ]
+        printed.iter().filter(|n| *n == "S01-R1-000020").count(),
+        1,
+        "{printed:?}"
+    );
+    let rest_printed: Vec<&String> = printed.iter().filter(|n| *n != "S01-R1-000020").collect();
+    assert_eq!(
+        rest_printed,
+        ["S01-R1-000030", "S01-R1-000031", "S01-R1-000032"],
+        "{printed:?}"
     );
     assert_eq!(hw.front().await["jobs"]["uncertain"], 1);
     // A person asks: it prints again, once, however often the click repeats.
