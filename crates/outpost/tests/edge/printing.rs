@@ -711,3 +711,47 @@ async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(printed_numbers(&p).await, numbers, "each once, in order");
 }
+
+#[tokio::test]
+async fn a_kitchen_ticket_moves_to_the_fallback_printer_when_its_own_stays_away() {
+    let grill = Printer::start().await;
+    let front = Printer::start().await;
+    let mut hw = Hw::new(grill.port, &[("OUTPOST__HW__FALLBACK_AFTER_S", "1")]);
+    std::fs::write(
+        hw.dir.join("hw.toml"),
+        format!(
+            "[[hw.printers]]\nid = \"grill\"\naddress = \"tcp://127.0.0.1:{}\"\nfallback = \"front\"\n\
+             [[hw.printers]]\nid = \"front\"\naddress = \"tcp://127.0.0.1:{}\"\n",
+            grill.port, front.port
+        ),
+    )
+    .unwrap();
+    hw.restart().await;
+    grill.mode("cover_open").await;
+    let ticket = |i: &str| {
+        json!({"id": i, "printer": "grill", "kind": "kitchen", "ticket": {
+            "order_number": "S01-R1-000060", "time": "10:16",
+            "lines": [{"quantity": "2", "name": "Burger", "note": "no onions"}]
+        }})
+    };
+    let t = id();
+    assert_eq!(hw.post("/api/v1/jobs", &ticket(&t)).await.0, 201);
+    hw.wait_state(std::slice::from_ref(&t), "printed").await;
+    let j = hw.job(&t).await;
+    assert_eq!(j["printer"], "front", "{j}");
+    assert!(grill.jobs().await.is_empty());
+    let printed = front.jobs().await;
+    assert_eq!(printed.len(), 1);
+    assert!(printed[0]["text"].as_str().unwrap().contains("2 x Burger"));
+    // A receipt for the away printer waits for it instead.
+    let mut r = receipt_job(&id(), "S01-R1-000061");
+    r["printer"] = json!("grill");
+    assert_eq!(hw.post("/api/v1/jobs", &r).await.0, 201);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(front.jobs().await.len(), 1, "receipts do not move");
+    grill.mode("ready").await;
+    wait_until("the receipt on its own printer", || async {
+        grill.jobs().await.len() == 1
+    })
+    .await;
+}
