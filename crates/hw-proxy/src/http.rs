@@ -221,6 +221,96 @@ async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
         .body(outpost_telemetry::render(&shared.metrics.registry))
 }
 
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The queue as people see it: each printer's state and the latest jobs,
+/// with reprint and cancel buttons (`hw.js`).
+async fn page(shared: web::Data<Shared>) -> HttpResponse {
+    let jobs = shared
+        .q(|q| q.list(None, None, 50))
+        .await
+        .unwrap_or_default();
+    let mut html = String::from(
+        "<!doctype html><html lang=en><meta charset=utf-8>\
+         <meta name=viewport content=\"width=device-width,initial-scale=1\">\
+         <title>Printers · Outpost</title><style>\
+         body{font:15px system-ui,sans-serif;margin:1rem;max-width:60rem}\
+         table{border-collapse:collapse;width:100%}td,th{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
+         .ready{color:#060}.away{color:#b00;font-weight:600}.uncertain,.held{background:#fff4d6}\
+         button{font:inherit;padding:.3rem .7rem}pre{font-size:12px;background:#f6f6f6;padding:.5rem}\
+         #message.ok{color:#060}#message.bad{color:#b00}</style>\
+         <script src=/hw.js defer></script><h1>Printers</h1><table><tr><th>Printer<th>State<th>Waiting",
+    );
+    for (id, p) in &shared.printers {
+        let s = p.state();
+        let i = id.clone();
+        let c = shared.q(move |q| q.counts(&i)).await.unwrap_or_default();
+        let state = match &s.problem {
+            None => "<span class=ready>ready</span>".to_owned(),
+            Some(problem) => format!("<span class=away>{}</span>", esc(problem)),
+        };
+        html.push_str(&format!(
+            "<tr id=\"printer-{}\"><td>{} <small>{}</small><td>{state}<td>{} queued, {} uncertain, {} held",
+            esc(id),
+            esc(id),
+            esc(&p.address.to_string()),
+            c.queued,
+            c.uncertain,
+            c.held
+        ));
+    }
+    html.push_str("</table><p id=message role=status></p><h2>Jobs</h2><table><tr><th>Job<th>Printer<th>State<th><th>");
+    for j in &jobs {
+        let state = j.state();
+        let reprint = !matches!(state, JobState::Queued | JobState::Sending) && j.kind != "drawer";
+        let cancel = matches!(
+            state,
+            JobState::Queued | JobState::Held | JobState::Uncertain
+        );
+        let mut buttons = String::new();
+        if reprint {
+            buttons.push_str(&format!(
+                "<button data-act=reprint data-job=\"{}\">Print again</button> ",
+                esc(&j.id)
+            ));
+        }
+        if cancel {
+            buttons.push_str(&format!(
+                "<button data-act=cancel data-job=\"{}\">Cancel</button>",
+                esc(&j.id)
+            ));
+        }
+        html.push_str(&format!(
+            "<tr class={} id=\"job-{}\"><td>{}<details><summary>preview</summary><pre>{}</pre></details>\
+             <td>{}<td class=state>{}<td>{}<td>{}",
+            state.as_str(),
+            esc(&j.id),
+            esc(&j.kind),
+            esc(&j.preview),
+            esc(&j.printer),
+            state.as_str(),
+            esc(j.last_error.as_deref().unwrap_or("")),
+            buttons
+        ));
+    }
+    html.push_str("</table>");
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(include_str!("hw.js"))
+}
+
 /// The routes, for the server and for tests.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     let json = web::JsonConfig::default()
@@ -248,6 +338,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     });
     cfg.app_data(json)
         .app_data(query)
+        .route("/", web::get().to(page))
+        .route("/hw.js", web::get().to(script))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics))
         .route("/api/v1/printers", web::get().to(printers))

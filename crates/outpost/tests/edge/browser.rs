@@ -6,7 +6,7 @@ use fantoccini::{ClientBuilder, Locator, key::Key};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -16,7 +16,7 @@ impl Drop for Driver {
 }
 
 /// The text of `css`, retried while the page re-renders it (a stale element).
-async fn text(c: &fantoccini::Client, css: &str) -> String {
+pub(crate) async fn text(c: &fantoccini::Client, css: &str) -> String {
     for _ in 0..50 {
         if let Ok(e) = c.find(Locator::Css(css)).await
             && let Ok(t) = e.text().await
@@ -43,7 +43,7 @@ async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Ele
 }
 
 /// Clicks the element `css` names (found again if the page re-rendered it).
-async fn click(c: &fantoccini::Client, css: &str) {
+pub(crate) async fn click(c: &fantoccini::Client, css: &str) {
     for _ in 0..20 {
         if let Ok(e) = c.find(Locator::Css(css)).await
             && e.click().await.is_ok()
@@ -86,7 +86,7 @@ async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
 }
 
 /// Starts chromedriver and a headless Chromium session.
-async fn browser() -> (fantoccini::Client, Driver) {
+pub(crate) async fn browser() -> (fantoccini::Client, Driver) {
     // The test binary links rustls with both ring (the sync link) and aws-lc-rs
     // (the WebDriver client): name one, or rustls refuses to pick.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -755,3 +755,57 @@ async fn a_kitchen_ticket_moves_to_the_fallback_printer_when_its_own_stays_away(
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_queue_page_shows_a_printer_away_and_cancels_and_reprints_in_a_browser() {
+    use crate::browser::{browser, click, text};
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    let done = id();
+    assert_eq!(
+        hw.post("/api/v1/jobs", &receipt_job(&done, "S01-R1-000070"))
+            .await
+            .0,
+        201
+    );
+    hw.wait_state(std::slice::from_ref(&done), "printed").await;
+    p.mode("off").await;
+    let waiting = id();
+    assert_eq!(
+        hw.post("/api/v1/jobs", &receipt_job(&waiting, "S01-R1-000071"))
+            .await
+            .0,
+        201
+    );
+    wait_until("the printer to be seen away", || async {
+        hw.front().await["state"]["reachable"] == false
+    })
+    .await;
+    let (c, _driver) = browser().await;
+    c.goto(&format!("{}/", hw.base)).await.unwrap();
+    assert!(text(&c, "#printer-front").await.contains("unreachable"));
+    click(&c, &format!("#job-{waiting} button[data-act=cancel]")).await;
+    wait_until("the cancel", || async {
+        hw.job(&waiting).await["state"] == "cancelled"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    click(&c, &format!("#job-{done} button[data-act=reprint]")).await;
+    wait_until("the reprint to be queued", || async {
+        hw.get("/api/v1/jobs?state=queued").await["jobs"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    p.mode("ready").await;
+    wait_until("the reprint on paper", || async {
+        p.jobs().await.len() == 2
+    })
+    .await;
+    assert_eq!(
+        printed_numbers(&p).await,
+        ["S01-R1-000070", "S01-R1-000070"],
+        "the cancelled one never prints"
+    );
+    c.close().await.unwrap();
+}
