@@ -216,22 +216,33 @@ async fn pass(
     if events.is_empty() {
         return Ok(false);
     }
-    for ev in events {
-        let position = ev.position.unwrap_or(0);
-        if pays(&ev) {
+    // The cursor is written once per batch, not per event: a job sent again
+    // after a crash is the same job id, which hw-proxy keeps once, so only
+    // the progress made so far needs saving when a send fails.
+    let mut done = None;
+    let mut failed = None;
+    for ev in &events {
+        if pays(ev) {
             let age_s = (outpost_storage::db::now_millis() - ev.occurred_at) / 1000;
             if age_s > cfg.max_age_s {
                 tracing::warn!(order = %ev.aggregate_id, age_s, "no receipt printed by itself for a sale this old");
-            } else {
-                send(state, cfg, client, &ev).await?;
+            } else if let Err(e) = send(state, cfg, client, ev).await {
+                failed = Some(e);
+                break;
             }
         }
+        done = ev.position;
+    }
+    if let Some(position) = done {
         state
             .write(move |c, _| outpost_storage::cursors::set(c, CURSOR, position))
             .await
             .map_err(|e| e.to_string())?;
     }
-    Ok(true)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(true),
+    }
 }
 
 async fn send(

@@ -141,8 +141,7 @@ impl VirtualPrinter {
         let _ = sock.set_nodelay(true);
         let mode = self.mode();
         if mode == Mode::Hang {
-            // Hold the connection open, silent, until the other side gives up.
-            let mut sink = [0u8; 1];
+            // Hold the connection open, silent, until the mode changes.
             let _ = tokio::time::timeout(Duration::from_secs(120), async {
                 loop {
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -152,7 +151,6 @@ impl VirtualPrinter {
                 }
             })
             .await;
-            let _ = sock.try_read(&mut sink);
             return;
         }
         let mut data = Vec::new();
