@@ -149,8 +149,13 @@ pub fn run(a: Args) -> Result<()> {
 }
 
 pub(crate) fn build_release() -> Result<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
+    release_build(Command::new(crate::sources::cargo()))
+}
+
+/// Runs `cargo build --release -p outpost` on `cargo` (a Command with any
+/// extra arguments or environment already set) and returns the executable.
+pub(crate) fn release_build(mut cargo: Command) -> Result<String> {
+    let out = cargo
         .args([
             "build",
             "--release",

@@ -26,6 +26,8 @@ pub const SHIPPED: [&str; 4] = [
     ".env.cloud.example",
 ];
 const IMAGES_TAR: &str = "images.tar";
+/// The workspace with its vendored crates, for `cargo build --offline --locked`.
+pub const SOURCES: &str = "sources.tar.zst";
 const MANIFEST: &str = "manifest.json";
 const SUMS: &str = "SHA256SUMS";
 /// The manifest's signature, in minisign's format (`minisign -V` reads it).
@@ -108,6 +110,9 @@ pub struct Manifest {
     pub images: Vec<Image>,
     pub cargo_lock_sha256: String,
     pub sha256sums_sha256: String,
+    /// Size of `sources.tar.zst` (the workspace and its vendored crates).
+    #[serde(default)]
+    pub sources_bytes: u64,
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
@@ -219,9 +224,19 @@ pub fn pack(dir: &Path, out: &Path) -> Result<()> {
         .filter_map(|e| e.ok().map(|e| e.file_name()))
         .collect();
     names.sort();
-    for n in names {
-        b.append_path_with_name(dir.join(&n), &n)?;
+    let mut total = 0;
+    for n in &names {
+        total += std::fs::metadata(dir.join(n))?.len();
     }
+    let bar = crate::progress::bytes("compressing", total);
+    for n in names {
+        let f = std::fs::File::open(dir.join(&n))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata(&f.metadata()?);
+        h.set_cksum();
+        b.append_data(&mut h, &n, bar.wrap_read(f))?;
+    }
+    bar.finish_and_clear();
     b.into_inner()?.finish()?.sync_all()?;
     std::fs::rename(&tmp, out)?;
     Ok(())
@@ -246,7 +261,8 @@ pub fn verify(bundle: &Path, trust: &Trust) -> Result<Verified> {
                 .unwrap_or(Path::new(".")),
         )
         .context("a folder to unpack the bundle into")?;
-    let z = zstd::Decoder::new(f).context("the bundle is not zstd-compressed")?;
+    let bar = crate::progress::bytes("unpacking", f.metadata()?.len());
+    let z = zstd::Decoder::new(bar.wrap_read(f)).context("the bundle is not zstd-compressed")?;
     let mut a = tar::Archive::new(z);
     let corrupt = |e: std::io::Error| {
         anyhow::anyhow!("the bundle is truncated or corrupt ({e}): copy it again")
@@ -279,6 +295,7 @@ pub fn verify(bundle: &Path, trust: &Trust) -> Result<Verified> {
         std::fs::read(dir.path().join(n))
             .with_context(|| format!("the bundle has no {n}: it is incomplete"))
     };
+    bar.finish_and_clear();
     let raw_manifest = read(MANIFEST)?;
     check_signature(dir.path(), trust)?;
     let manifest: Manifest = serde_json::from_slice(&raw_manifest)
@@ -337,6 +354,15 @@ pub fn state_dir() -> PathBuf {
         .join("outpost")
 }
 
+/// Where `load` keeps a release's compose files and env examples.
+pub fn release_dir(version: &str) -> PathBuf {
+    release_dir_in(&state_dir(), version)
+}
+
+pub fn release_dir_in(state: &Path, version: &str) -> PathBuf {
+    state.join("releases").join(version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +404,7 @@ mod tests {
                 .collect(),
             cargo_lock_sha256: String::new(),
             sha256sums_sha256: String::new(),
+            sources_bytes: 0,
         }
     }
 

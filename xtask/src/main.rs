@@ -13,13 +13,22 @@
 //!   of stores reconnecting at once.
 //! - `cargo xtask bench print`: a sale's receipt to the virtual printer's
 //!   first byte, receipts/s through hw-proxy vs. raw TCP, offline detection.
+//! - `cargo xtask bench bundle`: the air-gapped bundle's sizes, verify, load
+//!   and reload times against a bare `docker load`, up to healthy.
+//! - `cargo xtask offline vendor | up | status`: the crate sources for an
+//!   offline build; start an installed release and wait for its health
+//!   checks; what is installed and how it runs.
 
 mod bench_api;
+mod bench_bundle;
 mod bench_print;
 mod bench_realtime;
 mod bench_sync;
 mod bundle;
 mod offline;
+mod progress;
+mod sources;
+mod stack;
 
 use clap::{Parser, Subcommand};
 
@@ -56,6 +65,8 @@ enum Bench {
     /// A sale's receipt to the printer, receipts/s through hw-proxy, and how
     /// soon a printer that went away is noticed.
     Print(bench_print::Args),
+    /// The air-gapped bundle: sizes, verify, load, reload, up to healthy.
+    Bundle(bench_bundle::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +83,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench {
             which: Bench::Print(a),
         } => bench_print::run(a),
+        Cmd::Bench {
+            which: Bench::Bundle(a),
+        } => bench_bundle::run(a),
         Cmd::Offline { which } => offline::run(which),
     }
 }

@@ -4,7 +4,7 @@
 //! folder, then `docker import`). PostgreSQL, Redis and our services are all
 //! built on that one base, so its layer is stored once.
 
-use crate::bench_api::build_release;
+use crate::bench_api::release_build;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,6 +31,13 @@ pub enum Offline {
         #[command(flatten)]
         trust: TrustArgs,
     },
+    /// Vendors every crate of Cargo.lock into offline/vendor (cargo vendor).
+    Vendor,
+    /// Starts the installed release's edge or cloud stack, nothing pulled,
+    /// and waits until every service is healthy.
+    Up(crate::stack::UpArgs),
+    /// The installed release, its images and how each service is.
+    Status,
     /// Makes a minisign key pair for signing bundles (OUTPOST_BUNDLE_KEY_PASSWORD
     /// set: the secret key is encrypted with it).
     Keygen {
@@ -97,6 +104,9 @@ pub fn run(o: Offline) -> Result<()> {
             make_bundle(sign.as_deref()).map(|p| println!("{}", p.display()))
         }
         Offline::Keygen { out } => keygen(&out),
+        Offline::Vendor => crate::sources::vendor(&root()).map(|d| println!("{}", d.display())),
+        Offline::Up(a) => crate::stack::up(a),
+        Offline::Status => crate::stack::status(),
         Offline::Verify { bundle, trust } => {
             let v = crate::bundle::verify(&bundle, &trust.trust()?)?;
             println!(
@@ -113,7 +123,7 @@ pub fn run(o: Offline) -> Result<()> {
     }
 }
 
-fn image_id(r: &str) -> Option<String> {
+pub(crate) fn image_id(r: &str) -> Option<String> {
     docker_quiet(&["image", "inspect", "--format", "{{.Id}}", r])
 }
 
@@ -130,8 +140,10 @@ fn docker_quiet(args: &[&str]) -> Option<String> {
 
 /// Saves every image the compose files use into one bundle with the compose
 /// files, their env examples, SHA256SUMS and manifest.json.
-fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
-    use crate::bundle::{Image, Manifest, SHIPPED, compose_images, pack, seal, sha256_file};
+pub(crate) fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
+    use crate::bundle::{
+        Image, Manifest, SHIPPED, SOURCES, compose_images, pack, seal, sha256_file,
+    };
     // The key first: a wrong key or password fails before minutes of saving.
     let sk = match sign {
         Some(p) => Some(secret_key(p)?),
@@ -163,13 +175,18 @@ fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
     let stage = tempfile::Builder::new()
         .prefix(".stage-")
         .tempdir_in(&out_dir)?;
-    println!("saving {} images …", images.len());
+    let vendor = crate::sources::vendor(&root)?;
+    let sources_bytes = crate::sources::pack(&root, &vendor, VERSION, &stage.path().join(SOURCES))?;
+    println!("sources.tar.zst: {} MB", sources_bytes / 1_000_000);
     let mut args = vec!["save", "-o"];
     let tar = stage.path().join("images.tar");
     let tar_s = tar.to_string_lossy().into_owned();
     args.push(&tar_s);
     args.extend(images.iter().map(|i| i.reference.as_str()));
+    let spin = crate::progress::spinner(&format!("docker save of {} images", images.len()));
+    println!("saving {} images …", images.len());
     docker(&args)?;
+    spin.finish_and_clear();
     for f in SHIPPED {
         std::fs::copy(root.join(f), stage.path().join(f)).with_context(|| format!("copy {f}"))?;
     }
@@ -206,6 +223,7 @@ fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
             images,
             cargo_lock_sha256: sha256_file(&root.join("Cargo.lock"))?,
             sha256sums_sha256: String::new(),
+            sources_bytes,
         },
     )?;
     if let Some(sk) = &sk {
@@ -267,8 +285,10 @@ fn load(bundle: &Path, trust: &TrustArgs) -> Result<()> {
             );
         }
         println!("loading {} …", stale.join(", "));
+        let spin = crate::progress::spinner("docker load");
         let tar = v.dir.path().join("images.tar");
         docker(&["load", "--quiet", "-i", &tar.to_string_lossy()])?;
+        spin.finish_and_clear();
     }
     for i in &v.manifest.images {
         match image_id(&i.reference) {
@@ -281,8 +301,18 @@ fn load(bundle: &Path, trust: &TrustArgs) -> Result<()> {
             ),
         }
     }
+    // The release's compose files and env examples, kept per version: `up`
+    // starts the installed one, and an earlier one stays for a roll back.
     let state = crate::bundle::state_dir();
-    std::fs::create_dir_all(&state).with_context(|| format!("create {}", state.display()))?;
+    let release = crate::bundle::release_dir(&v.manifest.version);
+    std::fs::create_dir_all(&release).with_context(|| format!("create {}", release.display()))?;
+    for f in crate::bundle::SHIPPED
+        .iter()
+        .chain(["manifest.json"].iter())
+    {
+        std::fs::copy(v.dir.path().join(f), release.join(f))
+            .with_context(|| format!("install {f} into {}", release.display()))?;
+    }
     std::fs::write(
         state.join("installed.json"),
         serde_json::to_vec_pretty(&v.manifest)?,
@@ -318,14 +348,14 @@ fn free_bytes(dir: &str) -> Option<u64> {
         .ok()
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask sits in the workspace")
         .to_path_buf()
 }
 
-fn docker(args: &[&str]) -> Result<String> {
+pub(crate) fn docker(args: &[&str]) -> Result<String> {
     let out = Command::new("docker")
         .args(args)
         .stderr(Stdio::inherit())
@@ -337,7 +367,7 @@ fn docker(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn engine_answers() -> bool {
+pub(crate) fn engine_answers() -> bool {
     Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .stdout(Stdio::null())
@@ -346,7 +376,7 @@ fn engine_answers() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn image_exists(r: &str) -> bool {
+pub(crate) fn image_exists(r: &str) -> bool {
     Command::new("docker")
         .args(["image", "inspect", r])
         .stdout(Stdio::null())
@@ -366,11 +396,23 @@ fn images(a: ImagesArgs) -> Result<()> {
         (false, Some(b)) => b,
         (false, None) => bail!("say where the base comes from: --from-debian, or --base IMAGE"),
     };
-    let bin = build_release()?;
+    // The binary comes from the vendored crates, offline, with an empty
+    // CARGO_HOME: the sources a bundle carries are the ones that built it.
+    let root = root();
+    let vendor = crate::sources::vendor(&root)?;
+    let home = crate::sources::empty_cargo_home()?;
+    println!("cargo build --release --offline --locked from offline/vendor, empty CARGO_HOME");
+    let mut cargo = Command::new(crate::sources::cargo());
+    cargo
+        .current_dir(&root)
+        .env("CARGO_HOME", home.path())
+        .args(["--offline", "--locked"])
+        .args(crate::sources::replace_with(&vendor));
+    let bin = release_build(cargo)?;
     let ctx = std::env::temp_dir().join(format!("outpost-image-{}", std::process::id()));
     std::fs::create_dir_all(&ctx)?;
     std::fs::copy(&bin, ctx.join("outpost")).context("copy the release binary")?;
-    let docker_dir = root().join("docker");
+    let docker_dir = root.join("docker");
     for name in IMAGES {
         let tag = format!("outpost/{name}:{VERSION}");
         let context = if name == "outpost" { &ctx } else { &docker_dir };

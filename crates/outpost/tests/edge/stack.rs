@@ -37,6 +37,53 @@ impl Stack {
     /// `compose.<which>.yml` under a project of its own, with the .env that
     /// `env` writes (given the project name and the folder for its files).
     fn up(which: &str, env: impl FnOnce(&str, &std::path::Path) -> String) -> Stack {
+        let s = Stack::prepare(which, env);
+        let out = s.run(&["up", "-d"]);
+        assert!(
+            out.status.success(),
+            "compose up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    }
+
+    /// The installed release's `compose.<which>.yml` (scripts/test loaded the
+    /// bundle into `$OUTPOST_STATE_DIR`), started by `cargo xtask offline up`,
+    /// which returns once every service is healthy.
+    fn up_from_bundle(which: &str, env: impl FnOnce(&str, &std::path::Path) -> String) -> Stack {
+        let state = std::env::var("OUTPOST_STATE_DIR")
+            .expect("OUTPOST_STATE_DIR names where scripts/test installed the bundle");
+        let mut s = Stack::prepare(which, env);
+        s.file = PathBuf::from(state)
+            .join("releases")
+            .join(env!("CARGO_PKG_VERSION"))
+            .join(format!("compose.{which}.yml"));
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = Command::new("cargo")
+            .args([
+                "xtask",
+                "offline",
+                "up",
+                which,
+                "-p",
+                &s.project,
+                "--env-file",
+            ])
+            .arg(&s.env_file)
+            .current_dir(root)
+            .output()
+            .expect("cargo xtask runs");
+        assert!(
+            out.status.success(),
+            "cargo xtask offline up {which}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+        s
+    }
+
+    fn prepare(which: &str, env: impl FnOnce(&str, &std::path::Path) -> String) -> Stack {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let project = format!(
             "outpost-t-{}",
@@ -55,21 +102,14 @@ impl Stack {
             ),
         )
         .unwrap();
-        let s = Stack {
+        Stack {
             compose: compose_cli(),
             file: root.join(format!("compose.{which}.yml")),
             project,
             env_file,
             api_port,
             hub_port,
-        };
-        let out = s.run(&["up", "-d"]);
-        assert!(
-            out.status.success(),
-            "compose up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        s
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -116,6 +156,35 @@ impl Stack {
                 std::thread::sleep(Duration::from_millis(500));
             }
         }
+    }
+
+    /// The api on its published port, with the demo PINs.
+    fn app(&self) -> App {
+        App {
+            child: None,
+            base: format!("http://127.0.0.1:{}", self.api_port),
+            hub_port: Some(self.hub_port),
+            pins: self.pins(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Runs `sql` in the stack's PostgreSQL; its rows, one per line.
+    fn psql(&self, sql: &str) -> String {
+        let out = Command::new("docker")
+            .args(["exec", &self.container("postgres")])
+            .args(["psql", "-U", "postgres", "-d", "outpost", "-Atc", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// The demo PINs the api printed on its first start.
@@ -226,16 +295,7 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
         "hw-proxy",
     ];
     stack.healthy(&all);
-    let app = App {
-        child: None,
-        base: format!("http://127.0.0.1:{}", stack.api_port),
-        hub_port: Some(stack.hub_port),
-        pins: stack.pins(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-    };
+    let app = stack.app();
     assert!(
         app.pins.contains_key("Maria Manager"),
         "{:?}",
@@ -440,4 +500,200 @@ async fn the_compose_cloud_receives_a_stores_sales() {
     }
     let h = app.get("/health", "").await;
     assert_eq!(h.body["components"]["sync"]["online"], true, "{}", h.body);
+}
+
+/// A docker network standing for the internet between a store and the cloud,
+/// removed when dropped (after the stacks on it, declared later, are down).
+struct Wan {
+    name: String,
+}
+
+impl Wan {
+    fn create(name: String) -> Wan {
+        let out = Command::new("docker")
+            .args(["network", "create", &name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker network create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Wan { name }
+    }
+
+    fn connect(&self, container: &str, alias: Option<&str>) {
+        let mut c = Command::new("docker");
+        c.args(["network", "connect"]);
+        if let Some(a) = alias {
+            c.args(["--alias", a]);
+        }
+        let out = c.args([&self.name, container]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker network connect: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn disconnect(&self, container: &str) {
+        let out = Command::new("docker")
+            .args(["network", "disconnect", &self.name, container])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker network disconnect: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Wan {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.name])
+            .output();
+    }
+}
+
+/// The air-gapped install end to end: both stacks from the bundle that
+/// scripts/test loaded into an engine holding none of our images (it removed
+/// every one first), started by `cargo xtask offline up`. The store sells on
+/// its LAN port, its sales reach the cloud's database; the link between them
+/// is cut (the cloud api leaves the "internet" network) while the store keeps
+/// selling, then restored: every sale is in the cloud exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundled_stacks_sync_every_sale_exactly_once_across_a_cut_link() {
+    if !stack_tests_enabled() {
+        return;
+    }
+    let token = "admin-token-for-the-bundle-test";
+    let (sync_port, admin_port) = (free_port(), free_port());
+    let mut certs_dir = PathBuf::new();
+    let cloud = Stack::up_from_bundle("cloud", |project, dir| {
+        let certs = dir.join("certs");
+        let ok = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(["cloud", "certs", "--out"])
+            .arg(&certs)
+            .args(["--host", "cloud"])
+            .output()
+            .unwrap();
+        assert!(ok.status.success());
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            certs.join("server.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        certs_dir = certs.clone();
+        format!(
+            "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_ADMIN_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
+             OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n",
+            certs.display()
+        )
+    });
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let out = cloud.run(&[
+        "exec",
+        "-T",
+        "api",
+        "outpost",
+        "cloud",
+        "store-add",
+        "--id",
+        &store_id,
+        "--code",
+        "S07",
+        "--name",
+        "Bundled",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let credential = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let wan = Wan::create(format!("{}-wan", cloud.project));
+    let cloud_api = cloud.container("api");
+    wan.connect(&cloud_api, Some("cloud"));
+
+    let hw_port = free_port();
+    let edge = Stack::up_from_bundle("edge", |_, dir| {
+        // The store trusts the cloud's CA only (not its server key).
+        let certs = dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::copy(certs_dir.join("ca.pem"), certs.join("ca.pem")).unwrap();
+        let hw = dir.join("hw");
+        std::fs::create_dir_all(&hw).unwrap();
+        std::fs::write(
+            hw.join("printers.toml"),
+            "[[printers]]\nid = \"front\"\naddress = \"tcp://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        format!(
+            "OUTPOST_STORE_CODE=S07\nOUTPOST_CLOUD_URL=https://cloud:7443\n\
+             OUTPOST_SYNC_CREDENTIAL={credential}\nOUTPOST_SYNC_CA_FILE=/etc/outpost/certs/ca.pem\n\
+             OUTPOST_CERTS_DIR={}\nOUTPOST_SYNC_BACKOFF_MAX_MS=1000\nOUTPOST_PRINT_URL=\n\
+             OUTPOST_HW_PORT={hw_port}\nOUTPOST_HW_DIR={}\n",
+            certs.display(),
+            hw.display()
+        )
+    });
+    wan.connect(&edge.container("sync-worker"), None);
+
+    let app = edge.app();
+    let till = app.register("Till 1").await;
+    let (code, _, price) = app.barcode(&till.cashier, "Espresso").await;
+    let mut sold = std::collections::BTreeSet::new();
+    let mut sell = async |n: usize| {
+        for _ in 0..n {
+            let r = app
+                .sell(&till.cashier, &key(), &cash_sale(&[(&code, 1000)], price))
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            sold.insert(r.body["id"].as_str().unwrap().to_owned());
+        }
+    };
+    let in_cloud = |cloud: &Stack| {
+        let ids = cloud.psql(&format!(
+            "SELECT id FROM orders WHERE store_id = '{store_id}' ORDER BY id"
+        ));
+        ids.lines()
+            .map(str::to_owned)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let until_in_cloud = |cloud: &Stack, want: usize| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let got = in_cloud(cloud);
+            if got.len() >= want {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {want} sales reached the cloud; edge sync-worker: {}",
+                got.len(),
+                String::from_utf8_lossy(&edge.run(&["logs", "--tail", "20", "sync-worker"]).stdout)
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+
+    sell(5).await;
+    until_in_cloud(&cloud, 5);
+
+    // The link goes down; the store keeps selling.
+    wan.disconnect(&cloud_api);
+    sell(10).await;
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(in_cloud(&cloud).len(), 5, "the cut did not cut");
+
+    wan.connect(&cloud_api, Some("cloud"));
+    let got = until_in_cloud(&cloud, 15);
+    assert_eq!(got, sold, "the cloud holds exactly the store's sales");
+    let numbers = cloud.psql(&format!(
+        "SELECT count(*), count(DISTINCT number) FROM orders WHERE store_id = '{store_id}'"
+    ));
+    assert_eq!(numbers, "15|15");
 }
