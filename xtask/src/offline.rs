@@ -396,19 +396,8 @@ fn images(a: ImagesArgs) -> Result<()> {
         (false, Some(b)) => b,
         (false, None) => bail!("say where the base comes from: --from-debian, or --base IMAGE"),
     };
-    // The binary comes from the vendored crates, offline, with an empty
-    // CARGO_HOME: the sources a bundle carries are the ones that built it.
     let root = root();
-    let vendor = crate::sources::vendor(&root)?;
-    let home = crate::sources::empty_cargo_home()?;
-    println!("cargo build --release --offline --locked from offline/vendor, empty CARGO_HOME");
-    let mut cargo = Command::new(crate::sources::cargo());
-    cargo
-        .current_dir(&root)
-        .env("CARGO_HOME", home.path())
-        .args(["--offline", "--locked"])
-        .args(crate::sources::replace_with(&vendor));
-    let bin = release_build(cargo)?;
+    let bin = vendored_release_build()?;
     let ctx = std::env::temp_dir().join(format!("outpost-image-{}", std::process::id()));
     std::fs::create_dir_all(&ctx)?;
     std::fs::copy(&bin, ctx.join("outpost")).context("copy the release binary")?;
@@ -437,6 +426,23 @@ fn images(a: ImagesArgs) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&ctx);
     Ok(())
+}
+
+/// The release `outpost` binary built from the vendored crates, offline,
+/// with an empty CARGO_HOME: the sources a bundle carries are the ones that
+/// built its images.
+pub(crate) fn vendored_release_build() -> Result<String> {
+    let root = root();
+    let vendor = crate::sources::vendor(&root)?;
+    let home = crate::sources::empty_cargo_home()?;
+    println!("cargo build --release --offline --locked from offline/vendor, empty CARGO_HOME");
+    let mut cargo = Command::new(crate::sources::cargo());
+    cargo
+        .current_dir(&root)
+        .env("CARGO_HOME", home.path())
+        .args(["--offline", "--locked"])
+        .args(crate::sources::replace_with(&vendor));
+    release_build(cargo)
 }
 
 /// `outpost/base:bookworm-VERSION`, imported from a debootstrap'd folder
