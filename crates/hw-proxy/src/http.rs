@@ -305,6 +305,51 @@ async fn page(shared: web::Data<Shared>) -> HttpResponse {
         .body(html)
 }
 
+/// The serial scanners and scales, each with its state (and a scale's
+/// latest weight) — the same objects the event stream starts with.
+async fn inputs(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .json(serde_json::json!({ "inputs": shared.inputs.snapshot() }))
+}
+
+/// Server-sent events for the register page: first each device's state,
+/// then scans, weights and devices coming and going. Readable from the
+/// register page's origin (the api's port): it only reads.
+async fn input_events(shared: web::Data<Shared>) -> HttpResponse {
+    use crate::inputs::InputEvent;
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = shared.inputs.subscribe();
+    let first: std::collections::VecDeque<InputEvent> = shared.inputs.snapshot().into();
+    let sse = |e: &InputEvent| {
+        web::Bytes::from(format!(
+            "data: {}\n\n",
+            serde_json::to_string(e).unwrap_or_default()
+        ))
+    };
+    let stream = futures_util::stream::unfold((rx, first), move |(mut rx, mut first)| async move {
+        if let Some(e) = first.pop_front() {
+            return Some((Ok::<_, actix_web::Error>(sse(&e)), (rx, first)));
+        }
+        let chunk = match tokio::time::timeout(std::time::Duration::from_secs(15), rx.recv()).await
+        {
+            Ok(Ok(e)) => sse(&e),
+            // A page that fell behind by this many events reloads its state.
+            Ok(Err(RecvError::Lagged(n))) => {
+                web::Bytes::from(format!("event: lagged\ndata: {n}\n\n"))
+            }
+            Ok(Err(RecvError::Closed)) => return None,
+            Err(_) => web::Bytes::from_static(b": keep-alive\n\n"),
+        };
+        Some((Ok(chunk), (rx, first)))
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .streaming(stream)
+}
+
 async fn script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
@@ -343,6 +388,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics))
         .route("/api/v1/printers", web::get().to(printers))
+        .route("/api/v1/inputs", web::get().to(inputs))
+        .route("/api/v1/inputs/events", web::get().to(input_events))
         .route("/api/v1/jobs", web::post().to(submit))
         .route("/api/v1/jobs", web::get().to(list))
         .route("/api/v1/jobs/{id}", web::get().to(get))
@@ -374,6 +421,7 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
             stop_rx.clone(),
         )));
     }
+    shared.inputs.spawn(shared.config.inputs.clone());
     let grpc_addr = (addr.0.clone(), shared.config.grpc_port);
     let grpc_listener = tokio::net::TcpListener::bind(&grpc_addr)
         .await

@@ -13,6 +13,7 @@
 pub mod document;
 pub mod grpc;
 pub mod http;
+pub mod inputs;
 pub mod jobs;
 pub mod metrics;
 pub mod render;
@@ -47,6 +48,8 @@ pub struct HwConfig {
     /// mounted folder before anyone wrote it).
     pub printers_file: String,
     pub printers: Vec<PrinterConfig>,
+    /// Serial barcode scanners and scales.
+    pub inputs: Vec<inputs::InputConfig>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +57,8 @@ pub struct HwConfig {
 struct PrintersFile {
     #[serde(default)]
     printers: Vec<PrinterConfig>,
+    #[serde(default)]
+    inputs: Vec<inputs::InputConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +106,7 @@ impl HwConfig {
                         .and_then(|c| c.try_deserialize())
                         .map_err(|e| format!("{}: {e}", path.display()))?;
                     hw.printers.extend(file.printers);
+                    hw.inputs.extend(file.inputs);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     tracing::warn!(file = %path.display(), "no printers file yet: hw-proxy runs with no printers until it is written and hw-proxy restarted");
@@ -138,6 +144,21 @@ impl HwConfig {
                     p.id, p.width
                 ));
             }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for i in &self.inputs {
+            if i.id.is_empty()
+                || !i
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!("input id {:?}: use letters, digits, - and _", i.id));
+            }
+            if !seen.insert(i.id.as_str()) {
+                return Err(format!("input {:?} is listed twice", i.id));
+            }
+            i.check()?;
         }
         for p in &self.printers {
             if let Some(f) = &p.fallback

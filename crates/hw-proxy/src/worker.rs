@@ -83,6 +83,8 @@ pub struct Shared {
     pub queue: Arc<PrintQueue>,
     pub printers: BTreeMap<String, Arc<Printer>>,
     pub metrics: Metrics,
+    /// Serial scanners and scales.
+    pub inputs: crate::inputs::Inputs,
 }
 
 impl Shared {
@@ -110,6 +112,7 @@ impl Shared {
             );
         }
         Ok(Shared {
+            inputs: crate::inputs::Inputs::new(&config.inputs),
             config,
             queue: Arc::new(queue),
             printers,

@@ -3,6 +3,7 @@
 
 mod cloud;
 mod helpers;
+mod inputs;
 mod openapi;
 mod printing;
 mod screens;

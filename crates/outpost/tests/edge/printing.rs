@@ -9,18 +9,18 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn exe() -> &'static str {
+pub(crate) fn exe() -> &'static str {
     env!("CARGO_BIN_EXE_outpost")
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
 }
 
-async fn wait_http(url: &str, what: &str) {
+pub(crate) async fn wait_http(url: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = http().get(url).send().await
@@ -91,9 +91,9 @@ impl Drop for Printer {
 
 /// `outpost hw-proxy` driving one printer, its queue in a folder that
 /// survives restarts.
-struct Hw {
-    dir: PathBuf,
-    base: String,
+pub(crate) struct Hw {
+    pub(crate) dir: PathBuf,
+    pub(crate) base: String,
     port: u16,
     grpc_port: u16,
     env: Vec<(String, String)>,
@@ -108,7 +108,7 @@ impl Hw {
     }
 
     /// Configured, not started yet.
-    fn new(printer_port: u16, env: &[(&str, &str)]) -> Hw {
+    pub(crate) fn new(printer_port: u16, env: &[(&str, &str)]) -> Hw {
         let dir = std::env::temp_dir().join(format!("outpost-hw-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -132,7 +132,7 @@ impl Hw {
         }
     }
 
-    async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         let child = Command::new(exe())
             .arg("--config")
             .arg(self.dir.join("hw.toml"))
