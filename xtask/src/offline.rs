@@ -435,11 +435,21 @@ pub(crate) fn vendored_release_build() -> Result<String> {
     let root = root();
     let vendor = crate::sources::vendor(&root)?;
     let home = crate::sources::empty_cargo_home()?;
-    println!("cargo build --release --offline --locked from offline/vendor, empty CARGO_HOME");
+    // A target folder of its own: the vendored crates have the registry's
+    // package ids but other source paths, so sharing one folder with the
+    // registry builds (xtask's own) would rebuild every crate at each switch.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("vendored");
+    println!(
+        "cargo build --release --offline --locked from offline/vendor, empty CARGO_HOME, into {}",
+        target.display()
+    );
     let mut cargo = Command::new(crate::sources::cargo());
     cargo
         .current_dir(&root)
         .env("CARGO_HOME", home.path())
+        .env("CARGO_TARGET_DIR", &target)
         .args(["--offline", "--locked"])
         .args(crate::sources::replace_with(&vendor));
     release_build(cargo)
