@@ -104,6 +104,9 @@ pub struct Hub {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Printing {
     pub hw_proxy_url: String,
+    /// hw-proxy's HTTP side as the register's browser reaches it, for serial
+    /// scanners and scales (e.g. http://127.0.0.1:7071); empty = none.
+    pub inputs_url: String,
     pub receipt_printer: String,
     pub open_drawer: bool,
     pub max_age_s: i64,
@@ -197,6 +200,21 @@ impl Settings {
         )
         .build()?
         .try_deserialize()
+        .and_then(|s: Settings| s.check())
+    }
+
+    fn check(self) -> Result<Settings, config::ConfigError> {
+        let url = &self.printing.inputs_url;
+        let plain = url.starts_with("http://") || url.starts_with("https://");
+        let safe = url
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '<' | '>' | '`' | ';'));
+        if !(url.is_empty() || plain && safe) {
+            return Err(config::ConfigError::Message(format!(
+                "printing.inputs_url {url:?}: give hw-proxy's HTTP address, such as http://127.0.0.1:7071"
+            )));
+        }
+        Ok(self)
     }
 
     /// The store id named by the sync credential (`<store id>.<secret>`).
@@ -230,5 +248,26 @@ mod tests {
         assert_eq!(s.server.port, 8001);
         assert!(s.idempotency.retention_days >= 30);
         assert!(!format!("{:?}", s.database).contains("outpost.sqlite"));
+    }
+
+    #[test]
+    fn an_inputs_url_must_be_a_plain_http_address() {
+        let with = |url: &str| {
+            let mut s = Settings::load(None).unwrap();
+            s.printing.inputs_url = url.to_owned();
+            s.check().map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(with("").is_ok());
+        assert!(with("http://127.0.0.1:7071").is_ok());
+        assert!(with("https://till-3.local:7071/").is_ok());
+        for bad in [
+            "127.0.0.1:7071",
+            "javascript:alert(1)",
+            "http://a\"><script>",
+            "http://a b",
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(e.contains("printing.inputs_url"), "{bad}: {e}");
+        }
     }
 }

@@ -89,6 +89,8 @@
 
   // ---- scanning and search -------------------------------------------------
   function addToCart(p, milli) {
+    // A stable weight from hw-proxy's scale is the weight; otherwise ask.
+    if (p.weighed && !milli && scale.stable && scale.grams > 0) milli = scale.grams;
     if (p.weighed && !milli) {
       const kg = prompt(`Weight of ${p.name} in kg`, "0.500");
       if (kg === null) return;
@@ -106,6 +108,9 @@
     if (e.key !== "Enter") return;
     const raw = $("#scan").value.trim();
     $("#scan").value = "";
+    await scanned(raw);
+  });
+  async function scanned(raw) {
     if (!raw) return;
     const m = raw.match(/^(\d+)\*(.+)$/);
     const count = m ? Number(m[1]) : 1;
@@ -122,7 +127,31 @@
           el("button", { onclick: () => { addToCart(p, p.weighed ? 0 : count * 1000); $("#scan").focus(); } }, p.name, el("span", { class: "price" }, money(p.price_minor, p.currency))))));
       }
     } catch (err) { banner(err.status === 404 ? `Unknown barcode ${term}` : err.message); }
-  });
+  }
+
+  // ---- serial scanner and scale, through hw-proxy's event stream ------------
+  // (keyboard-wedge scanners type into #scan and need none of this)
+  const scale = { grams: null, stable: false };
+  const inputsUrl = (document.querySelector('meta[name="outpost-inputs"]') || {}).content || "";
+  if (/^https?:\/\//.test(inputsUrl)) {
+    const events = new EventSource(inputsUrl.replace(/\/$/, "") + "/api/v1/inputs/events");
+    events.onmessage = (m) => {
+      const e = JSON.parse(m.data);
+      if (e.type === "scan") {
+        if (!$("#sell").hidden) scanned(e.code);
+      } else if (e.type === "weight") {
+        scale.grams = e.grams; scale.stable = e.stable;
+        $("#scale").hidden = false;
+        $("#scale").textContent = e.grams === null ? "Scale: no weight"
+          : `Scale: ${(e.grams / 1000).toFixed(3)} kg${e.stable ? "" : " (settling)"}`;
+      } else if (e.type === "device" && !e.connected && e.kind !== "scanner") {
+        scale.grams = null; scale.stable = false;
+        $("#scale").textContent = "Scale: not connected";
+      } else if (e.type === "device" && !e.connected) {
+        banner(`Scanner ${e.device} is not connected`);
+      }
+    };
+  }
 
   // ---- cart ----------------------------------------------------------------
   function saleBody(payments) {

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(|s| page(s, REGISTER)))
+    cfg.route("/", web::get().to(register))
         .route("/admin", web::get().to(|s| page(s, ADMIN)))
         .route("/kitchen", web::get().to(|s| page(s, KITCHEN)))
         .route("/static/{file}", web::get().to(asset));
@@ -53,6 +53,18 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// Pages may talk to this server and to the realtime hub (its own port, or
 /// the configured public URL), nothing else.
 async fn page(state: web::Data<AppState>, html: &'static str) -> HttpResponse {
+    respond(&state, html.into(), "")
+}
+
+/// The register page: may also read hw-proxy's input events (serial
+/// scanners and scales) when `printing.inputs_url` is set (checked at
+/// start to be a plain http(s) address).
+async fn register(state: web::Data<AppState>) -> HttpResponse {
+    let inputs = state.settings.printing.inputs_url.clone();
+    respond(&state, REGISTER.replace("{{inputs_url}}", &inputs), &inputs)
+}
+
+fn respond(state: &AppState, html: String, extra_connect: &str) -> HttpResponse {
     let rt = &state.settings.realtime;
     let hub = if rt.public_url.is_empty() {
         format!("ws://*:{0} wss://*:{0}", rt.hub_port)
@@ -64,7 +76,7 @@ async fn page(state: web::Data<AppState>, html: &'static str) -> HttpResponse {
         .insert_header((
             "Content-Security-Policy",
             format!(
-                "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self' {hub}"
+                "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self' {hub} {extra_connect}"
             ),
         ))
         .body(html)

@@ -29,7 +29,7 @@ pub(crate) async fn text(c: &fantoccini::Client, css: &str) -> String {
 }
 
 /// Waits until `css` is displayed (pages switch sections by `hidden`).
-async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(e) = c.find(Locator::Css(css)).await
@@ -56,7 +56,7 @@ pub(crate) async fn click(c: &fantoccini::Client, css: &str) {
 }
 
 /// Types `keys` into the element `css` names.
-async fn type_into(c: &fantoccini::Client, css: &str, keys: &str) {
+pub(crate) async fn type_into(c: &fantoccini::Client, css: &str, keys: &str) {
     c.find(Locator::Css(css))
         .await
         .unwrap()

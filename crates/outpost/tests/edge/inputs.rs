@@ -4,7 +4,7 @@
 //! `GET /api/v1/inputs/events` (server-sent events, as the register page
 //! reads them).
 
-use crate::helpers::free_port;
+use crate::helpers::{Backend, Opts, Store, free_port, spawn_opts};
 use crate::printing::{Hw, exe, http};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -292,5 +292,85 @@ fn a_bad_input_configuration_stops_hw_proxy_with_a_clear_message() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{cfg}: {err}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The register page reads hw-proxy's stream (`printing.inputs_url`): the
+/// scale's stable weight shows and becomes the weight of a weighed item that
+/// the serial scanner scans, with no typing at the register.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_register_page_takes_a_serial_scan_and_the_scales_weight() {
+    use crate::browser::{browser, click, text, type_into, visible};
+    use fantoccini::Locator;
+    let dir = std::env::temp_dir().join(format!("outpost-inputs-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scanner = Pty::open(&dir, "scanner");
+    let scale = Pty::open(&dir, "scale");
+    let mut hw = Hw::new(free_port(), &[]);
+    std::fs::write(
+        hw.dir.join("hw.toml"),
+        format!(
+            "[[hw.inputs]]\nid = \"scanner\"\nkind = \"scanner\"\ndevice = \"{}\"\n\
+             [[hw.inputs]]\nid = \"scale\"\nkind = \"scale_continuous\"\ndevice = \"{}\"\n",
+            scanner.dev.display(),
+            scale.dev.display()
+        ),
+    )
+    .unwrap();
+    hw.restart().await;
+
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: vec![("OUTPOST__PRINTING__INPUTS_URL", hw.base.clone())],
+            ..Default::default()
+        },
+    );
+    let m = app.manager().await;
+    let (bananas, _, _) = app.barcode(&m, "Bananas").await;
+    let (c, _driver) = browser().await;
+    c.goto(&app.base).await.unwrap();
+    visible(&c, "#pair-pin")
+        .await
+        .send_keys(&app.pins["Maria Manager"])
+        .await
+        .unwrap();
+    click(&c, "#pair-go").await;
+    visible(&c, "#login-staff button.staff").await;
+    for b in c
+        .find_all(Locator::Css("#login-staff button.staff"))
+        .await
+        .unwrap()
+    {
+        if b.text().await.unwrap().contains("Carl Cashier") {
+            b.click().await.unwrap();
+        }
+    }
+    type_into(&c, "#login-pin", &app.pins["Carl Cashier"]).await;
+    click(&c, "#login-go").await;
+    visible(&c, "#shift-go").await.click().await.unwrap();
+    visible(&c, "#scan").await;
+
+    let until = async |css: &str, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = text(&c, css).await;
+            if got.contains(want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} shows {got:?}, not {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    scale.send(b"ST,GS,+  0.750kg\r\n");
+    until("#scale", "0.750 kg").await;
+    scanner.send(format!("{bananas}\r\n").as_bytes());
+    until("#cart", "Bananas").await;
+    until("#cart", "0.750").await;
+    c.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
