@@ -125,6 +125,33 @@ pub(crate) async fn browser() -> (fantoccini::Client, Driver) {
     (c, driver)
 }
 
+/// At the register page: pairs it with the manager's PIN, signs in as Carl
+/// Cashier and opens a shift with the default float.
+pub(crate) async fn open_shift_as_cashier(c: &fantoccini::Client, app: &crate::helpers::App) {
+    visible(c, "#pair-pin")
+        .await
+        .send_keys(&app.pins["Maria Manager"])
+        .await
+        .unwrap();
+    click(c, "#pair-go").await;
+    visible(c, "#login-staff button.staff").await;
+    let mut found = false;
+    for b in c
+        .find_all(Locator::Css("#login-staff button.staff"))
+        .await
+        .unwrap()
+    {
+        if b.text().await.unwrap().contains("Carl Cashier") {
+            b.click().await.unwrap();
+            found = true;
+        }
+    }
+    assert!(found, "Carl is on the sign-in screen");
+    type_into(c, "#login-pin", &app.pins["Carl Cashier"]).await;
+    click(c, "#login-go").await;
+    visible(c, "#shift-go").await.click().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
     let store = Store::new(Backend::Sqlite);
@@ -135,33 +162,7 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
     let (c, driver) = browser().await;
     c.goto(&app.base).await.unwrap();
 
-    // Pair the register with the manager's PIN.
-    visible(&c, "#pair-pin")
-        .await
-        .send_keys(&app.pins["Maria Manager"])
-        .await
-        .unwrap();
-    click(&c, "#pair-go").await;
-
-    // Sign in as the cashier.
-    visible(&c, "#login-staff button.staff").await;
-    let buttons = c
-        .find_all(Locator::Css("#login-staff button.staff"))
-        .await
-        .unwrap();
-    let mut found = false;
-    for b in buttons {
-        if b.text().await.unwrap().contains("Carl Cashier") {
-            b.click().await.unwrap();
-            found = true;
-        }
-    }
-    assert!(found, "Carl is on the sign-in screen");
-    type_into(&c, "#login-pin", &app.pins["Carl Cashier"]).await;
-    click(&c, "#login-go").await;
-
-    // Open the shift with the default float.
-    visible(&c, "#shift-go").await.click().await.unwrap();
+    open_shift_as_cashier(&c, &app).await;
 
     // A keyboard-wedge scanner types digits, then Enter.
     let scan = visible(&c, "#scan").await;

@@ -300,8 +300,7 @@ fn a_bad_input_configuration_stops_hw_proxy_with_a_clear_message() {
 /// the serial scanner scans, with no typing at the register.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_register_page_takes_a_serial_scan_and_the_scales_weight() {
-    use crate::browser::{browser, click, text, type_into, visible};
-    use fantoccini::Locator;
+    use crate::browser::{browser, open_shift_as_cashier, text, visible};
     let dir = std::env::temp_dir().join(format!("outpost-inputs-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let scanner = Pty::open(&dir, "scanner");
@@ -331,25 +330,7 @@ async fn the_register_page_takes_a_serial_scan_and_the_scales_weight() {
     let (bananas, _, _) = app.barcode(&m, "Bananas").await;
     let (c, _driver) = browser().await;
     c.goto(&app.base).await.unwrap();
-    visible(&c, "#pair-pin")
-        .await
-        .send_keys(&app.pins["Maria Manager"])
-        .await
-        .unwrap();
-    click(&c, "#pair-go").await;
-    visible(&c, "#login-staff button.staff").await;
-    for b in c
-        .find_all(Locator::Css("#login-staff button.staff"))
-        .await
-        .unwrap()
-    {
-        if b.text().await.unwrap().contains("Carl Cashier") {
-            b.click().await.unwrap();
-        }
-    }
-    type_into(&c, "#login-pin", &app.pins["Carl Cashier"]).await;
-    click(&c, "#login-go").await;
-    visible(&c, "#shift-go").await.click().await.unwrap();
+    open_shift_as_cashier(&c, &app).await;
     visible(&c, "#scan").await;
 
     let until = async |css: &str, want: &str| {

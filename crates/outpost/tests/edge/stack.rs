@@ -254,6 +254,68 @@ impl Drop for Stack {
     }
 }
 
+/// The cloud stack's .env for `Stack::up*`: a private CA and a server
+/// certificate for `host` in `<dir>/certs`, the admin token, the ports.
+fn cloud_env(
+    host: &str,
+    token: &str,
+    sync_port: u16,
+    admin_port: u16,
+) -> impl FnOnce(&str, &std::path::Path) -> String {
+    move |project, dir| {
+        let certs = dir.join("certs");
+        let ok = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(["cloud", "certs", "--out"])
+            .arg(&certs)
+            .args(["--host", host])
+            .output()
+            .unwrap();
+        assert!(ok.status.success());
+        // The container runs as uid 10001: it must be able to read the key.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            certs.join("server.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        format!(
+            "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_ADMIN_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
+             OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n",
+            certs.display()
+        )
+    }
+}
+
+impl Stack {
+    /// A store added to this cloud stack; its sync credential.
+    fn store_add(&self, id: &str, code: &str) -> String {
+        let out = self.run(&[
+            "exec",
+            "-T",
+            "api",
+            "outpost",
+            "cloud",
+            "store-add",
+            "--id",
+            id,
+            "--code",
+            code,
+            "--name",
+            "Stack",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn certs(&self) -> PathBuf {
+        self.env_file.parent().unwrap().join("certs")
+    }
+}
+
 fn stack_tests_enabled() -> bool {
     if std::env::var("OUTPOST_TEST_STACK").as_deref() != Ok("1") {
         eprintln!(
@@ -398,51 +460,14 @@ async fn the_compose_cloud_receives_a_stores_sales() {
     }
     let (sync_port, admin_port) = (free_port(), free_port());
     let token = "admin-token-for-the-stack-test";
-    let stack = Stack::up("cloud", |project, dir| {
-        let certs = dir.join("certs");
-        let ok = Command::new(env!("CARGO_BIN_EXE_outpost"))
-            .args(["cloud", "certs", "--out"])
-            .arg(&certs)
-            .args(["--host", "localhost"])
-            .output()
-            .unwrap();
-        assert!(ok.status.success());
-        // The container runs as uid 10001: it must be able to read the key.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            certs.join("server.key"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        format!(
-            "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_ADMIN_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
-             OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n",
-            certs.display()
-        )
-    });
+    let stack = Stack::up(
+        "cloud",
+        cloud_env("localhost", token, sync_port, admin_port),
+    );
     stack.healthy(&["postgres", "rabbitmq", "api", "sync-worker"]);
     let store_id = uuid::Uuid::now_v7().to_string();
-    let out = stack.run(&[
-        "exec",
-        "-T",
-        "api",
-        "outpost",
-        "cloud",
-        "store-add",
-        "--id",
-        &store_id,
-        "--code",
-        "S01",
-        "--name",
-        "Stack",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let credential = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let certs = stack.env_file.parent().unwrap().join("certs");
+    let credential = stack.store_add(&store_id, "S01");
+    let certs = stack.certs();
 
     let store = crate::helpers::Store::new(crate::helpers::Backend::Sqlite);
     let env = vec![
@@ -570,50 +595,10 @@ async fn the_bundled_stacks_sync_every_sale_exactly_once_across_a_cut_link() {
     }
     let token = "admin-token-for-the-bundle-test";
     let (sync_port, admin_port) = (free_port(), free_port());
-    let mut certs_dir = PathBuf::new();
-    let cloud = Stack::up_from_bundle("cloud", |project, dir| {
-        let certs = dir.join("certs");
-        let ok = Command::new(env!("CARGO_BIN_EXE_outpost"))
-            .args(["cloud", "certs", "--out"])
-            .arg(&certs)
-            .args(["--host", "cloud"])
-            .output()
-            .unwrap();
-        assert!(ok.status.success());
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            certs.join("server.key"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        certs_dir = certs.clone();
-        format!(
-            "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_ADMIN_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
-             OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n",
-            certs.display()
-        )
-    });
+    let cloud = Stack::up_from_bundle("cloud", cloud_env("cloud", token, sync_port, admin_port));
     let store_id = uuid::Uuid::now_v7().to_string();
-    let out = cloud.run(&[
-        "exec",
-        "-T",
-        "api",
-        "outpost",
-        "cloud",
-        "store-add",
-        "--id",
-        &store_id,
-        "--code",
-        "S07",
-        "--name",
-        "Bundled",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let credential = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let credential = cloud.store_add(&store_id, "S07");
+    let certs_dir = cloud.certs();
     let wan = Wan::create(format!("{}-wan", cloud.project));
     let cloud_api = cloud.container("api");
     wan.connect(&cloud_api, Some("cloud"));
