@@ -528,7 +528,7 @@ async fn the_compose_cloud_receives_a_stores_sales() {
 }
 
 /// A docker network standing for the internet between a store and the cloud,
-/// removed when dropped (after the stacks on it, declared later, are down).
+/// removed when dropped (letting go of any container still on it).
 struct Wan {
     name: String,
 }
@@ -576,6 +576,23 @@ impl Wan {
 
 impl Drop for Wan {
     fn drop(&mut self) {
+        // Containers of a stack still up are let go first.
+        if let Ok(out) = Command::new("docker")
+            .args([
+                "network",
+                "inspect",
+                "--format",
+                "{{range .Containers}}{{.Name}} {{end}}",
+                &self.name,
+            ])
+            .output()
+        {
+            for c in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("docker")
+                    .args(["network", "disconnect", "-f", &self.name, c])
+                    .output();
+            }
+        }
         let _ = Command::new("docker")
             .args(["network", "rm", &self.name])
             .output();
