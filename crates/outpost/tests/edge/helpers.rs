@@ -190,13 +190,20 @@ impl App {
     }
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, below Linux's ephemeral range
+/// (32768–60999): a port from that range, once its test lets it go (a
+/// printer switched off and on again), can meanwhile become the local end of
+/// any outgoing connection on the machine, and binding it again fails.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(uuid::Uuid::now_v7().as_u128());
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The port in `ws://host:PORT/ws` or `http://host:PORT`.
