@@ -148,36 +148,71 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn build_release() -> Result<String> {
-    release_build(Command::new(crate::sources::cargo()))
+/// `cargo xtask` is a dev build (it shares the test build's crates); a
+/// benchmark measures in-process code too, so it runs again from the
+/// release build of xtask, with the same arguments.
+pub(crate) fn rerun_optimised() -> Result<()> {
+    let status = Command::new(crate::sources::cargo())
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--locked",
+            "-p",
+            "xtask",
+            "--",
+        ])
+        .args(std::env::args_os().skip(1))
+        .status()
+        .context("cargo run --release -p xtask")?;
+    std::process::exit(status.code().unwrap_or(1))
 }
 
-/// Runs `cargo build --release -p outpost` on `cargo` (a Command with any
-/// extra arguments or environment already set) and returns the executable.
-pub(crate) fn release_build(mut cargo: Command) -> Result<String> {
+pub(crate) fn build_release() -> Result<String> {
+    let mut built = release_build(Command::new(crate::sources::cargo()), &["outpost"])?;
+    Ok(built
+        .remove("outpost")
+        .expect("release_build returns what it built"))
+}
+
+/// Runs `cargo build --release -p PACKAGE…` on `cargo` (a Command with any
+/// extra arguments or environment already set) and returns each package's
+/// executable by name.
+pub(crate) fn release_build(
+    mut cargo: Command,
+    packages: &[&str],
+) -> Result<std::collections::BTreeMap<String, String>> {
+    cargo.args([
+        "build",
+        "--release",
+        "--message-format=json-render-diagnostics",
+    ]);
+    for p in packages {
+        cargo.args(["-p", p]);
+    }
     let out = cargo
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "outpost",
-            "--message-format=json-render-diagnostics",
-        ])
         .stderr(Stdio::inherit())
         .output()
         .context("cargo build --release")?;
     if !out.status.success() {
         bail!("release build failed");
     }
+    let mut built = std::collections::BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if let Ok(v) = serde_json::from_str::<Value>(line)
             && let Some(exe) = v["executable"].as_str()
-            && exe.ends_with("/outpost")
+            && let Some(name) = v["target"]["name"].as_str()
+            && packages.contains(&name)
         {
-            return Ok(exe.to_owned());
+            built.insert(name.to_owned(), exe.to_owned());
         }
     }
-    bail!("no outpost executable in the build output")
+    for p in packages {
+        if !built.contains_key(*p) {
+            bail!("no {p} executable in the build output");
+        }
+    }
+    Ok(built)
 }
 
 pub(crate) fn fresh_database(backend: &str, pg: &str) -> Result<String> {

@@ -257,7 +257,7 @@ pub fn run(a: Args) -> Result<()> {
         load_s / bare_s
     );
 
-    let bin = crate::offline::vendored_release_build()?;
+    let bin = crate::offline::vendored_release_build()?.outpost;
     let up = |which: &str| -> Result<(f64, Down)> {
         let env = env_file(work.path(), which, &bin)?;
         let project = format!("outpost-bench-{which}-{}", std::process::id());

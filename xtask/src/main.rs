@@ -18,6 +18,15 @@
 //! - `cargo xtask offline vendor | up | status`: the crate sources for an
 //!   offline build; start an installed release and wait for its health
 //!   checks; what is installed and how it runs.
+//!
+//! The same executable ships in every bundle as `outpost-offline` (built
+//! from the vendored crates with the images): called by that name it is the
+//! air-gapped host's tool, `outpost-offline verify | load | up | status`, so
+//! the host needs no Rust toolchain.
+//!
+//! `cargo xtask` builds in the dev profile, sharing the test build's crates
+//! (CI builds no second optimised copy of the workspace for it); benchmarks
+//! run themselves again from an optimised build.
 
 mod bench_api;
 mod bench_bundle;
@@ -69,8 +78,28 @@ enum Bench {
     Bundle(bench_bundle::Args),
 }
 
+/// The air-gapped host's tool: `cargo xtask offline`'s commands, run as
+/// `outpost-offline COMMAND`.
+#[derive(Parser)]
+#[command(name = "outpost-offline", version = offline::VERSION)]
+struct HostCli {
+    #[command(subcommand)]
+    which: offline::Offline,
+}
+
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().cmd {
+    let called = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
+    if called.as_deref() == Some(offline::HOST_TOOL) {
+        return offline::run_on_host(HostCli::parse().which);
+    }
+    let cli = Cli::parse();
+    if matches!(cli.cmd, Cmd::Bench { .. }) && cfg!(debug_assertions) {
+        return bench_api::rerun_optimised();
+    }
+    match cli.cmd {
         Cmd::Bench {
             which: Bench::Api(a),
         } => bench_api::run(a),

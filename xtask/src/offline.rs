@@ -97,6 +97,22 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The images compose files reference, by service image name.
 pub const IMAGES: [&str; 4] = ["outpost", "postgres", "redis", "rabbitmq"];
 
+/// The name xtask ships under in a bundle, and answers to (see main.rs).
+pub const HOST_TOOL: &str = "outpost-offline";
+
+/// `outpost-offline COMMAND` on an air-gapped host: the commands that work
+/// from a bundle alone.
+pub fn run_on_host(o: Offline) -> Result<()> {
+    match o {
+        Offline::Images(_) | Offline::Bundle { .. } | Offline::Vendor => {
+            bail!(
+                "this command builds from the source tree: run it as `cargo xtask offline …` in a clone of the workspace (outpost-offline does verify, load, up and status)"
+            )
+        }
+        o => run(o),
+    }
+}
+
 pub fn run(o: Offline) -> Result<()> {
     match o {
         Offline::Images(a) => images(a),
@@ -178,6 +194,11 @@ pub(crate) fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
     let vendor = crate::sources::vendor(&root)?;
     let sources_bytes = crate::sources::pack(&root, &vendor, VERSION, &stage.path().join(SOURCES))?;
     println!("sources.tar.zst: {} MB", sources_bytes / 1_000_000);
+    // The host's tool from the same vendored build as the images, so an
+    // air-gapped host needs no Rust toolchain.
+    let tool = vendored_release_build()?.tool;
+    std::fs::copy(&tool, stage.path().join(HOST_TOOL))
+        .with_context(|| format!("copy {tool} into the bundle"))?;
     let mut args = vec!["save", "-o"];
     let tar = stage.path().join("images.tar");
     let tar_s = tar.to_string_lossy().into_owned();
@@ -273,17 +294,11 @@ fn load(bundle: &Path, trust: &TrustArgs) -> Result<()> {
     } else {
         let root_dir = docker_quiet(&["info", "--format", "{{.DockerRootDir}}"])
             .unwrap_or_else(|| "/var/lib/docker".into());
-        let free = free_bytes(&root_dir);
-        let need = v.manifest.uncompressed_bytes;
-        if let Some(free) = free
-            && free < need
-        {
-            bail!(
-                "not enough disk for the images: {} MB free under {root_dir}, {} MB needed",
-                free / 1_000_000,
-                need / 1_000_000
-            );
-        }
+        room_for(
+            free_bytes(&root_dir),
+            v.manifest.uncompressed_bytes,
+            &root_dir,
+        )?;
         println!("loading {} …", stale.join(", "));
         let spin = crate::progress::spinner("docker load");
         let tar = v.dir.path().join("images.tar");
@@ -313,6 +328,16 @@ fn load(bundle: &Path, trust: &TrustArgs) -> Result<()> {
         std::fs::copy(v.dir.path().join(f), release.join(f))
             .with_context(|| format!("install {f} into {}", release.display()))?;
     }
+    // The release's own host tool, next to its compose files (`up` and
+    // `status` of a roll back run with the tool that shipped with it).
+    let tool = v.dir.path().join(HOST_TOOL);
+    if tool.is_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let to = release.join(HOST_TOOL);
+        std::fs::copy(&tool, &to)
+            .with_context(|| format!("install {HOST_TOOL} into {}", release.display()))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755))?;
+    }
     std::fs::write(
         state.join("installed.json"),
         serde_json::to_vec_pretty(&v.manifest)?,
@@ -332,6 +357,19 @@ fn load(bundle: &Path, trust: &TrustArgs) -> Result<()> {
         state.join("installed.json").display()
     );
     Ok(())
+}
+
+/// Refuses to load `need` bytes of images where only `free` are left (when
+/// `df` could tell).
+fn room_for(free: Option<u64>, need: u64, root_dir: &str) -> Result<()> {
+    match free {
+        Some(free) if free < need => bail!(
+            "not enough disk for the images: {} MB free under {root_dir}, {} MB needed; free some space (docker image prune, old releases) and load again",
+            free / 1_000_000,
+            need / 1_000_000
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Free bytes on the filesystem holding `dir` (`df`), when it can be told.
@@ -397,7 +435,7 @@ fn images(a: ImagesArgs) -> Result<()> {
         (false, None) => bail!("say where the base comes from: --from-debian, or --base IMAGE"),
     };
     let root = root();
-    let bin = vendored_release_build()?;
+    let bin = vendored_release_build()?.outpost;
     let ctx = std::env::temp_dir().join(format!("outpost-image-{}", std::process::id()));
     std::fs::create_dir_all(&ctx)?;
     std::fs::copy(&bin, ctx.join("outpost")).context("copy the release binary")?;
@@ -428,10 +466,17 @@ fn images(a: ImagesArgs) -> Result<()> {
     Ok(())
 }
 
-/// The release `outpost` binary built from the vendored crates, offline,
-/// with an empty CARGO_HOME: the sources a bundle carries are the ones that
-/// built its images.
-pub(crate) fn vendored_release_build() -> Result<String> {
+/// What a release build makes: the services' multi-call binary (the images)
+/// and xtask, which ships in the bundle as the host's `outpost-offline`.
+pub(crate) struct Release {
+    pub outpost: String,
+    pub tool: String,
+}
+
+/// The release binaries built from the vendored crates, offline, with an
+/// empty CARGO_HOME: the sources a bundle carries are the ones that built
+/// its images and its tool.
+pub(crate) fn vendored_release_build() -> Result<Release> {
     let root = root();
     let vendor = crate::sources::vendor(&root)?;
     let home = crate::sources::empty_cargo_home()?;
@@ -450,9 +495,18 @@ pub(crate) fn vendored_release_build() -> Result<String> {
         .current_dir(&root)
         .env("CARGO_HOME", home.path())
         .env("CARGO_TARGET_DIR", &target)
+        // What is shipped is built by plain rustc with the workspace's own
+        // settings, whatever the calling shell set for its checks.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTFLAGS")
         .args(["--offline", "--locked"])
         .args(crate::sources::replace_with(&vendor));
-    release_build(cargo)
+    let mut built = release_build(cargo, &["outpost", "xtask"])?;
+    Ok(Release {
+        outpost: built.remove("outpost").unwrap_or_default(),
+        tool: built.remove("xtask").unwrap_or_default(),
+    })
 }
 
 /// `outpost/base:bookworm-VERSION`, imported from a debootstrap'd folder
@@ -613,4 +667,27 @@ fn keygen(out: &Path) -> Result<()> {
         pk_path.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_that_would_fill_the_disk_is_refused_saying_how_much_is_needed() {
+        let e = room_for(Some(400_000_000), 650_000_000, "/var/lib/docker")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("400 MB free under /var/lib/docker") && e.contains("650 MB needed"),
+            "{e}"
+        );
+        assert!(room_for(Some(700_000_000), 650_000_000, "/").is_ok());
+        // df could not tell: docker load says so itself if it runs out.
+        assert!(room_for(None, 650_000_000, "/").is_ok());
+        assert!(
+            free_bytes("/").is_some_and(|b| b > 0),
+            "df reads this machine"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::helpers::{Backend, Store, cash_sale, free_port, key, spawn};
 use fantoccini::{ClientBuilder, Locator, key::Key};
+use hyper_util::client::legacy::connect::HttpConnector;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -106,8 +107,7 @@ pub(crate) async fn browser() -> (fantoccini::Client, Driver) {
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     let c = loop {
-        match ClientBuilder::rustls()
-            .expect("tls")
+        match ClientBuilder::new(HttpConnector::new())
             .capabilities(caps.clone())
             .connect(&format!("http://127.0.0.1:{port}"))
             .await

@@ -48,7 +48,7 @@ impl Stack {
     }
 
     /// The installed release's `compose.<which>.yml` (scripts/test loaded the
-    /// bundle into `$OUTPOST_STATE_DIR`), started by `cargo xtask offline up`,
+    /// bundle into `$OUTPOST_STATE_DIR`), started by `outpost-offline up`,
     /// which returns once every service is healthy.
     fn up_from_bundle(which: &str, env: impl FnOnce(&str, &std::path::Path) -> String) -> Stack {
         let state = std::env::var("OUTPOST_STATE_DIR")
@@ -58,24 +58,25 @@ impl Stack {
             .join("releases")
             .join(env!("CARGO_PKG_VERSION"))
             .join(format!("compose.{which}.yml"));
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new("cargo")
-            .args([
-                "xtask",
-                "offline",
-                "up",
-                which,
-                "-p",
-                &s.project,
-                "--env-file",
-            ])
+        // The host's tool from the bundle (scripts/test sets it), as an
+        // air-gapped host runs it; `cargo xtask offline` when run by hand.
+        let mut tool = match std::env::var_os("OUTPOST_OFFLINE_TOOL") {
+            Some(t) => Command::new(t),
+            None => {
+                let mut c = Command::new("cargo");
+                c.args(["xtask", "offline"])
+                    .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
+                c
+            }
+        };
+        let out = tool
+            .args(["up", which, "-p", &s.project, "--env-file"])
             .arg(&s.env_file)
-            .current_dir(root)
             .output()
-            .expect("cargo xtask runs");
+            .expect("the offline tool runs");
         assert!(
             out.status.success(),
-            "cargo xtask offline up {which}: {}\n{}",
+            "offline up {which}: {}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
