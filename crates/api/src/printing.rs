@@ -1,13 +1,17 @@
-//! Receipts for paid sales: a consumer of the relayed `sales` stream that
-//! sends each paid order's receipt to hw-proxy's PrintService.
+//! What the api prints: a consumer of the relayed `sales` stream (a paid
+//! order's receipt, a refund's receipt) and of the `kitchen` stream (a new
+//! kitchen ticket, and a cancellation when its order is voided), sent to
+//! hw-proxy's PrintService.
 //!
 //! Never from the request handler: a sale is acknowledged without waiting on
-//! a printer. The job id is the sale's event id, and the consumer's position
-//! is stored after each job hw-proxy accepted, so a crash between the two
-//! sends the same job again and hw-proxy keeps it once: no receipt lost, none
+//! a printer. The job id is the event's id, and each stream's position is
+//! stored after the jobs hw-proxy accepted, so a crash between the two sends
+//! the same job again and hw-proxy keeps it once: nothing lost, nothing
 //! doubled. While hw-proxy is unreachable the consumer waits and retries from
-//! where it was; sales older than `printing.max_age_s` by then get no receipt
-//! by themselves (the customer has left; a reprint is a person's call).
+//! where it was; receipts older than `printing.max_age_s` by then, and kitchen
+//! tickets older than `printing.kitchen_max_age_s`, are not printed by
+//! themselves (the customer has left, or the kitchen display showed the
+//! ticket long ago; a reprint is a person's call).
 
 use crate::settings::Printing;
 use crate::state::AppState;
@@ -20,7 +24,20 @@ use outpost_storage::sales::Order;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const CURSOR: &str = "printing.receipts";
+/// A stream the printing consumer follows, under its own stored position.
+struct Feed {
+    stream: &'static str,
+    cursor: &'static str,
+}
+
+const RECEIPTS: Feed = Feed {
+    stream: "sales",
+    cursor: "printing.receipts",
+};
+const TICKETS: Feed = Feed {
+    stream: "kitchen",
+    cursor: "printing.kitchen",
+};
 
 /// The receipt of a paid order: amounts in the order's currency, times in
 /// the store's offset.
@@ -41,11 +58,6 @@ pub fn receipt(
     let mut lines = Vec::new();
     let mut taxes: BTreeMap<i64, i64> = BTreeMap::new();
     for l in &order.lines {
-        let quantity = if l.qty_milli % 1000 == 0 {
-            (l.qty_milli / 1000).to_string()
-        } else {
-            format!("{}.{:03}", l.qty_milli / 1000, l.qty_milli % 1000)
-        };
         let mut detail = Vec::new();
         if l.qty_milli != 1000 {
             detail.push(format!("@ {}", money(l.unit_price_minor)?));
@@ -61,36 +73,19 @@ pub fn receipt(
         }
         lines.push(pb::ReceiptLine {
             name: l.name.clone(),
-            quantity,
+            quantity: quantity(l.qty_milli),
             amount: money(l.gross_minor - l.line_discount_minor)?,
             detail: detail.join(", "),
         });
         *taxes.entry(l.tax_ppm).or_default() += l.tax_minor;
     }
-    let taxes = taxes
-        .into_iter()
-        .filter(|(_, amount)| *amount != 0)
-        .map(|(ppm, amount)| {
-            let pct = format!("{}.{:04}", ppm / 10_000, ppm % 10_000);
-            let pct = pct.trim_end_matches('0').trim_end_matches('.');
-            Ok(pb::Labelled {
-                label: format!("Tax {pct}%"),
-                amount: money(amount)?,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let taxes = tax_lines(taxes, money)?;
     let payments = order
         .payments
         .iter()
         .filter(|p| p.kind == "payment")
         .map(|p| {
-            let label = match (p.method.as_str(), p.card_type.as_str()) {
-                ("card", "") => "Card".to_owned(),
-                ("card", t) => format!("Card {t}"),
-                ("cash", _) => "Cash".to_owned(),
-                ("on_account", _) => "On account".to_owned(),
-                (m, _) => m.to_owned(),
-            };
+            let label = method_label(&p.method, &p.card_type);
             let tendered = if p.tendered_minor > 0 {
                 p.tendered_minor
             } else {
@@ -128,6 +123,45 @@ pub fn receipt(
     })
 }
 
+/// "2", or "0.750" for a weighed quantity.
+fn quantity(milli: i64) -> String {
+    if milli % 1000 == 0 {
+        (milli / 1000).to_string()
+    } else {
+        format!("{}.{:03}", milli / 1000, milli % 1000)
+    }
+}
+
+fn method_label(method: &str, card_type: &str) -> String {
+    match (method, card_type) {
+        ("card", "") => "Card".to_owned(),
+        ("card", t) => format!("Card {t}"),
+        ("cash", _) => "Cash".to_owned(),
+        ("on_account", _) => "On account".to_owned(),
+        (m, _) => m.to_owned(),
+    }
+}
+
+/// "Tax 20%" lines from the tax per rate (ppm), leaving out rates that came
+/// to nothing.
+fn tax_lines(
+    taxes: BTreeMap<i64, i64>,
+    money: impl Fn(i64) -> Result<String, String>,
+) -> Result<Vec<pb::Labelled>, String> {
+    taxes
+        .into_iter()
+        .filter(|(_, amount)| *amount != 0)
+        .map(|(ppm, amount)| {
+            let pct = format!("{}.{:04}", ppm / 10_000, ppm % 10_000);
+            let pct = pct.trim_end_matches('0').trim_end_matches('.');
+            Ok(pb::Labelled {
+                label: format!("Tax {pct}%"),
+                amount: money(amount)?,
+            })
+        })
+        .collect()
+}
+
 /// Whether this event is an order becoming paid (once per order: created
 /// paid, or paid later).
 fn pays(ev: &StoredEvent) -> bool {
@@ -157,23 +191,31 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
         }
     };
     let mut client = PrintServiceClient::new(channel);
+    let mut feeds = vec![&RECEIPTS];
+    if !cfg.kitchen_printer.is_empty() {
+        feeds.push(&TICKETS);
+    }
     let min = Duration::from_millis(250);
     let mut backoff = min;
     loop {
-        let failing = match pass(&state, &cfg, &mut client).await {
-            Ok(true) => {
-                backoff = min;
-                continue;
+        let mut moved = false;
+        let mut failing = false;
+        for feed in &feeds {
+            match pass(&state, &cfg, &mut client, feed).await {
+                Ok(more) => moved |= more,
+                Err(e) => {
+                    tracing::warn!(stream = feed.stream, error = %e, "printing waits for hw-proxy");
+                    failing = true;
+                }
             }
-            Ok(false) => {
-                backoff = min;
-                false
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "receipts wait for hw-proxy");
-                true
-            }
-        };
+        }
+        if moved && !failing {
+            backoff = min;
+            continue;
+        }
+        if !failing {
+            backoff = min;
+        }
         // Idle: the relay wakes us when it positions events (the timeout
         // only bounds a missed wake-up). Failing: back off, whatever comes.
         let pause = if failing {
@@ -192,24 +234,25 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
     }
 }
 
-/// One batch: `Ok(true)` when it moved on and there may be more.
+/// One batch of a feed: `Ok(true)` when it moved on and there may be more.
 async fn pass(
     state: &web::Data<AppState>,
     cfg: &Printing,
     client: &mut PrintServiceClient<tonic::transport::Channel>,
+    feed: &'static Feed,
 ) -> Result<bool, String> {
     let events = state
-        .db(|c, _| {
-            let after = match outpost_storage::cursors::get(c, CURSOR)? {
+        .db(move |c, _| {
+            let after = match outpost_storage::cursors::get(c, feed.cursor)? {
                 Some(p) => p,
                 None => {
-                    // First run: receipts from now on, not for every past sale.
-                    let head = outpost_storage::cursors::head(c, "sales")?;
-                    outpost_storage::cursors::set(c, CURSOR, head)?;
+                    // First run: print from now on, not every past event.
+                    let head = outpost_storage::cursors::head(c, feed.stream)?;
+                    outpost_storage::cursors::set(c, feed.cursor, head)?;
                     head
                 }
             };
-            outpost_storage::outbox::read_stream(c, "sales", after, 50)
+            outpost_storage::outbox::read_stream(c, feed.stream, after, 50)
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -222,11 +265,23 @@ async fn pass(
     let mut done = None;
     let mut failed = None;
     for ev in &events {
-        if pays(ev) {
+        let job = match job(state, cfg, ev).await {
+            Ok(job) => job,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
+        if let Some(req) = job {
+            let max_age_s = if feed.stream == TICKETS.stream {
+                cfg.kitchen_max_age_s
+            } else {
+                cfg.max_age_s
+            };
             let age_s = (outpost_storage::db::now_millis() - ev.occurred_at) / 1000;
-            if age_s > cfg.max_age_s {
-                tracing::warn!(order = %ev.aggregate_id, age_s, "no receipt printed by itself for a sale this old");
-            } else if let Err(e) = send(state, cfg, client, ev).await {
+            if age_s > max_age_s {
+                tracing::warn!(event = %ev.event_type, aggregate = %ev.aggregate_id, age_s, "not printed by itself: this is too old by now");
+            } else if let Err(e) = submit(cfg, client, req, ev).await {
                 failed = Some(e);
                 break;
             }
@@ -235,7 +290,7 @@ async fn pass(
     }
     if let Some(position) = done {
         state
-            .write(move |c, _| outpost_storage::cursors::set(c, CURSOR, position))
+            .write(move |c, _| outpost_storage::cursors::set(c, feed.cursor, position))
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -245,12 +300,44 @@ async fn pass(
     }
 }
 
-async fn send(
+/// The print job an event calls for, if any. `Err` only when the database
+/// could not be read (the event is tried again); an event that cannot make
+/// a document is logged and skipped.
+async fn job(
     state: &web::Data<AppState>,
     cfg: &Printing,
-    client: &mut PrintServiceClient<tonic::transport::Channel>,
     ev: &StoredEvent,
-) -> Result<(), String> {
+) -> Result<Option<pb::SubmitRequest>, String> {
+    let document = match (ev.stream.as_str(), ev.event_type.as_str()) {
+        ("sales", "order.refunded") => refund_receipt(state, cfg, ev).await?,
+        ("sales", _) if pays(ev) => sale_receipt(state, cfg, ev).await?,
+        ("kitchen", "ticket.created") => kitchen_ticket(state, ev, false),
+        ("kitchen", "ticket.cancelled") => kitchen_ticket(state, ev, true),
+        _ => return Ok(None),
+    };
+    let Some((document, open_drawer)) = document else {
+        return Ok(None);
+    };
+    let printer = match &document {
+        pb::submit_request::Document::Ticket(_) => cfg.kitchen_printer.clone(),
+        _ => cfg.receipt_printer.clone(),
+    };
+    Ok(Some(pb::SubmitRequest {
+        id: ev.event_id.clone(),
+        printer,
+        open_drawer: cfg.open_drawer && open_drawer,
+        document: Some(document),
+    }))
+}
+
+type Document = Option<(pb::submit_request::Document, bool)>;
+
+/// A paid order's receipt, with a drawer kick when it took cash.
+async fn sale_receipt(
+    state: &web::Data<AppState>,
+    cfg: &Printing,
+    ev: &StoredEvent,
+) -> Result<Document, String> {
     let id = ev.aggregate_id.clone();
     let (order, cashier) = state
         .db(move |c, _| {
@@ -261,26 +348,183 @@ async fn send(
         .await
         .map_err(|e| e.to_string())?;
     let store = state.node.store();
-    let r = match receipt(
+    match receipt(
         &order,
         &store.name,
         cashier,
         store.utc_offset_minutes,
         &cfg.footer,
     ) {
-        Ok(r) => r,
+        Ok(r) => {
+            let cash = order.payments.iter().any(|p| p.method == "cash");
+            Ok(Some((pb::submit_request::Document::Receipt(r), cash)))
+        }
         Err(e) => {
             tracing::error!(order = %order.order.id, error = %e, "cannot make this receipt");
-            return Ok(());
+            Ok(None)
         }
+    }
+}
+
+/// A refund's receipt: what this refund took back (the order as the event
+/// left it, against the order's event before it) and how it was paid out,
+/// with a drawer kick when cash went back to the customer.
+async fn refund_receipt(
+    state: &web::Data<AppState>,
+    cfg: &Printing,
+    ev: &StoredEvent,
+) -> Result<Document, String> {
+    let (id, position) = (ev.aggregate_id.clone(), ev.position.unwrap_or(0));
+    // The person who gave the refund, not the one who made the sale.
+    let actor = ev.actor.clone();
+    let (before, cashier) = state
+        .db(move |c, _| {
+            let before = outpost_storage::outbox::previous_payload(c, "sales", &id, position)?;
+            Ok((before, outpost_storage::staff::name(c, &actor)?))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let parse = |json: &str| serde_json::from_str::<Order>(json).map_err(|e| e.to_string());
+    let orders = before
+        .ok_or_else(|| "no earlier event of this order".to_owned())
+        .and_then(|b| Ok((parse(&b)?, parse(&ev.payload)?)));
+    let store = state.node.store();
+    let made = orders.and_then(|(before, after)| {
+        refund(
+            &before,
+            &after,
+            &store.name,
+            cashier,
+            store.utc_offset_minutes,
+            &cfg.footer,
+        )
+    });
+    match made {
+        Ok((r, cash)) => Ok(Some((pb::submit_request::Document::Receipt(r), cash))),
+        Err(e) => {
+            tracing::error!(order = %ev.aggregate_id, error = %e, "cannot make this refund's receipt");
+            Ok(None)
+        }
+    }
+}
+
+/// The receipt of one refund of `after` (`before`: the order just before
+/// it), and whether cash was paid out.
+pub fn refund(
+    before: &Order,
+    after: &Order,
+    store: &str,
+    cashier: Option<String>,
+    utc_offset_minutes: i32,
+    footer: &[String],
+) -> Result<(pb::Receipt, bool), String> {
+    let o = &after.order;
+    let cur = Currency::parse(&o.currency).map_err(|e| e.to_string())?;
+    let money = |minor: i64| {
+        Money::new(minor, cur)
+            .map(|m| m.amount())
+            .map_err(|e| e.to_string())
     };
-    let cash = order.payments.iter().any(|p| p.method == "cash");
-    let req = pb::SubmitRequest {
-        id: ev.event_id.clone(),
-        printer: cfg.receipt_printer.clone(),
-        open_drawer: cfg.open_drawer && cash,
-        document: Some(pb::submit_request::Document::Receipt(r)),
-    };
+    let (lines, paid_out) = outpost_storage::sales::returned(before, after);
+    if lines.is_empty() {
+        return Err("the event returned no line".into());
+    }
+    let mut taxes: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut total = 0;
+    let mut out = Vec::new();
+    for l in &lines {
+        out.push(pb::ReceiptLine {
+            name: l.name.clone(),
+            quantity: quantity(l.qty_milli),
+            amount: format!("-{}", money(l.amount_minor)?),
+            detail: String::new(),
+        });
+        *taxes.entry(l.tax_ppm).or_default() += l.tax_minor;
+        total += l.amount_minor;
+    }
+    let mut payments = Vec::new();
+    for p in &paid_out {
+        payments.push(pb::Labelled {
+            label: format!("{} refunded", method_label(&p.method, &p.card_type)),
+            amount: money(p.amount_minor)?,
+        });
+    }
+    let cash = paid_out.iter().any(|p| p.method == "cash");
+    let time = paid_out
+        .iter()
+        .map(|p| p.created_at)
+        .max()
+        .unwrap_or(o.created_at);
+    Ok((
+        pb::Receipt {
+            store: store.to_owned(),
+            header: Vec::new(),
+            order_number: o.number.clone(),
+            order_id: o.id.clone(),
+            time: local_minute(time, utc_offset_minutes),
+            cashier: cashier.unwrap_or_default(),
+            refund: true,
+            lines: out,
+            discount: String::new(),
+            taxes: tax_lines(taxes, |m| money(m).map(|a| format!("-{a}")))?,
+            total: format!("-{}", money(total)?),
+            payments,
+            change: String::new(),
+            footer: footer.to_vec(),
+        },
+        cash,
+    ))
+}
+
+/// A kitchen ticket from its `kitchen` event (the ticket as it was then).
+fn kitchen_ticket(state: &web::Data<AppState>, ev: &StoredEvent, cancelled: bool) -> Document {
+    let made = ticket(
+        &ev.payload,
+        state.node.store().utc_offset_minutes,
+        cancelled,
+    );
+    match made {
+        Ok(t) => Some((pb::submit_request::Document::Ticket(t), false)),
+        Err(e) => {
+            tracing::error!(ticket = %ev.aggregate_id, error = %e, "cannot make this kitchen ticket");
+            None
+        }
+    }
+}
+
+/// A kitchen ticket from a `kitchen` event's payload.
+pub fn ticket(
+    payload: &str,
+    utc_offset_minutes: i32,
+    cancelled: bool,
+) -> Result<pb::KitchenTicket, String> {
+    let t: outpost_storage::kitchen::Ticket =
+        serde_json::from_str(payload).map_err(|e| e.to_string())?;
+    let lines: Vec<outpost_storage::kitchen::TicketLine> =
+        serde_json::from_str(&t.lines_json).map_err(|e| e.to_string())?;
+    Ok(pb::KitchenTicket {
+        order_number: t.order_number,
+        time: local_minute(t.created_at, utc_offset_minutes),
+        station: String::new(),
+        note: t.note,
+        lines: lines
+            .into_iter()
+            .map(|l| pb::TicketLine {
+                quantity: quantity(l.qty_milli),
+                name: l.name,
+                note: String::new(),
+            })
+            .collect(),
+        cancelled,
+    })
+}
+
+async fn submit(
+    cfg: &Printing,
+    client: &mut PrintServiceClient<tonic::transport::Channel>,
+    req: pb::SubmitRequest,
+    ev: &StoredEvent,
+) -> Result<(), String> {
     match client.submit(req).await {
         Ok(_) => Ok(()),
         // hw-proxy will never take this one as it is: say so, move on.
@@ -290,7 +534,7 @@ async fn send(
                 tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::AlreadyExists
             ) =>
         {
-            tracing::error!(order = %order.order.number, code = ?s.code(), error = %s.message(), "hw-proxy refused the receipt");
+            tracing::error!(event = %ev.event_type, aggregate = %ev.aggregate_id, code = ?s.code(), error = %s.message(), "hw-proxy refused the job");
             Ok(())
         }
         Err(s) => Err(format!("{}: {}", cfg.hw_proxy_url, s.message())),

@@ -108,8 +108,11 @@ pub struct Printing {
     /// scanners and scales (e.g. http://127.0.0.1:7071); empty = none.
     pub inputs_url: String,
     pub receipt_printer: String,
+    /// Where kitchen tickets print; empty = the kitchen display only.
+    pub kitchen_printer: String,
     pub open_drawer: bool,
     pub max_age_s: i64,
+    pub kitchen_max_age_s: i64,
     pub footer: Vec<String>,
 }
 

@@ -7,6 +7,7 @@
 //! the first of the printer's code pages that holds every character, so a
 //! receipt in Czech, Greek or Russian prints its letters, not question marks.
 
+use crate::raster;
 use escpos::driver::Driver;
 use escpos::printer::Printer;
 use escpos::utils::{BarcodeOption, JustifyMode, PageCode, Protocol, QRCodeOption};
@@ -72,6 +73,9 @@ pub struct KitchenTicket {
     #[serde(default)]
     pub note: Option<String>,
     pub lines: Vec<TicketLine>,
+    /// The order was voided: the kitchen stops making these lines.
+    #[serde(default)]
+    pub cancelled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -200,7 +204,9 @@ impl From<escpos::errors::PrinterError> for DocumentError {
 pub struct Encoded {
     pub bytes: Vec<u8>,
     pub code_page: CodePage,
-    /// Characters none of the printer's code pages holds, printed as `?`.
+    /// Characters that neither the printer's code pages nor the raster font
+    /// hold (a line with characters the code pages lack prints as dots),
+    /// left blank.
     pub replaced: Vec<char>,
 }
 
@@ -234,17 +240,21 @@ fn rule(width: usize) -> Op {
 }
 
 /// `left` wrapped to the width with `right` flush right on its last line.
+/// Columns `s` takes on paper: wide characters (CJK), printed as dots, take
+/// two.
+fn cells(s: &str) -> usize {
+    s.chars().map(|c| raster::cells(c).unwrap_or(1)).sum()
+}
+
 fn columns(left: &str, right: &str, width: usize, bold: bool) -> Vec<Op> {
-    let right_len = right.chars().count();
+    let right_len = cells(right);
     let room = width.saturating_sub(right_len + 1).max(8);
     let mut lines = wrap(left, room);
     let last = lines.pop().unwrap_or_default();
     let mut out: Vec<Op> = lines.into_iter().map(text).collect();
-    let pad = width
-        .saturating_sub(last.chars().count() + right_len)
-        .max(1);
+    let pad = width.saturating_sub(cells(&last) + right_len).max(1);
     let mut line = format!("{last}{}{right}", " ".repeat(pad));
-    if line.chars().count() > width {
+    if cells(&line) > width {
         // A right column wider than the paper: put it on its own line.
         out.push(text(last));
         line = format!("{right:>width$}");
@@ -272,7 +282,7 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
             lines.push(word.drain(..width).collect());
         }
         let word: String = word.into_iter().collect();
-        let need = cur.chars().count() + usize::from(!cur.is_empty()) + word.chars().count();
+        let need = cells(&cur) + usize::from(!cur.is_empty()) + cells(&word);
         if need > width && !cur.is_empty() {
             lines.push(std::mem::take(&mut cur));
         }
@@ -444,6 +454,15 @@ impl KitchenTicket {
 
     fn ops(&self, width: usize) -> Vec<Op> {
         let mut ops = Vec::new();
+        if self.cancelled {
+            ops.push(Op::Text {
+                text: "CANCELLED".into(),
+                bold: true,
+                big: true,
+                center: true,
+            });
+            ops.push(text("do not make:"));
+        }
         if let Some(s) = &self.station {
             ops.push(Op::Text {
                 text: s.clone(),
@@ -524,6 +543,44 @@ impl Driver for Buffer {
     }
 }
 
+/// A line drawn with the raster font, a paper's width per picture (a line
+/// of wide characters takes more than one), centred or flush left.
+fn raster_lines(
+    text: &str,
+    big: bool,
+    bold: bool,
+    center: bool,
+    width: usize,
+) -> Vec<raster::Bitmap> {
+    let scale = if big { 2 } else { 1 };
+    let per_line = (width / scale).max(2);
+    let mut pieces = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let n = raster::cells(c).unwrap_or(1);
+        if used + n > per_line {
+            pieces.push(String::new());
+            used = 0;
+        }
+        pieces.last_mut().expect("one piece at least").push(c);
+        used += n;
+    }
+    pieces
+        .iter()
+        .map(|piece| {
+            let (dots, _) = raster::text(piece, scale, bold);
+            let mut line = raster::Bitmap::new(width * raster::CELL_W, dots.height);
+            let x = if center {
+                (line.width.saturating_sub(dots.width)) / 2
+            } else {
+                0
+            };
+            line.draw(&dots, x, 0);
+            line
+        })
+        .collect()
+}
+
 fn choose_page(texts: &[&str], pages: &[CodePage]) -> (CodePage, Vec<char>) {
     let mut best: Option<(CodePage, Vec<char>)> = None;
     for &page in pages {
@@ -552,7 +609,15 @@ fn encode(ops: &[Op], profile: &Profile) -> Result<Encoded, DocumentError> {
             _ => None,
         })
         .collect();
-    let (page, replaced) = choose_page(&texts, &profile.code_pages);
+    let (page, _) = choose_page(&texts, &profile.code_pages);
+    // What neither the code page nor the raster font can show.
+    let mut replaced: Vec<char> = texts
+        .iter()
+        .flat_map(|t| t.chars())
+        .filter(|&c| !page.encodes(c) && raster::cells(c).is_none())
+        .collect();
+    replaced.sort_unstable();
+    replaced.dedup();
     let table = page.encoding();
     let mut p = Printer::new(Buffer::default(), Protocol::default(), None);
     p.init()?.page_code(page.escpos())?;
@@ -564,6 +629,14 @@ fn encode(ops: &[Op], profile: &Profile) -> Result<Encoded, DocumentError> {
                 big,
                 center,
             } => {
+                if !text.chars().all(|c| page.encodes(c)) {
+                    // No code page of this printer holds some of it: the
+                    // line prints as dots instead.
+                    for piece in raster_lines(text, *big, *bold, *center, profile.width) {
+                        p.custom(&piece.escpos())?;
+                    }
+                    continue;
+                }
                 if *center {
                     p.justify(JustifyMode::CENTER)?;
                 }
@@ -791,15 +864,25 @@ mod tests {
             assert!(out.bytes.contains(&byte), "{name}");
             assert!(render(&out.bytes).text().contains(name), "{name}");
         }
-        // No code page has these: printed as ? and reported.
+        // No code page has these: their line prints as dots, drawn with the
+        // raster font, a paper's width (48 cells of 12 dots), and nothing is
+        // replaced.
         let mut r = sample();
         r.lines[0].name = "寿司".into();
         let out = receipt(&r, &Profile::default(), false).unwrap();
-        assert_eq!(out.replaced, vec!['司', '寿']);
-        assert!(
-            render(&out.bytes).text().contains("1 x ??")
-                || render(&out.bytes).text().contains("2 x ??")
+        assert!(out.replaced.is_empty(), "{:?}", out.replaced);
+        let text = render(&out.bytes).text();
+        assert_eq!(
+            text.matches("[image 576x24]").count(),
+            1,
+            "one line, its amount flush right (wide letters take two columns): {text}"
         );
+        assert!(!text.contains('?') && !text.contains("寿"), "{text}");
+        assert!(text.contains("TOTAL"), "the rest is still text: {text}");
+        // A character no font has either is left blank, and reported.
+        r.lines[0].name = "寿司\u{1F600}".into();
+        let out = receipt(&r, &Profile::default(), false).unwrap();
+        assert_eq!(out.replaced, vec!['\u{1F600}']);
     }
 
     #[test]
@@ -818,13 +901,24 @@ mod tests {
                 name: "Burger".into(),
                 note: Some("no onions".into()),
             }],
+            cancelled: false,
         };
         let page = render(&kitchen_ticket(&t, &Profile::default()).unwrap().bytes);
         let text = page.text();
         assert!(
             text.contains("2 x Burger") && text.contains("! no onions") && text.contains("table 4")
         );
+        assert!(!text.contains("CANCELLED"));
         assert_eq!(page.drawer_kicks, 0);
+        let voided = KitchenTicket {
+            cancelled: true,
+            ..t
+        };
+        let text = render(&kitchen_ticket(&voided, &Profile::default()).unwrap().bytes).text();
+        assert!(
+            text.trim_start().starts_with("CANCELLED") && text.contains("2 x Burger"),
+            "{text}"
+        );
     }
 
     #[test]

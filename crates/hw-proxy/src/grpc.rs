@@ -70,6 +70,7 @@ fn ticket(t: pb::KitchenTicket) -> KitchenTicket {
                 note: opt(l.note),
             })
             .collect(),
+        cancelled: t.cancelled,
     }
 }
 

@@ -111,6 +111,35 @@ async fn get(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
     }
 }
 
+/// A job as its paper would look: a PNG the printer's width (12 dots a
+/// character).
+async fn preview_png(shared: web::Data<Shared>, id: web::Path<String>) -> HttpResponse {
+    let id = id.into_inner();
+    let i = id.clone();
+    let found = shared.q(move |q| Ok(q.get(&i)?.zip(q.payload(&i)?))).await;
+    match found {
+        Ok(Some((job, bytes))) => {
+            let width = shared
+                .printers
+                .get(&job.printer)
+                .map_or(48, |p| p.profile.width);
+            let png = web::block(move || crate::render::png(&bytes, width * crate::raster::CELL_W))
+                .await
+                .unwrap_or_default();
+            HttpResponse::Ok()
+                .content_type("image/png")
+                .insert_header(("Cache-Control", "no-store"))
+                .body(png)
+        }
+        Ok(None) => problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("job {id} not found"),
+        ),
+        Err(e) => storage_problem(e),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReprintBody {
@@ -287,12 +316,14 @@ async fn page(shared: web::Data<Shared>) -> HttpResponse {
             ));
         }
         html.push_str(&format!(
-            "<tr class={} id=\"job-{}\"><td>{}<details><summary>preview</summary><pre>{}</pre></details>\
+            "<tr class={} id=\"job-{}\"><td>{}<details><summary>preview</summary><pre>{}</pre>\
+             <img loading=lazy alt=\"the job as printed\" src=\"/api/v1/jobs/{}/preview.png\"></details>\
              <td>{}<td class=state>{}<td>{}<td>{}",
             state.as_str(),
             esc(&j.id),
             esc(&j.kind),
             esc(&j.preview),
+            esc(&j.id),
             esc(&j.printer),
             state.as_str(),
             esc(j.last_error.as_deref().unwrap_or("")),
@@ -393,6 +424,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/api/v1/jobs", web::post().to(submit))
         .route("/api/v1/jobs", web::get().to(list))
         .route("/api/v1/jobs/{id}", web::get().to(get))
+        .route("/api/v1/jobs/{id}/preview.png", web::get().to(preview_png))
         .route("/api/v1/jobs/{id}/reprint", web::post().to(reprint))
         .route("/api/v1/jobs/{id}/cancel", web::post().to(cancel));
 }

@@ -16,6 +16,7 @@ pub mod http;
 pub mod inputs;
 pub mod jobs;
 pub mod metrics;
+pub mod raster;
 pub mod render;
 pub mod status;
 pub mod transport;

@@ -1,12 +1,13 @@
 //! Reads ESC/POS bytes back into what a printer would put on paper: text
-//! lines, codes, cuts and drawer pulses. The virtual printer shows its jobs
-//! with it, the register page previews receipts with it, and the tests check
-//! receipts against it.
+//! lines, codes, cuts and drawer pulses (`render`), and a picture of the
+//! paper (`picture`, `png`). The virtual printer shows its jobs with it,
+//! hw-proxy previews jobs with it, and the tests check receipts against it.
 //!
 //! It reads the commands hw-proxy writes and skips other known commands by
 //! their length; an unknown command is kept as a marker rather than guessed.
 
 use crate::document::CodePage;
+use crate::raster::{self, Bitmap};
 
 const ESC: u8 = 0x1b;
 const GS: u8 = 0x1d;
@@ -54,54 +55,66 @@ impl Reader<'_> {
     }
 }
 
-pub fn render(bytes: &[u8]) -> Page {
-    let mut page = Page::default();
+/// One thing the stream asks of the printer, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Char(char),
+    /// LF: print the line, move to the next.
+    Newline,
+    /// ESC d n: print the line (if any) and feed n lines.
+    Feed(u8),
+    /// ESC a n: 0 left, 1 centre, 2 right.
+    Justify(u8),
+    Bold(bool),
+    /// Character size multipliers (ESC ! or GS !).
+    Size(u8, u8),
+    Cut,
+    Drawer,
+    Barcode(String),
+    Qr(String),
+    /// GS v 0: a raster picture.
+    Image(Bitmap),
+    StatusRequest,
+    Unknown(String),
+}
+
+fn items(bytes: &[u8]) -> Vec<Item> {
+    let mut out = Vec::new();
     let mut r = Reader { b: bytes, i: 0 };
     let mut cp = CodePage::Cp437;
-    let mut line = String::new();
-    let mut line_open = false;
-    let end_line = |page: &mut Page, line: &mut String, open: &mut bool| {
-        page.lines.push(std::mem::take(line));
-        *open = false;
-    };
     while let Some(b) = r.byte() {
         match b {
-            b'\n' => end_line(&mut page, &mut line, &mut line_open),
-            b'\r' => {}
+            b'\n' => out.push(Item::Newline),
             ESC => match r.byte() {
-                Some(b'@') => cp = CodePage::Cp437,
+                Some(b'@') => {
+                    cp = CodePage::Cp437;
+                    out.extend([Item::Justify(0), Item::Bold(false), Item::Size(1, 1)]);
+                }
                 Some(b't') => {
                     if let Some(n) = r.byte() {
                         cp = CodePage::from_number(n).unwrap_or(CodePage::Cp437);
                     }
                 }
-                Some(b'd') => {
-                    let n = r.byte().unwrap_or(0);
-                    if line_open {
-                        end_line(&mut page, &mut line, &mut line_open);
-                        for _ in 1..n {
-                            page.lines.push(String::new());
-                        }
-                    } else {
-                        for _ in 0..n {
-                            page.lines.push(String::new());
-                        }
-                    }
-                }
+                Some(b'd') => out.push(Item::Feed(r.byte().unwrap_or(0))),
                 Some(b'p') => {
                     r.take(3);
-                    page.drawer_kicks += 1;
+                    out.push(Item::Drawer);
                 }
-                // One parameter byte each: mode, bold, underline, double
-                // strike, font, justify, charset, line spacing, upside down,
-                // feed dots, smoothing (GS b is below).
-                Some(
-                    b'!' | b'E' | b'-' | b'G' | b'M' | b'a' | b'R' | b'3' | b'{' | b'J' | b'V',
-                ) => {
+                Some(b'a') => out.push(Item::Justify(r.byte().unwrap_or(0) % 48)),
+                Some(b'E') => out.push(Item::Bold(r.byte().unwrap_or(0) & 1 == 1)),
+                Some(b'!') => {
+                    // Print mode: bit 3 bold, 4 double height, 5 double width.
+                    let m = r.byte().unwrap_or(0);
+                    out.push(Item::Bold(m & 0x08 != 0));
+                    out.push(Item::Size(1 + (m >> 5 & 1), 1 + (m >> 4 & 1)));
+                }
+                // One parameter byte each: underline, double strike, font,
+                // charset, line spacing, upside down, feed dots, smoothing.
+                Some(b'-' | b'G' | b'M' | b'R' | b'3' | b'{' | b'J' | b'V') => {
                     r.take(1);
                 }
                 Some(b'2') => {}
-                Some(other) => page.unknown.push(format!("ESC {other:#04x}")),
+                Some(other) => out.push(Item::Unknown(format!("ESC {other:#04x}"))),
                 None => {}
             },
             GS => match r.byte() {
@@ -110,13 +123,13 @@ pub fn render(bytes: &[u8]) -> Page {
                     if m == 65 || m == 66 {
                         r.take(1);
                     }
-                    if line_open {
-                        end_line(&mut page, &mut line, &mut line_open);
-                    }
-                    page.lines.push("[cut]".into());
-                    page.cuts += 1;
+                    out.push(Item::Cut);
                 }
-                Some(b'!' | b'B' | b'b' | b'h' | b'w' | b'H' | b'f') => {
+                Some(b'!') => {
+                    let n = r.byte().unwrap_or(0);
+                    out.push(Item::Size(1 + (n >> 4 & 7), 1 + (n & 7)));
+                }
+                Some(b'B' | b'b' | b'h' | b'w' | b'H' | b'f') => {
                     r.take(1);
                 }
                 Some(b'k') => {
@@ -129,9 +142,7 @@ pub fn render(bytes: &[u8]) -> Page {
                         let n = r.byte().unwrap_or(0) as usize;
                         r.take(n).to_vec()
                     };
-                    let data = String::from_utf8_lossy(&data).into_owned();
-                    page.lines.push(format!("[barcode {data}]"));
-                    page.barcodes.push(data);
+                    out.push(Item::Barcode(String::from_utf8_lossy(&data).into_owned()));
                 }
                 Some(b'(') => {
                     // GS ( k pL pH cn fn [m] data: 2D codes.
@@ -139,38 +150,298 @@ pub fn render(bytes: &[u8]) -> Page {
                     let len = r.byte().unwrap_or(0) as usize + 256 * r.byte().unwrap_or(0) as usize;
                     let body = r.take(len).to_vec();
                     if kind == b'k' && body.len() >= 3 && body[0] == 49 && body[1] == 80 {
-                        let data = String::from_utf8_lossy(&body[3..]).into_owned();
-                        page.lines.push(format!("[qr {data}]"));
-                        page.qr.push(data);
+                        out.push(Item::Qr(String::from_utf8_lossy(&body[3..]).into_owned()));
                     }
                 }
                 Some(b'v') => {
-                    // GS v 0 m xL xH yL yH: a raster image, x bytes wide.
+                    // GS v 0 m xL xH yL yH: a raster picture, x bytes wide.
                     let head = r.take(6).to_vec();
                     if head.len() == 6 {
                         let x = head[2] as usize + 256 * head[3] as usize;
                         let y = head[4] as usize + 256 * head[5] as usize;
-                        r.take(x * y);
-                        page.lines.push(format!("[image {}x{y}]", x * 8));
+                        let data = r.take(x * y).to_vec();
+                        out.push(Item::Image(Bitmap::from_packed(x, y, &data)));
                     }
                 }
-                Some(other) => page.unknown.push(format!("GS {other:#04x}")),
+                Some(other) => out.push(Item::Unknown(format!("GS {other:#04x}"))),
                 None => {}
             },
             DLE => {
                 // DLE EOT n: a status request, answered, never printed.
                 r.take(2);
-                page.status_requests += 1;
+                out.push(Item::StatusRequest);
             }
             0x00..=0x1f => {}
-            _ => {
-                line.push(cp.decode(b));
+            _ => out.push(Item::Char(cp.decode(b))),
+        }
+    }
+    out
+}
+
+pub fn render(bytes: &[u8]) -> Page {
+    let mut page = Page::default();
+    let mut line = String::new();
+    let mut line_open = false;
+    let end_line = |page: &mut Page, line: &mut String, open: &mut bool| {
+        page.lines.push(std::mem::take(line));
+        *open = false;
+    };
+    for item in items(bytes) {
+        match item {
+            Item::Char(c) => {
+                line.push(c);
                 line_open = true;
             }
+            Item::Newline => end_line(&mut page, &mut line, &mut line_open),
+            Item::Feed(n) => {
+                if line_open {
+                    end_line(&mut page, &mut line, &mut line_open);
+                    for _ in 1..n {
+                        page.lines.push(String::new());
+                    }
+                } else {
+                    for _ in 0..n {
+                        page.lines.push(String::new());
+                    }
+                }
+            }
+            Item::Cut => {
+                if line_open {
+                    end_line(&mut page, &mut line, &mut line_open);
+                }
+                page.lines.push("[cut]".into());
+                page.cuts += 1;
+            }
+            Item::Drawer => page.drawer_kicks += 1,
+            Item::Barcode(data) => {
+                page.lines.push(format!("[barcode {data}]"));
+                page.barcodes.push(data);
+            }
+            Item::Qr(data) => {
+                page.lines.push(format!("[qr {data}]"));
+                page.qr.push(data);
+            }
+            Item::Image(b) => page.lines.push(format!("[image {}x{}]", b.width, b.height)),
+            Item::StatusRequest => page.status_requests += 1,
+            Item::Unknown(what) => page.unknown.push(what),
+            Item::Justify(_) | Item::Bold(_) | Item::Size(..) => {}
         }
     }
     if line_open {
         page.lines.push(line);
     }
     page
+}
+
+/// Dots between the tops of two text lines (the printers' default 1/6 inch
+/// at 203 dpi, rounded).
+const LINE_DOTS: usize = 34;
+/// Dots per QR module and per narrow barcode bar, and a barcode's height:
+/// the printers' defaults for what hw-proxy sends.
+const QR_MODULE: usize = 3;
+const BAR: usize = 2;
+const BAR_HEIGHT: usize = 80;
+
+/// What the bytes put on paper `width` dots wide (576 on 80 mm paper), as a
+/// picture: text in the printer's cell size with the raster font, bold and
+/// double size, justification, the codes drawn from their data, raster
+/// pictures as sent, a dashed line where the paper is cut.
+pub fn picture(bytes: &[u8], width: usize) -> Bitmap {
+    let mut paper = Bitmap::new(width, 0);
+    let (mut justify, mut bold, mut size) = (0u8, false, (1usize, 1usize));
+    let mut line: Vec<(char, bool, (usize, usize))> = Vec::new();
+    let place = |paper: &mut Bitmap, b: &Bitmap, justify: u8| {
+        let x = match justify {
+            1 => paper.width.saturating_sub(b.width) / 2,
+            2 => paper.width.saturating_sub(b.width),
+            _ => 0,
+        };
+        let y = paper.height;
+        paper.draw(b, x, y);
+    };
+    let print_line =
+        |paper: &mut Bitmap, line: &mut Vec<(char, bool, (usize, usize))>, justify: u8| {
+            let tall = line.iter().map(|(_, _, (_, h))| *h).max().unwrap_or(1);
+            let mut row = Bitmap::new(0, 0);
+            let mut parts = Vec::new();
+            let mut x = 0;
+            for (c, bold, (w, h)) in line.drain(..) {
+                let (glyph, _) = raster::text(&c.to_string(), 1, bold);
+                // Scaled by its own width and height multipliers.
+                let mut g = Bitmap::new(glyph.width * w, glyph.height * h);
+                for gy in 0..g.height {
+                    for gx in 0..g.width {
+                        if glyph.get(gx / w, gy / h) {
+                            g.set(gx, gy);
+                        }
+                    }
+                }
+                // Bottom-aligned with the line's tallest characters.
+                let advance = g.width;
+                parts.push((x, (tall - h) * raster::CELL_H, g));
+                x += advance;
+            }
+            row.width = x.min(paper.width);
+            row.grow(tall * raster::CELL_H);
+            for (x, y, g) in parts {
+                row.draw(&g, x, y);
+            }
+            place(paper, &row, justify);
+            paper.grow((tall * LINE_DOTS).saturating_sub(tall * raster::CELL_H));
+        };
+    for item in items(bytes) {
+        match item {
+            Item::Char(c) => line.push((c, bold, size)),
+            Item::Newline => print_line(&mut paper, &mut line, justify),
+            Item::Feed(n) => {
+                let mut n = n as usize;
+                if !line.is_empty() {
+                    print_line(&mut paper, &mut line, justify);
+                    n = n.saturating_sub(1);
+                }
+                paper.grow(n * LINE_DOTS);
+            }
+            Item::Justify(j) => justify = j,
+            Item::Bold(b) => bold = b,
+            Item::Size(w, h) => size = (w as usize, h as usize),
+            Item::Cut => {
+                if !line.is_empty() {
+                    print_line(&mut paper, &mut line, justify);
+                }
+                let y = paper.height + 4;
+                paper.grow(9);
+                for x in (0..paper.width).filter(|x| x % 12 < 6) {
+                    paper.set(x, y);
+                }
+            }
+            Item::Barcode(data) => {
+                let bars = barcoders::sym::code39::Code39::new(&data)
+                    .map(|c| c.encode())
+                    .unwrap_or_default();
+                let mut b = Bitmap::new(bars.len() * BAR, BAR_HEIGHT);
+                for (i, _) in bars.iter().enumerate().filter(|(_, bar)| **bar == 1) {
+                    for x in i * BAR..(i + 1) * BAR {
+                        for y in 0..BAR_HEIGHT {
+                            b.set(x, y);
+                        }
+                    }
+                }
+                place(&mut paper, &b, justify);
+                paper.grow(8);
+            }
+            Item::Qr(data) => {
+                if let Ok(code) = qrcode::QrCode::new(data.as_bytes()) {
+                    let n = code.width();
+                    let colors = code.to_colors();
+                    let mut b = Bitmap::new(n * QR_MODULE, n * QR_MODULE);
+                    for (i, _) in colors
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| **c == qrcode::Color::Dark)
+                    {
+                        let (mx, my) = (i % n * QR_MODULE, i / n * QR_MODULE);
+                        for y in my..my + QR_MODULE {
+                            for x in mx..mx + QR_MODULE {
+                                b.set(x, y);
+                            }
+                        }
+                    }
+                    place(&mut paper, &b, justify);
+                    paper.grow(8);
+                }
+            }
+            Item::Image(b) => place(&mut paper, &b, justify),
+            Item::Drawer | Item::StatusRequest | Item::Unknown(_) => {}
+        }
+    }
+    if !line.is_empty() {
+        print_line(&mut paper, &mut line, justify);
+    }
+    paper
+}
+
+/// `picture` as a 1-bit greyscale PNG.
+pub fn png(bytes: &[u8], width: usize) -> Vec<u8> {
+    let mut paper = picture(bytes, width);
+    if paper.height == 0 {
+        paper.grow(1);
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, paper.width as u32, paper.height as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::One);
+    let written = enc
+        .write_header()
+        .and_then(|mut w| w.write_image_data(&paper.packed(false)));
+    // Into a Vec, with the header's own sizes: nothing can fail.
+    written.expect("a PNG into memory");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_picture_draws_text_codes_and_raster_pictures_where_they_print() {
+        let (sent, _) = raster::text("寿司", 1, false);
+        let mut bytes = vec![ESC, b'@', ESC, b'a', 1];
+        bytes.extend(b"Hi\n");
+        bytes.extend([ESC, b'a', 0]);
+        bytes.extend(sent.escpos());
+        bytes.extend([GS, b'k', 4]);
+        bytes.extend(b"S1-R1-000001\0");
+        bytes.extend([GS, b'V', 1]);
+        let p = picture(&bytes, 576);
+        assert_eq!(p.width, 576);
+        // "Hi", centred: two cells in the middle of the first line.
+        let ink = |x0: usize, x1: usize, y0: usize, y1: usize| {
+            (y0..y1).any(|y| (x0..x1).any(|x| p.get(x, y)))
+        };
+        assert!(ink(
+            288 - raster::CELL_W,
+            288 + raster::CELL_W,
+            0,
+            raster::CELL_H
+        ));
+        assert!(!ink(0, 200, 0, raster::CELL_H), "nothing on the left");
+        // The raster picture exactly as sent, flush left on the next line.
+        let y0 = LINE_DOTS;
+        for y in 0..sent.height {
+            for x in 0..sent.width {
+                assert_eq!(p.get(x, y0 + y), sent.get(x, y), "({x}, {y})");
+            }
+        }
+        // Then the barcode's bars, full height, and the cut below them.
+        let bars = y0 + sent.height;
+        let bar_columns = (0..576)
+            .filter(|&x| p.get(x, bars + BAR_HEIGHT / 2))
+            .count();
+        assert!(bar_columns > 100, "{bar_columns}");
+        assert!(p.height >= bars + BAR_HEIGHT + 8);
+    }
+
+    #[test]
+    fn png_is_a_one_bit_image_of_the_picture() {
+        let mut bytes = b"Total 12.00\n".to_vec();
+        bytes.extend([GS, b'(', b'k', 4, 0, 49, 80, 48, b'x']);
+        let png = png(&bytes, 384);
+        let picture = picture(&bytes, 384);
+        let mut d = png::Decoder::new(std::io::Cursor::new(png));
+        d.set_transformations(png::Transformations::IDENTITY);
+        let mut d = d.read_info().unwrap();
+        let mut buf = vec![0; d.output_buffer_size().unwrap()];
+        let info = d.next_frame(&mut buf).unwrap();
+        assert_eq!(
+            (info.width as usize, info.height as usize),
+            (384, picture.height)
+        );
+        assert_eq!(info.bit_depth, png::BitDepth::One);
+        assert_eq!(&buf[..info.buffer_size()], &picture.packed(false)[..]);
+        // The QR code of "x", flush left under the line: its finder
+        // pattern's top row is 7 dark modules of 3 dots.
+        let qr_top = LINE_DOTS;
+        assert!(picture.get(0, qr_top) && picture.get(20, qr_top));
+        assert!(picture.height >= qr_top + 21 * QR_MODULE);
+    }
 }

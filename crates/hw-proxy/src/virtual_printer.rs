@@ -3,7 +3,9 @@
 //! a real printer does, and can be told to fail the ways real ones do.
 //!
 //! Control (HTTP): `GET /jobs` (each job's bytes, rendered text and arrival
-//! time), `PUT /mode` with `{"mode": …}`, `GET /mode`, `DELETE /jobs`.
+//! time), `GET /jobs/{n}.png` (job n, from 1, as a picture of the paper;
+//! `?dots=` its width, 576 for 80 mm paper by default), `PUT /mode` with
+//! `{"mode": …}`, `GET /mode`, `DELETE /jobs`.
 
 use crate::render::{Page, render};
 use crate::status::Status;
@@ -273,6 +275,43 @@ async fn get_jobs(vp: web::Data<VirtualPrinter>, q: web::Query<JobsQuery>) -> Ht
     HttpResponse::Ok().json(serde_json::json!({ "jobs": jobs }))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PngQuery {
+    #[serde(default = "default_dots")]
+    dots: usize,
+}
+
+fn default_dots() -> usize {
+    576
+}
+
+async fn get_job_png(
+    vp: web::Data<VirtualPrinter>,
+    n: web::Path<String>,
+    q: web::Query<PngQuery>,
+) -> HttpResponse {
+    if !(64..=2048).contains(&q.dots) {
+        return HttpResponse::BadRequest().body("dots: the paper's width in dots, 64 to 2048");
+    }
+    let raw = n
+        .strip_suffix(".png")
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| {
+            vp.lock()
+                .jobs
+                .iter()
+                .find(|j| j.n == n)
+                .map(|j| j.raw.clone())
+        });
+    match raw {
+        Some(raw) => HttpResponse::Ok()
+            .content_type("image/png")
+            .body(crate::render::png(&raw, q.dots)),
+        None => HttpResponse::NotFound().body("no such job: GET /jobs lists them"),
+    }
+}
+
 async fn clear_jobs(vp: web::Data<VirtualPrinter>) -> HttpResponse {
     vp.lock().jobs.clear();
     HttpResponse::NoContent().finish()
@@ -307,6 +346,7 @@ pub async fn run(
             .app_data(data.clone())
             .route("/jobs", web::get().to(get_jobs))
             .route("/jobs", web::delete().to(clear_jobs))
+            .route("/jobs/{n}", web::get().to(get_job_png))
             .route("/mode", web::get().to(get_mode))
             .route("/mode", web::put().to(put_mode))
             .route(

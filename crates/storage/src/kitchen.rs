@@ -7,7 +7,7 @@ use crate::node::{Actor, Node};
 use crate::outbox::{self, Event, Stream};
 use crate::schema::kitchen_tickets as kt;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const STATUSES: [&str; 4] = ["pending", "preparing", "ready", "served"];
 
@@ -17,7 +17,7 @@ pub const CANCELLED: &str = "cancelled";
 /// How long a cancelled ticket stays on the screens, so cooks see it stop.
 const CANCELLED_SHOWN_MS: i64 = 30 * 60 * 1000;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = kt)]
 pub struct Ticket {
     pub id: String,
@@ -31,7 +31,7 @@ pub struct Ticket {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TicketLine {
     pub name: String,
     pub qty_milli: i64,

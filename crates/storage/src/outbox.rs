@@ -187,6 +187,24 @@ pub struct StoredEvent {
     pub payload_sha256: String,
 }
 
+/// The payload of an aggregate's latest event in `stream` before `position`
+/// (how it was before the event at `position`).
+pub fn previous_payload(
+    conn: &mut AnyConnection,
+    stream: &str,
+    aggregate_id: &str,
+    position: i64,
+) -> Result<Option<String>> {
+    Ok(outbox::table
+        .filter(outbox::stream.eq(stream))
+        .filter(outbox::aggregate_id.eq(aggregate_id))
+        .filter(outbox::position.lt(position))
+        .order(outbox::position.desc())
+        .select(outbox::payload)
+        .first(conn)
+        .optional()?)
+}
+
 /// Events of one stream after `after`, in position order.
 pub fn read_stream(
     conn: &mut AnyConnection,

@@ -20,7 +20,7 @@ use outpost_domain::{
     LineInput, OrderNumber, PaymentInput, PaymentMethod, Permission, Quantity, price_order,
     settle_payments,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ pub struct Approval {
     pub pin: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = orders)]
 pub struct OrderRow {
     pub id: String,
@@ -107,7 +107,7 @@ pub struct OrderRow {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = order_lines)]
 pub struct LineRow {
     pub id: String,
@@ -131,7 +131,7 @@ pub struct LineRow {
     pub refunded_milli: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = payments)]
 pub struct PaymentRow {
     pub id: String,
@@ -148,7 +148,7 @@ pub struct PaymentRow {
 }
 
 /// An order with everything a receipt needs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
     #[serde(flatten)]
     pub order: OrderRow,
@@ -931,6 +931,50 @@ pub struct RefundLine {
     pub qty_milli: i64,
     pub amount_minor: i64,
     pub tax_minor: i64,
+}
+
+/// One line of a refund: how much of it went back and what that returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Returned {
+    pub line_no: i32,
+    pub name: String,
+    pub qty_milli: i64,
+    pub amount_minor: i64,
+    pub tax_minor: i64,
+    pub tax_ppm: i64,
+}
+
+/// What one refund gave back, from the order as it was before and after it
+/// (two `sales` event payloads): each line's returned quantity with the same
+/// share `refund` computed, and the refund's payments.
+pub fn returned(before: &Order, after: &Order) -> (Vec<Returned>, Vec<PaymentRow>) {
+    let lines = after
+        .lines
+        .iter()
+        .filter_map(|l| {
+            let done = before
+                .lines
+                .iter()
+                .find(|b| b.id == l.id)
+                .map_or(0, |b| b.refunded_milli);
+            let qty = l.refunded_milli - done;
+            (qty > 0).then(|| Returned {
+                line_no: l.line_no,
+                name: l.name.clone(),
+                qty_milli: qty,
+                amount_minor: share(l.total_minor, done, qty, l.qty_milli),
+                tax_minor: share(l.tax_minor, done, qty, l.qty_milli),
+                tax_ppm: l.tax_ppm,
+            })
+        })
+        .collect();
+    let payments = after
+        .payments
+        .iter()
+        .filter(|p| p.kind == "refund" && !before.payments.iter().any(|b| b.id == p.id))
+        .cloned()
+        .collect();
+    (lines, payments)
 }
 
 /// The share of `whole` for quantities `done..done+qty` of `of`, computed so a

@@ -132,6 +132,19 @@ impl Hw {
         }
     }
 
+    /// Restarts with these printers (id, virtual printer port, fallback).
+    async fn printers(&mut self, printers: &[(&str, u16, Option<&str>)]) {
+        let toml: String = printers
+            .iter()
+            .map(|(id, port, fallback)| {
+                let fallback = fallback.map_or(String::new(), |f| format!("fallback = \"{f}\"\n"));
+                format!("[[hw.printers]]\nid = \"{id}\"\naddress = \"tcp://127.0.0.1:{port}\"\n{fallback}")
+            })
+            .collect();
+        std::fs::write(self.dir.join("hw.toml"), toml).unwrap();
+        self.restart().await;
+    }
+
     pub(crate) async fn restart(&mut self) {
         let child = Command::new(exe())
             .arg("--config")
@@ -265,6 +278,57 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A PNG's width and height, from its IHDR chunk.
+async fn png_size(url: &str) -> (u32, u32) {
+    let r = http().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    assert_eq!(r.headers()["content-type"], "image/png", "{url}");
+    let b = r.bytes().await.unwrap();
+    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{url}");
+    let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[tokio::test]
+async fn a_line_no_code_page_holds_prints_as_dots_and_every_job_has_a_picture() {
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    let mut job = receipt_job(&id(), "S01-R1-000090");
+    job["receipt"]["lines"][0]["name"] = json!("寿司 (sushi)");
+    let (status, reply) = hw.post("/api/v1/jobs", &job).await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(
+        reply["replaced"],
+        json!([]),
+        "nothing is left as ?: {reply}"
+    );
+    let id = job["id"].as_str().unwrap().to_owned();
+    hw.wait_state(std::slice::from_ref(&id), "printed").await;
+    let text = p.jobs().await[0]["text"].as_str().unwrap().to_owned();
+    // The test printer is 42 characters of 12 dots wide.
+    assert!(
+        text.contains("[image 504x24]") && !text.contains('?'),
+        "{text}"
+    );
+    assert!(text.contains("TOTAL"), "{text}");
+    // Pictures of the paper: hw-proxy's preview at its printer's width, the
+    // virtual printer's at 80 mm.
+    let (w, h) = png_size(&format!("{}/api/v1/jobs/{id}/preview.png", hw.base)).await;
+    assert_eq!(w, 504);
+    assert!(h > 400, "a whole receipt: {h} dots");
+    assert_eq!(png_size(&format!("{}/jobs/1.png", p.control)).await.0, 576);
+    let missing = http()
+        .get(format!(
+            "{}/api/v1/jobs/{}/preview.png",
+            hw.base,
+            uuid::Uuid::now_v7()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test]
@@ -684,6 +748,158 @@ async fn a_paid_sale_prints_its_receipt_once_with_the_drawer_for_cash(b: Backend
 }
 both_backends!(a_paid_sale_prints_its_receipt_once_with_the_drawer_for_cash);
 
+/// Kitchen tickets from the api: a sale's kitchen lines on the kitchen
+/// printer (nothing else there), a cancellation slip when the order is
+/// voided; and each refund's own receipt with what it took back.
+async fn kitchen_tickets_cancellations_and_refund_receipts_print_from_the_api(b: Backend) {
+    let front = Printer::start().await;
+    let kitchen = Printer::start().await;
+    let mut hw = Hw::new(front.port, &[]);
+    hw.printers(&[("front", front.port, None), ("kitchen", kitchen.port, None)])
+        .await;
+    let store = Store::new(b);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: vec![
+                (
+                    "OUTPOST__PRINTING__HW_PROXY_URL",
+                    format!("http://127.0.0.1:{}", hw.grpc_port),
+                ),
+                ("OUTPOST__PRINTING__KITCHEN_PRINTER", "kitchen".into()),
+            ],
+            ..Opts::default()
+        },
+    );
+    let till = app.register("Till 1").await;
+    let (milk, _, milk_price) = app.barcode(&till.cashier, "milk").await;
+    let (espresso, _, espresso_price) = app.barcode(&till.cashier, "Espresso").await;
+    let sale = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &cash_sale(
+                &[(&milk, 3000), (&espresso, 1000)],
+                3 * milk_price + espresso_price,
+            ),
+        )
+        .await;
+    assert_eq!(sale.status, 201, "{}", sale.body);
+    wait_until("the kitchen ticket", || async {
+        kitchen.jobs().await.len() == 1
+    })
+    .await;
+    let ticket = kitchen.jobs().await[0]["text"].as_str().unwrap().to_owned();
+    let number = sale.body["number"].as_str().unwrap();
+    assert!(
+        ticket.contains(number) && ticket.contains("1 x Espresso") && !ticket.contains("milk"),
+        "only the kitchen's lines: {ticket}"
+    );
+    assert!(!ticket.contains("CANCELLED"));
+
+    // An open order with a coffee, voided: the kitchen gets a cancellation.
+    let open = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &json!({"lines": [{"barcode": espresso, "quantity_milli": 2000}]}),
+        )
+        .await;
+    assert_eq!(open.body["status"], "open", "{}", open.body);
+    let sam = app.staff_id("Sam Supervisor", Some(&till.device)).await;
+    let approval = json!({"staff_id": sam, "pin": app.pins["Sam Supervisor"]});
+    let v = app
+        .post(
+            &format!("/api/v1/orders/{}/void", open.body["id"].as_str().unwrap()),
+            &till.cashier,
+            json!({"reason": "customer left", "approval": approval}),
+        )
+        .await;
+    assert_eq!(v.body["status"], "voided", "{}", v.body);
+    wait_until("the ticket and its cancellation", || async {
+        kitchen.jobs().await.len() == 3
+    })
+    .await;
+    let jobs = kitchen.jobs().await;
+    let (made, cancelled) = (
+        jobs[1]["text"].as_str().unwrap(),
+        jobs[2]["text"].as_str().unwrap(),
+    );
+    let open_number = open.body["number"].as_str().unwrap();
+    assert!(
+        made.contains("2 x Espresso") && !made.contains("CANCELLED"),
+        "{made}"
+    );
+    assert!(
+        cancelled.contains("CANCELLED")
+            && cancelled.contains(open_number)
+            && cancelled.contains("2 x Espresso"),
+        "{cancelled}"
+    );
+
+    // Two partial returns of the milk: each prints what it took back.
+    let line = sale.body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["qty_milli"] == 3000)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = sale.body["id"].as_str().unwrap();
+    let refund = |qty: i64, method: &str| {
+        app.req(
+            reqwest::Method::POST,
+            &format!("/api/v1/orders/{id}/refunds"),
+        )
+        .bearer(&till.cashier)
+        .header("Idempotency-Key", &key())
+        .json(
+            &json!({"lines": [{"line_id": line, "quantity_milli": qty}], "method": method,
+                      "reason": "damaged", "approval": approval}),
+        )
+        .send()
+    };
+    assert_eq!(refund(1000, "cash").await.status, 200);
+    assert_eq!(refund(2000, "card").await.status, 200);
+    wait_until("the sale's receipt and two refund receipts", || async {
+        front.jobs().await.len() == 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let jobs = front.jobs().await;
+    assert_eq!(
+        jobs.len(),
+        3,
+        "no receipt for the voided open order: {jobs:?}"
+    );
+    let amount = |minor: i64| format!("-{}.{:02}", minor / 100, minor % 100);
+    for (job, qty, method, kicks) in [
+        (&jobs[1], 1, "Cash refunded", 2),
+        (&jobs[2], 2, "Card refunded", 0),
+    ] {
+        let text = job["text"].as_str().unwrap();
+        let total = amount(qty * milk_price);
+        assert!(text.contains("REFUND") && text.contains(number), "{text}");
+        assert!(
+            text.contains(&format!("{qty} x Whole milk")) && !text.contains("Espresso"),
+            "only what this refund took back: {text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("TOTAL") && l.ends_with(&total)),
+            "{total}: {text}"
+        );
+        assert!(text.contains(method), "{text}");
+        assert_eq!(
+            job["page"]["drawer_kicks"], kicks,
+            "the drawer opens for cash going out"
+        );
+    }
+}
+both_backends!(kitchen_tickets_cancellations_and_refund_receipts_print_from_the_api);
+
 #[tokio::test]
 async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
     let p = Printer::start().await;
@@ -717,16 +933,11 @@ async fn a_kitchen_ticket_moves_to_the_fallback_printer_when_its_own_stays_away(
     let grill = Printer::start().await;
     let front = Printer::start().await;
     let mut hw = Hw::new(grill.port, &[("OUTPOST__HW__FALLBACK_AFTER_S", "1")]);
-    std::fs::write(
-        hw.dir.join("hw.toml"),
-        format!(
-            "[[hw.printers]]\nid = \"grill\"\naddress = \"tcp://127.0.0.1:{}\"\nfallback = \"front\"\n\
-             [[hw.printers]]\nid = \"front\"\naddress = \"tcp://127.0.0.1:{}\"\n",
-            grill.port, front.port
-        ),
-    )
-    .unwrap();
-    hw.restart().await;
+    hw.printers(&[
+        ("grill", grill.port, Some("front")),
+        ("front", front.port, None),
+    ])
+    .await;
     grill.mode("cover_open").await;
     let ticket = |i: &str| {
         json!({"id": i, "printer": "grill", "kind": "kitchen", "ticket": {
