@@ -178,9 +178,7 @@ fn api_kill_to_healthy(c: &Compose) -> Result<f64> {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if !crate::offline::engine_answers() {
-        bail!("no Docker engine answers (`docker info` failed)");
-    }
+    crate::offline::need_engine()?;
     let bundle = match a.bundle {
         Some(b) => b,
         None => crate::offline::make_bundle(None)?,

@@ -165,11 +165,7 @@ pub(crate) fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
         Some(p) => Some(secret_key(p)?),
         None => None,
     };
-    if !engine_answers() {
-        bail!(
-            "no Docker engine answers (`docker info` failed): start dockerd or check DOCKER_HOST"
-        );
-    }
+    need_engine()?;
     let root = root();
     let refs = compose_images(&root)?;
     let mut images = Vec::new();
@@ -276,12 +272,9 @@ fn docker_arch() -> &'static str {
 /// is already here with the same id, confirms the ids, and records what is
 /// installed.
 fn load(bundle: &Path, trust: &TrustArgs) -> Result<()> {
+    // Before unpacking hundreds of megabytes: is there anything to load into?
+    need_engine()?;
     let v = crate::bundle::verify(bundle, &trust.trust()?)?;
-    if !engine_answers() {
-        bail!(
-            "no Docker engine answers (`docker info` failed): start dockerd or check DOCKER_HOST"
-        );
-    }
     let stale: Vec<&str> = v
         .manifest
         .images
@@ -405,13 +398,20 @@ pub(crate) fn docker(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-pub(crate) fn engine_answers() -> bool {
-    Command::new("docker")
+/// Fails, saying what to check, unless a Docker engine answers.
+pub(crate) fn need_engine() -> Result<()> {
+    let answers = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    if !answers {
+        bail!(
+            "no Docker engine answers (`docker info` failed): start dockerd or check DOCKER_HOST"
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn image_exists(r: &str) -> bool {
@@ -424,11 +424,7 @@ pub(crate) fn image_exists(r: &str) -> bool {
 }
 
 fn images(a: ImagesArgs) -> Result<()> {
-    if !engine_answers() {
-        bail!(
-            "no Docker engine answers (`docker info` failed): start dockerd or check DOCKER_HOST"
-        );
-    }
+    need_engine()?;
     let base = match (a.from_debian, a.base) {
         (true, _) => debian_base(a.mirror)?,
         (false, Some(b)) => b,

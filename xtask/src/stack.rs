@@ -219,11 +219,7 @@ fn installed() -> Result<crate::bundle::Manifest> {
 }
 
 pub fn up(a: UpArgs) -> Result<()> {
-    if !crate::offline::engine_answers() {
-        bail!(
-            "no Docker engine answers (`docker info` failed): start dockerd or check DOCKER_HOST"
-        );
-    }
+    crate::offline::need_engine()?;
     let compose = Compose::new(
         compose_file(a.which, a.compose_dir.as_deref())?,
         a.env_file,
@@ -346,9 +342,7 @@ pub fn status() -> Result<()> {
         };
         println!("  {:<28} {what}", i.reference);
     }
-    if !crate::offline::engine_answers() {
-        bail!("no Docker engine answers (`docker info` failed)");
-    }
+    crate::offline::need_engine()?;
     let out = Command::new("docker")
         .args([
             "ps",
