@@ -87,6 +87,7 @@ fn env_file(dir: &Path, which: &str, bin: &str) -> Result<PathBuf> {
     let port = crate::bench_sync::free_port;
     let mut env = format!(
         "POSTGRES_PASSWORD=bench-pw\nOUTPOST_REALTIME_SECRET=bench-secret-0123456789abcdef\n\
+         OUTPOST_HW_TOKEN=bench-hw-token-0123456789\n\
          OUTPOST_API_PORT={}\nOUTPOST_HUB_PORT={}\nOUTPOST_HW_PORT={}\nOUTPOST_PRINT_URL=\n",
         port()?,
         port()?,

@@ -364,7 +364,7 @@ pub fn status() -> Result<()> {
     rows.sort();
     println!("services:");
     if rows.is_empty() {
-        println!("  none running (`cargo xtask offline up edge|cloud`)");
+        println!("  none running (`up edge|cloud` starts them)");
     }
     for (project, service, state, status) in &rows {
         let healthy = state == "running" && !status.contains("unhealthy");

@@ -24,6 +24,22 @@ use outpost_storage::sales::Order;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// hw-proxy's PrintService, called with its token.
+type Client = PrintServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Token>,
+>;
+
+/// Adds `authorization: Bearer printing.hw_proxy_token` to every call.
+#[derive(Clone)]
+struct Token(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Token {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
 /// A stream the printing consumer follows, under its own stored position.
 struct Feed {
     stream: &'static str,
@@ -190,7 +206,14 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
             return;
         }
     };
-    let mut client = PrintServiceClient::new(channel);
+    let bearer = match format!("Bearer {}", cfg.hw_proxy_token).parse() {
+        Ok(b) => b,
+        Err(_) => {
+            tracing::error!("printing.hw_proxy_token cannot be a header: no receipts will print");
+            return;
+        }
+    };
+    let mut client = PrintServiceClient::with_interceptor(channel, Token(bearer));
     let mut feeds = vec![&RECEIPTS];
     if !cfg.kitchen_printer.is_empty() {
         feeds.push(&TICKETS);
@@ -238,7 +261,7 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
 async fn pass(
     state: &web::Data<AppState>,
     cfg: &Printing,
-    client: &mut PrintServiceClient<tonic::transport::Channel>,
+    client: &mut Client,
     feed: &'static Feed,
 ) -> Result<bool, String> {
     let events = state
@@ -521,7 +544,7 @@ pub fn ticket(
 
 async fn submit(
     cfg: &Printing,
-    client: &mut PrintServiceClient<tonic::transport::Channel>,
+    client: &mut Client,
     req: pb::SubmitRequest,
     ev: &StoredEvent,
 ) -> Result<(), String> {

@@ -101,9 +101,11 @@ pub struct Hub {
 }
 
 /// Receipts for paid sales, through hw-proxy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct Printing {
     pub hw_proxy_url: String,
+    /// hw-proxy's `hw.token`, sent with every print job.
+    pub hw_proxy_token: String,
     /// hw-proxy's HTTP side as the register's browser reaches it, for serial
     /// scanners and scales (e.g. http://127.0.0.1:7071); empty = none.
     pub inputs_url: String,
@@ -114,6 +116,18 @@ pub struct Printing {
     pub max_age_s: i64,
     pub kitchen_max_age_s: i64,
     pub footer: Vec<String>,
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for Printing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Printing")
+            .field("hw_proxy_url", &self.hw_proxy_url)
+            .field("hw_proxy_token_set", &!self.hw_proxy_token.is_empty())
+            .field("receipt_printer", &self.receipt_printer)
+            .field("kitchen_printer", &self.kitchen_printer)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Edge → cloud sync.

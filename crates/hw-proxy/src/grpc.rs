@@ -146,3 +146,29 @@ impl PrintService for Service {
         }
     }
 }
+
+/// The PrintService's door: with `hw.token` set, a call must carry
+/// `authorization: Bearer TOKEN`.
+#[allow(clippy::result_large_err)] // tonic's interceptor signature
+pub fn check_token(
+    token: &str,
+    req: tonic::Request<()>,
+) -> Result<tonic::Request<()>, tonic::Status> {
+    if token.is_empty() {
+        return Ok(req);
+    }
+    let given = req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let digest = outpost_storage::secrets::sha256_hex;
+    if digest(given.as_bytes()) == digest(token.as_bytes()) {
+        Ok(req)
+    } else {
+        Err(tonic::Status::unauthenticated(
+            "send hw-proxy's token (hw.token) as `authorization: Bearer …`",
+        ))
+    }
+}

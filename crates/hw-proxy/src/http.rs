@@ -4,8 +4,11 @@
 use crate::jobs::{self, JobRequest, Refusal};
 use crate::worker::{self, Shared};
 use crate::{HwConfig, now_ms};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use outpost_proto::hw_v1::print_service_server::PrintServiceServer;
 use outpost_storage::StorageError;
 use outpost_storage::printq::{JobState, PrintQueue};
@@ -22,6 +25,59 @@ fn problem(status: StatusCode, kind: &str, detail: impl Into<String>) -> HttpRes
             "status": status.as_u16(),
             "detail": detail.into(),
         }))
+}
+
+/// The cookie the page's token form sets (SameSite=Strict: no other site's
+/// page can send it along).
+const TOKEN_COOKIE: &str = "outpost_hw";
+
+/// Whether a request carries hw-proxy's token (`hw.token`), as a bearer
+/// token or the page's cookie; every request does when no token is set.
+fn authorized(token: &str, req: &HttpRequest) -> bool {
+    if token.is_empty() {
+        return true;
+    }
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let cookie = req
+        .headers()
+        .get_all(actix_web::http::header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(TOKEN_COOKIE)?.strip_prefix('='));
+    // Compared as digests: no early exit that times how much matched.
+    let digest = outpost_storage::secrets::sha256_hex;
+    [bearer, cookie]
+        .into_iter()
+        .flatten()
+        .any(|t| digest(t.as_bytes()) == digest(token.as_bytes()))
+}
+
+/// Guards the jobs API: printing, reprinting, cancelling and reading
+/// receipts need the token when one is set.
+async fn require_token(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let token = req
+        .app_data::<web::Data<Shared>>()
+        .map(|s| s.config.token.clone())
+        .unwrap_or_default();
+    if authorized(&token, req.request()) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let resp = problem(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "send hw-proxy's token (hw.token): Authorization: Bearer …",
+    );
+    Ok(req.into_response(resp).map_into_right_body())
 }
 
 pub(crate) fn storage_problem(e: StorageError) -> HttpResponse {
@@ -260,7 +316,19 @@ fn esc(s: &str) -> String {
 
 /// The queue as people see it: each printer's state and the latest jobs,
 /// with reprint and cancel buttons (`hw.js`).
-async fn page(shared: web::Data<Shared>) -> HttpResponse {
+async fn page(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
+    if !authorized(&shared.config.token, &req) {
+        return HttpResponse::Unauthorized()
+            .content_type("text/html; charset=utf-8")
+            .body(
+                "<!doctype html><html lang=en><meta charset=utf-8>\
+                 <meta name=viewport content=\"width=device-width,initial-scale=1\">\
+                 <title>Printers · Outpost</title><script src=/hw.js defer></script>\
+                 <h1>Printers</h1><form id=token-form><label>hw-proxy's token \
+                 <input id=token type=password autocomplete=current-password required></label> \
+                 <button>Open</button></form>",
+            );
+    }
     let jobs = shared
         .q(|q| q.list(None, None, 50))
         .await
@@ -421,12 +489,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/api/v1/printers", web::get().to(printers))
         .route("/api/v1/inputs", web::get().to(inputs))
         .route("/api/v1/inputs/events", web::get().to(input_events))
-        .route("/api/v1/jobs", web::post().to(submit))
-        .route("/api/v1/jobs", web::get().to(list))
-        .route("/api/v1/jobs/{id}", web::get().to(get))
-        .route("/api/v1/jobs/{id}/preview.png", web::get().to(preview_png))
-        .route("/api/v1/jobs/{id}/reprint", web::post().to(reprint))
-        .route("/api/v1/jobs/{id}/cancel", web::post().to(cancel));
+        .service(
+            web::scope("/api/v1/jobs")
+                .wrap(from_fn(require_token))
+                .route("", web::post().to(submit))
+                .route("", web::get().to(list))
+                .route("/{id}", web::get().to(get))
+                .route("/{id}/preview.png", web::get().to(preview_png))
+                .route("/{id}/reprint", web::post().to(reprint))
+                .route("/{id}/cancel", web::post().to(cancel)),
+        );
 }
 
 /// Runs hw-proxy until SIGINT/SIGTERM: the queue, a worker per printer and
@@ -436,6 +508,10 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
         .map_err(|e| format!("opening the print queue {}: {e}", config.queue.display()))?;
     for id in &interrupted {
         tracing::warn!(job = %id, "was being sent when hw-proxy stopped: marked uncertain, not reprinted by itself");
+    }
+    if config.token.is_empty() && !matches!(config.host.as_str(), "127.0.0.1" | "::1" | "localhost")
+    {
+        tracing::warn!(host = %config.host, "hw-proxy listens beyond this machine with no hw.token: anyone on the network can print and open drawers");
     }
     let addr = (config.host.clone(), config.port);
     let max_body = config.max_body_bytes;
@@ -464,10 +540,14 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
             )
         })?;
     let grpc_port = grpc_listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let token = shared.config.token.clone();
     let grpc = tonic::transport::Server::builder()
-        .add_service(PrintServiceServer::new(crate::grpc::Service {
-            shared: shared_arc.clone(),
-        }))
+        .add_service(PrintServiceServer::with_interceptor(
+            crate::grpc::Service {
+                shared: shared_arc.clone(),
+            },
+            move |req: tonic::Request<()>| crate::grpc::check_token(&token, req),
+        ))
         .serve_with_incoming_shutdown(
             // No Nagle: a reply held back for the client's delayed ACK costs 40 ms.
             tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),

@@ -42,6 +42,17 @@ document.addEventListener("click", (e) => {
   if (b) act(b);
 });
 
-setInterval(() => {
-  if (!document.querySelector("details[open]")) location.reload();
-}, 5000);
+// The token form (when hw.token is set): kept in a cookie for this site only.
+const form = document.getElementById("token-form");
+if (form) {
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = document.getElementById("token").value;
+    document.cookie = `outpost_hw=${encodeURIComponent(t)}; path=/; SameSite=Strict`;
+    location.reload();
+  });
+} else {
+  setInterval(() => {
+    if (!document.querySelector("details[open]")) location.reload();
+  }, 5000);
+}

@@ -51,6 +51,10 @@ pub struct HwConfig {
     pub printers: Vec<PrinterConfig>,
     /// Serial barcode scanners and scales.
     pub inputs: Vec<inputs::InputConfig>,
+    /// When set, the jobs API and the page need it (bearer token or the
+    /// page's cookie), and so does the PrintService (`authorization`
+    /// metadata). Empty: open, for a hw-proxy on the register's loopback.
+    pub token: String,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +125,18 @@ impl HwConfig {
 
     /// Refuses a configuration that would misroute jobs.
     pub fn check(&self) -> Result<(), String> {
+        if !self.token.is_empty()
+            && (self.token.len() < 16
+                || !self
+                    .token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            return Err(
+                "hw.token: at least 16 letters, digits, - and _ (e.g. `openssl rand -hex 24`)"
+                    .into(),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for p in &self.printers {
             if p.id.is_empty()
@@ -246,6 +262,11 @@ mod tests {
             (
                 "[[hw.printers]]\nid = \"a b\"\naddress = \"tcp://h:9100\"\n",
                 "letters",
+            ),
+            ("[hw]\ntoken = \"short\"\n", "hw.token"),
+            (
+                "[hw]\ntoken = \"long enough but with spaces\"\n",
+                "hw.token",
             ),
         ] {
             let e = load_with(toml).unwrap_err();

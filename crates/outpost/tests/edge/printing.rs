@@ -593,6 +593,110 @@ async fn bad_jobs_get_a_clear_4xx_and_nothing_is_queued() {
     assert_eq!(s, 404);
 }
 
+const HW_TOKEN: &str = "hw-token-0123456789abcdef";
+
+/// With `hw.token` set: printing, the job list, previews and the page need
+/// it (bearer or the page's cookie), over HTTP and gRPC; health, printer
+/// states and the register's scanner events stay open; the api prints with
+/// its `printing.hw_proxy_token`.
+#[tokio::test]
+async fn a_token_guards_printing_and_the_queue_and_the_api_prints_with_it() {
+    use outpost_proto::hw_v1 as pb;
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[("OUTPOST__HW__TOKEN", HW_TOKEN)]).await;
+    let url = |path: &str| format!("{}{path}", hw.base);
+    let job = receipt_job(&id(), "S01-R1-000070");
+    for auth in [None, Some("Bearer not-the-token-at-all")] {
+        let mut r = http().post(url("/api/v1/jobs")).json(&job);
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{auth:?}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    assert_eq!(
+        http()
+            .get(url("/api/v1/jobs"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert!(
+        p.jobs().await.is_empty(),
+        "nothing printed without the token"
+    );
+    let r = http()
+        .post(url("/api/v1/jobs"))
+        .bearer_auth(HW_TOKEN)
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The page asks for the token, then takes it as its cookie.
+    let page = http().get(url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 401);
+    assert!(page.text().await.unwrap().contains("token-form"));
+    let page = http()
+        .get(url("/"))
+        .header("Cookie", format!("other=1; outpost_hw={HW_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("S01-R1-000070"));
+    for open in ["/health", "/api/v1/printers", "/api/v1/inputs"] {
+        assert_eq!(
+            http().get(url(open)).send().await.unwrap().status(),
+            200,
+            "{open}"
+        );
+    }
+    // gRPC: refused without the token.
+    let mut client = pb::print_service_client::PrintServiceClient::connect(format!(
+        "http://127.0.0.1:{}",
+        hw.grpc_port
+    ))
+    .await
+    .unwrap();
+    let e = client
+        .get_job(pb::GetJobRequest {
+            id: job["id"].as_str().unwrap().into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    // The api with the token prints a sale's receipt.
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: vec![
+                (
+                    "OUTPOST__PRINTING__HW_PROXY_URL",
+                    format!("http://127.0.0.1:{}", hw.grpc_port),
+                ),
+                ("OUTPOST__PRINTING__HW_PROXY_TOKEN", HW_TOKEN.into()),
+            ],
+            ..Opts::default()
+        },
+    );
+    let till = app.register("Till 1").await;
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let sale = app
+        .sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price))
+        .await;
+    assert_eq!(sale.status, 201);
+    wait_until("the sale's receipt", || async { p.jobs().await.len() == 2 }).await;
+    assert_eq!(
+        printed_numbers(&p).await,
+        ["S01-R1-000070", sale.body["number"].as_str().unwrap()]
+    );
+}
+
 #[tokio::test]
 async fn the_api_side_prints_over_grpc_once_per_job_id() {
     use outpost_proto::hw_v1 as pb;

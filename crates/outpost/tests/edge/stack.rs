@@ -99,6 +99,7 @@ impl Stack {
             &env_file,
             format!(
                 "POSTGRES_PASSWORD=pw-{project}\nOUTPOST_REALTIME_SECRET=secret-{project}-0123456789\n\
+                 OUTPOST_HW_TOKEN=hw-{project}-0123456789\n\
                  OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_HUB_PORT={hub_port}\n{extra}"
             ),
         )
