@@ -671,18 +671,10 @@ async fn a_token_guards_printing_and_the_queue_and_the_api_prints_with_it() {
     assert_eq!(e.code(), tonic::Code::Unauthenticated);
     // The api with the token prints a sale's receipt.
     let store = Store::new(Backend::Sqlite);
-    let app = spawn_opts(
+    let app = edge_printing_to(
         &store,
-        &Opts {
-            env: vec![
-                (
-                    "OUTPOST__PRINTING__HW_PROXY_URL",
-                    format!("http://127.0.0.1:{}", hw.grpc_port),
-                ),
-                ("OUTPOST__PRINTING__HW_PROXY_TOKEN", HW_TOKEN.into()),
-            ],
-            ..Opts::default()
-        },
+        &hw,
+        &[("OUTPOST__PRINTING__HW_PROXY_TOKEN", HW_TOKEN)],
     );
     let till = app.register("Till 1").await;
     let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
@@ -787,15 +779,17 @@ async fn the_api_side_prints_over_grpc_once_per_job_id() {
     assert_eq!(p.jobs().await.len(), 1, "nothing else printed");
 }
 
-/// The edge with receipts going to `hw`.
-fn edge_printing_to(store: &Store, hw: &Hw) -> crate::helpers::App {
+/// The edge with receipts going to `hw`, and these other settings.
+fn edge_printing_to(store: &Store, hw: &Hw, more: &[(&'static str, &str)]) -> crate::helpers::App {
+    let mut env = vec![(
+        "OUTPOST__PRINTING__HW_PROXY_URL",
+        format!("http://127.0.0.1:{}", hw.grpc_port),
+    )];
+    env.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
     spawn_opts(
         store,
         &Opts {
-            env: vec![(
-                "OUTPOST__PRINTING__HW_PROXY_URL",
-                format!("http://127.0.0.1:{}", hw.grpc_port),
-            )],
+            env,
             ..Opts::default()
         },
     )
@@ -805,7 +799,7 @@ async fn a_paid_sale_prints_its_receipt_once_with_the_drawer_for_cash(b: Backend
     let p = Printer::start().await;
     let hw = Hw::start(p.port, &[]).await;
     let store = Store::new(b);
-    let app = edge_printing_to(&store, &hw);
+    let app = edge_printing_to(&store, &hw, &[]);
     let till = app.register("Till 1").await;
     let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
     let cash = app
@@ -862,18 +856,10 @@ async fn kitchen_tickets_cancellations_and_refund_receipts_print_from_the_api(b:
     hw.printers(&[("front", front.port, None), ("kitchen", kitchen.port, None)])
         .await;
     let store = Store::new(b);
-    let app = spawn_opts(
+    let app = edge_printing_to(
         &store,
-        &Opts {
-            env: vec![
-                (
-                    "OUTPOST__PRINTING__HW_PROXY_URL",
-                    format!("http://127.0.0.1:{}", hw.grpc_port),
-                ),
-                ("OUTPOST__PRINTING__KITCHEN_PRINTER", "kitchen".into()),
-            ],
-            ..Opts::default()
-        },
+        &hw,
+        &[("OUTPOST__PRINTING__KITCHEN_PRINTER", "kitchen")],
     );
     let till = app.register("Till 1").await;
     let (milk, _, milk_price) = app.barcode(&till.cashier, "milk").await;
@@ -1009,7 +995,7 @@ async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
     let p = Printer::start().await;
     let mut hw = Hw::new(p.port, &[]);
     let store = Store::new(Backend::Sqlite);
-    let mut app = edge_printing_to(&store, &hw);
+    let mut app = edge_printing_to(&store, &hw, &[]);
     let till = app.register("Till 1").await;
     let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
     let mut numbers = Vec::new();
@@ -1026,7 +1012,7 @@ async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
     // The edge dies and comes back: what it already handed over is not sent again.
     app.kill();
     drop(app);
-    let app = edge_printing_to(&store, &hw);
+    let app = edge_printing_to(&store, &hw, &[]);
     let _ = app.manager().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(printed_numbers(&p).await, numbers, "each once, in order");
