@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time, not `env!`: the compiled build script is shared by
+    // every checkout using one target folder (cargo hashes path packages
+    // relative to the workspace), and must read *this* checkout's protos.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = [
         root.join("outpost/sync/v1/events.proto"),
         root.join("outpost/sync/v1/sync.proto"),
