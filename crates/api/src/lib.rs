@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod body;
 pub mod cloud;
+pub mod hardware;
 pub mod metrics;
 pub mod printing;
 pub mod problem;

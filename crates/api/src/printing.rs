@@ -13,32 +13,16 @@
 //! themselves (the customer has left, or the kitchen display showed the
 //! ticket long ago; a reprint is a person's call).
 
+use crate::hardware::{self, Target};
 use crate::settings::Printing;
 use crate::state::AppState;
 use actix_web::web;
 use outpost_domain::{Currency, Money, local_minute};
 use outpost_proto::hw_v1 as pb;
-use outpost_proto::hw_v1::print_service_client::PrintServiceClient;
 use outpost_storage::outbox::StoredEvent;
 use outpost_storage::sales::Order;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// hw-proxy's PrintService, called with its token.
-type Client = PrintServiceClient<
-    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Token>,
->;
-
-/// Adds `authorization: Bearer printing.hw_proxy_token` to every call.
-#[derive(Clone)]
-struct Token(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Token {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
-        Ok(req)
-    }
-}
 
 /// A stream the printing consumer follows, under its own stored position.
 struct Feed {
@@ -189,42 +173,19 @@ fn pays(ev: &StoredEvent) -> bool {
     }
 }
 
-/// Runs until shutdown when `printing.hw_proxy_url` is set.
+/// Runs until shutdown: prints on the printers the manager page (or the
+/// settings) name; with none, the feeds move on without printing.
 pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<Output = ()>) {
     let cfg: Printing = state.settings.printing.clone();
-    if cfg.hw_proxy_url.is_empty() {
-        return;
-    }
     tokio::pin!(shutdown);
-    let channel = match tonic::transport::Endpoint::from_shared(cfg.hw_proxy_url.clone()) {
-        Ok(e) => e
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(10))
-            .connect_lazy(),
-        Err(e) => {
-            tracing::error!(url = %cfg.hw_proxy_url, error = %e, "printing.hw_proxy_url is not a URL: no receipts will print");
-            return;
-        }
-    };
-    let bearer = match format!("Bearer {}", cfg.hw_proxy_token).parse() {
-        Ok(b) => b,
-        Err(_) => {
-            tracing::error!("printing.hw_proxy_token cannot be a header: no receipts will print");
-            return;
-        }
-    };
-    let mut client = PrintServiceClient::with_interceptor(channel, Token(bearer));
-    let mut feeds = vec![&RECEIPTS];
-    if !cfg.kitchen_printer.is_empty() {
-        feeds.push(&TICKETS);
-    }
+    let feeds = [&RECEIPTS, &TICKETS];
     let min = Duration::from_millis(250);
     let mut backoff = min;
     loop {
         let mut moved = false;
         let mut failing = false;
-        for feed in &feeds {
-            match pass(&state, &cfg, &mut client, feed).await {
+        for feed in feeds {
+            match pass(&state, &cfg, feed).await {
                 Ok(more) => moved |= more,
                 Err(e) => {
                     tracing::warn!(stream = feed.stream, error = %e, "printing waits for hw-proxy");
@@ -261,7 +222,6 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
 async fn pass(
     state: &web::Data<AppState>,
     cfg: &Printing,
-    client: &mut Client,
     feed: &'static Feed,
 ) -> Result<bool, String> {
     let events = state
@@ -282,20 +242,21 @@ async fn pass(
     if events.is_empty() {
         return Ok(false);
     }
+    let printers = hardware::configured(state).await?;
     // The cursor is written once per batch, not per event: a job sent again
     // after a crash is the same job id, which hw-proxy keeps once, so only
     // the progress made so far needs saving when a send fails.
     let mut done = None;
     let mut failed = None;
     for ev in &events {
-        let job = match job(state, cfg, ev).await {
+        let job = match job(state, cfg, &printers, ev).await {
             Ok(job) => job,
             Err(e) => {
                 failed = Some(e);
                 break;
             }
         };
-        if let Some(req) = job {
+        if let Some((target, req)) = job {
             let max_age_s = if feed.stream == TICKETS.stream {
                 cfg.kitchen_max_age_s
             } else {
@@ -304,7 +265,7 @@ async fn pass(
             let age_s = (outpost_storage::db::now_millis() - ev.occurred_at) / 1000;
             if age_s > max_age_s {
                 tracing::warn!(event = %ev.event_type, aggregate = %ev.aggregate_id, age_s, "not printed by itself: this is too old by now");
-            } else if let Err(e) = submit(cfg, client, req, ev).await {
+            } else if let Err(e) = submit(state, &target, req, ev).await {
                 failed = Some(e);
                 break;
             }
@@ -323,14 +284,19 @@ async fn pass(
     }
 }
 
-/// The print job an event calls for, if any. `Err` only when the database
-/// could not be read (the event is tried again); an event that cannot make
-/// a document is logged and skipped.
+/// The print job an event calls for and where it goes, if anywhere. `Err`
+/// only when the database could not be read (the event is tried again); an
+/// event that cannot make a document is logged and skipped.
 async fn job(
     state: &web::Data<AppState>,
     cfg: &Printing,
+    printers: &[outpost_storage::printers::Printer],
     ev: &StoredEvent,
-) -> Result<Option<pb::SubmitRequest>, String> {
+) -> Result<Option<(Target, pb::SubmitRequest)>, String> {
+    let kitchen = ev.stream == TICKETS.stream;
+    if kitchen && hardware::kitchen_target(cfg, printers).is_none() {
+        return Ok(None);
+    }
     let document = match (ev.stream.as_str(), ev.event_type.as_str()) {
         ("sales", "order.refunded") => refund_receipt(state, cfg, ev).await?,
         ("sales", _) if pays(ev) => sale_receipt(state, cfg, ev).await?,
@@ -338,22 +304,27 @@ async fn job(
         ("kitchen", "ticket.cancelled") => kitchen_ticket(state, ev, true),
         _ => return Ok(None),
     };
-    let Some((document, open_drawer)) = document else {
+    let Some((document, open_drawer, device)) = document else {
         return Ok(None);
     };
-    let printer = match &document {
-        pb::submit_request::Document::Ticket(_) => cfg.kitchen_printer.clone(),
-        _ => cfg.receipt_printer.clone(),
+    let target = if kitchen {
+        hardware::kitchen_target(cfg, printers)
+    } else {
+        hardware::receipt_target(cfg, printers, &device)
     };
-    Ok(Some(pb::SubmitRequest {
-        id: ev.event_id.clone(),
-        printer,
-        open_drawer: cfg.open_drawer && open_drawer,
-        document: Some(document),
+    Ok(target.map(|t| {
+        let req = pb::SubmitRequest {
+            id: ev.event_id.clone(),
+            printer: t.printer.clone(),
+            open_drawer: cfg.open_drawer && open_drawer,
+            document: Some(document),
+        };
+        (t, req)
     }))
 }
 
-type Document = Option<(pb::submit_request::Document, bool)>;
+/// A document, whether it opens the drawer, and the register it is for.
+type Document = Option<(pb::submit_request::Document, bool, String)>;
 
 /// A paid order's receipt, with a drawer kick when it took cash.
 async fn sale_receipt(
@@ -380,7 +351,11 @@ async fn sale_receipt(
     ) {
         Ok(r) => {
             let cash = order.payments.iter().any(|p| p.method == "cash");
-            Ok(Some((pb::submit_request::Document::Receipt(r), cash)))
+            Ok(Some((
+                pb::submit_request::Document::Receipt(r),
+                cash,
+                order.order.device_id,
+            )))
         }
         Err(e) => {
             tracing::error!(order = %order.order.id, error = %e, "cannot make this receipt");
@@ -412,7 +387,10 @@ async fn refund_receipt(
         .ok_or_else(|| "no earlier event of this order".to_owned())
         .and_then(|b| Ok((parse(&b)?, parse(&ev.payload)?)));
     let store = state.node.store();
+    // Printed where the refund was given.
+    let device = ev.device_id.clone();
     let made = orders.and_then(|(before, after)| {
+        let device = device.unwrap_or_else(|| after.order.device_id.clone());
         refund(
             &before,
             &after,
@@ -421,9 +399,14 @@ async fn refund_receipt(
             store.utc_offset_minutes,
             &cfg.footer,
         )
+        .map(|(r, cash)| (r, cash, device))
     });
     match made {
-        Ok((r, cash)) => Ok(Some((pb::submit_request::Document::Receipt(r), cash))),
+        Ok((r, cash, device)) => Ok(Some((
+            pb::submit_request::Document::Receipt(r),
+            cash,
+            device,
+        ))),
         Err(e) => {
             tracing::error!(order = %ev.aggregate_id, error = %e, "cannot make this refund's receipt");
             Ok(None)
@@ -507,7 +490,11 @@ fn kitchen_ticket(state: &web::Data<AppState>, ev: &StoredEvent, cancelled: bool
         cancelled,
     );
     match made {
-        Ok(t) => Some((pb::submit_request::Document::Ticket(t), false)),
+        Ok(t) => Some((
+            pb::submit_request::Document::Ticket(t),
+            false,
+            String::new(),
+        )),
         Err(e) => {
             tracing::error!(ticket = %ev.aggregate_id, error = %e, "cannot make this kitchen ticket");
             None
@@ -543,23 +530,33 @@ pub fn ticket(
 }
 
 async fn submit(
-    cfg: &Printing,
-    client: &mut Client,
+    state: &web::Data<AppState>,
+    target: &Target,
     req: pb::SubmitRequest,
     ev: &StoredEvent,
 ) -> Result<(), String> {
+    let url = &target.url;
+    let mut client = state.hardware.client(url)?;
     match client.submit(req).await {
         Ok(_) => Ok(()),
         // hw-proxy will never take this one as it is: say so, move on.
         Err(s)
             if matches!(
                 s.code(),
-                tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::AlreadyExists
+                tonic::Code::InvalidArgument | tonic::Code::AlreadyExists
             ) =>
         {
             tracing::error!(event = %ev.event_type, aggregate = %ev.aggregate_id, code = ?s.code(), error = %s.message(), "hw-proxy refused the job");
             Ok(())
         }
-        Err(s) => Err(format!("{}: {}", cfg.hw_proxy_url, s.message())),
+        // Not there yet (a printer just added on the manager page reaches
+        // its hw-proxy within moments), or misnamed in the settings: wait;
+        // the age limits decide when the job is no longer worth printing.
+        Err(s) if s.code() == tonic::Code::NotFound => Err(format!(
+            "{url} has no printer {:?} (yet): {}",
+            target.printer,
+            s.message()
+        )),
+        Err(s) => Err(format!("{url}: {}", s.message())),
     }
 }

@@ -27,6 +27,26 @@ pub enum ApiError {
     Storage(#[from] StorageError),
     #[error("the server is busy; try again")]
     Blocking,
+    /// hw-proxy could not be reached or failed: not the client's fault, and
+    /// nothing internal to hide (staff need to know which hw-proxy).
+    #[error("{0}")]
+    HwProxy(String),
+}
+
+impl ApiError {
+    /// A PrintService call's failure, as the client should see it.
+    pub fn from_grpc(url: &str, s: tonic::Status) -> ApiError {
+        use tonic::Code;
+        let m = s.message().to_owned();
+        match s.code() {
+            Code::NotFound => ApiError::NotFound(m),
+            Code::InvalidArgument => ApiError::Storage(StorageError::Unprocessable(m)),
+            Code::FailedPrecondition | Code::AlreadyExists => {
+                ApiError::Storage(StorageError::Conflict(m))
+            }
+            _ => ApiError::HwProxy(format!("hw-proxy at {url}: {m}")),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -56,6 +76,10 @@ impl ApiError {
             }
             ApiError::NotFound(_) | ApiError::Storage(S::NotFound(_)) => ("not-found", "Not found"),
             ApiError::Blocking => ("busy", "Server busy"),
+            ApiError::HwProxy(_) => (
+                "hw-proxy-unavailable",
+                "The printers' hw-proxy did not answer",
+            ),
             ApiError::Storage(e) => match e {
                 S::Domain(_) | S::Unprocessable(_) => {
                     ("validation", "The request cannot be carried out as given")
@@ -86,6 +110,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Blocking => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::HwProxy(_) => StatusCode::BAD_GATEWAY,
             ApiError::Storage(e) => match e {
                 S::Domain(_) | S::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 S::NotFound(_) => StatusCode::NOT_FOUND,
@@ -106,7 +131,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let (slug, title) = self.slug();
-        let detail = if status.is_server_error() {
+        let detail = if status.is_server_error() && !matches!(self, ApiError::HwProxy(_)) {
             // Log the cause chain; never send internals to the client.
             let mut chain = self.to_string();
             let mut src = std::error::Error::source(self);

@@ -82,6 +82,7 @@ impl Application {
             relay_wake: Arc::new(Notify::new()),
             sync_wake: Arc::new(Notify::new()),
             print_wake: Arc::new(Notify::new()),
+            hardware: crate::hardware::Hardware::new(&settings.printing),
             relay: RelayStatus::default(),
             realtime: crate::realtime::Realtime::new(&settings.realtime),
             started: Instant::now(),
@@ -201,6 +202,10 @@ impl Application {
             self.state.clone(),
             wait(stop_rx.clone()),
         ));
+        let hw_task = tokio::spawn(crate::hardware::reconcile(
+            self.state.clone(),
+            wait(stop_rx.clone()),
+        ));
         let house_task = tokio::spawn(housekeeping(self.state.clone(), wait(stop_rx)));
         let r = self.server.await;
         let _ = stop_tx.send(true);
@@ -208,6 +213,7 @@ impl Application {
         let _ = rt_task.await;
         let _ = house_task.await;
         let _ = print_task.await;
+        let _ = hw_task.await;
         let state = self.state.clone();
         let _ = state.write(|c, n| n.persist_clock(c)).await;
         r

@@ -22,6 +22,8 @@ pub struct AppState {
     pub sync_wake: Arc<Notify>,
     /// Woken by the relay too, for the receipt printer feed.
     pub print_wake: Arc<Notify>,
+    /// The printers and the hw-proxies that drive them.
+    pub hardware: crate::hardware::Hardware,
     pub relay: crate::relay::RelayStatus,
     /// The realtime publisher: its log, its ticket secret, how far it got.
     pub realtime: crate::realtime::Realtime,

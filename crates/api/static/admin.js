@@ -1,5 +1,6 @@
 // The manager page: status, registers, staff and PINs, products and prices,
-// stock and counts, shifts with X/Z reports, the adjustment queue, the audit log.
+// printers, stock and counts, shifts with X/Z reports, the adjustment queue,
+// the audit log.
 "use strict";
 (() => {
   const { api, money, parseMoney, qty, el, $, show, banner, store } = Outpost;
@@ -37,7 +38,7 @@
   }
   $("#logout").addEventListener("click", async () => { if (presence) { presence.close(); presence = null; } try { await call("DELETE", "/api/v1/sessions/current"); } catch (_) { /* gone anyway */ } store.removeItem(KEY); start(); });
 
-  const tabs = { Status: status, Registers: registers, Staff: staff, Products: products, Stock: stock, Shifts: shifts, Adjustments: adjustments, Audit: audit };
+  const tabs = { Status: status, Registers: registers, Printers: printerTab, Staff: staff, Products: products, Stock: stock, Shifts: shifts, Adjustments: adjustments, Audit: audit };
   function enter(me) {
     show("#login", false); show("#app");
     $("#who").textContent = `${me.name} · ${me.role}`;
@@ -97,6 +98,75 @@
         el("td", {}, d.revoked_at ? "revoked" : "active"),
         el("td", {}, d.revoked_at ? "" : el("button", { onclick: async () => { if (!confirm(`Revoke ${d.name}?`)) return; try { await call("DELETE", "/api/v1/devices/" + d.id); open("Registers"); } catch (e) { banner(e.message); } } }, "Revoke"))))),
       el("p", {}, "Pair a new register by opening this server's address in the register's browser and signing in as a manager there.")];
+  }
+
+
+  // Printers: which hw-proxy drives each, how it reaches it, what prints
+  // there; the hw-proxy's own view of each one (ready, waiting jobs).
+  async function printerTab() {
+    const [r, devices] = await Promise.all([call("GET", "/api/v1/printers"), call("GET", "/api/v1/devices")]);
+    const registerName = Object.fromEntries(devices.map((d) => [d.id, d.name]));
+    const stateOf = (x) => {
+      if (x.push_error) return el("span", { class: "status-unhealthy" }, "not taken: " + x.push_error);
+      if (!x.live) return el("span", { class: "status-degraded" }, "hw-proxy has not got it yet");
+      if (!x.applied) return el("span", { class: "status-degraded" }, "being applied");
+      return x.live.ready ? el("span", { class: "status-ok" }, "ready") : el("span", { class: "status-unhealthy" }, x.live.problem || "not ready");
+    };
+    const prints = (p) => p.role === "kitchen" ? "kitchen tickets" : p.device_id ? `receipts of ${registerName[p.device_id] || p.device_id}` : "receipts (every register without its own)";
+    const rows = r.printers.map((x) => {
+      const p = x.printer;
+      return el("tr", { id: "printer-" + p.id }, el("td", {}, p.id + (x.has_logo ? " (logo)" : "")), el("td", {}, prints(p)), el("td", {}, p.hw_proxy_url), el("td", {}, p.address), el("td", {}, stateOf(x)),
+        el("td", {}, x.live ? `${x.live.queued} queued, ${x.live.uncertain} uncertain, ${x.live.held} held` : ""),
+        el("td", {}, el("button", { onclick: () => edit(p) }, "Edit"), " ",
+          el("button", { onclick: async () => { if (!confirm(`Remove printer ${p.id}?`)) return; try { await call("DELETE", "/api/v1/printers/" + p.id); banner("Removed", "ok"); open("Printers"); } catch (e) { banner(e.message); } } }, "Remove")));
+    });
+    const proxies = r.hw_proxies.map((h) => el("tr", {}, el("td", {}, h.url), el("td", { class: h.reachable ? "status-ok" : "status-unhealthy" }, h.reachable ? "reachable" : "unreachable: " + (h.error || "")),
+      el("td", {}, h.own_printers.map((o) => `${o.id} (${o.address}) ${o.ready ? "ready" : o.problem || "not ready"}`).join(", "))));
+    const f = (name, label, attrs = {}) => input(name, label, { id: "printer-" + name, ...attrs });
+    const select = (name, label, options) => el("label", {}, label, el("select", { name, id: "printer-" + name }, ...options.map(([v, t]) => el("option", { value: v }, t))));
+    const defaultUrl = (r.hw_proxies[0] && r.hw_proxies[0].url) || "";
+    return [el("h2", {}, "Printers"),
+      r.from_settings ? el("p", {}, "No printer is configured here yet: receipts go to the printer named in the edge's settings (printing.receipt_printer). The first printer added here replaces them.") : "",
+      table(["Printer", "Prints", "hw-proxy", "Address", "State", "Waiting", ""], rows),
+      el("h2", { id: "printer-form-title" }, "Add a printer"),
+      form([f("id", "Name", { required: true, maxlength: 64, pattern: "[A-Za-z0-9_-]+", title: "letters, digits, - and _" }),
+        select("role", "Prints", [["receipt", "receipts"], ["kitchen", "kitchen tickets"]]),
+        select("device_id", "Register", [["", "every register without its own"], ...devices.filter((d) => !d.revoked_at && d.kind === "register").map((d) => [d.id, d.name])]),
+        f("hw_proxy_url", "hw-proxy (gRPC)", { required: true, value: defaultUrl, placeholder: "http://10.0.0.5:7072" }),
+        f("address", "Printer address", { required: true, placeholder: "tcp://10.0.0.21:9100" }),
+        f("width", "Characters per line", { type: "number", min: 16, max: 96, value: 48 }),
+        f("code_pages", "Code pages", { placeholder: "CP858, CP437 (empty: all)" }),
+        f("fallback", "Fallback (kitchen)", { maxlength: 64 }),
+        el("label", {}, "Logo (PNG)", el("input", { name: "logo", id: "printer-logo", type: "file", accept: "image/png" })),
+        el("label", {}, "No logo", el("input", { name: "no_logo", id: "printer-no_logo", type: "checkbox" }))], "Save",
+      async (fd) => {
+        const body = { hw_proxy_url: fd.get("hw_proxy_url"), address: fd.get("address"), width: Number(fd.get("width") || 48), role: fd.get("role"),
+          device_id: fd.get("role") === "receipt" && fd.get("device_id") ? fd.get("device_id") : null,
+          code_pages: String(fd.get("code_pages") || "").split(",").map((x) => x.trim()).filter(Boolean), fallback: fd.get("fallback") || null };
+        const file = fd.get("logo");
+        if (fd.get("no_logo")) body.logo_png_base64 = "";
+        else if (file && file.size) body.logo_png_base64 = await base64(file);
+        const res = await call("PUT", "/api/v1/printers/" + encodeURIComponent(fd.get("id")), body);
+        const failed = Object.entries(res.pushed).filter(([, v]) => !v.ok);
+        banner(failed.length ? `Saved; ${failed.map(([u, v]) => `${u} did not take it: ${v.error}`).join("; ")}` : "Saved; hw-proxy took it", failed.length ? undefined : "ok");
+        open("Printers");
+      }),
+      el("h2", {}, "hw-proxies"), table(["hw-proxy", "State", "Its own printers (settings file)"], proxies)];
+  }
+  function edit(p) {
+    for (const k of ["id", "hw_proxy_url", "address", "width", "role", "fallback"]) $("#printer-" + k).value = p[k] === null ? "" : p[k];
+    $("#printer-device_id").value = p.device_id || "";
+    $("#printer-code_pages").value = p.code_pages;
+    $("#printer-form-title").textContent = "Change printer " + p.id;
+    $("#printer-id").scrollIntoView();
+  }
+  function base64(file) {
+    return new Promise((resolve, reject) => {
+      const r = new FileReader();
+      r.onload = () => resolve(String(r.result).replace(/^data:[^,]*,/, ""));
+      r.onerror = () => reject(new Error("Cannot read the logo file"));
+      r.readAsDataURL(file);
+    });
   }
 
   async function staff() {

@@ -76,6 +76,7 @@
       screen("#sell");
       renderCart();
       loadRecent();
+      loadPrinter();
     } catch (e) {
       if (e.status === 404) return screen("#shift");
       banner(e.message);
@@ -260,8 +261,10 @@
       renderCart();
       $("#receipt-change").textContent = money(order.change_minor, order.currency);
       $("#receipt-text").textContent = receiptText(order);
+      picture("#receipt-picture", order.id);
       $("#receipt").showModal();
       loadRecent();
+      setTimeout(loadPrinter, 1000);
     } catch (e) {
       banner(e.network ? e.message + " Press Confirm again to retry the same sale." : e.message);
     } finally { $("#pay-confirm").disabled = false; }
@@ -286,6 +289,47 @@
     return lines.join("\n");
   }
 
+  // The receipt as this register's printer prints it (width, code page,
+  // logo), drawn by the server: an <img> cannot send the session header.
+  async function picture(sel, orderId) {
+    const img = $(sel);
+    show(sel, false);
+    if (img.src) URL.revokeObjectURL(img.src);
+    try {
+      const res = await fetch(`/api/v1/orders/${encodeURIComponent(orderId)}/receipt.png`, { headers: { Authorization: "Bearer " + store.getItem("outpost.session") } });
+      if (!res.ok) return;
+      // Shown once drawn (the blob: URL is allowed by the page's CSP).
+      img.onload = () => show(sel);
+      img.src = URL.createObjectURL(await res.blob());
+    } catch (_) { /* the text preview is there */ }
+  }
+
+  // ---- this register's printer: its state, its queue, reprint and cancel ----
+  const JOB_WORDS = { queued: "waiting for the printer", sending: "printing", printed: "printed", uncertain: "may not have printed", held: "too old to print by itself", expired: "not fired (too late)", cancelled: "cancelled" };
+  async function loadPrinter() {
+    if ($("#sell").hidden) return;
+    let r;
+    try { r = await api("GET", "/api/v1/printing/jobs?limit=8"); } catch (e) {
+      // No receipt printer for this register: nothing to show.
+      if (e.status === 404) return show("#printer", false);
+      show("#printer");
+      $("#printer-state").textContent = "· " + e.message;
+      $("#printer-state").className = "status-unhealthy";
+      return;
+    }
+    show("#printer");
+    const s = r.state;
+    const ok = s && s.ready;
+    $("#printer-state").textContent = `${r.printer} · ` + (ok ? "ready" : s ? (s.problem || "not ready") : "unknown to hw-proxy");
+    $("#printer-state").className = ok ? "status-ok" : "status-unhealthy";
+    const act = (label, path, body) => el("button", { onclick: async () => { try { await api("POST", path, body); loadPrinter(); } catch (e) { banner(e.message); } } }, label);
+    $("#print-jobs").replaceChildren(...r.jobs.map((j) => el("li", { class: "job-" + j.state, "data-job": j.id },
+      el("span", {}, `${j.kind} ${new Date(j.created_at_ms).toLocaleTimeString()}`), el("small", {}, JOB_WORDS[j.state] || j.state),
+      ["printed", "uncertain", "held", "cancelled", "expired"].includes(j.state) && j.kind !== "drawer" ? act("Reprint", `/api/v1/printing/jobs/${j.id}/reprint`, { id: uuidv7() }) : "",
+      ["queued", "uncertain", "held"].includes(j.state) ? act("Cancel", `/api/v1/printing/jobs/${j.id}/cancel`) : "")));
+  }
+  setInterval(loadPrinter, 5000);
+
   // ---- recent orders and returns --------------------------------------------
   async function loadRecent() {
     try {
@@ -300,6 +344,7 @@
       current = await api("GET", "/api/v1/orders/" + encodeURIComponent(id));
       $("#order-title").textContent = `Order ${current.number}`;
       $("#order-text").textContent = receiptText(current);
+      picture("#order-picture", current.id);
       show("#return-form", current.status === "paid");
       $("#return-lines tbody").replaceChildren(...current.lines.map((l) => el("tr", {},
         el("td", {}, l.name), el("td", {}, `${qty(l.qty_milli - l.refunded_milli, true)} left`),

@@ -94,6 +94,8 @@ pub struct Profile {
     pub width: usize,
     /// Code pages the printer has, in order of preference.
     pub code_pages: Vec<CodePage>,
+    /// Printed at the top of each receipt ([`raster::logo`]).
+    pub logo: Option<std::sync::Arc<raster::Bitmap>>,
 }
 
 impl Default for Profile {
@@ -107,6 +109,7 @@ impl Default for Profile {
                 CodePage::Cp866,
                 CodePage::Cp737,
             ],
+            logo: None,
         }
     }
 }
@@ -221,6 +224,8 @@ enum Op {
     },
     Qr(String),
     Code39(String),
+    /// A picture, centred.
+    Image(std::sync::Arc<raster::Bitmap>),
     Feed(u8),
     Drawer,
     Cut,
@@ -344,11 +349,15 @@ impl Receipt {
         Ok(())
     }
 
-    fn ops(&self, width: usize, drawer: bool) -> Vec<Op> {
+    fn ops(&self, profile: &Profile, drawer: bool) -> Vec<Op> {
+        let width = profile.width;
         let mut ops = Vec::new();
         if drawer {
             // First: the drawer opens while the receipt prints.
             ops.push(Op::Drawer);
+        }
+        if let Some(logo) = &profile.logo {
+            ops.push(Op::Image(logo.clone()));
         }
         ops.push(Op::Text {
             text: self.store.clone(),
@@ -678,6 +687,14 @@ fn encode(ops: &[Op], profile: &Profile) -> Result<Encoded, DocumentError> {
                     .code39_option(data, BarcodeOption::default())?
                     .justify(JustifyMode::LEFT)?;
             }
+            Op::Image(picture) => {
+                let mut line = raster::Bitmap::new(
+                    (profile.width * raster::CELL_W).max(picture.width),
+                    picture.height,
+                );
+                line.draw(picture, (line.width - picture.width) / 2, 0);
+                p.custom(&line.escpos())?;
+            }
             Op::Feed(n) => {
                 p.feeds(*n)?;
             }
@@ -700,7 +717,7 @@ fn encode(ops: &[Op], profile: &Profile) -> Result<Encoded, DocumentError> {
 /// A receipt, with a drawer kick first when the sale took cash.
 pub fn receipt(r: &Receipt, profile: &Profile, drawer: bool) -> Result<Encoded, DocumentError> {
     r.validate()?;
-    encode(&r.ops(profile.width, drawer), profile)
+    encode(&r.ops(profile, drawer), profile)
 }
 
 pub fn kitchen_ticket(t: &KitchenTicket, profile: &Profile) -> Result<Encoded, DocumentError> {
@@ -721,6 +738,21 @@ pub fn drawer_kick() -> Encoded {
 mod tests {
     use super::*;
     use crate::render::render;
+
+    fn ticket() -> KitchenTicket {
+        KitchenTicket {
+            order_number: "S01-R2-000124".into(),
+            time: "10:16".into(),
+            station: Some("Grill".into()),
+            note: Some("table 4".into()),
+            lines: vec![TicketLine {
+                quantity: "2".into(),
+                name: "Burger".into(),
+                note: Some("no onions".into()),
+            }],
+            cancelled: false,
+        }
+    }
 
     fn sample() -> Receipt {
         Receipt {
@@ -821,6 +853,7 @@ mod tests {
             &Profile {
                 width: 16,
                 code_pages: vec![CodePage::Cp437],
+                logo: None,
             },
             false,
         )
@@ -845,6 +878,37 @@ mod tests {
         assert!(out.bytes.ends_with(&[
             0x1d, b'(', b'k', 3, 0, 49, 81, 48, 0x1b, b'a', 0, 0x1b, b'd', 3, 0x1d, b'V', b'A', 1
         ]));
+    }
+
+    #[test]
+    fn a_logo_prints_first_centred_on_the_paper_and_only_on_receipts() {
+        let mut logo = raster::Bitmap::new(96, 8);
+        for y in 0..8 {
+            for x in 0..96 {
+                logo.set(x, y);
+            }
+        }
+        let profile = Profile {
+            width: 32,
+            logo: Some(std::sync::Arc::new(logo)),
+            ..Profile::default()
+        };
+        let out = receipt(&sample(), &profile, true).unwrap();
+        let page = crate::render::picture(&out.bytes, 384);
+        let text = render(&out.bytes).text();
+        assert!(
+            text.starts_with("[image 384x8]\n"),
+            "the logo comes first, a paper's width: {text}"
+        );
+        // Centred: (384 - 96) / 2 = 144 dots of paper either side.
+        assert!(!page.get(143, 0) && page.get(144, 0) && page.get(239, 7) && !page.get(240, 7));
+        assert!(
+            render(&kitchen_ticket(&ticket(), &profile).unwrap().bytes)
+                .text()
+                .lines()
+                .all(|l| !l.starts_with("[image")),
+            "kitchen tickets carry no logo"
+        );
     }
 
     #[test]
@@ -891,18 +955,7 @@ mod tests {
         r.refund = true;
         let text = render(&receipt(&r, &Profile::default(), false).unwrap().bytes).text();
         assert!(text.contains("REFUND"));
-        let t = KitchenTicket {
-            order_number: "S01-R2-000124".into(),
-            time: "10:16".into(),
-            station: Some("Grill".into()),
-            note: Some("table 4".into()),
-            lines: vec![TicketLine {
-                quantity: "2".into(),
-                name: "Burger".into(),
-                note: Some("no onions".into()),
-            }],
-            cancelled: false,
-        };
+        let t = ticket();
         let page = render(&kitchen_ticket(&t, &Profile::default()).unwrap().bytes);
         let text = page.text();
         assert!(

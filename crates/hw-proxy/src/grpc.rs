@@ -1,8 +1,10 @@
 //! The PrintService (`outpost.hw.v1`) the api uses: the same job intake as
 //! the HTTP side, with gRPC status codes.
 
-use crate::document::{KitchenTicket, Labelled, Receipt, ReceiptLine, TicketLine};
+use crate::PrinterConfig;
+use crate::document::{CodePage, KitchenTicket, Labelled, Receipt, ReceiptLine, TicketLine};
 use crate::jobs::{self, JobRequest, Refusal};
+use crate::worker::SetRefusal;
 use crate::worker::Shared;
 use outpost_proto::hw_v1 as pb;
 use outpost_proto::hw_v1::print_service_server::PrintService;
@@ -27,7 +29,7 @@ fn labelled(v: Vec<pb::Labelled>) -> Vec<Labelled> {
         .collect()
 }
 
-fn receipt(r: pb::Receipt) -> Receipt {
+pub fn receipt(r: pb::Receipt) -> Receipt {
     Receipt {
         store: r.store,
         header: r.header,
@@ -88,6 +90,78 @@ fn job(j: outpost_storage::printq::Job) -> pb::Job {
     }
 }
 
+fn definition(p: &crate::worker::Printer) -> pb::PrinterDefinition {
+    pb::PrinterDefinition {
+        id: p.config.id.clone(),
+        address: p.config.address.clone(),
+        width: p.config.width as u32,
+        code_pages: p
+            .config
+            .code_pages
+            .iter()
+            .map(|c| format!("{c:?}").to_uppercase())
+            .collect(),
+        fallback: p.config.fallback.clone().unwrap_or_default(),
+        logo_png: p.logo_png.clone(),
+    }
+}
+
+/// A printer's settings from the edge's definition.
+#[allow(clippy::result_large_err)]
+pub fn config(d: pb::PrinterDefinition) -> Result<(PrinterConfig, Vec<u8>), Status> {
+    let code_pages = d
+        .code_pages
+        .iter()
+        .map(|c| {
+            serde_json::from_value::<CodePage>(serde_json::Value::String(c.to_uppercase()))
+                .map_err(|_| {
+                    Status::invalid_argument(format!(
+                        "printer {:?}: code page {c:?} is not one of CP437, CP737, CP850, CP852, CP858, CP866",
+                        d.id
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        PrinterConfig {
+            id: d.id,
+            address: d.address,
+            width: d.width as usize,
+            code_pages,
+            fallback: opt(d.fallback),
+        },
+        d.logo_png,
+    ))
+}
+
+async fn printers(shared: &Shared) -> pb::Printers {
+    let mut out = Vec::new();
+    for (p, c) in jobs::printers(shared).await {
+        let s = p.state();
+        out.push(pb::PrinterInfo {
+            definition: Some(definition(&p)),
+            managed: p.managed,
+            reachable: s.reachable,
+            ready: s.ready,
+            problem: s.problem.unwrap_or_default(),
+            since_ms: s.since_ms,
+            queued: c.queued,
+            uncertain: c.uncertain,
+            held: c.held,
+        });
+    }
+    pb::Printers { printers: out }
+}
+
+fn storage(e: StorageError) -> Status {
+    match e {
+        StorageError::NotFound(m) => Status::not_found(m),
+        StorageError::Conflict(m) => Status::failed_precondition(m),
+        StorageError::Unprocessable(m) => Status::invalid_argument(m),
+        e => status(Refusal::Storage(e)),
+    }
+}
+
 fn status(r: Refusal) -> Status {
     match r {
         Refusal::UnknownPrinter(m) => Status::not_found(m),
@@ -144,6 +218,88 @@ impl PrintService for Service {
             Ok(None) => Err(Status::not_found(format!("job {id} not found"))),
             Err(e) => Err(status(Refusal::Storage(e))),
         }
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsReply>, Status> {
+        let r = request.into_inner();
+        if self.shared.printer(&r.printer).is_none() {
+            return Err(Status::not_found(format!(
+                "no printer {:?} here",
+                r.printer
+            )));
+        }
+        let limit = if r.limit == 0 {
+            20
+        } else {
+            r.limit.clamp(1, 100)
+        };
+        let jobs = self
+            .shared
+            .q(move |q| q.list(Some(&r.printer), None, i64::from(limit)))
+            .await
+            .map_err(storage)?;
+        Ok(Response::new(pb::ListJobsReply {
+            jobs: jobs.into_iter().map(job).collect(),
+        }))
+    }
+
+    async fn reprint(
+        &self,
+        request: Request<pb::ReprintRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        if uuid::Uuid::parse_str(&r.new_id).is_err() {
+            return Err(Status::invalid_argument(format!(
+                "new_id {:?} is not a UUID",
+                r.new_id
+            )));
+        }
+        let j = jobs::reprint(&self.shared, r.id, r.new_id)
+            .await
+            .map_err(storage)?;
+        Ok(Response::new(job(j)))
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<pb::CancelRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let id = request.into_inner().id;
+        let j = self
+            .shared
+            .q(move |q| q.cancel(&id, crate::now_ms()))
+            .await
+            .map_err(storage)?;
+        Ok(Response::new(job(j)))
+    }
+
+    async fn set_printers(
+        &self,
+        request: Request<pb::SetPrintersRequest>,
+    ) -> Result<Response<pb::Printers>, Status> {
+        let set = request
+            .into_inner()
+            .printers
+            .into_iter()
+            .map(config)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.shared.set_managed(set).await.map_err(|r| match r {
+            SetRefusal::Invalid(m) => Status::invalid_argument(m),
+            SetRefusal::Taken(m) => Status::already_exists(m),
+            SetRefusal::Busy(m) => Status::failed_precondition(m),
+            SetRefusal::Storage(e) => status(Refusal::Storage(e)),
+        })?;
+        Ok(Response::new(printers(&self.shared).await))
+    }
+
+    async fn list_printers(
+        &self,
+        _: Request<pb::ListPrintersRequest>,
+    ) -> Result<Response<pb::Printers>, Status> {
+        Ok(Response::new(printers(&self.shared).await))
     }
 }
 

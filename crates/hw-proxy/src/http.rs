@@ -2,7 +2,7 @@
 //! out, for the api, the register page and ops.
 
 use crate::jobs::{self, JobRequest, Refusal};
-use crate::worker::{self, Shared};
+use crate::worker::Shared;
 use crate::{HwConfig, now_ms};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -175,10 +175,7 @@ async fn preview_png(shared: web::Data<Shared>, id: web::Path<String>) -> HttpRe
     let found = shared.q(move |q| Ok(q.get(&i)?.zip(q.payload(&i)?))).await;
     match found {
         Ok(Some((job, bytes))) => {
-            let width = shared
-                .printers
-                .get(&job.printer)
-                .map_or(48, |p| p.profile.width);
+            let width = shared.printer(&job.printer).map_or(48, |p| p.profile.width);
             let png = web::block(move || crate::render::png(&bytes, width * crate::raster::CELL_W))
                 .await
                 .unwrap_or_default();
@@ -216,15 +213,8 @@ async fn reprint(
             format!("job id {new_id:?} is not a UUID"),
         );
     }
-    let id = id.into_inner();
-    match shared.q(move |q| q.reprint(&id, &new_id, now_ms())).await {
-        Ok(j) => {
-            if let Some(p) = shared.printers.get(&j.printer) {
-                p.wake.notify_one();
-            }
-            tracing::info!(job = %j.id, of = ?j.reprint_of, "reprint asked");
-            HttpResponse::Created().json(serde_json::json!({ "job": j }))
-        }
+    match crate::jobs::reprint(&shared, id.into_inner(), new_id).await {
+        Ok(j) => HttpResponse::Created().json(serde_json::json!({ "job": j })),
         Err(e) => storage_problem(e),
     }
 }
@@ -239,14 +229,13 @@ async fn cancel(shared: web::Data<Shared>, id: web::Path<String>) -> HttpRespons
 
 async fn printers(shared: web::Data<Shared>) -> HttpResponse {
     let mut out = Vec::new();
-    for (id, p) in &shared.printers {
-        let i = id.clone();
-        let counts = shared.q(move |q| q.counts(&i)).await.unwrap_or_default();
+    for (p, counts) in crate::jobs::printers(&shared).await {
         out.push(serde_json::json!({
-            "id": id,
+            "id": p.config.id,
             "address": p.address.to_string(),
             "width": p.profile.width,
             "fallback": p.config.fallback,
+            "managed": p.managed,
             "state": p.state(),
             "jobs": counts,
         }));
@@ -256,13 +245,13 @@ async fn printers(shared: web::Data<Shared>) -> HttpResponse {
 
 async fn health(shared: web::Data<Shared>) -> HttpResponse {
     let queue_ok = shared.q(|q| q.list(None, None, 1)).await.is_ok();
-    let printers: serde_json::Map<String, serde_json::Value> = shared
-        .printers
+    let all = shared.printers();
+    let printers: serde_json::Map<String, serde_json::Value> = all
         .iter()
-        .map(|(id, p)| {
+        .map(|p| {
             let s = p.state();
             (
-                id.clone(),
+                p.config.id.clone(),
                 serde_json::json!({"ready": s.ready, "problem": s.problem}),
             )
         })
@@ -271,7 +260,7 @@ async fn health(shared: web::Data<Shared>) -> HttpResponse {
     // restart would not bring the paper back.
     let status = if !queue_ok {
         "unhealthy"
-    } else if shared.printers.values().any(|p| !p.state().ready) {
+    } else if all.iter().any(|p| !p.state().ready) {
         "degraded"
     } else {
         "ok"
@@ -285,7 +274,8 @@ async fn health(shared: web::Data<Shared>) -> HttpResponse {
 }
 
 async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
-    for id in shared.printers.keys() {
+    for p in shared.printers() {
+        let id = &p.config.id;
         let i = id.clone();
         if let Ok(c) = shared.q(move |q| q.counts(&i)).await {
             for (state, n) in [
@@ -344,10 +334,9 @@ async fn page(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
          #message.ok{color:#060}#message.bad{color:#b00}</style>\
          <script src=/hw.js defer></script><h1>Printers</h1><table><tr><th>Printer<th>State<th>Waiting",
     );
-    for (id, p) in &shared.printers {
+    for (p, c) in crate::jobs::printers(&shared).await {
         let s = p.state();
-        let i = id.clone();
-        let c = shared.q(move |q| q.counts(&i)).await.unwrap_or_default();
+        let id = &p.config.id;
         let state = match &s.problem {
             None => "<span class=ready>ready</span>".to_owned(),
             Some(problem) => format!("<span class=away>{}</span>", esc(problem)),
@@ -521,14 +510,7 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     let listener_port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.1);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shared_arc: Arc<Shared> = shared.clone().into_inner();
-    let mut workers = Vec::new();
-    for p in shared.printers.values() {
-        workers.push(tokio::spawn(worker::run(
-            shared_arc.clone(),
-            p.clone(),
-            stop_rx.clone(),
-        )));
-    }
+    shared_arc.start();
     shared.inputs.spawn(shared.config.inputs.clone());
     let grpc_addr = (addr.0.clone(), shared.config.grpc_port);
     let grpc_listener = tokio::net::TcpListener::bind(&grpc_addr)
@@ -570,7 +552,7 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     .map_err(|e| e.to_string())?
     .run();
     let port = listener_port;
-    tracing::info!(host = %addr.0, port, grpc_port, printers = shared.printers.len(), "hw-proxy listening");
+    tracing::info!(host = %addr.0, port, grpc_port, printers = shared.printers().len(), "hw-proxy listening");
     println!(
         "Outpost hw-proxy listening on http://{}:{port} (gRPC {grpc_port})",
         addr.0
@@ -578,8 +560,6 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     let r = server.await.map_err(|e| e.to_string());
     let _ = stop_tx.send(true);
     let _ = grpc.await;
-    for w in workers {
-        let _ = w.await;
-    }
+    shared_arc.stop().await;
     r
 }

@@ -40,11 +40,15 @@ fn encode(req: &JobRequest, shared: &Shared) -> Result<(NewJob, Vec<char>), Refu
     if uuid::Uuid::parse_str(&req.id).is_err() {
         return Err(invalid(format!("job id {:?} is not a UUID", req.id)));
     }
-    let Some(printer) = shared.printers.get(&req.printer) else {
+    let Some(printer) = shared.printer(&req.printer) else {
         return Err(Refusal::UnknownPrinter(format!(
             "no printer {:?} here; this hw-proxy drives {:?}",
             req.printer,
-            shared.printers.keys().collect::<Vec<_>>()
+            shared
+                .printers()
+                .iter()
+                .map(|p| p.config.id.as_str())
+                .collect::<Vec<_>>()
         )));
     };
     let encoded = match (req.kind.as_str(), &req.receipt, &req.ticket) {
@@ -100,7 +104,7 @@ pub async fn submit(shared: &Shared, req: JobRequest) -> Result<Accepted, Refusa
     let printer = job.printer.clone();
     match shared.q(move |q| q.submit(&job, now_ms())).await {
         Ok(Submitted::New(job)) => {
-            if let Some(p) = shared.printers.get(&printer) {
+            if let Some(p) = shared.printer(&printer) {
                 p.wake.notify_one();
             }
             if !replaced.is_empty() {
@@ -119,4 +123,30 @@ pub async fn submit(shared: &Shared, req: JobRequest) -> Result<Accepted, Refusa
         }),
         Err(e) => Err(Refusal::Storage(e)),
     }
+}
+
+/// A person asks for a job again (see `PrintQueue::reprint`).
+pub async fn reprint(shared: &Shared, id: String, new_id: String) -> outpost_storage::Result<Job> {
+    let j = shared.q(move |q| q.reprint(&id, &new_id, now_ms())).await?;
+    if let Some(p) = shared.printer(&j.printer) {
+        p.wake.notify_one();
+    }
+    tracing::info!(job = %j.id, of = ?j.reprint_of, "reprint asked");
+    Ok(j)
+}
+
+/// Every printer with the jobs waiting on it.
+pub async fn printers(
+    shared: &Shared,
+) -> Vec<(
+    std::sync::Arc<crate::worker::Printer>,
+    outpost_storage::printq::Counts,
+)> {
+    let mut out = Vec::new();
+    for p in shared.printers() {
+        let id = p.config.id.clone();
+        let counts = shared.q(move |q| q.counts(&id)).await.unwrap_or_default();
+        out.push((p, counts));
+    }
+    out
 }

@@ -24,6 +24,7 @@ pub mod virtual_printer;
 pub mod worker;
 
 use serde::Deserialize;
+use std::collections::HashSet;
 use std::time::Duration;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -66,7 +67,7 @@ struct PrintersFile {
     inputs: Vec<inputs::InputConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrinterConfig {
     pub id: String,
@@ -137,41 +138,19 @@ impl HwConfig {
                     .into(),
             );
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for p in &self.printers {
-            if p.id.is_empty()
-                || !p
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(format!(
-                    "printer id {:?}: use letters, digits, - and _",
-                    p.id
-                ));
-            }
+            check_id("printer", &p.id)?;
             if !seen.insert(p.id.as_str()) {
                 return Err(format!("printer {:?} is listed twice", p.id));
             }
             transport::Address::parse(&p.address)
                 .map_err(|e| format!("printer {:?}: {e}", p.id))?;
-            if !(16..=96).contains(&p.width) {
-                return Err(format!(
-                    "printer {:?}: width {} is not 16–96 characters",
-                    p.id, p.width
-                ));
-            }
+            check_width(p)?;
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for i in &self.inputs {
-            if i.id.is_empty()
-                || !i
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(format!("input id {:?}: use letters, digits, - and _", i.id));
-            }
+            check_id("input", &i.id)?;
             if !seen.insert(i.id.as_str()) {
                 return Err(format!("input {:?} is listed twice", i.id));
             }
@@ -197,6 +176,32 @@ impl HwConfig {
             status: Duration::from_millis(self.status_timeout_ms),
         }
     }
+}
+
+/// Printer and input ids: letters, digits, - and _ (they appear in URLs,
+/// metrics labels and file names).
+pub fn check_id(what: &str, id: &str) -> Result<(), String> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{what} id {id:?}: use 1 to 64 letters, digits, - and _"
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_width(p: &PrinterConfig) -> Result<(), String> {
+    if !(16..=96).contains(&p.width) {
+        return Err(format!(
+            "printer {:?}: width {} is not 16–96 characters",
+            p.id, p.width
+        ));
+    }
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch.

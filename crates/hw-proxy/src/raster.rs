@@ -147,6 +147,106 @@ pub fn text(line: &str, scale: usize, bold: bool) -> (Bitmap, Vec<char>) {
     (b, missing)
 }
 
+/// The largest logo file taken, and the most dots it may decode to: a
+/// receipt logo is a few kilobytes; anything near these is a mistake.
+pub const LOGO_MAX_BYTES: usize = 256 * 1024;
+const LOGO_MAX_PIXELS: usize = 2048 * 2048;
+/// The tallest a logo prints, in dots (≈ 25 mm at 203 dpi).
+pub const LOGO_MAX_HEIGHT: usize = 200;
+
+/// A PNG logo as the printer prints it: scaled down (never up) to fit
+/// `max_width` dots and [`LOGO_MAX_HEIGHT`], transparent parts white, grey
+/// dithered (Floyd–Steinberg) to black and white dots.
+pub fn logo(png_bytes: &[u8], max_width: usize) -> Result<Bitmap, String> {
+    if png_bytes.len() > LOGO_MAX_BYTES {
+        return Err(format!(
+            "the logo is {} KiB; at most {} KiB",
+            png_bytes.len() / 1024,
+            LOGO_MAX_BYTES / 1024
+        ));
+    }
+    let mut d = png::Decoder::new_with_limits(
+        std::io::Cursor::new(png_bytes),
+        png::Limits {
+            bytes: LOGO_MAX_PIXELS * 4,
+        },
+    );
+    d.set_transformations(png::Transformations::normalize_to_color8());
+    let too_big = || format!("the logo has more than {LOGO_MAX_PIXELS} pixels");
+    let mut r = d.read_info().map_err(|e| match e {
+        png::DecodingError::LimitsExceeded => too_big(),
+        e => format!("the logo is not a PNG image: {e}"),
+    })?;
+    let (w, h) = (r.info().width as usize, r.info().height as usize);
+    if w == 0 || h == 0 || w * h > LOGO_MAX_PIXELS {
+        return Err(too_big());
+    }
+    let mut buf = vec![0; r.output_buffer_size().ok_or_else(too_big)?];
+    let info = r
+        .next_frame(&mut buf)
+        .map_err(|e| format!("the logo is not a readable PNG image: {e}"))?;
+    let channels = info.color_type.samples();
+    // Luminance 0 (black) ..= 255 (white), alpha composed over paper.
+    let lum = |x: usize, y: usize| -> f32 {
+        let p = &buf[y * info.line_size + x * channels..][..channels];
+        let (grey, alpha) = match channels {
+            1 => (f32::from(p[0]), 255.0),
+            2 => (f32::from(p[0]), f32::from(p[1])),
+            3 => (luma(p), 255.0),
+            _ => (luma(p), f32::from(p[3])),
+        };
+        grey * alpha / 255.0 + 255.0 * (1.0 - alpha / 255.0)
+    };
+    let scale = (max_width as f32 / w as f32)
+        .min(LOGO_MAX_HEIGHT as f32 / h as f32)
+        .min(1.0);
+    let (tw, th) = (
+        ((w as f32 * scale).round() as usize).max(1),
+        ((h as f32 * scale).round() as usize).max(1),
+    );
+    // Each target dot averages the source pixels it covers.
+    let mut grey = vec![0f32; tw * th];
+    for ty in 0..th {
+        let (y0, y1) = (ty * h / th, ((ty + 1) * h / th).max(ty * h / th + 1));
+        for tx in 0..tw {
+            let (x0, x1) = (tx * w / tw, ((tx + 1) * w / tw).max(tx * w / tw + 1));
+            let mut sum = 0.0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    sum += lum(x, y);
+                }
+            }
+            grey[ty * tw + tx] = sum / ((y1 - y0) * (x1 - x0)) as f32;
+        }
+    }
+    let mut out = Bitmap::new(tw, th);
+    for y in 0..th {
+        for x in 0..tw {
+            let old = grey[y * tw + x];
+            let black = old < 128.0;
+            if black {
+                out.set(x, y);
+            }
+            let err = old - if black { 0.0 } else { 255.0 };
+            let mut spread = |dx: isize, dy: usize, share: f32| {
+                let nx = x as isize + dx;
+                if nx >= 0 && (nx as usize) < tw && y + dy < th {
+                    grey[(y + dy) * tw + nx as usize] += err * share;
+                }
+            };
+            spread(1, 0, 7.0 / 16.0);
+            spread(-1, 1, 3.0 / 16.0);
+            spread(0, 1, 5.0 / 16.0);
+            spread(1, 1, 1.0 / 16.0);
+        }
+    }
+    Ok(out)
+}
+
+fn luma(rgb: &[u8]) -> f32 {
+    0.299 * f32::from(rgb[0]) + 0.587 * f32::from(rgb[1]) + 0.114 * f32::from(rgb[2])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +295,60 @@ mod tests {
         // Outside the BMP (an emoji): Unifont has no glyph for it.
         let (_, missing) = text("a\u{1F600}b", 1, false);
         assert_eq!(missing, vec!['\u{1F600}']);
+    }
+
+    fn png_of(width: u32, height: u32, color: png::ColorType, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, width, height);
+        enc.set_color(color);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header().unwrap().write_image_data(data).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_logo_keeps_its_black_and_white_and_fits_the_paper() {
+        // 100x10: left half black, right half white.
+        let data: Vec<u8> = (0..10)
+            .flat_map(|_| (0..100).map(|x| if x < 50 { 0 } else { 255 }))
+            .collect();
+        let b = logo(&png_of(100, 10, png::ColorType::Grayscale, &data), 576).unwrap();
+        assert_eq!((b.width, b.height), (100, 10), "never scaled up");
+        assert!(b.get(0, 0) && b.get(49, 9) && !b.get(50, 0) && !b.get(99, 9));
+        // Twice the paper's width: halved, proportions kept.
+        let wide: Vec<u8> = vec![0; 1152 * 40];
+        let b = logo(&png_of(1152, 40, png::ColorType::Grayscale, &wide), 576).unwrap();
+        assert_eq!((b.width, b.height), (576, 20));
+    }
+
+    #[test]
+    fn grey_dithers_to_about_half_the_dots_and_transparency_is_paper() {
+        let grey = vec![128u8; 64 * 64];
+        let b = logo(&png_of(64, 64, png::ColorType::Grayscale, &grey), 576).unwrap();
+        let black = (0..64)
+            .flat_map(|y| (0..64).map(move |x| (x, y)))
+            .filter(|&(x, y)| b.get(x, y))
+            .count();
+        assert!((1700..2400).contains(&black), "{black} of 4096");
+        // Fully transparent black pixels are white paper.
+        let clear: Vec<u8> = (0..16 * 16).flat_map(|_| [0, 0]).collect();
+        let b = logo(&png_of(16, 16, png::ColorType::GrayscaleAlpha, &clear), 576).unwrap();
+        assert!((0..16).all(|y| (0..16).all(|x| !b.get(x, y))));
+    }
+
+    #[test]
+    fn a_logo_that_is_not_a_png_or_too_big_is_refused_by_name() {
+        assert!(logo(b"GIF89a....", 576).unwrap_err().contains("not a PNG"));
+        let huge = vec![0u8; LOGO_MAX_BYTES + 1];
+        assert!(logo(&huge, 576).unwrap_err().contains("KiB"));
+        // A small file of an enormous picture: refused before decoding it.
+        let big = png_of(
+            2049,
+            2048,
+            png::ColorType::Grayscale,
+            &vec![255; 2049 * 2048],
+        );
+        assert!(big.len() < LOGO_MAX_BYTES);
+        assert!(logo(&big, 576).unwrap_err().contains("pixels"));
     }
 }

@@ -13,9 +13,10 @@ use crate::{HwConfig, PrinterConfig, now_ms};
 use outpost_storage::printq::{Job, JobState, PrintQueue};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 
 /// What the pages show about a printer.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -35,11 +36,51 @@ pub struct Printer {
     pub config: PrinterConfig,
     pub address: Address,
     pub profile: Profile,
+    /// Configured by the edge (`SetPrinters`), not hw-proxy's own settings.
+    pub managed: bool,
+    /// The PNG its logo was made from, as the edge sent it.
+    pub logo_png: Vec<u8>,
     pub wake: Notify,
+    /// Set when the printer is removed or replaced, or hw-proxy stops: its
+    /// worker finishes the job in hand and returns.
+    stop: watch::Sender<bool>,
     state: Mutex<PrinterState>,
 }
 
 impl Printer {
+    /// A printer from its settings; `Err` names what is wrong with them.
+    pub fn new(config: PrinterConfig, logo_png: Vec<u8>, managed: bool) -> Result<Printer, String> {
+        let name = &config.id;
+        let logo = if logo_png.is_empty() {
+            None
+        } else {
+            let dots = config.width * crate::raster::CELL_W;
+            Some(Arc::new(
+                crate::raster::logo(&logo_png, dots)
+                    .map_err(|e| format!("printer {name:?}: {e}"))?,
+            ))
+        };
+        Ok(Printer {
+            address: Address::parse(&config.address)
+                .map_err(|e| format!("printer {name:?}: {e}"))?,
+            profile: Profile {
+                width: config.width,
+                code_pages: if config.code_pages.is_empty() {
+                    Profile::default().code_pages
+                } else {
+                    config.code_pages.clone()
+                },
+                logo,
+            },
+            config,
+            managed,
+            logo_png,
+            wake: Notify::new(),
+            stop: watch::Sender::new(false),
+            state: Mutex::new(PrinterState::default()),
+        })
+    }
+
     pub fn state(&self) -> PrinterState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -81,43 +122,217 @@ impl Printer {
 pub struct Shared {
     pub config: HwConfig,
     pub queue: Arc<PrintQueue>,
-    pub printers: BTreeMap<String, Arc<Printer>>,
+    printers: RwLock<BTreeMap<String, Arc<Printer>>>,
+    /// Each printer's worker, to wait for before a replacement starts (two
+    /// workers on one printer could send one job twice).
+    workers: Mutex<BTreeMap<String, JoinHandle<()>>>,
+    /// One `SetPrinters` at a time.
+    configuring: tokio::sync::Mutex<()>,
     pub metrics: Metrics,
     /// Serial scanners and scales.
     pub inputs: crate::inputs::Inputs,
 }
 
+/// Why a set of managed printers was refused; nothing of it applied.
+#[derive(Debug)]
+pub enum SetRefusal {
+    Invalid(String),
+    /// A managed printer would take the id of one from the settings file.
+    Taken(String),
+    /// A printer to remove still has jobs waiting.
+    Busy(String),
+    Storage(outpost_storage::StorageError),
+}
+
 impl Shared {
+    /// The printers from the settings and those the edge configured (kept
+    /// in the queue's file), workers not started yet ([`Shared::start`]).
     pub fn new(config: HwConfig, queue: PrintQueue) -> Result<Shared, String> {
         let metrics = Metrics::new();
         let mut printers = BTreeMap::new();
         for p in &config.printers {
-            let profile = Profile {
-                width: p.width,
-                code_pages: if p.code_pages.is_empty() {
-                    Profile::default().code_pages
-                } else {
-                    p.code_pages.clone()
-                },
-            };
             printers.insert(
                 p.id.clone(),
-                Arc::new(Printer {
-                    address: Address::parse(&p.address)?,
-                    config: p.clone(),
-                    profile,
-                    wake: Notify::new(),
-                    state: Mutex::new(PrinterState::default()),
-                }),
+                Arc::new(Printer::new(p.clone(), Vec::new(), false)?),
             );
+        }
+        let managed = queue
+            .managed_printers()
+            .map_err(|e| format!("reading the edge's printers: {e}"))?;
+        for (json, logo) in managed {
+            let c: PrinterConfig = match serde_json::from_str(&json) {
+                Ok(c) => c,
+                Err(e) => return Err(format!("a stored printer is unreadable: {e}")),
+            };
+            if printers.contains_key(&c.id) {
+                tracing::warn!(printer = %c.id, "the settings file now names this printer too: the file's wins until the edge sends its printers again");
+                continue;
+            }
+            printers.insert(c.id.clone(), Arc::new(Printer::new(c, logo, true)?));
         }
         Ok(Shared {
             inputs: crate::inputs::Inputs::new(&config.inputs),
             config,
             queue: Arc::new(queue),
-            printers,
+            printers: RwLock::new(printers),
+            workers: Mutex::new(BTreeMap::new()),
+            configuring: tokio::sync::Mutex::new(()),
             metrics,
         })
+    }
+
+    pub fn printer(&self, id: &str) -> Option<Arc<Printer>> {
+        self.printers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Every printer, by id.
+    pub fn printers(&self) -> Vec<Arc<Printer>> {
+        self.printers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Starts every printer's worker.
+    pub fn start(self: &Arc<Self>) {
+        for p in self.printers() {
+            self.spawn(p);
+        }
+    }
+
+    fn spawn(self: &Arc<Self>, p: Arc<Printer>) {
+        let id = p.config.id.clone();
+        let handle = tokio::spawn(run(self.clone(), p));
+        self.workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, handle);
+    }
+
+    /// Stops a printer's worker and waits until it has let go of its job.
+    async fn retire(&self, p: &Printer) {
+        p.stop.send_replace(true);
+        p.wake.notify_one();
+        let handle = self
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&p.config.id);
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+    }
+
+    /// Stops every worker (hw-proxy is stopping).
+    pub async fn stop(&self) {
+        for p in self.printers() {
+            self.retire(&p).await;
+        }
+    }
+
+    /// Replaces the printers the edge manages with `set` (settings and logo
+    /// PNG each): all of it or, refused, none of it.
+    pub async fn set_managed(
+        self: &Arc<Self>,
+        set: Vec<(PrinterConfig, Vec<u8>)>,
+    ) -> Result<(), SetRefusal> {
+        let _one = self.configuring.lock().await;
+        let current = self.printers();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut new = Vec::new();
+        for (c, logo) in set {
+            crate::check_id("printer", &c.id).map_err(SetRefusal::Invalid)?;
+            if !seen.insert(c.id.clone()) {
+                return Err(SetRefusal::Invalid(format!(
+                    "printer {:?} is sent twice",
+                    c.id
+                )));
+            }
+            if current.iter().any(|p| p.config.id == c.id && !p.managed) {
+                return Err(SetRefusal::Taken(format!(
+                    "printer {:?} is already defined in hw-proxy's own settings; choose another id",
+                    c.id
+                )));
+            }
+            crate::check_width(&c).map_err(SetRefusal::Invalid)?;
+            new.push(Printer::new(c, logo, true).map_err(SetRefusal::Invalid)?);
+        }
+        let after: Vec<&str> = current
+            .iter()
+            .filter(|p| !p.managed)
+            .map(|p| p.config.id.as_str())
+            .chain(new.iter().map(|p| p.config.id.as_str()))
+            .collect();
+        for p in &new {
+            if let Some(f) = &p.config.fallback
+                && (f == &p.config.id || !after.contains(&f.as_str()))
+            {
+                return Err(SetRefusal::Invalid(format!(
+                    "printer {:?}: fallback {f:?} is not another printer of this hw-proxy",
+                    p.config.id
+                )));
+            }
+        }
+        let removed: Vec<Arc<Printer>> = current
+            .iter()
+            .filter(|p| p.managed && !seen.contains(&p.config.id))
+            .cloned()
+            .collect();
+        for p in &removed {
+            let id = p.config.id.clone();
+            let n = self
+                .q(move |q| q.counts(&id))
+                .await
+                .map_err(SetRefusal::Storage)?;
+            let waiting = n.queued + n.uncertain + n.held;
+            if waiting > 0 {
+                return Err(SetRefusal::Busy(format!(
+                    "printer {:?} still has {waiting} job(s) waiting: print or cancel them before removing it",
+                    p.config.id
+                )));
+            }
+        }
+        let rows: Vec<(String, String, Vec<u8>)> = new
+            .iter()
+            .map(|p| {
+                let json = serde_json::to_string(&p.config).expect("plain data");
+                (p.config.id.clone(), json, p.logo_png.clone())
+            })
+            .collect();
+        self.q(move |q| q.set_managed_printers(&rows))
+            .await
+            .map_err(SetRefusal::Storage)?;
+        for p in &removed {
+            self.retire(p).await;
+            self.printers
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&p.config.id);
+            tracing::info!(printer = %p.config.id, "printer removed by the edge");
+        }
+        for p in new {
+            let old = current.iter().find(|o| o.config.id == p.config.id);
+            if old.is_some_and(|o| o.config == p.config && o.logo_png == p.logo_png) {
+                continue;
+            }
+            if let Some(o) = old {
+                self.retire(o).await;
+            }
+            tracing::info!(printer = %p.config.id, address = %p.config.address, "printer set by the edge");
+            let p = Arc::new(p);
+            self.printers
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(p.config.id.clone(), p.clone());
+            self.spawn(p);
+        }
+        Ok(())
     }
 
     /// Runs queue work off the async threads (each write is fsynced).
@@ -142,7 +357,8 @@ enum Outcome {
 }
 
 /// Runs one printer's worker until shutdown.
-pub async fn run(shared: Arc<Shared>, printer: Arc<Printer>, mut stop: watch::Receiver<bool>) {
+async fn run(shared: Arc<Shared>, printer: Arc<Printer>) {
+    let mut stop = printer.stop.subscribe();
     let min = Duration::from_millis(shared.config.retry_min_ms);
     let max = Duration::from_millis(shared.config.retry_max_ms.max(shared.config.retry_min_ms));
     let probe_every = Duration::from_millis(shared.config.probe_interval_ms);
@@ -249,7 +465,7 @@ async fn reroute(shared: &Shared, printer: &Printer, job: &Job) -> bool {
     if printer.state().ready || away_ms < (shared.config.fallback_after_s * 1000) as i64 {
         return false;
     }
-    let Some(target) = shared.printers.get(&fallback) else {
+    let Some(target) = shared.printer(&fallback) else {
         return false;
     };
     let (jid, f) = (job.id.clone(), fallback.clone());

@@ -20,6 +20,7 @@ pub mod kitchen;
 pub mod master;
 pub mod node;
 pub mod outbox;
+pub mod printers;
 pub mod printq;
 pub mod relay;
 pub mod sales;

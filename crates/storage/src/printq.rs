@@ -38,6 +38,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    managed_printers (id) {
+        id -> Text,
+        config -> Text,
+        logo_png -> Binary,
+    }
+}
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -446,6 +454,35 @@ impl PrintQueue {
         })
     }
 
+    /// The printers the edge configured: (settings as JSON, logo PNG).
+    pub fn managed_printers(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.with(|c| {
+            Ok(managed_printers::table
+                .order(managed_printers::id)
+                .select((managed_printers::config, managed_printers::logo_png))
+                .load(c)?)
+        })
+    }
+
+    /// Replaces the edge's printers with these (id, settings JSON, logo PNG).
+    pub fn set_managed_printers(&self, rows: &[(String, String, Vec<u8>)]) -> Result<()> {
+        self.with(|c| {
+            c.immediate_transaction(|c| {
+                diesel::delete(managed_printers::table).execute(c)?;
+                for (id, config, logo) in rows {
+                    diesel::insert_into(managed_printers::table)
+                        .values((
+                            managed_printers::id.eq(id),
+                            managed_printers::config.eq(config),
+                            managed_printers::logo_png.eq(logo),
+                        ))
+                        .execute(c)?;
+                }
+                Ok(())
+            })
+        })
+    }
+
     /// The bytes of a job, for previews and tests.
     pub fn payload(&self, id: &str) -> Result<Option<Vec<u8>>> {
         self.with(|c| {
@@ -506,6 +543,34 @@ mod tests {
         assert!(again.asked);
         assert_eq!(q.get("a").unwrap().unwrap().state(), JobState::Cancelled);
         assert_eq!(q.reprint("a", "a-2", 5).unwrap().seq, again.seq);
+    }
+
+    #[test]
+    fn the_edges_printers_outlive_a_restart_and_a_new_set_replaces_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite");
+        {
+            let (q, _) = PrintQueue::open(&path).unwrap();
+            q.set_managed_printers(&[
+                ("a".into(), "{\"id\":\"a\"}".into(), vec![1, 2]),
+                ("b".into(), "{\"id\":\"b\"}".into(), vec![]),
+            ])
+            .unwrap();
+        }
+        let (q, _) = PrintQueue::open(&path).unwrap();
+        assert_eq!(
+            q.managed_printers().unwrap(),
+            [
+                ("{\"id\":\"a\"}".to_owned(), vec![1, 2]),
+                ("{\"id\":\"b\"}".to_owned(), vec![])
+            ]
+        );
+        q.set_managed_printers(&[("b".into(), "{\"id\":\"b\",\"width\":32}".into(), vec![])])
+            .unwrap();
+        assert_eq!(
+            q.managed_printers().unwrap(),
+            [("{\"id\":\"b\",\"width\":32}".to_owned(), vec![])]
+        );
     }
 
     #[test]

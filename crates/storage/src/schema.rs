@@ -370,3 +370,19 @@ diesel::table! {
         position -> BigInt,
     }
 }
+
+diesel::table! {
+    printers (id) {
+        id -> Text,
+        hw_proxy_url -> Text,
+        address -> Text,
+        width -> Integer,
+        code_pages -> Text,
+        fallback -> Nullable<Text>,
+        role -> Text,
+        device_id -> Nullable<Text>,
+        logo_png -> Nullable<Binary>,
+        updated_at -> BigInt,
+        removed_at -> Nullable<BigInt>,
+    }
+}

@@ -6,6 +6,7 @@ pub mod openapi;
 mod ops;
 mod pages;
 mod people;
+mod printers;
 mod realtime;
 mod sales;
 mod store;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(catalog::configure)
             .configure(sales::configure)
             .configure(store::configure)
+            .configure(printers::configure)
             .configure(realtime::configure),
     );
 }

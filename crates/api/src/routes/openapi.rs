@@ -429,6 +429,69 @@ pub const ROUTES: &[Route] = &[
         true,
         false,
     ),
+    (
+        "get",
+        "/api/v1/printers",
+        "The store's printers, each with its hw-proxy's view of it now (manager)",
+        None,
+        200,
+        true,
+        false,
+    ),
+    (
+        "put",
+        "/api/v1/printers/{id}",
+        "Add or change a printer; its hw-proxy is handed it at once (manager)",
+        Some("PrinterBody"),
+        200,
+        true,
+        false,
+    ),
+    (
+        "delete",
+        "/api/v1/printers/{id}",
+        "Remove a printer (refused by hw-proxy while jobs wait on it) (manager)",
+        None,
+        200,
+        true,
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/printing/jobs",
+        "This register's receipt printer: its state and latest jobs (?limit=)",
+        None,
+        200,
+        true,
+        false,
+    ),
+    (
+        "post",
+        "/api/v1/printing/jobs/{id}/reprint",
+        "Print a job of this register's printer again",
+        Some("ReprintBody"),
+        201,
+        true,
+        false,
+    ),
+    (
+        "post",
+        "/api/v1/printing/jobs/{id}/cancel",
+        "Cancel a job of this register's printer that has not printed",
+        None,
+        200,
+        true,
+        false,
+    ),
+    (
+        "get",
+        "/api/v1/orders/{id}/receipt.png",
+        "An order's receipt as this register's printer prints it (PNG)",
+        None,
+        200,
+        true,
+        false,
+    ),
 ];
 
 fn method(m: &str) -> HttpMethod {
@@ -442,7 +505,7 @@ fn method(m: &str) -> HttpMethod {
 }
 
 pub fn document() -> OpenApi {
-    use super::{catalog, people, sales, store};
+    use super::{catalog, people, printers, sales, store};
     let components = ComponentsBuilder::new()
         .schema_from::<people::LoginBody>()
         .schema_from::<people::NewStaff>()
@@ -464,6 +527,8 @@ pub fn document() -> OpenApi {
         .schema_from::<store::CloseBody>()
         .schema_from::<store::MoveBody>()
         .schema_from::<store::StatusBody>()
+        .schema_from::<printers::PrinterBody>()
+        .schema_from::<printers::ReprintBody>()
         .security_scheme(
             "session",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),

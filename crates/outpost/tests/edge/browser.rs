@@ -247,6 +247,7 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
     for (tab, heading) in [
         ("Status", "Edge S01"),
         ("Registers", "Registers and displays"),
+        ("Printers", "Printers"),
         ("Staff", "Staff"),
         ("Products", "Products"),
         ("Stock", "Stock"),

@@ -1,0 +1,340 @@
+//! The store's printers as the edge knows them: which hw-proxy drives each
+//! one, and a PrintService client per hw-proxy.
+//!
+//! The printers configured on the manager page (`outpost_storage::printers`)
+//! are the edge's; [`reconcile`] hands each hw-proxy its set (`SetPrinters`)
+//! at start, after every change, and every half minute, so a hw-proxy that
+//! was away or replaced catches up by itself. Until the manager page has a
+//! printer, the settings' `printing.hw_proxy_url` with `receipt_printer` /
+//! `kitchen_printer` name them (a one-box store configured by compose).
+
+use crate::settings::Printing;
+use crate::state::AppState;
+use actix_web::web;
+use outpost_proto::hw_v1 as pb;
+use outpost_proto::hw_v1::print_service_client::PrintServiceClient;
+use outpost_storage::printers::{self, Printer};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// hw-proxy's PrintService, called with its token.
+pub type Client = PrintServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Token>,
+>;
+
+/// Adds `authorization: Bearer printing.hw_proxy_token` to every call.
+#[derive(Clone)]
+pub struct Token(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Token {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// A printer a job goes to: the hw-proxy that drives it and its id there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub url: String,
+    pub printer: String,
+    /// Its row, when the manager page configured it.
+    pub row: Option<Printer>,
+}
+
+/// How the last `SetPrinters` to a hw-proxy went.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pushed {
+    pub ok: bool,
+    pub error: Option<String>,
+    pub at_ms: i64,
+}
+
+pub struct Hardware {
+    token: Result<Token, String>,
+    clients: Mutex<HashMap<String, Client>>,
+    /// Poked when the manager page changed a printer.
+    pub changed: Notify,
+    pushed: Mutex<BTreeMap<String, Pushed>>,
+}
+
+impl Hardware {
+    pub fn new(cfg: &Printing) -> Hardware {
+        Hardware {
+            token: format!("Bearer {}", cfg.hw_proxy_token)
+                .parse()
+                .map(Token)
+                .map_err(|_| "printing.hw_proxy_token cannot be sent as a header".to_owned()),
+            clients: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+            pushed: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The client for the hw-proxy at `url` (connecting when first used).
+    pub fn client(&self, url: &str) -> Result<Client, String> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = clients.get(url) {
+            return Ok(c.clone());
+        }
+        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+            .map_err(|e| format!("{url:?} is not a URL: {e}"))?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .connect_lazy();
+        let c = PrintServiceClient::with_interceptor(channel, self.token.clone()?);
+        clients.insert(url.to_owned(), c.clone());
+        Ok(c)
+    }
+
+    pub fn pushed(&self) -> BTreeMap<String, Pushed> {
+        self.pushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Hands the hw-proxy at `url` the printers of `all` it drives.
+    async fn set(&self, url: &str, all: &[Printer]) -> Result<(), String> {
+        let set = all
+            .iter()
+            .filter(|p| p.hw_proxy_url == url)
+            .map(definition)
+            .collect();
+        self.client(url)?
+            .set_printers(pb::SetPrintersRequest { printers: set })
+            .await
+            .map(|_| ())
+            .map_err(|s| s.message().to_owned())
+    }
+
+    fn record(&self, url: &str, r: Result<(), String>) -> Pushed {
+        let p = Pushed {
+            ok: r.is_ok(),
+            error: r.err(),
+            at_ms: outpost_storage::db::now_millis(),
+        };
+        if let Some(e) = &p.error {
+            tracing::warn!(hw_proxy = %url, error = %e, "hw-proxy did not take the printers");
+        }
+        self.pushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(url.to_owned(), p.clone());
+        p
+    }
+}
+
+/// Hands the hw-proxy at `url` its printers as the database has them now,
+/// and forgets the printers removed from it once it took a set without them.
+pub async fn push(state: &web::Data<AppState>, url: &str) -> Pushed {
+    let started = outpost_storage::db::now_millis();
+    let r = match configured(state).await {
+        Ok(all) => state.hardware.set(url, &all).await,
+        Err(e) => Err(e),
+    };
+    if r.is_ok() {
+        let u = url.to_owned();
+        if let Err(e) = state
+            .write(move |c, _| printers::purge_removed(c, &u, started))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot forget removed printers yet");
+        }
+    }
+    state.hardware.record(url, r)
+}
+
+/// A printer's row as hw-proxy takes it.
+pub fn definition(p: &Printer) -> pb::PrinterDefinition {
+    pb::PrinterDefinition {
+        id: p.id.clone(),
+        address: p.address.clone(),
+        width: p.width.max(0) as u32,
+        code_pages: p
+            .code_pages
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        fallback: p.fallback.clone().unwrap_or_default(),
+        logo_png: p.logo_png.clone().unwrap_or_default(),
+    }
+}
+
+/// Whether hw-proxy would take this printer as it is: its id, address,
+/// width, code pages and logo, checked by hw-proxy's own rules.
+pub fn check(p: &Printer) -> Result<(), String> {
+    let url = &p.hw_proxy_url;
+    if !(url.starts_with("http://") || url.starts_with("https://"))
+        || tonic::transport::Endpoint::from_shared(url.clone()).is_err()
+    {
+        return Err(format!(
+            "hw_proxy_url {url:?}: give hw-proxy's gRPC address, such as http://10.0.0.5:7072"
+        ));
+    }
+    if p.fallback.as_deref() == Some(p.id.as_str()) {
+        return Err("a printer cannot be its own fallback".into());
+    }
+    let (config, logo) =
+        outpost_hw_proxy::grpc::config(definition(p)).map_err(|s| s.message().to_owned())?;
+    outpost_hw_proxy::check_id("printer", &config.id)?;
+    outpost_hw_proxy::check_width(&config)?;
+    outpost_hw_proxy::worker::Printer::new(config, logo, true).map(|_| ())
+}
+
+/// Where a register's receipts print.
+pub fn receipt_target(cfg: &Printing, all: &[Printer], device_id: &str) -> Option<Target> {
+    if all.is_empty() {
+        return from_settings(cfg, &cfg.receipt_printer);
+    }
+    printers::for_receipts(all, device_id).map(target)
+}
+
+/// Where kitchen tickets print.
+pub fn kitchen_target(cfg: &Printing, all: &[Printer]) -> Option<Target> {
+    if all.is_empty() {
+        return from_settings(cfg, &cfg.kitchen_printer);
+    }
+    printers::for_kitchen(all).map(target)
+}
+
+fn target(p: &Printer) -> Target {
+    Target {
+        url: p.hw_proxy_url.clone(),
+        printer: p.id.clone(),
+        row: Some(p.clone()),
+    }
+}
+
+fn from_settings(cfg: &Printing, printer: &str) -> Option<Target> {
+    (!cfg.hw_proxy_url.is_empty() && !printer.is_empty()).then(|| Target {
+        url: cfg.hw_proxy_url.clone(),
+        printer: printer.to_owned(),
+        row: None,
+    })
+}
+
+/// The printers configured on the manager page.
+pub async fn configured(state: &web::Data<AppState>) -> Result<Vec<Printer>, String> {
+    state
+        .db(|c, _| printers::list(c))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Keeps every hw-proxy's managed printers as the manager page says, until
+/// shutdown.
+pub async fn reconcile(
+    state: web::Data<AppState>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    // Every hw-proxy with a printer, or a removed one it has not let go of
+    // yet, and those handed printers since start (a printer moved to
+    // another hw-proxy leaves the old one with an empty set).
+    let mut known = BTreeSet::new();
+    loop {
+        let mut failing = false;
+        match state.db(|c, _| printers::with_removed(c)).await {
+            Ok(rows) => {
+                known.extend(rows.into_iter().map(|p| p.hw_proxy_url));
+                for url in &known {
+                    failing |= !push(&state, url).await.ok;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the printers");
+                failing = true;
+            }
+        }
+        let pause = Duration::from_secs(if failing { 5 } else { 30 });
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = state.hardware.changed.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printing() -> Printing {
+        crate::settings::Settings::load(None).unwrap().printing
+    }
+
+    fn row(id: &str, role: &str) -> Printer {
+        Printer {
+            id: id.into(),
+            hw_proxy_url: "http://10.0.0.5:7072".into(),
+            address: "tcp://10.0.0.9:9100".into(),
+            width: 42,
+            code_pages: "cp858, CP437".into(),
+            fallback: None,
+            role: role.into(),
+            device_id: None,
+            logo_png: None,
+            updated_at: 0,
+            removed_at: None,
+        }
+    }
+
+    #[test]
+    fn the_manager_pages_printers_replace_the_settings_ones() {
+        let mut cfg = printing();
+        cfg.hw_proxy_url = "http://hw:7072".into();
+        cfg.receipt_printer = "front".into();
+        cfg.kitchen_printer = String::new();
+        let t = receipt_target(&cfg, &[], "d1").unwrap();
+        assert_eq!(
+            (t.url.as_str(), t.printer.as_str()),
+            ("http://hw:7072", "front")
+        );
+        assert!(kitchen_target(&cfg, &[]).is_none());
+        let all = [row("bar", "kitchen")];
+        assert!(
+            receipt_target(&cfg, &all, "d1").is_none(),
+            "once the page has printers, the settings' do not apply"
+        );
+        assert_eq!(kitchen_target(&cfg, &all).unwrap().printer, "bar");
+    }
+
+    #[test]
+    fn a_printer_is_checked_by_hw_proxys_rules() {
+        assert_eq!(check(&row("front", "receipt")), Ok(()));
+        assert_eq!(
+            definition(&row("front", "receipt")).code_pages,
+            ["cp858", "CP437"]
+        );
+        for (change, says) in [
+            (
+                Box::new(|p: &mut Printer| p.address = "10.0.0.9".into())
+                    as Box<dyn Fn(&mut Printer)>,
+                "tcp://",
+            ),
+            (Box::new(|p| p.width = 8), "width"),
+            (Box::new(|p| p.code_pages = "cp1252".into()), "code page"),
+            (Box::new(|p| p.id = "front desk".into()), "letters"),
+            (
+                Box::new(|p| p.hw_proxy_url = "hw:7072".into()),
+                "hw_proxy_url",
+            ),
+            (
+                Box::new(|p| p.fallback = Some("front".into())),
+                "own fallback",
+            ),
+            (Box::new(|p| p.logo_png = Some(b"GIF89a".to_vec())), "PNG"),
+        ] {
+            let mut p = row("front", "receipt");
+            change(&mut p);
+            let e = check(&p).unwrap_err();
+            assert!(e.contains(says), "{says}: {e}");
+        }
+    }
+}
