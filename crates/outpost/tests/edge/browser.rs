@@ -7,12 +7,22 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) struct Driver(Child);
+/// chromedriver, and the profile folder that names its Chromium's processes.
+pub(crate) struct Driver(Child, std::path::PathBuf);
 
+/// Ends chromedriver and every Chromium process of its session (they start
+/// their own process groups, so they are found by their profile folder),
+/// also when a test failed before closing the session.
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = Command::new("pkill")
+            .arg("-KILL")
+            .arg("-f")
+            .arg(format!("--user-data-dir={}", self.1.display()))
+            .status();
+        let _ = std::fs::remove_dir_all(&self.1);
     }
 }
 
@@ -92,6 +102,7 @@ pub(crate) async fn browser() -> (fantoccini::Client, Driver) {
     // (the WebDriver client): name one, or rustls refuses to pick.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let port = free_port();
+    let profile = std::env::temp_dir().join(format!("outpost-chromium-{}", uuid::Uuid::now_v7()));
     let driver = Driver(
         Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -99,11 +110,12 @@ pub(crate) async fn browser() -> (fantoccini::Client, Driver) {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (apt-get install chromium chromium-driver; scripts/test does)"),
+        profile.clone(),
     );
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1280,900"]}),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1280,900", format!("--user-data-dir={}", profile.display())]}),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     let c = loop {
