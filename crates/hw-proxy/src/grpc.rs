@@ -319,8 +319,7 @@ pub fn check_token(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let digest = outpost_storage::secrets::sha256_hex;
-    if digest(given.as_bytes()) == digest(token.as_bytes()) {
+    if crate::token_matches(token, given) {
         Ok(req)
     } else {
         Err(tonic::Status::unauthenticated(

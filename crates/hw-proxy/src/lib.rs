@@ -204,6 +204,13 @@ pub fn check_width(p: &PrinterConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `given` is `hw.token`. Compared as digests: no early exit that
+/// times how much of it matched.
+pub fn token_matches(token: &str, given: &str) -> bool {
+    let digest = outpost_storage::secrets::sha256_hex;
+    digest(given.as_bytes()) == digest(token.as_bytes())
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
