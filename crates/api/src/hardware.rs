@@ -97,13 +97,9 @@ impl Hardware {
             .clone()
     }
 
-    /// Hands the hw-proxy at `url` the printers of `all` it drives.
-    async fn set(&self, url: &str, all: &[Printer]) -> Result<(), String> {
-        let set = all
-            .iter()
-            .filter(|p| p.hw_proxy_url == url)
-            .map(definition)
-            .collect();
+    /// Hands the hw-proxy at `url` this set of printers.
+    async fn set(&self, url: &str, set: Vec<&Printer>) -> Result<(), String> {
+        let set = set.into_iter().map(definition).collect();
         self.client(url)?
             .set_printers(pb::SetPrintersRequest { printers: set })
             .await
@@ -128,24 +124,33 @@ impl Hardware {
     }
 }
 
-/// Hands the hw-proxy at `url` its printers as the database has them now,
-/// and forgets the printers removed from it once it took a set without them.
-pub async fn push(state: &web::Data<AppState>, url: &str) -> Pushed {
-    let started = outpost_storage::db::now_millis();
-    let r = match configured(state).await {
-        Ok(all) => state.hardware.set(url, &all).await,
-        Err(e) => Err(e),
-    };
-    if r.is_ok() {
-        let u = url.to_owned();
+/// Hands the hw-proxy at `url` its printers of `rows` (as
+/// `printers::with_removed` read them), and forgets the ones removed from it
+/// once it took a set without them.
+pub async fn push(state: &web::Data<AppState>, url: &str, rows: &[Printer]) -> Pushed {
+    let (removed, active): (Vec<&Printer>, Vec<&Printer>) = rows
+        .iter()
+        .filter(|p| p.hw_proxy_url == url)
+        .partition(|p| p.removed_at.is_some());
+    let r = state.hardware.set(url, active).await;
+    if r.is_ok() && !removed.is_empty() {
+        let ids: Vec<String> = removed.iter().map(|p| p.id.clone()).collect();
         if let Err(e) = state
-            .write(move |c, _| printers::purge_removed(c, &u, started))
+            .write(move |c, _| printers::purge_removed(c, &ids))
             .await
         {
             tracing::warn!(error = %e, "cannot forget removed printers yet");
         }
     }
     state.hardware.record(url, r)
+}
+
+/// Every printer, with the removed ones their hw-proxy still has.
+pub async fn rows(state: &web::Data<AppState>) -> Result<Vec<Printer>, String> {
+    state
+        .db(|c, _| printers::with_removed(c))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A printer's row as hw-proxy takes it.
@@ -180,11 +185,15 @@ pub fn check(p: &Printer) -> Result<(), String> {
     if p.fallback.as_deref() == Some(p.id.as_str()) {
         return Err("a printer cannot be its own fallback".into());
     }
+    profile(p).map(|_| ())
+}
+
+/// The printer as hw-proxy would drive it (its checks included): its
+/// paper, code pages and logo.
+pub fn profile(p: &Printer) -> Result<outpost_hw_proxy::document::Profile, String> {
     let (config, logo) =
         outpost_hw_proxy::grpc::config(definition(p)).map_err(|s| s.message().to_owned())?;
-    outpost_hw_proxy::check_id("printer", &config.id)?;
-    outpost_hw_proxy::check_width(&config)?;
-    outpost_hw_proxy::worker::Printer::new(config, logo, true).map(|_| ())
+    Ok(outpost_hw_proxy::worker::Printer::new(config, logo, true)?.profile)
 }
 
 /// Where a register's receipts print.
@@ -240,11 +249,11 @@ pub async fn reconcile(
     let mut known = BTreeSet::new();
     loop {
         let mut failing = false;
-        match state.db(|c, _| printers::with_removed(c)).await {
+        match rows(&state).await {
             Ok(rows) => {
-                known.extend(rows.into_iter().map(|p| p.hw_proxy_url));
+                known.extend(rows.iter().map(|p| p.hw_proxy_url.clone()));
                 for url in &known {
-                    failing |= !push(&state, url).await.ok;
+                    failing |= !push(&state, url, &rows).await.ok;
                 }
             }
             Err(e) => {

@@ -48,8 +48,12 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// A printer from its settings; `Err` names what is wrong with them.
+    /// A printer from its settings; `Err` names what is wrong with them (the
+    /// one check of a printer, for the settings file, the edge's printers and
+    /// the api before it stores one).
     pub fn new(config: PrinterConfig, logo_png: Vec<u8>, managed: bool) -> Result<Printer, String> {
+        crate::check_id("printer", &config.id)?;
+        crate::check_width(&config)?;
         let name = &config.id;
         let logo = if logo_png.is_empty() {
             None
@@ -159,16 +163,25 @@ impl Shared {
         let managed = queue
             .managed_printers()
             .map_err(|e| format!("reading the edge's printers: {e}"))?;
+        // One the edge sent that this hw-proxy cannot drive now (a rule a
+        // newer version added) is left out, not a reason to refuse to start:
+        // the settings file's printers still print, and the edge is told
+        // what is wrong when it sends its printers again.
         for (json, logo) in managed {
-            let c: PrinterConfig = match serde_json::from_str(&json) {
-                Ok(c) => c,
-                Err(e) => return Err(format!("a stored printer is unreadable: {e}")),
-            };
-            if printers.contains_key(&c.id) {
-                tracing::warn!(printer = %c.id, "the settings file now names this printer too: the file's wins until the edge sends its printers again");
-                continue;
+            let printer = serde_json::from_str::<PrinterConfig>(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|c| Printer::new(c, logo, true));
+            match printer {
+                Ok(p) if printers.contains_key(&p.config.id) => {
+                    tracing::warn!(printer = %p.config.id, "the settings file now names this printer too: the file's wins until the edge sends its printers again");
+                }
+                Ok(p) => {
+                    printers.insert(p.config.id.clone(), Arc::new(p));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a printer the edge sent cannot be driven: left out until the edge sends its printers again");
+                }
             }
-            printers.insert(c.id.clone(), Arc::new(Printer::new(c, logo, true)?));
         }
         Ok(Shared {
             inputs: crate::inputs::Inputs::new(&config.inputs),
@@ -247,7 +260,6 @@ impl Shared {
         let mut seen = std::collections::BTreeSet::new();
         let mut new = Vec::new();
         for (c, logo) in set {
-            crate::check_id("printer", &c.id).map_err(SetRefusal::Invalid)?;
             if !seen.insert(c.id.clone()) {
                 return Err(SetRefusal::Invalid(format!(
                     "printer {:?} is sent twice",
@@ -260,7 +272,6 @@ impl Shared {
                     c.id
                 )));
             }
-            crate::check_width(&c).map_err(SetRefusal::Invalid)?;
             new.push(Printer::new(c, logo, true).map_err(SetRefusal::Invalid)?);
         }
         let after: Vec<&str> = current

@@ -63,13 +63,13 @@ pub fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Printer>> {
         .optional()?)
 }
 
-/// Forgets the printers removed from `hw_proxy_url` before `before` (ms):
-/// it has been handed a set without them.
-pub fn purge_removed(conn: &mut AnyConnection, hw_proxy_url: &str, before: i64) -> Result<usize> {
+/// Forgets these removed printers: their hw-proxy has been handed a set
+/// without them. One added again since keeps its row.
+pub fn purge_removed(conn: &mut AnyConnection, ids: &[String]) -> Result<usize> {
     Ok(diesel::delete(
         printers::table
-            .filter(printers::hw_proxy_url.eq(hw_proxy_url))
-            .filter(printers::removed_at.le(before)),
+            .filter(printers::id.eq_any(ids))
+            .filter(printers::removed_at.is_not_null()),
     )
     .execute(conn)?)
 }

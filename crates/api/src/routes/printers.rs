@@ -245,9 +245,10 @@ async fn push(
     state: &web::Data<AppState>,
     urls: &[String],
 ) -> ApiResult<BTreeMap<String, hardware::Pushed>> {
+    let rows = hardware::rows(state).await.map_err(ApiError::HwProxy)?;
     let mut out = BTreeMap::new();
     for url in urls {
-        out.insert(url.clone(), hardware::push(state, url).await);
+        out.insert(url.clone(), hardware::push(state, url, &rows).await);
     }
     // The reconciler keeps at it if a hw-proxy was away.
     state.hardware.changed.notify_one();
@@ -412,11 +413,7 @@ async fn receipt_png(
     let row = hardware::receipt_target(&state.settings.printing, &all, &device).and_then(|t| t.row);
     let png = web::block(move || -> Result<Vec<u8>, String> {
         let profile = match &row {
-            Some(p) => {
-                let (config, logo) = outpost_hw_proxy::grpc::config(hardware::definition(p))
-                    .map_err(|s| s.message().to_owned())?;
-                outpost_hw_proxy::worker::Printer::new(config, logo, true)?.profile
-            }
+            Some(p) => hardware::profile(p)?,
             None => outpost_hw_proxy::document::Profile::default(),
         };
         let encoded = outpost_hw_proxy::document::receipt(

@@ -1027,6 +1027,45 @@ async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
     assert_eq!(printed_numbers(&p).await, numbers, "each once, in order");
 }
 
+/// A receipt for a printer its hw-proxy does not have yet (NOT_FOUND: one
+/// just added on the manager page, its set still on the way) waits, and
+/// prints once when the printer is there.
+#[tokio::test]
+async fn a_receipt_for_a_printer_hw_proxy_does_not_have_yet_waits_and_prints_once() {
+    let p = Printer::start().await;
+    let other = Printer::start().await;
+    let mut hw = Hw::start(other.port, &[]).await;
+    let store = Store::new(Backend::Sqlite);
+    let app = edge_printing_to(
+        &store,
+        &hw,
+        &[("OUTPOST__PRINTING__RECEIPT_PRINTER", "later")],
+    );
+    let till = app.register("Till 1").await;
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let sale = app
+        .sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price))
+        .await;
+    assert_eq!(sale.status, 201);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        hw.get("/api/v1/jobs").await["jobs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    hw.kill();
+    hw.printers(&[("front", other.port, None), ("later", p.port, None)])
+        .await;
+    wait_until("the receipt", || async { !p.jobs().await.is_empty() }).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        printed_numbers(&p).await,
+        [sale.body["number"].as_str().unwrap()]
+    );
+    assert!(other.jobs().await.is_empty());
+}
+
 #[tokio::test]
 async fn a_kitchen_ticket_moves_to_the_fallback_printer_when_its_own_stays_away() {
     let grill = Printer::start().await;
