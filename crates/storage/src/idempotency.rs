@@ -85,3 +85,28 @@ pub fn purge(conn: &mut AnyConnection, days: i64) -> Result<usize> {
     let cutoff = now_millis() - days.max(MIN_RETENTION_DAYS) * 86_400_000;
     Ok(diesel::delete(k::table.filter(k::created_at.lt(cutoff))).execute(conn)?)
 }
+
+/// The answer to store under `(device, key)` as a row for
+/// [`crate::bulk::write`], written last in the transaction that made the
+/// change: a twin that committed first makes that INSERT fail on the key.
+pub(crate) fn table(
+    device_id: &str,
+    key: &str,
+    request_sha256: &str,
+    status_code: i32,
+    body: &str,
+) -> crate::bulk::Table {
+    use crate::bulk::Col;
+    let text = |s: &str| Col::Text(vec![s.to_owned()]);
+    crate::bulk::Table::new(
+        "idempotency_keys",
+        vec![
+            ("device_id", text(device_id)),
+            ("key", text(key)),
+            ("request_sha256", text(request_sha256)),
+            ("status_code", Col::Int(vec![status_code])),
+            ("response_body", text(body)),
+            ("created_at", Col::Big(vec![now_millis()])),
+        ],
+    )
+}

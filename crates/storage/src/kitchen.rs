@@ -37,17 +37,16 @@ pub struct TicketLine {
     pub qty_milli: i64,
 }
 
-/// Creates the ticket for an order's kitchen lines and returns its event, for
-/// the sale to write with its others. Call inside the sale's transaction.
-pub fn create(
-    conn: &mut AnyConnection,
+/// The ticket for an order's kitchen lines and its event, for the sale to
+/// write with its other rows (see [`table`]).
+pub(crate) fn new_ticket(
     node: &Node,
     actor: &Actor,
     order_id: &str,
     number: &str,
     lines: &[TicketLine],
     note: &str,
-) -> Result<outbox::Prepared> {
+) -> Result<(Ticket, outbox::Prepared)> {
     let now = now_millis();
     let t = Ticket {
         id: new_id(),
@@ -61,19 +60,28 @@ pub fn create(
         updated_at: now,
         version: 1,
     };
-    diesel::insert_into(kt::table)
-        .values((
-            kt::id.eq(&t.id),
-            kt::order_id.eq(&t.order_id),
-            kt::order_number.eq(&t.order_number),
-            kt::status.eq(&t.status),
-            kt::lines_json.eq(&t.lines_json),
-            kt::note.eq(&t.note),
-            kt::created_at.eq(now),
-            kt::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    prepare(node, actor, &t, "ticket.created")
+    let ev = prepare(node, actor, &t, "ticket.created")?;
+    Ok((t, ev))
+}
+
+/// The ticket as a row for [`crate::bulk::write`].
+pub(crate) fn table(t: &Ticket) -> crate::bulk::Table {
+    use crate::bulk::Col;
+    let text = |s: &str| Col::Text(vec![s.to_owned()]);
+    crate::bulk::Table::new(
+        "kitchen_tickets",
+        vec![
+            ("id", text(&t.id)),
+            ("order_id", text(&t.order_id)),
+            ("order_number", text(&t.order_number)),
+            ("status", text(&t.status)),
+            ("lines_json", text(&t.lines_json)),
+            ("note", text(&t.note)),
+            ("created_at", Col::Big(vec![t.created_at])),
+            ("updated_at", Col::Big(vec![t.updated_at])),
+            ("version", Col::Big(vec![t.version])),
+        ],
+    )
 }
 
 fn prepare(node: &Node, actor: &Actor, t: &Ticket, kind: &str) -> Result<outbox::Prepared> {

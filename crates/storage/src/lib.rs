@@ -10,6 +10,7 @@
 //! positions per stream in commit order and hands them on.
 
 pub mod audit;
+pub mod bulk;
 pub mod catalog;
 pub mod cloud;
 pub mod cursors;

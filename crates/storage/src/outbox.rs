@@ -61,8 +61,7 @@ pub struct Event<'a, P: Serialize> {
 
 /// An event ready to write: its envelope filled in, its position (SQLite) not
 /// yet taken.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = outbox)]
+#[derive(Debug)]
 pub struct Prepared {
     event_id: String,
     position: Option<i64>,
@@ -112,28 +111,60 @@ pub fn prepare<P: Serialize>(node: &Node, hlc: Hlc, ev: Event<'_, P>) -> Result<
 /// Writes prepared events in one statement. Call inside the transaction that
 /// makes the change.
 pub fn write(conn: &mut AnyConnection, mut events: Vec<Prepared>) -> Result<()> {
-    match conn {
-        AnyConnection::Postgresql(c) => {
-            // Positions come later, from the relay, so concurrent sales never
-            // queue on a counter row.
-            diesel::insert_into(outbox::table)
-                .values(&events)
-                .execute(c)?;
-        }
-        AnyConnection::Sqlite(_) => {
-            // One writer at a time: the transaction takes the next positions
-            // itself (no contention, and no second fsync by the relay).
-            for e in &mut events {
-                e.position = Some(next_position(conn, e.stream)?);
-            }
-            if let AnyConnection::Sqlite(c) = conn {
-                diesel::insert_into(outbox::table)
-                    .values(&events)
-                    .execute(c)?;
-            }
+    take_positions(conn, &mut events)?;
+    Ok(crate::bulk::write(conn, vec![table(events)])?)
+}
+
+/// On SQLite (one writer at a time) the writing transaction takes the next
+/// positions itself: no contention, and no second fsync by the relay. On
+/// PostgreSQL positions come later, from the relay, so concurrent sales never
+/// queue on a counter row.
+pub(crate) fn take_positions(conn: &mut AnyConnection, events: &mut [Prepared]) -> Result<()> {
+    if matches!(conn, AnyConnection::Sqlite(_)) {
+        for e in events {
+            e.position = Some(next_position(conn, e.stream)?);
         }
     }
     Ok(())
+}
+
+/// The events as rows for [`crate::bulk::write`], after [`take_positions`].
+pub(crate) fn table(events: Vec<Prepared>) -> crate::bulk::Table {
+    use crate::bulk::Col;
+    let text =
+        |f: fn(&Prepared) -> &str| Col::Text(events.iter().map(|e| f(e).to_owned()).collect());
+    let big = |f: fn(&Prepared) -> i64| Col::Big(events.iter().map(f).collect());
+    crate::bulk::Table::new(
+        "outbox",
+        vec![
+            ("event_id", text(|e| &e.event_id)),
+            (
+                "position",
+                Col::OptBig(events.iter().map(|e| e.position).collect()),
+            ),
+            ("store_id", text(|e| &e.store_id)),
+            (
+                "device_id",
+                Col::OptText(events.iter().map(|e| e.device_id.clone()).collect()),
+            ),
+            ("stream", text(|e| e.stream)),
+            ("node_epoch", text(|e| &e.node_epoch)),
+            ("aggregate_type", text(|e| &e.aggregate_type)),
+            ("aggregate_id", text(|e| &e.aggregate_id)),
+            ("aggregate_version", big(|e| e.aggregate_version)),
+            ("event_type", text(|e| &e.event_type)),
+            (
+                "schema_version",
+                Col::Int(events.iter().map(|e| e.schema_version).collect()),
+            ),
+            ("occurred_at", big(|e| e.occurred_at)),
+            ("hlc", big(|e| e.hlc)),
+            ("master_version", big(|e| e.master_version)),
+            ("actor", text(|e| &e.actor)),
+            ("payload", text(|e| &e.payload)),
+            ("payload_sha256", text(|e| &e.payload_sha256)),
+        ],
+    )
 }
 
 /// Appends one event. Call inside the transaction that makes the change.

@@ -3,6 +3,7 @@
 //! stock movements, kitchen ticket, audit entries and idempotency record.
 
 use crate::audit;
+use crate::bulk::{self, Col, Table};
 use crate::catalog::{self, ProductRow, TaxCategory};
 use crate::db::{AnyConnection, new_id, now_millis, write_tx};
 use crate::error::{Result, StorageError};
@@ -10,7 +11,7 @@ use crate::idempotency;
 use crate::kitchen::{self, TicketLine};
 use crate::node::{Actor, Node};
 use crate::outbox::{self, Event, Stream};
-use crate::schema::{customers, devices, order_lines, orders, payments};
+use crate::schema::{customers, order_lines, orders, payments};
 use crate::shifts;
 use crate::staff;
 use crate::stock;
@@ -335,10 +336,25 @@ pub fn create_sale(
             node.currency.code()
         )));
     }
-    idempotent(conn, &device_id, key, request_sha256, 201, |conn| {
-        let order = build_sale(conn, node, actor, &device_id, req)?;
-        to_json(&order)
-    })
+    match build_sale(conn, node, actor, &device_id, key, request_sha256, req) {
+        Ok(body) => Ok(Answer {
+            status: 201,
+            body,
+            replayed: false,
+        }),
+        // The answer is stored last, so a retry (or a twin that committed
+        // first) fails there, or earlier if the catalog changed since: either
+        // way, a stored answer under the key stands.
+        Err(e) => match idempotency::lookup(conn, &device_id, key, request_sha256) {
+            Ok(Some(s)) => Ok(Answer {
+                status: s.status_code,
+                body: s.body,
+                replayed: true,
+            }),
+            Err(StorageError::IdempotencyMismatch) => Err(StorageError::IdempotencyMismatch),
+            Ok(None) | Err(_) => Err(e),
+        },
+    }
 }
 
 /// A sale priced but not written: what a till shows before payment.
@@ -464,14 +480,53 @@ pub fn quote(
     })
 }
 
+/// The register's next order number and its open shift, in one statement.
+/// The counter is the register's own row: each till sells one sale at a time,
+/// so no other register ever waits on it.
+const TAKE_NUMBER: &str = "UPDATE devices SET last_seq = last_seq + 1 WHERE id = $1 \
+     RETURNING last_seq, register_no, \
+     (SELECT id FROM shifts WHERE device_id = $1 AND closed_at IS NULL) AS shift_id, \
+     (SELECT business_day FROM shifts WHERE device_id = $1 AND closed_at IS NULL) AS business_day";
+
+#[derive(QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    register_no: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    shift_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    business_day: Option<String>,
+}
+
+fn take_number(conn: &mut AnyConnection, device_id: &str) -> Result<(i64, i32, String, String)> {
+    let q = diesel::sql_query(TAKE_NUMBER).bind::<diesel::sql_types::Text, _>(device_id);
+    let taken: Option<Taken> = match conn {
+        AnyConnection::Postgresql(c) => q.get_result(c).optional()?,
+        AnyConnection::Sqlite(c) => q.get_result(c).optional()?,
+    };
+    let t = taken.ok_or_else(|| StorageError::not_found(format!("register {device_id:?}")))?;
+    match (t.shift_id, t.business_day) {
+        (Some(shift), Some(day)) => Ok((t.last_seq, t.register_no, shift, day)),
+        _ => Err(StorageError::Conflict(
+            "no open shift on this register: open one first".into(),
+        )),
+    }
+}
+
+/// Prices the sale, then writes it with its events and its idempotency answer
+/// in one transaction: the register's number, then every row in one
+/// [`bulk::write`] (on PostgreSQL four round trips in all, whatever its size).
 fn build_sale(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,
     device_id: &str,
+    key: &str,
+    request_sha256: &str,
     req: &SaleRequest,
-) -> Result<Order> {
-    let shift = open_shift(conn, device_id)?;
+) -> Result<String> {
     if let Some(c) = &req.customer_id
         && customers::table.find(c).count().get_result::<i64>(conn)? == 0
     {
@@ -514,175 +569,135 @@ fn build_sale(
     }
     let cross_company = resolved.iter().any(|(p, _, _)| p.company_id != company_id);
 
-    // Per-register counter: each till sells one sale at a time, so this row is
-    // never contended by another register.
-    let bump = diesel::update(devices::table.find(device_id))
-        .set(devices::last_seq.eq(devices::last_seq + 1));
-    let (seq, register_no): (i64, i32) = match conn {
-        // One round trip where the backend can return the new value.
-        AnyConnection::Postgresql(c) => bump
-            .returning((devices::last_seq, devices::register_no))
-            .get_result(c)?,
-        AnyConnection::Sqlite(_) => {
-            bump.execute(conn)?;
-            devices::table
-                .find(device_id)
-                .select((devices::last_seq, devices::register_no))
-                .first(conn)?
+    write_tx(conn, |conn| {
+        let (seq, register_no, shift_id, business_day) = take_number(conn, device_id)?;
+        let number = OrderNumber::new(&node.store_code, register_no, seq);
+        let hlc = node.tick();
+        let now = now_millis();
+        let order_id = new_id();
+        let row = OrderRow {
+            id: order_id.clone(),
+            number: number.as_str().to_owned(),
+            device_id: device_id.to_owned(),
+            shift_id: shift_id.clone(),
+            business_day,
+            company_id,
+            staff_id: actor.staff_id.clone(),
+            customer_id: req.customer_id.clone(),
+            status: if settled.is_empty() {
+                "open".into()
+            } else {
+                "paid".into()
+            },
+            currency: node.currency.code().into(),
+            subtotal_minor: totals.subtotal_minor,
+            discount_minor: totals.discount_minor,
+            tax_minor: totals.tax_minor,
+            total_minor: totals.total_minor,
+            refunded_minor: 0,
+            needs_adjustment: overridden || cross_company,
+            note: req.note.clone(),
+            created_at: now,
+            hlc: hlc.raw(),
+            version: 1,
+        };
+        let mut lines = Vec::with_capacity(resolved.len());
+        for (i, ((p, tax, _), priced)) in resolved.iter().zip(&totals.lines).enumerate() {
+            lines.push(LineRow {
+                id: new_id(),
+                order_id: order_id.clone(),
+                line_no: i as i32 + 1,
+                product_id: p.id.clone(),
+                company_id: p.company_id.clone(),
+                sku: p.sku.clone(),
+                name: p.name.clone(),
+                qty_milli: inputs[i].quantity.milli(),
+                list_price_minor: p.price_minor,
+                unit_price_minor: inputs[i].unit_price_minor,
+                gross_minor: priced.gross_minor,
+                line_discount_minor: priced.line_discount_minor,
+                order_discount_minor: priced.order_discount_minor,
+                net_minor: priced.net_minor,
+                tax_minor: priced.tax_minor,
+                total_minor: priced.total_minor,
+                tax_ppm: priced.tax_ppm,
+                tax_mode: tax.mode.clone(),
+                refunded_milli: 0,
+            });
         }
-    };
-    let number = OrderNumber::new(&node.store_code, register_no, seq);
-    let hlc = node.tick();
-    let now = now_millis();
-    let order_id = new_id();
-    let row = OrderRow {
-        id: order_id.clone(),
-        number: number.as_str().to_owned(),
-        device_id: device_id.to_owned(),
-        shift_id: shift.id.clone(),
-        business_day: shift.business_day.clone(),
-        company_id,
-        staff_id: actor.staff_id.clone(),
-        customer_id: req.customer_id.clone(),
-        status: if settled.is_empty() {
-            "open".into()
+        let pays = payment_rows(&order_id, &shift_id, "payment", &req.payments, &settled);
+        let moves: Vec<(String, i64, &str)> = lines
+            .iter()
+            .map(|l| (l.product_id.clone(), -l.qty_milli, "sale"))
+            .collect();
+        let (movements, stock_event) = stock::prepare(node, actor, &order_id, &moves)?;
+        let mut events: Vec<outbox::Prepared> = stock_event.into_iter().collect();
+        let kitchen_lines: Vec<TicketLine> = resolved
+            .iter()
+            .zip(&lines)
+            .filter(|((p, _, _), _)| p.kitchen)
+            .map(|(_, l)| TicketLine {
+                name: l.name.clone(),
+                qty_milli: l.qty_milli,
+            })
+            .collect();
+        let ticket = if kitchen_lines.is_empty() {
+            None
         } else {
-            "paid".into()
-        },
-        currency: node.currency.code().into(),
-        subtotal_minor: totals.subtotal_minor,
-        discount_minor: totals.discount_minor,
-        tax_minor: totals.tax_minor,
-        total_minor: totals.total_minor,
-        refunded_minor: 0,
-        needs_adjustment: overridden || cross_company,
-        note: req.note.clone(),
-        created_at: now,
-        hlc: hlc.raw(),
-        version: 1,
-    };
-    diesel::insert_into(orders::table)
-        .values((
-            orders::id.eq(&row.id),
-            orders::number.eq(&row.number),
-            orders::device_id.eq(&row.device_id),
-            orders::shift_id.eq(&row.shift_id),
-            orders::business_day.eq(&row.business_day),
-            orders::company_id.eq(&row.company_id),
-            orders::staff_id.eq(&row.staff_id),
-            orders::customer_id.eq(&row.customer_id),
-            orders::status.eq(&row.status),
-            orders::currency.eq(&row.currency),
-            orders::subtotal_minor.eq(row.subtotal_minor),
-            orders::discount_minor.eq(row.discount_minor),
-            orders::tax_minor.eq(row.tax_minor),
-            orders::total_minor.eq(row.total_minor),
-            orders::needs_adjustment.eq(row.needs_adjustment),
-            orders::note.eq(&row.note),
-            orders::created_at.eq(row.created_at),
-            orders::hlc.eq(row.hlc),
-        ))
-        .execute(conn)?;
-    let mut lines = Vec::with_capacity(resolved.len());
-    for (i, ((p, tax, _), priced)) in resolved.iter().zip(&totals.lines).enumerate() {
-        lines.push(LineRow {
-            id: new_id(),
-            order_id: order_id.clone(),
-            line_no: i as i32 + 1,
-            product_id: p.id.clone(),
-            company_id: p.company_id.clone(),
-            sku: p.sku.clone(),
-            name: p.name.clone(),
-            qty_milli: inputs[i].quantity.milli(),
-            list_price_minor: p.price_minor,
-            unit_price_minor: inputs[i].unit_price_minor,
-            gross_minor: priced.gross_minor,
-            line_discount_minor: priced.line_discount_minor,
-            order_discount_minor: priced.order_discount_minor,
-            net_minor: priced.net_minor,
-            tax_minor: priced.tax_minor,
-            total_minor: priced.total_minor,
-            tax_ppm: priced.tax_ppm,
-            tax_mode: tax.mode.clone(),
-            refunded_milli: 0,
-        });
-    }
-    insert_lines(conn, &lines)?;
-    let pays = insert_payments(
-        conn,
-        &order_id,
-        &shift.id,
-        "payment",
-        &req.payments,
-        &settled,
-    )?;
-    let moves: Vec<(String, i64, &str)> = lines
-        .iter()
-        .map(|l| (l.product_id.clone(), -l.qty_milli, "sale"))
-        .collect();
-    // The sale's events are written together, in one statement, at the end.
-    let (_, stock_event) = stock::moves(conn, node, actor, &order_id, &moves)?;
-    let mut events: Vec<outbox::Prepared> = stock_event.into_iter().collect();
-    let kitchen_lines: Vec<TicketLine> = resolved
-        .iter()
-        .zip(&lines)
-        .filter(|((p, _, _), _)| p.kitchen)
-        .map(|(_, l)| TicketLine {
-            name: l.name.clone(),
-            qty_milli: l.qty_milli,
-        })
-        .collect();
-    if !kitchen_lines.is_empty() {
-        events.push(kitchen::create(
-            conn,
-            node,
-            actor,
-            &order_id,
-            &row.number,
-            &kitchen_lines,
-            &req.note,
-        )?);
-    }
-    if overridden {
-        let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
-        audit::by(conn, node, actor, "order.price_override", &order_id, detail)?;
-    }
-    let change_minor = pays.iter().map(|p| p.change_minor).sum();
-    let order = Order {
-        order: row,
-        lines,
-        payments: pays,
-        change_minor,
-    };
-    events.push(sales_prepared(node, actor, &order, "order.created")?);
-    outbox::write(conn, events)?;
-    Ok(order)
+            let (t, ev) = kitchen::new_ticket(
+                node,
+                actor,
+                &order_id,
+                &row.number,
+                &kitchen_lines,
+                &req.note,
+            )?;
+            events.push(ev);
+            Some(t)
+        };
+        if overridden {
+            let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
+            audit::by(conn, node, actor, "order.price_override", &order_id, detail)?;
+        }
+        let change_minor = pays.iter().map(|p| p.change_minor).sum();
+        let order = Order {
+            order: row,
+            lines,
+            payments: pays,
+            change_minor,
+        };
+        events.push(sales_prepared(node, actor, &order, "order.created")?);
+        let body = to_json(&order)?;
+        outbox::take_positions(conn, &mut events)?;
+        let mut tables = vec![
+            order_table(&order.order),
+            lines_table(&order.lines),
+            payments_table(&order.payments),
+            stock::table(actor, &movements),
+        ];
+        tables.extend(ticket.as_ref().map(kitchen::table));
+        tables.push(outbox::table(events));
+        tables.push(idempotency::table(
+            device_id,
+            key,
+            request_sha256,
+            201,
+            &body,
+        ));
+        bulk::write(conn, tables)?;
+        Ok(body)
+    })
 }
 
-fn insert_lines(conn: &mut AnyConnection, lines: &[LineRow]) -> Result<()> {
-    // One multi-row INSERT; diesel's batch insert is per backend.
-    match conn {
-        AnyConnection::Postgresql(c) => diesel::insert_into(order_lines::table)
-            .values(lines)
-            .execute(c)?,
-        AnyConnection::Sqlite(c) => diesel::insert_into(order_lines::table)
-            .values(lines)
-            .execute(c)?,
-    };
-    Ok(())
-}
-
-fn insert_payments(
-    conn: &mut AnyConnection,
+fn payment_rows(
     order_id: &str,
     shift_id: &str,
     kind: &str,
     reqs: &[PaymentRequest],
     settled: &[outpost_domain::order::SettledPayment],
-) -> Result<Vec<PaymentRow>> {
+) -> Vec<PaymentRow> {
     let now = now_millis();
-    let rows: Vec<PaymentRow> = reqs
-        .iter()
+    reqs.iter()
         .zip(settled)
         .map(|(r, s)| PaymentRow {
             id: new_id(),
@@ -697,18 +712,104 @@ fn insert_payments(
             shift_id: shift_id.to_owned(),
             created_at: now,
         })
-        .collect();
-    if !rows.is_empty() {
-        match conn {
-            AnyConnection::Postgresql(c) => diesel::insert_into(payments::table)
-                .values(&rows)
-                .execute(c)?,
-            AnyConnection::Sqlite(c) => diesel::insert_into(payments::table)
-                .values(&rows)
-                .execute(c)?,
-        };
-    }
+        .collect()
+}
+
+fn insert_payments(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    shift_id: &str,
+    kind: &str,
+    reqs: &[PaymentRequest],
+    settled: &[outpost_domain::order::SettledPayment],
+) -> Result<Vec<PaymentRow>> {
+    let rows = payment_rows(order_id, shift_id, kind, reqs, settled);
+    bulk::write(conn, vec![payments_table(&rows)])?;
     Ok(rows)
+}
+
+fn order_table(o: &OrderRow) -> Table {
+    let text = |s: &str| Col::Text(vec![s.to_owned()]);
+    let big = |v: i64| Col::Big(vec![v]);
+    Table::new(
+        "orders",
+        vec![
+            ("id", text(&o.id)),
+            ("number", text(&o.number)),
+            ("device_id", text(&o.device_id)),
+            ("shift_id", text(&o.shift_id)),
+            ("business_day", text(&o.business_day)),
+            ("company_id", text(&o.company_id)),
+            ("staff_id", text(&o.staff_id)),
+            ("customer_id", Col::OptText(vec![o.customer_id.clone()])),
+            ("status", text(&o.status)),
+            ("currency", text(&o.currency)),
+            ("subtotal_minor", big(o.subtotal_minor)),
+            ("discount_minor", big(o.discount_minor)),
+            ("tax_minor", big(o.tax_minor)),
+            ("total_minor", big(o.total_minor)),
+            ("refunded_minor", big(o.refunded_minor)),
+            ("needs_adjustment", Col::Bool(vec![o.needs_adjustment])),
+            ("note", text(&o.note)),
+            ("created_at", big(o.created_at)),
+            ("hlc", big(o.hlc)),
+            ("version", big(o.version)),
+        ],
+    )
+}
+
+fn lines_table(lines: &[LineRow]) -> Table {
+    let text = |f: fn(&LineRow) -> &str| Col::Text(lines.iter().map(|l| f(l).to_owned()).collect());
+    let big = |f: fn(&LineRow) -> i64| Col::Big(lines.iter().map(f).collect());
+    Table::new(
+        "order_lines",
+        vec![
+            ("id", text(|l| &l.id)),
+            ("order_id", text(|l| &l.order_id)),
+            (
+                "line_no",
+                Col::Int(lines.iter().map(|l| l.line_no).collect()),
+            ),
+            ("product_id", text(|l| &l.product_id)),
+            ("company_id", text(|l| &l.company_id)),
+            ("sku", text(|l| &l.sku)),
+            ("name", text(|l| &l.name)),
+            ("qty_milli", big(|l| l.qty_milli)),
+            ("list_price_minor", big(|l| l.list_price_minor)),
+            ("unit_price_minor", big(|l| l.unit_price_minor)),
+            ("gross_minor", big(|l| l.gross_minor)),
+            ("line_discount_minor", big(|l| l.line_discount_minor)),
+            ("order_discount_minor", big(|l| l.order_discount_minor)),
+            ("net_minor", big(|l| l.net_minor)),
+            ("tax_minor", big(|l| l.tax_minor)),
+            ("total_minor", big(|l| l.total_minor)),
+            ("tax_ppm", big(|l| l.tax_ppm)),
+            ("tax_mode", text(|l| &l.tax_mode)),
+            ("refunded_milli", big(|l| l.refunded_milli)),
+        ],
+    )
+}
+
+fn payments_table(pays: &[PaymentRow]) -> Table {
+    let text =
+        |f: fn(&PaymentRow) -> &str| Col::Text(pays.iter().map(|p| f(p).to_owned()).collect());
+    let big = |f: fn(&PaymentRow) -> i64| Col::Big(pays.iter().map(f).collect());
+    Table::new(
+        "payments",
+        vec![
+            ("id", text(|p| &p.id)),
+            ("order_id", text(|p| &p.order_id)),
+            ("kind", text(|p| &p.kind)),
+            ("method", text(|p| &p.method)),
+            ("amount_minor", big(|p| p.amount_minor)),
+            ("tendered_minor", big(|p| p.tendered_minor)),
+            ("change_minor", big(|p| p.change_minor)),
+            ("card_type", text(|p| &p.card_type)),
+            ("reference", text(|p| &p.reference)),
+            ("shift_id", text(|p| &p.shift_id)),
+            ("created_at", big(|p| p.created_at)),
+        ],
+    )
 }
 
 fn lock_order(conn: &mut AnyConnection, id: &str) -> Result<Order> {

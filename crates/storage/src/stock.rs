@@ -1,6 +1,7 @@
 //! Stock as append-only movements: the level is their sum, so movements from
 //! many places merge without conflict. Negative stock is flagged, not blocked.
 
+use crate::bulk::{self, Col, Table};
 use crate::db::{AnyConnection, new_id, now_millis, sum_i64, write_tx};
 use crate::error::{Result, StorageError};
 use crate::node::{Actor, Node};
@@ -21,10 +22,9 @@ pub struct Movement {
 
 pub const MANUAL_REASONS: [&str; 4] = ["receive", "adjust", "waste", "count"];
 
-/// Writes movements and returns their single `stock.moved` event, for the
-/// caller to write with its other events (`None` when there is nothing to move).
-pub fn moves(
-    conn: &mut AnyConnection,
+/// Movements and their single `stock.moved` event, not yet written (see
+/// [`table`]); `None` when there is nothing to move.
+pub(crate) fn prepare(
     node: &Node,
     actor: &Actor,
     ref_id: &str,
@@ -33,7 +33,6 @@ pub fn moves(
     if moves.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let now = now_millis();
     let out: Vec<Movement> = moves
         .iter()
         .map(|(p, q, r)| Movement {
@@ -44,29 +43,6 @@ pub fn moves(
             ref_id: ref_id.to_owned(),
         })
         .collect();
-    let rows: Vec<_> = out
-        .iter()
-        .map(|m| {
-            (
-                stock_movements::id.eq(&m.id),
-                stock_movements::product_id.eq(&m.product_id),
-                stock_movements::qty_milli.eq(m.qty_milli),
-                stock_movements::reason.eq(&m.reason),
-                stock_movements::ref_id.eq(&m.ref_id),
-                stock_movements::staff_id.eq(Some(&actor.staff_id)),
-                stock_movements::at.eq(now),
-            )
-        })
-        .collect();
-    // One multi-row INSERT; diesel's batch insert is per backend.
-    match conn {
-        AnyConnection::Postgresql(c) => diesel::insert_into(stock_movements::table)
-            .values(&rows)
-            .execute(c)?,
-        AnyConnection::Sqlite(c) => diesel::insert_into(stock_movements::table)
-            .values(&rows)
-            .execute(c)?,
-    };
     let ev = outbox::prepare(
         node,
         node.tick(),
@@ -84,6 +60,31 @@ pub fn moves(
     Ok((out, Some(ev)))
 }
 
+/// The movements as rows for [`crate::bulk::write`].
+pub(crate) fn table(actor: &Actor, moves: &[Movement]) -> Table {
+    let now = now_millis();
+    let text =
+        |f: fn(&Movement) -> &str| Col::Text(moves.iter().map(|m| f(m).to_owned()).collect());
+    Table::new(
+        "stock_movements",
+        vec![
+            ("id", text(|m| &m.id)),
+            ("product_id", text(|m| &m.product_id)),
+            (
+                "qty_milli",
+                Col::Big(moves.iter().map(|m| m.qty_milli).collect()),
+            ),
+            ("reason", text(|m| &m.reason)),
+            ("ref_id", text(|m| &m.ref_id)),
+            (
+                "staff_id",
+                Col::OptText(vec![Some(actor.staff_id.clone()); moves.len()]),
+            ),
+            ("at", Col::Big(vec![now; moves.len()])),
+        ],
+    )
+}
+
 /// Writes movements and their `stock.moved` event. Call inside a transaction.
 pub fn record(
     conn: &mut AnyConnection,
@@ -92,8 +93,10 @@ pub fn record(
     ref_id: &str,
     moves: &[(String, i64, &str)],
 ) -> Result<Vec<Movement>> {
-    let (out, ev) = self::moves(conn, node, actor, ref_id, moves)?;
-    outbox::write(conn, ev.into_iter().collect())?;
+    let (out, ev) = prepare(node, actor, ref_id, moves)?;
+    let mut events: Vec<_> = ev.into_iter().collect();
+    outbox::take_positions(conn, &mut events)?;
+    bulk::write(conn, vec![table(actor, &out), outbox::table(events)])?;
     Ok(out)
 }
 

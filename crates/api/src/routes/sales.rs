@@ -1,7 +1,7 @@
 //! Orders: sell, pay, void, refund, look up. Creating, paying and refunding
 //! need an `Idempotency-Key`; a retry returns the first answer verbatim.
 
-use crate::auth::{Signed, idempotency_key};
+use crate::auth::{Bearer, Signed, idempotency_key};
 use crate::body::Json;
 use crate::problem::ApiResult;
 use crate::routes::Page;
@@ -144,18 +144,21 @@ fn answer(a: Answer, metrics: Option<&crate::metrics::Metrics>) -> HttpResponse 
         .body(a.body)
 }
 
-#[tracing::instrument(skip_all, fields(staff = %who.actor.staff_id))]
+#[tracing::instrument(skip_all)]
 async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: Signed,
+    who: Bearer,
     body: Json<SaleBody>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
     let sha = body.sha256;
     let sale = SaleRequest::try_from(body.value)?;
     let a = state
-        .write(move |c, n| sales::create_sale(c, n, &who.actor, &key, &sha, &sale))
+        .write(move |c, n| {
+            let actor = who.check(c)?;
+            sales::create_sale(c, n, &actor, &key, &sha, &sale)
+        })
         .await?;
     Ok(answer(a, Some(&state.metrics)))
 }

@@ -112,10 +112,32 @@ async fn a_retried_sale_returns_the_same_order_and_never_a_second_one(b: Backend
         })
         .collect();
     assert_eq!(ids.len(), 1);
+
+    // Attempts that wrote nothing (the retries, the refused body, a sale the
+    // server refuses) took no order number: the register's numbers have no gap.
+    app.sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price - 1))
+        .await
+        .assert_problem(422);
+    let third = app.sell(&till.cashier, &key(), &body).await;
+    assert_eq!(third.status, 201, "{}", third.body);
+    let seq = |r: &serde_json::Value| -> u64 {
+        let n = r["number"].as_str().unwrap();
+        n.rsplit('-').next().unwrap().parse().unwrap()
+    };
+    let concurrent = &results[0].body;
+    assert_eq!(
+        (seq(&first.body), seq(concurrent), seq(&third.body)),
+        (1, 2, 3),
+        "{} {} {}",
+        first.body["number"],
+        concurrent["number"],
+        third.body["number"]
+    );
+
     let orders = app.get("/api/v1/orders?limit=100", &till.cashier).await;
-    assert_eq!(orders.body.as_array().unwrap().len(), 2, "{}", orders.body);
+    assert_eq!(orders.body.as_array().unwrap().len(), 3, "{}", orders.body);
     app.relayed(&till.manager).await;
-    assert_eq!(app.events(&till.manager, "sales").await.len(), 2);
+    assert_eq!(app.events(&till.manager, "sales").await.len(), 3);
 }
 both_backends!(a_retried_sale_returns_the_same_order_and_never_a_second_one);
 
