@@ -249,3 +249,41 @@ pub fn sum_i64(
 ) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::BigInt>> {
     diesel::dsl::sql(&format!("CAST(SUM({column}) AS BIGINT)"))
 }
+
+/// A fixed statement with text parameters (`?` in `sql`) that diesel prepares
+/// once per connection and reuses; `sql_query`'s statements never are, so a
+/// statement on every sale pays its parse and plan each time.
+pub(crate) struct Fixed<'a> {
+    pub sql: &'static str,
+    pub binds: Vec<&'a str>,
+}
+
+impl diesel::query_builder::QueryId for Fixed<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for Fixed<'_>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        let mut parts = self.sql.split('?');
+        out.push_sql(parts.next().unwrap_or_default());
+        for (part, bind) in parts.zip(&self.binds) {
+            out.push_bind_param::<diesel::sql_types::Text, str>(bind)?;
+            out.push_sql(part);
+        }
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for Fixed<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Fixed<'_> {}

@@ -483,10 +483,10 @@ pub fn quote(
 /// The register's next order number and its open shift, in one statement.
 /// The counter is the register's own row: each till sells one sale at a time,
 /// so no other register ever waits on it.
-const TAKE_NUMBER: &str = "UPDATE devices SET last_seq = last_seq + 1 WHERE id = $1 \
+const TAKE_NUMBER: &str = "UPDATE devices SET last_seq = last_seq + 1 WHERE id = ? \
      RETURNING last_seq, register_no, \
-     (SELECT id FROM shifts WHERE device_id = $1 AND closed_at IS NULL) AS shift_id, \
-     (SELECT business_day FROM shifts WHERE device_id = $1 AND closed_at IS NULL) AS business_day";
+     (SELECT id FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS shift_id, \
+     (SELECT business_day FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS business_day";
 
 #[derive(QueryableByName)]
 struct Taken {
@@ -501,7 +501,10 @@ struct Taken {
 }
 
 fn take_number(conn: &mut AnyConnection, device_id: &str) -> Result<(i64, i32, String, String)> {
-    let q = diesel::sql_query(TAKE_NUMBER).bind::<diesel::sql_types::Text, _>(device_id);
+    let q = crate::db::Fixed {
+        sql: TAKE_NUMBER,
+        binds: vec![device_id; 3],
+    };
     let taken: Option<Taken> = match conn {
         AnyConnection::Postgresql(c) => q.get_result(c).optional()?,
         AnyConnection::Sqlite(c) => q.get_result(c).optional()?,

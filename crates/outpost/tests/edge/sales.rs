@@ -115,9 +115,13 @@ async fn a_retried_sale_returns_the_same_order_and_never_a_second_one(b: Backend
 
     // Attempts that wrote nothing (the retries, the refused body, a sale the
     // server refuses) took no order number: the register's numbers have no gap.
-    app.sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price - 1))
-        .await
-        .assert_problem(422);
+    app.sell(
+        &till.cashier,
+        &key(),
+        &cash_sale(&[(&milk, 1000)], price - 1),
+    )
+    .await
+    .assert_problem(422);
     let third = app.sell(&till.cashier, &key(), &body).await;
     assert_eq!(third.status, 201, "{}", third.body);
     let seq = |r: &serde_json::Value| -> u64 {
