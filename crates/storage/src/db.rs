@@ -7,7 +7,7 @@ use diesel::r2d2::{self, ManageConnection};
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -56,31 +56,74 @@ pub struct Manager {
     backend: Backend,
 }
 
+/// A pooled connection and when it was last handed back.
+pub struct Pooled {
+    conn: AnyConnection,
+    returned: Instant,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// A connection handed back less than this long ago is handed out again
+/// without a `SELECT 1` first. The ping on every checkout was one round trip in
+/// eight of a sale; a connection that broke while in use is dropped when it is
+/// handed back (see `has_broken`), so only one that broke while idle for under
+/// this long can fail its next request.
+const FRESH: Duration = Duration::from_secs(1);
+
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> std::result::Result<AnyConnection, r2d2::Error> {
-        match self.backend {
+    fn connect(&self) -> std::result::Result<Pooled, r2d2::Error> {
+        let conn = match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url)
                 .map(AnyConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+                .map_err(r2d2::Error::ConnectionError)?,
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut c =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 c.batch_execute(SQLITE_PRAGMAS)
                     .map_err(r2d2::Error::QueryError)?;
-                Ok(AnyConnection::Sqlite(c))
+                AnyConnection::Sqlite(c)
             }
-        }
+        };
+        Ok(Pooled {
+            conn,
+            returned: Instant::now(),
+        })
     }
-    fn is_valid(&self, conn: &mut AnyConnection) -> std::result::Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
+    fn is_valid(&self, conn: &mut Pooled) -> std::result::Result<(), r2d2::Error> {
+        if conn.returned.elapsed() < FRESH {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+    /// Called as a connection is handed back. diesel marks a connection whose
+    /// server went away (libpq reports its transaction status unknown) or
+    /// whose transaction could not be closed as broken; r2d2 then drops it.
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.returned = Instant::now();
         std::thread::panicking()
+            || match &mut conn.conn {
+                AnyConnection::Postgresql(c) => c.is_broken(),
+                AnyConnection::Sqlite(c) => c.is_broken(),
+            }
     }
 }
 
@@ -167,7 +210,7 @@ impl Db {
         let mut conn = self.conn()?;
         let mig =
             |e: Box<dyn std::error::Error + Send + Sync>| StorageError::Migration(e.to_string());
-        match &mut *conn {
+        match &mut **conn {
             AnyConnection::Postgresql(c) => {
                 // Several services may start at once against one database.
                 c.batch_execute("SELECT pg_advisory_lock(7400001)")?;

@@ -66,7 +66,7 @@ fn audited(s: &Store, action: &str) -> Vec<String> {
     audit_log::table
         .filter(audit_log::action.eq(action))
         .select(audit_log::detail)
-        .load(&mut s.db.conn().unwrap())
+        .load(&mut **s.db.conn().unwrap())
         .unwrap()
 }
 
@@ -100,7 +100,7 @@ fn a_price_list_takes_effect_at_its_time_once_and_as_the_stores_own_edit() {
     let events_before: i64 = outbox::table
         .filter(outbox::aggregate_id.eq(&p.id))
         .count()
-        .get_result(&mut c)
+        .get_result(&mut **c)
         .unwrap();
     assert_eq!(master::activate_due(&mut c, &s.node, at - 1).unwrap(), 0);
     assert_eq!(master::activate_due(&mut c, &s.node, at).unwrap(), 1);
@@ -109,7 +109,7 @@ fn a_price_list_takes_effect_at_its_time_once_and_as_the_stores_own_edit() {
         .filter(outbox::aggregate_id.eq(&p.id))
         .filter(outbox::event_type.eq("product.updated"))
         .count()
-        .get_result(&mut c)
+        .get_result(&mut **c)
         .unwrap();
     assert_eq!(events_after, events_before + 1, "the new price syncs back");
     assert_eq!(
