@@ -76,6 +76,7 @@
       screen("#sell");
       renderCart();
       loadRecent();
+      printer.none = false;
       loadPrinter();
     } catch (e) {
       if (e.status === 404) return screen("#shift");
@@ -306,17 +307,24 @@
 
   // ---- this register's printer: its state, its queue, reprint and cancel ----
   const JOB_WORDS = { queued: "waiting for the printer", sending: "printing", printed: "printed", uncertain: "may not have printed", held: "too old to print by itself", expired: "not fired (too late)", cancelled: "cancelled" };
+  // A register without a printer asks again once a minute (one may be added on
+  // the manager page), not every five seconds.
+  const printer = { none: false, askedAt: 0 };
   async function loadPrinter() {
     if ($("#sell").hidden) return;
+    if (printer.none && Date.now() - printer.askedAt < 60000) return;
+    printer.askedAt = Date.now();
     let r;
     try { r = await api("GET", "/api/v1/printing/jobs?limit=8"); } catch (e) {
       // No receipt printer for this register: nothing to show.
-      if (e.status === 404) return show("#printer", false);
+      printer.none = e.status === 404;
+      if (printer.none) return show("#printer", false);
       show("#printer");
       $("#printer-state").textContent = "· " + e.message;
       $("#printer-state").className = "status-unhealthy";
       return;
     }
+    printer.none = false;
     show("#printer");
     const s = r.state;
     const ok = s && s.ready;
