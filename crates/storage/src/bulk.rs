@@ -27,6 +27,16 @@ pub enum Col {
 }
 
 impl Col {
+    /// A text column from one field of each row.
+    pub fn text<T>(rows: &[T], f: impl Fn(&T) -> &str) -> Col {
+        Col::Text(rows.iter().map(|r| f(r).to_owned()).collect())
+    }
+
+    /// A bigint column from one field of each row.
+    pub fn big<T>(rows: &[T], f: impl Fn(&T) -> i64) -> Col {
+        Col::Big(rows.iter().map(f).collect())
+    }
+
     fn len(&self) -> usize {
         match self {
             Col::Text(v) => v.len(),

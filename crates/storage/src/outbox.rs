@@ -131,38 +131,38 @@ pub(crate) fn take_positions(conn: &mut AnyConnection, events: &mut [Prepared]) 
 /// The events as rows for [`crate::bulk::write`], after [`take_positions`].
 pub(crate) fn table(events: Vec<Prepared>) -> crate::bulk::Table {
     use crate::bulk::Col;
-    let text =
-        |f: fn(&Prepared) -> &str| Col::Text(events.iter().map(|e| f(e).to_owned()).collect());
-    let big = |f: fn(&Prepared) -> i64| Col::Big(events.iter().map(f).collect());
     crate::bulk::Table::new(
         "outbox",
         vec![
-            ("event_id", text(|e| &e.event_id)),
+            ("event_id", Col::text(&events, |e| &e.event_id)),
             (
                 "position",
                 Col::OptBig(events.iter().map(|e| e.position).collect()),
             ),
-            ("store_id", text(|e| &e.store_id)),
+            ("store_id", Col::text(&events, |e| &e.store_id)),
             (
                 "device_id",
                 Col::OptText(events.iter().map(|e| e.device_id.clone()).collect()),
             ),
-            ("stream", text(|e| e.stream)),
-            ("node_epoch", text(|e| &e.node_epoch)),
-            ("aggregate_type", text(|e| &e.aggregate_type)),
-            ("aggregate_id", text(|e| &e.aggregate_id)),
-            ("aggregate_version", big(|e| e.aggregate_version)),
-            ("event_type", text(|e| &e.event_type)),
+            ("stream", Col::text(&events, |e| e.stream)),
+            ("node_epoch", Col::text(&events, |e| &e.node_epoch)),
+            ("aggregate_type", Col::text(&events, |e| &e.aggregate_type)),
+            ("aggregate_id", Col::text(&events, |e| &e.aggregate_id)),
+            (
+                "aggregate_version",
+                Col::big(&events, |e| e.aggregate_version),
+            ),
+            ("event_type", Col::text(&events, |e| &e.event_type)),
             (
                 "schema_version",
                 Col::Int(events.iter().map(|e| e.schema_version).collect()),
             ),
-            ("occurred_at", big(|e| e.occurred_at)),
-            ("hlc", big(|e| e.hlc)),
-            ("master_version", big(|e| e.master_version)),
-            ("actor", text(|e| &e.actor)),
-            ("payload", text(|e| &e.payload)),
-            ("payload_sha256", text(|e| &e.payload_sha256)),
+            ("occurred_at", Col::big(&events, |e| e.occurred_at)),
+            ("hlc", Col::big(&events, |e| e.hlc)),
+            ("master_version", Col::big(&events, |e| e.master_version)),
+            ("actor", Col::text(&events, |e| &e.actor)),
+            ("payload", Col::text(&events, |e| &e.payload)),
+            ("payload_sha256", Col::text(&events, |e| &e.payload_sha256)),
         ],
     )
 }

@@ -732,85 +732,85 @@ fn insert_payments(
 }
 
 fn order_table(o: &OrderRow) -> Table {
-    let text = |s: &str| Col::Text(vec![s.to_owned()]);
-    let big = |v: i64| Col::Big(vec![v]);
+    let row = std::slice::from_ref(o);
     Table::new(
         "orders",
         vec![
-            ("id", text(&o.id)),
-            ("number", text(&o.number)),
-            ("device_id", text(&o.device_id)),
-            ("shift_id", text(&o.shift_id)),
-            ("business_day", text(&o.business_day)),
-            ("company_id", text(&o.company_id)),
-            ("staff_id", text(&o.staff_id)),
+            ("id", Col::text(row, |o| &o.id)),
+            ("number", Col::text(row, |o| &o.number)),
+            ("device_id", Col::text(row, |o| &o.device_id)),
+            ("shift_id", Col::text(row, |o| &o.shift_id)),
+            ("business_day", Col::text(row, |o| &o.business_day)),
+            ("company_id", Col::text(row, |o| &o.company_id)),
+            ("staff_id", Col::text(row, |o| &o.staff_id)),
             ("customer_id", Col::OptText(vec![o.customer_id.clone()])),
-            ("status", text(&o.status)),
-            ("currency", text(&o.currency)),
-            ("subtotal_minor", big(o.subtotal_minor)),
-            ("discount_minor", big(o.discount_minor)),
-            ("tax_minor", big(o.tax_minor)),
-            ("total_minor", big(o.total_minor)),
-            ("refunded_minor", big(o.refunded_minor)),
+            ("status", Col::text(row, |o| &o.status)),
+            ("currency", Col::text(row, |o| &o.currency)),
+            ("subtotal_minor", Col::big(row, |o| o.subtotal_minor)),
+            ("discount_minor", Col::big(row, |o| o.discount_minor)),
+            ("tax_minor", Col::big(row, |o| o.tax_minor)),
+            ("total_minor", Col::big(row, |o| o.total_minor)),
+            ("refunded_minor", Col::big(row, |o| o.refunded_minor)),
             ("needs_adjustment", Col::Bool(vec![o.needs_adjustment])),
-            ("note", text(&o.note)),
-            ("created_at", big(o.created_at)),
-            ("hlc", big(o.hlc)),
-            ("version", big(o.version)),
+            ("note", Col::text(row, |o| &o.note)),
+            ("created_at", Col::big(row, |o| o.created_at)),
+            ("hlc", Col::big(row, |o| o.hlc)),
+            ("version", Col::big(row, |o| o.version)),
         ],
     )
 }
 
 fn lines_table(lines: &[LineRow]) -> Table {
-    let text = |f: fn(&LineRow) -> &str| Col::Text(lines.iter().map(|l| f(l).to_owned()).collect());
-    let big = |f: fn(&LineRow) -> i64| Col::Big(lines.iter().map(f).collect());
     Table::new(
         "order_lines",
         vec![
-            ("id", text(|l| &l.id)),
-            ("order_id", text(|l| &l.order_id)),
+            ("id", Col::text(lines, |l| &l.id)),
+            ("order_id", Col::text(lines, |l| &l.order_id)),
             (
                 "line_no",
                 Col::Int(lines.iter().map(|l| l.line_no).collect()),
             ),
-            ("product_id", text(|l| &l.product_id)),
-            ("company_id", text(|l| &l.company_id)),
-            ("sku", text(|l| &l.sku)),
-            ("name", text(|l| &l.name)),
-            ("qty_milli", big(|l| l.qty_milli)),
-            ("list_price_minor", big(|l| l.list_price_minor)),
-            ("unit_price_minor", big(|l| l.unit_price_minor)),
-            ("gross_minor", big(|l| l.gross_minor)),
-            ("line_discount_minor", big(|l| l.line_discount_minor)),
-            ("order_discount_minor", big(|l| l.order_discount_minor)),
-            ("net_minor", big(|l| l.net_minor)),
-            ("tax_minor", big(|l| l.tax_minor)),
-            ("total_minor", big(|l| l.total_minor)),
-            ("tax_ppm", big(|l| l.tax_ppm)),
-            ("tax_mode", text(|l| &l.tax_mode)),
-            ("refunded_milli", big(|l| l.refunded_milli)),
+            ("product_id", Col::text(lines, |l| &l.product_id)),
+            ("company_id", Col::text(lines, |l| &l.company_id)),
+            ("sku", Col::text(lines, |l| &l.sku)),
+            ("name", Col::text(lines, |l| &l.name)),
+            ("qty_milli", Col::big(lines, |l| l.qty_milli)),
+            ("list_price_minor", Col::big(lines, |l| l.list_price_minor)),
+            ("unit_price_minor", Col::big(lines, |l| l.unit_price_minor)),
+            ("gross_minor", Col::big(lines, |l| l.gross_minor)),
+            (
+                "line_discount_minor",
+                Col::big(lines, |l| l.line_discount_minor),
+            ),
+            (
+                "order_discount_minor",
+                Col::big(lines, |l| l.order_discount_minor),
+            ),
+            ("net_minor", Col::big(lines, |l| l.net_minor)),
+            ("tax_minor", Col::big(lines, |l| l.tax_minor)),
+            ("total_minor", Col::big(lines, |l| l.total_minor)),
+            ("tax_ppm", Col::big(lines, |l| l.tax_ppm)),
+            ("tax_mode", Col::text(lines, |l| &l.tax_mode)),
+            ("refunded_milli", Col::big(lines, |l| l.refunded_milli)),
         ],
     )
 }
 
 fn payments_table(pays: &[PaymentRow]) -> Table {
-    let text =
-        |f: fn(&PaymentRow) -> &str| Col::Text(pays.iter().map(|p| f(p).to_owned()).collect());
-    let big = |f: fn(&PaymentRow) -> i64| Col::Big(pays.iter().map(f).collect());
     Table::new(
         "payments",
         vec![
-            ("id", text(|p| &p.id)),
-            ("order_id", text(|p| &p.order_id)),
-            ("kind", text(|p| &p.kind)),
-            ("method", text(|p| &p.method)),
-            ("amount_minor", big(|p| p.amount_minor)),
-            ("tendered_minor", big(|p| p.tendered_minor)),
-            ("change_minor", big(|p| p.change_minor)),
-            ("card_type", text(|p| &p.card_type)),
-            ("reference", text(|p| &p.reference)),
-            ("shift_id", text(|p| &p.shift_id)),
-            ("created_at", big(|p| p.created_at)),
+            ("id", Col::text(pays, |p| &p.id)),
+            ("order_id", Col::text(pays, |p| &p.order_id)),
+            ("kind", Col::text(pays, |p| &p.kind)),
+            ("method", Col::text(pays, |p| &p.method)),
+            ("amount_minor", Col::big(pays, |p| p.amount_minor)),
+            ("tendered_minor", Col::big(pays, |p| p.tendered_minor)),
+            ("change_minor", Col::big(pays, |p| p.change_minor)),
+            ("card_type", Col::text(pays, |p| &p.card_type)),
+            ("reference", Col::text(pays, |p| &p.reference)),
+            ("shift_id", Col::text(pays, |p| &p.shift_id)),
+            ("created_at", Col::big(pays, |p| p.created_at)),
         ],
     )
 }

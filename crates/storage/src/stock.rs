@@ -63,19 +63,17 @@ pub(crate) fn prepare(
 /// The movements as rows for [`crate::bulk::write`].
 pub(crate) fn table(actor: &Actor, moves: &[Movement]) -> Table {
     let now = now_millis();
-    let text =
-        |f: fn(&Movement) -> &str| Col::Text(moves.iter().map(|m| f(m).to_owned()).collect());
     Table::new(
         "stock_movements",
         vec![
-            ("id", text(|m| &m.id)),
-            ("product_id", text(|m| &m.product_id)),
+            ("id", Col::text(moves, |m| &m.id)),
+            ("product_id", Col::text(moves, |m| &m.product_id)),
             (
                 "qty_milli",
                 Col::Big(moves.iter().map(|m| m.qty_milli).collect()),
             ),
-            ("reason", text(|m| &m.reason)),
-            ("ref_id", text(|m| &m.ref_id)),
+            ("reason", Col::text(moves, |m| &m.reason)),
+            ("ref_id", Col::text(moves, |m| &m.ref_id)),
             (
                 "staff_id",
                 Col::OptText(vec![Some(actor.staff_id.clone()); moves.len()]),
