@@ -41,6 +41,8 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            // Not every child leads a process group: then there is none.
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = self.0.kill();
         let _ = self.0.wait();

@@ -39,7 +39,7 @@ mod progress;
 mod sources;
 mod stack;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "xtask")]
@@ -87,13 +87,26 @@ struct HostCli {
     which: offline::Offline,
 }
 
+/// The host's command line. The commands that build from the source tree are
+/// refused there (with a message saying where they run), so its --help leaves
+/// them out.
+fn host_cli() -> clap::Command {
+    offline::SOURCE_ONLY
+        .iter()
+        .fold(HostCli::command(), |c, name| {
+            c.mut_subcommand(*name, |s| s.hide(true))
+        })
+}
+
 fn main() -> anyhow::Result<()> {
     let called = std::env::args_os()
         .next()
         .map(std::path::PathBuf::from)
         .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
     if called.as_deref() == Some(offline::HOST_TOOL) {
-        return offline::run_on_host(HostCli::parse().which);
+        let host =
+            HostCli::from_arg_matches(&host_cli().get_matches()).unwrap_or_else(|e| e.exit());
+        return offline::run_on_host(host.which);
     }
     let cli = Cli::parse();
     if matches!(cli.cmd, Cmd::Bench { .. }) && cfg!(debug_assertions) {
@@ -116,5 +129,34 @@ fn main() -> anyhow::Result<()> {
             which: Bench::Bundle(a),
         } => bench_bundle::run(a),
         Cmd::Offline { which } => offline::run(which),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_tools_help_lists_only_what_it_can_do() {
+        let help = host_cli().render_help().to_string();
+        for cmd in ["verify", "load", "up", "status"] {
+            assert!(
+                help.contains(&format!("\n  {cmd} ")),
+                "{cmd} missing: {help}"
+            );
+        }
+        for cmd in offline::SOURCE_ONLY {
+            assert!(
+                !help.contains(&format!("\n  {cmd} ")),
+                "{cmd} listed: {help}"
+            );
+        }
+        // Still understood, to be refused with a message saying where it runs.
+        let m = host_cli()
+            .try_get_matches_from([offline::HOST_TOOL, "vendor"])
+            .unwrap();
+        let host = HostCli::from_arg_matches(&m).unwrap();
+        let e = offline::run_on_host(host.which).unwrap_err().to_string();
+        assert!(e.contains("cargo xtask offline"), "{e}");
     }
 }

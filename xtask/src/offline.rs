@@ -100,6 +100,9 @@ pub const IMAGES: [&str; 4] = ["outpost", "postgres", "redis", "rabbitmq"];
 /// The name xtask ships under in a bundle, and answers to (see main.rs).
 pub const HOST_TOOL: &str = "outpost-offline";
 
+/// The commands that need the source tree, which the host's tool refuses.
+pub const SOURCE_ONLY: [&str; 3] = ["images", "bundle", "vendor"];
+
 /// `outpost-offline COMMAND` on an air-gapped host: the commands that work
 /// from a bundle alone.
 pub fn run_on_host(o: Offline) -> Result<()> {
