@@ -3,7 +3,12 @@
 //! serves to screens.
 //!
 //! It runs beside the relay, never in a request: a sale only writes the outbox
-//! and wakes the relay, which wakes this task. It keeps its own position per
+//! and wakes the relay, which wakes this task. On SQLite, where a writer
+//! positions its own events, the writer hands what it committed over in
+//! memory (`Db::take_fed`) and wakes this task itself, so a sale reaches the
+//! log without this task querying the outbox; anything the feed did not carry
+//! (another process's writes, a channel not learnt yet) is read from the
+//! outbox as on PostgreSQL. It keeps its own position per
 //! channel, learnt from the log itself, so after a Redis outage, a Redis that
 //! lost its data, or a restart of the api it resends exactly what the log is
 //! missing (the log skips offsets it already has). A failing Redis only makes
@@ -84,6 +89,13 @@ impl Realtime {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = e;
     }
 
+    fn published(&self, ch: &'static str, offset: i64) {
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ch, offset);
+    }
+
     /// How far the log is behind the outbox, per channel, given the stream heads.
     pub fn lag(&self, heads: &[(String, i64)]) -> i64 {
         let published = self.published.lock().unwrap_or_else(|p| p.into_inner());
@@ -129,13 +141,27 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
     let mut log: Option<Log> = rt.memory.clone().map(Log::Memory);
     let mut cursors: HashMap<&'static str, Cursor> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
+    if let Err(e) = web::block({
+        let db = state.db.clone();
+        move || db.start_feed()
+    })
+    .await
+    {
+        tracing::warn!(error = %e, "no feed of committed events; the publisher reads the outbox");
+    }
     loop {
+        // Taken whether or not the log answers: what it misses, a full pass
+        // reads from the outbox later.
+        let fed = state.db.take_fed();
         let r = async {
             if log.is_none() {
                 let redis = RedisLog::new(&rt.redis_url, rt.history).map_err(|e| e.to_string())?;
                 log = Some(Log::Redis(redis));
             }
             let l = log.as_ref().expect("set above");
+            if !fed.is_empty() && pass_fed(&state, l, &mut cursors, &fed).await? {
+                return Ok(());
+            }
             pass(&state, l, &mut cursors).await
         }
         .await;
@@ -245,43 +271,102 @@ async fn pass(
                     .await
                     .map_err(|e| e.to_string())?,
             };
-            let Some(last) = events.last().and_then(|e| e.position) else {
+            if !publish(state, log, ch, &mut cur, &events).await? {
+                cursors.remove(ch);
+                return Ok(());
+            }
+            if cur.after == after {
                 break;
-            };
-            let entries: Vec<Entry> = events.iter().filter_map(|e| frame(e, ch)).collect();
-            let expect = cur.confirmed.then_some(after);
-            match log
-                .append(&store, ch, &epoch, expect, &entries)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Some(_) => {
-                    cur = Cursor {
-                        after: last,
-                        confirmed: true,
-                    };
-                    state
-                        .metrics
-                        .realtime_published
-                        .inc_by(entries.len() as u64);
-                }
-                None => {
-                    // The log is not where we left it (Redis restarted empty,
-                    // or another api wrote): learn it again next pass.
-                    tracing::info!(channel = ch, "realtime log changed under us; refilling");
-                    cursors.remove(ch);
-                    state.realtime.wake.notify_one();
-                    return Ok(());
-                }
             }
         }
         cursors.insert(ch, cur);
-        state
-            .realtime
-            .published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(ch, cur.after);
+        state.realtime.published(ch, cur.after);
     }
     Ok(())
+}
+
+/// Publishes what the write path handed over (see `Db::take_fed`) without a
+/// trip to the database. False when the outbox must be read: a channel not
+/// learnt yet, or positions that do not run on from the cursor (events this
+/// process did not feed, or a feed that overflowed).
+async fn pass_fed(
+    state: &web::Data<AppState>,
+    log: &Log,
+    cursors: &mut HashMap<&'static str, Cursor>,
+    fed: &[StoredEvent],
+) -> Result<bool, String> {
+    let mut complete = true;
+    for ch in CHANNELS {
+        let mut events: Vec<StoredEvent> = fed.iter().filter(|e| e.stream == ch).cloned().collect();
+        if events.is_empty() {
+            continue;
+        }
+        let Some(mut cur) = cursors.get(ch).copied() else {
+            complete = false;
+            continue;
+        };
+        // A full pass may have published some of them already.
+        events.retain(|e| e.position.is_some_and(|p| p > cur.after));
+        events.sort_by_key(|e| e.position);
+        let runs_on = events
+            .iter()
+            .zip(cur.after + 1..)
+            .all(|(e, p)| e.position == Some(p));
+        if !runs_on {
+            complete = false;
+            continue;
+        }
+        if events.is_empty() {
+            continue;
+        }
+        if !publish(state, log, ch, &mut cur, &events).await? {
+            cursors.remove(ch);
+            return Ok(true);
+        }
+        cursors.insert(ch, cur);
+        state.realtime.published(ch, cur.after);
+    }
+    Ok(complete)
+}
+
+/// Appends `events` (the channel's next, in position order) to the log and
+/// moves the cursor past them. False when the log is not where the cursor
+/// says (Redis restarted empty, or another api wrote): the caller forgets the
+/// cursor, and the next pass learns the log again.
+async fn publish(
+    state: &web::Data<AppState>,
+    log: &Log,
+    ch: &'static str,
+    cur: &mut Cursor,
+    events: &[StoredEvent],
+) -> Result<bool, String> {
+    let Some(last) = events.last().and_then(|e| e.position) else {
+        return Ok(true);
+    };
+    let entries: Vec<Entry> = events.iter().filter_map(|e| frame(e, ch)).collect();
+    let expect = cur.confirmed.then_some(cur.after);
+    let appended = log
+        .append(
+            &state.node.store_id,
+            ch,
+            &state.node.node_epoch,
+            expect,
+            &entries,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if appended.is_none() {
+        tracing::info!(channel = ch, "realtime log changed under us; refilling");
+        state.realtime.wake.notify_one();
+        return Ok(false);
+    }
+    *cur = Cursor {
+        after: last,
+        confirmed: true,
+    };
+    state
+        .metrics
+        .realtime_published
+        .inc_by(entries.len() as u64);
+    Ok(true)
 }

@@ -54,7 +54,11 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
                         .store(outpost_storage::db::now_millis(), Ordering::Relaxed);
                     state.metrics.relayed.inc_by(b.count as u64);
                     if b.count > 0 {
-                        state.realtime.wake.notify_one();
+                        // The publisher heard of what went through the feed
+                        // from the writer already.
+                        if !state.db.fed_through(b.last_seq) {
+                            state.realtime.wake.notify_one();
+                        }
                         state.sync_wake.notify_one();
                         state.print_wake.notify_one();
                     }

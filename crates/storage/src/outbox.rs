@@ -236,6 +236,21 @@ pub fn previous_payload(
         .optional()?)
 }
 
+/// Events after `seq`, oldest first, at most `limit`: on SQLite, where one
+/// writer at a time takes both, `seq` order is commit order.
+pub fn read_after_seq(
+    conn: &mut AnyConnection,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>> {
+    Ok(outbox::table
+        .filter(outbox::seq.gt(after_seq))
+        .order(outbox::seq.asc())
+        .limit(limit)
+        .select(StoredEvent::as_select())
+        .load(conn)?)
+}
+
 /// Events of one stream after `after`, in position order.
 pub fn read_stream(
     conn: &mut AnyConnection,

@@ -3,41 +3,15 @@
 //! by last writer on the hybrid logical clock, and changes the store cannot
 //! apply are recorded, not dropped.
 
+mod common;
+
+use common::{Store, demo_store, manager};
 use diesel::prelude::*;
 use outpost_domain::{Pin, Role};
 use outpost_storage::master::{self, Applied, Change};
 use outpost_storage::schema::{audit_log, outbox, sessions};
-use outpost_storage::{Actor, Db, Node, catalog, db::now_millis, seed, staff};
+use outpost_storage::{Actor, catalog, db::now_millis, staff};
 use serde_json::json;
-
-struct Store {
-    db: Db,
-    node: Node,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn demo_store() -> Store {
-    let dir = std::env::temp_dir().join(format!("outpost-master-{}", uuid::Uuid::now_v7()));
-    let db = Db::open(dir.join("edge.db").to_str().unwrap(), 2).unwrap();
-    let mut c = db.conn().unwrap();
-    seed::demo(&mut c, None).unwrap();
-    let node = Node::load(&mut c).unwrap();
-    Store { db, node, dir }
-}
-
-fn manager() -> Actor {
-    Actor {
-        staff_id: "test-manager".into(),
-        role: Role::Manager,
-        device_id: None,
-    }
-}
 
 /// Applies one change of `kind` at the next cursor.
 fn apply(s: &Store, kind: &str, hlc: i64, body: serde_json::Value) -> Applied {

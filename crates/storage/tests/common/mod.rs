@@ -1,0 +1,74 @@
+//! What the storage tests share: a demo store on a SQLite file or a
+//! PostgreSQL database of its own, a manager to act as, and a small write
+//! that commits one event. Each test crate uses a part of it.
+#![allow(dead_code)]
+
+use diesel::prelude::*;
+use outpost_domain::Role;
+use outpost_storage::db::write_tx;
+use outpost_storage::schema::products;
+use outpost_storage::{Actor, AnyConnection, Db, Node, StorageError, seed, stock};
+
+pub struct Store {
+    pub db: Db,
+    pub node: Node,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn seeded(db: Db, dir: Option<std::path::PathBuf>) -> Store {
+    let mut c = db.conn().unwrap();
+    seed::demo(&mut c, None).unwrap();
+    let node = Node::load(&mut c).unwrap();
+    drop(c);
+    Store { db, node, dir }
+}
+
+/// The demo store on a SQLite file of its own, removed when dropped.
+pub fn demo_store() -> Store {
+    let dir = std::env::temp_dir().join(format!("outpost-store-{}", uuid::Uuid::now_v7()));
+    let db = Db::open(dir.join("edge.db").to_str().unwrap(), 2).unwrap();
+    seeded(db, Some(dir))
+}
+
+/// The demo store on a new PostgreSQL database.
+pub fn demo_store_on_pg(pool_size: u32) -> Store {
+    let (url, _) = fresh_pg_database();
+    seeded(Db::open(&url, pool_size).unwrap(), None)
+}
+
+/// A new, empty database on the server named by OUTPOST_TEST_PG: its URL and
+/// name. (scripts/test drops those a run left behind.)
+pub fn fresh_pg_database() -> (String, String) {
+    let admin = std::env::var("OUTPOST_TEST_PG")
+        .expect("PostgreSQL tests need OUTPOST_TEST_PG (scripts/test sets it up)");
+    let name = format!("outpost_t_{}", uuid::Uuid::now_v7().simple());
+    let mut root = PgConnection::establish(&format!("{admin}/postgres")).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut root)
+        .unwrap();
+    (format!("{admin}/{name}"), name)
+}
+
+pub fn manager() -> Actor {
+    Actor {
+        staff_id: "test-manager".into(),
+        role: Role::Manager,
+        device_id: None,
+    }
+}
+
+/// One stock movement and its `stock.moved` event, in a transaction of its own.
+pub fn receive(node: &Node, conn: &mut AnyConnection) -> Result<(), StorageError> {
+    write_tx(conn, |c| {
+        let product = products::table.select(products::id).first(c)?;
+        stock::record(c, node, &manager(), "test", &[(product, 1000, "receive")]).map(drop)
+    })
+}
