@@ -201,3 +201,31 @@ pub fn heads(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
         .order(stream_heads::stream.asc())
         .load(conn)?)
 }
+
+/// Where the relay stands at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// The last assigned position of every stream.
+    pub heads: Vec<(String, i64)>,
+    /// Committed events not positioned yet.
+    pub unrelayed: i64,
+}
+
+/// The heads and the count of unpositioned events read from one snapshot, so
+/// every event committed before the call is in one or the other. Read apart,
+/// a batch the relay positioned between the two reads is in neither: heads
+/// from before it and a count of 0 from after it, which a reader waiting for
+/// "everything relayed" takes for the final heads.
+pub fn progress(conn: &mut AnyConnection) -> Result<Progress> {
+    conn.transaction(|conn| {
+        if let AnyConnection::Postgresql(c) = conn {
+            // The first statement of the transaction, so it takes effect.
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(c)?;
+        }
+        Ok(Progress {
+            heads: heads(conn)?,
+            unrelayed: unpositioned_count(conn)?,
+        })
+    })
+}

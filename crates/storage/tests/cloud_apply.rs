@@ -3,21 +3,16 @@
 //! stream, rejections parked without blocking, epochs, and the conflict rules
 //! that live in the cloud.
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+mod common;
+
+use diesel::RunQueryDsl;
 use outpost_storage::cloud::{self, ApplyReport, CloudDb, Incoming};
 use outpost_storage::secrets::sha256_hex;
 use serde_json::json;
 use std::collections::BTreeMap;
 
 fn fresh_db() -> CloudDb {
-    let admin = std::env::var("OUTPOST_TEST_PG")
-        .expect("PostgreSQL tests need OUTPOST_TEST_PG (scripts/test sets it up)");
-    let name = format!("outpost_t_{}", uuid::Uuid::now_v7().simple());
-    let mut c = PgConnection::establish(&format!("{admin}/postgres")).unwrap();
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .unwrap();
-    CloudDb::open(&format!("{admin}/{name}"), 4).unwrap()
+    CloudDb::open(&common::fresh_pg_database().0, 4).unwrap()
 }
 
 fn store(db: &CloudDb, code: &str) -> String {

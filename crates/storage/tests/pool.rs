@@ -2,6 +2,8 @@
 //! were in use a moment ago, so it must still never keep handing out one whose
 //! server side is gone.
 
+mod common;
+
 use diesel::prelude::*;
 use outpost_storage::Db;
 use std::time::Duration;
@@ -20,14 +22,10 @@ fn pid(db: &Db) -> QueryResult<i32> {
 
 #[test]
 fn a_connection_whose_server_went_away_is_never_handed_out_twice() {
-    let admin = std::env::var("OUTPOST_TEST_PG")
-        .expect("PostgreSQL tests need OUTPOST_TEST_PG (scripts/test sets it up)");
-    let name = format!("outpost_pool_{}", uuid::Uuid::now_v7().simple());
+    let (url, name) = common::fresh_pg_database();
+    let db = Db::open(&url, 2).unwrap();
+    let admin = std::env::var("OUTPOST_TEST_PG").unwrap();
     let mut root = PgConnection::establish(&format!("{admin}/postgres")).unwrap();
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut root)
-        .unwrap();
-    let db = Db::open(&format!("{admin}/{name}"), 2).unwrap();
     let kill_all = |root: &mut PgConnection| {
         diesel::sql_query(format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"

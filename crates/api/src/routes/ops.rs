@@ -27,11 +27,8 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         .db(|c, _| {
             use outpost_storage::db::SimpleConnection;
             c.batch_execute("SELECT 1")?;
-            Ok((
-                outpost_storage::relay::unpositioned_count(c)?,
-                outpost_storage::relay::heads(c)?,
-                sync_state(c)?,
-            ))
+            let p = outpost_storage::relay::progress(c)?;
+            Ok((p.unrelayed, p.heads, sync_state(c)?))
         })
         .await;
     let db_ms = t0.elapsed().as_secs_f64() * 1000.0;

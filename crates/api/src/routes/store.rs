@@ -196,12 +196,10 @@ async fn audit_log(
 async fn outbox_status(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
     who.actor
         .require(Permission::ViewReports, "see the outbox")?;
-    let (heads, unrelayed) = state
-        .db(|c, _| Ok((relay::heads(c)?, relay::unpositioned_count(c)?)))
-        .await?;
+    let p = state.db(|c, _| relay::progress(c)).await?;
     let heads: serde_json::Map<String, serde_json::Value> =
-        heads.into_iter().map(|(s, p)| (s, p.into())).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"streams": heads, "unrelayed": unrelayed})))
+        p.heads.into_iter().map(|(s, p)| (s, p.into())).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"streams": heads, "unrelayed": p.unrelayed})))
 }
 
 #[derive(Debug, Deserialize)]
