@@ -30,6 +30,24 @@ pub struct Args {
     /// Seconds of selling per measured phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Orders in the burst phase, sold as fast as the registers can while one
+    /// more screen is stalled (reads nothing).
+    #[arg(long, default_value_t = 1000)]
+    burst: usize,
+    /// The hub's per-connection queue (`hub.queue`): shorter than the burst,
+    /// so the stalled screen is cut for being slow, as in the tests.
+    #[arg(long, default_value_t = 256)]
+    queue: usize,
+}
+
+/// How the registers sell in a phase.
+#[derive(Clone, Copy)]
+enum Load {
+    /// `rate` sales/s together for `seconds`.
+    Steady,
+    /// This many sales, each register sending its next as soon as the last
+    /// returns.
+    Burst(usize),
 }
 
 use crate::bench_sync::{Proc, free_port};
@@ -122,23 +140,11 @@ async fn subscriber(url: String, proto: Proto, got: Got) -> Result<tokio::task::
             let at = now_us();
             let Message::Text(t) = m else { continue };
             let t = t.as_str();
-            let frame: Option<Value> = match proto {
-                Proto::Outpost => serde_json::from_str(t).ok(),
-                Proto::SocketIo => {
-                    if t == "2" {
-                        let _ = ws.send(Message::text("3")).await;
-                        continue;
-                    }
-                    t.strip_prefix("42")
-                        .and_then(|p| serde_json::from_str::<Value>(p).ok())
-                        .and_then(|a| a.get(1)?.as_str().map(str::to_owned))
-                        .and_then(|s| serde_json::from_str(&s).ok())
-                }
-            };
-            if let Some(f) = frame
-                && f["event_type"] == "ticket.created"
-                && let Some(order) = f["data"]["order_id"].as_str()
-            {
+            if proto == Proto::SocketIo && t == "2" {
+                let _ = ws.send(Message::text("3")).await;
+                continue;
+            }
+            if let Some(order) = ticket_order(t) {
                 got.lock()
                     .expect("not poisoned")
                     .push((order.to_owned(), at));
@@ -147,14 +153,83 @@ async fn subscriber(url: String, proto: Proto, got: Got) -> Result<tokio::task::
     }))
 }
 
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A kitchen screen that subscribes and then reads nothing, with a small
+/// receive buffer so the hub's side fills soon (a tablet that froze).
+async fn stalled_screen(hub_url: &str, ticket: &str) -> Result<Ws> {
+    let addr: std::net::SocketAddr = hub_url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .with_context(|| format!("the hub's address in {hub_url}"))?;
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.set_recv_buffer_size(4096)?;
+    let tcp = sock.connect(addr).await?;
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("{hub_url}?ticket={ticket}"), tcp)
+        .await
+        .context("the stalled screen's handshake")?;
+    ws.send(Message::text(
+        json!({"type": "subscribe", "channels": [{"channel": "kitchen"}]}).to_string(),
+    ))
+    .await?;
+    loop {
+        if let Message::Text(t) = ws.next().await.context("closed before subscribed")??
+            && t.contains("\"subscribed\"")
+        {
+            return Ok(ws);
+        }
+    }
+}
+
+/// What happened to the stalled screen once it reads again: the close code
+/// the hub cut it with, or None if it was never cut.
+async fn cut_with(mut ws: Ws) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Close(f)))) => return f.map(|f| f.code.into()),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// The order id of a `ticket.created` frame, found by scanning rather than
+/// parsing: a hundred screens share this process's two threads with the
+/// server, and a full JSON parse per frame would delay the next screen's
+/// arrival stamp. Works on our frames and on the peer's (the same JSON,
+/// escaped inside a Socket.IO string).
+fn ticket_order(frame: &str) -> Option<&str> {
+    if !frame.contains("ticket.created") {
+        return None;
+    }
+    let rest = &frame[frame.find("\"order_id")? + "\"order_id".len()..];
+    let start = rest.find(|c: char| c.is_ascii_hexdigit())?;
+    let id = rest.get(start..start + 36)?;
+    id.bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b'-')
+        .then_some(id)
+}
+
 struct Phase {
-    /// Commit (201 at the register) to the frame being in Redis, p50.
-    to_redis_p50: f64,
+    /// Commit (201 at the register) to the frame being in Redis, p50 and p99.
+    to_redis: (f64, f64),
+    /// The frame in Redis to the first and to the last screen having it, per
+    /// sale: p50 and p99 of each (the spread is the fan-out).
+    to_first: (f64, f64),
+    to_last: (f64, f64),
     p50: f64,
     p99: f64,
     p999: f64,
     msgs_per_s: f64,
     lost: usize,
+}
+
+/// Microseconds as milliseconds (clock steps between processes read as 0).
+fn ms(us: i64) -> f64 {
+    us.max(0) as f64 / 1000.0
 }
 
 fn pct(v: &[f64], p: f64) -> f64 {
@@ -165,9 +240,11 @@ fn pct(v: &[f64], p: f64) -> f64 {
     v[i]
 }
 
-/// Sells for `seconds` at `rate` while `subs` screens listen.
+/// Sells as `load` says while screens at `urls` listen.
+#[allow(clippy::too_many_arguments)]
 async fn phase(
     a: &Args,
+    load: Load,
     tap: (&str, &str),
     base: &str,
     cashiers: &[String],
@@ -224,6 +301,7 @@ async fn phase(
     let acked: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
     let http = reqwest::Client::new();
     let per_register = Duration::from_secs_f64(cashiers.len() as f64 / a.rate);
+    let sold = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut sellers = Vec::new();
     for c in cashiers {
@@ -234,12 +312,19 @@ async fn phase(
             sale.clone(),
             acked.clone(),
         );
-        let seconds = a.seconds;
+        let (seconds, sold) = (a.seconds, sold.clone());
         sellers.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(per_register);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while t0.elapsed() < Duration::from_secs(seconds) {
-                tick.tick().await;
+            loop {
+                match load {
+                    Load::Steady if t0.elapsed() < Duration::from_secs(seconds) => {
+                        tick.tick().await;
+                    }
+                    Load::Burst(n)
+                        if sold.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n => {}
+                    _ => break,
+                }
                 let r = http
                     .post(format!("{base}/api/v1/orders"))
                     .bearer_auth(&c)
@@ -279,21 +364,45 @@ async fn phase(
         let seen: HashMap<&str, i64> = got.iter().map(|(o, t)| (o.as_str(), *t)).collect();
         for (order, t_ack) in &acked {
             match seen.get(order.as_str()) {
-                Some(t) => lat.push((t - t_ack).max(0) as f64 / 1000.0),
+                Some(t) => lat.push(ms(t - t_ack)),
                 None => lost += 1,
             }
         }
     }
     lat.sort_by(|a, b| a.total_cmp(b));
-    let mut to_redis: Vec<f64> = in_redis
+    let in_redis: HashMap<String, i64> = in_redis
         .lock()
         .expect("not poisoned")
         .iter()
-        .filter_map(|(o, t)| acked.get(o).map(|a| (t - a).max(0) as f64 / 1000.0))
+        .cloned()
         .collect();
-    to_redis.sort_by(|a, b| a.total_cmp(b));
+    let mut to_redis: Vec<f64> = in_redis
+        .iter()
+        .filter_map(|(o, t)| acked.get(o).map(|a| ms(t - a)))
+        .collect();
+    // Per sale, the first and the last screen's arrival.
+    let mut spread: HashMap<&str, (i64, i64)> = HashMap::new();
+    for g in &gots {
+        for (o, t) in g.lock().expect("not poisoned").iter() {
+            if let Some((k, _)) = in_redis.get_key_value(o) {
+                let e = spread.entry(k.as_str()).or_insert((*t, *t));
+                e.0 = e.0.min(*t);
+                e.1 = e.1.max(*t);
+            }
+        }
+    }
+    let (mut to_first, mut to_last): (Vec<f64>, Vec<f64>) = spread
+        .iter()
+        .map(|(o, (first, last))| (ms(first - in_redis[*o]), ms(last - in_redis[*o])))
+        .unzip();
+    let p50_p99 = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        (pct(v, 0.5), pct(v, 0.99))
+    };
     Ok(Phase {
-        to_redis_p50: pct(&to_redis, 0.5),
+        to_redis: p50_p99(&mut to_redis),
+        to_first: p50_p99(&mut to_first),
+        to_last: p50_p99(&mut to_last),
         p50: pct(&lat, 0.5),
         p99: pct(&lat, 0.99),
         p999: pct(&lat, 0.999),
@@ -370,6 +479,7 @@ pub fn run(a: Args) -> Result<()> {
         .arg("hub")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("OUTPOST__HUB__PORT", "0")
+        .env("OUTPOST__HUB__QUEUE", a.queue.to_string())
         .env("OUTPOST__LOG__FILTER", "error")
         .env("OUTPOST__LOG__FORMAT", "json")
         .stdout(Stdio::piped())
@@ -415,8 +525,14 @@ pub fn run(a: Args) -> Result<()> {
         let urls = vec![format!("{hub_url}?ticket={ticket}"); a.subscribers];
         let key = format!("outpost:{{{store}}}:rt:kitchen");
         let tap = (redis_url.as_str(), key.as_str());
-        let ours = phase(&a, tap, b, &cashiers, &sale, urls, Proto::Outpost).await?;
+        let ours = phase(&a, Load::Steady, tap, b, &cashiers, &sale, urls.clone(), Proto::Outpost).await?;
         let rss1 = rss_kib(hub_pid);
+
+        // A burst while one more screen is stalled: the others' figures, and
+        // whether the hub cut the stalled one.
+        let stalled = stalled_screen(&hub_url, &ticket).await?;
+        let burst = phase(&a, Load::Burst(a.burst), tap, b, &cashiers, &sale, urls, Proto::Outpost).await?;
+        let cut = cut_with(stalled).await;
 
         // The peer, from the same Redis stream.
         let peer_port = free_port()?;
@@ -435,7 +551,7 @@ pub fn run(a: Args) -> Result<()> {
             format!("ws://127.0.0.1:{peer_port}/socket.io/?EIO=4&transport=websocket");
             a.subscribers
         ];
-        let theirs = phase(&a, tap, b, &cashiers, &sale, urls, Proto::SocketIo).await?;
+        let theirs = phase(&a, Load::Steady, tap, b, &cashiers, &sale, urls, Proto::SocketIo).await?;
 
         let hub_mb = rss1 as f64 / 1024.0;
         let per_conn_kb = rss1.saturating_sub(rss0) as f64 / a.subscribers as f64;
@@ -444,8 +560,26 @@ pub fn run(a: Args) -> Result<()> {
             a.subscribers, a.rate, ours.p50, ours.p99, ours.p999, ours.msgs_per_s, ours.lost, hub_mb, per_conn_kb
         );
         println!(
-            "  of which commit → in Redis (relay + publisher): p50 {:.2} ms",
-            ours.to_redis_p50
+            "  commit → in Redis (relay + publisher): p50 {:.2} ms, p99 {:.2} ms",
+            ours.to_redis.0, ours.to_redis.1
+        );
+        println!(
+            "  in Redis → first screen: p50 {:.2} ms, p99 {:.2} ms; → last screen: p50 {:.2} ms, p99 {:.2} ms",
+            ours.to_first.0, ours.to_first.1, ours.to_last.0, ours.to_last.1
+        );
+        println!(
+            "burst of {} orders ({:.0}/s) with one more screen stalled: the {} others p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, {} lost; the stalled one {}",
+            a.burst,
+            burst.msgs_per_s / a.subscribers as f64,
+            a.subscribers,
+            burst.p50,
+            burst.p99,
+            burst.p999,
+            burst.lost,
+            match cut {
+                Some(code) => format!("cut with close code {code}"),
+                None => "never cut".to_owned(),
+            }
         );
         println!(
             "python-socketio peer: p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms, {:.0} msgs/s, {} lost",
@@ -467,6 +601,15 @@ pub fn run(a: Args) -> Result<()> {
                 "rss_per_conn_kb": round2(per_conn_kb),
                 "peer_p99_ms": round2(theirs.p99),
                 "ratio_p99": round2(ratio),
+                "burst": {
+                    "orders": a.burst,
+                    "orders_per_s": round2(burst.msgs_per_s / a.subscribers as f64),
+                    "p50_ms": round2(burst.p50),
+                    "p99_ms": round2(burst.p99),
+                    "p999_ms": round2(burst.p999),
+                    "lost": burst.lost,
+                    "stalled_cut_code": cut,
+                },
             })
         );
         anyhow::Ok(())
@@ -475,4 +618,26 @@ pub fn run(a: Args) -> Result<()> {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticket_order;
+
+    #[test]
+    fn finds_the_order_in_our_frames_and_the_peers() {
+        let id = "019a0c3e-7d2b-7c41-9a55-3f1e2d4c5b6a";
+        let ours = format!(
+            r#"{{"type":"event","event_type":"ticket.created","data":{{"id":"x","order_id":"{id}"}}}}"#
+        );
+        assert_eq!(ticket_order(&ours), Some(id));
+        let peer = format!("42[\"event\",{}]", serde_json::to_string(&ours).unwrap());
+        assert_eq!(ticket_order(&peer), Some(id));
+        let other = ours.replace("ticket.created", "ticket.status_changed");
+        assert_eq!(ticket_order(&other), None);
+        assert_eq!(
+            ticket_order(r#"{"event_type":"ticket.created","order_id":"zz"}"#),
+            None
+        );
+    }
 }
