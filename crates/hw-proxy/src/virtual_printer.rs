@@ -3,7 +3,8 @@
 //! a real printer does, and can be told to fail the ways real ones do.
 //!
 //! Control (HTTP): `GET /jobs` (each job's bytes, rendered text and arrival
-//! time), `GET /jobs/{n}.png` (job n, from 1, as a picture of the paper;
+//! time, and `open`: connections not finished yet, whose job is recorded
+//! when they end), `GET /jobs/{n}.png` (job n, from 1, as a picture of the paper;
 //! `?dots=` its width, 576 for 80 mm paper by default), `PUT /mode` with
 //! `{"mode": …}`, `GET /mode`, `DELETE /jobs`.
 
@@ -65,6 +66,24 @@ pub struct ReceivedJob {
 struct State {
     mode: Mode,
     jobs: Vec<ReceivedJob>,
+    /// Connections accepted and not finished.
+    open: usize,
+}
+
+/// Counts a connection as open while it lives.
+struct Open(VirtualPrinter);
+
+impl Open {
+    fn new(vp: &VirtualPrinter) -> Open {
+        vp.lock().open += 1;
+        Open(vp.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.lock().open -= 1;
+    }
 }
 
 #[derive(Clone, Default)]
@@ -131,8 +150,12 @@ impl VirtualPrinter {
                     break; // Drops the listener: the port refuses.
                 }
                 if let Some((sock, _)) = accepted {
+                    let open = Open::new(&self);
                     let me = self.clone();
-                    tokio::spawn(async move { me.connection(sock).await });
+                    tokio::spawn(async move {
+                        me.connection(sock).await;
+                        drop(open);
+                    });
                 }
             }
         }
@@ -272,7 +295,7 @@ struct JobsQuery {
 async fn get_jobs(vp: web::Data<VirtualPrinter>, q: web::Query<JobsQuery>) -> HttpResponse {
     let s = vp.lock();
     let jobs: Vec<&ReceivedJob> = s.jobs.iter().skip(q.from).collect();
-    HttpResponse::Ok().json(serde_json::json!({ "jobs": jobs }))
+    HttpResponse::Ok().json(serde_json::json!({ "jobs": jobs, "open": s.open }))
 }
 
 #[derive(Deserialize)]

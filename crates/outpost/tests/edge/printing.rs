@@ -69,16 +69,29 @@ impl Printer {
             .unwrap();
         assert!(r.status().is_success());
     }
+    /// What the printer has received, once no connection is half-way: a job
+    /// is recorded when its connection ends, a moment after hw-proxy has
+    /// its last status answer and calls it printed.
     async fn jobs(&self) -> Vec<Value> {
-        let v: Value = http()
-            .get(format!("{}/jobs", self.control))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["jobs"].as_array().unwrap().clone()
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v: Value = http()
+                .get(format!("{}/jobs", self.control))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["open"] == 0 {
+                return v["jobs"].as_array().unwrap().clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a printer connection never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
