@@ -190,17 +190,57 @@ impl App {
     }
 }
 
-/// A port nobody listens on right now, below Linux's ephemeral range
-/// (32768–60999): a port from that range, once its test lets it go (a
-/// printer switched off and on again), can meanwhile become the local end of
-/// any outgoing connection on the machine, and binding it again fails.
+/// A port nobody listens on right now and no other test of this run was
+/// given, below Linux's ephemeral range (32768–60999): a port from that
+/// range, once its test lets it go (a printer switched off and on again), can
+/// meanwhile become the local end of any outgoing connection on the machine.
+///
+/// Each port handed out is reserved by a file in a folder every test process
+/// shares, for 20 to 40 minutes (longer than a test may run): checking that nobody listens is
+/// not enough, since the tests hand their ports to processes that bind them
+/// later (and a printer switched off lets its port go for a while), and two
+/// tests drawing the same number in that gap would take each other's.
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
+    // A mark made in one window holds its port through the next one too.
+    const WINDOW_S: u64 = 20 * 60;
+    let dir = std::env::temp_dir().join("outpost-test-ports");
+    std::fs::create_dir_all(&dir).expect("the port reservations folder");
+    let window = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / WINDOW_S;
+    let mark = |port: u16, w: u64| dir.join(format!("{port}.{w}"));
+    // Marks from windows over hold nothing any more: swept once a process.
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let w = name
+                .to_str()
+                .and_then(|n| n.split_once('.')?.1.parse::<u64>().ok());
+            if w.is_some_and(|w| w + 1 < window) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    });
     loop {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u128(uuid::Uuid::now_v7().as_u128());
         let port = 20_000 + (h.finish() % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if mark(port, window - 1).exists() {
+            continue;
+        }
+        // Of the processes that drew this port, the one whose create_new
+        // wins has it.
+        if std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(mark(port, window))
+            .is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
