@@ -389,7 +389,11 @@ async fn through_redis_no_event_is_lost_or_doubled_across_reconnects_a_hub_kill_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stalled_screen_is_cut_and_recovers_while_the_others_get_every_event_of_a_burst() {
-    let (s, hub) = split(&[("OUTPOST__HUB__QUEUE", "64")]);
+    // A queue a quarter of the shipped one: the stalled screen (a 4 KiB
+    // receive buffer, reading nothing) fills it long before the burst ends,
+    // while the screens that read keep the headroom a busy machine needs
+    // (with 64, a reader starved of CPU for a moment was cut too).
+    let (s, hub) = split(&[("OUTPOST__HUB__QUEUE", "256")]);
     let app = &s.app;
     let till = app.register("Till 1").await;
     let kds = app.display(&till.manager, "Kitchen").await;
