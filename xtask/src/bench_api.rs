@@ -14,6 +14,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use outpost_domain::{PaymentMethod, Role};
 use outpost_storage::sales::{LineRequest, PaymentRequest, ProductRef, SaleRequest};
 use outpost_storage::{Actor, Db, Node, catalog, seed, shifts, staff};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -590,35 +591,39 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
             ..lines
         });
     }
-    let bodies: Arc<Vec<Value>> = Arc::new(quoted.iter().map(sale_json).collect());
+    // What each sale sends, made once: the load generator shares the two
+    // cores with the server, so every cycle it spends is one the server
+    // does not get.
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        quoted
+            .iter()
+            .map(|q| serde_json::to_vec(&sale_json(q)))
+            .collect::<Result<_, _>>()?,
+    );
+    let url: reqwest::Url = format!("{b}/api/v1/orders").parse()?;
+    let auths: Vec<HeaderValue> = tokens
+        .iter()
+        .map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
+        .collect::<Result<_, _>>()?;
 
     // Closed loop.
     let until = Instant::now() + Duration::from_secs(a.seconds);
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for (i, t) in tokens.iter().enumerate() {
-        let (http, t, bodies, b) = (http.clone(), t.clone(), bodies.clone(), b.clone());
+    for (i, auth) in auths.iter().enumerate() {
+        let (http, url, auth, bodies) = (http.clone(), url.clone(), auth.clone(), bodies.clone());
         tasks.push(tokio::spawn(async move {
             let mut f = Figures::default();
             let mut n = i;
             while Instant::now() < until {
-                let body = &bodies[n % bodies.len()];
+                let body = bodies[n % bodies.len()].clone();
                 n += 7;
                 let s = Instant::now();
-                let r = http
-                    .post(format!("{b}/api/v1/orders"))
-                    .bearer_auth(&t)
-                    .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
-                    .json(body)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().as_u16() == 201 => {
-                        let _ = r.bytes().await;
-                        f.sales += 1;
-                        f.lat_ms.push(s.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    _ => f.errors += 1,
+                if sell(&http, url.clone(), auth.clone(), body).await {
+                    f.sales += 1;
+                    f.lat_ms.push(s.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    f.errors += 1;
                 }
             }
             f
@@ -641,27 +646,16 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
     for i in 0..total {
         let due = t0 + interval * i as u32;
         tokio::time::sleep_until(due.into()).await;
-        let (http, t, body, b) = (
+        let (http, url, auth, body) = (
             http.clone(),
-            tokens[i % tokens.len()].clone(),
+            url.clone(),
+            auths[i % auths.len()].clone(),
             bodies[i % bodies.len()].clone(),
-            b.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let r = http
-                .post(format!("{b}/api/v1/orders"))
-                .bearer_auth(&t)
-                .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
-                .json(&body)
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status().as_u16() == 201 => {
-                    let _ = r.bytes().await;
-                    Some(due.elapsed().as_secs_f64() * 1000.0)
-                }
-                _ => None,
-            }
+            sell(&http, url, auth, body)
+                .await
+                .then(|| due.elapsed().as_secs_f64() * 1000.0)
         }));
     }
     let mut open = Figures::default();
@@ -677,4 +671,20 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
     open.secs = t0.elapsed().as_secs_f64();
     let rss = outpost_telemetry::peak_rss_kib(srv.child.id()).unwrap_or(0) as f64 / 1024.0;
     Ok((closed, open, rss))
+}
+
+/// One sale with a fresh idempotency key: whether it was created.
+async fn sell(http: &reqwest::Client, url: reqwest::Url, auth: HeaderValue, body: Vec<u8>) -> bool {
+    let r = http
+        .post(url)
+        .header(AUTHORIZATION, auth)
+        .header(CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+        .body(body)
+        .send()
+        .await;
+    match r {
+        Ok(r) if r.status().as_u16() == 201 => r.bytes().await.is_ok(),
+        _ => false,
+    }
 }
