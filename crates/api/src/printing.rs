@@ -248,8 +248,9 @@ async fn pass(
     // the progress made so far needs saving when a send fails.
     let mut done = None;
     let mut failed = None;
+    let mut names = Names::new();
     for ev in &events {
-        let job = match job(state, cfg, &printers, ev).await {
+        let job = match job(state, cfg, &printers, ev, &mut names).await {
             Ok(job) => job,
             Err(e) => {
                 failed = Some(e);
@@ -286,64 +287,96 @@ async fn pass(
 
 /// The print job an event calls for and where it goes, if anywhere. `Err`
 /// only when the database could not be read (the event is tried again); an
-/// event that cannot make a document is logged and skipped.
+/// event that cannot make a document is logged and skipped. Where it would
+/// go is settled first, so an event no printer takes costs no database read.
 async fn job(
     state: &web::Data<AppState>,
     cfg: &Printing,
     printers: &[outpost_storage::printers::Printer],
     ev: &StoredEvent,
+    names: &mut Names,
 ) -> Result<Option<(Target, pb::SubmitRequest)>, String> {
-    let kitchen = ev.stream == TICKETS.stream;
-    if kitchen && hardware::kitchen_target(cfg, printers).is_none() {
-        return Ok(None);
-    }
-    let document = match (ev.stream.as_str(), ev.event_type.as_str()) {
-        ("sales", "order.refunded") => refund_receipt(state, cfg, ev).await?,
-        ("sales", _) if pays(ev) => sale_receipt(state, cfg, ev).await?,
-        ("kitchen", "ticket.created") => kitchen_ticket(state, ev, false),
-        ("kitchen", "ticket.cancelled") => kitchen_ticket(state, ev, true),
+    let (target, document) = match (ev.stream.as_str(), ev.event_type.as_str()) {
+        ("kitchen", "ticket.created" | "ticket.cancelled") => {
+            let Some(target) = hardware::kitchen_target(cfg, printers) else {
+                return Ok(None);
+            };
+            let cancelled = ev.event_type == "ticket.cancelled";
+            (target, kitchen_ticket(state, ev, cancelled))
+        }
+        ("sales", kind) if kind == "order.refunded" || pays(ev) => {
+            // The order as this event left it: a receipt shows the sale as
+            // it was paid, whatever happened to the order since.
+            let after = match serde_json::from_str::<Order>(&ev.payload) {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(order = %ev.aggregate_id, error = %e, "cannot read this order's event");
+                    return Ok(None);
+                }
+            };
+            // A sale's receipt prints at its register; a refund's where it
+            // was given.
+            let device = match (kind, &ev.device_id) {
+                ("order.refunded", Some(d)) => d.clone(),
+                _ => after.order.device_id.clone(),
+            };
+            let Some(target) = hardware::receipt_target(cfg, printers, &device) else {
+                return Ok(None);
+            };
+            let document = if kind == "order.refunded" {
+                refund_receipt(state, cfg, ev, &after, names).await?
+            } else {
+                sale_receipt(state, cfg, &after, names).await?
+            };
+            (target, document)
+        }
         _ => return Ok(None),
     };
-    let Some((document, open_drawer, device)) = document else {
-        return Ok(None);
-    };
-    let target = if kitchen {
-        hardware::kitchen_target(cfg, printers)
-    } else {
-        hardware::receipt_target(cfg, printers, &device)
-    };
-    Ok(target.map(|t| {
+    Ok(document.map(|(document, open_drawer)| {
         let req = pb::SubmitRequest {
             id: ev.event_id.clone(),
-            printer: t.printer.clone(),
+            printer: target.printer.clone(),
             open_drawer: cfg.open_drawer && open_drawer,
             document: Some(document),
         };
-        (t, req)
+        (target, req)
     }))
 }
 
-/// A document, whether it opens the drawer, and the register it is for.
-type Document = Option<(pb::submit_request::Document, bool, String)>;
+/// A document and whether it opens the drawer.
+type Document = Option<(pb::submit_request::Document, bool)>;
+
+/// Staff names already looked up in this batch, by id.
+type Names = BTreeMap<String, Option<String>>;
+
+async fn name(
+    state: &web::Data<AppState>,
+    names: &mut Names,
+    staff_id: &str,
+) -> Result<Option<String>, String> {
+    if let Some(n) = names.get(staff_id) {
+        return Ok(n.clone());
+    }
+    let id = staff_id.to_owned();
+    let n = state
+        .db(move |c, _| outpost_storage::staff::name(c, &id))
+        .await
+        .map_err(|e| e.to_string())?;
+    names.insert(staff_id.to_owned(), n.clone());
+    Ok(n)
+}
 
 /// A paid order's receipt, with a drawer kick when it took cash.
 async fn sale_receipt(
     state: &web::Data<AppState>,
     cfg: &Printing,
-    ev: &StoredEvent,
+    order: &Order,
+    names: &mut Names,
 ) -> Result<Document, String> {
-    let id = ev.aggregate_id.clone();
-    let (order, cashier) = state
-        .db(move |c, _| {
-            let o = outpost_storage::sales::get(c, &id)?;
-            let name = outpost_storage::staff::name(c, &o.order.staff_id)?;
-            Ok((o, name))
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let cashier = name(state, names, &order.order.staff_id).await?;
     let store = state.node.store();
     match receipt(
-        &order,
+        order,
         &store.name,
         cashier,
         store.utc_offset_minutes,
@@ -351,11 +384,7 @@ async fn sale_receipt(
     ) {
         Ok(r) => {
             let cash = order.payments.iter().any(|p| p.method == "cash");
-            Ok(Some((
-                pb::submit_request::Document::Receipt(r),
-                cash,
-                order.order.device_id,
-            )))
+            Ok(Some((pb::submit_request::Document::Receipt(r), cash)))
         }
         Err(e) => {
             tracing::error!(order = %order.order.id, error = %e, "cannot make this receipt");
@@ -364,49 +393,39 @@ async fn sale_receipt(
     }
 }
 
-/// A refund's receipt: what this refund took back (the order as the event
-/// left it, against the order's event before it) and how it was paid out,
-/// with a drawer kick when cash went back to the customer.
+/// A refund's receipt: what this refund took back (`after`, the order as
+/// the event left it, against the order's event before it) and how it was
+/// paid out, with a drawer kick when cash went back to the customer.
 async fn refund_receipt(
     state: &web::Data<AppState>,
     cfg: &Printing,
     ev: &StoredEvent,
+    after: &Order,
+    names: &mut Names,
 ) -> Result<Document, String> {
     let (id, position) = (ev.aggregate_id.clone(), ev.position.unwrap_or(0));
-    // The person who gave the refund, not the one who made the sale.
-    let actor = ev.actor.clone();
-    let (before, cashier) = state
-        .db(move |c, _| {
-            let before = outpost_storage::outbox::previous_payload(c, "sales", &id, position)?;
-            Ok((before, outpost_storage::staff::name(c, &actor)?))
-        })
+    let before = state
+        .db(move |c, _| outpost_storage::outbox::previous_payload(c, "sales", &id, position))
         .await
         .map_err(|e| e.to_string())?;
-    let parse = |json: &str| serde_json::from_str::<Order>(json).map_err(|e| e.to_string());
-    let orders = before
-        .ok_or_else(|| "no earlier event of this order".to_owned())
-        .and_then(|b| Ok((parse(&b)?, parse(&ev.payload)?)));
+    // The person who gave the refund, not the one who made the sale.
+    let cashier = name(state, names, &ev.actor).await?;
     let store = state.node.store();
-    // Printed where the refund was given.
-    let device = ev.device_id.clone();
-    let made = orders.and_then(|(before, after)| {
-        let device = device.unwrap_or_else(|| after.order.device_id.clone());
-        refund(
-            &before,
-            &after,
-            &store.name,
-            cashier,
-            store.utc_offset_minutes,
-            &cfg.footer,
-        )
-        .map(|(r, cash)| (r, cash, device))
-    });
+    let made = before
+        .ok_or_else(|| "no earlier event of this order".to_owned())
+        .and_then(|b| serde_json::from_str::<Order>(&b).map_err(|e| e.to_string()))
+        .and_then(|before| {
+            refund(
+                &before,
+                after,
+                &store.name,
+                cashier,
+                store.utc_offset_minutes,
+                &cfg.footer,
+            )
+        });
     match made {
-        Ok((r, cash, device)) => Ok(Some((
-            pb::submit_request::Document::Receipt(r),
-            cash,
-            device,
-        ))),
+        Ok((r, cash)) => Ok(Some((pb::submit_request::Document::Receipt(r), cash))),
         Err(e) => {
             tracing::error!(order = %ev.aggregate_id, error = %e, "cannot make this refund's receipt");
             Ok(None)
@@ -490,11 +509,7 @@ fn kitchen_ticket(state: &web::Data<AppState>, ev: &StoredEvent, cancelled: bool
         cancelled,
     );
     match made {
-        Ok(t) => Some((
-            pb::submit_request::Document::Ticket(t),
-            false,
-            String::new(),
-        )),
+        Ok(t) => Some((pb::submit_request::Document::Ticket(t), false)),
         Err(e) => {
             tracing::error!(ticket = %ev.aggregate_id, error = %e, "cannot make this kitchen ticket");
             None
