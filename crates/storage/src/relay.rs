@@ -140,17 +140,19 @@ fn assign_positions(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Res
         .bind::<diesel::sql_types::Array<BigInt>, _>(&seqs)
         .bind::<diesel::sql_types::Array<BigInt>, _>(&positions)
         .execute(c)?;
-        for (stream, pos) in &heads {
-            diesel::insert_into(stream_heads::table)
-                .values((
-                    stream_heads::stream.eq(stream),
-                    stream_heads::position.eq(pos),
-                ))
-                .on_conflict(stream_heads::stream)
-                .do_update()
-                .set(stream_heads::position.eq(pos))
-                .execute(c)?;
-        }
+        // The heads of the streams this batch moved, in one statement.
+        let moved: std::collections::BTreeSet<&str> =
+            got.iter().map(|cand| cand.stream.as_str()).collect();
+        let (streams, heads): (Vec<&str>, Vec<i64>) =
+            moved.into_iter().map(|s| (s, heads[s])).unzip();
+        diesel::sql_query(
+            "INSERT INTO stream_heads (stream, position) \
+             SELECT * FROM unnest($1::text[], $2::bigint[]) \
+             ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&streams)
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&heads)
+        .execute(c)?;
         {
             use crate::schema::relay_state as r;
             diesel::insert_into(r::table)
