@@ -5,7 +5,7 @@
 //! reads them).
 
 use crate::helpers::{Backend, Opts, Store, free_port, spawn_opts};
-use crate::printing::{Hw, exe, http};
+use crate::printing::{Hw, exe, get_json, http};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -228,14 +228,7 @@ async fn serial_scanner_and_scales_reach_the_event_stream_and_an_unplugged_devic
         .await;
 
     // The list gives the same state a page starts from.
-    let list: Value = http()
-        .get(format!("{}/api/v1/inputs", hw.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&format!("{}/api/v1/inputs", hw.base)).await;
     assert!(
         list["inputs"]
             .as_array()

@@ -20,6 +20,11 @@ pub(crate) fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// A GET that must answer JSON.
+pub(crate) async fn get_json(url: &str) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 pub(crate) async fn wait_http(url: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -75,14 +80,7 @@ impl Printer {
     async fn jobs(&self) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let v: Value = http()
-                .get(format!("{}/jobs", self.control))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v = get_json(&format!("{}/jobs", self.control)).await;
             if v["open"] == 0 {
                 return v["jobs"].as_array().unwrap().clone();
             }
@@ -209,14 +207,7 @@ impl Hw {
     }
 
     async fn get(&self, path: &str) -> Value {
-        http()
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        get_json(&format!("{}{path}", self.base)).await
     }
 
     async fn job(&self, id: &str) -> Value {
