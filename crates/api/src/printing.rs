@@ -305,8 +305,8 @@ async fn job(
             (target, kitchen_ticket(state, ev, cancelled))
         }
         ("sales", kind) if kind == "order.refunded" || pays(ev) => {
-            // The order as this event left it: a receipt shows the sale as
-            // it was paid, whatever happened to the order since.
+            // The order as this event left it, from its payload: nothing to
+            // read back from the orders tables.
             let after = match serde_json::from_str::<Order>(&ev.payload) {
                 Ok(o) => o,
                 Err(e) => {

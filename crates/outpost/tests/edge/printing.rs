@@ -1031,6 +1031,73 @@ async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
     assert_eq!(printed_numbers(&p).await, numbers, "each once, in order");
 }
 
+/// A sale refunded while hw-proxy was away still gets its receipt, showing
+/// the sale as paid, and the refund prints its own, each once.
+#[tokio::test]
+async fn a_sale_refunded_before_its_receipt_printed_still_prints_as_paid() {
+    let p = Printer::start().await;
+    let mut hw = Hw::new(p.port, &[]);
+    let store = Store::new(Backend::Sqlite);
+    let app = edge_printing_to(&store, &hw, &[]);
+    let till = app.register("Till 1").await;
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let sale = app
+        .sell(
+            &till.cashier,
+            &key(),
+            &cash_sale(&[(&milk, 3000)], 3 * price),
+        )
+        .await;
+    assert_eq!(sale.status, 201);
+    let (id, number) = (
+        sale.body["id"].as_str().unwrap(),
+        sale.body["number"].as_str().unwrap(),
+    );
+    let line = sale.body["lines"][0]["id"].as_str().unwrap();
+    let sam = app.staff_id("Sam Supervisor", Some(&till.device)).await;
+    let r = app
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/v1/orders/{id}/refunds"),
+        )
+        .bearer(&till.cashier)
+        .header("Idempotency-Key", &key())
+        .json(
+            &json!({"lines": [{"line_id": line, "quantity_milli": 3000}], "method": "cash",
+                      "reason": "damaged",
+                      "approval": {"staff_id": sam, "pin": app.pins["Sam Supervisor"]}}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    hw.restart().await;
+    wait_until("the sale's receipt and the refund's", || async {
+        p.jobs().await.len() == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let jobs = p.jobs().await;
+    assert_eq!(jobs.len(), 2, "each once: {jobs:?}");
+    let (paid, refund) = (
+        jobs[0]["text"].as_str().unwrap(),
+        jobs[1]["text"].as_str().unwrap(),
+    );
+    let total = format!("{}.{:02}", 3 * price / 100, 3 * price % 100);
+    assert!(
+        paid.contains("3 x Whole milk") && !paid.contains("REFUND"),
+        "{paid}"
+    );
+    assert!(
+        paid.lines()
+            .any(|l| l.starts_with("TOTAL") && l.ends_with(&total) && !l.contains('-')),
+        "the sale's total as paid, {total}: {paid}"
+    );
+    assert!(
+        refund.contains("REFUND") && refund.contains(number),
+        "{refund}"
+    );
+}
+
 /// A receipt for a printer its hw-proxy does not have yet (NOT_FOUND: one
 /// just added on the manager page, its set still on the way) waits, and
 /// prints once when the printer is there.
