@@ -5,9 +5,10 @@
 //!   (throughput);
 //! - open loop: sales offered at a fixed rate, latency measured from when each
 //!   was due, so a stall shows up instead of hiding (latency);
-//! - baseline, in the same run: the very same sale transaction
-//!   (`outpost_storage::sales::create_sale`) called directly on the database
-//!   by as many threads, without HTTP. ratio = api / baseline.
+//! - baseline, in the same run: the very same sale path as the api's
+//!   (`SaleWriter::create_sale`: checked and priced, then committed with
+//!   whatever other sales wait) called directly on the database by as many
+//!   threads, without HTTP. ratio = api / baseline.
 
 use anyhow::{Context, Result, bail};
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -312,8 +313,8 @@ fn sale_json(b: &Basket) -> Value {
     })
 }
 
-/// The same sale transaction as the api runs, called directly, one thread and
-/// connection per register.
+/// The same sale path as the api runs, called directly, one thread per
+/// register.
 fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
     let db = Db::open(url, registers as u32 + 2)?;
     let mut conn = db.conn()?;
@@ -359,13 +360,15 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
         Ok(outpost_storage::sales::quote(&mut conn, &node, &a0, &sale_request(&b))?.total_minor)
     })?);
     drop(conn);
+    let writer = outpost_storage::SaleWriter::start(db.clone(), node.clone());
     let until = Instant::now() + Duration::from_secs(seconds);
     let t0 = Instant::now();
     let threads: Vec<_> = actors
         .into_iter()
         .enumerate()
         .map(|(i, actor)| {
-            let (db, node, baskets) = (db.clone(), node.clone(), baskets.clone());
+            let (db, node, baskets, writer) =
+                (db.clone(), node.clone(), baskets.clone(), writer.clone());
             std::thread::spawn(move || -> Result<Figures> {
                 let mut f = Figures::default();
                 let mut n = i;
@@ -375,9 +378,7 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
                     let req = sale_request(b);
                     let key = uuid::Uuid::now_v7().to_string();
                     let s = Instant::now();
-                    match db.write(|c| {
-                        outpost_storage::sales::create_sale(c, &node, &actor, &key, &key, &req)
-                    }) {
+                    match writer.create_sale(&db, &node, &actor, &key, &key, req) {
                         Ok(_) => {
                             f.sales += 1;
                             f.lat_ms.push(s.elapsed().as_secs_f64() * 1000.0);

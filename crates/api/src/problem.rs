@@ -92,6 +92,7 @@ impl ApiError {
                 S::Forbidden(_) => ("forbidden", "Not allowed for this role"),
                 S::WrongPin { .. } => ("wrong-pin", "Wrong PIN"),
                 S::LockedOut(_) => ("locked-out", "Locked out after wrong PINs"),
+                S::Pool(_) | S::Unavailable(_) => ("busy", "Server busy"),
                 _ => ("internal", "Internal error"),
             },
         }
@@ -120,7 +121,7 @@ impl ResponseError for ApiError {
                 S::Forbidden(_) => StatusCode::FORBIDDEN,
                 S::Unauthenticated | S::WrongPin { .. } => StatusCode::UNAUTHORIZED,
                 S::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
-                S::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+                S::Pool(_) | S::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 S::Db(_) | S::Connection(_) | S::Migration(_) | S::Corrupt(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use actix_web::dev::Service;
 use actix_web::{App, HttpServer, http::StatusCode, web};
 use outpost_domain::Role;
-use outpost_storage::{Db, Node, seed};
+use outpost_storage::{Db, Node, SaleWriter, seed};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,6 +76,7 @@ impl Application {
             .port();
 
         let state = web::Data::new(AppState {
+            sales: SaleWriter::start(db.clone(), node.clone()),
             db,
             node,
             metrics: Metrics::new(),

@@ -5,7 +5,7 @@ use crate::metrics::Metrics;
 use crate::problem::{ApiError, ApiResult};
 use crate::settings::Settings;
 use actix_web::web;
-use outpost_storage::{AnyConnection, Db, Node, StorageError};
+use outpost_storage::{AnyConnection, Db, Node, SaleWriter, StorageError};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 pub struct AppState {
     pub db: Db,
     pub node: Arc<Node>,
+    /// Commits sales several to a transaction under load.
+    pub sales: SaleWriter,
     pub settings: Settings,
     pub metrics: Metrics,
     /// Poked after every committed write so the relay positions it at once;
@@ -94,12 +96,33 @@ impl AppState {
             .await
             .map_err(|_| ApiError::Blocking)?
             .map_err(ApiError::from);
+        self.written();
+        r
+    }
+
+    /// Runs blocking work that takes its own connections (and may write);
+    /// wakes the relay afterwards as [`AppState::write`] does.
+    pub async fn blocking<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db, &Node) -> Result<T, StorageError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let node = self.node.clone();
+        let r = web::block(move || f(&db, &node))
+            .await
+            .map_err(|_| ApiError::Blocking)?
+            .map_err(ApiError::from);
+        self.written();
+        r
+    }
+
+    fn written(&self) {
         self.relay_wake.notify_one();
         if self.db.backend() == outpost_storage::Backend::Sqlite {
             // SQLite positions events in the writing transaction: screens
             // need not wait for a relay pass.
             self.realtime.wake.notify_one();
         }
-        r
     }
 }

@@ -37,6 +37,19 @@ impl Col {
         Col::Big(rows.iter().map(f).collect())
     }
 
+    /// Another batch of rows for this column.
+    fn append(&mut self, other: Col) {
+        match (self, other) {
+            (Col::Text(a), Col::Text(b)) => a.extend(b),
+            (Col::OptText(a), Col::OptText(b)) => a.extend(b),
+            (Col::Int(a), Col::Int(b)) => a.extend(b),
+            (Col::Big(a), Col::Big(b)) => a.extend(b),
+            (Col::OptBig(a), Col::OptBig(b)) => a.extend(b),
+            (Col::Bool(a), Col::Bool(b)) => a.extend(b),
+            _ => panic!("appending a column of another type"),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Col::Text(v) => v.len(),
@@ -112,6 +125,31 @@ impl Table {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// Several writes' tables as one write: the rows for one table together,
+/// tables in the order they first appear (so parents still come first).
+pub fn merge(writes: Vec<Vec<Table>>) -> Vec<Table> {
+    let mut out: Vec<Table> = Vec::new();
+    for t in writes.into_iter().flatten() {
+        match out.iter_mut().find(|o| o.name == t.name) {
+            Some(o) => {
+                assert!(
+                    o.cols
+                        .iter()
+                        .map(|(n, _)| n)
+                        .eq(t.cols.iter().map(|(n, _)| n)),
+                    "{}: merging different columns",
+                    t.name
+                );
+                for ((_, a), (_, b)) in o.cols.iter_mut().zip(t.cols) {
+                    a.append(b);
+                }
+            }
+            None => out.push(t),
+        }
+    }
+    out
 }
 
 /// SQLite's limit on bind parameters per statement (32,766 since 3.32).
@@ -232,6 +270,36 @@ mod tests {
         assert!(
             one.starts_with("INSERT INTO p (a, b) SELECT * FROM unnest($1::text[], $2::int8[]) --"),
             "{one}"
+        );
+    }
+
+    #[test]
+    fn merged_writes_put_each_tables_rows_together_parents_first() {
+        let t = |name, ids: &[&str]| {
+            Table::new(
+                name,
+                vec![("id", Col::Text(ids.iter().map(|s| s.to_string()).collect()))],
+            )
+        };
+        let merged = merge(vec![
+            vec![t("p", &["a"]), t("c", &["a1", "a2"])],
+            vec![t("p", &["b"]), t("k", &["bk"]), t("c", &["b1"])],
+        ]);
+        let got: Vec<(&str, Vec<String>)> = merged
+            .iter()
+            .map(|t| match &t.cols[0].1 {
+                Col::Text(v) => (t.name, v.clone()),
+                _ => unreachable!(),
+            })
+            .collect();
+        let want = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            got,
+            vec![
+                ("p", want(&["a", "b"])),
+                ("c", want(&["a1", "a2", "b1"])),
+                ("k", want(&["bk"])),
+            ]
         );
     }
 

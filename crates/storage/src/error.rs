@@ -35,6 +35,9 @@ pub enum StorageError {
     Connection(#[from] diesel::ConnectionError),
     #[error("migration failed: {0}")]
     Migration(String),
+    /// Something this work needs has stopped (503: try again).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("stored data could not be decoded: {0}")]
     Corrupt(String),
 }

@@ -9,6 +9,11 @@
 //! ([`outbox::append`]); the [`relay`] later gives those events gap-free
 //! positions per stream in commit order and hands them on.
 
+// The sale writer's unit tests share the integration tests' store helpers,
+// which name this crate from outside.
+#[cfg(test)]
+extern crate self as outpost_storage;
+
 pub mod audit;
 pub mod bulk;
 pub mod catalog;
@@ -24,6 +29,7 @@ pub mod outbox;
 pub mod printers;
 pub mod printq;
 pub mod relay;
+pub mod sale_writer;
 pub mod sales;
 pub mod schema;
 pub mod secrets;
@@ -36,3 +42,4 @@ pub mod sync;
 pub use db::{AnyConnection, Backend, Db};
 pub use error::{Result, StorageError};
 pub use node::{Actor, Node};
+pub use sale_writer::SaleWriter;

@@ -318,6 +318,8 @@ fn sales_prepared(node: &Node, actor: &Actor, o: &Order, kind: &str) -> Result<o
 }
 
 /// Creates a sale (and takes its payments when given). Returns the order JSON.
+/// The api writes sales through [`crate::SaleWriter`], which commits several
+/// together; this writes one on `conn`, in its own transaction.
 pub fn create_sale(
     conn: &mut AnyConnection,
     node: &Node,
@@ -328,15 +330,20 @@ pub fn create_sale(
 ) -> Result<Answer> {
     actor.require(Permission::Sell, "sell")?;
     let device_id = actor.device()?.to_owned();
-    if let Some(c) = &req.currency
-        && c != node.currency.code()
-    {
-        return Err(StorageError::Unprocessable(format!(
-            "this store sells in {}, not {c}",
-            node.currency.code()
-        )));
-    }
-    match build_sale(conn, node, actor, &device_id, key, request_sha256, req) {
+    let written = draft(conn, node, actor, key, request_sha256, req.clone())
+        .and_then(|d| write_tx(conn, |c| write_one(c, node, &d)));
+    settle(written, || {
+        idempotency::lookup(conn, &device_id, key, request_sha256)
+    })
+}
+
+/// The answer to a sale that was written, or failed: a failed one still has
+/// an answer when the same request was written before.
+pub(crate) fn settle(
+    written: Result<String>,
+    stored: impl FnOnce() -> Result<Option<idempotency::Stored>>,
+) -> Result<Answer> {
+    match written {
         Ok(body) => Ok(Answer {
             status: 201,
             body,
@@ -345,7 +352,7 @@ pub fn create_sale(
         // The answer is stored last, so a retry (or a twin that committed
         // first) fails there, or earlier if the catalog changed since: either
         // way, a stored answer under the key stands.
-        Err(e) => match idempotency::lookup(conn, &device_id, key, request_sha256) {
+        Err(e) => match stored() {
             Ok(Some(s)) => Ok(Answer {
                 status: s.status_code,
                 body: s.body,
@@ -489,7 +496,7 @@ const TAKE_NUMBER: &str = "UPDATE devices SET last_seq = last_seq + 1 WHERE id =
      (SELECT business_day FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS business_day";
 
 #[derive(QueryableByName)]
-struct Taken {
+struct TakenRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     last_seq: i64,
     #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -500,36 +507,72 @@ struct Taken {
     business_day: Option<String>,
 }
 
-fn take_number(conn: &mut AnyConnection, device_id: &str) -> Result<(i64, i32, String, String)> {
+fn take_number(conn: &mut AnyConnection, device_id: &str) -> Result<Taken> {
     let q = crate::db::Fixed {
         sql: TAKE_NUMBER,
         binds: vec![device_id; 3],
     };
-    let taken: Option<Taken> = match conn {
+    let taken: Option<TakenRow> = match conn {
         AnyConnection::Postgresql(c) => q.get_result(c).optional()?,
         AnyConnection::Sqlite(c) => q.get_result(c).optional()?,
     };
     let t = taken.ok_or_else(|| StorageError::not_found(format!("register {device_id:?}")))?;
     match (t.shift_id, t.business_day) {
-        (Some(shift), Some(day)) => Ok((t.last_seq, t.register_no, shift, day)),
+        (Some(shift_id), Some(business_day)) => Ok(Taken {
+            seq: t.last_seq,
+            register_no: t.register_no,
+            shift_id,
+            business_day,
+        }),
         _ => Err(StorageError::Conflict(
             "no open shift on this register: open one first".into(),
         )),
     }
 }
 
-/// Prices the sale, then writes it with its events and its idempotency answer
-/// in one transaction: the register's number, then every row in one
-/// [`bulk::write`] (on PostgreSQL four round trips in all, whatever its size).
-fn build_sale(
+/// A sale checked and priced, ready to write: all but what only the writing
+/// transaction can take (the register's next number and its open shift).
+#[derive(Debug)]
+pub struct Draft {
+    actor: Actor,
+    device_id: String,
+    key: String,
+    request_sha256: String,
+    req: SaleRequest,
+    resolved: Vec<(ProductRow, TaxCategory)>,
+    inputs: Vec<LineInput>,
+    totals: outpost_domain::OrderTotals,
+    overridden: bool,
+    settled: Vec<outpost_domain::order::SettledPayment>,
+    company_id: String,
+    cross_company: bool,
+}
+
+impl Draft {
+    pub(crate) fn device_id(&self) -> &str {
+        &self.device_id
+    }
+}
+
+/// Checks and prices a sale; reads, never writes.
+pub(crate) fn draft(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,
-    device_id: &str,
     key: &str,
     request_sha256: &str,
-    req: &SaleRequest,
-) -> Result<String> {
+    req: SaleRequest,
+) -> Result<Draft> {
+    actor.require(Permission::Sell, "sell")?;
+    let device_id = actor.device()?.to_owned();
+    if let Some(c) = &req.currency
+        && c != node.currency.code()
+    {
+        return Err(StorageError::Unprocessable(format!(
+            "this store sells in {}, not {c}",
+            node.currency.code()
+        )));
+    }
     if let Some(c) = &req.customer_id
         && customers::table.find(c).count().get_result::<i64>(conn)? == 0
     {
@@ -542,7 +585,7 @@ fn build_sale(
         inputs,
         totals,
         overridden,
-    } = price(conn, node, actor, req)?;
+    } = price(conn, node, actor, &req)?;
     let pay_inputs: Vec<PaymentInput> = req.payments.iter().map(PaymentRequest::input).collect();
     let settled = if req.payments.is_empty() {
         Vec::new()
@@ -571,125 +614,174 @@ fn build_sale(
         )));
     }
     let cross_company = resolved.iter().any(|(p, _, _)| p.company_id != company_id);
-
-    write_tx(conn, |conn| {
-        let (seq, register_no, shift_id, business_day) = take_number(conn, device_id)?;
-        let number = OrderNumber::new(&node.store_code, register_no, seq);
-        let hlc = node.tick();
-        let now = now_millis();
-        let order_id = new_id();
-        let row = OrderRow {
-            id: order_id.clone(),
-            number: number.as_str().to_owned(),
-            device_id: device_id.to_owned(),
-            shift_id: shift_id.clone(),
-            business_day,
-            company_id,
-            staff_id: actor.staff_id.clone(),
-            customer_id: req.customer_id.clone(),
-            status: if settled.is_empty() {
-                "open".into()
-            } else {
-                "paid".into()
-            },
-            currency: node.currency.code().into(),
-            subtotal_minor: totals.subtotal_minor,
-            discount_minor: totals.discount_minor,
-            tax_minor: totals.tax_minor,
-            total_minor: totals.total_minor,
-            refunded_minor: 0,
-            needs_adjustment: overridden || cross_company,
-            note: req.note.clone(),
-            created_at: now,
-            hlc: hlc.raw(),
-            version: 1,
-        };
-        let mut lines = Vec::with_capacity(resolved.len());
-        for (i, ((p, tax, _), priced)) in resolved.iter().zip(&totals.lines).enumerate() {
-            lines.push(LineRow {
-                id: new_id(),
-                order_id: order_id.clone(),
-                line_no: i as i32 + 1,
-                product_id: p.id.clone(),
-                company_id: p.company_id.clone(),
-                sku: p.sku.clone(),
-                name: p.name.clone(),
-                qty_milli: inputs[i].quantity.milli(),
-                list_price_minor: p.price_minor,
-                unit_price_minor: inputs[i].unit_price_minor,
-                gross_minor: priced.gross_minor,
-                line_discount_minor: priced.line_discount_minor,
-                order_discount_minor: priced.order_discount_minor,
-                net_minor: priced.net_minor,
-                tax_minor: priced.tax_minor,
-                total_minor: priced.total_minor,
-                tax_ppm: priced.tax_ppm,
-                tax_mode: tax.mode.clone(),
-                refunded_milli: 0,
-            });
-        }
-        let pays = payment_rows(&order_id, &shift_id, "payment", &req.payments, &settled);
-        let moves: Vec<(String, i64, &str)> = lines
-            .iter()
-            .map(|l| (l.product_id.clone(), -l.qty_milli, "sale"))
-            .collect();
-        let (movements, stock_event) = stock::prepare(node, actor, &order_id, &moves)?;
-        let mut events: Vec<outbox::Prepared> = stock_event.into_iter().collect();
-        let kitchen_lines: Vec<TicketLine> = resolved
-            .iter()
-            .zip(&lines)
-            .filter(|((p, _, _), _)| p.kitchen)
-            .map(|(_, l)| TicketLine {
-                name: l.name.clone(),
-                qty_milli: l.qty_milli,
-            })
-            .collect();
-        let ticket = if kitchen_lines.is_empty() {
-            None
-        } else {
-            let (t, ev) = kitchen::new_ticket(
-                node,
-                actor,
-                &order_id,
-                &row.number,
-                &kitchen_lines,
-                &req.note,
-            )?;
-            events.push(ev);
-            Some(t)
-        };
-        if overridden {
-            let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
-            audit::by(conn, node, actor, "order.price_override", &order_id, detail)?;
-        }
-        let change_minor = pays.iter().map(|p| p.change_minor).sum();
-        let order = Order {
-            order: row,
-            lines,
-            payments: pays,
-            change_minor,
-        };
-        events.push(sales_prepared(node, actor, &order, "order.created")?);
-        let body = to_json(&order)?;
-        outbox::take_positions(conn, &mut events)?;
-        let mut tables = vec![
-            order_table(&order.order),
-            lines_table(&order.lines),
-            payments_table(&order.payments),
-            stock::table(actor, &movements),
-        ];
-        tables.extend(ticket.as_ref().map(kitchen::table));
-        tables.push(outbox::table(events));
-        tables.push(idempotency::table(
-            device_id,
-            key,
-            request_sha256,
-            201,
-            &body,
-        ));
-        bulk::write(conn, tables)?;
-        Ok(body)
+    let resolved = resolved.into_iter().map(|(p, t, _)| (p, t)).collect();
+    Ok(Draft {
+        actor: actor.clone(),
+        device_id,
+        key: key.to_owned(),
+        request_sha256: request_sha256.to_owned(),
+        req,
+        resolved,
+        inputs,
+        totals,
+        overridden,
+        settled,
+        company_id,
+        cross_company,
     })
+}
+
+/// Writes one sale: the register's number, then every row in one
+/// [`bulk::write`] (on PostgreSQL two statements, whatever its size). Call
+/// inside a transaction.
+pub(crate) fn write_one(conn: &mut AnyConnection, node: &Node, d: &Draft) -> Result<String> {
+    let taken = take_number(conn, &d.device_id)?;
+    let (tables, body) = sale_tables(conn, node, d, taken)?;
+    bulk::write(conn, tables)?;
+    Ok(body)
+}
+
+/// A register's number for its next order, and its open shift.
+#[derive(Debug, Clone)]
+pub(crate) struct Taken {
+    pub seq: i64,
+    pub register_no: i32,
+    pub shift_id: String,
+    pub business_day: String,
+}
+
+/// The sale's rows in every table, with its events and its idempotency
+/// answer (the order JSON, also returned). On SQLite the events take their
+/// stream positions here, so call inside the writing transaction.
+pub(crate) fn sale_tables(
+    conn: &mut AnyConnection,
+    node: &Node,
+    d: &Draft,
+    taken: Taken,
+) -> Result<(Vec<Table>, String)> {
+    let (actor, req, totals, inputs, settled) =
+        (&d.actor, &d.req, &d.totals, &d.inputs, &d.settled);
+    let number = OrderNumber::new(&node.store_code, taken.register_no, taken.seq);
+    let hlc = node.tick();
+    let now = now_millis();
+    let order_id = new_id();
+    let row = OrderRow {
+        id: order_id.clone(),
+        number: number.as_str().to_owned(),
+        device_id: d.device_id.clone(),
+        shift_id: taken.shift_id.clone(),
+        business_day: taken.business_day,
+        company_id: d.company_id.clone(),
+        staff_id: actor.staff_id.clone(),
+        customer_id: req.customer_id.clone(),
+        status: if settled.is_empty() {
+            "open".into()
+        } else {
+            "paid".into()
+        },
+        currency: node.currency.code().into(),
+        subtotal_minor: totals.subtotal_minor,
+        discount_minor: totals.discount_minor,
+        tax_minor: totals.tax_minor,
+        total_minor: totals.total_minor,
+        refunded_minor: 0,
+        needs_adjustment: d.overridden || d.cross_company,
+        note: req.note.clone(),
+        created_at: now,
+        hlc: hlc.raw(),
+        version: 1,
+    };
+    let mut lines = Vec::with_capacity(d.resolved.len());
+    for (i, ((p, tax), priced)) in d.resolved.iter().zip(&totals.lines).enumerate() {
+        lines.push(LineRow {
+            id: new_id(),
+            order_id: order_id.clone(),
+            line_no: i as i32 + 1,
+            product_id: p.id.clone(),
+            company_id: p.company_id.clone(),
+            sku: p.sku.clone(),
+            name: p.name.clone(),
+            qty_milli: inputs[i].quantity.milli(),
+            list_price_minor: p.price_minor,
+            unit_price_minor: inputs[i].unit_price_minor,
+            gross_minor: priced.gross_minor,
+            line_discount_minor: priced.line_discount_minor,
+            order_discount_minor: priced.order_discount_minor,
+            net_minor: priced.net_minor,
+            tax_minor: priced.tax_minor,
+            total_minor: priced.total_minor,
+            tax_ppm: priced.tax_ppm,
+            tax_mode: tax.mode.clone(),
+            refunded_milli: 0,
+        });
+    }
+    let pays = payment_rows(
+        &order_id,
+        &taken.shift_id,
+        "payment",
+        &req.payments,
+        settled,
+    );
+    let moves: Vec<(String, i64, &str)> = lines
+        .iter()
+        .map(|l| (l.product_id.clone(), -l.qty_milli, "sale"))
+        .collect();
+    let (movements, stock_event) = stock::prepare(node, actor, &order_id, &moves)?;
+    let mut events: Vec<outbox::Prepared> = stock_event.into_iter().collect();
+    let kitchen_lines: Vec<TicketLine> = d
+        .resolved
+        .iter()
+        .zip(&lines)
+        .filter(|((p, _), _)| p.kitchen)
+        .map(|(_, l)| TicketLine {
+            name: l.name.clone(),
+            qty_milli: l.qty_milli,
+        })
+        .collect();
+    let ticket = if kitchen_lines.is_empty() {
+        None
+    } else {
+        let (t, ev) = kitchen::new_ticket(
+            node,
+            actor,
+            &order_id,
+            &row.number,
+            &kitchen_lines,
+            &req.note,
+        )?;
+        events.push(ev);
+        Some(t)
+    };
+    if d.overridden {
+        let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
+        audit::by(conn, node, actor, "order.price_override", &order_id, detail)?;
+    }
+    let change_minor = pays.iter().map(|p| p.change_minor).sum();
+    let order = Order {
+        order: row,
+        lines,
+        payments: pays,
+        change_minor,
+    };
+    events.push(sales_prepared(node, actor, &order, "order.created")?);
+    let body = to_json(&order)?;
+    outbox::take_positions(conn, &mut events)?;
+    let mut tables = vec![
+        order_table(&order.order),
+        lines_table(&order.lines),
+        payments_table(&order.payments),
+        stock::table(actor, &movements),
+    ];
+    tables.extend(ticket.as_ref().map(kitchen::table));
+    tables.push(outbox::table(events));
+    tables.push(idempotency::table(
+        &d.device_id,
+        &d.key,
+        &d.request_sha256,
+        201,
+        &body,
+    ));
+    Ok((tables, body))
 }
 
 fn payment_rows(

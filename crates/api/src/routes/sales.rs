@@ -154,10 +154,11 @@ async fn create(
     let key = idempotency_key(&req)?;
     let sha = body.sha256;
     let sale = SaleRequest::try_from(body.value)?;
+    let writer = state.sales.clone();
     let a = state
-        .write(move |c, n| {
-            let actor = who.check(c)?;
-            sales::create_sale(c, n, &actor, &key, &sha, &sale)
+        .blocking(move |db, n| {
+            let actor = who.check(&mut *db.conn()?)?;
+            writer.create_sale(db, n, &actor, &key, &sha, sale)
         })
         .await?;
     Ok(answer(a, Some(&state.metrics)))

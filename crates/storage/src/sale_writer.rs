@@ -1,0 +1,539 @@
+//! Group commit for sales. Each request checks and prices its sale on its own
+//! connection (reads only), then hands the [`Draft`] to a writer, which
+//! commits every sale waiting at that moment in one transaction: one statement
+//! takes each register's next number, one [`crate::bulk::write`] writes all
+//! their rows, one commit. Under load a dozen sales share the round trips, the
+//! executor start-up and the WAL flush that each paid alone; with one sale
+//! waiting it is the same work as before.
+//!
+//! Nothing a sale promises changes: its rows, events and idempotency answer
+//! commit in one transaction, and its request hears back only after that
+//! commit. A batch holds at most one sale per register, so each register's
+//! numbers stay gap-free and in order. If the batch fails as a whole (a
+//! retried key whose first attempt committed meanwhile, say), every sale in it
+//! is written again alone, so one sale's failure is never another's.
+
+use crate::bulk;
+use crate::db::{Db, Fixed, write_tx};
+use crate::error::{Result, StorageError};
+use crate::idempotency;
+use crate::node::{Actor, Node};
+use crate::sales::{self, Answer, Draft, SaleRequest, Taken};
+use crate::{AnyConnection, Backend};
+use diesel::{QueryableByName, RunQueryDsl};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// The most sales one transaction takes.
+const MAX_BATCH: usize = 64;
+
+/// Writes sales, several per transaction; cheap to clone. The writer threads
+/// stop when the last clone is dropped.
+#[derive(Clone)]
+pub struct SaleWriter {
+    shared: Arc<Shared>,
+    _stop: Arc<Stop>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+struct Job {
+    draft: Draft,
+    reply: SyncSender<Result<String>>,
+}
+
+/// Closes the queue when the last [`SaleWriter`] goes.
+struct Stop(Arc<Shared>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl SaleWriter {
+    /// Starts the writers: two on PostgreSQL (one writes while the other's
+    /// batch commits), one on SQLite (one writer at a time anyway).
+    pub fn start(db: Db, node: Arc<Node>) -> SaleWriter {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+        });
+        let writers = match db.backend() {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        };
+        for i in 0..writers {
+            let (shared, db, node) = (shared.clone(), db.clone(), node.clone());
+            std::thread::Builder::new()
+                .name(format!("sale-writer-{i}"))
+                .spawn(move || run(&shared, &db, &node))
+                .expect("spawn a sale writer thread");
+        }
+        SaleWriter {
+            _stop: Arc::new(Stop(shared.clone())),
+            shared,
+        }
+    }
+
+    /// Creates a sale, as [`sales::create_sale`] does, committed together with
+    /// whatever other sales are waiting. Blocks until it committed or failed.
+    pub fn create_sale(
+        &self,
+        db: &Db,
+        node: &Node,
+        actor: &Actor,
+        key: &str,
+        request_sha256: &str,
+        req: SaleRequest,
+    ) -> Result<Answer> {
+        let device_id = actor.device()?.to_owned();
+        let written = db
+            .conn()
+            .and_then(|mut c| sales::draft(&mut c, node, actor, key, request_sha256, req))
+            .and_then(|d| self.write(d));
+        sales::settle(written, || {
+            idempotency::lookup(&mut *db.conn()?, &device_id, key, request_sha256)
+        })
+    }
+
+    fn write(&self, draft: Draft) -> Result<String> {
+        let (reply, answer) = sync_channel(1);
+        {
+            let mut q = self.shared.lock();
+            if q.closed {
+                return Err(StorageError::Unavailable("the sale writer stopped".into()));
+            }
+            q.jobs.push_back(Job { draft, reply });
+        }
+        self.shared.ready.notify_one();
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(StorageError::Unavailable("the sale writer failed".into())))
+    }
+}
+
+fn run(shared: &Shared, db: &Db, node: &Node) {
+    loop {
+        let batch = {
+            let mut q = shared.lock();
+            while q.jobs.is_empty() && !q.closed {
+                q = shared.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            if q.jobs.is_empty() {
+                return;
+            }
+            take_batch(&mut q.jobs)
+        };
+        let drafts: Vec<&Draft> = batch.iter().map(|j| &j.draft).collect();
+        // A panic must not take the writer down: its batch's requests hear an
+        // error (their senders drop) and the next batch goes on.
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_batch(db, node, &drafts)
+        }));
+        if let Ok(results) = results {
+            for (job, r) in batch.iter().zip(results) {
+                let _ = job.reply.send(r);
+            }
+        }
+    }
+}
+
+/// The waiting jobs to write now, oldest first, one per register; a
+/// register's second job waits for the next batch.
+fn take_batch(jobs: &mut VecDeque<Job>) -> Vec<Job> {
+    let mut seen = HashSet::new();
+    let mut batch = Vec::new();
+    let mut left = VecDeque::new();
+    while let Some(j) = jobs.pop_front() {
+        if batch.len() < MAX_BATCH && seen.insert(j.draft.device_id().to_owned()) {
+            batch.push(j);
+        } else {
+            left.push_back(j);
+        }
+    }
+    *jobs = left;
+    batch
+}
+
+/// Writes the drafts in one transaction, each register's number included. A
+/// sale whose register has no open shift (or is gone) is left out and written
+/// alone afterwards, which gives its precise error without taking a number.
+fn write_batch(db: &Db, node: &Node, drafts: &[&Draft]) -> Vec<Result<String>> {
+    let alone = |d: &Draft| db.write(|c| write_tx(c, |c| sales::write_one(c, node, d)));
+    if drafts.len() == 1 {
+        return vec![alone(drafts[0])];
+    }
+    let together = db.write(|c| {
+        write_tx(c, |c| {
+            let mut taken = take_numbers(c, drafts.iter().map(|d| d.device_id()))?;
+            let mut writes = Vec::with_capacity(drafts.len());
+            let mut bodies = Vec::with_capacity(drafts.len());
+            for d in drafts {
+                match taken.remove(d.device_id()) {
+                    Some(t) => {
+                        let (tables, body) = sales::sale_tables(c, node, d, t)?;
+                        writes.push(tables);
+                        bodies.push(Some(body));
+                    }
+                    None => bodies.push(None),
+                }
+            }
+            bulk::write(c, bulk::merge(writes))?;
+            Ok::<_, StorageError>(bodies)
+        })
+    });
+    match together {
+        Ok(bodies) => bodies
+            .into_iter()
+            .zip(drafts)
+            .map(|(b, d)| b.map_or_else(|| alone(d), Ok))
+            .collect(),
+        Err(_) => drafts.iter().map(|d| alone(d)).collect(),
+    }
+}
+
+/// On PostgreSQL, one statement for the batch; the registers are distinct.
+const TAKE_NUMBERS_PG: &str = "UPDATE devices d SET last_seq = d.last_seq + 1 \
+     FROM unnest(string_to_array(?, ',')) AS x(id) \
+     JOIN shifts s ON s.device_id = x.id AND s.closed_at IS NULL \
+     WHERE d.id = x.id \
+     RETURNING d.id, d.last_seq, d.register_no, s.id AS shift_id, s.business_day";
+
+/// On SQLite (in-process, no round trips), one statement per register.
+const TAKE_NUMBER_SQLITE: &str = "UPDATE devices SET last_seq = last_seq + 1 \
+     WHERE id = ? AND EXISTS (SELECT 1 FROM shifts WHERE device_id = ? AND closed_at IS NULL) \
+     RETURNING id, last_seq, register_no, \
+     (SELECT id FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS shift_id, \
+     (SELECT business_day FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS business_day";
+
+#[derive(QueryableByName)]
+struct TakenRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    last_seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    register_no: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    shift_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    business_day: String,
+}
+
+/// Each register's next number and open shift, for the registers that have
+/// one open; a register without is missing from the map and keeps its number.
+fn take_numbers<'a>(
+    conn: &mut AnyConnection,
+    devices: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, Taken>> {
+    let devices: Vec<&str> = devices.collect();
+    let rows: Vec<TakenRow> = match conn {
+        AnyConnection::Postgresql(c) => {
+            // Ids are this node's UUIDs; one with a comma would split wrong.
+            if devices.iter().any(|d| d.contains(',')) {
+                return Err(StorageError::Corrupt("a device id with a comma".into()));
+            }
+            let list = devices.join(",");
+            Fixed {
+                sql: TAKE_NUMBERS_PG,
+                binds: vec![list.as_str()],
+            }
+            .load(c)?
+        }
+        AnyConnection::Sqlite(c) => {
+            let mut rows = Vec::with_capacity(devices.len());
+            for d in devices {
+                rows.extend(
+                    Fixed {
+                        sql: TAKE_NUMBER_SQLITE,
+                        binds: vec![d; 4],
+                    }
+                    .load::<TakenRow>(c)?,
+                );
+            }
+            rows
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                Taken {
+                    seq: r.last_seq,
+                    register_no: r.register_no,
+                    shift_id: r.shift_id,
+                    business_day: r.business_day,
+                },
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+#[cfg(test)]
+mod tests {
+    use super::common::{self, Store};
+    use super::*;
+    use crate::catalog;
+    use crate::sales::{LineRequest, PaymentRequest, ProductRef};
+    use crate::schema::{devices, idempotency_keys, orders, outbox};
+    use crate::{shifts, staff};
+    use diesel::prelude::*;
+    use outpost_domain::{PaymentMethod, Role};
+
+    /// Registers paired on the demo store, with a cashier at each; the first
+    /// `open` of them have a shift open.
+    fn registers(s: &Store, n: usize, open: usize) -> Vec<Actor> {
+        let mut c = s.db.conn().unwrap();
+        let people = staff::list_staff(&mut c).unwrap();
+        let id = |role: &str| people.iter().find(|p| p.role == role).unwrap().id.clone();
+        let boss = Actor {
+            staff_id: id("manager"),
+            role: Role::Manager,
+            device_id: None,
+        };
+        (0..n)
+            .map(|i| {
+                let d =
+                    staff::pair_device(&mut c, &s.node, &boss, &format!("Till {i}"), "register")
+                        .unwrap();
+                let a = Actor {
+                    staff_id: id("cashier"),
+                    role: Role::Cashier,
+                    device_id: Some(d.device.id),
+                };
+                if i < open {
+                    shifts::open(&mut c, &s.node, &a, 0).unwrap();
+                }
+                a
+            })
+            .collect()
+    }
+
+    /// A one-line sale paid exactly by card.
+    fn sale(s: &Store, actor: &Actor) -> SaleRequest {
+        let mut c = s.db.conn().unwrap();
+        let p = catalog::search(&mut c, &s.node, "", 100)
+            .unwrap()
+            .into_iter()
+            .find(|p| !p.weighed)
+            .unwrap();
+        let mut req = SaleRequest {
+            lines: vec![LineRequest {
+                product: ProductRef::Id(p.id),
+                qty_milli: 2000,
+                discount_minor: 0,
+                unit_price_minor: None,
+            }],
+            ..SaleRequest::default()
+        };
+        req.payments = vec![PaymentRequest {
+            method: PaymentMethod::Card,
+            amount_minor: sales::quote(&mut c, &s.node, actor, &req)
+                .unwrap()
+                .total_minor,
+            tendered_minor: None,
+            card_type: "visa".into(),
+            reference: String::new(),
+        }];
+        req
+    }
+
+    fn draft(s: &Store, actor: &Actor, key: &str) -> Draft {
+        let req = sale(s, actor);
+        sales::draft(&mut s.db.conn().unwrap(), &s.node, actor, key, key, req).unwrap()
+    }
+
+    fn number(body: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["number"].as_str().unwrap().to_owned()
+    }
+
+    fn last_seq(s: &Store, a: &Actor) -> i64 {
+        devices::table
+            .find(a.device_id.as_deref().unwrap())
+            .select(devices::last_seq)
+            .first(&mut **s.db.conn().unwrap())
+            .unwrap()
+    }
+
+    /// Every order's `order.created` event and idempotency answer are there.
+    fn assert_each_order_whole(s: &Store, expected: i64) {
+        let mut c = s.db.conn().unwrap();
+        let o: i64 = orders::table.count().get_result(&mut **c).unwrap();
+        let e: i64 = outbox::table
+            .filter(outbox::event_type.eq("order.created"))
+            .count()
+            .get_result(&mut **c)
+            .unwrap();
+        let k: i64 = idempotency_keys::table
+            .count()
+            .get_result(&mut **c)
+            .unwrap();
+        assert_eq!(
+            (o, e, k),
+            (expected, expected, expected),
+            "orders, order events, answers"
+        );
+    }
+
+    fn a_batch_writes_each_registers_sale_under_its_next_number(s: Store) {
+        let regs = registers(&s, 3, 3);
+        let node = &s.node;
+        let first = write_batch(&s.db, node, &[&draft(&s, &regs[0], "k0")]);
+        assert!(number(first[0].as_ref().unwrap()).ends_with("-000001"));
+        let drafts: Vec<Draft> = regs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| draft(&s, a, &format!("k{}", i + 1)))
+            .collect();
+        let got = write_batch(&s.db, node, &drafts.iter().collect::<Vec<_>>());
+        let numbers: Vec<String> = got.iter().map(|r| number(r.as_ref().unwrap())).collect();
+        assert!(numbers[0].ends_with("-000002"), "{numbers:?}");
+        assert!(numbers[1].ends_with("-000001"), "{numbers:?}");
+        assert!(numbers[2].ends_with("-000001"), "{numbers:?}");
+        assert_ne!(numbers[1], numbers[2], "registers number apart");
+        assert_each_order_whole(&s, 4);
+    }
+
+    fn a_register_without_a_shift_is_refused_alone_and_keeps_its_number(s: Store) {
+        let regs = registers(&s, 3, 2);
+        // A shift opened after the draft was priced: the draft is fine, the
+        // write finds no shift on the third register.
+        let drafts: Vec<Draft> = regs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i == 2 {
+                    let mut c = s.db.conn().unwrap();
+                    let sh = shifts::open(&mut c, &s.node, a, 0).unwrap();
+                    let d = draft(&s, a, "k2");
+                    diesel::update(crate::schema::shifts::table.find(&sh.id))
+                        .set(crate::schema::shifts::closed_at.eq(Some(1_i64)))
+                        .execute(&mut **c)
+                        .unwrap();
+                    d
+                } else {
+                    draft(&s, a, &format!("k{i}"))
+                }
+            })
+            .collect();
+        let got = write_batch(&s.db, &s.node, &drafts.iter().collect::<Vec<_>>());
+        assert!(got[0].is_ok() && got[1].is_ok(), "{got:?}");
+        assert!(
+            matches!(&got[2], Err(StorageError::Conflict(m)) if m.contains("no open shift")),
+            "{got:?}"
+        );
+        assert_eq!(last_seq(&s, &regs[2]), 0, "no number taken");
+        assert_each_order_whole(&s, 2);
+    }
+
+    fn a_failed_batch_writes_each_sale_alone_so_only_the_bad_one_fails(s: Store) {
+        let regs = registers(&s, 3, 3);
+        // The first register's key was written already: the batch's answers
+        // clash, the whole batch rolls back, and each sale goes again alone.
+        write_batch(&s.db, &s.node, &[&draft(&s, &regs[0], "used")])[0]
+            .as_ref()
+            .unwrap();
+        let drafts = [
+            draft(&s, &regs[0], "used"),
+            draft(&s, &regs[1], "b"),
+            draft(&s, &regs[2], "c"),
+        ];
+        let got = write_batch(&s.db, &s.node, &drafts.iter().collect::<Vec<_>>());
+        assert!(got[0].is_err(), "{got:?}");
+        assert!(number(got[1].as_ref().unwrap()).ends_with("-000001"));
+        assert!(number(got[2].as_ref().unwrap()).ends_with("-000001"));
+        assert_eq!(last_seq(&s, &regs[0]), 1, "the refused sale took no number");
+        assert_each_order_whole(&s, 3);
+    }
+
+    /// Registers selling at once through the writer, each also sending one
+    /// sale twice at the same moment (a retry racing its first attempt):
+    /// every sale once, every register's numbers 1..=n without a gap.
+    fn registers_selling_at_once_get_one_order_per_sale_and_gapless_numbers(s: Store) {
+        const SALES: usize = 12;
+        let regs = registers(&s, 6, 6);
+        let writer = SaleWriter::start(
+            s.db.clone(),
+            Arc::new(Node::load(&mut s.db.conn().unwrap()).unwrap()),
+        );
+        let s = &s;
+        std::thread::scope(|scope| {
+            for a in &regs {
+                let req = sale(s, a);
+                for twin in 0..2 {
+                    let (writer, req, a) = (writer.clone(), req.clone(), a.clone());
+                    scope.spawn(move || {
+                        for i in 0..SALES {
+                            // Both twins send key 0; only the first sends the rest.
+                            if twin == 1 && i > 0 {
+                                break;
+                            }
+                            let key = format!("{}-{i}", a.device_id.as_deref().unwrap());
+                            let answer = writer
+                                .create_sale(&s.db, &s.node, &a, &key, "same", req.clone())
+                                .unwrap();
+                            assert_eq!(answer.status, 201);
+                        }
+                    });
+                }
+            }
+        });
+        for a in &regs {
+            let mut numbers: Vec<String> = orders::table
+                .filter(orders::device_id.eq(a.device_id.as_deref().unwrap()))
+                .select(orders::number)
+                .load(&mut **s.db.conn().unwrap())
+                .unwrap();
+            numbers.sort();
+            let suffixes: Vec<String> = numbers
+                .iter()
+                .map(|n| n[n.len() - 6..].to_owned())
+                .collect();
+            let want: Vec<String> = (1..=SALES).map(|i| format!("{i:06}")).collect();
+            assert_eq!(suffixes, want);
+        }
+        assert_each_order_whole(s, (regs.len() * SALES) as i64);
+    }
+
+    macro_rules! on_both {
+        ($($name:ident),* $(,)?) => {
+            mod sqlite {
+                $(#[test] fn $name() { super::$name(super::common::demo_store()) })*
+            }
+            mod postgres {
+                $(#[test] fn $name() { super::$name(super::common::demo_store_on_pg(8)) })*
+            }
+        };
+    }
+
+    on_both!(
+        a_batch_writes_each_registers_sale_under_its_next_number,
+        a_register_without_a_shift_is_refused_alone_and_keeps_its_number,
+        a_failed_batch_writes_each_sale_alone_so_only_the_bad_one_fails,
+        registers_selling_at_once_get_one_order_per_sale_and_gapless_numbers,
+    );
+}
