@@ -4,7 +4,8 @@
 //! - closed loop: each register sends its next sale when the last returns
 //!   (throughput);
 //! - open loop: sales offered at a fixed rate, latency measured from when each
-//!   was due, so a stall shows up instead of hiding (latency);
+//!   was due, so a stall shows up instead of hiding (latency); it starts once
+//!   the relay positioned what the closed loop left behind;
 //! - baseline, in the same run: the very same sale path as the api's
 //!   (`SaleWriter::create_sale`: checked and priced, then committed with
 //!   whatever other sales wait) called directly on the database by as many
@@ -638,6 +639,11 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
         closed.lat_ms.extend(f.lat_ms);
     }
     closed.secs = t0.elapsed().as_secs_f64();
+    // The open loop measures a till's latency at a steady rate, not the
+    // drain of the burst before it: start once the relay positioned every
+    // event the closed loop left behind.
+    let drain = relayed(&http, b).await?;
+    println!("closed loop's events all positioned {drain:.1} s after it ended");
 
     // Open loop: one sale due every 1/rate s, round-robin over the registers.
     let interval = Duration::from_secs_f64(1.0 / a.rate.max(1.0));
@@ -672,6 +678,27 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
     open.secs = t0.elapsed().as_secs_f64();
     let rss = outpost_telemetry::peak_rss_kib(srv.child.id()).unwrap_or(0) as f64 / 1024.0;
     Ok((closed, open, rss))
+}
+
+/// Waits until the edge's `/health` reports no event waiting for the relay;
+/// returns the seconds it took.
+async fn relayed(http: &reqwest::Client, base: &str) -> Result<f64> {
+    let t0 = Instant::now();
+    loop {
+        let h: Value = http
+            .get(format!("{base}/health"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if h["components"]["outbox"]["unrelayed"].as_i64() == Some(0) {
+            return Ok(t0.elapsed().as_secs_f64());
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            bail!("the relay did not catch up within 120 s: {h}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// One sale with a fresh idempotency key: whether it was created.

@@ -296,12 +296,10 @@ mod common;
 mod tests {
     use super::common::{self, Store};
     use super::*;
-    use crate::catalog;
-    use crate::sales::{LineRequest, PaymentRequest, ProductRef};
     use crate::schema::{devices, idempotency_keys, orders, outbox};
     use crate::{shifts, staff};
     use diesel::prelude::*;
-    use outpost_domain::{PaymentMethod, Role};
+    use outpost_domain::Role;
 
     /// Registers paired on the demo store, with a cashier at each; the first
     /// `open` of them have a shift open.
@@ -332,37 +330,8 @@ mod tests {
             .collect()
     }
 
-    /// A one-line sale paid exactly by card.
-    fn sale(s: &Store, actor: &Actor) -> SaleRequest {
-        let mut c = s.db.conn().unwrap();
-        let p = catalog::search(&mut c, &s.node, "", 100)
-            .unwrap()
-            .into_iter()
-            .find(|p| !p.weighed)
-            .unwrap();
-        let mut req = SaleRequest {
-            lines: vec![LineRequest {
-                product: ProductRef::Id(p.id),
-                qty_milli: 2000,
-                discount_minor: 0,
-                unit_price_minor: None,
-            }],
-            ..SaleRequest::default()
-        };
-        req.payments = vec![PaymentRequest {
-            method: PaymentMethod::Card,
-            amount_minor: sales::quote(&mut c, &s.node, actor, &req)
-                .unwrap()
-                .total_minor,
-            tendered_minor: None,
-            card_type: "visa".into(),
-            reference: String::new(),
-        }];
-        req
-    }
-
     fn draft(s: &Store, actor: &Actor, key: &str) -> Draft {
-        let req = sale(s, actor);
+        let req = common::one_line_card_sale(s, actor);
         sales::draft(&mut s.db.conn().unwrap(), &s.node, actor, key, key, req).unwrap()
     }
 
@@ -483,7 +452,7 @@ mod tests {
         let s = &s;
         std::thread::scope(|scope| {
             for a in &regs {
-                let req = sale(s, a);
+                let req = common::one_line_card_sale(s, a);
                 for twin in 0..2 {
                     let (writer, req, a) = (writer.clone(), req.clone(), a.clone());
                     scope.spawn(move || {

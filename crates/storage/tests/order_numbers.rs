@@ -6,40 +6,11 @@
 mod common;
 
 use diesel::prelude::*;
-use outpost_domain::{PaymentMethod, Role};
-use outpost_storage::sales::{self, LineRequest, PaymentRequest, ProductRef, SaleRequest};
+use outpost_domain::Role;
+use outpost_storage::sales::{self, SaleRequest};
 use outpost_storage::schema::orders;
-use outpost_storage::{Actor, Node, StorageError, catalog, shifts, staff};
+use outpost_storage::{Actor, Node, StorageError, shifts, staff};
 use std::collections::BTreeSet;
-
-fn one_line_card_sale(s: &common::Store, actor: &Actor) -> SaleRequest {
-    let mut c = s.db.conn().unwrap();
-    let p = catalog::search(&mut c, &s.node, "", 100)
-        .unwrap()
-        .into_iter()
-        .find(|p| !p.weighed)
-        .unwrap();
-    let mut req = SaleRequest {
-        lines: vec![LineRequest {
-            product: ProductRef::Id(p.id),
-            qty_milli: 1000,
-            discount_minor: 0,
-            unit_price_minor: None,
-        }],
-        ..SaleRequest::default()
-    };
-    let total = sales::quote(&mut c, &s.node, actor, &req)
-        .unwrap()
-        .total_minor;
-    req.payments = vec![PaymentRequest {
-        method: PaymentMethod::Card,
-        amount_minor: total,
-        tendered_minor: None,
-        card_type: "visa".into(),
-        reference: String::new(),
-    }];
-    req
-}
 
 fn sell(
     s: &common::Store,
@@ -80,7 +51,7 @@ fn on_postgres_a_registers_numbers_stay_gapless_with_two_processes_selling_on_it
     };
     let shift = shifts::open(&mut c, &s.node, &actor, 10_000).unwrap();
     drop(c);
-    let req = one_line_card_sale(&s, &actor);
+    let req = common::one_line_card_sale(&s, &actor);
 
     // Four threads, two per process, 25 sales each, all on the one register.
     let numbers: Vec<String> = std::thread::scope(|t| {

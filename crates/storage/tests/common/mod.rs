@@ -1,13 +1,14 @@
 //! What the storage tests share: a demo store on a SQLite file or a
-//! PostgreSQL database of its own, a manager to act as, and a small write
-//! that commits one event. Each test crate uses a part of it.
+//! PostgreSQL database of its own, a manager to act as, a small write that
+//! commits one event, and a one-line sale. Each test crate uses a part of it.
 #![allow(dead_code)]
 
 use diesel::prelude::*;
-use outpost_domain::Role;
+use outpost_domain::{PaymentMethod, Role};
 use outpost_storage::db::write_tx;
+use outpost_storage::sales::{self, LineRequest, PaymentRequest, ProductRef, SaleRequest};
 use outpost_storage::schema::products;
-use outpost_storage::{Actor, AnyConnection, Db, Node, StorageError, seed, stock};
+use outpost_storage::{Actor, AnyConnection, Db, Node, StorageError, catalog, seed, stock};
 
 pub struct Store {
     pub db: Db,
@@ -71,4 +72,34 @@ pub fn receive(node: &Node, conn: &mut AnyConnection) -> Result<(), StorageError
         let product = products::table.select(products::id).first(c)?;
         stock::record(c, node, &manager(), "test", &[(product, 1000, "receive")]).map(drop)
     })
+}
+
+/// A one-line sale of the first unit product, paid exactly by card.
+pub fn one_line_card_sale(s: &Store, actor: &Actor) -> SaleRequest {
+    let mut c = s.db.conn().unwrap();
+    let p = catalog::search(&mut c, &s.node, "", 100)
+        .unwrap()
+        .into_iter()
+        .find(|p| !p.weighed)
+        .unwrap();
+    let mut req = SaleRequest {
+        lines: vec![LineRequest {
+            product: ProductRef::Id(p.id),
+            qty_milli: 1000,
+            discount_minor: 0,
+            unit_price_minor: None,
+        }],
+        ..SaleRequest::default()
+    };
+    let total = sales::quote(&mut c, &s.node, actor, &req)
+        .unwrap()
+        .total_minor;
+    req.payments = vec![PaymentRequest {
+        method: PaymentMethod::Card,
+        amount_minor: total,
+        tendered_minor: None,
+        card_type: "visa".into(),
+        reference: String::new(),
+    }];
+    req
 }
