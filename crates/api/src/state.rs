@@ -90,18 +90,12 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection, &Node) -> Result<T, StorageError> + Send + 'static,
     {
-        let db = self.db.clone();
-        let node = self.node.clone();
-        let r = web::block(move || db.write(|c| f(c, &node)))
+        self.blocking(move |db, node| db.write(|c| f(c, node)))
             .await
-            .map_err(|_| ApiError::Blocking)?
-            .map_err(ApiError::from);
-        self.written();
-        r
     }
 
-    /// Runs blocking work that takes its own connections (and may write);
-    /// wakes the relay afterwards as [`AppState::write`] does.
+    /// Runs blocking work that takes its own connections and may write;
+    /// wakes the relay afterwards.
     pub async fn blocking<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
@@ -113,16 +107,12 @@ impl AppState {
             .await
             .map_err(|_| ApiError::Blocking)?
             .map_err(ApiError::from);
-        self.written();
-        r
-    }
-
-    fn written(&self) {
         self.relay_wake.notify_one();
         if self.db.backend() == outpost_storage::Backend::Sqlite {
             // SQLite positions events in the writing transaction: screens
             // need not wait for a relay pass.
             self.realtime.wake.notify_one();
         }
+        r
     }
 }

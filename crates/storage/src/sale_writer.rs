@@ -13,15 +13,14 @@
 //! retried key whose first attempt committed meanwhile, say), every sale in it
 //! is written again alone, so one sale's failure is never another's.
 
+use crate::Backend;
 use crate::bulk;
-use crate::db::{Db, Fixed, write_tx};
+use crate::db::{Db, write_tx};
 use crate::error::{Result, StorageError};
 use crate::idempotency;
 use crate::node::{Actor, Node};
-use crate::sales::{self, Answer, Draft, SaleRequest, Taken};
-use crate::{AnyConnection, Backend};
-use diesel::{QueryableByName, RunQueryDsl};
-use std::collections::{HashMap, HashSet, VecDeque};
+use crate::sales::{self, Answer, Draft, SaleRequest};
+use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -183,7 +182,7 @@ fn write_batch(db: &Db, node: &Node, drafts: &[&Draft]) -> Vec<Result<String>> {
     }
     let together = db.write(|c| {
         write_tx(c, |c| {
-            let mut taken = take_numbers(c, drafts.iter().map(|d| d.device_id()))?;
+            let mut taken = sales::take_numbers(c, drafts.iter().map(|d| d.device_id()))?;
             let mut writes = Vec::with_capacity(drafts.len());
             let mut bodies = Vec::with_capacity(drafts.len());
             for d in drafts {
@@ -208,84 +207,6 @@ fn write_batch(db: &Db, node: &Node, drafts: &[&Draft]) -> Vec<Result<String>> {
             .collect(),
         Err(_) => drafts.iter().map(|d| alone(d)).collect(),
     }
-}
-
-/// On PostgreSQL, one statement for the batch; the registers are distinct.
-const TAKE_NUMBERS_PG: &str = "UPDATE devices d SET last_seq = d.last_seq + 1 \
-     FROM unnest(string_to_array(?, ',')) AS x(id) \
-     JOIN shifts s ON s.device_id = x.id AND s.closed_at IS NULL \
-     WHERE d.id = x.id \
-     RETURNING d.id, d.last_seq, d.register_no, s.id AS shift_id, s.business_day";
-
-/// On SQLite (in-process, no round trips), one statement per register.
-const TAKE_NUMBER_SQLITE: &str = "UPDATE devices SET last_seq = last_seq + 1 \
-     WHERE id = ? AND EXISTS (SELECT 1 FROM shifts WHERE device_id = ? AND closed_at IS NULL) \
-     RETURNING id, last_seq, register_no, \
-     (SELECT id FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS shift_id, \
-     (SELECT business_day FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS business_day";
-
-#[derive(QueryableByName)]
-struct TakenRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    id: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    last_seq: i64,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    register_no: i32,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    shift_id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    business_day: String,
-}
-
-/// Each register's next number and open shift, for the registers that have
-/// one open; a register without is missing from the map and keeps its number.
-fn take_numbers<'a>(
-    conn: &mut AnyConnection,
-    devices: impl Iterator<Item = &'a str>,
-) -> Result<HashMap<String, Taken>> {
-    let devices: Vec<&str> = devices.collect();
-    let rows: Vec<TakenRow> = match conn {
-        AnyConnection::Postgresql(c) => {
-            // Ids are this node's UUIDs; one with a comma would split wrong.
-            if devices.iter().any(|d| d.contains(',')) {
-                return Err(StorageError::Corrupt("a device id with a comma".into()));
-            }
-            let list = devices.join(",");
-            Fixed {
-                sql: TAKE_NUMBERS_PG,
-                binds: vec![list.as_str()],
-            }
-            .load(c)?
-        }
-        AnyConnection::Sqlite(c) => {
-            let mut rows = Vec::with_capacity(devices.len());
-            for d in devices {
-                rows.extend(
-                    Fixed {
-                        sql: TAKE_NUMBER_SQLITE,
-                        binds: vec![d; 4],
-                    }
-                    .load::<TakenRow>(c)?,
-                );
-            }
-            rows
-        }
-    };
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.id,
-                Taken {
-                    seq: r.last_seq,
-                    register_no: r.register_no,
-                    shift_id: r.shift_id,
-                    business_day: r.business_day,
-                },
-            )
-        })
-        .collect())
 }
 
 #[cfg(test)]

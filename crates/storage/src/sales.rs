@@ -5,13 +5,13 @@
 use crate::audit;
 use crate::bulk::{self, Col, Table};
 use crate::catalog::{self, ProductRow, TaxCategory};
-use crate::db::{AnyConnection, new_id, now_millis, write_tx};
+use crate::db::{AnyConnection, Fixed, new_id, now_millis, write_tx};
 use crate::error::{Result, StorageError};
 use crate::idempotency;
 use crate::kitchen::{self, TicketLine};
 use crate::node::{Actor, Node};
 use crate::outbox::{self, Event, Stream};
-use crate::schema::{customers, order_lines, orders, payments};
+use crate::schema::{customers, devices, order_lines, orders, payments};
 use crate::shifts;
 use crate::staff;
 use crate::stock;
@@ -487,46 +487,97 @@ pub fn quote(
     })
 }
 
-/// The register's next order number and its open shift, in one statement.
-/// The counter is the register's own row: each till sells one sale at a time,
-/// so no other register ever waits on it.
-const TAKE_NUMBER: &str = "UPDATE devices SET last_seq = last_seq + 1 WHERE id = ? \
-     RETURNING last_seq, register_no, \
+/// Each register's next order number and its open shift. The counter is the
+/// register's own row: each till sells one sale at a time, and a group commit
+/// holds one sale per register, so no other register ever waits on it.
+/// On PostgreSQL one statement for any number of (distinct) registers.
+const TAKE_NUMBERS_PG: &str = "UPDATE devices d SET last_seq = d.last_seq + 1 \
+     FROM unnest(string_to_array(?, ',')) AS x(id) \
+     JOIN shifts s ON s.device_id = x.id AND s.closed_at IS NULL \
+     WHERE d.id = x.id \
+     RETURNING d.id, d.last_seq, d.register_no, s.id AS shift_id, s.business_day";
+
+/// On SQLite (in-process, no round trips), one statement per register.
+const TAKE_NUMBER_SQLITE: &str = "UPDATE devices SET last_seq = last_seq + 1 \
+     WHERE id = ? AND EXISTS (SELECT 1 FROM shifts WHERE device_id = ? AND closed_at IS NULL) \
+     RETURNING id, last_seq, register_no, \
      (SELECT id FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS shift_id, \
      (SELECT business_day FROM shifts WHERE device_id = ? AND closed_at IS NULL) AS business_day";
 
 #[derive(QueryableByName)]
 struct TakenRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     last_seq: i64,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     register_no: i32,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    shift_id: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    business_day: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    shift_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    business_day: String,
 }
 
-fn take_number(conn: &mut AnyConnection, device_id: &str) -> Result<Taken> {
-    let q = crate::db::Fixed {
-        sql: TAKE_NUMBER,
-        binds: vec![device_id; 3],
+/// Each register's next number and open shift, for the registers that have
+/// one open; a register without is missing from the map and keeps its number.
+pub(crate) fn take_numbers<'a>(
+    conn: &mut AnyConnection,
+    devices: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, Taken>> {
+    let devices: Vec<&str> = devices.into_iter().collect();
+    let rows: Vec<TakenRow> = match conn {
+        AnyConnection::Postgresql(c) => {
+            // Ids are this node's UUIDs; one with a comma would split wrong.
+            if devices.iter().any(|d| d.contains(',')) {
+                return Err(StorageError::Corrupt("a device id with a comma".into()));
+            }
+            let list = devices.join(",");
+            Fixed {
+                sql: TAKE_NUMBERS_PG,
+                binds: vec![list.as_str()],
+            }
+            .load(c)?
+        }
+        AnyConnection::Sqlite(c) => {
+            let mut rows = Vec::with_capacity(devices.len());
+            for d in devices {
+                rows.extend(
+                    Fixed {
+                        sql: TAKE_NUMBER_SQLITE,
+                        binds: vec![d; 4],
+                    }
+                    .load::<TakenRow>(c)?,
+                );
+            }
+            rows
+        }
     };
-    let taken: Option<TakenRow> = match conn {
-        AnyConnection::Postgresql(c) => q.get_result(c).optional()?,
-        AnyConnection::Sqlite(c) => q.get_result(c).optional()?,
-    };
-    let t = taken.ok_or_else(|| StorageError::not_found(format!("register {device_id:?}")))?;
-    match (t.shift_id, t.business_day) {
-        (Some(shift_id), Some(business_day)) => Ok(Taken {
-            seq: t.last_seq,
-            register_no: t.register_no,
-            shift_id,
-            business_day,
-        }),
-        _ => Err(StorageError::Conflict(
-            "no open shift on this register: open one first".into(),
-        )),
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                Taken {
+                    seq: r.last_seq,
+                    register_no: r.register_no,
+                    shift_id: r.shift_id,
+                    business_day: r.business_day,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Why a register took no number: it is gone, or it has no shift open.
+fn no_number(conn: &mut AnyConnection, device_id: &str) -> StorageError {
+    match devices::table
+        .find(device_id)
+        .count()
+        .get_result::<i64>(conn)
+    {
+        Ok(0) => StorageError::not_found(format!("register {device_id:?}")),
+        Ok(_) => StorageError::Conflict("no open shift on this register: open one first".into()),
+        Err(e) => e.into(),
     }
 }
 
@@ -635,7 +686,9 @@ pub(crate) fn draft(
 /// [`bulk::write`] (on PostgreSQL two statements, whatever its size). Call
 /// inside a transaction.
 pub(crate) fn write_one(conn: &mut AnyConnection, node: &Node, d: &Draft) -> Result<String> {
-    let taken = take_number(conn, &d.device_id)?;
+    let taken = take_numbers(conn, [d.device_id.as_str()])?
+        .remove(&d.device_id)
+        .ok_or_else(|| no_number(conn, &d.device_id))?;
     let (tables, body) = sale_tables(conn, node, d, taken)?;
     bulk::write(conn, tables)?;
     Ok(body)
