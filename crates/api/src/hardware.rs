@@ -204,6 +204,14 @@ pub fn receipt_target(cfg: &Printing, all: &[Printer], device_id: &str) -> Optio
     printers::for_receipts(all, device_id).map(target)
 }
 
+/// Whether any receipt prints at all, whichever register sells.
+pub fn prints_receipts(cfg: &Printing, all: &[Printer]) -> bool {
+    if all.is_empty() {
+        return from_settings(cfg, &cfg.receipt_printer).is_some();
+    }
+    printers::any_for_receipts(all)
+}
+
 /// Where kitchen tickets print.
 pub fn kitchen_target(cfg: &Printing, all: &[Printer]) -> Option<Target> {
     if all.is_empty() {
@@ -226,14 +234,6 @@ fn from_settings(cfg: &Printing, printer: &str) -> Option<Target> {
         printer: printer.to_owned(),
         row: None,
     })
-}
-
-/// The printers configured on the manager page.
-pub async fn configured(state: &web::Data<AppState>) -> Result<Vec<Printer>, String> {
-    state
-        .db(|c, _| printers::list(c))
-        .await
-        .map_err(|e| e.to_string())
 }
 
 /// Keeps every hw-proxy's managed printers as the manager page says, until

@@ -20,6 +20,7 @@ use actix_web::web;
 use outpost_domain::{Currency, Money, local_minute};
 use outpost_proto::hw_v1 as pb;
 use outpost_storage::outbox::StoredEvent;
+use outpost_storage::printers::Printer;
 use outpost_storage::sales::Order;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,16 +29,32 @@ use std::time::Duration;
 struct Feed {
     stream: &'static str,
     cursor: &'static str,
+    /// Whether any printer takes this feed's jobs.
+    printed: fn(&Printing, &[Printer]) -> bool,
 }
 
 const RECEIPTS: Feed = Feed {
     stream: "sales",
     cursor: "printing.receipts",
+    printed: hardware::prints_receipts,
 };
 const TICKETS: Feed = Feed {
     stream: "kitchen",
     cursor: "printing.kitchen",
+    printed: |cfg, all| hardware::kitchen_target(cfg, all).is_some(),
 };
+
+/// What one pass over a feed did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// It went through a batch of events; more may wait.
+    Moved,
+    /// Nothing new.
+    Done,
+    /// No printer takes this feed: it caught up with the stream without
+    /// reading a single event.
+    Unprinted,
+}
 
 /// The receipt of a paid order: amounts in the order's currency, times in
 /// the store's offset.
@@ -165,10 +182,17 @@ fn tax_lines(
 /// Whether this event is an order becoming paid (once per order: created
 /// paid, or paid later).
 fn pays(ev: &StoredEvent) -> bool {
+    /// The one field this needs: the rest of the payload is skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Status<'a> {
+        #[serde(borrow)]
+        status: std::borrow::Cow<'a, str>,
+    }
     match ev.event_type.as_str() {
         "order.paid" => true,
-        "order.created" => serde_json::from_str::<serde_json::Value>(&ev.payload)
-            .is_ok_and(|v| v["status"] == "paid"),
+        "order.created" => {
+            serde_json::from_str::<Status>(&ev.payload).is_ok_and(|v| v.status == "paid")
+        }
         _ => false,
     }
 }
@@ -184,9 +208,13 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
     loop {
         let mut moved = false;
         let mut failing = false;
+        let mut printing = false;
         for feed in feeds {
             match pass(&state, &cfg, feed).await {
-                Ok(more) => moved |= more,
+                Ok(p) => {
+                    moved |= p == Pass::Moved;
+                    printing |= p != Pass::Unprinted;
+                }
                 Err(e) => {
                     tracing::warn!(stream = feed.stream, error = %e, "printing waits for hw-proxy");
                     failing = true;
@@ -199,6 +227,14 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
         }
         if !failing {
             backoff = min;
+        }
+        if !printing && !failing {
+            // No printer at all: following the streams four times a second
+            // is enough, however busy the tills are.
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(min) => {}
+            }
         }
         // Idle: the relay wakes us when it positions events (the timeout
         // only bounds a missed wake-up). Failing: back off, whatever comes.
@@ -218,14 +254,25 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
     }
 }
 
-/// One batch of a feed: `Ok(true)` when it moved on and there may be more.
+/// One batch of a feed.
 async fn pass(
     state: &web::Data<AppState>,
     cfg: &Printing,
     feed: &'static Feed,
-) -> Result<bool, String> {
-    let events = state
+) -> Result<Pass, String> {
+    /// What the feed found in the database.
+    enum Read {
+        Events(Vec<Printer>, Vec<StoredEvent>),
+        /// No printer takes the feed: where it stands and the stream's head.
+        Unprinted {
+            after: i64,
+            head: i64,
+        },
+    }
+    let settings = cfg.clone();
+    let read = state
         .db(move |c, _| {
+            let printers = outpost_storage::printers::list(c)?;
             let after = match outpost_storage::cursors::get(c, feed.cursor)? {
                 Some(p) => p,
                 None => {
@@ -235,14 +282,30 @@ async fn pass(
                     head
                 }
             };
-            outpost_storage::outbox::read_stream(c, feed.stream, after, 50)
+            if !(feed.printed)(&settings, &printers) {
+                let head = outpost_storage::cursors::head(c, feed.stream)?;
+                return Ok(Read::Unprinted { after, head });
+            }
+            let events = outpost_storage::outbox::read_stream(c, feed.stream, after, 50)?;
+            Ok(Read::Events(printers, events))
         })
         .await
         .map_err(|e| e.to_string())?;
-    if events.is_empty() {
-        return Ok(false);
-    }
-    let printers = hardware::configured(state).await?;
+    let (printers, events) = match read {
+        Read::Events(_, events) if events.is_empty() => return Ok(Pass::Done),
+        Read::Events(printers, events) => (printers, events),
+        Read::Unprinted { after, head } => {
+            // Nothing would print these events: pass over them as they are,
+            // so a printer added later starts from then, not from the past.
+            if head > after {
+                state
+                    .write(move |c, _| outpost_storage::cursors::set(c, feed.cursor, head))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            return Ok(Pass::Unprinted);
+        }
+    };
     // The cursor is written once per batch, not per event: a job sent again
     // after a crash is the same job id, which hw-proxy keeps once, so only
     // the progress made so far needs saving when a send fails.
@@ -281,7 +344,7 @@ async fn pass(
     }
     match failed {
         Some(e) => Err(e),
-        None => Ok(true),
+        None => Ok(Pass::Moved),
     }
 }
 
@@ -292,7 +355,7 @@ async fn pass(
 async fn job(
     state: &web::Data<AppState>,
     cfg: &Printing,
-    printers: &[outpost_storage::printers::Printer],
+    printers: &[Printer],
     ev: &StoredEvent,
     names: &mut Names,
 ) -> Result<Option<(Target, pb::SubmitRequest)>, String> {

@@ -170,6 +170,11 @@ pub fn for_receipts<'a>(all: &'a [Printer], device_id: &str) -> Option<&'a Print
         .or_else(|| receipts().find(|p| p.device_id.is_none()))
 }
 
+/// Whether any printer takes receipts (of one register or of all).
+pub fn any_for_receipts(all: &[Printer]) -> bool {
+    all.iter().any(|p| p.role == "receipt")
+}
+
 /// Where kitchen tickets print.
 pub fn for_kitchen(all: &[Printer]) -> Option<&Printer> {
     all.iter().find(|p| p.role == "kitchen")

@@ -1323,6 +1323,15 @@ async fn printers_configured_on_the_manager_page_print_with_their_logo(b: Backen
     assert_eq!(listed.body["printers"], json!([]), "{}", listed.body);
     assert_eq!(hw.get("/api/v1/printers").await["printers"], json!([]));
 
+    // A sale while no printer takes receipts prints nothing, then or once
+    // one is added (the feed passes over it within a second).
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let unprinted = app
+        .sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price))
+        .await;
+    assert_eq!(unprinted.status, 201, "{}", unprinted.body);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
     // Saved: hw-proxy takes it at once.
     let r = put("front", front.clone()).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -1341,7 +1350,6 @@ async fn printers_configured_on_the_manager_page_print_with_their_logo(b: Backen
     );
     assert_eq!(listed.body["printers"][0]["has_logo"], true);
 
-    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
     let sale = app
         .sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price))
         .await;
