@@ -14,7 +14,7 @@
 use anyhow::{Context, Result, bail};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use outpost_domain::{PaymentMethod, Role};
-use outpost_storage::sales::{LineRequest, PaymentRequest, ProductRef, SaleRequest};
+use outpost_storage::sales::{LineRequest, PaymentRequest, ProductRef, SaleRequest, Seller};
 use outpost_storage::{Actor, Db, Node, catalog, seed, shifts, staff};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
@@ -379,7 +379,7 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
                     let req = sale_request(b);
                     let key = uuid::Uuid::now_v7().to_string();
                     let s = Instant::now();
-                    match writer.create_sale(&db, &node, &actor, &key, &key, req) {
+                    match writer.create_sale(&db, &node, Seller::Actor(&actor), &key, &key, req) {
                         Ok(_) => {
                             f.sales += 1;
                             f.lat_ms.push(s.elapsed().as_secs_f64() * 1000.0);

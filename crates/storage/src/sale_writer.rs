@@ -18,8 +18,8 @@ use crate::bulk;
 use crate::db::{Db, write_tx};
 use crate::error::{Result, StorageError};
 use crate::idempotency;
-use crate::node::{Actor, Node};
-use crate::sales::{self, Answer, Draft, SaleRequest};
+use crate::node::Node;
+use crate::sales::{self, Answer, Draft, SaleRequest, Seller};
 use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -98,17 +98,20 @@ impl SaleWriter {
         &self,
         db: &Db,
         node: &Node,
-        actor: &Actor,
+        seller: Seller<'_>,
         key: &str,
         request_sha256: &str,
         req: SaleRequest,
     ) -> Result<Answer> {
+        let mut conn = db.conn()?;
+        // Who is selling is known first: an unknown session has no stored
+        // answer to fall back on.
+        let (actor, products) = sales::seller_and_products(&mut conn, seller, &req)?;
         let device_id = actor.device()?.to_owned();
-        let written = db
-            .conn()
-            .and_then(|mut c| sales::draft(&mut c, node, actor, key, request_sha256, req))
-            .and_then(|d| self.write(d));
-        sales::settle(written, || {
+        let drafted = sales::draft(&mut conn, node, &actor, products, key, request_sha256, req);
+        // Back to the pool before waiting on the writer.
+        drop(conn);
+        sales::settle(drafted.and_then(|d| self.write(d)), || {
             idempotency::lookup(&mut *db.conn()?, &device_id, key, request_sha256)
         })
     }
@@ -218,7 +221,7 @@ mod tests {
     use super::common::{self, Store};
     use super::*;
     use crate::schema::{devices, idempotency_keys, orders, outbox};
-    use crate::{shifts, staff};
+    use crate::{Actor, shifts, staff};
     use diesel::prelude::*;
     use outpost_domain::Role;
 
@@ -253,7 +256,9 @@ mod tests {
 
     fn draft(s: &Store, actor: &Actor, key: &str) -> Draft {
         let req = common::one_line_card_sale(s, actor);
-        sales::draft(&mut s.db.conn().unwrap(), &s.node, actor, key, key, req).unwrap()
+        let mut c = s.db.conn().unwrap();
+        let (_, products) = sales::seller_and_products(&mut c, Seller::Actor(actor), &req).unwrap();
+        sales::draft(&mut c, &s.node, actor, products, key, key, req).unwrap()
     }
 
     fn number(body: &str) -> String {
@@ -384,7 +389,14 @@ mod tests {
                             }
                             let key = format!("{}-{i}", a.device_id.as_deref().unwrap());
                             let answer = writer
-                                .create_sale(&s.db, &s.node, &a, &key, "same", req.clone())
+                                .create_sale(
+                                    &s.db,
+                                    &s.node,
+                                    Seller::Actor(&a),
+                                    &key,
+                                    "same",
+                                    req.clone(),
+                                )
                                 .unwrap();
                             assert_eq!(answer.status, 201);
                         }
@@ -409,6 +421,77 @@ mod tests {
         assert_each_order_whole(s, (regs.len() * SALES) as i64);
     }
 
+    /// The session a sale is made under is checked in the query that reads
+    /// its products: its holder comes back with them, and an unknown,
+    /// expired or deactivated one is refused before anything is written.
+    fn a_sale_checks_its_session_with_its_products(s: Store) {
+        use crate::schema::{sessions, staff as members};
+        let a = &registers(&s, 1, 1)[0];
+        let req = common::one_line_card_sale(&s, a);
+        let sales::ProductRef::Id(product) = &req.lines[0].product else {
+            panic!("a sale by product id")
+        };
+        let ids = [product.clone()];
+        let mut c = s.db.conn().unwrap();
+        let now = crate::db::now_millis();
+        for (token, expires_at) in [("good", now + 60_000), ("stale", now - 1)] {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::token_hash.eq(crate::secrets::hash_token(token)),
+                    sessions::staff_id.eq(&a.staff_id),
+                    sessions::device_id.eq(&a.device_id),
+                    sessions::created_at.eq(now - 1_000),
+                    sessions::expires_at.eq(expires_at),
+                ))
+                .execute(&mut **c)
+                .unwrap();
+        }
+        let (who, (products, _, taxes)) =
+            crate::catalog::resolve_signed(&mut c, "good", &ids, &[]).unwrap();
+        assert_eq!(
+            (who.staff_id.as_str(), who.role, who.device_id.as_deref()),
+            (a.staff_id.as_str(), Role::Cashier, a.device_id.as_deref())
+        );
+        assert_eq!((products.len(), taxes.len()), (1, 1));
+        assert!(products.contains_key(product));
+        // A session naming no known product is still its holder's.
+        let (who, (products, _, _)) =
+            crate::catalog::resolve_signed(&mut c, "good", &["no-such".into()], &[]).unwrap();
+        assert_eq!(who.staff_id, a.staff_id);
+        assert!(products.is_empty());
+        let refused = |c: &mut crate::AnyConnection, token: &str| {
+            matches!(
+                crate::catalog::resolve_signed(c, token, &ids, &[]),
+                Err(StorageError::Unauthenticated)
+            )
+        };
+        assert!(refused(&mut c, "forged"), "an unknown token");
+        assert!(refused(&mut c, "stale"), "an expired session");
+        diesel::update(members::table.find(&a.staff_id))
+            .set(members::active.eq(false))
+            .execute(&mut **c)
+            .unwrap();
+        assert!(refused(&mut c, "good"), "a deactivated member's session");
+        drop(c);
+        let node = Arc::new(Node::load(&mut s.db.conn().unwrap()).unwrap());
+        let writer = SaleWriter::start(s.db.clone(), node);
+        for token in ["forged", "stale", "good"] {
+            let r = writer.create_sale(
+                &s.db,
+                &s.node,
+                Seller::Session(token),
+                token,
+                "x",
+                req.clone(),
+            );
+            assert!(
+                matches!(r, Err(StorageError::Unauthenticated)),
+                "{token}: {r:?}"
+            );
+        }
+        assert_each_order_whole(&s, 0);
+    }
+
     macro_rules! on_both {
         ($($name:ident),* $(,)?) => {
             mod sqlite {
@@ -425,5 +508,6 @@ mod tests {
         a_register_without_a_shift_is_refused_alone_and_keeps_its_number,
         a_failed_batch_writes_each_sale_alone_so_only_the_bad_one_fails,
         registers_selling_at_once_get_one_order_per_sale_and_gapless_numbers,
+        a_sale_checks_its_session_with_its_products,
     );
 }

@@ -329,9 +329,10 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> staff (staff_id));
-diesel::allow_tables_to_appear_in_same_query!(sessions, staff);
 diesel::joinable!(products -> tax_categories (tax_category_id));
-diesel::allow_tables_to_appear_in_same_query!(products, tax_categories);
+// A sale checks its session in the same query as its products
+// (`catalog::resolve_signed`).
+diesel::allow_tables_to_appear_in_same_query!(sessions, staff, products, tax_categories);
 
 diesel::table! {
     sync_acks (stream) {

@@ -384,27 +384,46 @@ pub fn login(
 
 /// The actor behind a session token, if the session is valid.
 pub fn authenticate(conn: &mut AnyConnection, token: &str) -> Result<(Actor, String)> {
-    let row: Option<(String, Option<String>, i64, String, String, bool)> = sessions::table
-        .inner_join(staff::table)
-        .filter(sessions::token_hash.eq(secrets::hash_token(token)))
-        .select((
-            sessions::staff_id,
-            sessions::device_id,
-            sessions::expires_at,
-            staff::role,
-            staff::name,
-            staff::active,
-        ))
-        .first(conn)
-        .optional()?;
+    signed(
+        sessions::table
+            .inner_join(staff::table)
+            .filter(sessions::token_hash.eq(secrets::hash_token(token)))
+            .select(SessionRow::as_select())
+            .first(conn)
+            .optional()?,
+    )
+}
+
+/// A session with what the sign-in check needs of its staff member.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub(crate) struct SessionRow {
+    staff_id: String,
+    device_id: Option<String>,
+    expires_at: i64,
+    #[diesel(embed)]
+    member: SessionStaff,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = staff)]
+pub(crate) struct SessionStaff {
+    role: String,
+    name: String,
+    active: bool,
+}
+
+/// Who holds a session (`None`: no session has that token), and their name:
+/// unauthenticated once it expired or its staff member was deactivated.
+pub(crate) fn signed(row: Option<SessionRow>) -> Result<(Actor, String)> {
     match row {
-        Some((staff_id, device_id, expires, role, name, true)) if expires > now_millis() => Ok((
+        Some(s) if s.member.active && s.expires_at > now_millis() => Ok((
             Actor {
-                staff_id,
-                role: Role::parse(&role)?,
-                device_id,
+                staff_id: s.staff_id,
+                role: Role::parse(&s.member.role)?,
+                device_id: s.device_id,
             },
-            name,
+            s.member.name,
         )),
         _ => Err(StorageError::Unauthenticated),
     }

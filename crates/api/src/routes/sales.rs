@@ -11,6 +11,7 @@ use outpost_domain::PaymentMethod;
 use outpost_storage::StorageError;
 use outpost_storage::sales::{
     self, Answer, Approval, LineRequest, PaymentRequest, ProductRef, RefundRequest, SaleRequest,
+    Seller,
 };
 use serde::Deserialize;
 
@@ -157,8 +158,7 @@ async fn create(
     let writer = state.sales.clone();
     let a = state
         .blocking(move |db, n| {
-            let actor = who.check(&mut *db.conn()?)?;
-            writer.create_sale(db, n, &actor, &key, &sha, sale)
+            writer.create_sale(db, n, Seller::Session(who.token()), &key, &sha, sale)
         })
         .await?;
     Ok(answer(a, Some(&state.metrics)))
