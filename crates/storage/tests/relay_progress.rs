@@ -2,7 +2,8 @@
 //! "everything relayed" (ops, the health page, the tests): with sales
 //! committing and the relay positioning them at the same time, every event
 //! committed before the report is either under a stream's head or counted as
-//! not yet relayed, never in neither.
+//! not yet relayed, never in neither. And one pass numbers a stream's events
+//! in commit order.
 
 mod common;
 
@@ -71,4 +72,36 @@ fn on_postgres_every_committed_event_is_under_a_head_or_counted_as_unrelayed() {
         caught_up > 0 && caught_up < checks,
         "{caught_up} of {checks}"
     );
+}
+
+/// One relay pass over several events of a stream numbers them in the order
+/// their transactions committed, right after the stream's head, and moves
+/// the head to the last of them.
+#[test]
+fn on_postgres_one_pass_numbers_a_streams_events_in_commit_order() {
+    let s = common::demo_store_on_pg(2);
+    let mut c = s.db.conn().unwrap();
+    while relay::next_batch(&mut c, 0, 500).unwrap().count > 0 {}
+    let head = |c: &mut outpost_storage::AnyConnection| {
+        relay::heads(c)
+            .unwrap()
+            .into_iter()
+            .find(|(s, _)| s == "stock")
+            .map_or(0, |(_, h)| h)
+    };
+    let before = head(&mut c);
+    for _ in 0..6 {
+        common::receive(&s.node, &mut c).unwrap();
+    }
+    assert_eq!(relay::next_batch(&mut c, 0, 500).unwrap().count, 6);
+    let events = outpost_storage::outbox::read_stream(&mut c, "stock", before, 50).unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let mut committed = seqs.clone();
+    committed.sort_unstable();
+    assert_eq!(seqs, committed, "positions in commit order");
+    let positions: Vec<Option<i64>> = events.iter().map(|e| e.position).collect();
+    let want: Vec<Option<i64>> = (before + 1..=before + 6).map(Some).collect();
+    assert_eq!(positions, want);
+    assert_eq!(head(&mut c), before + 6);
+    assert_eq!(relay::next_batch(&mut c, 0, 500).unwrap().count, 0);
 }
