@@ -19,11 +19,22 @@ use crate::error::Result;
 use crate::schema::{outbox, stream_heads};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use std::collections::HashMap;
 
 #[derive(QueryableByName)]
 struct Locked {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     got: bool,
+}
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = BigInt)]
+    txid: i64,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    stream: String,
 }
 
 /// The relay's keyset: (last_txid, last_seq) of the last positioned row.
@@ -76,22 +87,14 @@ pub fn start_seq(conn: &mut AnyConnection) -> Result<i64> {
         .unwrap_or(0))
 }
 
-/// Positions up to `limit` committed events (PostgreSQL): the lock, then one
-/// statement that picks the events, numbers them per stream after each
-/// stream's head, and moves the heads and the keyset on.
+/// Positions up to `limit` committed events (PostgreSQL).
 fn assign_positions(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Result<Batch> {
-    #[derive(QueryableByName)]
-    struct Positioned {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
     write_tx(conn, |conn| {
+        let (last_txid, last_seq) = keyset(conn)?;
         let AnyConnection::Postgresql(c) = conn else {
             return Ok(Batch::default());
         };
         // One relay at a time per database, even with several api processes.
-        // Its own statement: the next one's snapshot is taken once it holds
-        // the lock, so it sees what the previous holder committed.
         let lock: Locked =
             diesel::sql_query("SELECT pg_try_advisory_xact_lock(7400002) AS got").get_result(c)?;
         if !lock.got {
@@ -100,46 +103,75 @@ fn assign_positions(conn: &mut AnyConnection, after_seq: i64, limit: i64) -> Res
                 ..Batch::default()
             });
         }
-        let done: Positioned = diesel::sql_query(POSITION)
-            .bind::<BigInt, _>(limit)
-            .get_result(c)?;
+        let got: Vec<Candidate> = diesel::sql_query(
+            "SELECT txid, seq, stream FROM outbox \
+             WHERE (txid, seq) > ($1, $2) \
+               AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             ORDER BY txid, seq LIMIT $3",
+        )
+        .bind::<BigInt, _>(last_txid)
+        .bind::<BigInt, _>(last_seq)
+        .bind::<BigInt, _>(limit)
+        .load(c)?;
+        let Some(last) = got.last() else {
+            return Ok(Batch {
+                last_seq: after_seq,
+                ..Batch::default()
+            });
+        };
+        let mut heads: HashMap<String, i64> = stream_heads::table
+            .select((stream_heads::stream, stream_heads::position))
+            .load::<(String, i64)>(c)?
+            .into_iter()
+            .collect();
+        let mut seqs = Vec::with_capacity(got.len());
+        let mut positions = Vec::with_capacity(got.len());
+        for cand in &got {
+            let head = heads.entry(cand.stream.clone()).or_insert(0);
+            *head += 1;
+            seqs.push(cand.seq);
+            positions.push(*head);
+        }
+        // One statement for the whole batch.
+        diesel::sql_query(
+            "UPDATE outbox SET position = x.pos \
+             FROM unnest($1::bigint[], $2::bigint[]) AS x(seq, pos) WHERE outbox.seq = x.seq",
+        )
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&seqs)
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&positions)
+        .execute(c)?;
+        // The heads of the streams this batch moved, in one statement.
+        let moved: std::collections::BTreeSet<&str> =
+            got.iter().map(|cand| cand.stream.as_str()).collect();
+        let (streams, heads): (Vec<&str>, Vec<i64>) =
+            moved.into_iter().map(|s| (s, heads[s])).unzip();
+        diesel::sql_query(
+            "INSERT INTO stream_heads (stream, position) \
+             SELECT * FROM unnest($1::text[], $2::bigint[]) \
+             ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&streams)
+        .bind::<diesel::sql_types::Array<BigInt>, _>(&heads)
+        .execute(c)?;
+        {
+            use crate::schema::relay_state as r;
+            diesel::insert_into(r::table)
+                .values((
+                    r::id.eq(1),
+                    r::last_txid.eq(last.txid),
+                    r::last_seq.eq(last.seq),
+                ))
+                .on_conflict(r::id)
+                .do_update()
+                .set((r::last_txid.eq(last.txid), r::last_seq.eq(last.seq)))
+                .execute(c)?;
+        }
         Ok(Batch {
-            count: usize::try_from(done.n).unwrap_or(0),
+            count: got.len(),
             last_seq: after_seq,
         })
     })
 }
-
-/// The relay's pass in one statement: events after the keyset whose
-/// transaction is older than every running one, in commit order; each
-/// stream's next positions after its head; the heads and the keyset moved to
-/// the last of them.
-const POSITION: &str = "\
-WITH ks AS (
-    SELECT COALESCE(max(last_txid), 0) AS txid, COALESCE(max(last_seq), 0) AS seq
-    FROM relay_state WHERE id = 1
-), picked AS (
-    SELECT o.txid, o.seq, o.stream FROM outbox o, ks
-    WHERE (o.txid, o.seq) > (ks.txid, ks.seq)
-      AND o.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-    ORDER BY o.txid, o.seq LIMIT $1
-), numbered AS (
-    SELECT p.txid, p.seq, p.stream,
-           COALESCE(h.position, 0)
-             + row_number() OVER (PARTITION BY p.stream ORDER BY p.txid, p.seq) AS pos
-    FROM picked p LEFT JOIN stream_heads h ON h.stream = p.stream
-), moved AS (
-    UPDATE outbox o SET position = n.pos FROM numbered n WHERE o.seq = n.seq RETURNING o.seq
-), heads AS (
-    INSERT INTO stream_heads (stream, position)
-    SELECT stream, max(pos) FROM numbered GROUP BY stream
-    ON CONFLICT (stream) DO UPDATE SET position = EXCLUDED.position
-), last AS (
-    INSERT INTO relay_state (id, last_txid, last_seq)
-    SELECT 1, txid, seq FROM numbered ORDER BY txid DESC, seq DESC LIMIT 1
-    ON CONFLICT (id) DO UPDATE SET last_txid = EXCLUDED.last_txid, last_seq = EXCLUDED.last_seq
-)
-SELECT count(*) AS n FROM moved";
 
 /// Committed events the relay has not positioned yet (0 on SQLite, where the
 /// writing transaction positions them).
