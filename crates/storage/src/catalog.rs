@@ -178,19 +178,13 @@ pub type Resolved = (
 
 pub fn resolve(conn: &mut AnyConnection, ids: &[String], codes: &[String]) -> Result<Resolved> {
     let by_code = product_ids(conn, codes)?;
-    let mut rows = HashMap::new();
-    let mut taxes = HashMap::new();
     // Products with their tax categories in one round trip.
-    for (p, t) in products::table
+    let rows = products::table
         .inner_join(tax_categories::table)
         .filter(products::id.eq_any(named(ids, &by_code)))
         .select((ProductRow::as_select(), TaxCategory::as_select()))
-        .load::<(ProductRow, TaxCategory)>(conn)?
-    {
-        taxes.insert(t.id.clone(), t);
-        rows.insert(p.id.clone(), p);
-    }
-    Ok((rows, by_code, taxes))
+        .load::<(ProductRow, TaxCategory)>(conn)?;
+    Ok(resolved(rows, by_code))
 }
 
 /// Who holds the session `token` and what [`resolve`] finds, with the
@@ -222,15 +216,21 @@ pub fn resolve_signed(
         ))
         .load(conn)?;
     let (actor, _) = crate::staff::signed(rows.first().map(|r| r.0.clone()))?;
-    let mut products = HashMap::new();
-    let mut taxes = HashMap::new();
-    for (_, p, t) in rows {
-        if let (Some(p), Some(t)) = (p, t) {
-            taxes.insert(t.id.clone(), t);
-            products.insert(p.id.clone(), p);
-        }
+    let found = rows.into_iter().filter_map(|(_, p, t)| p.zip(t));
+    Ok((actor, resolved(found, by_code)))
+}
+
+/// [`Resolved`] from products with their tax categories.
+fn resolved(
+    rows: impl IntoIterator<Item = (ProductRow, TaxCategory)>,
+    by_code: HashMap<String, String>,
+) -> Resolved {
+    let (mut products, mut taxes) = (HashMap::new(), HashMap::new());
+    for (p, t) in rows {
+        taxes.insert(t.id.clone(), t);
+        products.insert(p.id.clone(), p);
     }
-    Ok((actor, (products, by_code, taxes)))
+    (products, by_code, taxes)
 }
 
 /// Barcode → product id for the codes a till sent (no round trip for none).

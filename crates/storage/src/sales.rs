@@ -405,7 +405,7 @@ struct Priced<'a> {
     overridden: bool,
 }
 
-/// Looks the lines' products up and prices them; writes nothing.
+/// Prices the lines with their products as [`seller_and_products`] read them.
 fn price<'a>(
     node: &Node,
     actor: &Actor,
@@ -609,7 +609,6 @@ impl Draft {
     }
 }
 
-/// Checks and prices a sale; reads, never writes.
 /// Who asks for a sale.
 #[derive(Debug, Clone, Copy)]
 pub enum Seller<'a> {
