@@ -10,6 +10,11 @@
 //!   (`SaleWriter::create_sale`: checked and priced, then committed with
 //!   whatever other sales wait) called directly on the database by as many
 //!   threads, without HTTP. ratio = api / baseline.
+//!
+//! The three phases run `--rounds` times per backend (3 by default), each
+//! round on fresh databases, and the figures reported last are the medians:
+//! on two shared cores one run's figures swing by a third from one minute to
+//! the next.
 
 use anyhow::{Context, Result, bail};
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -34,6 +39,10 @@ pub struct Args {
     /// Offered sales per second in the open-loop phase.
     #[arg(long, default_value_t = 200.0)]
     rate: f64,
+    /// Rounds per backend (baseline, closed loop, open loop each); the
+    /// figures printed last are each one's median over the rounds.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Which backends to measure.
     #[arg(long, default_value = "postgres,sqlite", value_delimiter = ',')]
     backends: Vec<String>,
@@ -100,55 +109,96 @@ pub fn run(a: Args) -> Result<()> {
     let mut out = serde_json::Map::new();
     out.insert("bench".into(), json!("api"));
     out.insert("registers".into(), json!(a.registers));
+    out.insert("rounds".into(), json!(a.rounds));
     for backend in &a.backends {
         println!("== {backend}");
-        let base_url = fresh_database(backend, &a.pg)?;
-        let base = baseline(&base_url, a.registers, a.seconds)?;
+        let mut rounds = Vec::with_capacity(a.rounds as usize);
+        for round in 1..=a.rounds {
+            let r = measure(&rt, &bin, backend, &a)?;
+            println!(
+                "round {round}/{}: baseline (no HTTP) {:.0} sales/s; api closed loop {:.0} sales/s ({} errors), p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms; ratio {:.2}; open loop {:.0}/s offered: {:.0} done/s ({} errors), p50 {:.2} ms, p99 {:.2} ms; server peak RSS {:.1} MB",
+                a.rounds,
+                r.base.per_s(),
+                r.closed.per_s(),
+                r.closed.errors,
+                r.closed.pct(0.5),
+                r.closed.pct(0.99),
+                r.closed.pct(0.999),
+                r.closed.per_s() / r.base.per_s(),
+                a.rate,
+                r.open.per_s(),
+                r.open.errors,
+                r.open.pct(0.5),
+                r.open.pct(0.99),
+                r.rss_mb
+            );
+            rounds.push(r);
+        }
+        // Each figure's median over the rounds; the ratio is each round's own
+        // (api and baseline a minute apart), then their median.
+        let med = |f: &dyn Fn(&Round) -> f64| round2(median(rounds.iter().map(f)));
+        let fig = json!({
+            "sales_per_s": med(&|r| r.closed.per_s()),
+            "p50_ms": med(&|r| r.closed.pct(0.5)),
+            "p99_ms": med(&|r| r.closed.pct(0.99)),
+            "p999_ms": med(&|r| r.closed.pct(0.999)),
+            "baseline_sales_per_s": med(&|r| r.base.per_s()),
+            "ratio": med(&|r| r.closed.per_s() / r.base.per_s()),
+            "server_peak_rss_mb": med(&|r| r.rss_mb),
+            "open_loop": {
+                "offered_per_s": a.rate,
+                "p50_ms": med(&|r| r.open.pct(0.5)),
+                "p99_ms": med(&|r| r.open.pct(0.99)),
+            },
+        });
         println!(
-            "baseline (no HTTP): {:.0} sales/s, p50 {:.2} ms, p99 {:.2} ms",
-            base.per_s(),
-            base.pct(0.5),
-            base.pct(0.99)
+            "{backend}, median of {} rounds: api {} sales/s, baseline {} sales/s, ratio {}; open-loop p99 {} ms",
+            a.rounds,
+            fig["sales_per_s"],
+            fig["baseline_sales_per_s"],
+            fig["ratio"],
+            fig["open_loop"]["p99_ms"]
         );
-        let url = fresh_database(backend, &a.pg)?;
-        let (closed, open, rss_mb) = rt.block_on(api(&bin, &url, &a))?;
-        let ratio = closed.per_s() / base.per_s();
-        println!(
-            "api closed loop: {:.0} sales/s ({} errors), p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms; ratio api/baseline {:.2}",
-            closed.per_s(),
-            closed.errors,
-            closed.pct(0.5),
-            closed.pct(0.99),
-            closed.pct(0.999),
-            ratio
-        );
-        println!(
-            "api open loop at {:.0}/s offered: {:.0} done/s ({} errors), p50 {:.2} ms, p99 {:.2} ms; server peak RSS {:.1} MB",
-            a.rate,
-            open.per_s(),
-            open.errors,
-            open.pct(0.5),
-            open.pct(0.99),
-            rss_mb
-        );
-        out.insert(
-            backend.clone(),
-            json!({
-                "sales_per_s": round2(closed.per_s()),
-                "p50_ms": round2(closed.pct(0.5)),
-                "p99_ms": round2(closed.pct(0.99)),
-                "p999_ms": round2(closed.pct(0.999)),
-                "baseline_sales_per_s": round2(base.per_s()),
-                "ratio": round2(ratio),
-                "server_peak_rss_mb": round2(rss_mb),
-                "open_loop": {"offered_per_s": a.rate, "p50_ms": round2(open.pct(0.5)), "p99_ms": round2(open.pct(0.99))},
-            }),
-        );
-        drop_database(backend, &a.pg, &base_url);
-        drop_database(backend, &a.pg, &url);
+        out.insert(backend.clone(), fig);
     }
     println!("{}", Value::Object(out));
     Ok(())
+}
+
+/// One round on one backend: the baseline, then the api's closed and open
+/// loops, each on a fresh database.
+struct Round {
+    base: Figures,
+    closed: Figures,
+    open: Figures,
+    rss_mb: f64,
+}
+
+fn measure(rt: &tokio::runtime::Runtime, bin: &str, backend: &str, a: &Args) -> Result<Round> {
+    let base_url = fresh_database(backend, &a.pg)?;
+    let base = baseline(&base_url, a.registers, a.seconds);
+    drop_database(backend, &a.pg, &base_url);
+    let url = fresh_database(backend, &a.pg)?;
+    let api = rt.block_on(api(bin, &url, a));
+    drop_database(backend, &a.pg, &url);
+    let (closed, open, rss_mb) = api?;
+    Ok(Round {
+        base: base?,
+        closed,
+        open,
+        rss_mb,
+    })
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// `cargo xtask` is a dev build (it shares the test build's crates); a
