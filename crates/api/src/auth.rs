@@ -63,6 +63,8 @@ impl FromRequest for Bearer {
 }
 
 impl Bearer {
+    /// The token as sent, unchecked: whoever takes it must check it (the
+    /// sale route passes it on as `Seller::Session`).
     pub fn token(&self) -> &str {
         &self.0
     }

@@ -9,10 +9,14 @@
 //! ([`outbox::append`]); the [`relay`] later gives those events gap-free
 //! positions per stream in commit order and hands them on.
 
-// The sale writer's unit tests share the integration tests' store helpers,
-// which name this crate from outside.
+// Unit tests share the integration tests' store helpers (`common`), which
+// name this crate from outside.
 #[cfg(test)]
 extern crate self as outpost_storage;
+
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 pub mod audit;
 pub mod bulk;

@@ -280,13 +280,9 @@ fn write_batch(db: &Db, node: &Node, drafts: &[&Draft], written: &dyn Fn()) -> V
 }
 
 #[cfg(test)]
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-#[cfg(test)]
 mod tests {
-    use super::common::{self, Store};
     use super::*;
+    use crate::common::{self, Store};
     use crate::schema::{devices, idempotency_keys, orders, outbox};
     use crate::{Actor, shifts, staff};
     use diesel::prelude::*;
@@ -577,10 +573,10 @@ mod tests {
     macro_rules! on_both {
         ($($name:ident),* $(,)?) => {
             mod sqlite {
-                $(#[test] fn $name() { super::$name(super::common::demo_store()) })*
+                $(#[test] fn $name() { super::$name(crate::common::demo_store()) })*
             }
             mod postgres {
-                $(#[test] fn $name() { super::$name(super::common::demo_store_on_pg(8)) })*
+                $(#[test] fn $name() { super::$name(crate::common::demo_store_on_pg(8)) })*
             }
         };
     }
