@@ -766,3 +766,16 @@ async fn sell(http: &reqwest::Client, url: reqwest::Url, auth: HeaderValue, body
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_is_the_middle_round_or_the_mean_of_the_two_middle_ones() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([0.9, 0.6, 0.7, 0.8].into_iter()), 0.75);
+        assert_eq!(median([5.0].into_iter()), 5.0);
+        assert!(median(std::iter::empty()).is_nan());
+    }
+}

@@ -255,9 +255,6 @@ mod tests {
     fn on_postgres_a_pass_reads_only_the_events_after_its_keyset() {
         let s = common::demo_store_on_pg(2);
         let mut c = s.db.conn().unwrap();
-        let AnyConnection::Postgresql(pg) = &mut **c else {
-            unreachable!()
-        };
         diesel::sql_query(
             "INSERT INTO outbox (event_id, store_id, stream, node_epoch, aggregate_type, \
                aggregate_id, aggregate_version, event_type, schema_version, occurred_at, hlc, \
@@ -265,26 +262,22 @@ mod tests {
              SELECT 'e' || g, 's', 'test', 'n', 't', 'a' || g, 1, 'test.done', 1, g, g, 0, \
                'x', '{}', '' FROM generate_series(1, 20000) g",
         )
-        .execute(pg)
+        .execute(&mut **c)
         .unwrap();
         while unpositioned_count(&mut c).unwrap() > 0 {
             next_batch(&mut c, 0, 5_000).unwrap();
         }
         common::receive(&s.node, &mut c).unwrap();
-        let AnyConnection::Postgresql(pg) = &mut **c else {
-            unreachable!()
-        };
-        diesel::sql_query("ANALYZE outbox").execute(pg).unwrap();
+        diesel::sql_query("ANALYZE outbox")
+            .execute(&mut **c)
+            .unwrap();
         let (txid, seq) = keyset(&mut c).unwrap();
-        let AnyConnection::Postgresql(pg) = &mut **c else {
-            unreachable!()
-        };
         let plan: Vec<Plan> =
             diesel::sql_query(format!("EXPLAIN (ANALYZE, FORMAT JSON) {CANDIDATES}"))
                 .bind::<BigInt, _>(txid)
                 .bind::<BigInt, _>(seq)
                 .bind::<BigInt, _>(50)
-                .load(pg)
+                .load(&mut **c)
                 .unwrap();
         let plan: serde_json::Value = serde_json::from_str(&plan[0].plan).unwrap();
         // The node that reads the outbox, wherever it sits in the plan.

@@ -4,7 +4,9 @@
 //! takes each register's next number, one [`crate::bulk::write`] writes all
 //! their rows, one commit. Under load a dozen sales share the round trips, the
 //! executor start-up and the WAL flush that each paid alone; with one sale
-//! waiting it is the same work as before.
+//! waiting it is the same work as before. While one writer's batch is being
+//! written the other waits for a group rather than commit a lone sale
+//! ([`take_now`]).
 //!
 //! Nothing a sale promises changes: its rows, events and idempotency answer
 //! commit in one transaction, and its request hears back only after that
@@ -54,21 +56,14 @@ struct Queue {
     writing: usize,
 }
 
-impl Queue {
-    /// Whether a writer should take a batch now. Under load, sales arrive
-    /// one by one while a batch is written; a second writer taking each as
-    /// it comes would commit them in ones and twos, paying a transaction's
-    /// round trips and its WAL flush for each. With another batch still
-    /// writing, it waits until [`ENOUGH`] sales wait or that batch reaches
-    /// its commit (a few hundred microseconds), then takes them all. The
-    /// commit's flush still overlaps the next batch.
-    fn ready(&self) -> bool {
-        take_now(self.jobs.len(), self.writing, self.closed)
-    }
-}
-
-/// [`Queue::ready`] for `waiting` sales, `writing` batches not yet at their
-/// commit, and whether the writer is closing.
+/// Whether a writer should take a batch now, with `waiting` sales queued,
+/// `writing` batches taken and not yet at their commit, and the writer
+/// closing or not. Under load, sales arrive one by one while a batch is
+/// written; a second writer taking each as it comes would commit them in ones
+/// and twos, paying a transaction's round trips and its WAL flush for each.
+/// With another batch still writing, it waits until [`ENOUGH`] sales wait or
+/// that batch reaches its commit (its statements, not its flush), then takes
+/// them all. The commit's flush still overlaps the next batch.
 fn take_now(waiting: usize, writing: usize, closed: bool) -> bool {
     waiting > 0 && (closed || writing == 0 || waiting >= ENOUGH)
 }
@@ -163,7 +158,7 @@ fn run(shared: &Shared, db: &Db, node: &Node) {
     loop {
         let batch = {
             let mut q = shared.lock();
-            while !q.ready() {
+            while !take_now(q.jobs.len(), q.writing, q.closed) {
                 if q.closed && q.jobs.is_empty() {
                     return;
                 }
@@ -192,7 +187,7 @@ fn run(shared: &Shared, db: &Db, node: &Node) {
 }
 
 /// A writer's batch from being taken until its commit starts (or it fails):
-/// see [`Queue::ready`].
+/// see [`take_now`].
 struct Writing<'a> {
     shared: &'a Shared,
     done: Cell<bool>,
