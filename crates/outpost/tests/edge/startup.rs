@@ -13,6 +13,9 @@ fn a_taken_port_fails_clearly_before_seeding_anything() {
         .args(["edge", "--demo", "--data"])
         .arg(&store.dir)
         .env("OUTPOST__SERVER__PORT", &port)
+        // Only the api's port is the one under test: the hub's default (3001)
+        // may be held by an edge running on this machine.
+        .env("OUTPOST__HUB__PORT", "0")
         .env("OUTPOST__DATABASE__URL", &store.url)
         .env("RUST_BACKTRACE", "0")
         .output()
