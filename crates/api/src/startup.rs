@@ -54,7 +54,7 @@ impl Application {
         let db = Db::open(&settings.database.url, settings.database.pool_size)?;
         let mut conn = db.conn()?;
         let demo_staff = if settings.demo.enabled {
-            seed::demo(&mut conn, settings.store_id())?
+            seed::demo(&mut conn, &settings.store_setup())?
         } else {
             None
         };

@@ -87,6 +87,7 @@
       el("p", {}, `Waiting to send: ${s.pending_events ?? 0} events (${Math.round((s.pending_bytes || 0) / 1024)} KiB)` + (s.oldest_unsent_age_s != null ? `, the oldest from ${age(s.oldest_unsent_age_s)} ago` : "") + "."),
     ];
     if (s.last_success_ms_ago != null) lines.push(el("p", {}, `Last successful contact: ${age(Math.round(s.last_success_ms_ago / 1000))} ago.`));
+    if (s.warning) lines.push(el("p", { class: "status-degraded" }, `Warning: ${s.warning}.`));
     if (s.last_error) lines.push(el("p", { class: "status-degraded" }, `Last error: ${s.last_error}`));
     return el("div", {}, ...lines);
   }

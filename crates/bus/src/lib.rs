@@ -7,6 +7,14 @@
 //! quorum queue keeps messages on disk (and, in a cluster, on a majority of
 //! nodes) before confirming them.
 //!
+//! Nothing here waits without a deadline: connecting and each publisher
+//! confirm have one ([`Timers`]), and AMQP heartbeats close a connection whose
+//! broker went silent, so a push fails in bounded time and the store retries
+//! it. A message that cannot be handled is retried, but only up to a delivery
+//! limit (counting the broker's redeliveries, so a message that crashes its
+//! consumer counts too); then it is handed to a dead-letter handler and the
+//! queue moves on, so one poison batch never stops every store behind it.
+//!
 //! Messages are opaque bytes here (an encoded `EventBatch`); the crate knows
 //! the topology and the delivery rules, not the payload.
 
@@ -16,6 +24,7 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use std::future::Future;
 use std::time::Duration;
@@ -24,34 +33,140 @@ use tokio::sync::Mutex;
 /// The queue every store's batches go through.
 pub const QUEUE: &str = "outpost.events";
 
+/// Where a message goes when even its dead-letter handler keeps failing
+/// (the central database refuses to park it): kept on disk, never dropped,
+/// shown on the admin page, for a person to look at.
+pub const DEAD_QUEUE: &str = "outpost.events.dead";
+
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("RabbitMQ: {0}")]
     Amqp(#[from] lapin::Error),
     #[error("RabbitMQ refused the message (nack)")]
     Nacked,
+    #[error("RabbitMQ did not {0} within {1:?}")]
+    Timeout(&'static str, Duration),
+    #[error("the RabbitMQ URL: {0}")]
+    Url(String),
 }
 
 pub type Result<T> = std::result::Result<T, BusError>;
 
-async fn open(url: &str) -> Result<(Connection, Channel)> {
-    let conn = Connection::connect(url, ConnectionProperties::default()).await?;
-    let ch = conn.create_channel().await?;
+/// Deadlines and heartbeats of the broker link.
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    /// Opening the connection and the channel, declaring the queue.
+    pub connect: Duration,
+    /// The broker's confirm of a published message.
+    pub confirm: Duration,
+    /// AMQP heartbeat: a broker silent for about twice this is dropped.
+    pub heartbeat: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            connect: Duration::from_secs(5),
+            confirm: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(10),
+        }
+    }
+}
+
+async fn within<T>(
+    what: &'static str,
+    limit: Duration,
+    f: impl Future<Output = std::result::Result<T, lapin::Error>>,
+) -> Result<T> {
+    tokio::time::timeout(limit, f)
+        .await
+        .map_err(|_| BusError::Timeout(what, limit))?
+        .map_err(BusError::from)
+}
+
+async fn open(url: &str, timers: Timers) -> Result<(Connection, Channel)> {
+    let mut uri: AMQPUri = url.parse().map_err(BusError::Url)?;
+    uri.query.heartbeat = Some(timers.heartbeat.as_secs().clamp(1, 600) as u16);
+    uri.query.connection_timeout = Some(timers.connect.as_millis() as u64);
+    let conn = within(
+        "accept the connection",
+        timers.connect,
+        Connection::connect_uri(uri, ConnectionProperties::default()),
+    )
+    .await?;
+    let ch = within("open a channel", timers.connect, conn.create_channel()).await?;
+    declare(&ch, QUEUE, timers).await?;
+    Ok((conn, ch))
+}
+
+/// Declares a durable quorum queue; returns how many messages it holds.
+async fn declare(ch: &Channel, queue: &str, timers: Timers) -> Result<u32> {
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
         AMQPValue::LongString("quorum".into()),
     );
-    ch.queue_declare(
-        QUEUE.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        args,
+    let q = within(
+        "declare a queue",
+        timers.connect,
+        ch.queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            args,
+        ),
     )
     .await?;
-    Ok((conn, ch))
+    Ok(q.message_count())
+}
+
+/// How many messages wait in the dead-letter queue (for the admin page).
+pub async fn dead_letters(url: &str, timers: Timers) -> Result<u32> {
+    let (conn, ch) = open(url, timers).await?;
+    let n = declare(&ch, DEAD_QUEUE, timers).await;
+    let _ = conn.close(0, "counted".into()).await;
+    n
+}
+
+/// Moves a message to the dead-letter queue with its reason, confirmed.
+async fn dead_letter(conn: &Connection, body: &[u8], reason: &str, timers: Timers) -> Result<()> {
+    let ch = within("open a channel", timers.connect, conn.create_channel()).await?;
+    declare(&ch, DEAD_QUEUE, timers).await?;
+    within(
+        "enable publisher confirms",
+        timers.connect,
+        ch.confirm_select(ConfirmSelectOptions::default()),
+    )
+    .await?;
+    let mut headers = FieldTable::default();
+    let reason: String = reason.chars().take(1000).collect();
+    headers.insert(
+        "x-outpost-reason".into(),
+        AMQPValue::LongString(reason.into()),
+    );
+    let confirm = within(
+        "publish a dead letter",
+        timers.confirm,
+        ch.basic_publish(
+            "".into(),
+            DEAD_QUEUE.into(),
+            BasicPublishOptions::default(),
+            body,
+            BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_headers(headers),
+        ),
+    )
+    .await?;
+    let c = within("confirm a dead letter", timers.confirm, confirm).await?;
+    let _ = ch.close(0, "dead-lettered".into()).await;
+    if c.is_ack() {
+        Ok(())
+    } else {
+        Err(BusError::Nacked)
+    }
 }
 
 /// Publishes with publisher confirms on one channel, reconnecting after a
@@ -59,6 +174,7 @@ async fn open(url: &str) -> Result<(Connection, Channel)> {
 /// caller's store retries the push).
 pub struct Publisher {
     url: String,
+    timers: Timers,
     ch: Mutex<Option<(Connection, Channel)>>,
 }
 
@@ -70,9 +186,10 @@ impl std::fmt::Debug for Publisher {
 
 impl Publisher {
     /// Connects lazily: the api starts even while the broker is down.
-    pub fn new(url: &str) -> Publisher {
+    pub fn new(url: &str, timers: Timers) -> Publisher {
         Publisher {
             url: url.to_owned(),
+            timers,
             ch: Mutex::new(None),
         }
     }
@@ -85,66 +202,104 @@ impl Publisher {
         {
             return Ok(ch.clone());
         }
-        let (conn, ch) = open(&self.url).await?;
-        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        let (conn, ch) = open(&self.url, self.timers).await?;
+        within(
+            "enable publisher confirms",
+            self.timers.connect,
+            ch.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
         let out = ch.clone();
         *g = Some((conn, ch));
         Ok(out)
     }
 
     /// Publishes every body as a persistent message and returns once the
-    /// broker confirmed them all (each is then on disk in the quorum queue).
+    /// broker confirmed them all (each is then on disk in the quorum queue),
+    /// or fails within the confirm deadline.
     pub async fn publish_all(&self, bodies: &[Vec<u8>]) -> Result<()> {
         let r = self.try_publish_all(bodies).await;
         if r.is_err() {
             // Start afresh next time: the channel may be half-broken.
-            *self.ch.lock().await = None;
+            if let Some((conn, _)) = self.ch.lock().await.take() {
+                tokio::spawn(async move {
+                    let _ = conn.close(0, "publish failed".into()).await;
+                });
+            }
         }
         r
     }
 
     async fn try_publish_all(&self, bodies: &[Vec<u8>]) -> Result<()> {
         let ch = self.channel().await?;
-        let mut confirms = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            confirms.push(
-                ch.basic_publish(
-                    "".into(),
-                    QUEUE.into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    body,
-                    BasicProperties::default().with_delivery_mode(2),
-                )
-                .await?,
-            );
-        }
-        for c in confirms {
-            let confirmation = c.await?;
-            if !confirmation.is_ack() || confirmation.take_message().is_some() {
-                return Err(BusError::Nacked);
+        let confirm = self.timers.confirm;
+        tokio::time::timeout(confirm, async {
+            let mut confirms = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                confirms.push(
+                    ch.basic_publish(
+                        "".into(),
+                        QUEUE.into(),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..BasicPublishOptions::default()
+                        },
+                        body,
+                        BasicProperties::default().with_delivery_mode(2),
+                    )
+                    .await?,
+                );
             }
-        }
-        Ok(())
+            for c in confirms {
+                let confirmation = c.await?;
+                if !confirmation.is_ack() || confirmation.take_message().is_some() {
+                    return Err(BusError::Nacked);
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| BusError::Timeout("confirm the messages", confirm))?
     }
 }
 
-/// Consumes the queue forever: each message is handed to `apply`; it is acked
-/// only after `apply` succeeded. A failing `apply` (the database is down) is
-/// retried with backoff while the message stays unacked, so it is neither lost
-/// nor skipped; if this process dies first, the broker redelivers it.
-/// Reconnects after broker restarts.
-pub async fn consume<F, Fut, E>(url: &str, prefetch: u16, mut apply: F) -> !
+/// Why a message could not be handled this time.
+pub trait HandleError: std::fmt::Display {
+    /// Whether the attempt counts against the delivery limit: `false` when
+    /// the failure says nothing about the message (the database is
+    /// unreachable), so an outage never dead-letters good messages.
+    fn counts(&self) -> bool;
+}
+
+/// How the consumer treats a message.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery {
+    pub prefetch: u16,
+    /// Attempts (this consumer's and earlier deliveries') before a message is
+    /// dead-lettered.
+    pub limit: u32,
+    pub timers: Timers,
+}
+
+/// Consumes the queue forever: each message is handed to `apply` and acked
+/// only after it succeeded. A failing `apply` is retried with backoff while
+/// the message stays unacked, so it is neither lost nor skipped; if this
+/// process dies first, the broker redelivers it (and counts the delivery).
+/// After `limit` counted attempts the message goes to `dead` with the last
+/// reason, and is acked once `dead` took it; should `dead` fail `limit`
+/// counted times as well, the message moves to [`DEAD_QUEUE`]. Reconnects
+/// after broker restarts.
+pub async fn consume<A, AF, D, DF, E>(url: &str, d: Delivery, mut apply: A, mut dead: D) -> !
 where
-    F: FnMut(Vec<u8>) -> Fut,
-    Fut: Future<Output = std::result::Result<(), E>>,
-    E: std::fmt::Display,
+    A: FnMut(Vec<u8>) -> AF,
+    AF: Future<Output = std::result::Result<(), E>>,
+    D: FnMut(Vec<u8>, String, u32) -> DF,
+    DF: Future<Output = std::result::Result<(), E>>,
+    E: HandleError,
 {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match consume_once(url, prefetch, &mut apply).await {
+        match consume_once(url, d, &mut apply, &mut dead).await {
             Ok(()) => tracing::warn!("RabbitMQ consumer ended; reconnecting"),
             Err(e) => tracing::warn!(error = %e, "RabbitMQ unavailable; reconnecting"),
         }
@@ -153,41 +308,90 @@ where
     }
 }
 
-async fn consume_once<F, Fut, E>(url: &str, prefetch: u16, apply: &mut F) -> Result<()>
+/// Deliveries of this message before this one, as the quorum queue counts
+/// them (`x-delivery-count`, absent on the first).
+fn earlier_deliveries(props: &BasicProperties) -> u32 {
+    let Some(headers) = props.headers() else {
+        return 0;
+    };
+    match headers.inner().get("x-delivery-count") {
+        Some(AMQPValue::LongLongInt(n)) => (*n).clamp(0, i64::from(u32::MAX)) as u32,
+        Some(AMQPValue::LongInt(n)) => (*n).max(0) as u32,
+        Some(AMQPValue::LongUInt(n)) => *n,
+        Some(AMQPValue::ShortInt(n)) => (*n).max(0) as u32,
+        Some(AMQPValue::ShortUInt(n)) => u32::from(*n),
+        _ => 0,
+    }
+}
+
+async fn consume_once<A, AF, D, DF, E>(
+    url: &str,
+    d: Delivery,
+    apply: &mut A,
+    dead: &mut D,
+) -> Result<()>
 where
-    F: FnMut(Vec<u8>) -> Fut,
-    Fut: Future<Output = std::result::Result<(), E>>,
-    E: std::fmt::Display,
+    A: FnMut(Vec<u8>) -> AF,
+    AF: Future<Output = std::result::Result<(), E>>,
+    D: FnMut(Vec<u8>, String, u32) -> DF,
+    DF: Future<Output = std::result::Result<(), E>>,
+    E: HandleError,
 {
-    let (_conn, ch) = open(url).await?;
-    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
-    let mut consumer = ch
-        .basic_consume(
+    let (conn, ch) = open(url, d.timers).await?;
+    within(
+        "set the prefetch",
+        d.timers.connect,
+        ch.basic_qos(d.prefetch, BasicQosOptions::default()),
+    )
+    .await?;
+    let mut consumer = within(
+        "start consuming",
+        d.timers.connect,
+        ch.basic_consume(
             QUEUE.into(),
             "".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
-        )
-        .await?;
+        ),
+    )
+    .await?;
     tracing::info!(queue = QUEUE, "consuming");
+    let limit = d.limit.max(1);
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;
+        let mut attempts = earlier_deliveries(&delivery.properties);
         let mut wait = Duration::from_millis(100);
+        let mut reason =
+            String::from("delivered again and again: its consumers stopped while handling it");
         loop {
-            match apply(delivery.data.clone()).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not apply a batch; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                    if !ch.status().connected() {
-                        // The broker will redeliver it to whoever consumes next.
-                        return Ok(());
-                    }
-                }
+            let r = if attempts >= 2 * limit {
+                tracing::error!(queue = DEAD_QUEUE, %reason, "a batch could not even be parked: moved to the dead-letter queue");
+                dead_letter(&conn, &delivery.data, &reason, d.timers).await?;
+                break;
+            } else if attempts >= limit {
+                dead(delivery.data.clone(), reason.clone(), attempts).await
+            } else {
+                apply(delivery.data.clone()).await
+            };
+            let Err(e) = r else { break };
+            if e.counts() {
+                attempts += 1;
+                reason = e.to_string();
+            }
+            tracing::warn!(error = %e, attempts, "could not handle a batch; retrying");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+            if !ch.status().connected() {
+                // The broker will redeliver it to whoever consumes next.
+                return Ok(());
             }
         }
-        delivery.ack(BasicAckOptions::default()).await?;
+        within(
+            "take the ack",
+            d.timers.connect,
+            delivery.ack(BasicAckOptions::default()),
+        )
+        .await?;
     }
     Ok(())
 }

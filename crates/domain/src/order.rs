@@ -287,6 +287,17 @@ impl OrderNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The register number and sequence of a number read
+    /// `<store code>-R<register_no>-<seq>`, or `None`.
+    pub fn register_and_seq(number: &str) -> Option<(i32, i64)> {
+        let (rest, seq) = number.rsplit_once('-')?;
+        let (_, register) = rest.rsplit_once("-R")?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(seq) || !digits(register) {
+            return None;
+        }
+        Some((register.parse().ok()?, seq.parse().ok()?))
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +389,24 @@ mod tests {
     #[test]
     fn order_numbers_embed_store_and_register() {
         assert_eq!(OrderNumber::new("S01", 2, 123).as_str(), "S01-R2-000123");
+        assert_eq!(
+            OrderNumber::register_and_seq("S01-R2-000123"),
+            Some((2, 123))
+        );
+        assert_eq!(
+            OrderNumber::register_and_seq("S01-R12-1234567"),
+            Some((12, 1_234_567))
+        );
+        for bad in [
+            "S01-R2-",
+            "S01-2-000123",
+            "S01-Rx-000123",
+            "S01-R2-12a",
+            "",
+            "R2-1",
+        ] {
+            assert_eq!(OrderNumber::register_and_seq(bad), None, "{bad}");
+        }
     }
 
     proptest! {

@@ -19,6 +19,13 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         db: db.clone(),
         metrics: metrics.clone(),
         token: c.admin_token.clone(),
+        amqp_url: c.amqp_url.clone(),
+        amqp_timers: outpost_bus::Timers {
+            connect: Duration::from_secs(2),
+            ..outpost_api::cloud::amqp_timers(&settings)
+        },
+        credential_warn_ms: c.credential_warn_days.max(0) * 86_400_000,
+        offline_after_ms: settings.sync.offline_after_ms,
     });
     let admin_port = admin_listener.local_addr()?.port();
     let admin = actix_web::HttpServer::new(move || {
@@ -60,18 +67,71 @@ async fn shutdown_signal() {
     }
 }
 
+fn days_ms(days: Option<u32>) -> Option<i64> {
+    days.map(|d| i64::from(d) * 86_400_000)
+}
+
 /// Registers a store and prints its credential (once).
 pub fn store_add(
     settings: &Settings,
     id: Option<&str>,
     code: &str,
     name: &str,
+    expires_days: Option<u32>,
 ) -> anyhow::Result<()> {
     let db = open_db(settings)?;
     let mut c = db.conn()?;
-    let (id, credential) = outpost_storage::cloud::add_store(&mut c, id, code, name)?;
+    let (id, credential) =
+        outpost_storage::cloud::add_store(&mut c, id, code, name, days_ms(expires_days))?;
     eprintln!(
         "store {code} registered as {id}. Its sync credential (shown only now; set it as sync.credential on the store's edge):"
+    );
+    println!("{credential}");
+    Ok(())
+}
+
+/// Asks for a rotation of a store's credential, delivered over its link.
+pub fn store_rotate(
+    settings: &Settings,
+    store: &str,
+    expires_days: Option<u32>,
+) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let id = outpost_storage::cloud::credentials::request_rotation(
+        &mut db.conn()?,
+        store,
+        days_ms(expires_days),
+    )?;
+    println!(
+        "store {id}: a new credential goes to the store at its next heartbeat; the current one is refused once the store uses the new one"
+    );
+    Ok(())
+}
+
+/// Revokes every credential of a store at once.
+pub fn store_revoke(settings: &Settings, store: &str) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let (id, n) = outpost_storage::cloud::credentials::revoke(&mut db.conn()?, store)?;
+    println!(
+        "store {id}: {n} credential(s) revoked; its sync is refused until it gets a new one (outpost cloud store-credential --store {store})"
+    );
+    Ok(())
+}
+
+/// Issues a new credential for a store and prints it (once).
+pub fn store_credential(
+    settings: &Settings,
+    store: &str,
+    expires_days: Option<u32>,
+) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let credential = outpost_storage::cloud::credentials::reissue(
+        &mut db.conn()?,
+        store,
+        days_ms(expires_days),
+    )?;
+    eprintln!(
+        "a new sync credential for store {store} (shown only now; every earlier one is refused from now on; set it as sync.credential on the store's edge):"
     );
     println!("{credential}");
     Ok(())
@@ -151,13 +211,18 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
                 )
             });
             let c = &settings.cloud;
+            let delivery = outpost_bus::Delivery {
+                prefetch: c.prefetch,
+                limit: c.delivery_limit,
+                timers: outpost_api::cloud::amqp_timers(&settings),
+            };
             rt.block_on(async move {
                 let health = health_server(&c.worker_host, c.worker_port, metrics.registry.clone(), check)?;
                 println!("Outpost sync-worker (cloud): consuming {}; health on http://{}:{}", outpost_bus::QUEUE, c.worker_host, c.worker_port);
                 let handle = health.handle();
                 tokio::spawn(health);
                 tokio::select! {
-                    _ = outpost_sync_worker::cloud::run(db, c.amqp_url.clone(), c.prefetch, metrics) => {}
+                    _ = outpost_sync_worker::cloud::run(db, c.amqp_url.clone(), delivery, metrics) => {}
                     _ = shutdown_signal() => {}
                 }
                 handle.stop(true).await;
@@ -173,6 +238,7 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
                 Some(edge_config(&settings)?)
             };
             let configured = cfg.is_some();
+            let offline_after = settings.sync.offline_after_ms;
             let check_db = db.clone();
             let check: Check = std::sync::Arc::new(move || {
                 let state = check_db
@@ -190,9 +256,7 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
                     });
                 match state {
                     Ok((status, backlog)) => {
-                        let online = status
-                            .as_ref()
-                            .is_some_and(outpost_storage::sync::Status::online_now);
+                        let online = status.as_ref().is_some_and(|s| s.online_now(offline_after));
                         let pending: i64 = backlog.iter().map(|b| b.events).sum();
                         let degraded = configured && !online;
                         (
@@ -267,6 +331,10 @@ pub fn edge_config(settings: &Settings) -> anyhow::Result<outpost_sync_worker::e
         backoff_max: Duration::from_millis(s.backoff_max_ms.max(s.backoff_min_ms.max(10))),
         interval: Duration::from_millis(s.interval_ms.max(10)),
         pull_interval: Duration::from_millis(s.pull_interval_ms.max(50)),
+        connect_timeout: Duration::from_millis(s.connect_timeout_ms.max(100)),
+        call_timeout: Duration::from_millis(s.call_timeout_ms.max(100)),
+        heartbeat: Duration::from_millis(s.heartbeat_ms.max(50)),
+        probe_interval: Duration::from_millis(s.probe_interval_ms.max(20)),
         software_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     cfg.check().map_err(|e| anyhow::anyhow!(e))?;

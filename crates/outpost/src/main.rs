@@ -85,6 +85,36 @@ enum CloudCmd {
         code: String,
         #[arg(long)]
         name: String,
+        /// The credential expires after this many days (the cloud rotates it
+        /// over the link before then while the store is connected).
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// Rotates a store's credential: the store receives a new one over its
+    /// authenticated link at its next heartbeat, and the old one is refused
+    /// once the store uses the new one.
+    StoreRotate {
+        /// The store's code or id.
+        #[arg(long)]
+        store: String,
+        /// The new credential expires after this many days (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// Revokes every credential of a store at once (its sync is refused
+    /// until it is given a new one with store-credential).
+    StoreRevoke {
+        #[arg(long)]
+        store: String,
+    },
+    /// Issues a new credential for a store (every other one of it stops
+    /// working) and prints it once: for a store whose credential was
+    /// revoked, lost or expired.
+    StoreCredential {
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        expires_days: Option<u32>,
     },
     /// Makes a private CA (once) and a server certificate for the sync port.
     Certs {
@@ -159,9 +189,21 @@ fn main() -> anyhow::Result<()> {
         Cmd::SyncWorker { mode } => cloud::sync_worker(settings, &mode),
         Cmd::Cloud { cmd } => match cmd {
             CloudCmd::Serve => cloud::serve(settings),
-            CloudCmd::StoreAdd { id, code, name } => {
-                cloud::store_add(&settings, id.as_deref(), &code, &name)
-            }
+            CloudCmd::StoreAdd {
+                id,
+                code,
+                name,
+                expires_days,
+            } => cloud::store_add(&settings, id.as_deref(), &code, &name, expires_days),
+            CloudCmd::StoreRotate {
+                store,
+                expires_days,
+            } => cloud::store_rotate(&settings, &store, expires_days),
+            CloudCmd::StoreRevoke { store } => cloud::store_revoke(&settings, &store),
+            CloudCmd::StoreCredential {
+                store,
+                expires_days,
+            } => cloud::store_credential(&settings, &store, expires_days),
             CloudCmd::Certs { .. } => unreachable!("handled before settings load"),
         },
         Cmd::Staff {
@@ -231,6 +273,10 @@ fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
         }
         if embedded && !app.settings().sync.cloud_url.is_empty() {
             let cfg = cloud::edge_config(app.settings())?;
+            // Before the first request: a status from the last run (or a
+            // restored backup) must not show this start as online.
+            outpost_storage::sync::record_start(&mut *app.db().conn()?)
+                .context("recording the sync status")?;
             println!("Outpost sync: pushing to {}", cfg.cloud_url);
             actix_web::rt::spawn(outpost_sync_worker::edge::run(
                 app.db(),

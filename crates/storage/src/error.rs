@@ -48,6 +48,21 @@ impl StorageError {
     pub fn not_found(what: impl Into<String>) -> Self {
         StorageError::NotFound(what.into())
     }
+    /// The database could not be reached or the connection broke: the
+    /// failure says nothing about the work asked for, which may succeed
+    /// unchanged later.
+    pub fn is_unreachable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(
+            self,
+            StorageError::Pool(_)
+                | StorageError::Connection(_)
+                | StorageError::Db(Error::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                ))
+        )
+    }
     /// True for a unique-constraint violation, the signal of a concurrent duplicate.
     pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         matches!(

@@ -361,6 +361,16 @@ diesel::table! {
         last_attempt_at -> BigInt,
         last_success_at -> Nullable<BigInt>,
         last_error -> Text,
+        credential_expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sync_credential (id) {
+        id -> Integer,
+        credential -> Text,
+        settings_sha256 -> Text,
+        rotated_at -> BigInt,
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(orders, order_lines);

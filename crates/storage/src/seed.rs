@@ -19,6 +19,20 @@ pub struct StoreSetup {
     pub company_name: String,
 }
 
+impl StoreSetup {
+    /// A euro store S01 with a new id: for tests and examples.
+    pub fn example() -> StoreSetup {
+        StoreSetup {
+            id: None,
+            code: "S01".into(),
+            name: "Outpost Demo Store".into(),
+            currency: "EUR".into(),
+            utc_offset_minutes: 60,
+            company_name: "Outpost Market GmbH".into(),
+        }
+    }
+}
+
 /// Whether the database already belongs to a store.
 pub fn is_set_up(conn: &mut AnyConnection) -> Result<bool> {
     Ok(node::table.count().get_result::<i64>(conn)? > 0)
@@ -157,23 +171,78 @@ const CAFE: &[(&str, i64, &str, bool, bool)] = &[
     ("Brownie", 320, "standard", false, true),
 ];
 
-/// Fills an empty database with a demo store: two companies, 50 products with
-/// barcodes, a manager and two cashiers. Returns (name, role, PIN) to print once.
+/// Rough units of each currency per euro, in thousandths: only for demo
+/// prices that look like a shop in that currency (a 1.19 EUR milk is 190 JPY
+/// or 0.390 KWD), never for money that changes hands.
+const PER_EUR_MILLI: &[(&str, i64)] = &[
+    ("AED", 4_000),
+    ("AUD", 1_650),
+    ("BHD", 410),
+    ("BRL", 6_000),
+    ("CAD", 1_500),
+    ("CHF", 950),
+    ("CLP", 1_000_000),
+    ("CNY", 7_800),
+    ("CZK", 25_000),
+    ("DKK", 7_460),
+    ("GBP", 850),
+    ("HKD", 8_500),
+    ("HUF", 400_000),
+    ("IDR", 17_000_000),
+    ("ILS", 4_000),
+    ("INR", 90_000),
+    ("ISK", 150_000),
+    ("JOD", 770),
+    ("JPY", 160_000),
+    ("KRW", 1_450_000),
+    ("KWD", 330),
+    ("MAD", 11_000),
+    ("MXN", 20_000),
+    ("NOK", 11_500),
+    ("NZD", 1_800),
+    ("OMR", 420),
+    ("PLN", 4_300),
+    ("RON", 5_000),
+    ("SEK", 11_300),
+    ("SGD", 1_450),
+    ("THB", 38_000),
+    ("TND", 3_400),
+    ("TRY", 38_000),
+    ("UGX", 4_000_000),
+    ("USD", 1_080),
+    ("VND", 27_000_000),
+    ("XAF", 656_000),
+    ("XOF", 656_000),
+    ("ZAR", 20_000),
+];
+
+/// A demo price given in euro cents, in `currency`'s minor units, rounded to
+/// two significant digits (euros stay as they are).
+pub fn demo_price(cents: i64, currency: Currency) -> i64 {
+    let Some(&(_, rate)) = PER_EUR_MILLI.iter().find(|(c, _)| *c == currency.code()) else {
+        return cents;
+    };
+    let scale = 10i128.pow(u32::from(currency.exponent()));
+    let minor = i128::from(cents) * i128::from(rate) * scale / 100_000;
+    let mut step = 1i128;
+    while minor / step >= 100 {
+        step *= 10;
+    }
+    let rounded = (minor + step / 2) / step * step;
+    i64::try_from(rounded.max(1)).unwrap_or(i64::MAX)
+}
+
+/// Fills an empty database with a demo store — the store of `store` (its
+/// code, name, currency and UTC offset, as the settings give them): two
+/// companies, 50 products with barcodes priced in the store's currency, a
+/// manager, a supervisor and two cashiers. Returns (name, role, PIN) to
+/// print once.
 pub fn demo(
     conn: &mut AnyConnection,
-    id: Option<String>,
+    store: &StoreSetup,
 ) -> Result<Option<Vec<(String, Role, String)>>> {
-    let fresh = setup(
-        conn,
-        &StoreSetup {
-            id,
-            code: "S01".into(),
-            name: "Outpost Demo Store".into(),
-            currency: "EUR".into(),
-            utc_offset_minutes: 60,
-            company_name: "Outpost Market GmbH".into(),
-        },
-    )?;
+    let currency = Currency::parse(&store.currency)?;
+    let fresh = setup(conn, store)?;
     if !fresh {
         return Ok(None);
     }
@@ -184,7 +253,7 @@ pub fn demo(
             .values((
                 companies::id.eq(&cafe),
                 companies::code.eq("C2"),
-                companies::name.eq("Outpost Café GmbH"),
+                companies::name.eq(format!("{} Café", store.name)),
             ))
             .execute(conn)?;
         let taxes: Vec<(String, String)> = tax_categories::table
@@ -208,7 +277,7 @@ pub fn demo(
                         products::company_id.eq(company),
                         products::sku.eq(format!("{prefix}{n:04}")),
                         products::name.eq(name),
-                        products::price_minor.eq(price),
+                        products::price_minor.eq(demo_price(*price, currency)),
                         products::tax_category_id.eq(tax(t)),
                         products::weighed.eq(weighed),
                         products::kitchen.eq(kitchen),
@@ -247,8 +316,23 @@ fn random_pin() -> String {
 
 #[cfg(test)]
 mod tests {
+    use outpost_domain::Currency;
+
     #[test]
     fn ean13_check_digit() {
         assert_eq!(super::ean13(400_638_133_393), "4006381333931");
+    }
+
+    #[test]
+    fn demo_prices_look_like_a_shop_in_the_store_currency() {
+        let p = |cents, c| super::demo_price(cents, Currency::parse(c).unwrap());
+        assert_eq!(p(119, "EUR"), 119);
+        assert_eq!(p(119, "JPY"), 190);
+        assert_eq!(p(119, "KWD"), 390);
+        assert_eq!(p(899, "IDR"), 15_000_000);
+        assert_eq!(p(59, "CHF"), 56);
+        for (code, _) in super::PER_EUR_MILLI {
+            assert!(p(59, code) > 0, "{code}");
+        }
     }
 }

@@ -183,13 +183,22 @@ pub fn store_id(conn: &mut AnyConnection) -> Result<String> {
     Ok(node::table.select(node::store_id).first(conn)?)
 }
 
-/// The sync worker's "online" counts only while it keeps saying so: a worker
-/// that died leaves its last word behind.
-pub const ONLINE_FRESH_MS: i64 = 60_000;
+/// This node's store code ("S01"), as the store was set up.
+pub fn store_code(conn: &mut AnyConnection) -> Result<String> {
+    use crate::schema::stores;
+    Ok(stores::table.select(stores::code).first(conn)?)
+}
 
 impl Status {
-    pub fn online_now(&self) -> bool {
-        self.online && now_millis() - self.last_attempt_at < ONLINE_FRESH_MS
+    /// Online counts only while the worker keeps proving it: the cloud
+    /// answered within the last `fresh_ms` (a heartbeat every few seconds
+    /// does it on an idle link). A worker that died, or a link that went
+    /// silent, leaves its last word behind; this does not believe it.
+    pub fn online_now(&self, fresh_ms: i64) -> bool {
+        self.online
+            && self
+                .last_success_at
+                .is_some_and(|t| now_millis() - t < fresh_ms)
     }
 }
 
@@ -292,6 +301,8 @@ pub struct Status {
     pub last_attempt_at: i64,
     pub last_success_at: Option<i64>,
     pub last_error: String,
+    /// When the store's credential expires, as the cloud last said.
+    pub credential_expires_at: Option<i64>,
 }
 
 pub fn status(conn: &mut AnyConnection) -> Result<Option<Status>> {
@@ -338,4 +349,110 @@ pub fn record_attempt(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Records that this process has not reached the cloud yet: a status left by
+/// an earlier process (or restored with a backup) must not say "online".
+pub fn record_start(conn: &mut AnyConnection) -> Result<()> {
+    use crate::schema::sync_status as s;
+    diesel::update(s::table.find(1))
+        .set(s::online.eq(false))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records that an attempt to reach the cloud starts now (before the TLS
+/// handshake, which may hang until its deadline), leaving the last outcome
+/// as it is.
+pub fn record_try(conn: &mut AnyConnection) -> Result<()> {
+    use crate::schema::sync_status as s;
+    let now = now_millis();
+    let n = diesel::update(s::table.find(1))
+        .set(s::last_attempt_at.eq(now))
+        .execute(conn)?;
+    if n == 0 {
+        diesel::insert_into(s::table)
+            .values((
+                s::id.eq(1),
+                s::online.eq(false),
+                s::last_attempt_at.eq(now),
+                s::last_error.eq(""),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Records when the store's credential expires (`None`: never), as the cloud
+/// said at hello or heartbeat.
+pub fn record_credential_expiry(conn: &mut AnyConnection, at: Option<i64>) -> Result<()> {
+    use crate::schema::sync_status as s;
+    diesel::update(s::table.find(1))
+        .set(s::credential_expires_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The credential to sync with: one the cloud rotated, while the settings
+/// still name the credential it replaced; else the settings' own.
+pub fn credential(conn: &mut AnyConnection, from_settings: &str) -> Result<String> {
+    use crate::schema::sync_credential as k;
+    let kept: Option<(String, String)> = k::table
+        .find(1)
+        .select((k::credential, k::settings_sha256))
+        .first(conn)
+        .optional()?;
+    Ok(match kept {
+        Some((credential, sha)) if sha == crate::secrets::sha256_hex(from_settings.as_bytes()) => {
+            credential
+        }
+        _ => from_settings.to_owned(),
+    })
+}
+
+/// Keeps a credential the cloud rotated. The settings' credential it stands
+/// in for is remembered by hash (the first rotation's, across later ones).
+pub fn keep_rotated_credential(
+    conn: &mut AnyConnection,
+    from_settings: &str,
+    rotated: &str,
+) -> Result<()> {
+    use crate::schema::sync_credential as k;
+    let sha = crate::secrets::sha256_hex(from_settings.as_bytes());
+    write_tx(conn, |conn| {
+        diesel::delete(k::table).execute(conn)?;
+        diesel::insert_into(k::table)
+            .values((
+                k::id.eq(1),
+                k::credential.eq(rotated),
+                k::settings_sha256.eq(&sha),
+                k::rotated_at.eq(now_millis()),
+            ))
+            .execute(conn)?;
+        Ok::<_, StorageError>(())
+    })
+}
+
+/// Moves each register's order counter past `numbers` — (register number,
+/// highest sequence the cloud holds) — where it is behind, so a database
+/// restored from a backup never hands out a number already used. Returns
+/// how many registers moved.
+pub fn number_past(conn: &mut AnyConnection, numbers: &[(i32, i64)]) -> Result<usize> {
+    use crate::schema::devices as d;
+    if numbers.is_empty() {
+        return Ok(0);
+    }
+    write_tx(conn, |conn| {
+        let mut moved = 0;
+        for &(register_no, last_seq) in numbers {
+            moved += diesel::update(
+                d::table
+                    .filter(d::register_no.eq(register_no))
+                    .filter(d::last_seq.lt(last_seq)),
+            )
+            .set(d::last_seq.eq(last_seq))
+            .execute(conn)?;
+        }
+        Ok::<_, StorageError>(moved)
+    })
 }

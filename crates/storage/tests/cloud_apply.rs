@@ -5,102 +5,11 @@
 
 mod common;
 
-use diesel::RunQueryDsl;
-use outpost_storage::cloud::{self, ApplyReport, CloudDb, Incoming};
+use common::cloud::*;
+use outpost_storage::cloud;
 use outpost_storage::secrets::sha256_hex;
 use serde_json::json;
 use std::collections::BTreeMap;
-
-fn fresh_db() -> CloudDb {
-    CloudDb::open(&common::fresh_pg_database().0, 4).unwrap()
-}
-
-fn store(db: &CloudDb, code: &str) -> String {
-    let (id, _) = cloud::add_store(&mut db.conn().unwrap(), None, code, code).unwrap();
-    id
-}
-
-fn order_payload(id: &str, number: &str, total: i64, version: i64) -> String {
-    json!({
-        "id": id, "number": number, "device_id": "dev", "shift_id": "sh", "business_day": "2026-11-23",
-        "company_id": "c1", "staff_id": "st", "customer_id": null, "status": "paid", "currency": "EUR",
-        "subtotal_minor": total, "discount_minor": 0, "tax_minor": total / 10, "total_minor": total,
-        "refunded_minor": 0, "needs_adjustment": false, "note": "", "created_at": 1, "hlc": 1,
-        "version": version, "lines": [], "payments": [], "change_minor": 0
-    })
-    .to_string()
-}
-
-fn event(
-    store: &str,
-    epoch: &str,
-    stream: &str,
-    position: i64,
-    kind: &str,
-    payload: String,
-) -> Incoming {
-    Incoming {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        store_id: store.into(),
-        device_id: "dev".into(),
-        stream: stream.into(),
-        position,
-        node_epoch: epoch.into(),
-        aggregate_type: if stream == "sales" { "order" } else { "stock" }.into(),
-        aggregate_id: "agg".into(),
-        aggregate_version: 1,
-        event_type: kind.into(),
-        schema_version: 1,
-        occurred_at: 1,
-        hlc: position,
-        master_version: 0,
-        actor: "st".into(),
-        payload_sha256: sha256_hex(payload.as_bytes()),
-        payload,
-    }
-}
-
-/// `n` order events from `from`, one order each.
-fn sales(store: &str, epoch: &str, from: i64, n: i64) -> Vec<Incoming> {
-    (from..from + n)
-        .map(|p| {
-            let id = uuid::Uuid::now_v7().to_string();
-            event(
-                store,
-                epoch,
-                "sales",
-                p,
-                "order.created",
-                order_payload(&id, &format!("S01-R1-{p:06}"), 100 * p, 1),
-            )
-        })
-        .collect()
-}
-
-fn count(db: &CloudDb, sql: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(sql)
-        .get_result::<N>(&mut db.conn().unwrap())
-        .unwrap()
-        .n
-}
-
-fn apply(db: &CloudDb, store: &str, stream: &str, events: Vec<Incoming>) -> ApplyReport {
-    cloud::apply_batch(&mut db.conn().unwrap(), store, stream, events).unwrap()
-}
-
-fn mark(db: &CloudDb, store: &str, stream: &str) -> i64 {
-    count(
-        db,
-        &format!(
-            "SELECT position AS n FROM stream_marks WHERE store_id = '{store}' AND stream = '{stream}'"
-        ),
-    )
-}
 
 #[test]
 fn the_same_batch_delivered_twice_applies_once() {

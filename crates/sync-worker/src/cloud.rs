@@ -1,17 +1,20 @@
 //! Cloud mode: consume the ingestion queue, apply each batch to the central
-//! database in one transaction, ack after the commit.
+//! database in one transaction, ack after the commit; park a batch that
+//! keeps failing, so the queue goes on.
 
 use crate::convert;
 use outpost_proto::sync_v1::EventBatch;
 use outpost_storage::cloud::{CloudDb, apply_batch};
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use prost::Message;
 
 #[derive(Clone)]
 pub struct WorkerMetrics {
     pub registry: Registry,
-    /// Events by outcome: applied, duplicate, rejected, held.
+    /// Events by outcome: applied, duplicate, rejected, held, parked.
     pub events: IntCounterVec,
+    /// Batches parked after their delivery limit.
+    pub parked: IntCounter,
 }
 
 impl WorkerMetrics {
@@ -25,10 +28,22 @@ impl WorkerMetrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let parked = IntCounter::new(
+            "outpost_sync_parked_batches_total",
+            "Batches the cloud sync-worker parked after its delivery limit",
+        )
+        .expect("valid metric");
         registry
             .register(Box::new(events.clone()))
             .expect("unique metric");
-        WorkerMetrics { registry, events }
+        registry
+            .register(Box::new(parked.clone()))
+            .expect("unique metric");
+        WorkerMetrics {
+            registry,
+            events,
+            parked,
+        }
     }
 }
 
@@ -40,37 +55,62 @@ impl Default for WorkerMetrics {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("database: {0}")]
+    #[error("{}", storage_reason(.0))]
     Storage(#[from] outpost_storage::StorageError),
     #[error("apply task failed")]
     Join,
 }
 
+/// The database's own words, which the storage error hides, for the reason
+/// a parked batch shows.
+fn storage_reason(e: &outpost_storage::StorageError) -> String {
+    match e {
+        outpost_storage::StorageError::Db(d) => format!("database: {d}"),
+        other => format!("database: {other}"),
+    }
+}
+
+impl outpost_bus::HandleError for ApplyError {
+    /// An unreachable database says nothing about the batch: it must not
+    /// bring the batch closer to being parked.
+    fn counts(&self) -> bool {
+        match self {
+            ApplyError::Storage(e) => !e.is_unreachable(),
+            ApplyError::Join => false,
+        }
+    }
+}
+
+async fn on_db<T: Send + 'static>(
+    db: &CloudDb,
+    f: impl FnOnce(&mut outpost_storage::cloud::CloudConn) -> outpost_storage::Result<T>
+    + Send
+    + 'static,
+) -> Result<T, ApplyError> {
+    let db = db.clone();
+    Ok(tokio::task::spawn_blocking(move || {
+        let mut c = db.conn()?;
+        f(&mut c)
+    })
+    .await
+    .map_err(|_| ApplyError::Join)??)
+}
+
 /// Applies one queued message (an encoded `EventBatch`). A message that does
-/// not decode is logged and dropped: it can never apply, and the api only
-/// publishes batches it decoded itself.
+/// not decode can never apply: it fails, and after the delivery limit it is
+/// parked as it is.
 pub async fn apply_message(
     db: &CloudDb,
     metrics: &WorkerMetrics,
     body: Vec<u8>,
 ) -> Result<(), ApplyError> {
-    let batch = match EventBatch::decode(body.as_slice()) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, bytes = body.len(), "undecodable message in the ingestion queue: dropped");
-            return Ok(());
-        }
-    };
+    let batch = EventBatch::decode(body.as_slice()).map_err(|e| {
+        outpost_storage::StorageError::Corrupt(format!("the queued message does not decode: {e}"))
+    })?;
     let store = batch.store_id.clone();
     let stream = batch.stream.clone();
     let events: Vec<_> = batch.events.into_iter().map(convert::incoming).collect();
-    let db = db.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        let mut c = db.conn()?;
-        apply_batch(&mut c, &store, &stream, events)
-    })
-    .await
-    .map_err(|_| ApplyError::Join)??;
+    let report = on_db(db, move |c| apply_batch(c, &store, &stream, events)).await?;
     let m = &metrics.events;
     m.with_label_values(&["applied"])
         .inc_by(report.applied as u64);
@@ -82,11 +122,61 @@ pub async fn apply_message(
     Ok(())
 }
 
+/// Parks a message that failed `attempts` times (see
+/// `outpost_storage::cloud::park_batch`).
+pub async fn park_message(
+    db: &CloudDb,
+    metrics: &WorkerMetrics,
+    body: Vec<u8>,
+    reason: String,
+    attempts: u32,
+) -> Result<(), ApplyError> {
+    let attempts = attempts.min(i32::MAX as u32) as i32;
+    let parked = match EventBatch::decode(body.as_slice()) {
+        Ok(batch) => {
+            let (store, stream) = (batch.store_id.clone(), batch.stream.clone());
+            let events: Vec<_> = batch.events.into_iter().map(convert::incoming).collect();
+            tracing::error!(store = %store, stream = %stream, %reason, attempts, "parking a batch that keeps failing");
+            on_db(db, move |c| {
+                outpost_storage::cloud::park_batch(c, &store, &stream, events, &reason, attempts)
+            })
+            .await?
+        }
+        Err(_) => {
+            on_db(db, move |c| {
+                outpost_storage::cloud::park_message(c, &body, &reason, attempts)
+            })
+            .await?;
+            0
+        }
+    };
+    metrics.parked.inc();
+    metrics
+        .events
+        .with_label_values(&["parked"])
+        .inc_by(parked as u64);
+    Ok(())
+}
+
 /// Consumes forever.
-pub async fn run(db: CloudDb, amqp_url: String, prefetch: u16, metrics: WorkerMetrics) -> ! {
-    outpost_bus::consume(&amqp_url, prefetch, |body| {
-        let (db, metrics) = (db.clone(), metrics.clone());
-        async move { apply_message(&db, &metrics, body).await }
-    })
+pub async fn run(
+    db: CloudDb,
+    amqp_url: String,
+    delivery: outpost_bus::Delivery,
+    metrics: WorkerMetrics,
+) -> ! {
+    let (db2, metrics2) = (db.clone(), metrics.clone());
+    outpost_bus::consume(
+        &amqp_url,
+        delivery,
+        move |body| {
+            let (db, metrics) = (db.clone(), metrics.clone());
+            async move { apply_message(&db, &metrics, body).await }
+        },
+        move |body, reason, attempts| {
+            let (db, metrics) = (db2.clone(), metrics2.clone());
+            async move { park_message(&db, &metrics, body, reason, attempts).await }
+        },
+    )
     .await
 }

@@ -12,6 +12,13 @@ pub struct AdminState {
     pub db: CloudDb,
     pub metrics: CloudMetrics,
     pub token: String,
+    /// The broker, for the dead-letter queue's depth on the page.
+    pub amqp_url: String,
+    pub amqp_timers: outpost_bus::Timers,
+    /// Warn about a credential expiring within this.
+    pub credential_warn_ms: i64,
+    /// A store silent for longer than this is shown offline.
+    pub offline_after_ms: i64,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -21,6 +28,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/stores", web::get().to(stores))
         .route("/api/v1/alarms", web::get().to(alarms))
         .route("/api/v1/orders", web::get().to(orders))
+        .route("/api/v1/parked", web::get().to(parked))
+        .route("/api/v1/parked/{id}/retry", web::post().to(retry_parked))
+        .route(
+            "/api/v1/stores/{store_id}/credential/rotate",
+            web::post().to(rotate_credential),
+        )
         .route(
             "/api/v1/stores/{store_id}/products",
             web::post().to(author_product),
@@ -158,6 +171,107 @@ async fn stores(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
     match blocking(&state.db, cloud::store_sync).await {
         Ok(s) => HttpResponse::Ok().json(s),
         Err(r) => r,
+    }
+}
+
+async fn parked(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    match blocking(&state.db, |c| cloud::parked(c, None)).await {
+        Ok(p) => HttpResponse::Ok().json(p),
+        Err(r) => r,
+    }
+}
+
+/// Applies a parked batch's parked events again (after a fix). A form post
+/// from the page is sent back to the page; the API answers JSON.
+async fn retry_parked(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    let id = id.into_inner();
+    let from_page = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let db = state.db.clone();
+    let r = web::block(move || cloud::retry_parked(&mut db.conn()?, id)).await;
+    let answer = match r {
+        Ok(Ok(Ok(applied))) => {
+            tracing::info!(id, applied, "a parked batch was retried and applied");
+            HttpResponse::Ok().json(json!({"id": id, "resolved": true, "applied": applied}))
+        }
+        Ok(Ok(Err(reason))) => problem(StatusCode::CONFLICT, "still-failing", &reason),
+        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{m} not found"),
+        ),
+        Ok(Err(outpost_storage::StorageError::Unprocessable(m))) => {
+            problem(StatusCode::UNPROCESSABLE_ENTITY, "cannot-retry", &m)
+        }
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "the central database is unavailable",
+        ),
+    };
+    if from_page {
+        return HttpResponse::SeeOther()
+            .insert_header(("Location", "/#parked"))
+            .finish();
+    }
+    answer
+}
+
+#[derive(serde::Deserialize)]
+struct Rotate {
+    /// The new credential expires after this many days (none: never).
+    expires_days: Option<u32>,
+}
+
+/// Asks for a rotation of a store's credential (delivered over its link).
+async fn rotate_credential(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    store_id: web::Path<String>,
+    body: Option<web::Json<Rotate>>,
+) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
+    let store = store_id.into_inner();
+    let lifetime = body
+        .and_then(|b| b.expires_days)
+        .map(|d| i64::from(d) * 86_400_000);
+    let db = state.db.clone();
+    match web::block(move || {
+        cloud::credentials::request_rotation(&mut db.conn()?, &store, lifetime)
+    })
+    .await
+    {
+        Ok(Ok(id)) => {
+            tracing::info!(store = %id, "credential rotation requested from the admin");
+            HttpResponse::Accepted().json(json!({"store_id": id, "rotation": "requested"}))
+        }
+        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{m} not found"),
+        ),
+        _ => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database-unavailable",
+            "the central database is unavailable",
+        ),
     }
 }
 
@@ -317,8 +431,75 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Stores with their sync state, the alarms, the adjustment queue and recent
-/// orders across stores, as one server-rendered page.
+/// "12 s ago", "5 min ago", "3 h ago", "2 days ago".
+fn ago(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..120 => format!("{s} s ago"),
+        120..7200 => format!("{} min ago", s / 60),
+        7200..172_800 => format!("{} h ago", s / 3600),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// One store's line on the page: is its link up, what it still has to send,
+/// what went wrong, and how long its credential lasts.
+fn store_row(s: &cloud::StoreSync, now: i64, offline_after_ms: i64, warn_ms: i64) -> String {
+    let st = &s.store;
+    let link = match st.last_contact_at {
+        None => "<span class=bad>never connected</span>".to_owned(),
+        Some(t) if now - t < offline_after_ms => {
+            format!("<span class=ok>online</span> ({})", ago(now - t))
+        }
+        Some(t) => format!(
+            "<span class=bad>offline</span>, last contact {}",
+            ago(now - t)
+        ),
+    };
+    let link = if st.sync_refusal.is_empty() {
+        link
+    } else {
+        format!(
+            "{link}<br><span class=bad>refused: {}</span>",
+            esc(&st.sync_refusal)
+        )
+    };
+    let backlog = match (st.pending_events, st.oldest_unsent_age_ms) {
+        (Some(0), _) => "nothing waiting".to_owned(),
+        (Some(n), Some(age)) => format!("{n} events, the oldest from {}", ago(age)),
+        (Some(n), None) => format!("{n} events"),
+        (None, _) => String::new(),
+    };
+    let credential = match (st.has_credential, st.credential_expires_at) {
+        (false, _) => "<span class=bad>none (revoked)</span>".to_owned(),
+        (true, None) => "does not expire".to_owned(),
+        (true, Some(at)) if at <= now => "<span class=bad>expired</span>".to_owned(),
+        (true, Some(at)) if at - now < warn_ms => format!(
+            "<span class=bad>expires in {} day(s)</span>: renewed at the store's next contact",
+            (at - now) / 86_400_000
+        ),
+        (true, Some(at)) => format!("expires in {} days", (at - now) / 86_400_000),
+    };
+    let streams: Vec<String> = s
+        .streams
+        .iter()
+        .map(|x| format!("{} {}/{}", esc(&x.stream), x.applied, x.acked))
+        .collect();
+    format!(
+        "<tr><td><a href=\"/stores/{}\">{}</a></td><td>{}</td><td>{link}</td><td>{backlog}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{credential}</td></tr>",
+        esc(&st.id),
+        esc(&st.code),
+        esc(&st.name),
+        streams.join(", "),
+        s.pending,
+        s.rejected,
+        s.parked,
+        s.alarms
+    )
+}
+
+/// Stores with their sync state, parked batches, the alarms, the adjustment
+/// queue and recent orders across stores, as one server-rendered page.
 async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
     if let Some(r) = refuse(&req, &state) {
         return r;
@@ -329,34 +510,30 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
             cloud::alarms(c, None)?,
             cloud::orders(c, None, false, 50)?,
             cloud::orders(c, None, true, 100)?,
+            cloud::parked(c, None)?,
         ))
     })
     .await;
-    let (stores, alarms, recent, adjust) = match data {
+    let (stores, alarms, recent, adjust, parked) = match data {
         Ok(d) => d,
         Err(r) => return r,
+    };
+    let dead = match outpost_bus::dead_letters(&state.amqp_url, state.amqp_timers).await {
+        Ok(0) => String::new(),
+        Ok(n) => format!(
+            "<p class=bad>{n} message(s) could not even be parked and wait in the RabbitMQ queue {}: look at them there.</p>",
+            outpost_bus::DEAD_QUEUE
+        ),
+        Err(e) => format!("<p class=bad>RabbitMQ: {}</p>", esc(&e.to_string())),
     };
     let now = outpost_storage::db::now_millis();
     let mut rows = String::new();
     for s in &stores {
-        let contact = s.store.last_contact_at.map_or("never".to_owned(), |t| {
-            format!("{} s ago", (now - t) / 1000)
-        });
-        let streams: Vec<String> = s
-            .streams
-            .iter()
-            .map(|x| format!("{} {}/{}", esc(&x.stream), x.applied, x.acked))
-            .collect();
-        rows.push_str(&format!(
-            "<tr><td><a href=\"/stores/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&s.store.id),
-            esc(&s.store.code),
-            esc(&s.store.name),
-            contact,
-            streams.join(", "),
-            s.pending,
-            s.rejected,
-            s.alarms
+        rows.push_str(&store_row(
+            s,
+            now,
+            state.offline_after_ms,
+            state.credential_warn_ms,
         ));
     }
     let mut alarm_rows = String::new();
@@ -368,12 +545,35 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
             esc(&a.detail)
         ));
     }
+    let code_of = |id: &str| {
+        stores
+            .iter()
+            .find(|s| s.store.id == id)
+            .map_or_else(|| id.to_owned(), |s| s.store.code.clone())
+    };
+    let mut parked_rows = String::new();
+    for p in parked.iter().filter(|p| p.resolved_at.is_none()) {
+        parked_rows.push_str(&format!(
+            "<tr><td>{}</td><td>{} {}–{}</td><td>{} of {}</td><td>{}</td><td>{}</td>\
+             <td><form method=post action=\"/api/v1/parked/{}/retry\"><button>Retry</button></form></td></tr>",
+            esc(&code_of(&p.store_id)),
+            esc(&p.stream),
+            p.first_position,
+            p.last_position,
+            p.rejected,
+            p.events,
+            esc(&p.reason),
+            ago(now - p.parked_at),
+            p.id
+        ));
+    }
     let html = format!(
         "<!doctype html><html lang=en><meta charset=utf-8><title>Outpost cloud</title>\
          <style>body{{font:15px system-ui,sans-serif;margin:1.5rem}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style>\
-         <h1>Outpost cloud</h1><h2>Stores</h2><table><tr><th>Code</th><th>Name</th><th>Last contact</th>\
-         <th>Streams (applied/acknowledged)</th><th>Waiting behind a gap</th><th>Rejected</th><th>Alarms</th></tr>{rows}</table>\
+         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.bad{{color:#a00}}.ok{{color:#070}}</style>\
+         <h1>Outpost cloud</h1><h2>Stores</h2><table><tr><th>Code</th><th>Name</th><th>Link</th><th>Backlog at the store</th>\
+         <th>Streams (applied/acknowledged)</th><th>Waiting behind a gap</th><th>Rejected</th><th>Parked batches</th><th>Alarms</th><th>Credential</th></tr>{rows}</table>\
+         <h2 id=parked>Parked batches</h2>{dead}<table><tr><th>Store</th><th>Positions</th><th>Events parked</th><th>Reason</th><th>Parked</th><th></th></tr>{parked_rows}</table>\
          <h2>Alarms</h2><table><tr><th>Kind</th><th>Store</th><th>Detail</th></tr>{alarm_rows}</table>\
          <h2>Adjustment queue</h2><table><tr><th>Store</th><th>Order</th><th>Status</th><th>Total</th><th></th></tr>{}</table>\
          <h2>Recent orders</h2><table><tr><th>Store</th><th>Order</th><th>Status</th><th>Total</th><th></th></tr>{}</table></html>",
@@ -384,7 +584,7 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
         ))
         .body(html)
 }

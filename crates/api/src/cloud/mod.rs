@@ -3,6 +3,7 @@
 //! admin API over every store's sync state.
 
 pub mod admin;
+mod refusals;
 pub mod sync_service;
 
 use crate::settings::Settings;
@@ -25,6 +26,9 @@ pub struct CloudMetrics {
     pub events: IntCounter,
     pub push_seconds: Histogram,
     pub refused: IntCounterVec,
+    pub heartbeats: IntCounter,
+    /// Stores that took up a rotated credential.
+    pub rotations: IntCounter,
 }
 
 impl CloudMetrics {
@@ -55,11 +59,20 @@ impl CloudMetrics {
             &["reason"],
         )
         .expect("valid metric");
+        let heartbeats = IntCounter::new("outpost_sync_heartbeats_total", "Store heartbeats")
+            .expect("valid metric");
+        let rotations = IntCounter::new(
+            "outpost_sync_credential_rotations_total",
+            "Stores that took up a rotated credential",
+        )
+        .expect("valid metric");
         for m in [
             Box::new(pushes.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(events.clone()),
             Box::new(push_seconds.clone()),
             Box::new(refused.clone()),
+            Box::new(heartbeats.clone()),
+            Box::new(rotations.clone()),
         ] {
             registry.register(m).expect("unique metric");
         }
@@ -69,6 +82,8 @@ impl CloudMetrics {
             events,
             push_seconds,
             refused,
+            heartbeats,
+            rotations,
         }
     }
 }
@@ -76,6 +91,16 @@ impl CloudMetrics {
 impl Default for CloudMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The broker link's deadlines and heartbeat, from the settings.
+pub fn amqp_timers(settings: &Settings) -> outpost_bus::Timers {
+    let c = &settings.cloud;
+    outpost_bus::Timers {
+        connect: std::time::Duration::from_millis(c.amqp_connect_timeout_ms.max(100)),
+        confirm: std::time::Duration::from_millis(c.amqp_confirm_timeout_ms.max(100)),
+        heartbeat: std::time::Duration::from_secs(c.amqp_heartbeat_s.clamp(1, 600)),
     }
 }
 
@@ -106,8 +131,10 @@ pub async fn serve_sync(
     let key = std::fs::read(&c.tls_key).with_context(|| format!("reading {}", c.tls_key))?;
     let svc = sync_service::Sync {
         db,
-        bus: Arc::new(Publisher::new(&c.amqp_url)),
+        bus: Arc::new(Publisher::new(&c.amqp_url, amqp_timers(settings))),
         metrics,
+        refusals: Arc::new(refusals::Refusals::new(c.refusals_per_minute)),
+        credential_warn_ms: c.credential_warn_days.max(0) * 86_400_000,
     };
     let svc = SyncServiceServer::new(svc)
         .accept_compressed(CompressionEncoding::Zstd)

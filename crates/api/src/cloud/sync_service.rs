@@ -6,11 +6,13 @@
 //! is the cloud sync-worker's job.
 
 use super::CloudMetrics;
+use super::refusals::{Logging, Refusals};
 use outpost_bus::Publisher;
 use outpost_proto::sync_v1::sync_service_server::SyncService;
 use outpost_proto::sync_v1::{
-    EventAtReply, EventAtRequest, EventBatch, HelloReply, HelloRequest, MasterChange, PullReply,
-    PullRequest, PushReply, PushRequest, StreamPosition,
+    CredentialNotice, EventAtReply, EventAtRequest, EventBatch, HeartbeatReply, HeartbeatRequest,
+    HelloReply, HelloRequest, MasterChange, PullReply, PullRequest, PushReply, PushRequest,
+    RegisterNumber, StreamPosition,
 };
 use outpost_storage::cloud::{self, CloudDb};
 use outpost_storage::secrets::sha256_hex;
@@ -28,6 +30,10 @@ pub struct Sync {
     pub db: CloudDb,
     pub bus: Arc<Publisher>,
     pub metrics: CloudMetrics,
+    pub refusals: Arc<Refusals>,
+    /// A credential this close to its expiry is rotated while the store is
+    /// connected.
+    pub credential_warn_ms: i64,
 }
 
 impl std::fmt::Debug for Sync {
@@ -62,38 +68,91 @@ async fn db<T: Send + 'static>(
 
 impl Sync {
     /// The store the request's credential belongs to, and that it speaks for
-    /// `claimed` (a store can only push and pull its own data).
-    async fn store<T>(&self, req: &Request<T>, claimed: &str) -> Result<String, Status> {
+    /// `claimed` (a store can only push and pull its own data). A refusal is
+    /// logged with the store it named and the client's address; an address
+    /// that was refused too often this minute is refused before the database
+    /// is asked.
+    async fn store<T>(
+        &self,
+        req: &Request<T>,
+        claimed: &str,
+    ) -> Result<cloud::Authenticated, Status> {
+        let addr = req.remote_addr().map(|a| a.ip());
+        let now = Instant::now();
+        if self.refusals.blocked(addr, now) {
+            self.metrics
+                .refused
+                .with_label_values(&["rate-limited"])
+                .inc();
+            return Err(Status::resource_exhausted(
+                "too many refused credentials from this address: wait a minute",
+            ));
+        }
         let credential = req
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated(
-                    "send the store's credential: authorization: Bearer <store id>.<secret>",
-                )
-            })?
-            .to_owned();
-        let store = db(&self.db, move |c| cloud::authenticate(c, &credential)).await?;
-        let Some(store) = store else {
-            self.metrics
-                .refused
-                .with_label_values(&["credential"])
-                .inc();
-            return Err(Status::unauthenticated("unknown or wrong store credential"));
+            .map(str::to_owned);
+        let checked = match credential {
+            Some(c) => db(&self.db, move |conn| cloud::authenticate(conn, &c)).await?,
+            None => Err(cloud::Refusal::Malformed),
         };
-        if store != claimed {
+        let a = match checked {
+            Ok(a) => a,
+            Err(why) => {
+                self.metrics
+                    .refused
+                    .with_label_values(&["credential"])
+                    .inc();
+                let named = claimed.chars().take(64).collect::<String>();
+                let address = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+                match self.refusals.count(addr, now) {
+                    Logging::Log => {
+                        tracing::warn!(store = %named, %address, reason = why.label(), "sync credential refused")
+                    }
+                    Logging::LimitReached => {
+                        tracing::warn!(store = %named, %address, reason = why.label(), "sync credential refused; further refusals from this address are not logged and refused at once for a minute")
+                    }
+                    Logging::Quiet => {}
+                }
+                return Err(match why {
+                    cloud::Refusal::Expired(at) => Status::unauthenticated(format!(
+                        "this store's credential expired at {at} (ms since 1970): ask central ops for a new one (outpost cloud store-credential)"
+                    )),
+                    cloud::Refusal::Revoked => Status::unauthenticated(
+                        "this store's credential was revoked: ask central ops for a new one",
+                    ),
+                    _ => Status::unauthenticated(
+                        "unknown or wrong store credential: send authorization: Bearer <store id>.<secret>",
+                    ),
+                });
+            }
+        };
+        if a.store_id != claimed {
             self.metrics
                 .refused
                 .with_label_values(&["other-store"])
                 .inc();
-            tracing::warn!(store = %store, claimed, "a store's credential was used for another store");
+            tracing::warn!(store = %a.store_id, claimed, address = ?addr, "a store's credential was used for another store");
             return Err(Status::permission_denied(
                 "this credential belongs to another store",
             ));
         }
-        Ok(store)
+        if a.promoted {
+            self.metrics.rotations.inc();
+        }
+        Ok(a)
+    }
+
+    /// What to tell the store about its credential (a rotated one, when due).
+    async fn notice(&self, a: &cloud::Authenticated) -> Result<Option<CredentialNotice>, Status> {
+        let (a, warn) = (a.clone(), self.credential_warn_ms);
+        let n = db(&self.db, move |c| cloud::credentials::notice(c, &a, warn)).await?;
+        Ok(Some(CredentialNotice {
+            rotated: n.rotated.unwrap_or_default(),
+            expires_at_ms: n.expires_at.unwrap_or(0),
+        }))
     }
 }
 
@@ -173,10 +232,19 @@ fn check_batch(store: &str, epoch: &str, b: &EventBatch, accepted: &[i32]) -> Re
 #[tonic::async_trait]
 impl SyncService for Sync {
     async fn hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
-        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let auth = self.store(&req, &req.get_ref().store_id).await?;
+        let store = auth.store_id.clone();
         let r = req.into_inner();
         if r.node_epoch.is_empty() {
             return Err(Status::invalid_argument("node_epoch is empty"));
+        }
+        let (id, code) = (store.clone(), r.store_code.clone());
+        if let Some(why) = db(&self.db, move |c| cloud::check_code(c, &id, &code)).await? {
+            self.metrics
+                .refused
+                .with_label_values(&["store-code"])
+                .inc();
+            return Err(Status::failed_precondition(why));
         }
         let fork: BTreeMap<String, i64> = r
             .fork
@@ -184,16 +252,17 @@ impl SyncService for Sync {
             .map(|p| (p.stream.clone(), p.position))
             .collect();
         let parent = r.parent_epoch.clone();
-        let h = db(&self.db, move |c| {
+        let (h, numbers) = db(&self.db, move |c| {
             let parent = (!parent.is_empty()).then_some((parent.as_str(), &fork));
-            cloud::hello(
+            let h = cloud::hello(
                 c,
                 &store,
                 &r.node_epoch,
                 parent,
                 &r.software_version,
                 r.clock_ms,
-            )
+            )?;
+            Ok((h, cloud::register_numbers(c, &store)?))
         })
         .await?;
         Ok(Response::new(HelloReply {
@@ -201,12 +270,44 @@ impl SyncService for Sync {
             acked: h.acked.iter().map(|(s, (p, id))| pos(s, *p, id)).collect(),
             accepted_schema_versions: cloud::accepted_schema_versions(),
             clock_ms: outpost_storage::db::now_millis(),
+            credential: self.notice(&auth).await?,
+            registers: numbers
+                .into_iter()
+                .map(|(register_no, last_seq)| RegisterNumber {
+                    register_no,
+                    last_seq,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatReply>, Status> {
+        let auth = self.store(&req, &req.get_ref().store_id).await?;
+        let r = req.into_inner();
+        let store = auth.store_id.clone();
+        db(&self.db, move |c| {
+            cloud::heartbeat(
+                c,
+                &store,
+                r.pending_events,
+                r.oldest_unsent_age_ms,
+                r.clock_ms,
+            )
+        })
+        .await?;
+        self.metrics.heartbeats.inc();
+        Ok(Response::new(HeartbeatReply {
+            clock_ms: outpost_storage::db::now_millis(),
+            credential: self.notice(&auth).await?,
         }))
     }
 
     async fn push(&self, req: Request<PushRequest>) -> Result<Response<PushReply>, Status> {
         let started = Instant::now();
-        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let store = self.store(&req, &req.get_ref().store_id).await?.store_id;
         let r = req.into_inner();
         let epoch = r.node_epoch.clone();
         let current = {
@@ -271,7 +372,7 @@ impl SyncService for Sync {
         &self,
         req: Request<EventAtRequest>,
     ) -> Result<Response<EventAtReply>, Status> {
-        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let store = self.store(&req, &req.get_ref().store_id).await?.store_id;
         let r = req.into_inner();
         let id = db(&self.db, move |c| {
             cloud::event_at(c, &store, &r.node_epoch, &r.stream, r.position)
@@ -283,11 +384,12 @@ impl SyncService for Sync {
     }
 
     async fn pull(&self, req: Request<PullRequest>) -> Result<Response<PullReply>, Status> {
-        let store = self.store(&req, &req.get_ref().store_id).await?;
+        let store = self.store(&req, &req.get_ref().store_id).await?.store_id;
         let r = req.into_inner();
         let limit = i64::from(r.limit.clamp(1, 5000));
         let after = r.cursor.max(0);
         let changes = db(&self.db, move |c| {
+            cloud::touch(c, &store)?;
             cloud::master::changes(c, &store, after, limit)
         })
         .await?;

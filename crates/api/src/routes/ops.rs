@@ -23,12 +23,13 @@ const REGISTER_SKEW_WARN_MS: i64 = 120_000;
 /// health check never restarts a working till.
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let t0 = std::time::Instant::now();
+    let sync_settings = state.settings.sync.clone();
     let db = state
-        .db(|c, _| {
+        .db(move |c, _| {
             use outpost_storage::db::SimpleConnection;
             c.batch_execute("SELECT 1")?;
             let p = outpost_storage::relay::progress(c)?;
-            Ok((p.unrelayed, p.heads, sync_state(c)?))
+            Ok((p.unrelayed, p.heads, sync_state(c, &sync_settings)?))
         })
         .await;
     let db_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -40,7 +41,9 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     let (sync_status, sync_json) = match &sync {
         Some(s) => {
             s.export(&state.metrics, unrelayed.unwrap_or(0));
-            let status = if (configured || s.status.is_some()) && !s.online() {
+            let status = if (configured || s.status.is_some())
+                && (!s.online() || s.credential_warning().is_some())
+            {
                 Status::Degraded
             } else {
                 Status::Ok
@@ -148,15 +151,24 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
 pub struct SyncState {
     pub status: Option<outpost_storage::sync::Status>,
     pub backlog: Vec<outpost_storage::sync::Backlog>,
+    /// `sync.offline_after_ms`: online only while the cloud answered since.
+    offline_after_ms: i64,
+    /// `sync.credential_warn_days`, in ms.
+    warn_ms: i64,
 }
 
-pub fn sync_state(c: &mut outpost_storage::AnyConnection) -> outpost_storage::Result<SyncState> {
+pub fn sync_state(
+    c: &mut outpost_storage::AnyConnection,
+    settings: &crate::settings::Sync,
+) -> outpost_storage::Result<SyncState> {
     Ok(SyncState {
         status: outpost_storage::sync::status(c)?,
         backlog: outpost_storage::sync::backlog(
             c,
             &["sales", "stock", "kitchen", "shifts", "master", "audit"],
         )?,
+        offline_after_ms: settings.offline_after_ms,
+        warn_ms: settings.credential_warn_days.max(0) * 86_400_000,
     })
 }
 
@@ -164,7 +176,23 @@ impl SyncState {
     pub fn online(&self) -> bool {
         self.status
             .as_ref()
-            .is_some_and(outpost_storage::sync::Status::online_now)
+            .is_some_and(|s| s.online_now(self.offline_after_ms))
+    }
+    /// A warning for people when the credential expires soon (or did).
+    fn credential_warning(&self) -> Option<String> {
+        let at = self.status.as_ref()?.credential_expires_at?;
+        let left = at - now_millis();
+        if left > self.warn_ms {
+            return None;
+        }
+        Some(if left <= 0 {
+            "the store's sync credential has expired: ask central ops for a new one (outpost cloud store-credential)".to_owned()
+        } else {
+            format!(
+                "the store's sync credential expires in {} day(s); the cloud renews it while the store is connected",
+                left / 86_400_000
+            )
+        })
     }
     fn pending(&self, unrelayed: i64) -> i64 {
         self.backlog.iter().map(|b| b.events).sum::<i64>() + unrelayed
@@ -193,16 +221,19 @@ impl SyncState {
             "last_success_ms_ago": s.and_then(|s| s.last_success_at).map(|t| now_millis() - t),
             "last_attempt_ms_ago": s.map(|s| now_millis() - s.last_attempt_at),
             "last_error": s.map(|s| s.last_error.as_str()).filter(|e| !e.is_empty()),
+            "credential_expires_at": s.and_then(|s| s.credential_expires_at),
+            "warning": self.credential_warning(),
             "streams": self.backlog,
         })
     }
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let sync_settings = state.settings.sync.clone();
     let unrelayed = state
-        .db(|c, _| {
+        .db(move |c, _| {
             Ok((
-                sync_state(c)?,
+                sync_state(c, &sync_settings)?,
                 outpost_storage::relay::unpositioned_count(c)?,
             ))
         })

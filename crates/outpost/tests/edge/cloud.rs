@@ -103,6 +103,18 @@ impl Rabbit {
         }
     }
 
+    /// Stops (SIGSTOP) or continues (SIGCONT) the whole node: a broker that
+    /// still holds its connections open and answers nothing.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self.child.as_ref().expect("a running node").id();
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        let st = Command::new("kill")
+            .args([sig, "--", &format!("-{pid}")])
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill {sig}");
+    }
+
     /// Kills the node and starts it again on the same data (messages on disk
     /// survive, as they must).
     pub fn restart(&mut self) {
@@ -140,10 +152,19 @@ pub struct Cloud {
     pub admin_token: String,
     pub api: Option<Child>,
     pub workers: Vec<Child>,
+    /// Settings for every cloud process this test changed.
+    env: Vec<(&'static str, String)>,
+    /// What the cloud's processes logged (warnings and errors, JSON lines).
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Cloud {
     pub fn start(rabbit: &Rabbit) -> Cloud {
+        Cloud::start_with(rabbit, &[])
+    }
+
+    /// A cloud whose processes run with `env` on top of the test settings.
+    pub fn start_with(rabbit: &Rabbit, env: &[(&'static str, &str)]) -> Cloud {
         let admin = std::env::var("OUTPOST_TEST_PG").expect(
             "sync tests need OUTPOST_TEST_PG=postgres://user:pass@127.0.0.1:5432 (scripts/test sets it up)",
         );
@@ -170,6 +191,8 @@ impl Cloud {
             admin_token: "test-admin-token".into(),
             api: None,
             workers: Vec::new(),
+            env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            logs: Default::default(),
         };
         cloud.start_api();
         cloud.start_worker();
@@ -189,8 +212,32 @@ impl Cloud {
             .env("OUTPOST__CLOUD__TLS_CERT", self.certs.join("server.pem"))
             .env("OUTPOST__CLOUD__TLS_KEY", self.certs.join("server.key"))
             .env("OUTPOST__LOG__FORMAT", "json")
-            .env("OUTPOST__LOG__FILTER", "warn");
+            .env("OUTPOST__LOG__FILTER", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
+    }
+
+    /// Keeps what `child` writes to stderr in `logs` (and passes it on).
+    fn keep_logs(&self, child: &mut Child) {
+        let err = child.stderr.take().unwrap();
+        let logs = self.logs.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("{l}");
+                logs.lock().unwrap().push(l);
+            }
+        });
+    }
+
+    /// Log lines of the cloud's processes that contain every one of `words`.
+    pub fn logged(&self, words: &[&str]) -> Vec<String> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| words.iter().all(|w| l.contains(w)))
+            .cloned()
+            .collect()
     }
 
     /// Starts `outpost cloud serve` and waits until the sync port listens.
@@ -198,9 +245,10 @@ impl Cloud {
         let mut child = self
             .command(&["cloud", "serve"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        self.keep_logs(&mut child);
         let out = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -228,12 +276,13 @@ impl Cloud {
 
     /// Starts one more cloud sync-worker.
     pub fn start_worker(&mut self) {
-        let child = self
+        let mut child = self
             .command(&["sync-worker", "--mode", "cloud"])
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        self.keep_logs(&mut child);
         self.workers.push(child);
     }
 
@@ -243,6 +292,19 @@ impl Cloud {
             c.kill().unwrap();
             c.wait().unwrap();
         }
+    }
+
+    /// Runs `outpost cloud ARGS…` against this cloud; its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let mut all = vec!["cloud"];
+        all.extend_from_slice(args);
+        let out = self.command(&all).output().unwrap();
+        assert!(
+            out.status.success(),
+            "outpost {all:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     /// Registers a store under `id` and returns its credential.
@@ -328,60 +390,116 @@ impl Drop for Cloud {
     }
 }
 
-/// A TCP proxy in front of the cloud's sync port that the test can cut (every
-/// connection dropped, new ones refused) and restore: the internet going away
-/// while the cloud itself keeps running.
+/// What the proxy does with the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Bytes flow both ways.
+    Up,
+    /// Every connection is closed, and new ones are closed at once: the
+    /// cloud going away cleanly.
+    Cut,
+    /// Nothing flows and nothing is closed: open connections go silent for
+    /// good (their bytes are lost), new ones are accepted and never
+    /// answered — a NAT that dropped its state, a captive portal, a
+    /// half-dead load balancer.
+    Blackhole,
+}
+
+/// A TCP proxy in front of the cloud's sync port that the test controls:
+/// the internet going away in its several shapes while the cloud itself
+/// keeps running.
 pub struct Proxy {
     pub port: u16,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    link: tokio::sync::watch::Sender<Link>,
+    /// Connections accepted, whatever became of them.
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     accept: tokio::task::JoinHandle<()>,
 }
 
 impl Proxy {
     pub async fn start(upstream: u16) -> Proxy {
+        Proxy::start_as(upstream, Link::Up).await
+    }
+
+    pub async fn start_as(upstream: u16, link: Link) -> Proxy {
         use std::sync::atomic::Ordering;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (up2, conns2) = (up.clone(), conns.clone());
+        let (tx, rx) = tokio::sync::watch::channel(link);
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
         let accept = tokio::spawn(async move {
+            let mut held = Vec::new(); // blackholed sockets, kept open and silent
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     return;
                 };
-                if !up2.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let task = tokio::spawn(async move {
-                    if let Ok(mut out) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+                match *rx.borrow() {
+                    Link::Cut => continue, // dropped: closed at once
+                    Link::Blackhole => {
+                        held.push(inbound);
+                        continue;
                     }
-                });
-                conns2.lock().unwrap().push(task);
+                    Link::Up => {}
+                }
+                tokio::spawn(forward(inbound, upstream, rx.clone()));
             }
         });
         Proxy {
             port,
-            up,
-            conns,
+            link: tx,
+            accepted,
             accept,
         }
     }
 
+    pub fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+
     pub fn cut(&self) {
-        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
-        for t in self.conns.lock().unwrap().drain(..) {
-            t.abort();
-        }
+        self.set(Link::Cut);
+    }
+
+    pub fn blackhole(&self) {
+        self.set(Link::Blackhole);
     }
 
     pub fn restore(&self) {
-        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.set(Link::Up);
+    }
+}
+
+/// Copies both ways until the link leaves `Up`: a cut closes both sides, a
+/// blackhole keeps them open and copies nothing ever again.
+async fn forward(
+    mut inbound: tokio::net::TcpStream,
+    upstream: u16,
+    mut link: tokio::sync::watch::Receiver<Link>,
+) {
+    let Ok(mut out) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await else {
+        return;
+    };
+    let changed = async {
+        loop {
+            if link.changed().await.is_err() {
+                return Link::Cut;
+            }
+            let now = *link.borrow();
+            if now != Link::Up {
+                return now;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+        now = changed => {
+            if now == Link::Blackhole {
+                // Silent for good: hold both ends until the proxy goes.
+                let _ = link.wait_for(|_| false).await;
+            }
+        }
     }
 }
 

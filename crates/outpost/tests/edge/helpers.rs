@@ -470,6 +470,22 @@ impl Req {
     }
 }
 
+/// Polls `f` until it is true, failing after `limit`; returns how long it took.
+pub async fn within<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        if f().await {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn key() -> String {
     uuid::Uuid::now_v7().to_string()
 }

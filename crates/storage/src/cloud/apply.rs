@@ -76,6 +76,91 @@ pub fn apply_batch(
     stream: &str,
     events: Vec<Incoming>,
 ) -> Result<ApplyReport> {
+    apply_with(conn, store_id, stream, events, None)
+}
+
+/// Parks a batch's events as they come, with `reason`, by the same ordering
+/// rules as applying them: each goes into the inbox as `rejected` with a row
+/// in `rejected_events`, and its position counts as processed, so the stream
+/// goes on. Text the database cannot hold (NUL) is replaced in what is
+/// stored; the caller keeps the original to retry.
+pub fn reject_batch(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    events: Vec<Incoming>,
+    reason: &str,
+) -> Result<ApplyReport> {
+    let events = events.into_iter().map(storable).collect();
+    apply_with(conn, store_id, stream, events, Some(reason))
+}
+
+/// Applies events of a parked batch again after a fix: those still parked
+/// (rejected) are taken out of the inbox and applied by id, as events of an
+/// epoch the stream has left are (their positions were counted long ago).
+/// Events that were applied meanwhile are left alone. Runs in the caller's
+/// transaction.
+pub(super) fn reapply(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    events: Vec<Incoming>,
+) -> Result<ApplyReport> {
+    let mut report = ApplyReport::default();
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let parked: Vec<Inserted> = diesel::sql_query(
+        "DELETE FROM inbox WHERE store_id = $1 AND event_id = ANY($2) AND outcome = 'rejected' \
+         RETURNING event_id",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Array<Text>, _>(&ids)
+    .load(conn)?;
+    let parked: HashSet<String> = parked.into_iter().map(|r| r.event_id).collect();
+    diesel::sql_query("DELETE FROM rejected_events WHERE store_id = $1 AND event_id = ANY($2)")
+        .bind::<Text, _>(store_id)
+        .bind::<Array<Text>, _>(&ids)
+        .execute(conn)?;
+    let again: Vec<Incoming> = events
+        .into_iter()
+        .filter(|e| parked.contains(&e.event_id))
+        .collect();
+    insert(conn, store_id, stream, again, None, &mut report)?;
+    Ok(report)
+}
+
+/// The event with every NUL (which PostgreSQL text cannot hold) replaced.
+fn storable(e: Incoming) -> Incoming {
+    let t = |s: String| {
+        if s.contains('\0') {
+            s.replace('\0', "\u{FFFD}")
+        } else {
+            s
+        }
+    };
+    Incoming {
+        event_id: t(e.event_id),
+        store_id: t(e.store_id),
+        device_id: t(e.device_id),
+        stream: t(e.stream),
+        node_epoch: t(e.node_epoch),
+        aggregate_type: t(e.aggregate_type),
+        aggregate_id: t(e.aggregate_id),
+        event_type: t(e.event_type),
+        actor: t(e.actor),
+        payload: t(e.payload),
+        payload_sha256: t(e.payload_sha256),
+        ..e
+    }
+}
+
+/// Applies (or, with `reject`, parks) a batch in one transaction.
+fn apply_with(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    events: Vec<Incoming>,
+    reject: Option<&str>,
+) -> Result<ApplyReport> {
     conn.transaction(|conn| {
         let mut report = ApplyReport::default();
         let Some(first) = events.first() else {
@@ -105,8 +190,8 @@ pub fn apply_batch(
             }
         }
         position = next - 1;
-        insert(conn, store_id, stream, now, &mut report)?;
-        insert(conn, store_id, stream, later, &mut report)?;
+        insert(conn, store_id, stream, now, reject, &mut report)?;
+        insert(conn, store_id, stream, later, reject, &mut report)?;
         report.held += hold_events(conn, store_id, &hold)?;
         // Drain what waited behind the gap, and move to a newer epoch once
         // this one reached its fork.
@@ -114,7 +199,7 @@ pub fn apply_batch(
             let run = take_pending(conn, store_id, &epoch, stream, position)?;
             if !run.is_empty() {
                 position += run.len() as i64;
-                insert(conn, store_id, stream, run, &mut report)?;
+                insert(conn, store_id, stream, run, None, &mut report)?;
                 continue;
             }
             let child = epochs.iter().find(|(_, (parent, fork))| {
@@ -356,13 +441,19 @@ fn insert(
     store_id: &str,
     stream: &str,
     events: Vec<Incoming>,
+    reject: Option<&str>,
     report: &mut ApplyReport,
 ) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let parsed: Vec<std::result::Result<Parsed, String>> =
-        events.iter().map(|e| parse(store_id, stream, e)).collect();
+    let parsed: Vec<std::result::Result<Parsed, String>> = events
+        .iter()
+        .map(|e| match reject {
+            Some(why) => Err(why.to_owned()),
+            None => parse(store_id, stream, e),
+        })
+        .collect();
     let now = now_millis();
     macro_rules! col {
         ($f:ident) => {
@@ -573,6 +664,7 @@ fn project_orders(
     if fresh.is_empty() {
         return Ok(());
     }
+    record_numbers(conn, store_id, fresh.iter().map(|u| u.number.as_str()))?;
     #[derive(QueryableByName)]
     struct Twin {
         #[diesel(sql_type = Text)]
@@ -600,6 +692,35 @@ fn project_orders(
             ),
         )?;
     }
+    Ok(())
+}
+
+/// Keeps, per register, the highest order sequence the cloud holds (a
+/// restored store numbers past it).
+fn record_numbers<'a>(
+    conn: &mut PgConnection,
+    store_id: &str,
+    numbers: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let mut top: BTreeMap<i32, i64> = BTreeMap::new();
+    for (register, seq) in numbers.filter_map(outpost_domain::OrderNumber::register_and_seq) {
+        let t = top.entry(register).or_default();
+        *t = (*t).max(seq);
+    }
+    if top.is_empty() {
+        return Ok(());
+    }
+    let (registers, seqs): (Vec<i32>, Vec<i64>) = top.into_iter().unzip();
+    diesel::sql_query(
+        "INSERT INTO register_numbers (store_id, register_no, last_seq) \
+         SELECT $1, r, s FROM unnest($2::int[], $3::bigint[]) AS x(r, s) \
+         ON CONFLICT (store_id, register_no) DO UPDATE \
+         SET last_seq = GREATEST(register_numbers.last_seq, EXCLUDED.last_seq)",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Array<Integer>, _>(&registers)
+    .bind::<Array<BigInt>, _>(&seqs)
+    .execute(conn)?;
     Ok(())
 }
 

@@ -3,13 +3,17 @@
 //! their events (inbox, high-water marks, rejected events, alarms, projections).
 
 mod apply;
+pub mod credentials;
 pub mod master;
+mod parked;
 mod stores;
 
 pub use apply::{ApplyReport, Incoming, apply_batch};
+pub use credentials::{Authenticated, Refusal, authenticate};
+pub use parked::{ParkedBatch, park_batch, park_message, parked, retry_parked};
 pub use stores::{
-    Acked, Alarm, Hello, OrderRow, StoreRow, StoreSync, add_store, alarms, authenticate, event_at,
-    hello, hello_epoch, orders, record_acks, store_sync,
+    Acked, Alarm, Hello, OrderRow, StoreRow, StoreSync, add_store, alarms, check_code, event_at,
+    heartbeat, hello, hello_epoch, orders, record_acks, register_numbers, store_sync, touch,
 };
 
 use crate::error::{Result, StorageError};

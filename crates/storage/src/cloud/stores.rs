@@ -3,7 +3,6 @@
 use super::CloudConn;
 use crate::db::{new_id, now_millis};
 use crate::error::{Result, StorageError};
-use crate::secrets::{hash_token, new_token};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use serde::Serialize;
@@ -11,12 +10,14 @@ use std::collections::BTreeMap;
 
 /// Registers a store (under the id its edge was set up with, or a new one) and
 /// returns its id and its sync credential (`<store id>.<secret>`), shown this
-/// once: only the secret's hash is stored.
+/// once: only the secret's hash is stored. `lifetime_ms`: the credential
+/// expires that long from now (None = never).
 pub fn add_store(
     conn: &mut CloudConn,
     id: Option<&str>,
     code: &str,
     name: &str,
+    lifetime_ms: Option<i64>,
 ) -> Result<(String, String)> {
     let code = code.trim();
     if code.is_empty() || code.len() > 8 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -27,6 +28,11 @@ pub fn add_store(
     if name.trim().is_empty() {
         return Err(StorageError::Unprocessable("a store needs a name".into()));
     }
+    if lifetime_ms.is_some_and(|l| l <= 0) {
+        return Err(StorageError::Unprocessable(
+            "a credential's lifetime must be positive".into(),
+        ));
+    }
     let id = match id {
         Some(id) if let Ok(u) = uuid::Uuid::parse_str(id) => u.to_string(),
         Some(id) => {
@@ -36,53 +42,24 @@ pub fn add_store(
         }
         None => new_id(),
     };
-    let (secret, hash) = new_token();
-    let n = diesel::sql_query(
-        "INSERT INTO stores (id, code, name, credential_sha256, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind::<Text, _>(&id)
-    .bind::<Text, _>(code)
-    .bind::<Text, _>(name.trim())
-    .bind::<Text, _>(&hash)
-    .bind::<BigInt, _>(now_millis())
-    .execute(conn)?;
-    if n == 0 {
-        return Err(StorageError::Conflict(format!(
-            "a store with code {code} or id {id} exists"
-        )));
-    }
-    Ok((id.clone(), format!("{id}.{secret}")))
-}
-
-#[derive(QueryableByName)]
-struct IdHash {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Text)]
-    credential_sha256: String,
-}
-
-/// The store a credential belongs to, or `None` when it is unknown or wrong.
-/// Compares hashes in constant time.
-pub fn authenticate(conn: &mut CloudConn, credential: &str) -> Result<Option<String>> {
-    let Some((id, secret)) = credential.split_once('.') else {
-        return Ok(None);
-    };
-    let row: Option<IdHash> =
-        diesel::sql_query("SELECT id, credential_sha256 FROM stores WHERE id = $1")
-            .bind::<Text, _>(id)
-            .get_result(conn)
-            .optional()?;
-    let Some(row) = row else { return Ok(None) };
-    let given = hash_token(secret);
-    let same = given.len() == row.credential_sha256.len()
-        && given
-            .bytes()
-            .zip(row.credential_sha256.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    Ok(same.then_some(row.id))
+    conn.transaction(|conn| {
+        let n = diesel::sql_query(
+            "INSERT INTO stores (id, code, name, credential_sha256, created_at) \
+             VALUES ($1, $2, $3, '', $4) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(&id)
+        .bind::<Text, _>(code)
+        .bind::<Text, _>(name.trim())
+        .bind::<BigInt, _>(now_millis())
+        .execute(conn)?;
+        if n == 0 {
+            return Err(StorageError::Conflict(format!(
+                "a store with code {code} or id {id} exists (to give it a new credential: outpost cloud store-credential --store {code})"
+            )));
+        }
+        let credential = super::credentials::issue(conn, &id, "active", lifetime_ms)?;
+        Ok((id.clone(), credential))
+    })
 }
 
 /// What a store learns when it says hello.
@@ -372,10 +349,23 @@ pub struct StoreRow {
     pub last_contact_at: Option<i64>,
     #[diesel(sql_type = BigInt)]
     pub clock_skew_ms: i64,
+    /// The backlog the store's last heartbeat reported.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub pending_events: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub oldest_unsent_age_ms: Option<i64>,
+    /// Why sync with the store is refused ("" = it is not).
+    #[diesel(sql_type = Text)]
+    pub sync_refusal: String,
+    /// When the store's active credential expires (None: never, or none).
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub credential_expires_at: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub has_credential: bool,
 }
 
 /// A store's sync state for people: per stream acknowledged vs applied, and
-/// what was rejected or is waiting behind a gap.
+/// what was rejected, parked or is waiting behind a gap.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoreSync {
     pub store: StoreRow,
@@ -383,6 +373,8 @@ pub struct StoreSync {
     pub rejected: i64,
     pub pending: i64,
     pub alarms: i64,
+    /// Batches parked and not yet resolved.
+    pub parked: i64,
 }
 
 #[derive(Debug, Clone, QueryableByName, Serialize)]
@@ -408,22 +400,76 @@ fn count(conn: &mut PgConnection, sql: &str, store_id: &str) -> Result<i64> {
     Ok(c.n)
 }
 
+#[derive(QueryableByName)]
+struct MarkAt {
+    #[diesel(sql_type = Text)]
+    stream: String,
+    #[diesel(sql_type = Text)]
+    node_epoch: String,
+    #[diesel(sql_type = BigInt)]
+    position: i64,
+}
+
+/// What of `epoch`'s history is applied on `stream`, from the stream's mark:
+/// a mark still in the parent epoch at or past the fork means everything
+/// up to the fork is applied (the mark moves to the new epoch only when the
+/// stream's next batch arrives, which for a quiet stream may be never).
+fn applied_in(epochs: &Epochs, epoch: &str, stream: &str, mark: Option<(&str, i64)>) -> i64 {
+    let Some((mark_epoch, position)) = mark else {
+        return 0;
+    };
+    if mark_epoch == epoch {
+        return position;
+    }
+    match epochs.get(epoch) {
+        Some((parent, fork)) if parent == mark_epoch => {
+            let at = fork.get(stream).copied().unwrap_or(0);
+            if position >= at { at } else { 0 }
+        }
+        _ => 0,
+    }
+}
+
 pub fn store_sync(conn: &mut CloudConn) -> Result<Vec<StoreSync>> {
     let stores: Vec<StoreRow> = diesel::sql_query(
-        "SELECT id, code, name, node_epoch, last_contact_at, clock_skew_ms FROM stores ORDER BY code",
+        "SELECT s.id, s.code, s.name, s.node_epoch, s.last_contact_at, s.clock_skew_ms, \
+           s.pending_events, s.oldest_unsent_age_ms, s.sync_refusal, \
+           (SELECT min(c.expires_at) FROM store_credentials c WHERE c.store_id = s.id AND c.state = 'active') \
+             AS credential_expires_at, \
+           EXISTS (SELECT 1 FROM store_credentials c WHERE c.store_id = s.id AND c.state IN ('active', 'pending')) \
+             AS has_credential \
+         FROM stores s ORDER BY s.code",
     )
     .load(conn)?;
     let mut out = Vec::with_capacity(stores.len());
     for s in stores {
-        let streams: Vec<StreamSync> = diesel::sql_query(
-            "SELECT a.stream, a.position AS acked, COALESCE(m.position, 0) AS applied \
-             FROM sync_acks a LEFT JOIN stream_marks m \
-               ON m.store_id = a.store_id AND m.stream = a.stream AND m.node_epoch = a.node_epoch \
-             WHERE a.store_id = $1 AND a.node_epoch = $2 ORDER BY a.stream",
+        let acked: Vec<AckRow> = diesel::sql_query(
+            "SELECT stream, position, event_id FROM sync_acks \
+             WHERE store_id = $1 AND node_epoch = $2 ORDER BY stream",
         )
         .bind::<Text, _>(&s.id)
         .bind::<Text, _>(&s.node_epoch)
         .load(conn)?;
+        let marks: Vec<MarkAt> = diesel::sql_query(
+            "SELECT stream, node_epoch, position FROM stream_marks WHERE store_id = $1",
+        )
+        .bind::<Text, _>(&s.id)
+        .load(conn)?;
+        let all = epochs(conn, &s.id)?;
+        let streams = acked
+            .into_iter()
+            .map(|a| {
+                let mark = marks
+                    .iter()
+                    .find(|m| m.stream == a.stream)
+                    .map(|m| (m.node_epoch.as_str(), m.position));
+                StreamSync {
+                    applied: applied_in(&all, &s.node_epoch, &a.stream, mark),
+                    stream: a.stream,
+                    acked: a.position,
+                }
+            })
+            .collect();
         let rejected = count(
             conn,
             "SELECT count(*) AS n FROM rejected_events WHERE store_id = $1",
@@ -439,15 +485,110 @@ pub fn store_sync(conn: &mut CloudConn) -> Result<Vec<StoreSync>> {
             "SELECT count(*) AS n FROM alarms WHERE store_id = $1",
             &s.id,
         )?;
+        let parked = count(
+            conn,
+            "SELECT count(*) AS n FROM parked_batches WHERE store_id = $1 AND resolved_at IS NULL",
+            &s.id,
+        )?;
         out.push(StoreSync {
             store: s,
             streams,
             rejected,
             pending,
             alarms,
+            parked,
         });
     }
     Ok(out)
+}
+
+/// Checks the store code an edge says it has against the one the cloud
+/// registered for the credential's store. On a mismatch the refusal is
+/// recorded (and raised as an alarm once) and returned; a match clears it.
+/// An edge that does not say (an older release) is not checked.
+pub fn check_code(conn: &mut CloudConn, store_id: &str, edge_code: &str) -> Result<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        code: String,
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        sync_refusal: String,
+    }
+    let r: Row = diesel::sql_query("SELECT code, name, sync_refusal FROM stores WHERE id = $1")
+        .bind::<Text, _>(store_id)
+        .get_result(conn)?;
+    let refusal = if edge_code.is_empty() || edge_code == r.code {
+        String::new()
+    } else {
+        format!(
+            "this edge was set up as store {edge_code}, but its credential is store {} ({})'s: sync is refused until they match \
+             (use store {edge_code}'s credential on this edge, or register the store as {edge_code})",
+            r.code, r.name
+        )
+    };
+    if refusal != r.sync_refusal {
+        diesel::sql_query("UPDATE stores SET sync_refusal = $2 WHERE id = $1")
+            .bind::<Text, _>(store_id)
+            .bind::<Text, _>(&refusal)
+            .execute(conn)?;
+        if !refusal.is_empty() {
+            raise(conn, store_id, "store-code-mismatch", &refusal)?;
+        }
+    }
+    Ok((!refusal.is_empty()).then_some(refusal))
+}
+
+/// Per register, the highest order sequence the cloud holds for the store.
+pub fn register_numbers(conn: &mut CloudConn, store_id: &str) -> Result<Vec<(i32, i64)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        register_no: i32,
+        #[diesel(sql_type = BigInt)]
+        last_seq: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT register_no, last_seq FROM register_numbers WHERE store_id = $1 ORDER BY register_no",
+    )
+    .bind::<Text, _>(store_id)
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.register_no, r.last_seq))
+        .collect())
+}
+
+/// A store's heartbeat: it is in contact, with this backlog.
+pub fn heartbeat(
+    conn: &mut CloudConn,
+    store_id: &str,
+    pending_events: i64,
+    oldest_unsent_age_ms: i64,
+    store_clock_ms: i64,
+) -> Result<()> {
+    let now = now_millis();
+    diesel::sql_query(
+        "UPDATE stores SET last_contact_at = $2, pending_events = $3, oldest_unsent_age_ms = $4, \
+         backlog_reported_at = $2, clock_skew_ms = $5 WHERE id = $1",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<BigInt, _>(now)
+    .bind::<BigInt, _>(pending_events.max(0))
+    .bind::<BigInt, _>(oldest_unsent_age_ms.max(0))
+    .bind::<BigInt, _>(store_clock_ms - now)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Any other authenticated call from the store: it is in contact.
+pub fn touch(conn: &mut CloudConn, store_id: &str) -> Result<()> {
+    diesel::sql_query("UPDATE stores SET last_contact_at = $2 WHERE id = $1")
+        .bind::<Text, _>(store_id)
+        .bind::<BigInt, _>(now_millis())
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The epoch the cloud holds as the store's current one.

@@ -3,6 +3,8 @@
 //! commits one event, and a one-line sale. Each test crate uses a part of it.
 #![allow(dead_code)]
 
+pub mod cloud;
+
 use diesel::prelude::*;
 use outpost_domain::{PaymentMethod, Role};
 use outpost_storage::db::write_tx;
@@ -26,7 +28,7 @@ impl Drop for Store {
 
 fn seeded(db: Db, dir: Option<std::path::PathBuf>) -> Store {
     let mut c = db.conn().unwrap();
-    seed::demo(&mut c, None).unwrap();
+    seed::demo(&mut c, &seed::StoreSetup::example()).unwrap();
     let node = Node::load(&mut c).unwrap();
     drop(c);
     Store { db, node, dir }

@@ -1,0 +1,210 @@
+//! Parked batches: what the consumer does with a batch it could not apply
+//! within its delivery limit, so one poison batch never stops the queue.
+//!
+//! Parking tries the batch's events one by one (each in a savepoint): those
+//! that apply alone are applied; each one that still fails is parked with
+//! the database's reason, by the rule of every rejected event — kept in the
+//! inbox as `rejected`, listed in `rejected_events`, its position counted as
+//! processed — so the store's stream goes on without a gap. The batch itself
+//! is kept (`parked_batches`) to show on the admin page and to retry after a
+//! fix.
+
+use super::CloudConn;
+use super::apply::{self, Incoming};
+use super::stores::raise;
+use crate::db::now_millis;
+use crate::error::{Result, StorageError};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bytea, Integer, Nullable, Text};
+use serde::Serialize;
+
+/// The database's own words for a failure (our error enum hides them).
+fn reason(e: &StorageError) -> String {
+    match e {
+        StorageError::Db(d) => d.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Parks a batch of `store_id`'s `stream` that failed `attempts` times with
+/// `why`. Returns how many of its events were parked (the rest applied).
+pub fn park_batch(
+    conn: &mut CloudConn,
+    store_id: &str,
+    stream: &str,
+    mut events: Vec<Incoming>,
+    why: &str,
+    attempts: i32,
+) -> Result<usize> {
+    events.sort_by_key(|e| e.position);
+    let body = serde_json::to_vec(&events).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    conn.transaction(|conn| {
+        let mut rejected = 0;
+        for e in &events {
+            if let Err(err) = apply::apply_batch(conn, store_id, stream, vec![e.clone()]) {
+                let because = format!("parked after {attempts} failed attempts: {}", reason(&err));
+                apply::reject_batch(conn, store_id, stream, vec![e.clone()], &because)?;
+                rejected += 1;
+            }
+        }
+        let (first, last) = (
+            events.first().map_or(0, |e| e.position),
+            events.last().map_or(0, |e| e.position),
+        );
+        insert(conn, store_id, stream, (first, last), (events.len(), rejected), why, attempts, "events", &body)?;
+        raise(
+            conn,
+            store_id,
+            "batch-parked",
+            &format!(
+                "a {stream} batch (positions {first}–{last}) could not be applied after {attempts} attempts: {why}; \
+                 {rejected} of its {} events are parked, the stream goes on. Retry it from the admin page after a fix.",
+                events.len()
+            ),
+        )?;
+        Ok(rejected)
+    })
+}
+
+/// Keeps a queued message that does not even decode (nothing can apply it).
+pub fn park_message(conn: &mut CloudConn, body: &[u8], why: &str, attempts: i32) -> Result<()> {
+    insert(conn, "", "", (0, 0), (0, 0), why, attempts, "message", body)?;
+    tracing::error!(
+        bytes = body.len(),
+        "an undecodable message was parked: {why}"
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    (first, last): (i64, i64),
+    (events, rejected): (usize, usize),
+    why: &str,
+    attempts: i32,
+    kind: &str,
+    body: &[u8],
+) -> Result<()> {
+    diesel::sql_query(
+        "INSERT INTO parked_batches (store_id, stream, first_position, last_position, events, rejected, \
+           reason, attempts, body_kind, body, parked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Text, _>(stream)
+    .bind::<BigInt, _>(first)
+    .bind::<BigInt, _>(last)
+    .bind::<Integer, _>(events as i32)
+    .bind::<Integer, _>(rejected as i32)
+    .bind::<Text, _>(why.replace('\0', "\u{FFFD}"))
+    .bind::<Integer, _>(attempts)
+    .bind::<Text, _>(kind)
+    .bind::<Bytea, _>(body)
+    .bind::<BigInt, _>(now_millis())
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A parked batch as people see it.
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct ParkedBatch {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub store_id: String,
+    #[diesel(sql_type = Text)]
+    pub stream: String,
+    #[diesel(sql_type = BigInt)]
+    pub first_position: i64,
+    #[diesel(sql_type = BigInt)]
+    pub last_position: i64,
+    #[diesel(sql_type = Integer)]
+    pub events: i32,
+    #[diesel(sql_type = Integer)]
+    pub rejected: i32,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    pub parked_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub retried_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub resolved_at: Option<i64>,
+}
+
+/// Parked batches, unresolved first, newest first.
+pub fn parked(conn: &mut CloudConn, store_id: Option<&str>) -> Result<Vec<ParkedBatch>> {
+    Ok(diesel::sql_query(
+        "SELECT id, store_id, stream, first_position, last_position, events, rejected, reason, attempts, \
+           parked_at, retried_at, resolved_at FROM parked_batches \
+         WHERE $1::text IS NULL OR store_id = $1 \
+         ORDER BY resolved_at IS NOT NULL, id DESC LIMIT 500",
+    )
+    .bind::<Nullable<Text>, _>(store_id)
+    .load(conn)?)
+}
+
+#[derive(QueryableByName)]
+struct Body {
+    #[diesel(sql_type = Text)]
+    store_id: String,
+    #[diesel(sql_type = Text)]
+    stream: String,
+    #[diesel(sql_type = Text)]
+    body_kind: String,
+    #[diesel(sql_type = Bytea)]
+    body: Vec<u8>,
+}
+
+/// Applies a parked batch's parked events again (after a fix). `Ok(Ok(n))`:
+/// they applied (n events), the batch is resolved; `Ok(Err(reason))`: it
+/// still fails, nothing changed but the reason and the time of the retry.
+pub fn retry_parked(conn: &mut CloudConn, id: i64) -> Result<std::result::Result<usize, String>> {
+    conn.transaction(|conn| {
+        let b: Option<Body> = diesel::sql_query(
+            "SELECT store_id, stream, body_kind, body FROM parked_batches \
+             WHERE id = $1 AND resolved_at IS NULL FOR UPDATE",
+        )
+        .bind::<BigInt, _>(id)
+        .get_result(conn)
+        .optional()?;
+        let b =
+            b.ok_or_else(|| StorageError::not_found(format!("unresolved parked batch {id}")))?;
+        if b.body_kind != "events" {
+            return Err(StorageError::Unprocessable(
+                "this message did not decode: there is nothing to apply (see the reason)".into(),
+            ));
+        }
+        let events: Vec<Incoming> = serde_json::from_slice(&b.body)
+            .map_err(|e| StorageError::Corrupt(format!("parked_batches.body: {e}")))?;
+        let outcome = conn.transaction(|conn| apply::reapply(conn, &b.store_id, &b.stream, events));
+        let now = now_millis();
+        match outcome {
+            Ok(report) => {
+                diesel::sql_query(
+                    "UPDATE parked_batches SET retried_at = $2, resolved_at = $2 WHERE id = $1",
+                )
+                .bind::<BigInt, _>(id)
+                .bind::<BigInt, _>(now)
+                .execute(conn)?;
+                Ok(Ok(report.applied))
+            }
+            Err(e) => {
+                let why = format!("retried: {}", reason(&e));
+                diesel::sql_query(
+                    "UPDATE parked_batches SET retried_at = $2, reason = $3 WHERE id = $1",
+                )
+                .bind::<BigInt, _>(id)
+                .bind::<BigInt, _>(now)
+                .bind::<Text, _>(&why)
+                .execute(conn)?;
+                Ok(Err(why))
+            }
+        }
+    })
+}
