@@ -80,14 +80,30 @@ impl Hardware {
         if let Some(c) = clients.get(url) {
             return Ok(c.clone());
         }
+        // HTTP/2 pings close a connection that went silent (a hw-proxy host
+        // that hung, a link that dropped its state); the next call opens a
+        // fresh one instead of timing out on the dead one for good.
         let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
             .map_err(|e| format!("{url:?} is not a URL: {e}"))?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .keep_alive_while_idle(true)
             .connect_lazy();
         let c = PrintServiceClient::with_interceptor(channel, self.token.clone()?);
         clients.insert(url.to_owned(), c.clone());
         Ok(c)
+    }
+
+    /// Forgets the client for `url` after a call on it failed, so the next
+    /// call connects afresh rather than trusting a connection that may have
+    /// gone silent.
+    pub fn forget(&self, url: &str) {
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(url);
     }
 
     pub fn pushed(&self) -> BTreeMap<String, Pushed> {
@@ -104,7 +120,10 @@ impl Hardware {
             .set_printers(pb::SetPrintersRequest { printers: set })
             .await
             .map(|_| ())
-            .map_err(|s| s.message().to_owned())
+            .map_err(|s| {
+                self.forget(url);
+                s.message().to_owned()
+            })
     }
 
     fn record(&self, url: &str, r: Result<(), String>) -> Pushed {

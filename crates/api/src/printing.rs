@@ -635,6 +635,9 @@ async fn submit(
             target.printer,
             s.message()
         )),
-        Err(s) => Err(format!("{url}: {}", s.message())),
+        Err(s) => {
+            state.hardware.forget(url);
+            Err(format!("{url}: {}", s.message()))
+        }
     }
 }

@@ -344,8 +344,10 @@ impl MemoryLog {
 pub struct RedisLog {
     client: redis::Client,
     /// Connected on first use, so services start (and report "degraded")
-    /// while Redis is away; reconnects by itself afterwards.
-    conn: Arc<tokio::sync::OnceCell<redis::aio::ConnectionManager>>,
+    /// while Redis is away; reconnects by itself afterwards. Dropped after a
+    /// command timed out: a connection that went silent is never trusted
+    /// again (the manager itself reconnects only after a broken one).
+    conn: Arc<tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>>,
     maxlen: usize,
     append: Arc<redis::Script>,
 }
@@ -396,29 +398,40 @@ impl RedisLog {
         F: Fn(redis::aio::ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        match f(self.conn().await?).await {
+        let r = match f(self.conn().await?).await {
             Err(e)
                 if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() =>
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                Ok(f(self.conn().await?).await?)
+                f(self.conn().await?).await
             }
-            r => Ok(r?),
+            r => r,
+        };
+        if r.as_ref().is_err_and(|e| e.is_timeout()) {
+            *self.conn.lock().await = None;
         }
+        Ok(r?)
     }
 
     async fn conn(&self) -> Result<redis::aio::ConnectionManager> {
-        let c = self
-            .conn
-            .get_or_try_init(|| async {
-                let cfg = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(2)))
-                    .set_response_timeout(Some(Duration::from_secs(2)))
-                    .set_number_of_retries(1);
-                redis::aio::ConnectionManager::new_with_config(self.client.clone(), cfg).await
-            })
-            .await?;
-        Ok(c.clone())
+        let mut g = self.conn.lock().await;
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        let c = tokio::time::timeout(
+            Duration::from_secs(3),
+            redis::aio::ConnectionManager::new_with_config(self.client.clone(), cfg),
+        )
+        .await
+        .map_err(|_| {
+            redis::RedisError::from((redis::ErrorKind::Io, "connecting to Redis timed out"))
+        })??;
+        *g = Some(c.clone());
+        Ok(c)
     }
 
     fn stream_key(&self, store: &str, channel: &str) -> String {

@@ -1031,6 +1031,54 @@ async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
     assert_eq!(printed_numbers(&p).await, numbers, "each once, in order");
 }
 
+/// The link to hw-proxy goes silent (connections open, nothing answered):
+/// sales go on, and once hw-proxy answers again the receipts print, each
+/// once and in order, on a fresh connection (the silent one is never
+/// trusted again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn receipts_print_once_after_the_link_to_hw_proxy_went_silent_and_came_back() {
+    use crate::cloud::Proxy;
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[]).await;
+    let proxy = Proxy::start(crate::helpers::port_of(&hw.grpc_url())).await;
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: vec![(
+                "OUTPOST__PRINTING__HW_PROXY_URL",
+                format!("http://127.0.0.1:{}", proxy.port),
+            )],
+            ..Opts::default()
+        },
+    );
+    let till = app.register("Till 1").await;
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let sell = || async {
+        let t0 = Instant::now();
+        let r = app
+            .sell(&till.cashier, &key(), &cash_sale(&[(&milk, 1000)], price))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "a sale waited on hw-proxy"
+        );
+        r.body["number"].as_str().unwrap().to_owned()
+    };
+    let mut numbers = vec![sell().await];
+    wait_until("the first receipt", || async { !p.jobs().await.is_empty() }).await;
+
+    proxy.blackhole();
+    numbers.push(sell().await);
+    numbers.push(sell().await);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+    wait_until("every receipt", || async { p.jobs().await.len() >= 3 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(printed_numbers(&p).await, numbers, "each once, in order");
+}
+
 /// A sale refunded while hw-proxy was away still gets its receipt, showing
 /// the sale as paid, and the refund prints its own, each once.
 #[tokio::test]

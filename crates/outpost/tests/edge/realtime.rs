@@ -4,8 +4,8 @@
 //! everything, a Redis outage, and a burst with one stalled screen.
 
 use crate::both_backends;
-use crate::helpers::{App, Backend, Opts, Store, cash_sale, key, spawn_opts};
-use crate::screens::{Closed, HubProc, Redis, SECRET, Screen, api_on_redis};
+use crate::helpers::{App, Backend, Opts, Store, cash_sale, key, spawn_opts, within};
+use crate::screens::{Closed, HubProc, Redis, SECRET, Screen, api_on_redis, api_on_redis_at};
 use outpost_realtime::ticket::{self, Claims};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -385,6 +385,56 @@ async fn through_redis_no_event_is_lost_or_doubled_across_reconnects_a_hub_kill_
         assert!(Instant::now() < deadline, "realtime never healthy again");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Redis goes silent (it accepts connections and answers nothing: a hung
+/// server, a link that dropped its state): sales never wait on it, /health
+/// says degraded within seconds, and once Redis answers again the log
+/// catches up by itself, on fresh connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_that_goes_silent_never_holds_a_sale_and_the_log_catches_up_after() {
+    use crate::cloud::Proxy;
+    let redis = Redis::start();
+    let proxy = Proxy::start(redis.port).await;
+    let store = Store::new(Backend::Sqlite);
+    let app = api_on_redis_at(&store, &format!("redis://127.0.0.1:{}", proxy.port), 3001);
+    let till = app.register("Till 1").await;
+    kitchen_sale(&app, &till.cashier).await;
+    let realtime = |want: &'static str| {
+        let app = &app;
+        move || async move {
+            let h = app.get("/health", "").await.body;
+            h["components"]["realtime"]["status"] == want
+                && (want != "ok" || h["components"]["realtime"]["lag_events"] == 0)
+        }
+    };
+    within(WAIT, "realtime caught up", realtime("ok")).await;
+
+    proxy.blackhole();
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        kitchen_sale(&app, &till.cashier).await;
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "a sale waited on Redis: {:?}",
+            t0.elapsed()
+        );
+    }
+    within(
+        Duration::from_secs(10),
+        "health degraded",
+        realtime("degraded"),
+    )
+    .await;
+
+    proxy.restore();
+    let took = within(
+        Duration::from_secs(20),
+        "realtime caught up again",
+        realtime("ok"),
+    )
+    .await;
+    eprintln!("the realtime log caught up {took:?} after Redis answered again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

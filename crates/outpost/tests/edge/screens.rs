@@ -285,12 +285,17 @@ impl App {
 /// `outpost api` alone, publishing to `redis`, telling pages the hub is on
 /// `hub_port`.
 pub fn api_on_redis(store: &Store, redis: &Redis, hub_port: u16) -> App {
+    api_on_redis_at(store, &redis.url(), hub_port)
+}
+
+/// `outpost api` on the Redis at `url` (a proxy in front of one, say).
+pub fn api_on_redis_at(store: &Store, url: &str, hub_port: u16) -> App {
     let app = spawn_opts(
         store,
         &Opts {
             api_only: true,
             env: vec![
-                ("OUTPOST__REALTIME__REDIS_URL", redis.url()),
+                ("OUTPOST__REALTIME__REDIS_URL", url.to_owned()),
                 ("OUTPOST__REALTIME__SECRET", SECRET.into()),
                 ("OUTPOST__REALTIME__HUB_PORT", hub_port.to_string()),
                 ("OUTPOST__DATABASE__URL", store.url.clone()),
