@@ -369,7 +369,7 @@ fn sale_json(b: &Basket) -> Value {
 fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
     let db = Db::open(url, registers as u32 + 2)?;
     let mut conn = db.conn()?;
-    seed::demo(&mut conn, None)?;
+    seed::demo(&mut conn, &seed::StoreSetup::example())?;
     let node = Arc::new(Node::load(&mut conn)?);
     let people = staff::list_staff(&mut conn)?;
     let manager = people

@@ -31,6 +31,14 @@ pub struct Args {
     /// Events each fleet store pushes (in batches of 50).
     #[arg(long, default_value_t = 200)]
     fleet_events: usize,
+    /// Seconds an idle store is watched for staying online at both ends (0
+    /// skips the link phases).
+    #[arg(long, default_value_t = 600)]
+    idle_soak_s: u64,
+    /// Seconds of each outage (a clean cut, then a blackhole) while the
+    /// store sells.
+    #[arg(long, default_value_t = 300)]
+    outage_s: u64,
 }
 
 /// A child process (and its process group, when it leads one) killed when
@@ -171,7 +179,7 @@ fn hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn count(db: &CloudDb, sql: &str) -> Result<i64> {
+pub(crate) fn count(db: &CloudDb, sql: &str) -> Result<i64> {
     use diesel::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
     struct N {
@@ -231,8 +239,13 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
     };
     let cdb = CloudDb::open(&cloud_url, 4)?;
     let store_id = uuid::Uuid::now_v7().to_string();
-    let (_, credential) =
-        cloud::add_store(&mut cdb.conn()?, Some(&store_id), "S01", "Bench store")?;
+    let (_, credential) = cloud::add_store(
+        &mut cdb.conn()?,
+        Some(&store_id),
+        "S01",
+        "Bench store",
+        None,
+    )?;
 
     // The store sells while the cloud is away.
     let edge_url = fresh_database("sqlite", pg)?;
@@ -369,7 +382,13 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
     // Baseline: the same events applied straight to a fresh central database.
     let base_url = fresh_database("postgres", pg)?;
     let base_db = CloudDb::open(&base_url, 2)?;
-    cloud::add_store(&mut base_db.conn()?, Some(&store_id), "S01", "Bench store")?;
+    cloud::add_store(
+        &mut base_db.conn()?,
+        Some(&store_id),
+        "S01",
+        "Bench store",
+        None,
+    )?;
     let edge = outpost_storage::Db::open(&edge_url, 2)?;
     let mut all = Vec::new();
     for (s, _) in &heads {
@@ -407,6 +426,34 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
     } else {
         None
     };
+    let link = if a.idle_soak_s > 0 {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (_, credential) =
+            cloud::add_store(&mut cdb.conn()?, Some(&id), "L01", "Link store", None)?;
+        let edge_url = fresh_database("sqlite", pg)?;
+        let mut env_link = sync_env.clone();
+        for (k, v) in &mut env_link {
+            if *k == "OUTPOST__SYNC__CREDENTIAL" {
+                v.clone_from(&credential);
+            }
+        }
+        env_link.push(("OUTPOST__STORE__CODE", "L01".into()));
+        let r = crate::bench_link::run(
+            bin,
+            &edge_url,
+            env.sync_port,
+            env_link,
+            &cdb,
+            &id,
+            a.idle_soak_s,
+            a.outage_s,
+        )
+        .await?;
+        drop_database("sqlite", pg, &edge_url);
+        r
+    } else {
+        Value::Null
+    };
     drop(api);
     drop(worker);
     drop_database("postgres", pg, &cloud_url);
@@ -420,7 +467,7 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
         "{}",
         json!({"bench": "sync", "sales": a.sales, "events": events, "catch_up_s": round2(catch_up),
             "events_per_s": round2(eps), "baseline_events_per_s": round2(base_eps), "ratio": round2(eps / base_eps),
-            "cloud_peak_rss_mb": round2(rss_mb), "fleet": fleet_json})
+            "cloud_peak_rss_mb": round2(rss_mb), "fleet": fleet_json, "link": link})
     );
     Ok(())
 }
@@ -442,7 +489,8 @@ async fn fleet(
     let mut creds = Vec::new();
     for i in 0..a.stores {
         let id = uuid::Uuid::now_v7().to_string();
-        let (_, c) = cloud::add_store(&mut cdb.conn()?, Some(&id), &format!("F{i}"), "fleet")?;
+        let (_, c) =
+            cloud::add_store(&mut cdb.conn()?, Some(&id), &format!("F{i}"), "fleet", None)?;
         creds.push((id, c));
     }
     let before = count(cdb, "SELECT count(*) AS n FROM inbox")?;
@@ -450,18 +498,13 @@ async fn fleet(
     let mut tasks = Vec::new();
     for (id, cred) in creds {
         let cfg = outpost_sync_worker::edge::EdgeConfig {
-            cloud_url: format!("https://localhost:{}", env.sync_port),
-            credential: cred,
             ca_pem: Some(ca.clone()),
-            tls_domain: None,
             batch_events: 50,
-            batch_bytes: 1 << 20,
             in_flight: 1,
-            backoff_min: Duration::from_millis(50),
-            backoff_max: Duration::from_millis(50),
-            interval: Duration::from_millis(50),
-            pull_interval: Duration::from_secs(5),
-            software_version: "bench".into(),
+            ..outpost_sync_worker::edge::EdgeConfig::new(
+                &format!("https://localhost:{}", env.sync_port),
+                &cred,
+            )
         };
         let n = a.fleet_events;
         tasks.push(tokio::spawn(async move {

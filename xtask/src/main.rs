@@ -30,6 +30,7 @@
 
 mod bench_api;
 mod bench_bundle;
+mod bench_link;
 mod bench_print;
 mod bench_realtime;
 mod bench_sync;
