@@ -19,6 +19,7 @@ use crate::state::AppState;
 use actix_web::web;
 use outpost_domain::{Currency, Money, local_minute};
 use outpost_proto::hw_v1 as pb;
+use outpost_storage::node::StoreSettings;
 use outpost_storage::outbox::StoredEvent;
 use outpost_storage::printers::Printer;
 use outpost_storage::sales::Order;
@@ -60,18 +61,12 @@ enum Pass {
 /// the store's offset.
 pub fn receipt(
     order: &Order,
-    store: &str,
+    store: &StoreSettings,
     cashier: Option<String>,
-    utc_offset_minutes: i32,
     footer: &[String],
 ) -> Result<pb::Receipt, String> {
     let o = &order.order;
-    let cur = Currency::parse(&o.currency).map_err(|e| e.to_string())?;
-    let money = |minor: i64| {
-        Money::new(minor, cur)
-            .map(|m| m.amount())
-            .map_err(|e| e.to_string())
-    };
+    let money = amounts(&o.currency, &store.locale)?;
     let mut lines = Vec::new();
     let mut taxes: BTreeMap<i64, i64> = BTreeMap::new();
     for l in &order.lines {
@@ -96,7 +91,7 @@ pub fn receipt(
         });
         *taxes.entry(l.tax_ppm).or_default() += l.tax_minor;
     }
-    let taxes = tax_lines(taxes, money)?;
+    let taxes = tax_lines(taxes, &money)?;
     let payments = order
         .payments
         .iter()
@@ -114,12 +109,26 @@ pub fn receipt(
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
+    let mut payments = payments;
+    let rounding: i64 = order
+        .payments
+        .iter()
+        .filter(|p| p.kind == "payment")
+        .map(|p| p.rounding_minor)
+        .sum();
+    if rounding != 0 {
+        // Cash paid the total rounded to the cash unit: say by how much.
+        payments.push(pb::Labelled {
+            label: "Cash rounding".into(),
+            amount: money(rounding)?,
+        });
+    }
     Ok(pb::Receipt {
-        store: store.to_owned(),
+        store: store.name.clone(),
         header: Vec::new(),
         order_number: o.number.clone(),
         order_id: o.id.clone(),
-        time: local_minute(o.created_at, utc_offset_minutes),
+        time: local_minute(o.created_at, store.utc_offset_minutes),
         cashier: cashier.unwrap_or_default(),
         refund: false,
         lines,
@@ -137,6 +146,19 @@ pub fn receipt(
             String::new()
         },
         footer: footer.to_vec(),
+    })
+}
+
+/// Writes amounts of `currency` the way the store's `locale` writes numbers
+/// (the pages write them the same way).
+fn amounts(currency: &str, locale: &str) -> Result<impl Fn(i64) -> Result<String, String>, String> {
+    let cur = Currency::parse(currency).map_err(|e| e.to_string())?;
+    let locale = locale.to_owned();
+    Ok(move |minor: i64| {
+        Money::new(minor, cur)
+            .map(|m| m.in_locale(&locale))
+            .map(|s| s.trim_end_matches(cur.code()).trim_end().to_owned())
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -163,7 +185,7 @@ fn method_label(method: &str, card_type: &str) -> String {
 /// to nothing.
 fn tax_lines(
     taxes: BTreeMap<i64, i64>,
-    money: impl Fn(i64) -> Result<String, String>,
+    money: &impl Fn(i64) -> Result<String, String>,
 ) -> Result<Vec<pb::Labelled>, String> {
     taxes
         .into_iter()
@@ -438,13 +460,7 @@ async fn sale_receipt(
 ) -> Result<Document, String> {
     let cashier = name(state, names, &order.order.staff_id).await?;
     let store = state.node.store();
-    match receipt(
-        order,
-        &store.name,
-        cashier,
-        store.utc_offset_minutes,
-        &cfg.footer,
-    ) {
+    match receipt(order, &store, cashier, &cfg.footer) {
         Ok(r) => {
             let cash = order.payments.iter().any(|p| p.method == "cash");
             Ok(Some((pb::submit_request::Document::Receipt(r), cash)))
@@ -477,16 +493,7 @@ async fn refund_receipt(
     let made = before
         .ok_or_else(|| "no earlier event of this order".to_owned())
         .and_then(|b| serde_json::from_str::<Order>(&b).map_err(|e| e.to_string()))
-        .and_then(|before| {
-            refund(
-                &before,
-                after,
-                &store.name,
-                cashier,
-                store.utc_offset_minutes,
-                &cfg.footer,
-            )
-        });
+        .and_then(|before| refund(&before, after, &store, cashier, &cfg.footer));
     match made {
         Ok((r, cash)) => Ok(Some((pb::submit_request::Document::Receipt(r), cash))),
         Err(e) => {
@@ -501,18 +508,12 @@ async fn refund_receipt(
 pub fn refund(
     before: &Order,
     after: &Order,
-    store: &str,
+    store: &StoreSettings,
     cashier: Option<String>,
-    utc_offset_minutes: i32,
     footer: &[String],
 ) -> Result<(pb::Receipt, bool), String> {
     let o = &after.order;
-    let cur = Currency::parse(&o.currency).map_err(|e| e.to_string())?;
-    let money = |minor: i64| {
-        Money::new(minor, cur)
-            .map(|m| m.amount())
-            .map_err(|e| e.to_string())
-    };
+    let money = amounts(&o.currency, &store.locale)?;
     let (lines, paid_out) = outpost_storage::sales::returned(before, after);
     if lines.is_empty() {
         return Err("the event returned no line".into());
@@ -545,16 +546,16 @@ pub fn refund(
         .unwrap_or(o.created_at);
     Ok((
         pb::Receipt {
-            store: store.to_owned(),
+            store: store.name.clone(),
             header: Vec::new(),
             order_number: o.number.clone(),
             order_id: o.id.clone(),
-            time: local_minute(time, utc_offset_minutes),
+            time: local_minute(time, store.utc_offset_minutes),
             cashier: cashier.unwrap_or_default(),
             refund: true,
             lines: out,
             discount: String::new(),
-            taxes: tax_lines(taxes, |m| money(m).map(|a| format!("-{a}")))?,
+            taxes: tax_lines(taxes, &|m| money(m).map(|a| format!("-{a}")))?,
             total: format!("-{}", money(total)?),
             payments,
             change: String::new(),

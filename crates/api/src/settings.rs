@@ -52,6 +52,7 @@ pub struct Store {
     pub currency: String,
     pub utc_offset_minutes: i32,
     pub company_name: String,
+    pub locale: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +264,7 @@ impl Settings {
             currency: self.store.currency.clone(),
             utc_offset_minutes: self.store.utc_offset_minutes,
             company_name: self.store.company_name.clone(),
+            locale: self.store.locale.clone(),
         }
     }
 }

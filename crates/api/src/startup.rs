@@ -89,6 +89,7 @@ impl Application {
             started: Instant::now(),
             settings: settings.clone(),
             client_clocks: Default::default(),
+            in_flight: Default::default(),
         });
         let data = state.clone();
         let mut server = HttpServer::new(move || {

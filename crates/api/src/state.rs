@@ -32,6 +32,51 @@ pub struct AppState {
     pub started: Instant,
     /// The largest register clock offset seen lately (see `ClientClocks`).
     pub client_clocks: ClientClocks,
+    /// Idempotency keys of sales being written right now.
+    pub in_flight: InFlight,
+}
+
+/// The idempotency keys of sales this process is writing right now, so
+/// "what became of this key" can answer "not yet" rather than "nothing"
+/// while the sale may still commit. A key leaves the set only when the
+/// write is over (committed or failed), even if its client went away.
+#[derive(Debug, Default)]
+pub struct InFlight(std::sync::Mutex<std::collections::HashSet<String>>);
+
+/// Removes its key from the set when dropped.
+pub struct Writing(web::Data<AppState>, String);
+
+impl InFlight {
+    pub fn contains(&self, key: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key)
+    }
+}
+
+impl Writing {
+    /// Marks `key` in flight until the returned guard is dropped.
+    pub fn start(state: &web::Data<AppState>, key: &str) -> Writing {
+        state
+            .in_flight
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned());
+        Writing(state.clone(), key.to_owned())
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.1);
+    }
 }
 
 /// How far the registers' clocks are from ours, from the `X-Client-Time` header

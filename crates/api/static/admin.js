@@ -3,7 +3,7 @@
 // the audit log.
 "use strict";
 (() => {
-  const { api, money, parseMoney, qty, el, $, show, banner, store } = Outpost;
+  const { api, loadMoney, money, plain, parseMoney, qty, el, $, show, banner, store } = Outpost;
   const KEY = "outpost.office";
   const call = (m, p, b) => api(m, p, b, { session: store.getItem(KEY), device: false });
   let currency = "EUR";
@@ -11,6 +11,7 @@
   let online = null, presence = null;
 
   async function start() {
+    try { currency = (await loadMoney()).currency; } catch (e) { return banner(e.message); }
     if (store.getItem(KEY)) {
       try { const me = await call("GET", "/api/v1/me"); return enter(me); } catch (_) { store.removeItem(KEY); }
     }
@@ -190,7 +191,7 @@
     return [el("h2", {}, "Products"),
       table(["SKU", "Name", "Company", "Barcodes", "Tax", "Price", ""], list.map((p) => el("tr", {}, el("td", {}, p.sku), el("td", {}, p.name + (p.weighed ? " (per kg)" : "")), el("td", {}, company[p.company_id] || ""),
         el("td", {}, p.barcodes.join(" ")), el("td", {}, `${p.tax_category} ${p.tax_ppm / 10000}%`), el("td", { class: "price" }, money(p.price_minor, p.currency)),
-        el("td", {}, el("button", { onclick: async () => { const v = prompt(`New price for ${p.name}`, (p.price_minor / 100).toFixed(2)); if (v === null) return; const m = parseMoney(v, p.currency); if (m === null) return banner("Not an amount"); try { await call("PATCH", "/api/v1/products/" + p.id, { price_minor: m }); open("Products"); } catch (e) { banner(e.message); } } }, "Change price"))))),
+        el("td", {}, el("button", { onclick: async () => { const v = prompt(`New price for ${p.name}`, plain(p.price_minor)); if (v === null) return; const m = parseMoney(v, p.currency); if (m === null) return banner("Not an amount"); try { await call("PATCH", "/api/v1/products/" + p.id, { price_minor: m }); open("Products"); } catch (e) { banner(e.message); } } }, "Change price"))))),
       el("h2", {}, "New product"),
       form([input("sku", "SKU", { required: true, maxlength: 64 }), input("name", "Name", { required: true, maxlength: 200 }), input("price", "Price", { required: true, inputmode: "decimal" }),
         el("label", {}, "Tax", el("select", { name: "tax" }, ...taxes.map((t) => el("option", { value: t.code }, `${t.name} ${t.rate_ppm / 10000}%`)))),
@@ -199,7 +200,7 @@
         el("label", {}, "Weighed", el("input", { name: "weighed", type: "checkbox" })), el("label", {}, "Kitchen", el("input", { name: "kitchen", type: "checkbox" }))], "Create",
       async (f) => {
         const price = parseMoney(f.get("price"), currency);
-        if (price === null) throw new Error("Price must be an amount such as 2.49");
+        if (price === null) throw new Error(`Price must be an amount such as ${plain(Outpost.moneyInfo().notes[0] + Outpost.moneyInfo().coins[0])}`);
         await call("POST", "/api/v1/products", { sku: f.get("sku"), name: f.get("name"), price_minor: price, tax_category: f.get("tax"), company_id: f.get("company"), weighed: !!f.get("weighed"), kitchen: !!f.get("kitchen"), barcodes: f.get("barcode") ? [f.get("barcode")] : [] });
         banner("Created", "ok"); open("Products");
       })];
@@ -219,18 +220,33 @@
       table(["Business day", "Register", "Opened", "Closed", "Float", "Counted", ""], list.map((s) => el("tr", {}, el("td", {}, s.business_day), el("td", {}, s.device_id.slice(-6)), el("td", {}, when(s.opened_at)), el("td", {}, when(s.closed_at)),
         el("td", {}, money(s.opening_float_minor, currency)), el("td", {}, s.counted_cash_minor === null ? "" : money(s.counted_cash_minor, currency)),
         el("td", {}, el("button", { onclick: () => report(s.id) }, s.closed_at ? "Z report" : "X report"), " ",
-          s.closed_at ? "" : el("button", { onclick: async () => { const v = prompt("Counted cash in the drawer"); if (v === null) return; const m = parseMoney(v, currency); if (m === null) return banner("Not an amount"); try { await call("POST", `/api/v1/shifts/${s.id}/close`, { counted_cash_minor: m }); report(s.id); } catch (e) { banner(e.message); } } }, "Close (Z)"))))),
+          s.closed_at ? "" : el("button", { onclick: () => closeShift(s) }, "Close (Z)"))))),
       el("pre", { id: "report", class: "receipt" })];
+  }
+  // Closes a shift with the counted cash; a shift with unpaid orders needs a
+  // decision for them first (the server lists them and refuses without one).
+  async function closeShift(s) {
+    const v = prompt("Counted cash in the drawer");
+    if (v === null) return;
+    const m = parseMoney(v);
+    if (m === null) return banner("Not an amount");
+    const x = await call("GET", `/api/v1/shifts/${s.id}/report`);
+    const body = { counted_cash_minor: m };
+    if (x.open_orders.length) {
+      const list = x.open_orders.map((o) => `${o.number} ${money(o.total_minor)}`).join("\n");
+      const choice = prompt(`These orders are open and unpaid — they are not sales:\n${list}\n\nType "void" to void them, or "carry over" to leave them open for a later shift.`);
+      if (choice === null) return;
+      const c = choice.trim().toLowerCase();
+      if (c !== "void" && c !== "carry over") return banner("Type void or carry over");
+      body.open_orders = c === "void" ? "void" : "carry_over";
+    }
+    try { await call("POST", `/api/v1/shifts/${s.id}/close`, body); report(s.id); } catch (e) { banner(e.message); }
   }
   async function report(id) {
     try {
       const r = await call("GET", `/api/v1/shifts/${id}/report`);
-      const c = r.currency;
       if (!$("#report")) await open("Shifts");
-      $("#report").textContent = [`${r.kind} report · business day ${r.shift.business_day}`, `Orders: ${r.orders}`, `Sales: ${money(r.sales_total_minor, c)} (tax ${money(r.tax_total_minor, c)})`,
-        ...r.payments.map((p) => `Paid ${p.method}: ${p.count} = ${money(p.amount_minor, c)}`), ...r.refunds.map((p) => `Refunded ${p.method}: ${money(p.amount_minor, c)}`),
-        `Cash in/out: ${money(r.cash_in_out_minor, c)}`, `Expected cash: ${money(r.expected_cash_minor, c)}`,
-        r.counted_cash_minor === null ? "" : `Counted: ${money(r.counted_cash_minor, c)} · difference ${money(r.difference_minor, c)}`].join("\n");
+      $("#report").textContent = Outpost.reportText(r);
     } catch (e) { banner(e.message); }
   }
 

@@ -19,7 +19,7 @@ const Outpost = (() => {
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
-      const err = new Error("Cannot reach the store server. Check the network cable or Wi-Fi; nothing was charged.");
+      const err = new Error("Cannot reach the store server. Check the network cable or Wi-Fi.");
       err.network = true;
       throw err;
     }
@@ -49,23 +49,87 @@ const Outpost = (() => {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
-  const EXP = { JPY: 0, KRW: 0, ISK: 0, CLP: 0, VND: 0, UGX: 0, XAF: 0, XOF: 0, BHD: 3, KWD: 3, JOD: 3, OMR: 3, TND: 3 };
-  function money(minor, currency) {
-    const e = EXP[currency] === undefined ? 2 : EXP[currency];
-    const neg = minor < 0 ? "-" : "";
-    const a = Math.abs(minor);
-    if (e === 0) return `${neg}${a} ${currency || ""}`.trim();
-    const d = 10 ** e;
-    return `${neg}${Math.floor(a / d)}.${String(a % d).padStart(e, "0")} ${currency || ""}`.trim();
+  // The store's money, from /api/v1/money (the currency table and the
+  // store's locale the server uses too): load it before showing an amount.
+  let M = null;
+  let fmt = null;
+  let plainFmt = null;
+  async function loadMoney() {
+    const r = await fetch("/api/v1/money", { headers: { Accept: "application/json" } });
+    if (!r.ok) throw new Error("Cannot read the store's currency (HTTP " + r.status + ")");
+    M = await r.json();
+    const o = { minimumFractionDigits: M.exponent, maximumFractionDigits: M.exponent };
+    fmt = new Intl.NumberFormat(M.locale, o);
+    plainFmt = new Intl.NumberFormat(M.locale, { ...o, useGrouping: false });
+    return M;
   }
-  // "12.34" → 1234 (for the currency's decimals); null when not a number.
-  function parseMoney(text, currency) {
-    const e = EXP[currency] === undefined ? 2 : EXP[currency];
-    const t = String(text).trim().replace(",", ".");
-    if (!/^\d+(\.\d*)?$/.test(t)) return null;
-    const [i, f = ""] = t.split(".");
-    if (f.length > e) return null;
-    return Number(i) * 10 ** e + Number((f + "0".repeat(e)).slice(0, e) || 0);
+  function need() { if (!M) throw new Error("money used before loadMoney()"); return M; }
+  // The store's currency entry and locale, as loaded.
+  function moneyInfo() { return need(); }
+  // Minor units as the exact decimal string Intl reads without a float.
+  function decimal(minorAbs) {
+    const e = need().exponent;
+    const s = String(minorAbs).padStart(e + 1, "0");
+    return e ? `${s.slice(0, -e)}.${s.slice(-e)}` : s;
+  }
+  // 123450 → "1.234,50 EUR" in the store's locale; the sign is always a plain "-".
+  function money(minor) {
+    const m = need();
+    return `${minor < 0 ? "-" : ""}${fmt.format(decimal(Math.abs(minor)))} ${m.currency}`;
+  }
+  // The amount alone, without grouping: what an input field is prefilled with.
+  function plain(minor) {
+    return `${minor < 0 ? "-" : ""}${plainFmt.format(decimal(Math.abs(minor)))}`;
+  }
+  // What a person typed → minor units, by the store's locale and exponent;
+  // null when it is not an amount (the same rules as the server's).
+  function parseMoney(text) {
+    const m = need();
+    const e = m.exponent;
+    let t = String(text).trim().replace(/[\u0660-\u0669]/g, (d) => String(d.charCodeAt(0) - 0x660));
+    const dotIsDecimal = m.group !== ".";
+    let cut = -1;
+    for (let i = t.length - 1; i >= 0; i--) if (t[i] === m.decimal || (t[i] === "." && dotIsDecimal)) { cut = i; break; }
+    const whole = cut < 0 ? t : t.slice(0, cut);
+    const frac = cut < 0 ? "" : t.slice(cut + 1);
+    const seps = new Set([m.group, " ", "\u00a0", "\u202f"]);
+    const groups = [];
+    let cur = "";
+    for (const ch of whole) { if (seps.has(ch)) { groups.push(cur); cur = ""; } else cur += ch; }
+    groups.push(cur);
+    const digits = (s) => /^\d+$/.test(s);
+    const indian = m.locale === "en-IN" || m.locale === "hi-IN";
+    if (groups.length > 1 && !indian && !(digits(groups[0]) && groups[0].length <= 3 && groups.slice(1).every((g) => g.length === 3 && digits(g)))) return null;
+    const w = groups.join("");
+    if (!digits(w) || (frac && !digits(frac)) || frac.length > e || w.length > 15) return null;
+    return Number(w) * 10 ** e + (frac ? Number(frac) * 10 ** (e - frac.length) : 0);
+  }
+  // `minor` rounded to the cash unit (CHF 0.05), half away from zero.
+  function cashRound(minor) {
+    const u = need().cash_rounding_minor;
+    return u <= 1 ? minor : Math.sign(minor) * Math.round(Math.abs(minor) / u) * u;
+  }
+  // Amounts worth offering for cash due `due`: exact, then rounded up to
+  // each coin and note, the first few.
+  function quickCash(due) {
+    const m = need();
+    const exact = cashRound(due);
+    const ups = [...m.coins, ...m.notes].filter((d) => d * 2 > m.cash_rounding_minor).map((d) => Math.ceil(exact / d) * d);
+    return [exact, ...ups.filter((v) => v > exact)].filter((v, i, a) => a.indexOf(v) === i).sort((a, b) => a - b).slice(0, 5);
+  }
+  // An X or Z report as text: every figure the server reconciled.
+  function reportText(r) {
+    return [
+      `${r.kind} report · business day ${r.shift.business_day}`,
+      `Orders paid: ${r.orders}`, `Sales: ${money(r.sales_total_minor)} (tax ${money(r.tax_total_minor)})`,
+      `Refunds: ${money(r.refunds_total_minor)}`,
+      ...r.payments.map((p) => `Paid ${p.method}: ${p.count} × = ${money(p.amount_minor)}`),
+      ...r.refunds.map((p) => `Refunded ${p.method}: ${p.count} × = ${money(p.amount_minor)}`),
+      ...(r.rounding_minor ? [`Cash rounding: ${money(r.rounding_minor)}`] : []),
+      `Cash in/out: ${money(r.cash_in_out_minor)}`, `Expected cash in drawer: ${money(r.expected_cash_minor)}`,
+      ...(r.counted_cash_minor === null ? [] : [`Counted: ${money(r.counted_cash_minor)} · difference ${money(r.difference_minor)}`]),
+      ...(r.open_orders.length ? [`Unpaid orders (not sales${r.kind === "Z" ? ", carried over" : ""}): ${r.open_orders.map((o) => `${o.number} ${money(o.total_minor)}`).join(", ")}`] : []),
+    ].join("\n");
   }
   function qty(milli, weighed) {
     return weighed || milli % 1000 ? (milli / 1000).toFixed(3) : String(milli / 1000);
@@ -117,5 +181,5 @@ const Outpost = (() => {
     return listManagers;
   }
 
-  return { api, uuidv7, money, parseMoney, qty, el, $, show, banner, store, pairing };
+  return { api, uuidv7, loadMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing };
 })();

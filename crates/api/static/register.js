@@ -3,7 +3,7 @@
 // only shows what the server says.
 "use strict";
 (() => {
-  const { api, uuidv7, money, parseMoney, qty, el, $, show, banner, store } = Outpost;
+  const { api, uuidv7, loadMoney, money, plain, parseMoney, cashRound, quickCash, qty, el, $, show, banner, store } = Outpost;
   const state = { me: null, currency: "EUR", cart: [], quote: null, checkoutKey: null, payMode: "cash", staff: [] };
 
   function screen(id) {
@@ -12,6 +12,11 @@
   }
 
   async function start() {
+    // Amounts are written and read by the store's currency and locale, known
+    // before the first one is shown (not guessed from a product).
+    try {
+      state.currency = (await loadMoney()).currency;
+    } catch (e) { banner(e.message + " — reload the page when the store server answers."); return; }
     if (!store.getItem("outpost.device")) return showPair();
     if (store.getItem("outpost.session")) {
       try {
@@ -79,13 +84,17 @@
       printer.none = false;
       loadPrinter();
     } catch (e) {
-      if (e.status === 404) return screen("#shift");
+      if (e.status === 404) {
+        // A float of ten of the smallest notes, written the store's way.
+        if (!$("#shift-float").value) $("#shift-float").value = plain(10 * Outpost.moneyInfo().notes[0]);
+        return screen("#shift");
+      }
       banner(e.message);
     }
   }
   $("#shift-go").addEventListener("click", async () => {
-    const f = parseMoney($("#shift-float").value, state.currency);
-    if (f === null) return banner("Enter the float as an amount, e.g. 100.00");
+    const f = parseMoney($("#shift-float").value);
+    if (f === null) return banner(`Enter the float as an amount, e.g. ${plain(10 * Outpost.moneyInfo().notes[0])}`);
     try { await api("POST", "/api/v1/shifts", { opening_float_minor: f }); afterLogin(); } catch (e) { banner(e.message); }
   });
 
@@ -103,7 +112,6 @@
     milli = milli || 1000;
     const same = state.cart.find((l) => l.product.id === p.id && !p.weighed);
     if (same) same.qty_milli += milli; else state.cart.push({ product: p, qty_milli: milli, discount_minor: 0 });
-    state.currency = p.currency;
     cartChanged();
   }
   $("#scan").addEventListener("keydown", async (e) => {
@@ -178,7 +186,7 @@
         " " + qty(l.qty_milli, l.product.weighed) + " ",
         el("button", { class: "qty", onclick: () => { if (!l.product.weighed) { l.qty_milli += 1000; cartChanged(); } } }, "+")),
       el("td", {}, money(l.product.price_minor, l.product.currency)),
-      el("td", {}, el("input", { class: "disc", inputmode: "decimal", value: (l.discount_minor / 100).toFixed(2), onchange: (e) => { const d = parseMoney(e.target.value, state.currency); if (d === null) return banner("Discount must be an amount"); l.discount_minor = d; cartChanged(); } })),
+      el("td", {}, el("input", { class: "disc", inputmode: "decimal", value: plain(l.discount_minor), onchange: (e) => { const d = parseMoney(e.target.value, state.currency); if (d === null) return banner("Discount must be an amount"); l.discount_minor = d; cartChanged(); } })),
       el("td", { class: "line-total" }, ""),
       el("td", {}, el("button", { onclick: () => { state.cart.splice(i, 1); cartChanged(); } }, "✕")))));
     const seq = ++quoteSeq;
@@ -209,20 +217,24 @@
     $("#pay-due").textContent = money(due, state.currency);
     show("#pay-card-fields", mode !== "cash");
     show("#pay-cash-fields", mode !== "card");
-    $("#pay-card-amount").value = mode === "split" ? "" : (due / 100).toFixed(2);
+    $("#pay-card-amount").value = mode === "split" ? "" : plain(due);
     $("#pay-card-amount").disabled = mode === "card";
     $("#pay-tendered").value = "";
-    const steps = [due, ...[500, 1000, 2000, 5000, 10000].map((n) => Math.ceil(due / n) * n)].filter((v, i, a) => a.indexOf(v) === i).slice(0, 5);
-    $("#quick-cash").replaceChildren(...steps.map((v) => el("button", { onclick: () => { $("#pay-tendered").value = (v / 100).toFixed(2); updateChange(); } }, money(v, state.currency))));
+    renderQuickCash();
     updateChange();
     $("#pay").showModal();
     (mode === "card" ? $("#pay-card-ref") : mode === "split" ? $("#pay-card-amount") : $("#pay-tendered")).focus();
   }
+  // What cash must pay: the rest of the total after the card, rounded to
+  // the currency's cash unit (CHF 0.05), as the server settles it.
   function cashDue() {
     const due = state.quote.total_minor;
-    if (state.payMode !== "split") return due;
-    const card = parseMoney($("#pay-card-amount").value || "0", state.currency) || 0;
-    return due - card;
+    if (state.payMode === "card") return 0;
+    const card = state.payMode === "split" ? parseMoney($("#pay-card-amount").value || "0") || 0 : 0;
+    return cashRound(due - card);
+  }
+  function renderQuickCash() {
+    $("#quick-cash").replaceChildren(...quickCash(cashDue()).map((v) => el("button", { type: "button", onclick: () => { $("#pay-tendered").value = plain(v); updateChange(); } }, money(v))));
   }
   function updateChange() {
     const t = parseMoney($("#pay-tendered").value || "0", state.currency);
@@ -230,7 +242,7 @@
     $("#pay-change").textContent = change === null || change < 0 ? "–" : money(change, state.currency);
   }
   $("#pay-tendered").addEventListener("input", updateChange);
-  $("#pay-card-amount").addEventListener("input", updateChange);
+  $("#pay-card-amount").addEventListener("input", () => { updateChange(); renderQuickCash(); });
   $("#pay-cash").addEventListener("click", () => openPay("cash"));
   $("#pay-card").addEventListener("click", () => openPay("card"));
   $("#pay-split").addEventListener("click", () => openPay("split"));
@@ -252,23 +264,61 @@
       if (cashAmount > 0) payments.push({ method: "cash", amount_minor: cashAmount, tendered_minor: tendered });
     }
     $("#pay-confirm").disabled = true;
+    const key = state.checkoutKey;
     try {
       // The same key on every retry of this checkout: the server never makes a second sale.
-      const order = await api("POST", "/api/v1/orders", saleBody(payments), { idempotencyKey: state.checkoutKey });
-      $("#pay").close();
-      state.cart = [];
-      state.checkoutKey = null;
-      $("#order-discount").value = "0";
-      renderCart();
-      $("#receipt-change").textContent = money(order.change_minor, order.currency);
-      $("#receipt-text").textContent = receiptText(order);
-      picture("#receipt-picture", order.id);
-      $("#receipt").showModal();
-      loadRecent();
-      setTimeout(loadPrinter, 1000);
+      let order;
+      try {
+        order = await api("POST", "/api/v1/orders", saleBody(payments), { idempotencyKey: key });
+      } catch (e) {
+        // Refused (4xx): nothing was made. Anything else — no answer, or
+        // the server failing — says nothing either way: ask before saying.
+        if (e.status && e.status < 500) throw e;
+        order = await truthAbout(key);
+        if (!order) {
+          $("#pay-status").textContent = "";
+          return banner("The sale did not go through: nothing was charged. Press Confirm to try again.");
+        }
+      }
+      paid(order);
     } catch (e) {
-      banner(e.network ? e.message + " Press Confirm again to retry the same sale." : e.message);
+      banner(e.message);
     } finally { $("#pay-confirm").disabled = false; }
+  }
+  // A sale went through: show it, start the next.
+  function paid(order) {
+    $("#pay-status").textContent = "";
+    $("#pay").close();
+    state.cart = [];
+    state.checkoutKey = null;
+    $("#order-discount").value = "0";
+    renderCart();
+    $("#receipt-change").textContent = money(order.change_minor);
+    $("#receipt-text").textContent = receiptText(order);
+    picture("#receipt-picture", order.id);
+    $("#receipt").showModal();
+    loadRecent();
+    setTimeout(loadPrinter, 1000);
+  }
+  // After a lost or failed answer: asks the server what became of the sale
+  // sent under `key` until it can tell. The order when it was made, null when
+  // nothing was (it is then safe to send again, under the same key).
+  async function truthAbout(key) {
+    const status = $("#pay-status");
+    status.textContent = "Can't tell yet whether this sale went through — do not ring it up again. Checking…";
+    $("#pay-cancel").disabled = true;
+    try {
+      for (;;) {
+        try {
+          const r = await api("GET", "/api/v1/orders/by-key/" + key);
+          if (r.state === "committed") return r.order;
+          if (r.state === "unknown") return null;
+        } catch (e) {
+          if (e.status && e.status < 500 && e.status !== 408) throw e;
+        }
+        await new Promise((ok) => setTimeout(ok, 1000));
+      }
+    } finally { $("#pay-cancel").disabled = false; }
   }
   $("#pay-confirm").addEventListener("click", confirmPay);
   $("#receipt-done").addEventListener("click", () => { $("#receipt").close(); $("#scan").focus(); });
@@ -385,13 +435,7 @@
     try {
       const r = await api("GET", `/api/v1/shifts/${state.shift.id}/report`);
       $("#report-title").textContent = `${r.kind} report · ${r.shift.business_day}`;
-      const c = r.currency;
-      $("#report-text").textContent = [
-        `Orders: ${r.orders}`, `Sales: ${money(r.sales_total_minor, c)}`, `Tax: ${money(r.tax_total_minor, c)}`,
-        ...r.payments.map((p) => `Paid ${p.method}: ${p.count} × = ${money(p.amount_minor, c)}`),
-        ...r.refunds.map((p) => `Refunded ${p.method}: ${money(p.amount_minor, c)}`),
-        `Cash in/out: ${money(r.cash_in_out_minor, c)}`, `Expected cash in drawer: ${money(r.expected_cash_minor, c)}`,
-      ].join("\n");
+      $("#report-text").textContent = Outpost.reportText(r);
       $("#report").showModal();
     } catch (e) { banner(e.message); }
   });

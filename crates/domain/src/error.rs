@@ -15,18 +15,32 @@ pub enum DomainError {
     FractionalUnitQuantity(i64),
     #[error("tax rate must be between 0 and 100%")]
     InvalidTaxRate,
-    #[error("discount {discount} is more than the amount {amount} it applies to")]
-    DiscountTooLarge { discount: i64, amount: i64 },
+    #[error("a discount of {discount} is more than the {amount} it applies to")]
+    DiscountTooLarge {
+        discount: crate::Money,
+        amount: crate::Money,
+    },
     #[error("a discount cannot be negative")]
     NegativeDiscount,
     #[error("an order needs at least one line")]
     EmptyOrder,
     #[error("an order can have at most {0} lines")]
     TooManyLines(usize),
-    #[error("payments total {paid} but the order total is {due}")]
-    PaymentMismatch { paid: i64, due: i64 },
-    #[error("cash tendered {tendered} is less than the amount {amount}")]
-    TenderTooSmall { tendered: i64, amount: i64 },
+    #[error("payments total {paid} but {due} is due")]
+    PaymentMismatch {
+        paid: crate::Money,
+        due: crate::Money,
+    },
+    #[error("cash tendered {tendered} is less than the {amount} it pays")]
+    TenderTooSmall {
+        tendered: crate::Money,
+        amount: crate::Money,
+    },
+    #[error("{what} must be a multiple of {unit} in this currency")]
+    NotInRoundingUnit {
+        what: &'static str,
+        unit: crate::Money,
+    },
     #[error("only cash can be over-tendered")]
     ChangeOnNonCash,
     #[error("a payment amount must be positive")]

@@ -5,7 +5,9 @@
 //! than validate, so a value of these types is always a legal one.
 
 pub mod clock;
+pub mod currency;
 pub mod error;
+pub mod locale;
 pub mod money;
 pub mod order;
 pub mod quantity;
@@ -13,7 +15,9 @@ pub mod staff;
 pub mod tax;
 
 pub use clock::{BusinessDay, Hlc, HlcClock, local_minute};
+pub use currency::{CurrencyInfo, round_to};
 pub use error::{DomainError, Result};
+pub use locale::NumberFormat;
 pub use money::{Currency, Money};
 pub use order::{
     LineInput, OrderNumber, OrderTotals, PaymentInput, PaymentMethod, PricedLine, TaxSummary,

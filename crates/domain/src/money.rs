@@ -4,51 +4,6 @@ use crate::error::{DomainError, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// ISO 4217 codes we know with their number of decimals. A currency missing here
-/// is refused rather than guessed, because a wrong exponent misprices every sale.
-const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2),
-    ("AUD", 2),
-    ("BHD", 3),
-    ("BRL", 2),
-    ("CAD", 2),
-    ("CHF", 2),
-    ("CLP", 0),
-    ("CNY", 2),
-    ("CZK", 2),
-    ("DKK", 2),
-    ("EUR", 2),
-    ("GBP", 2),
-    ("HKD", 2),
-    ("HUF", 2),
-    ("IDR", 2),
-    ("ILS", 2),
-    ("INR", 2),
-    ("ISK", 0),
-    ("JOD", 3),
-    ("JPY", 0),
-    ("KRW", 0),
-    ("KWD", 3),
-    ("MAD", 2),
-    ("MXN", 2),
-    ("NOK", 2),
-    ("NZD", 2),
-    ("OMR", 3),
-    ("PLN", 2),
-    ("RON", 2),
-    ("SEK", 2),
-    ("SGD", 2),
-    ("THB", 2),
-    ("TND", 3),
-    ("TRY", 2),
-    ("UGX", 0),
-    ("USD", 2),
-    ("VND", 0),
-    ("XAF", 0),
-    ("XOF", 0),
-    ("ZAR", 2),
-];
-
 /// Largest absolute amount we accept in minor units: far above any till's takings,
 /// far below i64::MAX so sums of many lines cannot overflow.
 pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
@@ -61,15 +16,26 @@ pub struct Currency {
 }
 
 impl Currency {
+    /// A currency of the table in [`crate::currency`]; any other is refused.
     pub fn parse(code: &str) -> Result<Self> {
-        CURRENCIES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(c, e)| Currency {
-                code: c,
-                exponent: *e,
+        crate::currency::info(code)
+            .map(|c| Currency {
+                code: c.code,
+                exponent: c.exponent,
             })
             .ok_or_else(|| DomainError::UnknownCurrency(code.chars().take(16).collect()))
+    }
+    /// Its entry in the currency table.
+    pub fn info(&self) -> &'static crate::currency::CurrencyInfo {
+        crate::currency::info(self.code).expect("a parsed currency is in the table")
+    }
+    /// Totals and taxes are multiples of this many minor units.
+    pub fn rounding(&self) -> i64 {
+        self.info().rounding
+    }
+    /// Cash payments are multiples of this many minor units.
+    pub fn cash_rounding(&self) -> i64 {
+        self.info().cash_rounding
     }
     pub fn code(&self) -> &'static str {
         self.code
@@ -150,6 +116,21 @@ impl Money {
         }
         let div = 10u64.pow(e);
         format!("{sign}{}.{:0w$}", abs / div, abs % div, w = e as usize)
+    }
+}
+
+impl Money {
+    /// `1.234,50 EUR` in `locale`'s way of writing numbers (a locale
+    /// Outpost does not know writes as en-US does).
+    pub fn in_locale(&self, locale: &str) -> String {
+        let nf = crate::locale::NumberFormat::get(locale)
+            .or_else(|| crate::locale::NumberFormat::get("en-US"))
+            .expect("en-US is in the table");
+        format!(
+            "{} {}",
+            nf.amount(self.minor, self.currency.exponent),
+            self.currency.code
+        )
     }
 }
 

@@ -2,18 +2,27 @@
 //! payments. The server computes all of it; a client only proposes lines.
 //!
 //! The rules, in order:
-//! 1. line gross = unit price × quantity / 1000, rounded half away from zero;
+//! 1. line gross = unit price × quantity / 1000, rounded half away from zero
+//!    to the currency's rounding unit (one minor unit, or 100 for IDR, whose
+//!    totals are whole rupiah);
 //! 2. the line discount comes off that line;
 //! 3. an order discount is spread over the lines in proportion to what is left of
-//!    each (largest-remainder method: every line gets the floor of its share, the
-//!    leftover minor units go one each to the lines with the largest remainders,
-//!    ties to the earlier line), so the shares always add up to the discount;
-//! 4. tax is computed per line on what remains, rounded per line;
+//!    each (largest-remainder method in rounding units: every line gets the
+//!    floor of its share, the leftover units go one each to the lines with
+//!    the largest remainders, ties to the earlier line), so the shares always
+//!    add up to the discount;
+//! 4. tax is computed per line on what remains, rounded per line to the unit;
 //! 5. the order's totals are the sums of its lines, so they can be recomputed from
 //!    the stored lines at any time.
+//!
+//! Paying: tenders must pay the total exactly, except that cash is rounded to
+//! the currency's cash unit (CHF 0.05): the cash part of what is due is
+//! rounded half away from zero, and the difference is kept as the payment's
+//! rounding, so payments less rounding always equal the total.
 
+use crate::currency::round_to;
 use crate::error::{DomainError, Result};
-use crate::money::{Currency, MAX_MINOR, div_round};
+use crate::money::{Currency, MAX_MINOR, Money, div_round};
 use crate::quantity::Quantity;
 use crate::tax::TaxRate;
 use serde::Serialize;
@@ -86,6 +95,19 @@ pub fn price_order(
     if order_discount_minor < 0 {
         return Err(DomainError::NegativeDiscount);
     }
+    let unit = currency.rounding();
+    let money = |minor: i64| Money { minor, currency };
+    let whole = |what: &'static str, minor: i64| {
+        if minor % unit == 0 {
+            Ok(())
+        } else {
+            Err(DomainError::NotInRoundingUnit {
+                what,
+                unit: money(unit),
+            })
+        }
+    };
+    whole("an order discount", order_discount_minor)?;
     let mut bases = Vec::with_capacity(lines.len());
     let mut grosses = Vec::with_capacity(lines.len());
     for l in lines {
@@ -95,14 +117,16 @@ pub fn price_order(
         if l.discount_minor < 0 {
             return Err(DomainError::NegativeDiscount);
         }
+        whole("a line discount", l.discount_minor)?;
         let gross = checked_minor(div_round(
             l.unit_price_minor as i128 * l.quantity.milli() as i128,
             1000,
         ))?;
+        let gross = round_to(gross, unit);
         if l.discount_minor > gross {
             return Err(DomainError::DiscountTooLarge {
-                discount: l.discount_minor,
-                amount: gross,
+                discount: money(l.discount_minor),
+                amount: money(gross),
             });
         }
         grosses.push(gross);
@@ -112,18 +136,22 @@ pub fn price_order(
     checked_minor(base_total)?;
     if order_discount_minor as i128 > base_total {
         return Err(DomainError::DiscountTooLarge {
-            discount: order_discount_minor,
-            amount: base_total as i64,
+            discount: money(order_discount_minor),
+            amount: money(base_total as i64),
         });
     }
-    let shares = allocate(order_discount_minor, &bases);
+    let units: Vec<i64> = bases.iter().map(|b| b / unit).collect();
+    let shares: Vec<i64> = allocate(order_discount_minor / unit, &units)
+        .into_iter()
+        .map(|s| s * unit)
+        .collect();
 
     let mut priced = Vec::with_capacity(lines.len());
     let mut taxes: Vec<TaxSummary> = Vec::new();
     let (mut subtotal, mut discount, mut tax_total, mut total) = (0i128, 0i128, 0i128, 0i128);
     for (i, l) in lines.iter().enumerate() {
         let amount = bases[i] - shares[i];
-        let (net, tax, line_total) = l.tax.split(amount);
+        let (net, tax, line_total) = l.tax.split_in(amount, unit);
         priced.push(PricedLine {
             gross_minor: grosses[i],
             line_discount_minor: l.discount_minor,
@@ -231,16 +259,26 @@ pub struct PaymentInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SettledPayment {
     pub method: PaymentMethod,
+    /// What changed hands (for cash: the cash-rounded amount).
     pub amount_minor: i64,
     pub tendered_minor: i64,
     pub change_minor: i64,
+    /// `amount_minor` less what it pays of the order: the cash rounding
+    /// (0 for every other tender, and wherever cash is not rounded).
+    pub rounding_minor: i64,
 }
 
-/// Checks that the tenders pay exactly `due` (a split payment is several tenders)
-/// and works out the change.
-pub fn settle_payments(due: i64, payments: &[PaymentInput]) -> Result<Vec<SettledPayment>> {
-    let mut paid: i128 = 0;
+/// Checks that the tenders pay exactly `due` (a split payment is several
+/// tenders; the cash part rounded to `currency`'s cash unit) and works out
+/// the change and the rounding.
+pub fn settle_payments(
+    currency: Currency,
+    due: i64,
+    payments: &[PaymentInput],
+) -> Result<Vec<SettledPayment>> {
+    let money = |minor: i64| Money { minor, currency };
     let mut out = Vec::with_capacity(payments.len());
+    let (mut cash, mut other): (i128, i128) = (0, 0);
     for p in payments {
         if p.amount_minor <= 0 || p.amount_minor > MAX_MINOR {
             return Err(DomainError::NonPositivePayment);
@@ -251,26 +289,50 @@ pub fn settle_payments(due: i64, payments: &[PaymentInput]) -> Result<Vec<Settle
         }
         if tendered < p.amount_minor {
             return Err(DomainError::TenderTooSmall {
-                tendered,
-                amount: p.amount_minor,
+                tendered: money(tendered),
+                amount: money(p.amount_minor),
             });
         }
         if tendered > p.amount_minor && p.method != PaymentMethod::Cash {
             return Err(DomainError::ChangeOnNonCash);
         }
-        paid += p.amount_minor as i128;
+        if p.method == PaymentMethod::Cash {
+            cash += p.amount_minor as i128;
+        } else {
+            other += p.amount_minor as i128;
+        }
         out.push(SettledPayment {
             method: p.method,
             amount_minor: p.amount_minor,
             tendered_minor: tendered,
             change_minor: tendered - p.amount_minor,
+            rounding_minor: 0,
         });
     }
-    if paid != due as i128 {
+    // What cash must pay: the rest of the total, rounded to the cash unit.
+    let rest = checked_minor(due as i128 - other)?;
+    let cash_due = if cash > 0 {
+        round_to(rest, currency.cash_rounding())
+    } else {
+        rest
+    };
+    if cash != cash_due as i128 {
         return Err(DomainError::PaymentMismatch {
-            paid: checked_minor(paid)?,
-            due,
+            paid: money(checked_minor(cash + other)?),
+            due: money(if cash > 0 {
+                cash_due + (due - rest)
+            } else {
+                due
+            }),
         });
+    }
+    // The whole rounding goes on the last cash tender.
+    if let Some(last) = out
+        .iter_mut()
+        .rev()
+        .find(|p| p.method == PaymentMethod::Cash)
+    {
+        last.rounding_minor = cash_due - rest;
     }
     Ok(out)
 }
@@ -343,46 +405,76 @@ mod tests {
         assert!(matches!(e, DomainError::DiscountTooLarge { .. }));
     }
 
+    fn pay(method: PaymentMethod, amount: i64, tendered: Option<i64>) -> PaymentInput {
+        PaymentInput {
+            method,
+            amount_minor: amount,
+            tendered_minor: tendered,
+        }
+    }
+
     #[test]
     fn split_payment_with_cash_change() {
+        use PaymentMethod::{Card, Cash};
         let p = settle_payments(
+            eur(),
             1000,
-            &[
-                PaymentInput {
-                    method: PaymentMethod::Card,
-                    amount_minor: 600,
-                    tendered_minor: None,
-                },
-                PaymentInput {
-                    method: PaymentMethod::Cash,
-                    amount_minor: 400,
-                    tendered_minor: Some(500),
-                },
-            ],
+            &[pay(Card, 600, None), pay(Cash, 400, Some(500))],
         )
         .unwrap();
         assert_eq!(p[1].change_minor, 100);
-        assert!(
-            settle_payments(
-                1000,
-                &[PaymentInput {
-                    method: PaymentMethod::Card,
-                    amount_minor: 999,
-                    tendered_minor: None
-                }]
-            )
-            .is_err()
+        assert_eq!(p[1].rounding_minor, 0);
+        let e = settle_payments(eur(), 1000, &[pay(Card, 999, None)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "payments total 9.99 EUR but 10.00 EUR is due",
+            "amounts in major units"
         );
         assert_eq!(
-            settle_payments(
-                1000,
-                &[PaymentInput {
-                    method: PaymentMethod::Card,
-                    amount_minor: 1000,
-                    tendered_minor: Some(1100)
-                }]
-            ),
+            settle_payments(eur(), 1000, &[pay(Card, 1000, Some(1100))]),
             Err(DomainError::ChangeOnNonCash)
+        );
+    }
+
+    #[test]
+    fn cash_is_rounded_to_the_cash_unit_and_the_difference_kept() {
+        use PaymentMethod::{Card, Cash};
+        let chf = Currency::parse("CHF").unwrap();
+        // 12.32 due: cash pays 12.30, rounding -0.02.
+        let p = settle_payments(chf, 1232, &[pay(Cash, 1230, Some(2000))]).unwrap();
+        assert_eq!(
+            (p[0].amount_minor, p[0].change_minor, p[0].rounding_minor),
+            (1230, 770, -2)
+        );
+        assert!(settle_payments(chf, 1232, &[pay(Cash, 1232, None)]).is_err());
+        // 12.33 due: cash pays 12.35.
+        let p = settle_payments(chf, 1233, &[pay(Cash, 1235, None)]).unwrap();
+        assert_eq!(p[0].rounding_minor, 2);
+        // Card pays to the rappen; cash rounds only what is left for it.
+        let p = settle_payments(chf, 1233, &[pay(Card, 1000, None), pay(Cash, 235, None)]).unwrap();
+        assert_eq!((p[0].rounding_minor, p[1].rounding_minor), (0, 2));
+        assert!(settle_payments(chf, 1233, &[pay(Card, 1233, None)]).is_ok());
+        assert!(settle_payments(chf, 1233, &[pay(Card, 1235, None)]).is_err());
+    }
+
+    #[test]
+    fn a_currency_with_a_coarse_rounding_unit_prices_in_whole_units() {
+        let idr = Currency::parse("IDR").unwrap();
+        let vat = TaxRate::new(110_000, TaxMode::Inclusive).unwrap();
+        // 1.274 kg at Rp 16,900.00/kg = Rp 21,530.60 → Rp 21,531.00.
+        let l = LineInput {
+            unit_price_minor: 1_690_000,
+            quantity: Quantity::parse(1274, true).unwrap(),
+            tax: vat,
+            discount_minor: 0,
+        };
+        let t = price_order(idr, &[l], 0).unwrap();
+        assert_eq!(t.total_minor, 2_153_100);
+        assert_eq!(t.tax_minor % 100, 0);
+        let e = price_order(idr, &[l], 50).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an order discount must be a multiple of 1.00 IDR in this currency"
         );
     }
 
@@ -448,6 +540,49 @@ mod tests {
             }
             // Reproducible: pricing the same input twice gives the same totals.
             prop_assert_eq!(price_order(eur(), &lines, disc).unwrap(), t);
+        }
+
+        #[test]
+        fn coarse_units_keep_every_amount_whole_and_the_sums_exact(
+            specs in proptest::collection::vec((0i64..10_000_000, 1i64..50_000, 0i64..300_000, any::<bool>()), 1..20),
+            disc_units in 0i64..1_000,
+        ) {
+            let idr = Currency::parse("IDR").unwrap();
+            let lines: Vec<LineInput> = specs.iter().map(|(p, q, r, incl)| LineInput {
+                unit_price_minor: *p,
+                quantity: Quantity::parse(*q, true).unwrap(),
+                tax: TaxRate::new(*r, if *incl { TaxMode::Inclusive } else { TaxMode::Exclusive }).unwrap(),
+                discount_minor: 0,
+            }).collect();
+            let base: i64 = price_order(idr, &lines, 0).unwrap().lines.iter().map(|l| l.gross_minor).sum();
+            let disc = (disc_units * 100).min(base);
+            let t = price_order(idr, &lines, disc).unwrap();
+            prop_assert_eq!(t.total_minor, t.lines.iter().map(|l| l.total_minor).sum::<i64>());
+            prop_assert_eq!(t.discount_minor, disc);
+            for l in &t.lines {
+                for v in [l.gross_minor, l.order_discount_minor, l.net_minor, l.tax_minor, l.total_minor] {
+                    prop_assert_eq!(v % 100, 0);
+                }
+            }
+        }
+
+        #[test]
+        fn cash_payments_less_their_rounding_pay_the_total_exactly(
+            due in 1i64..10_000_000, card_frac in 0.0f64..1.0, code in prop::sample::select(vec!["CHF", "SEK", "EUR", "DKK", "IDR"]),
+        ) {
+            let c = Currency::parse(code).unwrap();
+            let card = ((due as f64) * card_frac) as i64;
+            let rest = due - card;
+            let cash = crate::currency::round_to(rest, c.cash_rounding());
+            let mut tenders = Vec::new();
+            if card > 0 { tenders.push(pay(PaymentMethod::Card, card, None)); }
+            if cash > 0 { tenders.push(pay(PaymentMethod::Cash, cash, None)); }
+            if let Ok(p) = settle_payments(c, due, &tenders) {
+                prop_assert_eq!(p.iter().map(|x| x.amount_minor - x.rounding_minor).sum::<i64>(), due);
+                prop_assert!(p.iter().all(|x| x.rounding_minor.abs() * 2 <= c.cash_rounding()));
+            } else {
+                prop_assert!(cash == 0 && rest > 0, "only a cash part that rounds to nothing is refused");
+            }
         }
 
         #[test]

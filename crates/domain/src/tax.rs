@@ -48,15 +48,23 @@ impl TaxRate {
     /// Splits a line amount (in the price's own basis) into (net, tax, gross).
     /// Tax is rounded once per line, half away from zero.
     pub fn split(&self, amount: i64) -> (i64, i64, i64) {
+        self.split_in(amount, 1)
+    }
+
+    /// [`TaxRate::split`] with the tax rounded to a multiple of `unit` minor
+    /// units (a currency whose totals are rounded coarser than its minor
+    /// unit); `amount` is such a multiple already.
+    pub fn split_in(&self, amount: i64, unit: i64) -> (i64, i64, i64) {
+        let unit = i128::from(unit.max(1));
         let a = amount as i128;
         let p = self.ppm as i128;
         match self.mode {
             TaxMode::Inclusive => {
-                let tax = div_round(a * p, 1_000_000 + p) as i64;
+                let tax = (div_round(a * p, (1_000_000 + p) * unit) * unit) as i64;
                 (amount - tax, tax, amount)
             }
             TaxMode::Exclusive => {
-                let tax = div_round(a * p, 1_000_000) as i64;
+                let tax = (div_round(a * p, 1_000_000 * unit) * unit) as i64;
                 (amount, tax, amount + tax)
             }
         }

@@ -273,6 +273,27 @@ fn check_text(what: &str, s: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// A shelf price: in range, and in whole rounding units of the store's
+/// currency (whole rupiah in an IDR store).
+fn check_price(node: &Node, price_minor: i64) -> Result<()> {
+    use outpost_domain::{DomainError, Money};
+    if !(0..=outpost_domain::money::MAX_MINOR).contains(&price_minor) {
+        return Err(DomainError::AmountOutOfRange.into());
+    }
+    let unit = node.currency.rounding();
+    if price_minor % unit != 0 {
+        return Err(DomainError::NotInRoundingUnit {
+            what: "a price",
+            unit: Money {
+                minor: unit,
+                currency: node.currency,
+            },
+        }
+        .into());
+    }
+    Ok(())
+}
+
 pub fn create_product(
     conn: &mut AnyConnection,
     node: &Node,
@@ -285,9 +306,7 @@ pub fn create_product(
     for c in &p.barcodes {
         check_text("barcode", c, 64)?;
     }
-    if !(0..=outpost_domain::money::MAX_MINOR).contains(&p.price_minor) {
-        return Err(outpost_domain::DomainError::AmountOutOfRange.into());
-    }
+    check_price(node, p.price_minor)?;
     write_tx(conn, |conn| {
         insert_product(conn, node, actor, &p, node.tick())
     })
@@ -364,10 +383,8 @@ pub fn update_product(
     if let Some(n) = &name {
         check_text("name", n, 200)?;
     }
-    if let Some(p) = price_minor
-        && !(0..=outpost_domain::money::MAX_MINOR).contains(&p)
-    {
-        return Err(outpost_domain::DomainError::AmountOutOfRange.into());
+    if let Some(p) = price_minor {
+        check_price(node, p)?;
     }
     write_tx(conn, |conn| {
         let before = by_id(conn, node, id)?;

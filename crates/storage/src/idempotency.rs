@@ -36,6 +36,17 @@ pub fn lookup(
     }
 }
 
+/// The committed answer under `(device, key)`, whatever request it was for
+/// (a till asking what became of a request whose answer it lost).
+pub fn answer(conn: &mut AnyConnection, device_id: &str, key: &str) -> Result<Option<Stored>> {
+    Ok(k::table
+        .find((device_id, key))
+        .select((k::status_code, k::response_body))
+        .first::<(i32, String)>(conn)
+        .optional()?
+        .map(|(status_code, body)| Stored { status_code, body }))
+}
+
 /// Claims `(device, key)` first thing in the transaction that makes the change.
 /// A concurrent twin blocks here (PostgreSQL) or finds the committed claim
 /// (SQLite) and fails with [`StorageError::IdempotencyRace`] before doing any

@@ -49,21 +49,38 @@ pub struct StoreSettings {
     pub name: String,
     pub utc_offset_minutes: i32,
     pub default_company_id: String,
+    /// How the store writes numbers ("de-DE"); the currency's usual locale
+    /// unless the store chose one.
+    pub locale: String,
 }
 
 fn store_settings(conn: &mut AnyConnection, store_id: &str) -> Result<StoreSettings> {
-    let (name, utc_offset_minutes, default_company_id) = stores::table
+    let (name, utc_offset_minutes, default_company_id, locale, currency): (
+        String,
+        i32,
+        String,
+        String,
+        String,
+    ) = stores::table
         .find(store_id)
         .select((
             stores::name,
             stores::utc_offset_minutes,
             stores::default_company_id,
+            stores::locale,
+            stores::currency,
         ))
         .first(conn)?;
+    let locale = if outpost_domain::NumberFormat::get(&locale).is_some() {
+        locale
+    } else {
+        Currency::parse(&currency)?.info().locale.to_owned()
+    };
     Ok(StoreSettings {
         name,
         utc_offset_minutes,
         default_company_id,
+        locale,
     })
 }
 

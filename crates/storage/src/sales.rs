@@ -146,6 +146,11 @@ pub struct PaymentRow {
     pub reference: String,
     pub shift_id: String,
     pub created_at: i64,
+    /// `amount_minor` less what the payment paid of the order (or, for a
+    /// refund, was owed): a cash payment's rounding to the cash unit.
+    /// Absent (0) in events written before schema version 2.
+    #[serde(default)]
+    pub rounding_minor: i64,
 }
 
 /// An order with everything a receipt needs.
@@ -676,7 +681,7 @@ pub(crate) fn draft(
     let settled = if req.payments.is_empty() {
         Vec::new()
     } else {
-        settle_payments(totals.total_minor, &pay_inputs)?
+        settle_payments(node.currency, totals.total_minor, &pay_inputs)?
     };
     if req
         .payments
@@ -894,6 +899,7 @@ fn payment_rows(
             reference: r.reference.clone(),
             shift_id: shift_id.to_owned(),
             created_at: now,
+            rounding_minor: s.rounding_minor,
         })
         .collect()
 }
@@ -991,6 +997,7 @@ fn payments_table(pays: &[PaymentRow]) -> Table {
             ("reference", Col::text(pays, |p| &p.reference)),
             ("shift_id", Col::text(pays, |p| &p.shift_id)),
             ("created_at", Col::big(pays, |p| p.created_at)),
+            ("rounding_minor", Col::big(pays, |p| p.rounding_minor)),
         ],
     )
 }
@@ -1034,7 +1041,7 @@ pub fn pay(
         }
         let shift = open_shift(conn, &device_id)?;
         let inputs: Vec<PaymentInput> = reqs.iter().map(PaymentRequest::input).collect();
-        let settled = settle_payments(o.order.total_minor, &inputs)?;
+        let settled = settle_payments(node.currency, o.order.total_minor, &inputs)?;
         insert_payments(conn, order_id, &shift.id, "payment", reqs, &settled)?;
         diesel::update(orders::table.find(order_id))
             .set(orders::status.eq("paid"))
@@ -1074,6 +1081,20 @@ pub fn void(
 ) -> Result<Order> {
     let approved_by = approver(conn, node, actor, approval, Permission::VoidLine, "void")?;
     write_tx(conn, |conn| {
+        void_in(conn, node, actor, order_id, &approved_by, reason)
+    })
+}
+
+/// [`void`] inside the caller's write transaction, approval settled.
+pub(crate) fn void_in(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    order_id: &str,
+    approved_by: &str,
+    reason: &str,
+) -> Result<Order> {
+    {
         let o = lock_order(conn, order_id)?;
         if o.order.status != "open" {
             return Err(StorageError::Conflict(format!(
@@ -1105,7 +1126,7 @@ pub fn void(
         let o = get(conn, order_id)?;
         sales_event(conn, node, actor, &o, "order.voided")?;
         Ok(o)
-    })
+    }
 }
 
 /// Takes one line off an open order (a tab) and re-prices the rest: needs a
@@ -1232,6 +1253,7 @@ pub struct Returned {
 /// (two `sales` event payloads): each line's returned quantity with the same
 /// share `refund` computed, and the refund's payments.
 pub fn returned(before: &Order, after: &Order) -> (Vec<Returned>, Vec<PaymentRow>) {
+    let unit = outpost_domain::Currency::parse(&after.order.currency).map_or(1, |c| c.rounding());
     let lines = after
         .lines
         .iter()
@@ -1246,8 +1268,8 @@ pub fn returned(before: &Order, after: &Order) -> (Vec<Returned>, Vec<PaymentRow
                 line_no: l.line_no,
                 name: l.name.clone(),
                 qty_milli: qty,
-                amount_minor: share(l.total_minor, done, qty, l.qty_milli),
-                tax_minor: share(l.tax_minor, done, qty, l.qty_milli),
+                amount_minor: share(l.total_minor, done, qty, l.qty_milli, unit),
+                tax_minor: share(l.tax_minor, done, qty, l.qty_milli, unit),
                 tax_ppm: l.tax_ppm,
             })
         })
@@ -1263,8 +1285,15 @@ pub fn returned(before: &Order, after: &Order) -> (Vec<Returned>, Vec<PaymentRow
 
 /// The share of `whole` for quantities `done..done+qty` of `of`, computed so a
 /// line returned in several parts refunds exactly its total.
-fn share(whole: i64, done: i64, qty: i64, of: i64) -> i64 {
-    let at = |q: i64| div_round(whole as i128 * q as i128, of as i128) as i64;
+/// The part of `whole` that `qty` of `of` returned after `done` come to, in
+/// multiples of `unit` (the shares of every return add up to `whole`).
+fn share(whole: i64, done: i64, qty: i64, of: i64, unit: i64) -> i64 {
+    let at = |q: i64| {
+        outpost_domain::round_to(
+            div_round(whole as i128 * q as i128, of as i128) as i64,
+            unit,
+        )
+    };
     at(done + qty) - at(done)
 }
 
@@ -1307,6 +1336,7 @@ pub fn refund(
             )));
         }
         let shift = open_shift(conn, &device_id)?;
+        let unit = node.currency.rounding();
         let by_id: HashMap<&str, &LineRow> = o.lines.iter().map(|l| (l.id.as_str(), l)).collect();
         let mut out = Vec::new();
         let mut pending: HashMap<&str, i64> = HashMap::new();
@@ -1324,8 +1354,8 @@ pub fn refund(
             out.push(RefundLine {
                 line_id: lid.clone(),
                 qty_milli: *qty,
-                amount_minor: share(l.total_minor, done, *qty, l.qty_milli),
-                tax_minor: share(l.tax_minor, done, *qty, l.qty_milli),
+                amount_minor: share(l.total_minor, done, *qty, l.qty_milli, unit),
+                tax_minor: share(l.tax_minor, done, *qty, l.qty_milli, unit),
             });
             *pending.entry(lid.as_str()).or_default() += qty;
         }
@@ -1344,11 +1374,18 @@ pub fn refund(
                 card_type: String::new(),
                 reference: String::new(),
             };
+            // Cash out of the drawer is rounded like cash into it.
+            let paid_out = if p.method == PaymentMethod::Cash {
+                outpost_domain::round_to(amount, node.currency.cash_rounding())
+            } else {
+                amount
+            };
             let settled = settle_payments(
+                node.currency,
                 amount,
                 &[PaymentInput {
                     method: p.method,
-                    amount_minor: amount,
+                    amount_minor: paid_out,
                     tendered_minor: None,
                 }],
             )?;
@@ -1391,8 +1428,15 @@ mod tests {
     #[test]
     fn partial_returns_add_up_to_the_line_total() {
         // 3 items for 10.00: returned one at a time → 3.33 + 3.34 + 3.33 = 10.00
-        let parts: Vec<i64> = (0..3).map(|i| share(1000, i * 1000, 1000, 3000)).collect();
+        let parts: Vec<i64> = (0..3)
+            .map(|i| share(1000, i * 1000, 1000, 3000, 1))
+            .collect();
         assert_eq!(parts.iter().sum::<i64>(), 1000);
-        assert_eq!(share(1000, 0, 3000, 3000), 1000);
+        assert_eq!(share(1000, 0, 3000, 3000, 1), 1000);
+        assert_eq!(share(30_000, 0, 1000, 3000, 100), 10_000);
+        let idr: Vec<i64> = (0..3)
+            .map(|i| share(10_000, i * 1000, 1000, 3000, 100))
+            .collect();
+        assert_eq!(idr, vec![3_300, 3_400, 3_300], "whole units that add up");
     }
 }

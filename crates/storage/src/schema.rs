@@ -31,6 +31,7 @@ diesel::table! {
         currency -> Text,
         utc_offset_minutes -> Integer,
         default_company_id -> Text,
+        locale -> Text,
     }
 }
 
@@ -222,6 +223,7 @@ diesel::table! {
         reference -> Text,
         shift_id -> Text,
         created_at -> BigInt,
+        rounding_minor -> BigInt,
     }
 }
 

@@ -17,6 +17,8 @@ pub struct StoreSetup {
     pub currency: String,
     pub utc_offset_minutes: i32,
     pub company_name: String,
+    /// How the store writes numbers ("de-CH"); "" = the currency's usual.
+    pub locale: String,
 }
 
 impl StoreSetup {
@@ -29,6 +31,7 @@ impl StoreSetup {
             currency: "EUR".into(),
             utc_offset_minutes: 60,
             company_name: "Outpost Market GmbH".into(),
+            locale: String::new(),
         }
     }
 }
@@ -41,6 +44,17 @@ pub fn is_set_up(conn: &mut AnyConnection) -> Result<bool> {
 /// Creates the node, store and its first company. Does nothing when already set up.
 pub fn setup(conn: &mut AnyConnection, s: &StoreSetup) -> Result<bool> {
     Currency::parse(&s.currency)?;
+    if !s.locale.is_empty() && outpost_domain::NumberFormat::get(&s.locale).is_none() {
+        let known: Vec<&str> = outpost_domain::locale::LOCALES
+            .iter()
+            .map(|l| l.locale)
+            .collect();
+        return Err(StorageError::Unprocessable(format!(
+            "store.locale {:?} is not one Outpost writes numbers for; use one of {}",
+            s.locale,
+            known.join(", ")
+        )));
+    }
     let code_ok = !s.code.is_empty()
         && s.code.len() <= 8
         && s.code.chars().all(|c| c.is_ascii_alphanumeric());
@@ -75,6 +89,7 @@ pub fn setup(conn: &mut AnyConnection, s: &StoreSetup) -> Result<bool> {
                 stores::currency.eq(&s.currency),
                 stores::utc_offset_minutes.eq(s.utc_offset_minutes),
                 stores::default_company_id.eq(&company),
+                stores::locale.eq(&s.locale),
             ))
             .execute(conn)?;
         for (code, name, ppm) in [

@@ -187,91 +187,155 @@ pub struct MethodTotal {
     pub amount_minor: i64,
 }
 
-/// X report (shift still open) or Z report (closed): what the drawer should hold.
+/// An order of the shift that nobody paid yet (a tab).
+#[derive(Debug, Clone, Serialize, Queryable)]
+pub struct OpenOrder {
+    pub id: String,
+    pub number: String,
+    pub total_minor: i64,
+}
+
+/// X report (shift still open) or Z report (closed). Every figure comes from
+/// the shift's own payments, refunds and cash movements, so the report
+/// reconciles by construction: an order counts in the shift its payment was
+/// taken in (an unpaid tab counts nowhere until it is paid), and
+/// `sales − refunds = Σ payments − Σ refunds paid out − rounding`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub kind: &'static str,
     pub shift: Shift,
     pub currency: &'static str,
+    /// Orders paid in this shift.
     pub orders: i64,
+    /// What those orders came to (payments less their cash rounding).
     pub sales_total_minor: i64,
+    /// The tax in those orders.
     pub tax_total_minor: i64,
+    /// What refunds in this shift gave back (before cash rounding).
+    pub refunds_total_minor: i64,
+    /// Money taken, by method (cash as rounded, before change).
     pub payments: Vec<MethodTotal>,
+    /// Money paid out for refunds, by method.
     pub refunds: Vec<MethodTotal>,
+    /// Cash rounding, net: what payments took beyond what was owed, less
+    /// what refunds paid out beyond it (payments − refunds − rounding =
+    /// sales − refunds, to the unit).
+    pub rounding_minor: i64,
     pub cash_in_out_minor: i64,
     pub expected_cash_minor: i64,
     pub counted_cash_minor: Option<i64>,
     pub difference_minor: Option<i64>,
+    /// Orders opened in this shift and still unpaid: not sales. A shift
+    /// closes with them only when someone decides (void, or carry over).
+    pub open_orders: Vec<OpenOrder>,
+}
+
+fn add(list: &mut Vec<MethodTotal>, method: String, amount: i64) {
+    match list.iter_mut().find(|m| m.method == method) {
+        Some(m) => {
+            m.count += 1;
+            m.amount_minor += amount;
+        }
+        None => list.push(MethodTotal {
+            method,
+            count: 1,
+            amount_minor: amount,
+        }),
+    }
 }
 
 pub fn report(conn: &mut AnyConnection, node: &Node, shift_id: &str) -> Result<Report> {
     let shift = get(conn, shift_id)?;
-    let (count, total, tax): (i64, Option<i64>, Option<i64>) = orders::table
-        .filter(orders::shift_id.eq(shift_id))
-        .filter(orders::status.ne("voided"))
-        .select((
-            diesel::dsl::count_star(),
-            sum_i64("total_minor"),
-            sum_i64("tax_minor"),
-        ))
-        .first(conn)?;
-    let rows: Vec<(String, String, i64)> = payments::table
+    let rows: Vec<(String, String, String, i64, i64)> = payments::table
         .filter(payments::shift_id.eq(shift_id))
-        .select((payments::kind, payments::method, payments::amount_minor))
+        .select((
+            payments::order_id,
+            payments::kind,
+            payments::method,
+            payments::amount_minor,
+            payments::rounding_minor,
+        ))
         .load(conn)?;
-    let mut pays: Vec<MethodTotal> = Vec::new();
-    let mut refunds: Vec<MethodTotal> = Vec::new();
+    let (mut pays, mut refunds) = (Vec::new(), Vec::new());
+    let (mut sales, mut refunded, mut rounding) = (0i64, 0i64, 0i64);
     let mut cash = shift.opening_float_minor;
-    for (kind, method, amount) in rows {
-        let list = if kind == "refund" {
-            &mut refunds
+    let mut paid_orders: Vec<String> = Vec::new();
+    for (order_id, kind, method, amount, round) in rows {
+        let is_cash = method == "cash";
+        if kind == "refund" {
+            // Paid out `round` more than owed: that much less in the drawer.
+            rounding -= round;
+            refunded += amount - round;
+            cash -= if is_cash { amount } else { 0 };
+            add(&mut refunds, method, amount);
         } else {
-            &mut pays
-        };
-        if method == "cash" {
-            cash += if kind == "refund" { -amount } else { amount };
-        }
-        match list.iter_mut().find(|m| m.method == method) {
-            Some(m) => {
-                m.count += 1;
-                m.amount_minor += amount;
-            }
-            None => list.push(MethodTotal {
-                method,
-                count: 1,
-                amount_minor: amount,
-            }),
+            rounding += round;
+            sales += amount - round;
+            cash += if is_cash { amount } else { 0 };
+            add(&mut pays, method, amount);
+            paid_orders.push(order_id);
         }
     }
+    paid_orders.sort_unstable();
+    paid_orders.dedup();
+    let tax: Option<i64> = if paid_orders.is_empty() {
+        None
+    } else {
+        orders::table
+            .filter(orders::id.eq_any(&paid_orders))
+            .select(sum_i64("tax_minor"))
+            .first(conn)?
+    };
     let moved: Option<i64> = cash_movements::table
         .filter(cash_movements::shift_id.eq(shift_id))
         .select(sum_i64("amount_minor"))
         .first(conn)?;
     let moved = moved.unwrap_or(0);
     cash += moved;
+    let open_orders = orders::table
+        .filter(orders::shift_id.eq(shift_id))
+        .filter(orders::status.eq("open"))
+        .order(orders::number)
+        .select((orders::id, orders::number, orders::total_minor))
+        .load::<OpenOrder>(conn)?;
     Ok(Report {
         kind: if shift.closed_at.is_some() { "Z" } else { "X" },
         currency: node.currency.code(),
-        orders: count,
-        sales_total_minor: total.unwrap_or(0),
+        orders: paid_orders.len() as i64,
+        sales_total_minor: sales,
         tax_total_minor: tax.unwrap_or(0),
+        refunds_total_minor: refunded,
         payments: pays,
         refunds,
+        rounding_minor: rounding,
         cash_in_out_minor: moved,
         expected_cash_minor: cash,
         counted_cash_minor: shift.counted_cash_minor,
         difference_minor: shift.counted_cash_minor.map(|c| c - cash),
+        open_orders,
         shift,
     })
 }
 
-/// Closes a shift with the counted cash and returns its Z report.
+/// What to do with a shift's unpaid orders when it closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenOrders {
+    /// Void them (needs the void permission; audited, goods back in stock).
+    Void,
+    /// Leave them open to be paid in a later shift (audited, listed on the Z).
+    CarryOver,
+}
+
+/// Closes a shift with the counted cash and returns its Z report. A shift
+/// with unpaid orders closes only with a decision for them.
 pub fn close(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,
     shift_id: &str,
     counted_minor: i64,
+    open_orders: Option<OpenOrders>,
 ) -> Result<Report> {
     actor.require(Permission::ManageShifts, "close a shift (Z report)")?;
     if !(0..=MAX_MINOR).contains(&counted_minor) {
@@ -279,12 +343,60 @@ pub fn close(
             "counted cash must be zero or positive".into(),
         ));
     }
+    if open_orders == Some(OpenOrders::Void) {
+        actor.require(Permission::VoidLine, "void the shift's open orders")?;
+    }
     write_tx(conn, |conn| {
         let s = get(conn, shift_id)?;
         if s.closed_at.is_some() {
             return Err(StorageError::Conflict(
                 "this shift is already closed".into(),
             ));
+        }
+        let open = report(conn, node, shift_id)?.open_orders;
+        match (open.is_empty(), open_orders) {
+            (true, _) => {}
+            (false, None) => {
+                let list: Vec<String> = open
+                    .iter()
+                    .map(|o| {
+                        let total = outpost_domain::Money {
+                            minor: o.total_minor,
+                            currency: node.currency,
+                        };
+                        format!("{} ({})", o.number, total.in_locale(&node.store().locale))
+                    })
+                    .collect();
+                return Err(StorageError::Conflict(format!(
+                    "{} unpaid order(s) of this shift are not sales: {}. Take payment, or close with \"open_orders\": \"void\" or \"carry_over\"",
+                    open.len(),
+                    list.join(", ")
+                )));
+            }
+            (false, Some(OpenOrders::Void)) => {
+                for o in &open {
+                    crate::sales::void_in(
+                        conn,
+                        node,
+                        actor,
+                        &o.id,
+                        &actor.staff_id,
+                        "open at shift close",
+                    )?;
+                }
+            }
+            (false, Some(OpenOrders::CarryOver)) => {
+                for o in &open {
+                    audit::by(
+                        conn,
+                        node,
+                        actor,
+                        "order.carried_over",
+                        &o.id,
+                        serde_json::json!({"number": o.number, "shift_id": shift_id}),
+                    )?;
+                }
+            }
         }
         let expected = report(conn, node, shift_id)?.expected_cash_minor;
         diesel::update(shifts::table.find(shift_id))

@@ -90,7 +90,15 @@ fn on_postgres_a_registers_numbers_stay_gapless_with_two_processes_selling_on_it
 
     // The other process closes the shift: the next sale here is refused
     // and writes nothing.
-    shifts::close(&mut s.db.conn().unwrap(), &other, &manager, &shift.id, 0).unwrap();
+    shifts::close(
+        &mut s.db.conn().unwrap(),
+        &other,
+        &manager,
+        &shift.id,
+        0,
+        None,
+    )
+    .unwrap();
     let refused = sales::create_sale(
         &mut s.db.conn().unwrap(),
         &s.node,

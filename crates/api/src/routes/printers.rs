@@ -402,14 +402,8 @@ async fn receipt_png(
         })
         .await?;
     let store = state.node.store();
-    let r = crate::printing::receipt(
-        &order,
-        &store.name,
-        cashier,
-        store.utc_offset_minutes,
-        &state.settings.printing.footer,
-    )
-    .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e)))?;
+    let r = crate::printing::receipt(&order, &store, cashier, &state.settings.printing.footer)
+        .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e)))?;
     let row = hardware::receipt_target(&state.settings.printing, &all, &device).and_then(|t| t.row);
     let png = web::block(move || -> Result<Vec<u8>, String> {
         let profile = match &row {

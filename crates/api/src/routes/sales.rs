@@ -3,9 +3,9 @@
 
 use crate::auth::{Bearer, Signed, idempotency_key};
 use crate::body::Json;
-use crate::problem::ApiResult;
+use crate::problem::{ApiError, ApiResult};
 use crate::routes::Page;
-use crate::state::AppState;
+use crate::state::{AppState, Writing};
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use outpost_domain::PaymentMethod;
 use outpost_storage::StorageError;
@@ -18,6 +18,7 @@ use serde::Deserialize;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orders", web::post().to(create))
         .route("/orders/quote", web::post().to(quote))
+        .route("/orders/by-key/{key}", web::get().to(by_key))
         .route("/orders", web::get().to(list))
         .route("/orders/{id}", web::get().to(get))
         .route("/orders/{id}/payments", web::post().to(pay))
@@ -156,12 +157,50 @@ async fn create(
     let sha = body.sha256;
     let sale = SaleRequest::try_from(body.value)?;
     let writer = state.sales.clone();
+    // Marked before the blocking work is queued and cleared when it is
+    // over, whether or not this request is still there to hear it.
+    let writing = Writing::start(&state, &key);
     let a = state
         .blocking(move |db, n| {
+            let _writing = writing;
             writer.create_sale(db, n, Seller::Session(who.token()), &key, &sha, sale)
         })
         .await?;
     Ok(answer(a, Some(&state.metrics)))
+}
+
+/// What became of the sale sent under an idempotency key from this
+/// register, for a till whose answer was lost: `committed` (with the
+/// order), `pending` (still being written: ask again), or `unknown` (no sale
+/// was made under it here: nothing was charged, and sending it again with
+/// the same key is safe).
+async fn by_key(
+    state: web::Data<AppState>,
+    who: Signed,
+    key: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let key = key.into_inner();
+    if uuid::Uuid::parse_str(&key).is_err() {
+        return Err(ApiError::BadRequest("the key is not a UUID".into()));
+    }
+    let device = who.actor.device()?.to_owned();
+    let pending = state.in_flight.contains(&key);
+    let k = key.clone();
+    let stored = state
+        .db(move |c, _| outpost_storage::idempotency::answer(c, &device, &k))
+        .await?;
+    let body = match stored {
+        Some(s) if s.status_code >= 200 && s.status_code < 300 => {
+            let order: serde_json::Value =
+                serde_json::from_str(&s.body).unwrap_or(serde_json::Value::Null);
+            serde_json::json!({"state": "committed", "status": s.status_code, "order": order})
+        }
+        _ if pending => serde_json::json!({"state": "pending"}),
+        _ => serde_json::json!({"state": "unknown"}),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
 }
 
 /// Prices a cart exactly as a sale would, writing nothing: the till's display.

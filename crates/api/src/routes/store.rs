@@ -11,7 +11,8 @@ use outpost_storage::{audit, kitchen, outbox, relay, shifts, stock};
 use serde::Deserialize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/shifts", web::get().to(list_shifts))
+    cfg.route("/money", web::get().to(money))
+        .route("/shifts", web::get().to(list_shifts))
         .route("/shifts", web::post().to(open_shift))
         .route("/shifts/current", web::get().to(current_shift))
         .route("/shifts/current/cash", web::post().to(cash))
@@ -101,10 +102,45 @@ async fn report(
     Ok(HttpResponse::Ok().json(r))
 }
 
+/// How this store's money is written and counted: the currency's entry in
+/// the table every formatter reads (exponent, rounding units, notes and
+/// coins) and the store's locale with its marks. Public: the pages read it
+/// before anyone signs in, and it is no secret.
+async fn money(state: web::Data<AppState>) -> HttpResponse {
+    let c = state.node.currency.info();
+    let locale = state.node.store().locale;
+    let nf = outpost_domain::NumberFormat::get(&locale);
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-cache"))
+        .json(serde_json::json!({
+            "currency": c.code,
+            "exponent": c.exponent,
+            "rounding_minor": c.rounding,
+            "cash_rounding_minor": c.cash_rounding,
+            "symbol": c.symbol,
+            "notes": c.notes,
+            "coins": c.coins,
+            "locale": locale,
+            "decimal": nf.map(|n| n.decimal.to_string()),
+            "group": nf.map(|n| n.group.to_string()),
+        }))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     counted_cash_minor: i64,
+    /// What to do with the shift's unpaid orders, when it has any: without
+    /// a decision the close is refused (409) with the list.
+    #[serde(default)]
+    open_orders: Option<OpenOrdersChoice>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenOrdersChoice {
+    Void,
+    CarryOver,
 }
 
 async fn close(
@@ -114,9 +150,13 @@ async fn close(
     body: Json<CloseBody>,
 ) -> ApiResult<HttpResponse> {
     let counted = body.value.counted_cash_minor;
+    let open = body.value.open_orders.map(|c| match c {
+        OpenOrdersChoice::Void => shifts::OpenOrders::Void,
+        OpenOrdersChoice::CarryOver => shifts::OpenOrders::CarryOver,
+    });
     Ok(HttpResponse::Ok().json(
         state
-            .write(move |c, n| shifts::close(c, n, &who.actor, &id, counted))
+            .write(move |c, n| shifts::close(c, n, &who.actor, &id, counted, open))
             .await?,
     ))
 }

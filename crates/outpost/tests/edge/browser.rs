@@ -185,7 +185,7 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let total = milk_price + bread_price;
-    let want = format!("{}.{:02} EUR", total / 100, total % 100);
+    let want = format!("{} EUR", crate::helpers::euros(total));
     let deadline = Instant::now() + Duration::from_secs(10);
     while text(&c, "#totals")
         .await
@@ -213,7 +213,7 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
     let change = 2000 - total;
     assert_eq!(
         text(&c, "#receipt-change").await,
-        format!("{}.{:02} EUR", change / 100, change % 100)
+        format!("{} EUR", crate::helpers::euros(change))
     );
     let receipt = text(&c, "#receipt-text").await;
     assert!(

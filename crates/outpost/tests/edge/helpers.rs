@@ -486,6 +486,22 @@ pub async fn within<F: std::future::Future<Output = bool>>(
     }
 }
 
+/// Euro cents as the demo store (EUR, so de-DE) writes them: "1.234,50".
+/// Written out here, not with the code under test.
+pub fn euros(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let (whole, cents) = (minor.abs() / 100, minor.abs() % 100);
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped},{cents:02}")
+}
+
 pub fn key() -> String {
     uuid::Uuid::now_v7().to_string()
 }

@@ -847,7 +847,7 @@ async fn a_paid_sale_prints_its_receipt_once_with_the_drawer_for_cash(b: Backend
     assert_eq!(jobs[1]["page"]["drawer_kicks"], 0, "a card sale does not");
     let text = jobs[0]["text"].as_str().unwrap();
     let total = cash.body["total_minor"].as_i64().unwrap();
-    let total = format!("{}.{:02}", total / 100, total % 100);
+    let total = crate::helpers::euros(total);
     assert!(
         text.lines()
             .any(|l| l.starts_with("TOTAL") && l.ends_with(&total)),
@@ -977,7 +977,7 @@ async fn kitchen_tickets_cancellations_and_refund_receipts_print_from_the_api(b:
         3,
         "no receipt for the voided open order: {jobs:?}"
     );
-    let amount = |minor: i64| format!("-{}.{:02}", minor / 100, minor % 100);
+    let amount = |minor: i64| crate::helpers::euros(-minor);
     for (job, qty, method, kicks) in [
         (&jobs[1], 1, "Cash refunded", 2),
         (&jobs[2], 2, "Card refunded", 0),
@@ -1130,7 +1130,7 @@ async fn a_sale_refunded_before_its_receipt_printed_still_prints_as_paid() {
         jobs[0]["text"].as_str().unwrap(),
         jobs[1]["text"].as_str().unwrap(),
     );
-    let total = format!("{}.{:02}", 3 * price / 100, 3 * price % 100);
+    let total = crate::helpers::euros(3 * price);
     assert!(
         paid.contains("3 x Whole milk") && !paid.contains("REFUND"),
         "{paid}"
@@ -1576,7 +1576,7 @@ async fn a_printer_added_on_the_manager_page_shows_on_the_register_in_a_browser(
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     click(&c, "#pay-cash").await;
-    let cash = format!("{}.{:02}", price / 100, price % 100);
+    let cash = crate::helpers::euros(price);
     visible(&c, "#pay-tendered")
         .await
         .send_keys(&cash)

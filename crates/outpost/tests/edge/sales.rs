@@ -54,7 +54,10 @@ async fn a_sale_is_priced_by_the_server_and_recorded_with_its_events(b: Backend)
         .expect("the sale's event");
     assert_eq!(ev["event_type"], "order.created");
     assert_eq!(ev["stream"], "sales");
-    assert_eq!(ev["schema_version"], 1);
+    assert_eq!(
+        ev["schema_version"],
+        outpost_storage::outbox::SCHEMA_VERSION
+    );
     for field in [
         "event_id",
         "store_id",

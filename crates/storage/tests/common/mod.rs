@@ -27,8 +27,12 @@ impl Drop for Store {
 }
 
 fn seeded(db: Db, dir: Option<std::path::PathBuf>) -> Store {
+    seeded_as(db, dir, &seed::StoreSetup::example())
+}
+
+fn seeded_as(db: Db, dir: Option<std::path::PathBuf>, setup: &seed::StoreSetup) -> Store {
     let mut c = db.conn().unwrap();
-    seed::demo(&mut c, &seed::StoreSetup::example()).unwrap();
+    seed::demo(&mut c, setup).unwrap();
     let node = Node::load(&mut c).unwrap();
     drop(c);
     Store { db, node, dir }
@@ -39,6 +43,44 @@ pub fn demo_store() -> Store {
     let dir = std::env::temp_dir().join(format!("outpost-store-{}", uuid::Uuid::now_v7()));
     let db = Db::open(dir.join("edge.db").to_str().unwrap(), 2).unwrap();
     seeded(db, Some(dir))
+}
+
+/// The demo store in `currency` on a SQLite file of its own.
+pub fn demo_store_in(currency: &str) -> Store {
+    let dir = std::env::temp_dir().join(format!("outpost-store-{}", uuid::Uuid::now_v7()));
+    let db = Db::open(dir.join("edge.db").to_str().unwrap(), 2).unwrap();
+    let setup = seed::StoreSetup {
+        currency: currency.into(),
+        ..seed::StoreSetup::example()
+    };
+    seeded_as(db, Some(dir), &setup)
+}
+
+/// A manager at a register of its own with an open shift (float 0), who may
+/// do everything a till does: sell, refund, void, move cash, close.
+pub fn till(s: &Store) -> Actor {
+    let mut c = s.db.conn().unwrap();
+    let people = outpost_storage::staff::list_staff(&mut c).unwrap();
+    let id = people
+        .iter()
+        .find(|m| m.role == "manager")
+        .unwrap()
+        .id
+        .clone();
+    let manager = Actor {
+        staff_id: id,
+        role: Role::Manager,
+        device_id: None,
+    };
+    let device = outpost_storage::staff::pair_device(&mut c, &s.node, &manager, "Till", "register")
+        .unwrap()
+        .device;
+    let at_till = Actor {
+        device_id: Some(device.id),
+        ..manager
+    };
+    outpost_storage::shifts::open(&mut c, &s.node, &at_till, 0).unwrap();
+    at_till
 }
 
 /// The demo store on a new PostgreSQL database.
