@@ -156,8 +156,7 @@ fn amounts(currency: &str, locale: &str) -> Result<impl Fn(i64) -> Result<String
     let locale = locale.to_owned();
     Ok(move |minor: i64| {
         Money::new(minor, cur)
-            .map(|m| m.in_locale(&locale))
-            .map(|s| s.trim_end_matches(cur.code()).trim_end().to_owned())
+            .map(|m| m.printed(&locale))
             .map_err(|e| e.to_string())
     })
 }

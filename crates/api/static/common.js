@@ -16,15 +16,21 @@ const Outpost = (() => {
     if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let res;
+    // A request that hangs (a link that went silent) is given up after
+    // opts.timeoutMs: the caller then treats it as unanswered.
+    const abort = opts.timeoutMs ? new AbortController() : null;
+    const timer = abort ? setTimeout(() => abort.abort(), opts.timeoutMs) : null;
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: abort ? abort.signal : undefined });
     } catch (e) {
+      clearTimeout(timer);
       const err = new Error("Cannot reach the store server. Check the network cable or Wi-Fi.");
       err.network = true;
       throw err;
     }
+    let text;
+    try { text = await res.text(); } catch (_) { text = ""; } finally { clearTimeout(timer); }
     if (res.status === 204) return null;
-    const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
     if (!res.ok) {
@@ -57,7 +63,11 @@ const Outpost = (() => {
   async function loadMoney() {
     const r = await fetch("/api/v1/money", { headers: { Accept: "application/json" } });
     if (!r.ok) throw new Error("Cannot read the store's currency (HTTP " + r.status + ")");
-    M = await r.json();
+    return useMoney(await r.json());
+  }
+  // Formats and parses by `m` (an /api/v1/money answer) from now on.
+  function useMoney(m) {
+    M = m;
     const o = { minimumFractionDigits: M.exponent, maximumFractionDigits: M.exponent };
     fmt = new Intl.NumberFormat(M.locale, o);
     plainFmt = new Intl.NumberFormat(M.locale, { ...o, useGrouping: false });
@@ -181,5 +191,5 @@ const Outpost = (() => {
     return listManagers;
   }
 
-  return { api, uuidv7, loadMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing };
+  return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing };
 })();

@@ -267,18 +267,20 @@
     const key = state.checkoutKey;
     try {
       // The same key on every retry of this checkout: the server never makes a second sale.
-      let order;
+      let order = null;
       try {
-        order = await api("POST", "/api/v1/orders", saleBody(payments), { idempotencyKey: key });
+        order = await api("POST", "/api/v1/orders", saleBody(payments), { idempotencyKey: key, timeoutMs: 20000 });
       } catch (e) {
         // Refused (4xx): nothing was made. Anything else — no answer, or
         // the server failing — says nothing either way: ask before saying.
         if (e.status && e.status < 500) throw e;
-        order = await truthAbout(key);
-        if (!order) {
-          $("#pay-status").textContent = "";
-          return banner("The sale did not go through: nothing was charged. Press Confirm to try again.");
-        }
+      }
+      // No answer, or one that is not the order (cut short on the way):
+      // ask what became of the sale before saying anything.
+      if (!order || !order.id) order = await truthAbout(key);
+      if (!order) {
+        $("#pay-status").textContent = "";
+        return banner("The sale did not go through: nothing was charged. Press Confirm to try again.");
       }
       paid(order);
     } catch (e) {

@@ -97,6 +97,24 @@ impl NumberFormat {
         LOCALES.iter().find(|l| l.locale == locale)
     }
 
+    /// The format for a receipt printer: the same, but a locale written in
+    /// Arabic-Indic digits prints Western digits with "." and "," (a
+    /// thermal printer's code pages hold neither those digits nor their
+    /// marks, and drawing them as pictures makes a slow, unsearchable
+    /// receipt).
+    pub fn for_print(&self) -> NumberFormat {
+        if self.arab {
+            NumberFormat {
+                arab: false,
+                decimal: '.',
+                group: ',',
+                ..*self
+            }
+        } else {
+            *self
+        }
+    }
+
     fn digit(&self, d: u8) -> char {
         if self.arab {
             char::from_u32(0x660 + u32::from(d)).unwrap_or('?')
@@ -223,6 +241,8 @@ mod tests {
         assert_eq!(nf("fr-FR").amount(123_450, 2), "1\u{202f}234,50");
         assert_eq!(nf("ja-JP").amount(4_575, 0), "4,575");
         assert_eq!(nf("ar-KW").amount(12_762, 3), "١٢٫٧٦٢");
+        assert_eq!(nf("ar-KW").for_print().amount(1_212_762, 3), "1,212.762");
+        assert_eq!(nf("de-DE").for_print(), *nf("de-DE"));
         assert_eq!(nf("id-ID").amount(457_500_000, 2), "4.575.000,00");
         assert_eq!(nf("de-DE").amount(-5, 2), "-0,05");
         assert_eq!(nf("en-US").amount(0, 0), "0");

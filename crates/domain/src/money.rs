@@ -132,6 +132,16 @@ impl Money {
             self.currency.code
         )
     }
+
+    /// The amount alone as a receipt prints it in `locale`
+    /// ([`crate::locale::NumberFormat::for_print`]).
+    pub fn printed(&self, locale: &str) -> String {
+        crate::locale::NumberFormat::get(locale)
+            .or_else(|| crate::locale::NumberFormat::get("en-US"))
+            .expect("en-US is in the table")
+            .for_print()
+            .amount(self.minor, self.currency.exponent)
+    }
 }
 
 impl fmt::Display for Money {

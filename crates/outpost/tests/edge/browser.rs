@@ -77,7 +77,7 @@ pub(crate) async fn type_into(c: &fantoccini::Client, css: &str, keys: &str) {
 }
 
 /// Clicks a manager-page tab and waits until its own content is shown.
-async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
+pub(crate) async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
     click(c, &format!("#tabs button[data-tab='{tab}']")).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -15,6 +15,7 @@ mod chain;
 mod clock;
 mod durability;
 mod link;
+mod money;
 mod realtime;
 mod sales;
 mod stack;

@@ -39,14 +39,14 @@ pub(crate) async fn wait_http(url: &str, what: &str) {
 }
 
 /// `outpost virtual-printer` on free ports.
-struct Printer {
-    port: u16,
+pub(crate) struct Printer {
+    pub(crate) port: u16,
     control: String,
     child: Child,
 }
 
 impl Printer {
-    async fn start() -> Printer {
+    pub(crate) async fn start() -> Printer {
         let (port, control) = (free_port(), free_port());
         let child = Command::new(exe())
             .args(["virtual-printer", "--listen"])
@@ -77,7 +77,7 @@ impl Printer {
     /// What the printer has received, once no connection is half-way: a job
     /// is recorded when its connection ends, a moment after hw-proxy has
     /// its last status answer and calls it printed.
-    async fn jobs(&self) -> Vec<Value> {
+    pub(crate) async fn jobs(&self) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let v = get_json(&format!("{}/jobs", self.control)).await;
@@ -112,7 +112,7 @@ pub(crate) struct Hw {
 }
 
 impl Hw {
-    async fn start(printer_port: u16, env: &[(&str, &str)]) -> Hw {
+    pub(crate) async fn start(printer_port: u16, env: &[(&str, &str)]) -> Hw {
         let mut hw = Hw::new(printer_port, env);
         hw.restart().await;
         hw
@@ -151,7 +151,7 @@ impl Hw {
         hw
     }
 
-    fn grpc_url(&self) -> String {
+    pub(crate) fn grpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.grpc_port)
     }
 
