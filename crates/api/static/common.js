@@ -66,36 +66,48 @@ const Outpost = (() => {
     return useMoney(await r.json());
   }
   // Formats and parses by `m` (an /api/v1/money answer) from now on.
+  let fullFmt = null;
+  let fullPlain = null;
   function useMoney(m) {
     M = m;
-    const o = { minimumFractionDigits: M.exponent, maximumFractionDigits: M.exponent };
-    fmt = new Intl.NumberFormat(M.locale, o);
-    plainFmt = new Intl.NumberFormat(M.locale, { ...o, useGrouping: false });
+    const o = (d) => ({ minimumFractionDigits: d, maximumFractionDigits: d });
+    // What people see: without decimals a coarse rounding unit keeps at
+    // zero (whole rupiah); the full exponent only for an amount that has them.
+    fmt = new Intl.NumberFormat(M.locale, o(M.decimals));
+    plainFmt = new Intl.NumberFormat(M.locale, { ...o(M.decimals), useGrouping: false });
+    fullFmt = new Intl.NumberFormat(M.locale, o(M.exponent));
+    fullPlain = new Intl.NumberFormat(M.locale, { ...o(M.exponent), useGrouping: false });
     return M;
   }
   function need() { if (!M) throw new Error("money used before loadMoney()"); return M; }
   // The store's currency entry and locale, as loaded.
   function moneyInfo() { return need(); }
-  // Minor units as the exact decimal string Intl reads without a float.
-  function decimal(minorAbs) {
-    const e = need().exponent;
-    const s = String(minorAbs).padStart(e + 1, "0");
+  // `units` as the exact decimal string (with `e` decimals) Intl reads
+  // without a float.
+  function decimal(units, e) {
+    const s = String(units).padStart(e + 1, "0");
     return e ? `${s.slice(0, -e)}.${s.slice(-e)}` : s;
+  }
+  function written(minor, shown, full) {
+    const m = need();
+    const a = Math.abs(minor);
+    const sign = minor < 0 ? "-" : "";
+    if (a % m.shown_step === 0) return sign + shown.format(decimal(a / m.shown_step, m.decimals));
+    return sign + full.format(decimal(a, m.exponent));
   }
   // 123450 → "1.234,50 EUR" in the store's locale; the sign is always a plain "-".
   function money(minor) {
-    const m = need();
-    return `${minor < 0 ? "-" : ""}${fmt.format(decimal(Math.abs(minor)))} ${m.currency}`;
+    return `${written(minor, fmt, fullFmt)} ${need().currency}`;
   }
   // The amount alone, without grouping: what an input field is prefilled with.
   function plain(minor) {
-    return `${minor < 0 ? "-" : ""}${plainFmt.format(decimal(Math.abs(minor)))}`;
+    return written(minor, plainFmt, fullPlain);
   }
   // What a person typed → minor units, by the store's locale and exponent;
   // null when it is not an amount (the same rules as the server's).
   function parseMoney(text) {
     const m = need();
-    const e = m.exponent;
+    const e = m.decimals;
     let t = String(text).trim().replace(/[\u0660-\u0669]/g, (d) => String(d.charCodeAt(0) - 0x660));
     const dotIsDecimal = m.group !== ".";
     let cut = -1;
@@ -112,7 +124,7 @@ const Outpost = (() => {
     if (groups.length > 1 && !indian && !(digits(groups[0]) && groups[0].length <= 3 && groups.slice(1).every((g) => g.length === 3 && digits(g)))) return null;
     const w = groups.join("");
     if (!digits(w) || (frac && !digits(frac)) || frac.length > e || w.length > 15) return null;
-    return Number(w) * 10 ** e + (frac ? Number(frac) * 10 ** (e - frac.length) : 0);
+    return (Number(w) * 10 ** e + (frac ? Number(frac) * 10 ** (e - frac.length) : 0)) * m.shown_step;
   }
   // `minor` rounded to the cash unit (CHF 0.05), half away from zero.
   function cashRound(minor) {

@@ -97,6 +97,25 @@ pub const CURRENCIES: &[CurrencyInfo] = &[
     c("ZAR", 2, 1, 10, "R", &[1000, 2000, 5000, 10000, 20000], &[10, 20, 50, 100, 200, 500], "en-ZA"),
 ];
 
+impl CurrencyInfo {
+    /// Decimals shown to people: the exponent, less those the rounding unit
+    /// makes always zero (IDR: 2 − 2 = 0, "Rp 4.575.000", not "4.575.000,00").
+    pub fn decimals(&self) -> u8 {
+        let mut d = self.exponent;
+        let mut unit = self.rounding;
+        while d > 0 && unit % 10 == 0 {
+            unit /= 10;
+            d -= 1;
+        }
+        d
+    }
+
+    /// Minor units per shown unit of the last decimal (IDR: 100).
+    pub fn shown_step(&self) -> i64 {
+        10i64.pow(u32::from(self.exponent - self.decimals()))
+    }
+}
+
 /// The entry for an ISO code.
 pub fn info(code: &str) -> Option<&'static CurrencyInfo> {
     CURRENCIES.iter().find(|c| c.code == code)
@@ -141,6 +160,20 @@ mod tests {
         assert_eq!(codes, sorted, "kept in order, once each");
         sorted.dedup();
         assert_eq!(codes.len(), sorted.len());
+    }
+
+    #[test]
+    fn a_coarse_rounding_unit_hides_decimals_that_are_always_zero() {
+        assert_eq!(
+            (
+                info("IDR").unwrap().decimals(),
+                info("IDR").unwrap().shown_step()
+            ),
+            (0, 100)
+        );
+        assert_eq!(info("EUR").unwrap().decimals(), 2);
+        assert_eq!(info("KWD").unwrap().decimals(), 3);
+        assert_eq!(info("JPY").unwrap().decimals(), 0);
     }
 
     #[test]

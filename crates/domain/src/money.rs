@@ -107,15 +107,16 @@ impl Money {
 
 impl Money {
     /// The amount without the currency code: `12.34`, `1200`, `1.250`.
+    /// Without the decimals a coarse rounding unit keeps at zero ("1 IDR"
+    /// for 100 minor units), like every other place amounts are shown.
     pub fn amount(&self) -> String {
-        let e = self.currency.exponent as u32;
-        let sign = if self.minor < 0 { "-" } else { "" };
-        let abs = self.minor.unsigned_abs();
-        if e == 0 {
-            return format!("{sign}{abs}");
-        }
-        let div = 10u64.pow(e);
-        format!("{sign}{}.{:0w$}", abs / div, abs % div, w = e as usize)
+        let nf = crate::locale::NumberFormat::get("en-US").expect("en-US is in the table");
+        // No group marks: a number that never reaches the grouping minimum.
+        let plain = crate::locale::NumberFormat {
+            min_grouping: u8::MAX,
+            ..*nf
+        };
+        self.written(&plain)
     }
 }
 
@@ -123,12 +124,9 @@ impl Money {
     /// `1.234,50 EUR` in `locale`'s way of writing numbers (a locale
     /// Outpost does not know writes as en-US does).
     pub fn in_locale(&self, locale: &str) -> String {
-        let nf = crate::locale::NumberFormat::get(locale)
-            .or_else(|| crate::locale::NumberFormat::get("en-US"))
-            .expect("en-US is in the table");
         format!(
             "{} {}",
-            nf.amount(self.minor, self.currency.exponent),
+            self.written(Self::format_of(locale)),
             self.currency.code
         )
     }
@@ -136,11 +134,34 @@ impl Money {
     /// The amount alone as a receipt prints it in `locale`
     /// ([`crate::locale::NumberFormat::for_print`]).
     pub fn printed(&self, locale: &str) -> String {
+        self.written(&Self::format_of(locale).for_print())
+    }
+
+    fn format_of(locale: &str) -> &'static crate::locale::NumberFormat {
         crate::locale::NumberFormat::get(locale)
             .or_else(|| crate::locale::NumberFormat::get("en-US"))
             .expect("en-US is in the table")
-            .for_print()
-            .amount(self.minor, self.currency.exponent)
+    }
+
+    /// The digits people see: without the decimals a coarse rounding unit
+    /// keeps at zero (whole rupiah), unless this amount has them.
+    fn written(&self, nf: &crate::locale::NumberFormat) -> String {
+        let info = self.currency.info();
+        let step = info.shown_step();
+        if self.minor % step == 0 {
+            nf.amount(self.minor / step, info.decimals())
+        } else {
+            nf.amount(self.minor, self.currency.exponent)
+        }
+    }
+
+    /// An amount a person typed in `locale`, in minor units; `None` when it
+    /// is not one (or has decimals the currency does not show).
+    pub fn parse_typed(text: &str, currency: Currency, locale: &str) -> Option<i64> {
+        let info = currency.info();
+        Self::format_of(locale)
+            .parse(text, info.decimals())?
+            .checked_mul(info.shown_step())
     }
 }
 

@@ -474,7 +474,7 @@ mod tests {
         let e = price_order(idr, &[l], 50).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "an order discount must be a multiple of 1.00 IDR in this currency"
+            "an order discount must be a multiple of 1 IDR in this currency"
         );
     }
 

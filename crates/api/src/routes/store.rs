@@ -115,6 +115,8 @@ async fn money(state: web::Data<AppState>) -> HttpResponse {
         .json(serde_json::json!({
             "currency": c.code,
             "exponent": c.exponent,
+            "decimals": c.decimals(),
+            "shown_step": c.shown_step(),
             "rounding_minor": c.rounding,
             "cash_rounding_minor": c.cash_rounding,
             "symbol": c.symbol,

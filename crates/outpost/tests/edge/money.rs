@@ -50,8 +50,10 @@ async fn the_pages_and_the_server_write_and_read_every_amount_alike() {
         .iter()
         .map(|(code, locale, e)| {
             let nf = NumberFormat::get(locale).unwrap();
-            json!({"currency": code, "locale": locale, "exponent": e, "decimal": nf.decimal.to_string(),
-                   "group": nf.group.to_string(), "cash_rounding_minor": 1, "rounding_minor": 1,
+            let info = Currency::parse(code).unwrap().info();
+            json!({"currency": code, "locale": locale, "exponent": e, "decimals": info.decimals(),
+                   "shown_step": info.shown_step(), "decimal": nf.decimal.to_string(),
+                   "group": nf.group.to_string(), "cash_rounding_minor": 1, "rounding_minor": info.rounding,
                    "notes": [100], "coins": [1]})
         })
         .collect();
@@ -70,7 +72,6 @@ async fn the_pages_and_the_server_write_and_read_every_amount_alike() {
     let mut checked = 0;
     for ((code, locale, _), row) in cases.iter().zip(got.as_array().unwrap()) {
         let currency = Currency::parse(code).unwrap();
-        let nf = NumberFormat::get(locale).unwrap();
         for (minor, r) in AMOUNTS.iter().zip(row.as_array().unwrap()) {
             let server = Money {
                 minor: *minor,
@@ -78,10 +79,11 @@ async fn the_pages_and_the_server_write_and_read_every_amount_alike() {
             }
             .in_locale(locale);
             assert_eq!(r[0], server, "{code} {locale} {minor}");
-            if *minor >= 0 {
-                let typed = server.trim_end_matches(code).trim_end();
+            // What a person types: whole shown units (whole rupiah, forint).
+            if *minor >= 0 && minor % currency.info().shown_step() == 0 {
+                let typed = server.trim_end_matches(code.as_str()).trim_end();
                 assert_eq!(r[1], json!(minor), "the page reads {typed:?} ({locale})");
-                assert_eq!(nf.parse(typed, currency.exponent()), Some(*minor));
+                assert_eq!(Money::parse_typed(typed, currency, locale), Some(*minor));
                 assert_eq!(
                     r[2],
                     json!(minor),
@@ -104,7 +106,12 @@ fn written(minor: i64, currency: &str) -> String {
         "EUR" => (2, ',', '.', false),
         "KWD" => (3, '\u{66b}', '\u{66c}', true),
         "KWD-print" => (3, '.', ',', false),
+        // Whole rupiah: two decimals stored, none shown.
+        "IDR" if minor % 100 == 0 => {
+            return written(minor / 100, "IDR-whole").replace("IDR-whole", "IDR");
+        }
         "IDR" => (2, ',', '.', false),
+        "IDR-whole" => (0, ',', '.', false),
         other => panic!("{other}"),
     };
     let scale = 10i64.pow(e);
@@ -415,6 +422,8 @@ async fn a_day_at_the_till(currency: &str) {
 
 /// Reads an amount written by [`written`] back (the test's own reading).
 fn parse_written(s: &str, currency: &str) -> i64 {
+    // Rupiah are shown whole: two decimals stored, none written.
+    let step = if currency == "IDR" { 100 } else { 1 };
     let digits: String = s
         .trim_end_matches(currency)
         .chars()
@@ -424,7 +433,7 @@ fn parse_written(s: &str, currency: &str) -> i64 {
             _ => None,
         })
         .collect();
-    digits.parse().unwrap()
+    digits.parse::<i64>().unwrap() * step
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
