@@ -246,7 +246,7 @@
   $("#pay-cash").addEventListener("click", () => openPay("cash"));
   $("#pay-card").addEventListener("click", () => openPay("card"));
   $("#pay-split").addEventListener("click", () => openPay("split"));
-  $("#pay-cancel").addEventListener("click", () => $("#pay").close());
+  $("#pay-cancel").addEventListener("click", () => { state.stopChecking = true; $("#pay-status").textContent = ""; $("#pay").close(); });
   $("#pay-tendered").addEventListener("keydown", (e) => { if (e.key === "Enter") confirmPay(); });
 
   async function confirmPay() {
@@ -308,19 +308,22 @@
   async function truthAbout(key) {
     const status = $("#pay-status");
     status.textContent = "Can't tell yet whether this sale went through — do not ring it up again. Checking…";
-    $("#pay-cancel").disabled = true;
-    try {
-      for (;;) {
-        try {
-          const r = await api("GET", "/api/v1/orders/by-key/" + key);
-          if (r.state === "committed") return r.order;
-          if (r.state === "unknown") return null;
-        } catch (e) {
-          if (e.status && e.status < 500 && e.status !== 408) throw e;
-        }
-        await new Promise((ok) => setTimeout(ok, 1000));
+    state.stopChecking = false;
+    for (;;) {
+      try {
+        const r = await api("GET", "/api/v1/orders/by-key/" + key, undefined, { timeoutMs: 10000 });
+        if (r.state === "committed") return r.order;
+        if (r.state === "unknown") return null;
+      } catch (e) {
+        if (e.status && e.status < 500 && e.status !== 408) throw e;
       }
-    } finally { $("#pay-cancel").disabled = false; }
+      if (state.stopChecking) {
+        // The cashier stopped waiting (the store server is away): the cart
+        // and its key stay, so Confirm later cannot sell it twice.
+        throw new Error("Can't tell whether this sale went through. Look in Recent orders once the store server answers, before ringing it up again; Confirm sends this same sale again safely.");
+      }
+      await new Promise((ok) => setTimeout(ok, 1000));
+    }
   }
   $("#pay-confirm").addEventListener("click", confirmPay);
   $("#receipt-done").addEventListener("click", () => { $("#receipt").close(); $("#scan").focus(); });

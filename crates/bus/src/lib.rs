@@ -175,7 +175,10 @@ async fn dead_letter(conn: &Connection, body: &[u8], reason: &str, timers: Timer
 pub struct Publisher {
     url: String,
     timers: Timers,
-    ch: Mutex<Option<(Connection, Channel)>>,
+    /// The connection in use, its channel, and which one it is (each new
+    /// connection gets the next number).
+    ch: Mutex<Option<(u64, Connection, Channel)>>,
+    opened: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -191,16 +194,17 @@ impl Publisher {
             url: url.to_owned(),
             timers,
             ch: Mutex::new(None),
+            opened: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    async fn channel(&self) -> Result<Channel> {
+    async fn channel(&self) -> Result<(u64, Channel)> {
         let mut g = self.ch.lock().await;
-        if let Some((conn, ch)) = g.as_ref()
+        if let Some((n, conn, ch)) = g.as_ref()
             && conn.status().connected()
             && ch.status().connected()
         {
-            return Ok(ch.clone());
+            return Ok((*n, ch.clone()));
         }
         let (conn, ch) = open(&self.url, self.timers).await?;
         within(
@@ -209,19 +213,27 @@ impl Publisher {
             ch.confirm_select(ConfirmSelectOptions::default()),
         )
         .await?;
+        let n = self
+            .opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let out = ch.clone();
-        *g = Some((conn, ch));
-        Ok(out)
+        *g = Some((n, conn, ch));
+        Ok((n, out))
     }
 
     /// Publishes every body as a persistent message and returns once the
     /// broker confirmed them all (each is then on disk in the quorum queue),
     /// or fails within the confirm deadline.
     pub async fn publish_all(&self, bodies: &[Vec<u8>]) -> Result<()> {
-        let r = self.try_publish_all(bodies).await;
+        let (n, ch) = self.channel().await?;
+        let r = self.try_publish_all(&ch, bodies).await;
         if r.is_err() {
-            // Start afresh next time: the channel may be half-broken.
-            if let Some((conn, _)) = self.ch.lock().await.take() {
+            // Start afresh next time: this connection may be half-broken.
+            // (Only this one: another push may have opened a fresh one.)
+            let mut g = self.ch.lock().await;
+            if g.as_ref().is_some_and(|(m, _, _)| *m == n)
+                && let Some((_, conn, _)) = g.take()
+            {
                 tokio::spawn(async move {
                     let _ = conn.close(0, "publish failed".into()).await;
                 });
@@ -230,8 +242,7 @@ impl Publisher {
         r
     }
 
-    async fn try_publish_all(&self, bodies: &[Vec<u8>]) -> Result<()> {
-        let ch = self.channel().await?;
+    async fn try_publish_all(&self, ch: &Channel, bodies: &[Vec<u8>]) -> Result<()> {
         let confirm = self.timers.confirm;
         tokio::time::timeout(confirm, async {
             let mut confirms = Vec::with_capacity(bodies.len());
@@ -359,26 +370,39 @@ where
     let limit = d.limit.max(1);
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;
-        let mut attempts = earlier_deliveries(&delivery.properties);
+        // Tries here, counted: applying it, then parking it. The broker's
+        // count of earlier deliveries also rises for messages that were
+        // only prefetched when a consumer stopped, so it alone never parks
+        // a message — unless it is so high that the message itself must be
+        // what keeps stopping its consumers (it crashes them).
+        let redelivered = earlier_deliveries(&delivery.properties);
+        let (mut applied, mut parked) = (0u32, 0u32);
+        if redelivered >= 3 * limit {
+            applied = limit;
+        }
         let mut wait = Duration::from_millis(100);
         let mut reason =
-            String::from("delivered again and again: its consumers stopped while handling it");
+            format!("delivered {redelivered} times: its consumers stopped while handling it");
         loop {
-            let r = if attempts >= 2 * limit {
+            let r = if applied < limit {
+                apply(delivery.data.clone()).await
+            } else if parked < limit {
+                dead(delivery.data.clone(), reason.clone(), redelivered + applied).await
+            } else {
                 tracing::error!(queue = DEAD_QUEUE, %reason, "a batch could not even be parked: moved to the dead-letter queue");
                 dead_letter(&conn, &delivery.data, &reason, d.timers).await?;
                 break;
-            } else if attempts >= limit {
-                dead(delivery.data.clone(), reason.clone(), attempts).await
-            } else {
-                apply(delivery.data.clone()).await
             };
             let Err(e) = r else { break };
             if e.counts() {
-                attempts += 1;
+                if applied < limit {
+                    applied += 1;
+                } else {
+                    parked += 1;
+                }
                 reason = e.to_string();
             }
-            tracing::warn!(error = %e, attempts, "could not handle a batch; retrying");
+            tracing::warn!(error = %e, applied, parked, "could not handle a batch; retrying");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
             if !ch.status().connected() {

@@ -1380,6 +1380,15 @@ pub fn refund(
             } else {
                 amount
             };
+            if paid_out == 0 {
+                let owed = outpost_domain::Money {
+                    minor: amount,
+                    currency: node.currency,
+                };
+                return Err(StorageError::Unprocessable(format!(
+                    "a cash refund of {owed} rounds to nothing in cash: refund it by card"
+                )));
+            }
             let settled = settle_payments(
                 node.currency,
                 amount,

@@ -225,8 +225,9 @@ pub struct Report {
     pub expected_cash_minor: i64,
     pub counted_cash_minor: Option<i64>,
     pub difference_minor: Option<i64>,
-    /// Orders opened in this shift and still unpaid: not sales. A shift
-    /// closes with them only when someone decides (void, or carry over).
+    /// Unpaid orders of this shift, and those carried over to it from the
+    /// register's earlier shifts: not sales. A shift closes with them only
+    /// when someone decides (void, or carry over again).
     pub open_orders: Vec<OpenOrder>,
 }
 
@@ -292,8 +293,19 @@ pub fn report(conn: &mut AnyConnection, node: &Node, shift_id: &str) -> Result<R
         .first(conn)?;
     let moved = moved.unwrap_or(0);
     cash += moved;
+    // This shift's tabs, and those carried over to it: still open from the
+    // register's shifts that closed before this one opened.
+    let earlier: Vec<String> = shifts::table
+        .filter(shifts::device_id.eq(&shift.device_id))
+        .filter(shifts::closed_at.le(shift.opened_at))
+        .select(shifts::id)
+        .load(conn)?;
     let open_orders = orders::table
-        .filter(orders::shift_id.eq(shift_id))
+        .filter(
+            orders::shift_id
+                .eq(shift_id)
+                .or(orders::shift_id.eq_any(&earlier)),
+        )
         .filter(orders::status.eq("open"))
         .order(orders::number)
         .select((orders::id, orders::number, orders::total_minor))

@@ -72,30 +72,62 @@ fn a_revoked_store_is_refused_at_once_until_it_gets_a_new_credential() {
     );
 }
 
+/// Moves a credential's life on: created `ago` ms back, expiring in `left` ms.
+fn age(db: &CloudDb, credential_id: &str, ago: i64, left: i64) {
+    let now = outpost_storage::db::now_millis();
+    diesel::sql_query(format!(
+        "UPDATE store_credentials SET created_at = {}, expires_at = {} WHERE id = '{credential_id}'",
+        now - ago,
+        now + left
+    ))
+    .execute(&mut db.conn().unwrap())
+    .unwrap();
+}
+
 #[test]
 fn a_credential_is_renewed_before_it_expires_and_refused_after() {
     let db = fresh_db();
     let day = 86_400_000;
-    let (id, short) = cloud::add_store(
+    let notice = |a: &cloud::Authenticated, warn: i64| {
+        credentials::notice(&mut db.conn().unwrap(), a, warn).unwrap()
+    };
+    let (id, long) = cloud::add_store(
         &mut db.conn().unwrap(),
         None,
         "S03",
         "Market",
-        Some(3 * day),
+        Some(90 * day),
     )
     .unwrap();
-    let a = auth(&db, &short).unwrap();
+    let a = auth(&db, &long).unwrap();
     assert!(a.expires_at.is_some());
     // Outside the warning window: nothing happens.
-    let n = credentials::notice(&mut db.conn().unwrap(), &a, day).unwrap();
-    assert_eq!(n.rotated, None);
-    assert_eq!(n.expires_at, a.expires_at);
+    let n = notice(&a, 14 * day);
+    assert_eq!((n.rotated, n.expires_at), (None, a.expires_at));
     // Inside it: renewed with the same lifetime while the store is connected.
-    let n = credentials::notice(&mut db.conn().unwrap(), &a, 14 * day).unwrap();
-    let renewed = n.rotated.expect("renewed before expiry");
+    age(&db, &a.credential_id, 80 * day, 10 * day);
+    let renewed = notice(&a, 14 * day).rotated.expect("renewed before expiry");
     let b = auth(&db, &renewed).unwrap();
     let lifetime = b.expires_at.unwrap() - outpost_storage::db::now_millis();
-    assert!(lifetime > 2 * day && lifetime <= 3 * day, "{lifetime}");
+    assert!(lifetime > 89 * day && lifetime <= 90 * day, "{lifetime}");
+
+    // A credential shorter than the window is renewed in the second half of
+    // its life, not at once (its successor would be as short: a loop).
+    let (_, short) =
+        cloud::add_store(&mut db.conn().unwrap(), None, "S05", "Kiosk", Some(3 * day)).unwrap();
+    let c = auth(&db, &short).unwrap();
+    assert_eq!(notice(&c, 14 * day).rotated, None, "fresh: not renewed");
+    age(&db, &c.credential_id, 5 * day / 2, 2 * day / 5);
+    let next = notice(&c, 14 * day)
+        .rotated
+        .expect("renewed past half its life");
+    let d = auth(&db, &next).unwrap();
+    assert_eq!(
+        notice(&d, 14 * day).rotated,
+        None,
+        "its successor is not renewed at once"
+    );
+
     // A credential past its expiry is refused, and says so.
     diesel::sql_query(format!(
         "UPDATE store_credentials SET expires_at = 1 WHERE store_id = '{id}' AND state = 'active'"
@@ -312,4 +344,32 @@ fn a_store_code_other_than_the_registered_one_is_refused_and_raised_once() {
     );
     assert_eq!(cloud::check_code(&mut c, &s, "S01").unwrap(), None);
     assert_eq!(cloud::store_sync(&mut c).unwrap()[0].store.sync_refusal, "");
+}
+
+#[test]
+fn a_poison_event_held_behind_a_gap_is_parked_when_the_gap_fills_and_the_rest_applies() {
+    let db = fresh_db();
+    let s = store(&db, "S01");
+    break_orders_of(&db, &s);
+    let all = sales(&s, "e1", 1, 3);
+    // 2 and 3 (the poison) arrive first and wait for 1.
+    let r = apply(&db, &s, "sales", all[1..].to_vec());
+    assert_eq!(r.held, 2);
+    // 1 fills the gap: the drain hits the poison, the batch fails as a whole …
+    assert!(cloud::apply_batch(&mut db.conn().unwrap(), &s, "sales", all[..1].to_vec()).is_err());
+    // … and parking it parks only the poison, applying the rest.
+    let parked = cloud::park_batch(
+        &mut db.conn().unwrap(),
+        &s,
+        "sales",
+        all[..1].to_vec(),
+        "held poison",
+        5,
+    )
+    .unwrap();
+    assert_eq!(parked, 0, "event 1 itself applied");
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM orders"), 2);
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM rejected_events"), 1);
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM pending_events"), 0);
+    assert_eq!(mark(&db, &s, "sales"), 3);
 }

@@ -133,6 +133,11 @@ fn unpaid_orders_are_not_sales_and_close_only_on_a_decision(s: Store) {
     assert_eq!(z.open_orders[0].number, number);
     assert_eq!(z.difference_minor, Some(0));
     shifts::open(&mut s.db.conn().unwrap(), &s.node, &a, 0).unwrap();
+    let carried = report(&s, &shift_of(&s, &a));
+    assert_eq!(
+        carried.open_orders[0].number, number,
+        "carried over to the next shift"
+    );
     let tab_total = tab["total_minor"].as_i64().unwrap();
     let key = uuid::Uuid::now_v7().to_string();
     sales::pay(

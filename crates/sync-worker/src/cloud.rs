@@ -57,17 +57,18 @@ impl Default for WorkerMetrics {
 pub enum ApplyError {
     #[error("{}", storage_reason(.0))]
     Storage(#[from] outpost_storage::StorageError),
-    #[error("apply task failed")]
+    #[error("apply task failed (it panicked)")]
     Join,
+    /// The apply failed and the database refuses writes altogether (a
+    /// read-only failover, a full disk): the message is not to blame.
+    #[error("the central database takes no writes now: {0}")]
+    CannotWrite(String),
 }
 
 /// The database's own words, which the storage error hides, for the reason
 /// a parked batch shows.
 fn storage_reason(e: &outpost_storage::StorageError) -> String {
-    match e {
-        outpost_storage::StorageError::Db(d) => format!("database: {d}"),
-        other => format!("database: {other}"),
-    }
+    format!("database: {}", outpost_storage::cloud::db_reason(e))
 }
 
 impl outpost_bus::HandleError for ApplyError {
@@ -76,7 +77,9 @@ impl outpost_bus::HandleError for ApplyError {
     fn counts(&self) -> bool {
         match self {
             ApplyError::Storage(e) => !e.is_unreachable(),
-            ApplyError::Join => false,
+            // The apply panicked: the message did it, and will again.
+            ApplyError::Join => true,
+            ApplyError::CannotWrite(_) => false,
         }
     }
 }
@@ -110,7 +113,17 @@ pub async fn apply_message(
     let store = batch.store_id.clone();
     let stream = batch.stream.clone();
     let events: Vec<_> = batch.events.into_iter().map(convert::incoming).collect();
-    let report = on_db(db, move |c| apply_batch(c, &store, &stream, events)).await?;
+    let report = match on_db(db, move |c| apply_batch(c, &store, &stream, events)).await {
+        Ok(r) => r,
+        Err(e) if outpost_bus::HandleError::counts(&e) => {
+            // Blame the message only if the database takes other writes.
+            if let Err(w) = on_db(db, outpost_storage::cloud::can_write).await {
+                return Err(ApplyError::CannotWrite(w.to_string()));
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let m = &metrics.events;
     m.with_label_values(&["applied"])
         .inc_by(report.applied as u64);

@@ -42,6 +42,19 @@ impl std::fmt::Debug for Sync {
     }
 }
 
+/// The cloud is up but cannot serve now (its database or queue is away):
+/// marked, so stores wait their backoff instead of retrying the moment the
+/// cloud's port answers (which it does all along).
+fn busy(message: &str) -> Status {
+    let mut s = Status::unavailable(message);
+    s.metadata_mut()
+        .insert(BUSY, tonic::metadata::MetadataValue::from_static("1"));
+    s
+}
+
+/// The metadata key of [`busy`].
+pub const BUSY: &str = "x-outpost-cloud-busy";
+
 /// Runs a blocking database call off the async threads.
 async fn db<T: Send + 'static>(
     db: &CloudDb,
@@ -59,7 +72,7 @@ async fn db<T: Send + 'static>(
         match e {
             outpost_storage::StorageError::Pool(_)
             | outpost_storage::StorageError::Connection(_) => {
-                Status::unavailable("the cloud database is unavailable; retry")
+                busy("the cloud database is unavailable; retry")
             }
             _ => Status::internal("cloud database error"),
         }
@@ -107,7 +120,21 @@ impl Sync {
                     .inc();
                 let named = claimed.chars().take(64).collect::<String>();
                 let address = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
-                match self.refusals.count(addr, now) {
+                // Only what looks like guessing counts against the address:
+                // a known credential that was revoked, replaced or expired
+                // is a store to help, and stores may share an address (NAT).
+                let guess = matches!(
+                    why,
+                    cloud::Refusal::Malformed
+                        | cloud::Refusal::UnknownStore
+                        | cloud::Refusal::WrongSecret
+                );
+                let logging = if guess {
+                    self.refusals.count(addr, now)
+                } else {
+                    Logging::Log
+                };
+                match logging {
                     Logging::Log => {
                         tracing::warn!(store = %named, %address, reason = why.label(), "sync credential refused")
                     }
@@ -154,6 +181,21 @@ impl Sync {
             expires_at_ms: n.expires_at.unwrap_or(0),
         }))
     }
+}
+
+/// The order numbers in a push's order events (read from one field only).
+fn order_numbers(batches: &[&EventBatch]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Numbered {
+        number: String,
+    }
+    batches
+        .iter()
+        .flat_map(|b| &b.events)
+        .filter(|e| e.aggregate_type == "order")
+        .filter_map(|e| serde_json::from_slice::<Numbered>(&e.payload).ok())
+        .map(|n| n.number)
+        .collect()
 }
 
 fn pos(stream: &str, position: i64, event_id: &str) -> StreamPosition {
@@ -334,7 +376,7 @@ impl SyncService for Sync {
         let bodies: Vec<Vec<u8>> = batches.iter().map(|b| b.encode_to_vec()).collect();
         self.bus.publish_all(&bodies).await.map_err(|e| {
             tracing::warn!(error = %e, "publishing a push");
-            Status::unavailable("the cloud's queue is unavailable; retry")
+            busy("the cloud's queue is unavailable; retry")
         })?;
         let acks: Vec<cloud::Acked> = batches
             .iter()
@@ -348,10 +390,14 @@ impl SyncService for Sync {
             })
             .collect();
         let events: usize = batches.iter().map(|b| b.events.len()).sum();
+        // The order numbers now durable here: a store restored from a backup
+        // numbers past them at its next hello, applied yet or not.
+        let numbers = order_numbers(&batches);
         {
             let (store, epoch, acks) = (store.clone(), epoch.clone(), acks.clone());
             db(&self.db, move |c| {
-                cloud::record_acks(c, &store, &epoch, &acks)
+                cloud::record_acks(c, &store, &epoch, &acks)?;
+                cloud::record_numbers(c, &store, numbers.iter().map(String::as_str))
             })
             .await?;
         }

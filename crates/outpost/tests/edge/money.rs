@@ -637,3 +637,44 @@ async fn a_lost_answer_is_never_told_as_not_charged_and_never_sold_twice() {
     c.close().await.unwrap();
     drop(driver);
 }
+
+/// What became of a key, asked of the edge: nothing under a key never used
+/// (not charged), the order under the key of a sale, refused for a key that
+/// is not a UUID; another register never learns of this one's sale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_tells_what_became_of_a_sale_by_its_key() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn_opts(&store, &Opts::default());
+    let till = app.register("Till 1").await;
+    let other = app.register("Till 2").await;
+    let ask = |token: &str, k: &str| {
+        let (app, token, k) = (&app, token.to_owned(), k.to_owned());
+        async move { app.get(&format!("/api/v1/orders/by-key/{k}"), &token).await }
+    };
+    let k = key();
+    let r = ask(&till.cashier, &k).await;
+    assert_eq!(
+        (r.status, r.body["state"].clone()),
+        (200, json!("unknown")),
+        "{}",
+        r.body
+    );
+    let (milk, _, price) = app.barcode(&till.cashier, "milk").await;
+    let sale = app
+        .sell(
+            &till.cashier,
+            &k,
+            &crate::helpers::cash_sale(&[(&milk, 1000)], price),
+        )
+        .await;
+    assert_eq!(sale.status, 201, "{}", sale.body);
+    let r = ask(&till.cashier, &k).await;
+    assert_eq!(r.body["state"], "committed", "{}", r.body);
+    assert_eq!(r.body["order"]["id"], sale.body["id"]);
+    assert_eq!(
+        ask(&other.cashier, &k).await.body["state"],
+        "unknown",
+        "scoped to its register"
+    );
+    assert_eq!(ask(&till.cashier, "not-a-key").await.status, 400);
+}

@@ -76,7 +76,20 @@ pub fn apply_batch(
     stream: &str,
     events: Vec<Incoming>,
 ) -> Result<ApplyReport> {
-    apply_with(conn, store_id, stream, events, None)
+    apply_with(conn, store_id, stream, events, None, false)
+}
+
+/// [`apply_batch`] while parking: an event held behind a gap that this
+/// fills, and that fails alone, is parked with the database's reason rather
+/// than failing the whole (so a poison event that arrived early cannot make
+/// the events after it unparkable).
+pub(super) fn apply_parking(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    events: Vec<Incoming>,
+) -> Result<ApplyReport> {
+    apply_with(conn, store_id, stream, events, None, true)
 }
 
 /// Parks a batch's events as they come, with `reason`, by the same ordering
@@ -92,7 +105,7 @@ pub fn reject_batch(
     reason: &str,
 ) -> Result<ApplyReport> {
     let events = events.into_iter().map(storable).collect();
-    apply_with(conn, store_id, stream, events, Some(reason))
+    apply_with(conn, store_id, stream, events, Some(reason), true)
 }
 
 /// Applies events of a parked batch again after a fix: those still parked
@@ -153,13 +166,16 @@ fn storable(e: Incoming) -> Incoming {
     }
 }
 
-/// Applies (or, with `reject`, parks) a batch in one transaction.
+/// Applies (or, with `reject`, parks) a batch in one transaction; with
+/// `parking`, held events it releases are applied one by one and parked
+/// when they fail alone.
 fn apply_with(
     conn: &mut PgConnection,
     store_id: &str,
     stream: &str,
     events: Vec<Incoming>,
     reject: Option<&str>,
+    parking: bool,
 ) -> Result<ApplyReport> {
     conn.transaction(|conn| {
         let mut report = ApplyReport::default();
@@ -199,7 +215,26 @@ fn apply_with(
             let run = take_pending(conn, store_id, &epoch, stream, position)?;
             if !run.is_empty() {
                 position += run.len() as i64;
-                insert(conn, store_id, stream, run, None, &mut report)?;
+                if parking {
+                    for e in run {
+                        let one = vec![e.clone()];
+                        let r = conn
+                            .transaction(|c| insert(c, store_id, stream, one, None, &mut report));
+                        if let Err(err) = r {
+                            let why = format!("parked: {}", super::parked::db_reason(&err));
+                            insert(
+                                conn,
+                                store_id,
+                                stream,
+                                vec![storable(e)],
+                                Some(&why),
+                                &mut report,
+                            )?;
+                        }
+                    }
+                } else {
+                    insert(conn, store_id, stream, run, None, &mut report)?;
+                }
                 continue;
             }
             let child = epochs.iter().find(|(_, (parent, fork))| {
@@ -697,7 +732,7 @@ fn project_orders(
 
 /// Keeps, per register, the highest order sequence the cloud holds (a
 /// restored store numbers past it).
-fn record_numbers<'a>(
+pub fn record_numbers<'a>(
     conn: &mut PgConnection,
     store_id: &str,
     numbers: impl Iterator<Item = &'a str>,

@@ -235,7 +235,12 @@ pub fn notice(conn: &mut CloudConn, a: &Authenticated, warn_ms: i64) -> Result<N
         .bind::<Text, _>(&a.credential_id)
         .get_result(conn)?;
         let now = now_millis();
-        let expiring = r.expires_at.is_some_and(|at| at - now < warn_ms);
+        // Renewed within the warning window — or within the second half of
+        // its life, for one shorter than the window (else its successor, as
+        // short, would be renewed at once, and so on for ever).
+        let expiring = r
+            .expires_at
+            .is_some_and(|at| at - now < warn_ms.min((at - r.created_at) / 2));
         let due = r.state == "active" && (r.rotate_requested_at.is_some() || expiring);
         if !due {
             return Ok(Notice {

@@ -19,11 +19,22 @@ use diesel::sql_types::{BigInt, Bytea, Integer, Nullable, Text};
 use serde::Serialize;
 
 /// The database's own words for a failure (our error enum hides them).
-fn reason(e: &StorageError) -> String {
+pub fn db_reason(e: &StorageError) -> String {
     match e {
         StorageError::Db(d) => d.to_string(),
         other => other.to_string(),
     }
+}
+
+/// Whether the central database takes writes at all (a one-row upsert):
+/// when it does not, a failed apply says nothing about the batch.
+pub fn can_write(conn: &mut CloudConn) -> Result<()> {
+    diesel::sql_query(
+        "INSERT INTO write_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at",
+    )
+    .bind::<BigInt, _>(now_millis())
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Parks a batch of `store_id`'s `stream` that failed `attempts` times with
@@ -41,8 +52,8 @@ pub fn park_batch(
     conn.transaction(|conn| {
         let mut rejected = 0;
         for e in &events {
-            if let Err(err) = apply::apply_batch(conn, store_id, stream, vec![e.clone()]) {
-                let because = format!("parked after {attempts} failed attempts: {}", reason(&err));
+            if let Err(err) = apply::apply_parking(conn, store_id, stream, vec![e.clone()]) {
+                let because = format!("parked after {attempts} failed attempts: {}", db_reason(&err));
                 apply::reject_batch(conn, store_id, stream, vec![e.clone()], &because)?;
                 rejected += 1;
             }
@@ -195,7 +206,7 @@ pub fn retry_parked(conn: &mut CloudConn, id: i64) -> Result<std::result::Result
                 Ok(Ok(report.applied))
             }
             Err(e) => {
-                let why = format!("retried: {}", reason(&e));
+                let why = format!("retried: {}", db_reason(&e));
                 diesel::sql_query(
                     "UPDATE parked_batches SET retried_at = $2, reason = $3 WHERE id = $1",
                 )

@@ -159,6 +159,9 @@ impl SyncError {
         use tonic::Code;
         match self {
             SyncError::Transport(_) | SyncError::Timeout(..) => true,
+            // A cloud that answers "busy" (its database or queue is away)
+            // is reachable: probing its port would not tell when to retry.
+            SyncError::Status(s) if s.metadata().contains_key("x-outpost-cloud-busy") => false,
             SyncError::Status(s) => matches!(
                 s.code(),
                 Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded

@@ -1,3 +1,4 @@
+DROP TABLE write_probe;
 DROP TABLE parked_batches;
 DROP TABLE register_numbers;
 ALTER TABLE stores DROP COLUMN rotate_requested_at, DROP COLUMN rotate_lifetime_ms,

@@ -71,3 +71,10 @@ CREATE TABLE parked_batches (
     resolved_at BIGINT
 );
 CREATE INDEX parked_batches_open ON parked_batches (store_id) WHERE resolved_at IS NULL;
+
+-- One row the consumer writes to tell "the database takes no writes" (a
+-- read-only failover, a full disk) from "this batch cannot apply".
+CREATE TABLE write_probe (
+    id INTEGER PRIMARY KEY,
+    at BIGINT NOT NULL
+);
