@@ -303,3 +303,45 @@ async fn an_edge_set_up_as_another_store_is_refused_sync_and_sells_on() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+/// A credential that expires within the warning window is warned about on
+/// both sides — the edge's /health (and so its manager page) and the
+/// cloud's admin page — while sync goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_credential_near_its_expiry_is_warned_about_on_both_sides() {
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.cli(&[
+        "store-add",
+        "--id",
+        &id,
+        "--code",
+        "S01",
+        "--name",
+        "S01",
+        "--expires-days",
+        "10",
+    ]);
+    let store = Store::new(Backend::Sqlite);
+    let app = edge(&store, &cloud, &credential, &heartbeat_fast());
+    within(
+        Duration::from_secs(15),
+        "the warning on the edge",
+        || async {
+            let h = health(&app).await;
+            h["components"]["sync"]["warning"]
+                .as_str()
+                .is_some_and(|w| w.contains("expires in 9 day") || w.contains("expires in 10 day"))
+        },
+    )
+    .await;
+    let h = health(&app).await;
+    assert_eq!(h["components"]["sync"]["online"], true, "sync goes on: {h}");
+    assert_eq!(h["components"]["sync"]["status"], "degraded", "{h}");
+    let (_, page) = cloud.admin_get("/", true).await;
+    assert!(
+        page.contains("expires in 9 day") || page.contains("expires in 10 day"),
+        "{page}"
+    );
+}
