@@ -247,30 +247,9 @@ async fn outage(
         Ok(sync_health(http, srv).await?["online"] == true)
     })
     .await?;
-    let heads = call(
-        http.get(format!("{b}/api/v1/outbox")).bearer_auth(manager),
-        "outbox",
-    )
-    .await?;
-    let heads: Vec<(String, i64)> = heads["streams"]
-        .as_object()
-        .context("streams")?
-        .iter()
-        .map(|(s, h)| (s.clone(), h.as_i64().unwrap_or(0)))
-        .collect();
+    let heads = crate::bench_sync::heads(http, b, manager).await?;
     until(Duration::from_secs(300), "caught up", || async {
-        for (s, h) in &heads {
-            let m = crate::bench_sync::count(
-                cdb,
-                &format!(
-                    "SELECT COALESCE(max(position), 0) AS n FROM stream_marks WHERE store_id = '{store_id}' AND stream = '{s}'"
-                ),
-            )?;
-            if m < *h {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        crate::bench_sync::applied(cdb, store_id, &heads)
     })
     .await?;
     Ok(Outage {

@@ -179,6 +179,42 @@ fn hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Each stream's head at the edge, as `/api/v1/outbox` gives them.
+pub(crate) async fn heads(
+    http: &reqwest::Client,
+    base: &str,
+    manager: &str,
+) -> Result<Vec<(String, i64)>> {
+    let heads = call(
+        http.get(format!("{base}/api/v1/outbox"))
+            .bearer_auth(manager),
+        "outbox",
+    )
+    .await?;
+    Ok(heads["streams"]
+        .as_object()
+        .context("streams")?
+        .iter()
+        .map(|(s, h)| (s.clone(), h.as_i64().unwrap_or(0)))
+        .collect())
+}
+
+/// Whether the cloud applied every stream of `store_id` up to `heads`.
+pub(crate) fn applied(db: &CloudDb, store_id: &str, heads: &[(String, i64)]) -> Result<bool> {
+    for (s, h) in heads {
+        let m = count(
+            db,
+            &format!(
+                "SELECT COALESCE(max(position), 0) AS n FROM stream_marks WHERE store_id = '{store_id}' AND stream = '{s}'"
+            ),
+        )?;
+        if m < *h {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 pub(crate) fn count(db: &CloudDb, sql: &str) -> Result<i64> {
     use diesel::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
@@ -326,17 +362,7 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
         t.await??;
     }
     println!("  sold in {:.1} s", t_sell.elapsed().as_secs_f64());
-    let heads = call(
-        http.get(format!("{b}/api/v1/outbox")).bearer_auth(&manager),
-        "outbox",
-    )
-    .await?;
-    let heads: Vec<(String, i64)> = heads["streams"]
-        .as_object()
-        .context("streams")?
-        .iter()
-        .map(|(s, h)| (s.clone(), h.as_i64().unwrap_or(0)))
-        .collect();
+    let heads = heads(&http, &b, &manager).await?;
     let events: i64 = heads.iter().map(|(_, h)| h).sum();
     println!("  {events} events queued ({heads:?})");
 
@@ -344,17 +370,7 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
     let t0 = Instant::now();
     let (api, worker) = env.start(bin)?;
     loop {
-        let mut done = true;
-        for (s, h) in &heads {
-            let m = count(
-                &cdb,
-                &format!(
-                    "SELECT COALESCE(max(position), 0) AS n FROM stream_marks WHERE store_id = '{store_id}' AND stream = '{s}'"
-                ),
-            )?;
-            done &= m >= *h;
-        }
-        if done {
+        if applied(&cdb, &store_id, &heads)? {
             break;
         }
         if t0.elapsed() > Duration::from_secs(600) {

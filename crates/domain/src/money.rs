@@ -8,47 +8,58 @@ use std::fmt;
 /// far below i64::MAX so sums of many lines cannot overflow.
 pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
 
-/// A currency we know the exponent of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A currency of the table in [`crate::currency`]: it carries its entry, so
+/// every rounding unit and exponent is at hand without a look-up.
+#[derive(Debug, Clone, Copy)]
 pub struct Currency {
-    code: &'static str,
-    exponent: u8,
+    info: &'static crate::currency::CurrencyInfo,
+}
+
+impl PartialEq for Currency {
+    fn eq(&self, other: &Self) -> bool {
+        self.info.code == other.info.code
+    }
+}
+
+impl Eq for Currency {}
+
+impl std::hash::Hash for Currency {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.info.code.hash(h);
+    }
 }
 
 impl Currency {
     /// A currency of the table in [`crate::currency`]; any other is refused.
     pub fn parse(code: &str) -> Result<Self> {
         crate::currency::info(code)
-            .map(|c| Currency {
-                code: c.code,
-                exponent: c.exponent,
-            })
+            .map(|info| Currency { info })
             .ok_or_else(|| DomainError::UnknownCurrency(code.chars().take(16).collect()))
     }
     /// Its entry in the currency table.
     pub fn info(&self) -> &'static crate::currency::CurrencyInfo {
-        crate::currency::info(self.code).expect("a parsed currency is in the table")
+        self.info
     }
     /// Totals and taxes are multiples of this many minor units.
     pub fn rounding(&self) -> i64 {
-        self.info().rounding
+        self.info.rounding
     }
     /// Cash payments are multiples of this many minor units.
     pub fn cash_rounding(&self) -> i64 {
-        self.info().cash_rounding
+        self.info.cash_rounding
     }
     pub fn code(&self) -> &'static str {
-        self.code
+        self.info.code
     }
     /// Number of decimals of the minor unit: 0 (JPY), 2 (EUR), 3 (KWD).
     pub fn exponent(&self) -> u8 {
-        self.exponent
+        self.info.exponent
     }
 }
 
 impl Serialize for Currency {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.code)
+        s.serialize_str(self.code())
     }
 }
 
@@ -97,8 +108,8 @@ impl Money {
     fn same_currency(&self, other: &Money) -> Result<()> {
         if self.currency != other.currency {
             return Err(DomainError::CurrencyMismatch {
-                left: self.currency.code.into(),
-                right: other.currency.code.into(),
+                left: self.currency.code().into(),
+                right: other.currency.code().into(),
             });
         }
         Ok(())
@@ -127,7 +138,7 @@ impl Money {
         format!(
             "{} {}",
             self.written(Self::format_of(locale)),
-            self.currency.code
+            self.currency.code()
         )
     }
 
@@ -151,7 +162,7 @@ impl Money {
         if self.minor % step == 0 {
             nf.amount(self.minor / step, info.decimals())
         } else {
-            nf.amount(self.minor, self.currency.exponent)
+            nf.amount(self.minor, self.currency.exponent())
         }
     }
 
@@ -168,7 +179,7 @@ impl Money {
 impl fmt::Display for Money {
     /// `12.34 EUR`, `1200 JPY`, `1.250 KWD`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount(), self.currency.code)
+        write!(f, "{} {}", self.amount(), self.currency.code())
     }
 }
 

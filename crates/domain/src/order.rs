@@ -501,6 +501,28 @@ mod tests {
         }
     }
 
+    /// Lines from generated (price, quantity in thousandths, tax ppm,
+    /// tax included) tuples.
+    fn generated(specs: &[(i64, i64, i64, bool)]) -> Vec<LineInput> {
+        specs
+            .iter()
+            .map(|(p, q, r, incl)| LineInput {
+                unit_price_minor: *p,
+                quantity: Quantity::parse(*q, true).unwrap(),
+                tax: TaxRate::new(
+                    *r,
+                    if *incl {
+                        TaxMode::Inclusive
+                    } else {
+                        TaxMode::Exclusive
+                    },
+                )
+                .unwrap(),
+                discount_minor: 0,
+            })
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn allocation_sums_exactly_and_never_exceeds_a_weight(
@@ -521,12 +543,7 @@ mod tests {
             specs in proptest::collection::vec((0i64..100_000, 1i64..50_000, 0i64..300_000, any::<bool>()), 1..20),
             disc_frac in 0.0f64..=1.0,
         ) {
-            let lines: Vec<LineInput> = specs.iter().map(|(p, q, r, incl)| LineInput {
-                unit_price_minor: *p,
-                quantity: Quantity::parse(*q, true).unwrap(),
-                tax: TaxRate::new(*r, if *incl { TaxMode::Inclusive } else { TaxMode::Exclusive }).unwrap(),
-                discount_minor: 0,
-            }).collect();
+            let lines = generated(&specs);
             let undiscounted = price_order(eur(), &lines, 0).unwrap();
             let base: i64 = undiscounted.lines.iter().map(|l| l.gross_minor).sum();
             let disc = (base as f64 * disc_frac) as i64;
@@ -548,12 +565,7 @@ mod tests {
             disc_units in 0i64..1_000,
         ) {
             let idr = Currency::parse("IDR").unwrap();
-            let lines: Vec<LineInput> = specs.iter().map(|(p, q, r, incl)| LineInput {
-                unit_price_minor: *p,
-                quantity: Quantity::parse(*q, true).unwrap(),
-                tax: TaxRate::new(*r, if *incl { TaxMode::Inclusive } else { TaxMode::Exclusive }).unwrap(),
-                discount_minor: 0,
-            }).collect();
+            let lines = generated(&specs);
             let base: i64 = price_order(idr, &lines, 0).unwrap().lines.iter().map(|l| l.gross_minor).sum();
             let disc = (disc_units * 100).min(base);
             let t = price_order(idr, &lines, disc).unwrap();

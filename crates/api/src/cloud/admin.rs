@@ -189,13 +189,19 @@ async fn parked(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
 async fn retry_parked(
     req: HttpRequest,
     state: web::Data<AdminState>,
-    id: web::Path<i64>,
+    id: web::Path<String>,
 ) -> HttpResponse {
     use actix_web::http::StatusCode;
     if let Some(r) = refuse(&req, &state) {
         return r;
     }
-    let id = id.into_inner();
+    let Ok(id) = id.parse::<i64>() else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid-id",
+            "a parked batch's id is a number",
+        );
+    };
     let from_page = req
         .headers()
         .get("content-type")
@@ -232,6 +238,7 @@ async fn retry_parked(
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Rotate {
     /// The new credential expires after this many days (none: never).
     expires_days: Option<u32>,
@@ -242,16 +249,23 @@ async fn rotate_credential(
     req: HttpRequest,
     state: web::Data<AdminState>,
     store_id: web::Path<String>,
-    body: Option<web::Json<Rotate>>,
+    body: web::Bytes,
 ) -> HttpResponse {
     use actix_web::http::StatusCode;
     if let Some(r) = refuse(&req, &state) {
         return r;
     }
     let store = store_id.into_inner();
-    let lifetime = body
-        .and_then(|b| b.expires_days)
-        .map(|d| i64::from(d) * 86_400_000);
+    // No body: a credential that never expires; a body must be a Rotate.
+    let rotate = if body.iter().all(u8::is_ascii_whitespace) {
+        Rotate { expires_days: None }
+    } else {
+        match serde_json::from_slice::<Rotate>(&body) {
+            Ok(r) => r,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid-body", &e.to_string()),
+        }
+    };
+    let lifetime = rotate.expires_days.map(|d| i64::from(d) * 86_400_000);
     let db = state.db.clone();
     match web::block(move || {
         cloud::credentials::request_rotation(&mut db.conn()?, &store, lifetime)
@@ -395,16 +409,13 @@ async fn orders(
     }
 }
 
-/// Minor units as a decimal amount in the currency's exponent.
+/// Minor units as people read them (the currency table's decimals), or
+/// as they are when the currency is unknown to this cloud.
 fn amount(minor: i64, currency: &str) -> String {
-    let exp = outpost_domain::Currency::parse(currency).map_or(2, |c| c.exponent()) as u32;
-    if exp == 0 {
-        return minor.to_string();
-    }
-    let div = 10i64.pow(exp);
-    let sign = if minor < 0 { "-" } else { "" };
-    let (whole, frac) = (minor.abs() / div, minor.abs() % div);
-    format!("{sign}{whole}.{frac:0width$}", width = exp as usize)
+    outpost_domain::Currency::parse(currency).map_or_else(
+        |_| minor.to_string(),
+        |currency| outpost_domain::Money { minor, currency }.amount(),
+    )
 }
 
 fn order_rows(orders: &[cloud::OrderRow]) -> String {

@@ -140,6 +140,13 @@ pub(crate) async fn browser() -> (fantoccini::Client, Driver) {
 /// At the register page: pairs it with the manager's PIN, signs in as Carl
 /// Cashier and opens a shift with the default float.
 pub(crate) async fn open_shift_as_cashier(c: &fantoccini::Client, app: &crate::helpers::App) {
+    sign_in_as_cashier(c, app).await;
+    visible(c, "#shift-go").await.click().await.unwrap();
+}
+
+/// At the register page: pairs it with the manager's PIN and signs in as
+/// Carl Cashier (the shift screen comes next).
+pub(crate) async fn sign_in_as_cashier(c: &fantoccini::Client, app: &crate::helpers::App) {
     visible(c, "#pair-pin")
         .await
         .send_keys(&app.pins["Maria Manager"])
@@ -161,7 +168,18 @@ pub(crate) async fn open_shift_as_cashier(c: &fantoccini::Client, app: &crate::h
     assert!(found, "Carl is on the sign-in screen");
     type_into(c, "#login-pin", &app.pins["Carl Cashier"]).await;
     click(c, "#login-go").await;
-    visible(c, "#shift-go").await.click().await.unwrap();
+}
+
+/// Signs in on the manager page as Maria Manager.
+pub(crate) async fn sign_in_to_manager_page(c: &fantoccini::Client, app: &crate::helpers::App) {
+    c.goto(&format!("{}/admin", app.base)).await.unwrap();
+    visible(c, "#login-pin")
+        .await
+        .send_keys(&app.pins["Maria Manager"])
+        .await
+        .unwrap();
+    click(c, "#login-go").await;
+    visible(c, "#tabs button").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,14 +266,7 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
     let store = Store::new(Backend::Sqlite);
     let app = spawn(&store);
     let (c, driver) = browser().await;
-    c.goto(&format!("{}/admin", app.base)).await.unwrap();
-    visible(&c, "#login-pin")
-        .await
-        .send_keys(&app.pins["Maria Manager"])
-        .await
-        .unwrap();
-    click(&c, "#login-go").await;
-    visible(&c, "#tabs button").await;
+    sign_in_to_manager_page(&c, &app).await;
     for (tab, heading) in [
         ("Status", "Edge S01"),
         ("Registers", "Registers and displays"),

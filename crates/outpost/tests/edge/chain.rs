@@ -157,6 +157,24 @@ async fn a_rotated_credential_works_through_the_change_over_then_alone_and_a_rev
     sell_n(&app, &till, 3).await;
     converged(&app, &till.manager, &cloud, &id, 30).await;
 
+    // Bad requests to the admin change nothing.
+    let rotate = format!("/api/v1/stores/{id}/credential/rotate");
+    for bad in [json!({"expires_days": "ten"}), json!({"expire_days": 10})] {
+        let (st, body) = cloud.admin_post(&rotate, bad).await;
+        assert_eq!(st, 400, "{body}");
+    }
+    assert_eq!(
+        cloud
+            .admin_post("/api/v1/parked/abc/retry", json!({}))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        cloud.count("SELECT count(*) AS n FROM stores WHERE rotate_requested_at IS NOT NULL"),
+        0
+    );
+
     // Rotated: the store takes the new credential up over its link.
     cloud.cli(&["store-rotate", "--store", "S01"]);
     let state =

@@ -185,13 +185,7 @@ async fn a_day_at_the_till(currency: &str) {
     let (c, driver) = browser().await;
 
     // The manager page: two products, prices typed the store's way.
-    c.goto(&format!("{}/admin", app.base)).await.unwrap();
-    visible(&c, "#login-pin")
-        .await
-        .send_keys(&app.pins["Maria Manager"])
-        .await
-        .unwrap();
-    click(&c, "#login-go").await;
+    crate::browser::sign_in_to_manager_page(&c, &app).await;
     for (sku, name, price, code) in [
         ("T1", "Tea", a_text, "2000000000011"),
         ("T2", "Teapot", b_text, "2000000000028"),
@@ -230,24 +224,7 @@ async fn a_day_at_the_till(currency: &str) {
 
     // The register: pair, sign in, open the shift with a typed float.
     c.goto(&app.base).await.unwrap();
-    visible(&c, "#pair-pin")
-        .await
-        .send_keys(&app.pins["Maria Manager"])
-        .await
-        .unwrap();
-    click(&c, "#pair-go").await;
-    visible(&c, "#login-staff button.staff").await;
-    for b in c
-        .find_all(Locator::Css("#login-staff button.staff"))
-        .await
-        .unwrap()
-    {
-        if b.text().await.unwrap().contains("Carl Cashier") {
-            b.click().await.unwrap();
-        }
-    }
-    type_into(&c, "#login-pin", &app.pins["Carl Cashier"]).await;
-    click(&c, "#login-go").await;
+    crate::browser::sign_in_as_cashier(&c, &app).await;
     let f = visible(&c, "#shift-float").await;
     f.clear().await.unwrap();
     f.send_keys(float_text).await.unwrap();

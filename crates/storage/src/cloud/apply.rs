@@ -79,70 +79,8 @@ pub fn apply_batch(
     apply_with(conn, store_id, stream, events, None, false)
 }
 
-/// [`apply_batch`] while parking: an event held behind a gap that this
-/// fills, and that fails alone, is parked with the database's reason rather
-/// than failing the whole (so a poison event that arrived early cannot make
-/// the events after it unparkable).
-pub(super) fn apply_parking(
-    conn: &mut PgConnection,
-    store_id: &str,
-    stream: &str,
-    events: Vec<Incoming>,
-) -> Result<ApplyReport> {
-    apply_with(conn, store_id, stream, events, None, true)
-}
-
-/// Parks a batch's events as they come, with `reason`, by the same ordering
-/// rules as applying them: each goes into the inbox as `rejected` with a row
-/// in `rejected_events`, and its position counts as processed, so the stream
-/// goes on. Text the database cannot hold (NUL) is replaced in what is
-/// stored; the caller keeps the original to retry.
-pub fn reject_batch(
-    conn: &mut PgConnection,
-    store_id: &str,
-    stream: &str,
-    events: Vec<Incoming>,
-    reason: &str,
-) -> Result<ApplyReport> {
-    let events = events.into_iter().map(storable).collect();
-    apply_with(conn, store_id, stream, events, Some(reason), true)
-}
-
-/// Applies events of a parked batch again after a fix: those still parked
-/// (rejected) are taken out of the inbox and applied by id, as events of an
-/// epoch the stream has left are (their positions were counted long ago).
-/// Events that were applied meanwhile are left alone. Runs in the caller's
-/// transaction.
-pub(super) fn reapply(
-    conn: &mut PgConnection,
-    store_id: &str,
-    stream: &str,
-    events: Vec<Incoming>,
-) -> Result<ApplyReport> {
-    let mut report = ApplyReport::default();
-    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
-    let parked: Vec<Inserted> = diesel::sql_query(
-        "DELETE FROM inbox WHERE store_id = $1 AND event_id = ANY($2) AND outcome = 'rejected' \
-         RETURNING event_id",
-    )
-    .bind::<Text, _>(store_id)
-    .bind::<Array<Text>, _>(&ids)
-    .load(conn)?;
-    let parked: HashSet<String> = parked.into_iter().map(|r| r.event_id).collect();
-    diesel::sql_query("DELETE FROM rejected_events WHERE store_id = $1 AND event_id = ANY($2)")
-        .bind::<Text, _>(store_id)
-        .bind::<Array<Text>, _>(&ids)
-        .execute(conn)?;
-    let again: Vec<Incoming> = events
-        .into_iter()
-        .filter(|e| parked.contains(&e.event_id))
-        .collect();
-    insert(conn, store_id, stream, again, None, &mut report)?;
-    Ok(report)
-}
-
 /// The event with every NUL (which PostgreSQL text cannot hold) replaced.
-fn storable(e: Incoming) -> Incoming {
+pub(super) fn storable(e: Incoming) -> Incoming {
     let t = |s: String| {
         if s.contains('\0') {
             s.replace('\0', "\u{FFFD}")
@@ -169,7 +107,7 @@ fn storable(e: Incoming) -> Incoming {
 /// Applies (or, with `reject`, parks) a batch in one transaction; with
 /// `parking`, held events it releases are applied one by one and parked
 /// when they fail alone.
-fn apply_with(
+pub(super) fn apply_with(
     conn: &mut PgConnection,
     store_id: &str,
     stream: &str,
@@ -456,9 +394,9 @@ fn parse(store_id: &str, stream: &str, e: &Incoming) -> std::result::Result<Pars
 }
 
 #[derive(QueryableByName)]
-struct Inserted {
+pub(super) struct Inserted {
     #[diesel(sql_type = Text)]
-    event_id: String,
+    pub(super) event_id: String,
 }
 
 #[derive(QueryableByName)]
@@ -471,7 +409,7 @@ struct Known {
 
 /// Inserts events into the inbox (applied or rejected), projects the new ones,
 /// and sorts out the ones already there.
-fn insert(
+pub(super) fn insert(
     conn: &mut PgConnection,
     store_id: &str,
     stream: &str,
@@ -699,7 +637,7 @@ fn project_orders(
     if fresh.is_empty() {
         return Ok(());
     }
-    record_numbers(conn, store_id, fresh.iter().map(|u| u.number.as_str()))?;
+    super::stores::record_numbers(conn, store_id, fresh.iter().map(|u| u.number.as_str()))?;
     #[derive(QueryableByName)]
     struct Twin {
         #[diesel(sql_type = Text)]
@@ -727,35 +665,6 @@ fn project_orders(
             ),
         )?;
     }
-    Ok(())
-}
-
-/// Keeps, per register, the highest order sequence the cloud holds (a
-/// restored store numbers past it).
-pub fn record_numbers<'a>(
-    conn: &mut PgConnection,
-    store_id: &str,
-    numbers: impl Iterator<Item = &'a str>,
-) -> Result<()> {
-    let mut top: BTreeMap<i32, i64> = BTreeMap::new();
-    for (register, seq) in numbers.filter_map(outpost_domain::OrderNumber::register_and_seq) {
-        let t = top.entry(register).or_default();
-        *t = (*t).max(seq);
-    }
-    if top.is_empty() {
-        return Ok(());
-    }
-    let (registers, seqs): (Vec<i32>, Vec<i64>) = top.into_iter().unzip();
-    diesel::sql_query(
-        "INSERT INTO register_numbers (store_id, register_no, last_seq) \
-         SELECT $1, r, s FROM unnest($2::int[], $3::bigint[]) AS x(r, s) \
-         ON CONFLICT (store_id, register_no) DO UPDATE \
-         SET last_seq = GREATEST(register_numbers.last_seq, EXCLUDED.last_seq)",
-    )
-    .bind::<Text, _>(store_id)
-    .bind::<Array<Integer>, _>(&registers)
-    .bind::<Array<BigInt>, _>(&seqs)
-    .execute(conn)?;
     Ok(())
 }
 

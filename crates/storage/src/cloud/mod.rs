@@ -8,14 +8,15 @@ pub mod master;
 mod parked;
 mod stores;
 
-pub use apply::{ApplyReport, Incoming, apply_batch, record_numbers};
+pub use apply::{ApplyReport, Incoming, apply_batch};
 pub use credentials::{Authenticated, Refusal, authenticate};
 pub use parked::{
     ParkedBatch, can_write, db_reason, park_batch, park_message, parked, retry_parked,
 };
 pub use stores::{
     Acked, Alarm, Hello, OrderRow, StoreRow, StoreSync, add_store, alarms, check_code, event_at,
-    heartbeat, hello, hello_epoch, orders, record_acks, register_numbers, store_sync, touch,
+    heartbeat, hello, hello_epoch, orders, record_acks, record_numbers, register_numbers,
+    store_sync, touch,
 };
 
 use crate::error::{Result, StorageError};

@@ -10,13 +10,14 @@
 //! fix.
 
 use super::CloudConn;
-use super::apply::{self, Incoming};
+use super::apply::{self, ApplyReport, Incoming};
 use super::stores::raise;
 use crate::db::now_millis;
 use crate::error::{Result, StorageError};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bytea, Integer, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bytea, Integer, Nullable, Text};
 use serde::Serialize;
+use std::collections::HashSet;
 
 /// The database's own words for a failure (our error enum hides them).
 pub fn db_reason(e: &StorageError) -> String {
@@ -52,9 +53,9 @@ pub fn park_batch(
     conn.transaction(|conn| {
         let mut rejected = 0;
         for e in &events {
-            if let Err(err) = apply::apply_parking(conn, store_id, stream, vec![e.clone()]) {
+            if let Err(err) = apply_parking(conn, store_id, stream, vec![e.clone()]) {
                 let because = format!("parked after {attempts} failed attempts: {}", db_reason(&err));
-                apply::reject_batch(conn, store_id, stream, vec![e.clone()], &because)?;
+                reject_batch(conn, store_id, stream, vec![e.clone()], &because)?;
                 rejected += 1;
             }
         }
@@ -85,6 +86,68 @@ pub fn park_message(conn: &mut CloudConn, body: &[u8], why: &str, attempts: i32)
         "an undecodable message was parked: {why}"
     );
     Ok(())
+}
+
+/// [`apply::apply_batch`] while parking: an event held behind a gap that this
+/// fills, and that fails alone, is parked with the database's reason rather
+/// than failing the whole (so a poison event that arrived early cannot make
+/// the events after it unparkable).
+fn apply_parking(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    events: Vec<Incoming>,
+) -> Result<ApplyReport> {
+    apply::apply_with(conn, store_id, stream, events, None, true)
+}
+
+/// Parks a batch's events as they come, with `reason`, by the same ordering
+/// rules as applying them: each goes into the inbox as `rejected` with a row
+/// in `rejected_events`, and its position counts as processed, so the stream
+/// goes on. Text the database cannot hold (NUL) is replaced in what is
+/// stored; the caller keeps the original to retry.
+fn reject_batch(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    events: Vec<Incoming>,
+    reason: &str,
+) -> Result<ApplyReport> {
+    let events = events.into_iter().map(apply::storable).collect();
+    apply::apply_with(conn, store_id, stream, events, Some(reason), true)
+}
+
+/// Applies events of a parked batch again after a fix: those still parked
+/// (rejected) are taken out of the inbox and applied by id, as events of an
+/// epoch the stream has left are (their positions were counted long ago).
+/// Events that were applied meanwhile are left alone. Runs in the caller's
+/// transaction.
+fn reapply(
+    conn: &mut PgConnection,
+    store_id: &str,
+    stream: &str,
+    events: Vec<Incoming>,
+) -> Result<ApplyReport> {
+    let mut report = ApplyReport::default();
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let parked: Vec<apply::Inserted> = diesel::sql_query(
+        "DELETE FROM inbox WHERE store_id = $1 AND event_id = ANY($2) AND outcome = 'rejected' \
+         RETURNING event_id",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Array<Text>, _>(&ids)
+    .load(conn)?;
+    let parked: HashSet<String> = parked.into_iter().map(|r| r.event_id).collect();
+    diesel::sql_query("DELETE FROM rejected_events WHERE store_id = $1 AND event_id = ANY($2)")
+        .bind::<Text, _>(store_id)
+        .bind::<Array<Text>, _>(&ids)
+        .execute(conn)?;
+    let again: Vec<Incoming> = events
+        .into_iter()
+        .filter(|e| parked.contains(&e.event_id))
+        .collect();
+    apply::insert(conn, store_id, stream, again, None, &mut report)?;
+    Ok(report)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -193,7 +256,7 @@ pub fn retry_parked(conn: &mut CloudConn, id: i64) -> Result<std::result::Result
         }
         let events: Vec<Incoming> = serde_json::from_slice(&b.body)
             .map_err(|e| StorageError::Corrupt(format!("parked_batches.body: {e}")))?;
-        let outcome = conn.transaction(|conn| apply::reapply(conn, &b.store_id, &b.stream, events));
+        let outcome = conn.transaction(|conn| reapply(conn, &b.store_id, &b.stream, events));
         let now = now_millis();
         match outcome {
             Ok(report) => {

@@ -4,7 +4,7 @@ use super::CloudConn;
 use crate::db::{new_id, now_millis};
 use crate::error::{Result, StorageError};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -222,11 +222,7 @@ pub fn record_acks(
         .bind::<BigInt, _>(now)
         .execute(conn)?;
     }
-    diesel::sql_query("UPDATE stores SET last_contact_at = $2 WHERE id = $1")
-        .bind::<Text, _>(store_id)
-        .bind::<BigInt, _>(now)
-        .execute(conn)?;
-    Ok(())
+    touch(conn, store_id)
 }
 
 /// Every epoch of a store: epoch → (parent, fork per stream).
@@ -558,6 +554,35 @@ pub fn register_numbers(conn: &mut CloudConn, store_id: &str) -> Result<Vec<(i32
         .into_iter()
         .map(|r| (r.register_no, r.last_seq))
         .collect())
+}
+
+/// Keeps, per register, the highest order sequence the cloud holds (a
+/// restored store numbers past it).
+pub fn record_numbers<'a>(
+    conn: &mut PgConnection,
+    store_id: &str,
+    numbers: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    let mut top: BTreeMap<i32, i64> = BTreeMap::new();
+    for (register, seq) in numbers.filter_map(outpost_domain::OrderNumber::register_and_seq) {
+        let t = top.entry(register).or_default();
+        *t = (*t).max(seq);
+    }
+    if top.is_empty() {
+        return Ok(());
+    }
+    let (registers, seqs): (Vec<i32>, Vec<i64>) = top.into_iter().unzip();
+    diesel::sql_query(
+        "INSERT INTO register_numbers (store_id, register_no, last_seq) \
+         SELECT $1, r, s FROM unnest($2::int[], $3::bigint[]) AS x(r, s) \
+         ON CONFLICT (store_id, register_no) DO UPDATE \
+         SET last_seq = GREATEST(register_numbers.last_seq, EXCLUDED.last_seq)",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<Array<Integer>, _>(&registers)
+    .bind::<Array<BigInt>, _>(&seqs)
+    .execute(conn)?;
+    Ok(())
 }
 
 /// A store's heartbeat: it is in contact, with this backlog.
