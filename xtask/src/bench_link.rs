@@ -15,7 +15,7 @@
 
 use crate::bench_api::{Server, call, start_with, tills};
 use anyhow::{Context, Result, bail};
-use outpost_storage::cloud::CloudDb;
+use outpost_cloud::db::CloudDb;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;

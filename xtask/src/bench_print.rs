@@ -297,11 +297,11 @@ async fn bench(bin: &str, a: Args) -> Result<()> {
 
     // 2. Baseline: the same bytes straight to a printer, one connection each.
     let raw = printer(bin, &http).await?;
-    let doc: outpost_hw_proxy::document::Receipt =
+    let doc: outpost_receipt::document::Receipt =
         serde_json::from_value(receipt(0, "p0")["receipt"].clone())?;
-    let payload = outpost_hw_proxy::document::receipt(
+    let payload = outpost_receipt::document::receipt(
         &doc,
-        &outpost_hw_proxy::document::Profile::default(),
+        &outpost_receipt::document::Profile::default(),
         false,
     )?
     .bytes;

@@ -11,7 +11,7 @@
 use crate::bench_api::{build_release, call, drop_database, fresh_database, start_with, tills};
 use anyhow::{Context, Result, bail};
 use outpost_proto::sync_v1::{EventBatch, EventEnvelope, HelloRequest, PushRequest};
-use outpost_storage::cloud::{self, CloudDb, Incoming};
+use outpost_cloud::db::{self as cloud, CloudDb, Incoming};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -420,11 +420,7 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
     for (s, batch) in all {
         let incoming: Vec<Incoming> = batch
             .into_iter()
-            .map(|e| {
-                outpost_sync_worker::convert::incoming(outpost_sync_worker::convert::envelope(
-                    e, "bench",
-                ))
-            })
+            .map(|e| Incoming::from(outpost_sync_worker::convert::envelope(e, "bench")))
             .collect();
         cloud::apply_batch(&mut *base_db.conn()?, &store_id, &s, incoming)?;
     }

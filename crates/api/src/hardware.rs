@@ -13,6 +13,7 @@ use crate::state::AppState;
 use actix_web::web;
 use outpost_proto::hw_v1 as pb;
 use outpost_proto::hw_v1::print_service_client::PrintServiceClient;
+use outpost_receipt::PrinterError;
 use outpost_storage::printers::{self, Printer};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -192,27 +193,36 @@ pub fn definition(p: &Printer) -> pb::PrinterDefinition {
 
 /// Whether hw-proxy would take this printer as it is: its id, address,
 /// width, code pages and logo, checked by hw-proxy's own rules.
-pub fn check(p: &Printer) -> Result<(), String> {
+pub fn check(p: &Printer) -> Result<(), CheckError> {
     let url = &p.hw_proxy_url;
     if !(url.starts_with("http://") || url.starts_with("https://"))
         || tonic::transport::Endpoint::from_shared(url.clone()).is_err()
     {
-        return Err(format!(
-            "hw_proxy_url {url:?}: give hw-proxy's gRPC address, such as http://10.0.0.5:7072"
-        ));
+        return Err(CheckError::HwProxyUrl(url.clone()));
     }
     if p.fallback.as_deref() == Some(p.id.as_str()) {
-        return Err("a printer cannot be its own fallback".into());
+        return Err(CheckError::OwnFallback);
     }
-    profile(p).map(|_| ())
+    profile(p)?;
+    Ok(())
+}
+
+/// Why a printer is not stored.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("hw_proxy_url {0:?}: give hw-proxy's gRPC address, such as http://10.0.0.5:7072")]
+    HwProxyUrl(String),
+    #[error("a printer cannot be its own fallback")]
+    OwnFallback,
+    #[error(transparent)]
+    Printer(#[from] PrinterError),
 }
 
 /// The printer as hw-proxy would drive it (its checks included): its
 /// paper, code pages and logo.
-pub fn profile(p: &Printer) -> Result<outpost_hw_proxy::document::Profile, String> {
-    let (config, logo) =
-        outpost_hw_proxy::grpc::config(definition(p)).map_err(|s| s.message().to_owned())?;
-    Ok(outpost_hw_proxy::worker::Printer::new(config, logo, true)?.profile)
+pub fn profile(p: &Printer) -> Result<outpost_receipt::Profile, PrinterError> {
+    let (config, logo) = outpost_receipt::wire::config(definition(p))?;
+    config.profile(&logo)
 }
 
 /// Where a register's receipts print.
@@ -361,7 +371,7 @@ mod tests {
         ] {
             let mut p = row("front", "receipt");
             change(&mut p);
-            let e = check(&p).unwrap_err();
+            let e = check(&p).unwrap_err().to_string();
             assert!(e.contains(says), "{says}: {e}");
         }
     }

@@ -6,7 +6,6 @@
 
 pub mod auth;
 pub mod body;
-pub mod cloud;
 pub mod hardware;
 pub mod metrics;
 pub mod printing;

@@ -1,9 +1,11 @@
-//! Typed settings, layered: compiled defaults (`config/default.toml`) → an
-//! optional file → `OUTPOST__SECTION__KEY` environment variables.
+//! The edge api's settings sections, layered as every crate's are
+//! (`outpost_telemetry::settings`): compiled defaults (`config/default.toml`)
+//! → an optional file → `OUTPOST__SECTION__KEY` environment variables.
 
 use serde::Deserialize;
 
-const DEFAULTS: &str = include_str!("../config/default.toml");
+/// The api's sections' defaults.
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -14,11 +16,12 @@ pub struct Settings {
     pub relay: Relay,
     pub idempotency: Idempotency,
     pub realtime: Realtime,
-    pub hub: Hub,
-    pub log: Log,
-    pub sync: Sync,
-    pub cloud: Cloud,
     pub printing: Printing,
+    /// The parts of `[sync]` the api reads (the section is the
+    /// sync-worker's): whether a cloud is set up, and when to call the link
+    /// offline or warn about the credential.
+    #[serde(default)]
+    pub sync: SyncView,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,17 +93,6 @@ impl std::fmt::Debug for Realtime {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Hub {
-    pub host: String,
-    pub port: u16,
-    pub queue: usize,
-    pub ping_interval_ms: u64,
-    pub dead_after_ms: u64,
-    pub send_buffer: usize,
-    pub workers: usize,
-}
-
 /// Receipts for paid sales, through hw-proxy.
 #[derive(Clone, Deserialize)]
 pub struct Printing {
@@ -131,106 +123,42 @@ impl std::fmt::Debug for Printing {
     }
 }
 
-/// Edge → cloud sync.
-#[derive(Clone, Deserialize)]
-pub struct Sync {
-    pub cloud_url: String,
-    pub credential: String,
-    pub ca_file: String,
-    pub tls_domain: String,
-    pub batch_events: i64,
-    pub batch_bytes: usize,
-    pub in_flight: usize,
-    pub backoff_min_ms: u64,
-    pub backoff_max_ms: u64,
-    pub interval_ms: u64,
-    pub pull_interval_ms: u64,
-    pub connect_timeout_ms: u64,
-    pub call_timeout_ms: u64,
-    pub heartbeat_ms: u64,
-    pub probe_interval_ms: u64,
-    pub offline_after_ms: i64,
-    pub credential_warn_days: i64,
-    pub health_host: String,
-    pub health_port: u16,
-}
-
-/// Never prints the credential.
-impl std::fmt::Debug for Sync {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sync")
-            .field("cloud_url", &self.cloud_url)
-            .field("credential_set", &!self.credential.is_empty())
-            .field("ca_file", &self.ca_file)
-            .field("batch_events", &self.batch_events)
-            .field("in_flight", &self.in_flight)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The cloud's services.
-#[derive(Clone, Deserialize)]
-pub struct Cloud {
-    pub database_url: String,
-    pub pool_size: u32,
-    pub amqp_url: String,
-    pub sync_host: String,
-    pub sync_port: u16,
-    pub tls_cert: String,
-    pub tls_key: String,
-    pub admin_host: String,
-    pub admin_port: u16,
-    pub admin_token: String,
-    pub prefetch: u16,
-    pub delivery_limit: u32,
-    pub amqp_connect_timeout_ms: u64,
-    pub amqp_confirm_timeout_ms: u64,
-    pub amqp_heartbeat_s: u64,
-    pub credential_warn_days: i64,
-    pub refusals_per_minute: u32,
-    pub worker_host: String,
-    pub worker_port: u16,
-}
-
-/// Never prints URLs (they carry passwords).
-impl std::fmt::Debug for Cloud {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cloud")
-            .field("sync_port", &self.sync_port)
-            .field("tls_cert", &self.tls_cert)
-            .field("admin_port", &self.admin_port)
-            .finish_non_exhaustive()
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct Idempotency {
     pub retention_days: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Log {
-    pub format: String,
-    pub filter: String,
+/// What the api reads of the sync-worker's `[sync]` section.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SyncView {
+    pub cloud_url: String,
+    pub credential: String,
+    pub offline_after_ms: i64,
+    pub credential_warn_days: i64,
+}
+
+/// Never prints the credential.
+impl std::fmt::Debug for SyncView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncView")
+            .field("cloud_url", &self.cloud_url)
+            .field("credential_set", &!self.credential.is_empty())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settings {
-    /// Loads defaults, then `file` if given, then the environment.
+    /// The api's defaults, then `file` if given, then the environment
+    /// (`[sync]` as the file and the environment give it).
     pub fn load(file: Option<&std::path::Path>) -> Result<Settings, config::ConfigError> {
-        let mut b = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        if let Some(f) = file {
-            b = b.add_source(config::File::from(f).required(true));
-        }
-        b.add_source(
-            config::Environment::with_prefix("OUTPOST")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        )
-        .build()?
-        .try_deserialize()
-        .and_then(|s: Settings| s.check())
+        Settings::from_config(&outpost_telemetry::settings::layered(&[DEFAULTS], file)?)
+    }
+
+    /// The api's sections of layered settings (the binary layers every
+    /// crate's defaults with [`DEFAULTS`]).
+    pub fn from_config(cfg: &config::Config) -> Result<Settings, config::ConfigError> {
+        cfg.clone().try_deserialize().and_then(|s: Settings| s.check())
     }
 
     fn check(self) -> Result<Settings, config::ConfigError> {

@@ -7,10 +7,12 @@
 pub mod clock;
 pub mod currency;
 pub mod error;
+pub mod ids;
 pub mod locale;
 pub mod money;
 pub mod order;
 pub mod quantity;
+pub mod secrets;
 pub mod staff;
 pub mod tax;
 

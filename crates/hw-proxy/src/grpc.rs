@@ -1,14 +1,13 @@
 //! The PrintService (`outpost.hw.v1`) the api uses: the same job intake as
 //! the HTTP side, with gRPC status codes.
 
-use crate::PrinterConfig;
-use crate::document::{CodePage, KitchenTicket, Labelled, Receipt, ReceiptLine, TicketLine};
 use crate::jobs::{self, JobRequest, Refusal};
 use crate::worker::SetRefusal;
 use crate::worker::Shared;
 use outpost_proto::hw_v1 as pb;
+use outpost_receipt::wire;
 use outpost_proto::hw_v1::print_service_server::PrintService;
-use outpost_storage::StorageError;
+use crate::printq::QueueError;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -16,67 +15,7 @@ pub struct Service {
     pub shared: Arc<Shared>,
 }
 
-fn opt(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
-fn labelled(v: Vec<pb::Labelled>) -> Vec<Labelled> {
-    v.into_iter()
-        .map(|l| Labelled {
-            label: l.label,
-            amount: l.amount,
-        })
-        .collect()
-}
-
-pub fn receipt(r: pb::Receipt) -> Receipt {
-    Receipt {
-        store: r.store,
-        header: r.header,
-        order_number: r.order_number,
-        order_id: r.order_id,
-        time: r.time,
-        cashier: opt(r.cashier),
-        refund: r.refund,
-        lines: r
-            .lines
-            .into_iter()
-            .map(|l| ReceiptLine {
-                name: l.name,
-                quantity: l.quantity,
-                amount: l.amount,
-                detail: opt(l.detail),
-            })
-            .collect(),
-        discount: opt(r.discount),
-        taxes: labelled(r.taxes),
-        total: r.total,
-        payments: labelled(r.payments),
-        change: opt(r.change),
-        footer: r.footer,
-    }
-}
-
-fn ticket(t: pb::KitchenTicket) -> KitchenTicket {
-    KitchenTicket {
-        order_number: t.order_number,
-        time: t.time,
-        station: opt(t.station),
-        note: opt(t.note),
-        lines: t
-            .lines
-            .into_iter()
-            .map(|l| TicketLine {
-                quantity: l.quantity,
-                name: l.name,
-                note: opt(l.note),
-            })
-            .collect(),
-        cancelled: t.cancelled,
-    }
-}
-
-fn job(j: outpost_storage::printq::Job) -> pb::Job {
+fn job(j: crate::printq::Job) -> pb::Job {
     pb::Job {
         id: j.id,
         printer: j.printer,
@@ -90,56 +29,12 @@ fn job(j: outpost_storage::printq::Job) -> pb::Job {
     }
 }
 
-fn definition(p: &crate::worker::Printer) -> pb::PrinterDefinition {
-    pb::PrinterDefinition {
-        id: p.config.id.clone(),
-        address: p.config.address.clone(),
-        width: p.config.width as u32,
-        code_pages: p
-            .config
-            .code_pages
-            .iter()
-            .map(|c| format!("{c:?}").to_uppercase())
-            .collect(),
-        fallback: p.config.fallback.clone().unwrap_or_default(),
-        logo_png: p.logo_png.clone(),
-    }
-}
-
-/// A printer's settings from the edge's definition.
-#[allow(clippy::result_large_err)]
-pub fn config(d: pb::PrinterDefinition) -> Result<(PrinterConfig, Vec<u8>), Status> {
-    let code_pages = d
-        .code_pages
-        .iter()
-        .map(|c| {
-            serde_json::from_value::<CodePage>(serde_json::Value::String(c.to_uppercase()))
-                .map_err(|_| {
-                    Status::invalid_argument(format!(
-                        "printer {:?}: code page {c:?} is not one of CP437, CP737, CP850, CP852, CP858, CP866",
-                        d.id
-                    ))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((
-        PrinterConfig {
-            id: d.id,
-            address: d.address,
-            width: d.width as usize,
-            code_pages,
-            fallback: opt(d.fallback),
-        },
-        d.logo_png,
-    ))
-}
-
 async fn printers(shared: &Shared) -> pb::Printers {
     let mut out = Vec::new();
     for (p, c) in jobs::printers(shared).await {
         let s = p.state();
         out.push(pb::PrinterInfo {
-            definition: Some(definition(&p)),
+            definition: Some(wire::definition(&p.config, &p.logo_png)),
             managed: p.managed,
             reachable: s.reachable,
             ready: s.ready,
@@ -153,11 +48,11 @@ async fn printers(shared: &Shared) -> pb::Printers {
     pb::Printers { printers: out }
 }
 
-fn storage(e: StorageError) -> Status {
+fn storage(e: QueueError) -> Status {
     match e {
-        StorageError::NotFound(m) => Status::not_found(m),
-        StorageError::Conflict(m) => Status::failed_precondition(m),
-        StorageError::Unprocessable(m) => Status::invalid_argument(m),
+        QueueError::NotFound(m) => Status::not_found(m),
+        QueueError::Conflict(m) => Status::failed_precondition(m),
+        QueueError::Refused(m) => Status::invalid_argument(m),
         e => status(Refusal::Storage(e)),
     }
 }
@@ -166,7 +61,7 @@ fn status(r: Refusal) -> Status {
     match r {
         Refusal::UnknownPrinter(m) => Status::not_found(m),
         Refusal::Invalid(m) => Status::invalid_argument(m),
-        Refusal::Storage(StorageError::Conflict(m)) => Status::already_exists(m),
+        Refusal::Storage(QueueError::Conflict(m)) => Status::already_exists(m),
         Refusal::Storage(e) => {
             tracing::error!(error = %e, "print queue");
             Status::unavailable("the print queue cannot be written now")
@@ -182,8 +77,8 @@ impl PrintService for Service {
     ) -> Result<Response<pb::SubmitReply>, Status> {
         let r = request.into_inner();
         let (kind, rec, tic) = match r.document {
-            Some(pb::submit_request::Document::Receipt(x)) => ("receipt", Some(receipt(x)), None),
-            Some(pb::submit_request::Document::Ticket(x)) => ("kitchen", None, Some(ticket(x))),
+            Some(pb::submit_request::Document::Receipt(x)) => ("receipt", Some(x.into()), None),
+            Some(pb::submit_request::Document::Ticket(x)) => ("kitchen", None, Some(x.into())),
             Some(pb::submit_request::Document::Drawer(_)) => ("drawer", None, None),
             None => {
                 return Err(Status::invalid_argument(
@@ -284,8 +179,9 @@ impl PrintService for Service {
             .into_inner()
             .printers
             .into_iter()
-            .map(config)
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(wire::config)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         self.shared.set_managed(set).await.map_err(|r| match r {
             SetRefusal::Invalid(m) => Status::invalid_argument(m),
             SetRefusal::Taken(m) => Status::already_exists(m),

@@ -10,8 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use outpost_proto::hw_v1::print_service_server::PrintServiceServer;
-use outpost_storage::StorageError;
-use outpost_storage::printq::{JobState, PrintQueue};
+use crate::printq::{JobState, PrintQueue, QueueError};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -78,13 +77,13 @@ async fn require_token(
     Ok(req.into_response(resp).map_into_right_body())
 }
 
-pub(crate) fn storage_problem(e: StorageError) -> HttpResponse {
+pub(crate) fn storage_problem(e: QueueError) -> HttpResponse {
     match e {
-        StorageError::NotFound(m) => {
+        QueueError::NotFound(m) => {
             problem(StatusCode::NOT_FOUND, "not-found", format!("{m} not found"))
         }
-        StorageError::Conflict(m) => problem(StatusCode::CONFLICT, "conflict", m),
-        StorageError::Unprocessable(m) => {
+        QueueError::Conflict(m) => problem(StatusCode::CONFLICT, "conflict", m),
+        QueueError::Refused(m) => {
             problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-job", m)
         }
         e => {
@@ -174,7 +173,7 @@ async fn preview_png(shared: web::Data<Shared>, id: web::Path<String>) -> HttpRe
     match found {
         Ok(Some((job, bytes))) => {
             let width = shared.printer(&job.printer).map_or(48, |p| p.profile.width);
-            let png = web::block(move || crate::render::png(&bytes, width * crate::raster::CELL_W))
+            let png = web::block(move || outpost_receipt::render::png(&bytes, width * outpost_receipt::raster::CELL_W))
                 .await
                 .unwrap_or_default();
             HttpResponse::Ok()

@@ -1,12 +1,11 @@
 //! Taking a job in, the same way over HTTP and gRPC: check it, encode it
 //! for its printer, queue it once per id and wake the printer's worker.
 
-use crate::document::{self, KitchenTicket, Receipt};
+use outpost_receipt::document::{self, KitchenTicket, Receipt};
 use crate::now_ms;
-use crate::render::render;
+use outpost_receipt::render::render;
 use crate::worker::Shared;
-use outpost_storage::StorageError;
-use outpost_storage::printq::{Job, NewJob, Submitted};
+use crate::printq::{Job, NewJob, QueueError, Submitted};
 use serde::{Deserialize, Serialize};
 
 /// A job as the api or a register sends it.
@@ -32,7 +31,7 @@ pub struct JobRequest {
 pub enum Refusal {
     UnknownPrinter(String),
     Invalid(String),
-    Storage(StorageError),
+    Storage(QueueError),
 }
 
 fn encode(req: &JobRequest, shared: &Shared) -> Result<(NewJob, Vec<char>), Refusal> {
@@ -126,7 +125,7 @@ pub async fn submit(shared: &Shared, req: JobRequest) -> Result<Accepted, Refusa
 }
 
 /// A person asks for a job again (see `PrintQueue::reprint`).
-pub async fn reprint(shared: &Shared, id: String, new_id: String) -> outpost_storage::Result<Job> {
+pub async fn reprint(shared: &Shared, id: String, new_id: String) -> Result<Job, QueueError> {
     let j = shared.q(move |q| q.reprint(&id, &new_id, now_ms())).await?;
     if let Some(p) = shared.printer(&j.printer) {
         p.wake.notify_one();
@@ -140,7 +139,7 @@ pub async fn printers(
     shared: &Shared,
 ) -> Vec<(
     std::sync::Arc<crate::worker::Printer>,
-    outpost_storage::printq::Counts,
+    crate::printq::Counts,
 )> {
     let mut out = Vec::new();
     for p in shared.printers() {

@@ -1,28 +1,27 @@
 //! hw-proxy: the registers' printers and cash drawers.
 //!
 //! Jobs (receipts, kitchen tickets, drawer kicks) arrive over HTTP with the
-//! caller's job id, are encoded to ESC/POS ([`document`]), stored in a
-//! persistent queue (`outpost_storage::printq`) and printed in order, one at
+//! caller's job id, are encoded to ESC/POS (`outpost_receipt::document`), stored in a
+//! persistent queue ([`printq`], its own SQLite file) and printed in order, one at
 //! a time per printer, by one worker each ([`worker`]). A job is written to a
 //! printer at most once by itself: one that was being sent when the process
 //! died comes back *uncertain*, for a person to reprint.
 //!
-//! [`virtual_printer`] is a printer on TCP for tests and demos, and
-//! [`render`] reads ESC/POS back into text for it and for previews.
+//! [`virtual_printer`] is a printer on TCP for tests and demos; it reads
+//! what it is sent back into text with `outpost_receipt::render`.
 
-pub mod document;
 pub mod grpc;
 pub mod http;
 pub mod inputs;
 pub mod jobs;
 pub mod metrics;
-pub mod raster;
-pub mod render;
+pub mod printq;
 pub mod status;
 pub mod transport;
 pub mod virtual_printer;
 pub mod worker;
 
+pub use outpost_receipt::printer::{PrinterConfig, check_id};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -65,23 +64,6 @@ struct PrintersFile {
     printers: Vec<PrinterConfig>,
     #[serde(default)]
     inputs: Vec<inputs::InputConfig>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrinterConfig {
-    pub id: String,
-    pub address: String,
-    #[serde(default = "default_width")]
-    pub width: usize,
-    #[serde(default)]
-    pub code_pages: Vec<document::CodePage>,
-    #[serde(default)]
-    pub fallback: Option<String>,
-}
-
-fn default_width() -> usize {
-    48
 }
 
 impl HwConfig {
@@ -140,17 +122,14 @@ impl HwConfig {
         }
         let mut seen = HashSet::new();
         for p in &self.printers {
-            check_id("printer", &p.id)?;
             if !seen.insert(p.id.as_str()) {
                 return Err(format!("printer {:?} is listed twice", p.id));
             }
-            transport::Address::parse(&p.address)
-                .map_err(|e| format!("printer {:?}: {e}", p.id))?;
-            check_width(p)?;
+            p.check().map_err(|e| e.to_string())?;
         }
         let mut seen = HashSet::new();
         for i in &self.inputs {
-            check_id("input", &i.id)?;
+            check_id("input", &i.id).map_err(|e| e.to_string())?;
             if !seen.insert(i.id.as_str()) {
                 return Err(format!("input {:?} is listed twice", i.id));
             }
@@ -178,37 +157,11 @@ impl HwConfig {
     }
 }
 
-/// Printer and input ids: letters, digits, - and _ (they appear in URLs,
-/// metrics labels and file names).
-pub fn check_id(what: &str, id: &str) -> Result<(), String> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(format!(
-            "{what} id {id:?}: use 1 to 64 letters, digits, - and _"
-        ));
-    }
-    Ok(())
-}
-
-pub fn check_width(p: &PrinterConfig) -> Result<(), String> {
-    if !(16..=96).contains(&p.width) {
-        return Err(format!(
-            "printer {:?}: width {} is not 16–96 characters",
-            p.id, p.width
-        ));
-    }
-    Ok(())
-}
-
 /// Whether `given` is `hw.token`. Compared as digests: no early exit that
 /// times how much of it matched.
 pub fn token_matches(token: &str, given: &str) -> bool {
-    let digest = outpost_storage::secrets::sha256_hex;
-    digest(given.as_bytes()) == digest(token.as_bytes())
+    use sha2::{Digest, Sha256};
+    Sha256::digest(given.as_bytes()) == Sha256::digest(token.as_bytes())
 }
 
 /// Milliseconds since the Unix epoch.

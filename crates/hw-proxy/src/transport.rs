@@ -2,50 +2,9 @@
 //! or serial printer), each step under its own timeout.
 
 use crate::status::{QUERY, Status};
-use std::path::PathBuf;
+pub use outpost_receipt::printer::Address;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Where a printer is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Address {
-    /// `tcp://host:port`
-    Tcp(String),
-    /// `file:///dev/usb/lp0`: no status can be read back.
-    Device(PathBuf),
-}
-
-impl Address {
-    pub fn parse(s: &str) -> Result<Address, String> {
-        if let Some(rest) = s.strip_prefix("tcp://") {
-            if rest
-                .rsplit_once(':')
-                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-            {
-                return Err(format!("{s:?}: expected tcp://host:port"));
-            }
-            Ok(Address::Tcp(rest.to_owned()))
-        } else if let Some(rest) = s.strip_prefix("file://") {
-            if !rest.starts_with('/') {
-                return Err(format!("{s:?}: expected file:///absolute/path"));
-            }
-            Ok(Address::Device(PathBuf::from(rest)))
-        } else {
-            Err(format!(
-                "{s:?}: a printer address is tcp://host:port or file:///dev/…"
-            ))
-        }
-    }
-}
-
-impl std::fmt::Display for Address {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Address::Tcp(a) => write!(f, "tcp://{a}"),
-            Address::Device(p) => write!(f, "file://{}", p.display()),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -141,31 +100,5 @@ impl Link {
             .await
             .map_err(|_| LinkError::Broken(format!("write did not finish within {:?}", t.write)))?
             .map_err(|e| LinkError::Broken(format!("write: {e}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_parse_or_say_what_is_expected() {
-        assert_eq!(
-            Address::parse("tcp://10.0.0.5:9100").unwrap(),
-            Address::Tcp("10.0.0.5:9100".into())
-        );
-        assert_eq!(
-            Address::parse("file:///dev/usb/lp0").unwrap(),
-            Address::Device("/dev/usb/lp0".into())
-        );
-        for bad in [
-            "10.0.0.5:9100",
-            "tcp://host",
-            "tcp://:9100",
-            "file://rel",
-            "usb://x",
-        ] {
-            assert!(Address::parse(bad).is_err(), "{bad}");
-        }
     }
 }

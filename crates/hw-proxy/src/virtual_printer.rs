@@ -8,7 +8,7 @@
 //! `?dots=` its width, 576 for 80 mm paper by default), `PUT /mode` with
 //! `{"mode": …}`, `GET /mode`, `DELETE /jobs`.
 
-use crate::render::{Page, render};
+use outpost_receipt::render::{Page, render};
 use crate::status::Status;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde::{Deserialize, Serialize};
@@ -330,7 +330,7 @@ async fn get_job_png(
     match raw {
         Some(raw) => HttpResponse::Ok()
             .content_type("image/png")
-            .body(crate::render::png(&raw, q.dots)),
+            .body(outpost_receipt::render::png(&raw, q.dots)),
         None => HttpResponse::NotFound().body("no such job: GET /jobs lists them"),
     }
 }

@@ -5,12 +5,12 @@
 //! A printer that is away or not ready leaves the job queued (retried with
 //! backoff); a failure after the first byte left makes it `uncertain`.
 
-use crate::document::Profile;
+use outpost_receipt::{PrinterError, Profile};
 use crate::metrics::Metrics;
 use crate::status::Status;
 use crate::transport::{Address, Link, LinkError};
 use crate::{HwConfig, PrinterConfig, now_ms};
-use outpost_storage::printq::{Job, JobState, PrintQueue};
+use crate::printq::{Job, JobState, PrintQueue, QueueError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -51,31 +51,14 @@ impl Printer {
     /// A printer from its settings; `Err` names what is wrong with them (the
     /// one check of a printer, for the settings file, the edge's printers and
     /// the api before it stores one).
-    pub fn new(config: PrinterConfig, logo_png: Vec<u8>, managed: bool) -> Result<Printer, String> {
-        crate::check_id("printer", &config.id)?;
-        crate::check_width(&config)?;
-        let name = &config.id;
-        let logo = if logo_png.is_empty() {
-            None
-        } else {
-            let dots = config.width * crate::raster::CELL_W;
-            Some(Arc::new(
-                crate::raster::logo(&logo_png, dots)
-                    .map_err(|e| format!("printer {name:?}: {e}"))?,
-            ))
-        };
+    pub fn new(
+        config: PrinterConfig,
+        logo_png: Vec<u8>,
+        managed: bool,
+    ) -> Result<Printer, PrinterError> {
         Ok(Printer {
-            address: Address::parse(&config.address)
-                .map_err(|e| format!("printer {name:?}: {e}"))?,
-            profile: Profile {
-                width: config.width,
-                code_pages: if config.code_pages.is_empty() {
-                    Profile::default().code_pages
-                } else {
-                    config.code_pages.clone()
-                },
-                logo,
-            },
+            address: config.check()?,
+            profile: config.profile(&logo_png)?,
             config,
             managed,
             logo_png,
@@ -145,7 +128,7 @@ pub enum SetRefusal {
     Taken(String),
     /// A printer to remove still has jobs waiting.
     Busy(String),
-    Storage(outpost_storage::StorageError),
+    Storage(QueueError),
 }
 
 impl Shared {
@@ -157,7 +140,7 @@ impl Shared {
         for p in &config.printers {
             printers.insert(
                 p.id.clone(),
-                Arc::new(Printer::new(p.clone(), Vec::new(), false)?),
+                Arc::new(Printer::new(p.clone(), Vec::new(), false).map_err(|e| e.to_string())?),
             );
         }
         let managed = queue
@@ -170,7 +153,7 @@ impl Shared {
         for (json, logo) in managed {
             let printer = serde_json::from_str::<PrinterConfig>(&json)
                 .map_err(|e| e.to_string())
-                .and_then(|c| Printer::new(c, logo, true));
+                .and_then(|c| Printer::new(c, logo, true).map_err(|e| e.to_string()));
             match printer {
                 Ok(p) if printers.contains_key(&p.config.id) => {
                     tracing::warn!(printer = %p.config.id, "the settings file now names this printer too: the file's wins until the edge sends its printers again");
@@ -272,7 +255,7 @@ impl Shared {
                     c.id
                 )));
             }
-            new.push(Printer::new(c, logo, true).map_err(SetRefusal::Invalid)?);
+            new.push(Printer::new(c, logo, true).map_err(|e| SetRefusal::Invalid(e.to_string()))?);
         }
         let after: Vec<&str> = current
             .iter()
@@ -349,8 +332,8 @@ impl Shared {
     /// Runs queue work off the async threads (each write is fsynced).
     pub async fn q<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&PrintQueue) -> outpost_storage::Result<T> + Send + 'static,
-    ) -> outpost_storage::Result<T> {
+        f: impl FnOnce(&PrintQueue) -> Result<T, QueueError> + Send + 'static,
+    ) -> Result<T, QueueError> {
         let q = self.queue.clone();
         tokio::task::spawn_blocking(move || f(&q))
             .await

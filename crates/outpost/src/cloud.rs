@@ -2,8 +2,9 @@
 //! store credentials and certificates, and the sync worker in either mode.
 
 use anyhow::Context;
-use outpost_api::Settings;
-use outpost_api::cloud::{CloudMetrics, admin, open_db, serve_sync};
+use crate::settings::Settings;
+use outpost_cloud::admin;
+use outpost_cloud::server::{CloudMetrics, serve_sync};
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,9 +23,9 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         amqp_url: c.amqp_url.clone(),
         amqp_timers: outpost_bus::Timers {
             connect: Duration::from_secs(2),
-            ..outpost_api::cloud::amqp_timers(&settings)
+            ..c.amqp_timers()
         },
-        credential_warn_ms: c.credential_warn_days.max(0) * 86_400_000,
+        credential_warn_ms: c.credential_warn_ms(),
         offline_after_ms: settings.sync.offline_after_ms,
     });
     let admin_port = admin_listener.local_addr()?.port();
@@ -51,7 +52,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         );
         let admin_handle = admin.handle();
         let admin_task = tokio::spawn(admin);
-        let r = serve_sync(&settings, db, metrics, listener, shutdown_signal()).await;
+        let r = serve_sync(&c, db, metrics, listener, shutdown_signal()).await;
         admin_handle.stop(true).await;
         let _ = admin_task.await;
         r
@@ -65,6 +66,10 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+fn open_db(settings: &Settings) -> anyhow::Result<outpost_cloud::db::CloudDb> {
+    outpost_cloud::server::open_db(&settings.cloud)
 }
 
 fn days_ms(days: Option<u32>) -> Option<i64> {
@@ -82,7 +87,7 @@ pub fn store_add(
     let db = open_db(settings)?;
     let mut c = db.conn()?;
     let (id, credential) =
-        outpost_storage::cloud::add_store(&mut c, id, code, name, days_ms(expires_days))?;
+        outpost_cloud::db::add_store(&mut c, id, code, name, days_ms(expires_days))?;
     eprintln!(
         "store {code} registered as {id}. Its sync credential (shown only now; set it as sync.credential on the store's edge):"
     );
@@ -97,7 +102,7 @@ pub fn store_rotate(
     expires_days: Option<u32>,
 ) -> anyhow::Result<()> {
     let db = open_db(settings)?;
-    let id = outpost_storage::cloud::credentials::request_rotation(
+    let id = outpost_cloud::db::credentials::request_rotation(
         &mut db.conn()?,
         store,
         days_ms(expires_days),
@@ -111,7 +116,7 @@ pub fn store_rotate(
 /// Revokes every credential of a store at once.
 pub fn store_revoke(settings: &Settings, store: &str) -> anyhow::Result<()> {
     let db = open_db(settings)?;
-    let (id, n) = outpost_storage::cloud::credentials::revoke(&mut db.conn()?, store)?;
+    let (id, n) = outpost_cloud::db::credentials::revoke(&mut db.conn()?, store)?;
     println!(
         "store {id}: {n} credential(s) revoked; its sync is refused until it gets a new one (outpost cloud store-credential --store {store})"
     );
@@ -125,7 +130,7 @@ pub fn store_credential(
     expires_days: Option<u32>,
 ) -> anyhow::Result<()> {
     let db = open_db(settings)?;
-    let credential = outpost_storage::cloud::credentials::reissue(
+    let credential = outpost_cloud::db::credentials::reissue(
         &mut db.conn()?,
         store,
         days_ms(expires_days),
@@ -197,7 +202,7 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
     match mode {
         "cloud" => {
             let db = open_db(&settings)?;
-            let metrics = outpost_sync_worker::cloud::WorkerMetrics::new();
+            let metrics = outpost_cloud::consumer::WorkerMetrics::new();
             let check_db = db.clone();
             let check: Check = std::sync::Arc::new(move || {
                 let ok = check_db.conn().map(|mut c| {
@@ -214,7 +219,7 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
             let delivery = outpost_bus::Delivery {
                 prefetch: c.prefetch,
                 limit: c.delivery_limit,
-                timers: outpost_api::cloud::amqp_timers(&settings),
+                timers: c.amqp_timers(),
             };
             rt.block_on(async move {
                 let health = health_server(&c.worker_host, c.worker_port, metrics.registry.clone(), check)?;
@@ -222,7 +227,7 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
                 let handle = health.handle();
                 tokio::spawn(health);
                 tokio::select! {
-                    _ = outpost_sync_worker::cloud::run(db, c.amqp_url.clone(), delivery, metrics) => {}
+                    _ = outpost_cloud::consumer::run(db, c.amqp_url.clone(), delivery, metrics) => {}
                     _ = shutdown_signal() => {}
                 }
                 handle.stop(true).await;
@@ -230,12 +235,12 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
             })
         }
         "edge" => {
-            let db = outpost_storage::Db::open(&settings.database.url, 4)
+            let db = outpost_storage::Db::open(&settings.api.database.url, 4)
                 .context("opening the store's database")?;
             let cfg = if settings.sync.cloud_url.is_empty() {
                 None
             } else {
-                Some(edge_config(&settings)?)
+                Some(settings.sync.edge_config().map_err(|e| anyhow::anyhow!(e))?)
             };
             let configured = cfg.is_some();
             let offline_after = settings.sync.offline_after_ms;
@@ -306,39 +311,6 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
         }
         other => anyhow::bail!("--mode is edge or cloud, not {other:?}"),
     }
-}
-
-/// The edge sync settings, checked.
-pub fn edge_config(settings: &Settings) -> anyhow::Result<outpost_sync_worker::edge::EdgeConfig> {
-    let s = &settings.sync;
-    let ca_pem = if s.ca_file.is_empty() {
-        None
-    } else {
-        Some(
-            std::fs::read(&s.ca_file)
-                .with_context(|| format!("reading sync.ca_file {}", s.ca_file))?,
-        )
-    };
-    let cfg = outpost_sync_worker::edge::EdgeConfig {
-        cloud_url: s.cloud_url.clone(),
-        credential: s.credential.clone(),
-        ca_pem,
-        tls_domain: (!s.tls_domain.is_empty()).then(|| s.tls_domain.clone()),
-        batch_events: s.batch_events.clamp(1, 10_000),
-        batch_bytes: s.batch_bytes.clamp(64 * 1024, 16 * 1024 * 1024),
-        in_flight: s.in_flight.clamp(1, 16),
-        backoff_min: Duration::from_millis(s.backoff_min_ms.max(10)),
-        backoff_max: Duration::from_millis(s.backoff_max_ms.max(s.backoff_min_ms.max(10))),
-        interval: Duration::from_millis(s.interval_ms.max(10)),
-        pull_interval: Duration::from_millis(s.pull_interval_ms.max(50)),
-        connect_timeout: Duration::from_millis(s.connect_timeout_ms.max(100)),
-        call_timeout: Duration::from_millis(s.call_timeout_ms.max(100)),
-        heartbeat: Duration::from_millis(s.heartbeat_ms.max(50)),
-        probe_interval: Duration::from_millis(s.probe_interval_ms.max(20)),
-        software_version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
-    cfg.check().map_err(|e| anyhow::anyhow!(e))?;
-    Ok(cfg)
 }
 
 fn write_private(path: &Path, data: &str) -> anyhow::Result<()> {

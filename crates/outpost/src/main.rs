@@ -6,11 +6,13 @@
 //! alone, as compose does (the hub then reads Redis).
 
 mod cloud;
+mod settings;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use outpost_api::{Application, Settings};
-use outpost_realtime_hub::{HubConfig, Server as HubServer};
+use outpost_api::Application;
+use outpost_realtime_hub::Server as HubServer;
+use settings::Settings;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -159,18 +161,20 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Edge { data, demo } => {
             if std::env::var_os("OUTPOST__DATABASE__URL").is_none()
-                && settings.database.url == "data/outpost.sqlite"
+                && settings.api.database.url == "data/outpost.sqlite"
             {
-                settings.database.url = data.join("outpost.sqlite").to_string_lossy().into_owned();
+                settings.api.database.url =
+                    data.join("outpost.sqlite").to_string_lossy().into_owned();
             }
-            settings.demo.enabled |= demo;
+            settings.api.demo.enabled |= demo;
             serve(settings, true)
         }
         Cmd::Api => {
             // A random per-process secret would sign tickets no separate hub
             // can check: screens would be refused with no hint why.
             anyhow::ensure!(
-                settings.realtime.redis_url.is_empty() || settings.realtime.secret.len() >= 16,
+                settings.api.realtime.redis_url.is_empty()
+                    || settings.api.realtime.secret.len() >= 16,
                 "with realtime.redis_url set, set realtime.secret (OUTPOST__REALTIME__SECRET, at least 16 characters) to the hub's"
             );
             serve(settings, false)
@@ -213,26 +217,18 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn hub_config(settings: &Settings) -> HubConfig {
-    let h = &settings.hub;
-    HubConfig {
-        host: h.host.clone(),
-        port: h.port,
-        secret: settings.realtime.secret.as_bytes().to_vec(),
-        queue: h.queue,
-        ping_interval: Duration::from_millis(h.ping_interval_ms.max(100)),
-        dead_after: Duration::from_millis(h.dead_after_ms.max(500)),
-        send_buffer: h.send_buffer,
-        workers: h.workers,
-    }
-}
-
 /// The api, and with `embedded` the realtime hub in the same process on the
 /// api's in-memory log (unless a Redis URL is configured).
-fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
+fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
+    let Settings {
+        api: mut settings,
+        hub: hub_settings,
+        sync,
+        ..
+    } = settings;
     let host = settings.server.host.clone();
     let hub_listener = if embedded {
-        let addr = format!("{}:{}", settings.hub.host, settings.hub.port);
+        let addr = format!("{}:{}", hub_settings.host, hub_settings.port);
         let l = std::net::TcpListener::bind(&addr)
             .with_context(|| format!("the realtime hub cannot listen on {addr}"))?;
         settings.realtime.hub_port = l.local_addr()?.port();
@@ -245,7 +241,7 @@ fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
         None
     };
     actix_web::rt::System::new().block_on(async move {
-        let mut cfg = hub_config(&settings);
+        let mut cfg = hub_settings.config(settings.realtime.secret.as_bytes());
         let app = Application::build(settings).context("starting the edge")?;
         let hub = match hub_listener {
             Some(l) => {
@@ -271,8 +267,8 @@ fn serve(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
                 println!("  demo staff: {name} ({}) PIN {pin}", role.as_str());
             }
         }
-        if embedded && !app.settings().sync.cloud_url.is_empty() {
-            let cfg = cloud::edge_config(app.settings())?;
+        if embedded && !sync.cloud_url.is_empty() {
+            let cfg = sync.edge_config().map_err(|e| anyhow::anyhow!(e))?;
             // Before the first request: a status from the last run (or a
             // restored backup) must not show this start as online.
             outpost_storage::sync::record_start(&mut *app.db().conn()?)
@@ -312,19 +308,20 @@ fn random_secret() -> String {
 
 /// The realtime hub alone: needs Redis and the secret the api signs with.
 fn hub(settings: Settings) -> anyhow::Result<()> {
+    let rt = &settings.api.realtime;
     anyhow::ensure!(
-        !settings.realtime.redis_url.is_empty(),
+        !rt.redis_url.is_empty(),
         "the hub alone reads Redis: set realtime.redis_url (OUTPOST__REALTIME__REDIS_URL)"
     );
     anyhow::ensure!(
-        settings.realtime.secret.len() >= 16,
+        rt.secret.len() >= 16,
         "set realtime.secret (OUTPOST__REALTIME__SECRET, at least 16 characters) to the api's"
     );
-    let cfg = hub_config(&settings);
+    let cfg = settings.hub.config(rt.secret.as_bytes());
     actix_web::rt::System::new().block_on(async move {
         // Redis is connected on first use: the hub comes up (degraded) even
         // when Redis is late, and catches up when it answers.
-        let log = redis_log(&settings.realtime)?;
+        let log = redis_log(&settings.api.realtime)?;
         let server = HubServer::build(cfg.clone(), log).with_context(|| {
             format!(
                 "the realtime hub cannot listen on {}:{}",
@@ -345,9 +342,9 @@ fn add_staff(settings: &Settings, name: &str, role: &str) -> anyhow::Result<()> 
     let pin = std::env::var("OUTPOST_NEW_PIN")
         .context("set OUTPOST_NEW_PIN to the new PIN (4 to 8 digits)")?;
     let pin = outpost_domain::Pin::parse(&pin)?;
-    let db = outpost_storage::Db::open(&settings.database.url, 2)?;
+    let db = outpost_storage::Db::open(&settings.api.database.url, 2)?;
     let mut conn = db.conn()?;
-    outpost_storage::seed::setup(&mut conn, &settings.store_setup())?;
+    outpost_storage::seed::setup(&mut conn, &settings.api.store_setup())?;
     let node = outpost_storage::Node::load(&mut conn)?;
     let id = outpost_storage::db::write_tx(&mut conn, |c| {
         let id = outpost_storage::staff::insert_staff(c, &node.store_id, name, role, &pin)?;

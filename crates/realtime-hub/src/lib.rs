@@ -18,6 +18,37 @@ use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// `[hub]`'s defaults.
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// `[hub]`: where the hub listens and how it treats slow or silent clients.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct HubSettings {
+    pub host: String,
+    pub port: u16,
+    pub queue: usize,
+    pub ping_interval_ms: u64,
+    pub dead_after_ms: u64,
+    pub send_buffer: usize,
+    pub workers: usize,
+}
+
+impl HubSettings {
+    /// The hub's running configuration, checking tickets with `secret`.
+    pub fn config(&self, secret: &[u8]) -> HubConfig {
+        HubConfig {
+            host: self.host.clone(),
+            port: self.port,
+            secret: secret.to_vec(),
+            queue: self.queue,
+            ping_interval: Duration::from_millis(self.ping_interval_ms.max(100)),
+            dead_after: Duration::from_millis(self.dead_after_ms.max(500)),
+            send_buffer: self.send_buffer,
+            workers: self.workers,
+        }
+    }
+}
+
 /// What the hub needs to run.
 #[derive(Clone)]
 pub struct HubConfig {

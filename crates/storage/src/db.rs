@@ -350,17 +350,8 @@ where
     }
 }
 
-/// Milliseconds since the Unix epoch by the wall clock.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+/// Ids and wall-clock time, the same on every tier.
+pub use outpost_domain::ids::{new_id, now_millis};
 
 /// `SUM(column)` as a BIGINT on both backends (diesel types a PostgreSQL sum of
 /// BIGINT as NUMERIC). `column` is a fixed column name, never user input.

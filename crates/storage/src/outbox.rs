@@ -10,12 +10,7 @@ use diesel::prelude::*;
 use outpost_domain::Hlc;
 use serde::Serialize;
 
-/// The version of the payload schemas this build writes.
-///
-/// - 2: an order's payments carry `rounding_minor` (cash rounded to the
-///   currency's cash unit); a shift's report is reconciled from payments
-///   (`rounding_minor`, `open_orders`, `carried_over`). The cloud reads 1 and 2.
-pub const SCHEMA_VERSION: i32 = 2;
+pub use outpost_domain::ids::SCHEMA_VERSION;
 
 /// A store's events are ordered per stream; the relay and sync send the sales
 /// stream first.

@@ -1,7 +1,6 @@
-//! Between the outbox row, the wire envelope and the cloud's incoming event.
+//! An outbox row as the wire carries it.
 
 use outpost_proto::sync_v1::EventEnvelope;
-use outpost_storage::cloud::Incoming;
 use outpost_storage::outbox::StoredEvent;
 
 /// An outbox row as it travels, in `epoch` (the epoch of the session that
@@ -24,30 +23,6 @@ pub fn envelope(e: StoredEvent, epoch: &str) -> EventEnvelope {
         master_version: e.master_version,
         actor: e.actor,
         payload: e.payload.into_bytes(),
-        payload_sha256: e.payload_sha256,
-    }
-}
-
-/// A received envelope for the cloud's apply. The api checked that the
-/// payload is UTF-8 and matches its hash before acknowledging it.
-pub fn incoming(e: EventEnvelope) -> Incoming {
-    Incoming {
-        event_id: e.event_id,
-        store_id: e.store_id,
-        device_id: e.device_id,
-        stream: e.stream,
-        position: e.position,
-        node_epoch: e.node_epoch,
-        aggregate_type: e.aggregate_type,
-        aggregate_id: e.aggregate_id,
-        aggregate_version: e.aggregate_version,
-        event_type: e.event_type,
-        schema_version: e.schema_version,
-        occurred_at: e.occurred_at_ms,
-        hlc: e.hlc,
-        master_version: e.master_version,
-        actor: e.actor,
-        payload: String::from_utf8_lossy(&e.payload).into_owned(),
         payload_sha256: e.payload_sha256,
     }
 }

@@ -1,6 +1,9 @@
 //! Telemetry shared by every Outpost service: the tracing subscriber (set once),
 //! Prometheus text exposition, and the health report's shape, so `/metrics` and
-//! `/health` read the same everywhere.
+//! `/health` read the same everywhere; and how settings are layered
+//! ([`settings`]).
+
+pub mod settings;
 
 use serde::Serialize;
 use std::sync::Once;

@@ -159,7 +159,7 @@ pub struct SyncState {
 
 pub fn sync_state(
     c: &mut outpost_storage::AnyConnection,
-    settings: &crate::settings::Sync,
+    settings: &crate::settings::SyncView,
 ) -> outpost_storage::Result<SyncState> {
     Ok(SyncState {
         status: outpost_storage::sync::status(c)?,

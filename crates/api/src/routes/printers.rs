@@ -187,8 +187,9 @@ async fn put(
         updated_at: 0,
         removed_at: None,
     };
-    hardware::check(&p)
-        .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e)))?;
+    hardware::check(&p).map_err(|e| {
+        ApiError::Storage(outpost_storage::StorageError::Unprocessable(e.to_string()))
+    })?;
     let actor = who.actor.clone();
     let saved = state
         .write(move |c, n| printers::put(c, n, &actor, p))
@@ -405,27 +406,31 @@ async fn receipt_png(
     let r = crate::printing::receipt(&order, &store, cashier, &state.settings.printing.footer)
         .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e)))?;
     let row = hardware::receipt_target(&state.settings.printing, &all, &device).and_then(|t| t.row);
-    let png = web::block(move || -> Result<Vec<u8>, String> {
+    let png = web::block(move || -> Result<Vec<u8>, PreviewError> {
         let profile = match &row {
             Some(p) => hardware::profile(p)?,
-            None => outpost_hw_proxy::document::Profile::default(),
+            None => outpost_receipt::Profile::default(),
         };
-        let encoded = outpost_hw_proxy::document::receipt(
-            &outpost_hw_proxy::grpc::receipt(r),
-            &profile,
-            false,
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(outpost_hw_proxy::render::png(
+        let encoded = outpost_receipt::document::receipt(&r.into(), &profile, false)?;
+        Ok(outpost_receipt::render::png(
             &encoded.bytes,
-            profile.width * outpost_hw_proxy::raster::CELL_W,
+            profile.width * outpost_receipt::raster::CELL_W,
         ))
     })
     .await
     .map_err(|_| ApiError::Blocking)?
-    .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e)))?;
+    .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e.to_string())))?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
         .insert_header(("Cache-Control", "no-store"))
         .body(png))
+}
+
+/// Why a receipt's picture could not be drawn.
+#[derive(Debug, thiserror::Error)]
+enum PreviewError {
+    #[error(transparent)]
+    Printer(#[from] outpost_receipt::PrinterError),
+    #[error(transparent)]
+    Document(#[from] outpost_receipt::DocumentError),
 }

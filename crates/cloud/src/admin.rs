@@ -1,10 +1,10 @@
 //! The cloud's HTTP side: `/health`, `/metrics`, and the admin page and API
 //! over every store's sync state (behind `cloud.admin_token`).
 
-use super::CloudMetrics;
+use crate::server::CloudMetrics;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
-use outpost_storage::cloud::{self, CloudDb};
+use crate::db::{self as cloud, CloudDb};
 use serde_json::json;
 
 #[derive(Clone)]
@@ -114,7 +114,7 @@ fn refuse(req: &HttpRequest, state: &AdminState) -> Option<HttpResponse> {
 
 async fn blocking<T: Send + 'static>(
     db: &CloudDb,
-    f: impl FnOnce(&mut cloud::CloudConn) -> outpost_storage::Result<T> + Send + 'static,
+    f: impl FnOnce(&mut cloud::CloudConn) -> crate::error::Result<T> + Send + 'static,
 ) -> Result<T, HttpResponse> {
     let db = db.clone();
     web::block(move || {
@@ -215,12 +215,12 @@ async fn retry_parked(
             HttpResponse::Ok().json(json!({"id": id, "resolved": true, "applied": applied}))
         }
         Ok(Ok(Err(reason))) => problem(StatusCode::CONFLICT, "still-failing", &reason),
-        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+        Ok(Err(crate::CloudError::NotFound(m))) => problem(
             StatusCode::NOT_FOUND,
             "not-found",
             &format!("{m} not found"),
         ),
-        Ok(Err(outpost_storage::StorageError::Unprocessable(m))) => {
+        Ok(Err(crate::CloudError::Unprocessable(m))) => {
             problem(StatusCode::UNPROCESSABLE_ENTITY, "cannot-retry", &m)
         }
         _ => problem(
@@ -276,7 +276,7 @@ async fn rotate_credential(
             tracing::info!(store = %id, "credential rotation requested from the admin");
             HttpResponse::Accepted().json(json!({"store_id": id, "rotation": "requested"}))
         }
-        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+        Ok(Err(crate::CloudError::NotFound(m))) => problem(
             StatusCode::NOT_FOUND,
             "not-found",
             &format!("{m} not found"),
@@ -338,7 +338,7 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
     state: web::Data<AdminState>,
     store: String,
     body: web::Bytes,
-    write: fn(&mut cloud::CloudConn, &str, &C) -> outpost_storage::Result<cloud::master::Authored>,
+    write: fn(&mut cloud::CloudConn, &str, &C) -> crate::error::Result<cloud::master::Authored>,
 ) -> HttpResponse {
     use actix_web::http::StatusCode;
     if let Some(r) = refuse(&req, &state) {
@@ -356,10 +356,10 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
     .await;
     match r {
         Ok(Ok(done)) => HttpResponse::Created().json(done),
-        Ok(Err(outpost_storage::StorageError::Unprocessable(m))) => {
+        Ok(Err(crate::CloudError::Unprocessable(m))) => {
             problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-change", &m)
         }
-        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+        Ok(Err(crate::CloudError::NotFound(m))) => problem(
             StatusCode::NOT_FOUND,
             "not-found",
             &format!("{m} not found"),
@@ -537,7 +537,7 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
         ),
         Err(e) => format!("<p class=bad>RabbitMQ: {}</p>", esc(&e.to_string())),
     };
-    let now = outpost_storage::db::now_millis();
+    let now = outpost_domain::ids::now_millis();
     let mut rows = String::new();
     for s in &stores {
         rows.push_str(&store_row(
@@ -613,7 +613,7 @@ async fn products(
     let db = state.db.clone();
     match web::block(move || cloud::master::products(&mut db.conn()?, &store)).await {
         Ok(Ok(p)) => HttpResponse::Ok().json(p),
-        Ok(Err(outpost_storage::StorageError::NotFound(m))) => problem(
+        Ok(Err(crate::CloudError::NotFound(m))) => problem(
             actix_web::http::StatusCode::NOT_FOUND,
             "not-found",
             &format!("{m} not found"),

@@ -2,9 +2,8 @@
 //! database in one transaction, ack after the commit; park a batch that
 //! keeps failing, so the queue goes on.
 
-use crate::convert;
 use outpost_proto::sync_v1::EventBatch;
-use outpost_storage::cloud::{CloudDb, apply_batch};
+use crate::db::{CloudDb, Incoming, apply_batch};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use prost::Message;
 
@@ -56,7 +55,7 @@ impl Default for WorkerMetrics {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("{}", storage_reason(.0))]
-    Storage(#[from] outpost_storage::StorageError),
+    Storage(#[from] crate::CloudError),
     #[error("apply task failed (it panicked)")]
     Join,
     /// The apply failed and the database refuses writes altogether (a
@@ -67,8 +66,8 @@ pub enum ApplyError {
 
 /// The database's own words, which the storage error hides, for the reason
 /// a parked batch shows.
-fn storage_reason(e: &outpost_storage::StorageError) -> String {
-    format!("database: {}", outpost_storage::cloud::db_reason(e))
+fn storage_reason(e: &crate::CloudError) -> String {
+    format!("database: {}", crate::db::db_reason(e))
 }
 
 impl outpost_bus::HandleError for ApplyError {
@@ -86,7 +85,7 @@ impl outpost_bus::HandleError for ApplyError {
 
 async fn on_db<T: Send + 'static>(
     db: &CloudDb,
-    f: impl FnOnce(&mut outpost_storage::cloud::CloudConn) -> outpost_storage::Result<T>
+    f: impl FnOnce(&mut crate::db::CloudConn) -> crate::error::Result<T>
     + Send
     + 'static,
 ) -> Result<T, ApplyError> {
@@ -108,16 +107,16 @@ pub async fn apply_message(
     body: Vec<u8>,
 ) -> Result<(), ApplyError> {
     let batch = EventBatch::decode(body.as_slice()).map_err(|e| {
-        outpost_storage::StorageError::Corrupt(format!("the queued message does not decode: {e}"))
+        crate::CloudError::Corrupt(format!("the queued message does not decode: {e}"))
     })?;
     let store = batch.store_id.clone();
     let stream = batch.stream.clone();
-    let events: Vec<_> = batch.events.into_iter().map(convert::incoming).collect();
+    let events: Vec<_> = batch.events.into_iter().map(Incoming::from).collect();
     let report = match on_db(db, move |c| apply_batch(c, &store, &stream, events)).await {
         Ok(r) => r,
         Err(e) if outpost_bus::HandleError::counts(&e) => {
             // Blame the message only if the database takes other writes.
-            if let Err(w) = on_db(db, outpost_storage::cloud::can_write).await {
+            if let Err(w) = on_db(db, crate::db::can_write).await {
                 return Err(ApplyError::CannotWrite(w.to_string()));
             }
             return Err(e);
@@ -136,7 +135,7 @@ pub async fn apply_message(
 }
 
 /// Parks a message that failed `attempts` times (see
-/// `outpost_storage::cloud::park_batch`).
+/// `crate::db::park_batch`).
 pub async fn park_message(
     db: &CloudDb,
     metrics: &WorkerMetrics,
@@ -148,16 +147,16 @@ pub async fn park_message(
     let parked = match EventBatch::decode(body.as_slice()) {
         Ok(batch) => {
             let (store, stream) = (batch.store_id.clone(), batch.stream.clone());
-            let events: Vec<_> = batch.events.into_iter().map(convert::incoming).collect();
+            let events: Vec<_> = batch.events.into_iter().map(Incoming::from).collect();
             tracing::error!(store = %store, stream = %stream, %reason, attempts, "parking a batch that keeps failing");
             on_db(db, move |c| {
-                outpost_storage::cloud::park_batch(c, &store, &stream, events, &reason, attempts)
+                crate::db::park_batch(c, &store, &stream, events, &reason, attempts)
             })
             .await?
         }
         Err(_) => {
             on_db(db, move |c| {
-                outpost_storage::cloud::park_message(c, &body, &reason, attempts)
+                crate::db::park_message(c, &body, &reason, attempts)
             })
             .await?;
             0

@@ -19,8 +19,8 @@
 //! epoch's positions, which never collide with the new epoch's.
 
 use super::stores::{Epochs, epochs, raise};
-use crate::db::now_millis;
-use crate::error::Result;
+use outpost_domain::ids::now_millis;
+use crate::error::{CloudError, Result};
 use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Text};
@@ -47,6 +47,32 @@ pub struct Incoming {
     pub actor: String,
     pub payload: String,
     pub payload_sha256: String,
+}
+
+/// A received envelope. The SyncService checked that the payload is UTF-8
+/// and matches its hash before acknowledging it.
+impl From<outpost_proto::sync_v1::EventEnvelope> for Incoming {
+    fn from(e: outpost_proto::sync_v1::EventEnvelope) -> Incoming {
+        Incoming {
+            event_id: e.event_id,
+            store_id: e.store_id,
+            device_id: e.device_id,
+            stream: e.stream,
+            position: e.position,
+            node_epoch: e.node_epoch,
+            aggregate_type: e.aggregate_type,
+            aggregate_id: e.aggregate_id,
+            aggregate_version: e.aggregate_version,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            occurred_at: e.occurred_at_ms,
+            hlc: e.hlc,
+            master_version: e.master_version,
+            actor: e.actor,
+            payload: String::from_utf8_lossy(&e.payload).into_owned(),
+            payload_sha256: e.payload_sha256,
+        }
+    }
 }
 
 /// What one apply did.
@@ -257,7 +283,7 @@ fn hold_events(conn: &mut PgConnection, store_id: &str, events: &[Incoming]) -> 
     let mut n = 0;
     for e in events {
         let json =
-            serde_json::to_string(e).map_err(|x| crate::StorageError::Corrupt(x.to_string()))?;
+            serde_json::to_string(e).map_err(|x| CloudError::Corrupt(x.to_string()))?;
         n += diesel::sql_query(
             "INSERT INTO pending_events (store_id, node_epoch, stream, position, event, received_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -306,7 +332,7 @@ fn take_pending(
         }
         run.push(
             serde_json::from_str::<Incoming>(&r.event)
-                .map_err(|e| crate::StorageError::Corrupt(format!("pending_events: {e}")))?,
+                .map_err(|e| CloudError::Corrupt(format!("pending_events: {e}")))?,
         );
     }
     if let Some(last) = run.last() {
@@ -370,7 +396,7 @@ fn parse(store_id: &str, stream: &str, e: &Incoming) -> std::result::Result<Pars
     if e.stream != stream {
         return Err(format!("event of stream {} in a {stream} batch", e.stream));
     }
-    let accepted = super::accepted_schema_versions();
+    let accepted = outpost_domain::ids::accepted_schema_versions();
     if !accepted.contains(&e.schema_version) {
         return Err(format!(
             "schema version {} is not one this cloud reads ({accepted:?})",

@@ -6,8 +6,8 @@
 
 use super::CloudConn;
 use super::stores::raise;
-use crate::db::now_millis;
-use crate::error::{Result, StorageError};
+use outpost_domain::ids::now_millis;
+use crate::error::{CloudError, Result};
 use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Text};
@@ -42,7 +42,7 @@ pub struct ProductChange {
 
 impl ProductChange {
     fn check(&self) -> Result<()> {
-        let bad = |m: &str| Err(StorageError::Unprocessable(m.to_owned()));
+        let bad = |m: &str| Err(CloudError::Unprocessable(m.to_owned()));
         if self.sku.trim().is_empty() || self.sku.len() > 64 {
             return bad("sku must be 1 to 64 characters");
         }
@@ -167,7 +167,7 @@ pub struct TaxChange {
 
 impl TaxChange {
     pub fn check(&self) -> Result<()> {
-        let bad = |m: &str| Err(StorageError::Unprocessable(m.to_owned()));
+        let bad = |m: &str| Err(CloudError::Unprocessable(m.to_owned()));
         if self.code.trim().is_empty() || self.code.len() > 32 {
             return bad("code must be 1 to 32 characters");
         }
@@ -195,7 +195,7 @@ fn store_known(conn: &mut PgConnection, store_id: &str) -> Result<()> {
         .bind::<Text, _>(store_id)
         .get_result(conn)?;
     if known.n == 0 {
-        return Err(StorageError::not_found(format!("store {store_id}")));
+        return Err(CloudError::not_found(format!("store {store_id}")));
     }
     Ok(())
 }
@@ -231,7 +231,7 @@ fn feed(
 }
 
 fn json(v: &impl Serialize) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
+    serde_json::to_string(v).map_err(|e| CloudError::Corrupt(e.to_string()))
 }
 
 /// What authoring a change gives back: its place in the store's feed and the
@@ -293,7 +293,7 @@ pub fn author_company(
     store_id: &str,
     change: &CompanyChange,
 ) -> Result<Authored> {
-    let bad = |m: &str| Err(StorageError::Unprocessable(m.to_owned()));
+    let bad = |m: &str| Err(CloudError::Unprocessable(m.to_owned()));
     if !code_ok(&change.code) {
         return bad("code must be 1 to 32 printable characters");
     }
@@ -365,7 +365,7 @@ pub fn author_staff(
     store_id: &str,
     change: &StaffChange,
 ) -> Result<Authored> {
-    let bad = |m: &str| Err(StorageError::Unprocessable(m.to_owned()));
+    let bad = |m: &str| Err(CloudError::Unprocessable(m.to_owned()));
     if let Some(r) = &change.role
         && outpost_domain::Role::parse(r).is_err()
     {
@@ -386,7 +386,7 @@ pub fn author_staff(
             if change.name.is_none() || change.role.is_none() || pin.is_none() {
                 return bad("a new staff member needs name, role and pin");
             }
-            crate::db::new_id()
+            outpost_domain::ids::new_id()
         }
     };
     if change.name.is_none() && change.role.is_none() && pin.is_none() && change.active.is_none() {
@@ -396,7 +396,7 @@ pub fn author_staff(
         id: &id,
         name: change.name.as_deref(),
         role: change.role.as_deref(),
-        pin_hash: pin.as_ref().map(crate::secrets::hash_pin),
+        pin_hash: pin.as_ref().map(outpost_domain::secrets::hash_pin),
         active: change.active,
     };
     author(conn, store_id, "staff", &id, &body)
@@ -421,7 +421,7 @@ pub fn author_settings(
     store_id: &str,
     change: &StoreSettingsChange,
 ) -> Result<Authored> {
-    let bad = |m: &str| Err(StorageError::Unprocessable(m.to_owned()));
+    let bad = |m: &str| Err(CloudError::Unprocessable(m.to_owned()));
     if change.name.as_deref().is_some_and(|n| !text_ok(n, 200)) {
         return bad("name must be 1 to 200 printable characters");
     }
@@ -475,7 +475,7 @@ pub fn author_price_list(
     store_id: &str,
     change: &PriceListChange,
 ) -> Result<Authored> {
-    let bad = |m: String| Err(StorageError::Unprocessable(m));
+    let bad = |m: String| Err(CloudError::Unprocessable(m));
     if change.version.trim().is_empty()
         || change.version.len() > 64
         || change.version.chars().any(char::is_control)

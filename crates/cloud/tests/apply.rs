@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::cloud::*;
-use outpost_storage::cloud;
-use outpost_storage::secrets::sha256_hex;
+use common::*;
+use outpost_cloud::db as cloud;
+use outpost_domain::secrets::sha256_hex;
 use serde_json::json;
 use std::collections::BTreeMap;
 

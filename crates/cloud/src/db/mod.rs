@@ -19,20 +19,14 @@ pub use stores::{
     store_sync, touch,
 };
 
-use crate::error::{Result, StorageError};
+use crate::error::{CloudError, Result};
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
-const CLOUD_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/cloud");
-
-/// Event schema versions the cloud reads: the current one and the previous.
-pub fn accepted_schema_versions() -> Vec<i32> {
-    let v = crate::outbox::SCHEMA_VERSION;
-    if v > 1 { vec![v - 1, v] } else { vec![v] }
-}
+const CLOUD_MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 
 pub type CloudConn = PooledConnection<ConnectionManager<PgConnection>>;
 
@@ -52,7 +46,7 @@ impl CloudDb {
     /// Opens a pool on a `postgres://` URL and runs the cloud's migrations.
     pub fn open(url: &str, pool_size: u32) -> Result<CloudDb> {
         if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(StorageError::Migration(
+            return Err(CloudError::Migration(
                 "the cloud database must be PostgreSQL (a postgres:// URL)".into(),
             ));
         }
@@ -70,7 +64,7 @@ impl CloudDb {
         let r = c
             .run_pending_migrations(CLOUD_MIGRATIONS)
             .map(|_| ())
-            .map_err(|e| StorageError::Migration(e.to_string()));
+            .map_err(|e| CloudError::Migration(e.to_string()));
         c.batch_execute("SELECT pg_advisory_unlock(7400011)")?;
         r?;
         Ok(db)

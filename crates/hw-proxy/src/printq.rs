@@ -8,7 +8,6 @@
 //! and the next open turns every such job into `uncertain`, which only a
 //! person can reprint.
 
-use crate::error::{Result, StorageError};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
@@ -16,7 +15,34 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use sha2::{Digest, Sha256};
 use std::sync::Mutex;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/printq");
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Why the queue did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with the job as it is (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Never done for a job of this kind (422).
+    #[error("{0}")]
+    Refused(String),
+    #[error("the print queue cannot be opened: {0}")]
+    Open(String),
+    #[error("print queue error")]
+    Db(#[from] diesel::result::Error),
+    #[error("print queue connection error")]
+    Connection(#[from] diesel::ConnectionError),
+}
+
+impl QueueError {
+    fn not_found(what: impl Into<String>) -> QueueError {
+        QueueError::NotFound(what.into())
+    }
+}
+
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;
 
 diesel::table! {
     print_jobs (seq) {
@@ -170,7 +196,7 @@ impl PrintQueue {
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir)
-                .map_err(|e| StorageError::Migration(format!("create {dir:?}: {e}")))?;
+                .map_err(|e| QueueError::Open(format!("create {dir:?}: {e}")))?;
         }
         let mut c = SqliteConnection::establish(&path.to_string_lossy())?;
         // FULL: a job reported queued, or marked sending, survives a power cut.
@@ -178,7 +204,7 @@ impl PrintQueue {
             "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
         )?;
         c.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| StorageError::Migration(e.to_string()))?;
+            .map_err(|e| QueueError::Open(e.to_string()))?;
         let interrupted: Vec<String> = print_jobs::table
             .filter(print_jobs::state.eq(JobState::Sending.as_str()))
             .select(print_jobs::id)
@@ -214,7 +240,7 @@ impl PrintQueue {
                     return if existing.request_sha256 == digest {
                         Ok(Submitted::Again(existing))
                     } else {
-                        Err(StorageError::Conflict(format!(
+                        Err(QueueError::Conflict(format!(
                             "job {} was already submitted with a different body",
                             job.id
                         )))
@@ -235,7 +261,7 @@ impl PrintQueue {
                     ))
                     .execute(c)?;
                 Ok(Submitted::New(
-                    find(c, &job.id)?.ok_or_else(|| StorageError::not_found("job"))?,
+                    find(c, &job.id)?.ok_or_else(|| QueueError::not_found("job"))?,
                 ))
             })
         })
@@ -375,7 +401,7 @@ impl PrintQueue {
                     return if done.reprint_of.as_deref() == Some(id) {
                         Ok(done)
                     } else {
-                        Err(StorageError::Conflict(format!(
+                        Err(QueueError::Conflict(format!(
                             "job id {new_id} is already used"
                         )))
                     };
@@ -385,15 +411,15 @@ impl PrintQueue {
                     .select((Job::as_select(), print_jobs::payload))
                     .first(c)
                     .optional()?
-                    .ok_or_else(|| StorageError::not_found(format!("job {id}")))?;
+                    .ok_or_else(|| QueueError::not_found(format!("job {id}")))?;
                 if matches!(original.state(), JobState::Queued | JobState::Sending) {
-                    return Err(StorageError::Conflict(format!(
+                    return Err(QueueError::Conflict(format!(
                         "job {id} is still {}: it will print without being asked",
                         original.state
                     )));
                 }
                 if original.kind == "drawer" {
-                    return Err(StorageError::Unprocessable(
+                    return Err(QueueError::Refused(
                         "a drawer kick is not reprinted: open the drawer from the register".into(),
                     ));
                 }
@@ -422,7 +448,7 @@ impl PrintQueue {
                         ))
                         .execute(c)?;
                 }
-                find(c, new_id)?.ok_or_else(|| StorageError::not_found("job"))
+                find(c, new_id)?.ok_or_else(|| QueueError::not_found("job"))
             })
         })
     }
@@ -432,12 +458,12 @@ impl PrintQueue {
         self.with(|c| {
             c.immediate_transaction(|c| {
                 let job =
-                    find(c, id)?.ok_or_else(|| StorageError::not_found(format!("job {id}")))?;
+                    find(c, id)?.ok_or_else(|| QueueError::not_found(format!("job {id}")))?;
                 match job.state() {
                     JobState::Queued | JobState::Held | JobState::Uncertain => {}
                     JobState::Cancelled => return Ok(job),
                     other => {
-                        return Err(StorageError::Conflict(format!(
+                        return Err(QueueError::Conflict(format!(
                             "job {id} is {}: nothing to cancel",
                             other.as_str()
                         )));
@@ -449,7 +475,7 @@ impl PrintQueue {
                         print_jobs::updated_at.eq(now),
                     ))
                     .execute(c)?;
-                find(c, id)?.ok_or_else(|| StorageError::not_found("job"))
+                find(c, id)?.ok_or_else(|| QueueError::not_found("job"))
             })
         })
     }
@@ -589,13 +615,13 @@ mod tests {
         other.request = b"something else".to_vec();
         assert!(matches!(
             q.submit(&other, 3),
-            Err(StorageError::Conflict(_))
+            Err(QueueError::Conflict(_))
         ));
         assert_eq!(q.list(None, None, 10).unwrap().len(), 1);
         // A queued job cannot be reprinted (it will print), only cancelled.
         assert!(matches!(
             q.reprint("a", "x", 4),
-            Err(StorageError::Conflict(_))
+            Err(QueueError::Conflict(_))
         ));
         assert_eq!(q.cancel("a", 5).unwrap().state(), JobState::Cancelled);
         assert!(q.head("p1").unwrap().is_none());

@@ -1,13 +1,24 @@
-//! What the cloud's storage tests share: a fresh central database, a store in
-//! it, events and sales as a store would push them, and a few readings.
+//! What the central database's tests share: a fresh central database, a
+//! store in it, events and sales as a store would push them, and a few
+//! readings.
+#![allow(dead_code)]
 
-use diesel::RunQueryDsl;
-use outpost_storage::cloud::{self, ApplyReport, CloudDb, Incoming};
-use outpost_storage::secrets::sha256_hex;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use outpost_cloud::db::{self as cloud, ApplyReport, CloudDb, Incoming};
+use outpost_domain::secrets::sha256_hex;
 use serde_json::json;
 
+/// A new, empty central database on the server named by OUTPOST_TEST_PG
+/// (scripts/test drops those a run left behind).
 pub fn fresh_db() -> CloudDb {
-    CloudDb::open(&super::fresh_pg_database().0, 4).unwrap()
+    let admin = std::env::var("OUTPOST_TEST_PG")
+        .expect("PostgreSQL tests need OUTPOST_TEST_PG (scripts/test sets it up)");
+    let name = format!("outpost_t_{}", uuid::Uuid::now_v7().simple());
+    let mut root = PgConnection::establish(&format!("{admin}/postgres")).unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut root)
+        .unwrap();
+    CloudDb::open(&format!("{admin}/{name}"), 4).unwrap()
 }
 
 pub fn store(db: &CloudDb, code: &str) -> String {

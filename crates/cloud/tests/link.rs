@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::cloud::*;
+use common::*;
 use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
-use outpost_storage::cloud::{self, CloudDb, Refusal, credentials};
+use outpost_cloud::db::{self as cloud, CloudDb, Refusal, credentials};
 use std::collections::BTreeMap;
 
 fn auth(db: &CloudDb, credential: &str) -> Result<cloud::Authenticated, Refusal> {
@@ -74,7 +74,7 @@ fn a_revoked_store_is_refused_at_once_until_it_gets_a_new_credential() {
 
 /// Moves a credential's life on: created `ago` ms back, expiring in `left` ms.
 fn age(db: &CloudDb, credential_id: &str, ago: i64, left: i64) {
-    let now = outpost_storage::db::now_millis();
+    let now = outpost_domain::ids::now_millis();
     diesel::sql_query(format!(
         "UPDATE store_credentials SET created_at = {}, expires_at = {} WHERE id = '{credential_id}'",
         now - ago,
@@ -108,7 +108,7 @@ fn a_credential_is_renewed_before_it_expires_and_refused_after() {
     age(&db, &a.credential_id, 80 * day, 10 * day);
     let renewed = notice(&a, 14 * day).rotated.expect("renewed before expiry");
     let b = auth(&db, &renewed).unwrap();
-    let lifetime = b.expires_at.unwrap() - outpost_storage::db::now_millis();
+    let lifetime = b.expires_at.unwrap() - outpost_domain::ids::now_millis();
     assert!(lifetime > 89 * day && lifetime <= 90 * day, "{lifetime}");
 
     // A credential shorter than the window is renewed in the second half of
@@ -250,7 +250,7 @@ fn a_batch_with_text_the_database_cannot_hold_is_parked_with_the_reason() {
     let mut batch = sales(&s, "e1", 1, 2);
     // A JSON escape that decodes to NUL, which PostgreSQL text refuses.
     batch[1].payload = batch[1].payload.replace("S01-R1-000002", "S01-R1-\\u0000");
-    batch[1].payload_sha256 = outpost_storage::secrets::sha256_hex(batch[1].payload.as_bytes());
+    batch[1].payload_sha256 = outpost_domain::secrets::sha256_hex(batch[1].payload.as_bytes());
     assert!(cloud::apply_batch(&mut db.conn().unwrap(), &s, "sales", batch.clone()).is_err());
     let parked = cloud::park_batch(&mut db.conn().unwrap(), &s, "sales", batch, "nul", 5).unwrap();
     assert_eq!(parked, 1);
@@ -263,7 +263,7 @@ fn a_batch_with_text_the_database_cannot_hold_is_parked_with_the_reason() {
     let raw = all.iter().find(|p| p.events == 0).unwrap().id;
     assert!(matches!(
         cloud::retry_parked(&mut db.conn().unwrap(), raw),
-        Err(outpost_storage::StorageError::Unprocessable(_))
+        Err(outpost_cloud::CloudError::Unprocessable(_))
     ));
 }
 

@@ -154,16 +154,27 @@ const LOGO_MAX_PIXELS: usize = 2048 * 2048;
 /// The tallest a logo prints, in dots (≈ 25 mm at 203 dpi).
 pub const LOGO_MAX_HEIGHT: usize = 200;
 
+/// Why a logo cannot be printed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogoError {
+    #[error("the logo is {kib} KiB; at most {} KiB", LOGO_MAX_BYTES / 1024)]
+    TooLarge { kib: usize },
+    #[error("the logo has more than {LOGO_MAX_PIXELS} pixels")]
+    TooManyPixels,
+    #[error("the logo is not a PNG image: {0}")]
+    NotPng(String),
+    #[error("the logo is not a readable PNG image: {0}")]
+    Unreadable(String),
+}
+
 /// A PNG logo as the printer prints it: scaled down (never up) to fit
 /// `max_width` dots and [`LOGO_MAX_HEIGHT`], transparent parts white, grey
 /// dithered (Floyd–Steinberg) to black and white dots.
-pub fn logo(png_bytes: &[u8], max_width: usize) -> Result<Bitmap, String> {
+pub fn logo(png_bytes: &[u8], max_width: usize) -> Result<Bitmap, LogoError> {
     if png_bytes.len() > LOGO_MAX_BYTES {
-        return Err(format!(
-            "the logo is {} KiB; at most {} KiB",
-            png_bytes.len() / 1024,
-            LOGO_MAX_BYTES / 1024
-        ));
+        return Err(LogoError::TooLarge {
+            kib: png_bytes.len() / 1024,
+        });
     }
     let mut d = png::Decoder::new_with_limits(
         std::io::Cursor::new(png_bytes),
@@ -172,10 +183,10 @@ pub fn logo(png_bytes: &[u8], max_width: usize) -> Result<Bitmap, String> {
         },
     );
     d.set_transformations(png::Transformations::normalize_to_color8());
-    let too_big = || format!("the logo has more than {LOGO_MAX_PIXELS} pixels");
+    let too_big = || LogoError::TooManyPixels;
     let mut r = d.read_info().map_err(|e| match e {
         png::DecodingError::LimitsExceeded => too_big(),
-        e => format!("the logo is not a PNG image: {e}"),
+        e => LogoError::NotPng(e.to_string()),
     })?;
     let (w, h) = (r.info().width as usize, r.info().height as usize);
     if w == 0 || h == 0 || w * h > LOGO_MAX_PIXELS {
@@ -184,7 +195,7 @@ pub fn logo(png_bytes: &[u8], max_width: usize) -> Result<Bitmap, String> {
     let mut buf = vec![0; r.output_buffer_size().ok_or_else(too_big)?];
     let info = r
         .next_frame(&mut buf)
-        .map_err(|e| format!("the logo is not a readable PNG image: {e}"))?;
+        .map_err(|e| LogoError::Unreadable(e.to_string()))?;
     let channels = info.color_type.samples();
     // Luminance 0 (black) ..= 255 (white), alpha composed over paper.
     let lum = |x: usize, y: usize| -> f32 {
@@ -338,9 +349,9 @@ mod tests {
 
     #[test]
     fn a_logo_that_is_not_a_png_or_too_big_is_refused_by_name() {
-        assert!(logo(b"GIF89a....", 576).unwrap_err().contains("not a PNG"));
+        assert!(logo(b"GIF89a....", 576).unwrap_err().to_string().contains("not a PNG"));
         let huge = vec![0u8; LOGO_MAX_BYTES + 1];
-        assert!(logo(&huge, 576).unwrap_err().contains("KiB"));
+        assert!(logo(&huge, 576).unwrap_err().to_string().contains("KiB"));
         // A small file of an enormous picture: refused before decoding it.
         let big = png_of(
             2049,
@@ -349,6 +360,6 @@ mod tests {
             &vec![255; 2049 * 2048],
         );
         assert!(big.len() < LOGO_MAX_BYTES);
-        assert!(logo(&big, 576).unwrap_err().contains("pixels"));
+        assert!(logo(&big, 576).unwrap_err().to_string().contains("pixels"));
     }
 }

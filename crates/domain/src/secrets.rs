@@ -28,7 +28,7 @@ fn argon() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-pub fn hash_pin(pin: &outpost_domain::Pin) -> String {
+pub fn hash_pin(pin: &crate::Pin) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the OS random source is available");
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn a_pin_verifies_only_against_its_own_hash() {
-        let h = hash_pin(&outpost_domain::Pin::parse("4711").unwrap());
+        let h = hash_pin(&crate::Pin::parse("4711").unwrap());
         assert!(verify_pin("4711", &h));
         assert!(!verify_pin("4712", &h));
         assert!(!verify_pin("4711", "not a hash"));

@@ -1,8 +1,8 @@
 //! Stores, their sync credentials and sessions, and what was acknowledged.
 
 use super::CloudConn;
-use crate::db::{new_id, now_millis};
-use crate::error::{Result, StorageError};
+use outpost_domain::ids::{new_id, now_millis};
+use crate::error::{CloudError, Result};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text};
 use serde::Serialize;
@@ -21,22 +21,22 @@ pub fn add_store(
 ) -> Result<(String, String)> {
     let code = code.trim();
     if code.is_empty() || code.len() > 8 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(StorageError::Unprocessable(
+        return Err(CloudError::Unprocessable(
             "a store code is 1 to 8 letters or digits, e.g. S01".into(),
         ));
     }
     if name.trim().is_empty() {
-        return Err(StorageError::Unprocessable("a store needs a name".into()));
+        return Err(CloudError::Unprocessable("a store needs a name".into()));
     }
     if lifetime_ms.is_some_and(|l| l <= 0) {
-        return Err(StorageError::Unprocessable(
+        return Err(CloudError::Unprocessable(
             "a credential's lifetime must be positive".into(),
         ));
     }
     let id = match id {
         Some(id) if let Ok(u) = uuid::Uuid::parse_str(id) => u.to_string(),
         Some(id) => {
-            return Err(StorageError::Unprocessable(format!(
+            return Err(CloudError::Unprocessable(format!(
                 "store id {id:?} is not a UUID"
             )));
         }
@@ -53,7 +53,7 @@ pub fn add_store(
         .bind::<BigInt, _>(now_millis())
         .execute(conn)?;
         if n == 0 {
-            return Err(StorageError::Conflict(format!(
+            return Err(CloudError::Conflict(format!(
                 "a store with code {code} or id {id} exists (to give it a new credential: outpost cloud store-credential --store {code})"
             )));
         }
@@ -117,7 +117,7 @@ pub fn hello(
                 .map(|(s, (p, _))| (p - fork.get(s).copied().unwrap_or(0)).max(0))
                 .sum();
             let fork_json =
-                serde_json::to_value(fork).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                serde_json::to_value(fork).map_err(|e| CloudError::Corrupt(e.to_string()))?;
             diesel::sql_query(
                 "INSERT INTO store_epochs (store_id, node_epoch, parent_epoch, fork, lost_events, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -248,7 +248,7 @@ pub(super) fn epochs(conn: &mut PgConnection, store_id: &str) -> Result<Epochs> 
     rows.into_iter()
         .map(|r| {
             let fork = serde_json::from_value(r.fork)
-                .map_err(|e| StorageError::Corrupt(format!("store_epochs.fork: {e}")))?;
+                .map_err(|e| CloudError::Corrupt(format!("store_epochs.fork: {e}")))?;
             Ok((r.node_epoch, (r.parent_epoch, fork)))
         })
         .collect()

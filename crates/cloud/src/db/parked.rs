@@ -12,17 +12,17 @@
 use super::CloudConn;
 use super::apply::{self, ApplyReport, Incoming};
 use super::stores::raise;
-use crate::db::now_millis;
-use crate::error::{Result, StorageError};
+use outpost_domain::ids::now_millis;
+use crate::error::{CloudError, Result};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bytea, Integer, Nullable, Text};
 use serde::Serialize;
 use std::collections::HashSet;
 
 /// The database's own words for a failure (our error enum hides them).
-pub fn db_reason(e: &StorageError) -> String {
+pub fn db_reason(e: &CloudError) -> String {
     match e {
-        StorageError::Db(d) => d.to_string(),
+        CloudError::Db(d) => d.to_string(),
         other => other.to_string(),
     }
 }
@@ -49,7 +49,7 @@ pub fn park_batch(
     attempts: i32,
 ) -> Result<usize> {
     events.sort_by_key(|e| e.position);
-    let body = serde_json::to_vec(&events).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let body = serde_json::to_vec(&events).map_err(|e| CloudError::Corrupt(e.to_string()))?;
     conn.transaction(|conn| {
         let mut rejected = 0;
         for e in &events {
@@ -248,14 +248,14 @@ pub fn retry_parked(conn: &mut CloudConn, id: i64) -> Result<std::result::Result
         .get_result(conn)
         .optional()?;
         let b =
-            b.ok_or_else(|| StorageError::not_found(format!("unresolved parked batch {id}")))?;
+            b.ok_or_else(|| CloudError::not_found(format!("unresolved parked batch {id}")))?;
         if b.body_kind != "events" {
-            return Err(StorageError::Unprocessable(
+            return Err(CloudError::Unprocessable(
                 "this message did not decode: there is nothing to apply (see the reason)".into(),
             ));
         }
         let events: Vec<Incoming> = serde_json::from_slice(&b.body)
-            .map_err(|e| StorageError::Corrupt(format!("parked_batches.body: {e}")))?;
+            .map_err(|e| CloudError::Corrupt(format!("parked_batches.body: {e}")))?;
         let outcome = conn.transaction(|conn| reapply(conn, &b.store_id, &b.stream, events));
         let now = now_millis();
         match outcome {

@@ -10,9 +10,9 @@
 //! is told why.
 
 use super::CloudConn;
-use crate::db::{new_id, now_millis};
-use crate::error::{Result, StorageError};
-use crate::secrets::{hash_token, new_token};
+use outpost_domain::ids::{new_id, now_millis};
+use crate::error::{CloudError, Result};
+use outpost_domain::secrets::{hash_token, new_token};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::Serialize;
@@ -277,7 +277,7 @@ fn store_by(conn: &mut PgConnection, store: &str) -> Result<String> {
         .get_result(conn)
         .optional()?;
     r.map(|r| r.id)
-        .ok_or_else(|| StorageError::not_found(format!("store {store}")))
+        .ok_or_else(|| CloudError::not_found(format!("store {store}")))
 }
 
 /// Asks for a rotation: the store gets a new credential at its next hello

@@ -1,16 +1,11 @@
-//! The api in cloud mode: the gRPC SyncService stores push to (TLS, a
-//! credential per store), and an HTTP side with `/health`, `/metrics` and the
-//! admin API over every store's sync state.
+//! The cloud api's process: its metrics, the central database opened, and
+//! the gRPC SyncService served over TLS (the admin HTTP side is [`crate::admin`]).
 
-pub mod admin;
-mod refusals;
-pub mod sync_service;
-
-use crate::settings::Settings;
+use crate::settings::CloudSettings;
 use anyhow::Context;
 use outpost_bus::Publisher;
 use outpost_proto::sync_v1::sync_service_server::SyncServiceServer;
-use outpost_storage::cloud::CloudDb;
+use crate::db::CloudDb;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 use std::sync::Arc;
 use tonic::codec::CompressionEncoding;
@@ -94,47 +89,36 @@ impl Default for CloudMetrics {
     }
 }
 
-/// The broker link's deadlines and heartbeat, from the settings.
-pub fn amqp_timers(settings: &Settings) -> outpost_bus::Timers {
-    let c = &settings.cloud;
-    outpost_bus::Timers {
-        connect: std::time::Duration::from_millis(c.amqp_connect_timeout_ms.max(100)),
-        confirm: std::time::Duration::from_millis(c.amqp_confirm_timeout_ms.max(100)),
-        heartbeat: std::time::Duration::from_secs(c.amqp_heartbeat_s.clamp(1, 600)),
-    }
-}
-
 /// Opens the central database (running its migrations).
-pub fn open_db(settings: &Settings) -> anyhow::Result<CloudDb> {
+pub fn open_db(c: &CloudSettings) -> anyhow::Result<CloudDb> {
     anyhow::ensure!(
-        !settings.cloud.database_url.is_empty(),
+        !c.database_url.is_empty(),
         "set cloud.database_url (OUTPOST__CLOUD__DATABASE_URL) to the central PostgreSQL"
     );
-    CloudDb::open(&settings.cloud.database_url, settings.cloud.pool_size)
+    CloudDb::open(&c.database_url, c.pool_size)
         .context("opening the central database")
 }
 
 /// Serves the SyncService over TLS on `listener` until `shutdown` resolves.
 pub async fn serve_sync(
-    settings: &Settings,
+    c: &CloudSettings,
     db: CloudDb,
     metrics: CloudMetrics,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let c = &settings.cloud;
     anyhow::ensure!(
         !c.tls_cert.is_empty() && !c.tls_key.is_empty(),
         "the sync port serves TLS only: set cloud.tls_cert and cloud.tls_key (PEM files; `outpost cloud certs` makes a private CA and a certificate)"
     );
     let cert = std::fs::read(&c.tls_cert).with_context(|| format!("reading {}", c.tls_cert))?;
     let key = std::fs::read(&c.tls_key).with_context(|| format!("reading {}", c.tls_key))?;
-    let svc = sync_service::Sync {
+    let svc = crate::sync_service::Sync {
         db,
-        bus: Arc::new(Publisher::new(&c.amqp_url, amqp_timers(settings))),
+        bus: Arc::new(Publisher::new(&c.amqp_url, c.amqp_timers())),
         metrics,
-        refusals: Arc::new(refusals::Refusals::new(c.refusals_per_minute)),
-        credential_warn_ms: c.credential_warn_days.max(0) * 86_400_000,
+        refusals: Arc::new(crate::refusals::Refusals::new(c.refusals_per_minute)),
+        credential_warn_ms: c.credential_warn_ms(),
     };
     let svc = SyncServiceServer::new(svc)
         .accept_compressed(CompressionEncoding::Zstd)

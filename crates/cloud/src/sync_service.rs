@@ -5,8 +5,8 @@
 //! acknowledged positions are recorded for the store to resume from. Applying
 //! is the cloud sync-worker's job.
 
-use super::CloudMetrics;
-use super::refusals::{Logging, Refusals};
+use crate::server::CloudMetrics;
+use crate::refusals::{Logging, Refusals};
 use outpost_bus::Publisher;
 use outpost_proto::sync_v1::sync_service_server::SyncService;
 use outpost_proto::sync_v1::{
@@ -14,8 +14,8 @@ use outpost_proto::sync_v1::{
     HelloReply, HelloRequest, MasterChange, PullReply, PullRequest, PushReply, PushRequest,
     RegisterNumber, StreamPosition,
 };
-use outpost_storage::cloud::{self, CloudDb};
-use outpost_storage::secrets::sha256_hex;
+use crate::db::{self as cloud, CloudDb};
+use outpost_domain::secrets::sha256_hex;
 use prost::Message;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -58,7 +58,7 @@ pub const BUSY: &str = "x-outpost-cloud-busy";
 /// Runs a blocking database call off the async threads.
 async fn db<T: Send + 'static>(
     db: &CloudDb,
-    f: impl FnOnce(&mut cloud::CloudConn) -> outpost_storage::Result<T> + Send + 'static,
+    f: impl FnOnce(&mut cloud::CloudConn) -> crate::error::Result<T> + Send + 'static,
 ) -> Result<T, Status> {
     let db = db.clone();
     tokio::task::spawn_blocking(move || {
@@ -70,8 +70,8 @@ async fn db<T: Send + 'static>(
     .map_err(|e| {
         tracing::error!(error = %e, "cloud database");
         match e {
-            outpost_storage::StorageError::Pool(_)
-            | outpost_storage::StorageError::Connection(_) => {
+            crate::CloudError::Pool(_)
+            | crate::CloudError::Connection(_) => {
                 busy("the cloud database is unavailable; retry")
             }
             _ => Status::internal("cloud database error"),
@@ -310,8 +310,8 @@ impl SyncService for Sync {
         Ok(Response::new(HelloReply {
             node_epoch: h.node_epoch,
             acked: h.acked.iter().map(|(s, (p, id))| pos(s, *p, id)).collect(),
-            accepted_schema_versions: cloud::accepted_schema_versions(),
-            clock_ms: outpost_storage::db::now_millis(),
+            accepted_schema_versions: outpost_domain::ids::accepted_schema_versions(),
+            clock_ms: outpost_domain::ids::now_millis(),
             credential: self.notice(&auth).await?,
             registers: numbers
                 .into_iter()
@@ -342,7 +342,7 @@ impl SyncService for Sync {
         .await?;
         self.metrics.heartbeats.inc();
         Ok(Response::new(HeartbeatReply {
-            clock_ms: outpost_storage::db::now_millis(),
+            clock_ms: outpost_domain::ids::now_millis(),
             credential: self.notice(&auth).await?,
         }))
     }
@@ -361,7 +361,7 @@ impl SyncService for Sync {
                 "epoch {epoch} is not the store's current epoch {current:?}: say hello first"
             )));
         }
-        let accepted = cloud::accepted_schema_versions();
+        let accepted = outpost_domain::ids::accepted_schema_versions();
         let mut streams = HashSet::new();
         for b in &r.batches {
             check_batch(&store, &epoch, b, &accepted)?;

@@ -1,0 +1,28 @@
+//! Ids and wall-clock time as every tier stores them, and the version of the
+//! event payloads this build writes.
+
+/// A new id: a UUIDv7, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The version of the payload schemas this build writes.
+///
+/// - 2: an order's payments carry `rounding_minor` (cash rounded to the
+///   currency's cash unit); a shift's report is reconciled from payments
+///   (`rounding_minor`, `open_orders`, `carried_over`). The cloud reads 1 and 2.
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// Event schema versions the cloud reads: the current one and the previous.
+pub fn accepted_schema_versions() -> Vec<i32> {
+    let v = SCHEMA_VERSION;
+    if v > 1 { vec![v - 1, v] } else { vec![v] }
+}
