@@ -10,8 +10,8 @@
 
 use crate::bench_api::{build_release, call, drop_database, fresh_database, start_with, tills};
 use anyhow::{Context, Result, bail};
-use outpost_proto::sync_v1::{EventBatch, EventEnvelope, HelloRequest, PushRequest};
 use outpost_cloud::db::{self as cloud, CloudDb, Incoming};
+use outpost_proto::sync_v1::{EventBatch, EventEnvelope, HelloRequest, PushRequest};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -34,6 +34,7 @@ mod bench_link;
 mod bench_print;
 mod bench_realtime;
 mod bench_sync;
+mod borders;
 mod bundle;
 mod offline;
 mod progress;

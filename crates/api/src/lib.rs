@@ -4,14 +4,11 @@
 //! `startup::Application::build` binds its own listener (port 0 in tests) and
 //! `run_until_stopped` serves until SIGINT/SIGTERM.
 
+pub mod after_commit;
 pub mod auth;
 pub mod body;
-pub mod hardware;
 pub mod metrics;
-pub mod printing;
 pub mod problem;
-pub mod realtime;
-pub mod relay;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -158,7 +158,9 @@ impl Settings {
     /// The api's sections of layered settings (the binary layers every
     /// crate's defaults with [`DEFAULTS`]).
     pub fn from_config(cfg: &config::Config) -> Result<Settings, config::ConfigError> {
-        cfg.clone().try_deserialize().and_then(|s: Settings| s.check())
+        cfg.clone()
+            .try_deserialize()
+            .and_then(|s: Settings| s.check())
     }
 
     fn check(self) -> Result<Settings, config::ConfigError> {

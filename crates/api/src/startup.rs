@@ -1,9 +1,9 @@
 //! Building the api: open storage, set the store up on first start, bind the
 //! listener (port 0 in tests), start the relay and housekeeping.
 
+use crate::after_commit::{AfterCommit, wait};
 use crate::metrics::Metrics;
 use crate::problem;
-use crate::relay::{self, RelayStatus};
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -75,17 +75,18 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?
             .port();
 
+        let metrics = Metrics::new();
         let state = web::Data::new(AppState {
             sales: SaleWriter::start(db.clone(), node.clone()),
+            after: Arc::new(AfterCommit::new(
+                db.clone(),
+                node.clone(),
+                metrics.clone(),
+                &settings,
+            )),
             db,
             node,
-            metrics: Metrics::new(),
-            relay_wake: Arc::new(Notify::new()),
-            sync_wake: Arc::new(Notify::new()),
-            print_wake: Arc::new(Notify::new()),
-            hardware: crate::hardware::Hardware::new(&settings.printing),
-            relay: RelayStatus::default(),
-            realtime: crate::realtime::Realtime::new(&settings.realtime),
+            metrics,
             started: Instant::now(),
             settings: settings.clone(),
             client_clocks: Default::default(),
@@ -169,7 +170,7 @@ impl Application {
 
     /// Notified when the relay handed new events on.
     pub fn sync_wake(&self) -> Arc<Notify> {
-        self.state.sync_wake.clone()
+        self.state.after.sync_wake.clone()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -180,6 +181,7 @@ impl Application {
     /// hub in `outpost edge` serves screens from it.
     pub fn realtime_log(&self) -> Option<outpost_realtime::Log> {
         self.state
+            .after
             .realtime
             .memory
             .clone()
@@ -195,35 +197,18 @@ impl Application {
     /// relay and housekeeping beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let relay_task = tokio::spawn(relay::run(self.state.clone(), wait(stop_rx.clone())));
-        let rt_task = tokio::spawn(crate::realtime::run(
-            self.state.clone(),
-            wait(stop_rx.clone()),
-        ));
-        let print_task = tokio::spawn(crate::printing::run(
-            self.state.clone(),
-            wait(stop_rx.clone()),
-        ));
-        let hw_task = tokio::spawn(crate::hardware::reconcile(
-            self.state.clone(),
-            wait(stop_rx.clone()),
-        ));
+        let after = self.state.after.spawn(&stop_rx);
         let house_task = tokio::spawn(housekeeping(self.state.clone(), wait(stop_rx)));
         let r = self.server.await;
         let _ = stop_tx.send(true);
-        let _ = relay_task.await;
-        let _ = rt_task.await;
+        for task in after {
+            let _ = task.await;
+        }
         let _ = house_task.await;
-        let _ = print_task.await;
-        let _ = hw_task.await;
         let state = self.state.clone();
         let _ = state.write(|c, n| n.persist_clock(c)).await;
         r
     }
-}
-
-async fn wait(mut rx: tokio::sync::watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stopped| *stopped).await;
 }
 
 /// Every few seconds persists the clock's high-water mark, picks up what the

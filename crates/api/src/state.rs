@@ -1,6 +1,7 @@
 //! What every handler shares: the database, this node, settings, metrics and
-//! the relay's wake-up.
+//! the tasks that run after a commit.
 
+use crate::after_commit::AfterCommit;
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, ApiResult};
 use crate::settings::Settings;
@@ -8,7 +9,6 @@ use actix_web::web;
 use outpost_storage::{AnyConnection, Db, Node, SaleWriter, StorageError};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Notify;
 
 pub struct AppState {
     pub db: Db,
@@ -17,18 +17,9 @@ pub struct AppState {
     pub sales: SaleWriter,
     pub settings: Settings,
     pub metrics: Metrics,
-    /// Poked after every committed write so the relay positions it at once;
-    /// handlers never publish events themselves.
-    pub relay_wake: Arc<Notify>,
-    /// Woken by the relay when it handed new events on (the sync push waits on it).
-    pub sync_wake: Arc<Notify>,
-    /// Woken by the relay too, for the receipt printer feed.
-    pub print_wake: Arc<Notify>,
-    /// The printers and the hw-proxies that drive them.
-    pub hardware: crate::hardware::Hardware,
-    pub relay: crate::relay::RelayStatus,
-    /// The realtime publisher: its log, its ticket secret, how far it got.
-    pub realtime: crate::realtime::Realtime,
+    /// The relay, realtime publisher, printing and printers: handlers wake
+    /// them after a commit and read how far they got.
+    pub after: Arc<AfterCommit>,
     pub started: Instant,
     /// The largest register clock offset seen lately (see `ClientClocks`).
     pub client_clocks: ClientClocks,
@@ -111,21 +102,13 @@ impl ClientClocks {
 }
 
 impl AppState {
-    /// Runs blocking database work on actix's blocking pool with a pooled connection.
+    /// Runs blocking database work on the blocking pool with a pooled connection.
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection, &Node) -> Result<T, StorageError> + Send + 'static,
     {
-        let db = self.db.clone();
-        let node = self.node.clone();
-        web::block(move || {
-            let mut c = db.conn()?;
-            f(&mut c, &node)
-        })
-        .await
-        .map_err(|_| ApiError::Blocking)?
-        .map_err(ApiError::from)
+        Ok(self.after.db(f).await?)
     }
 
     /// Like [`AppState::db`] for work that writes (one writer at a time on
@@ -135,8 +118,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection, &Node) -> Result<T, StorageError> + Send + 'static,
     {
-        self.blocking(move |db, node| db.write(|c| f(c, node)))
-            .await
+        Ok(self.after.write(f).await?)
     }
 
     /// Runs blocking work that takes its own connections and may write;
@@ -152,12 +134,7 @@ impl AppState {
             .await
             .map_err(|_| ApiError::Blocking)?
             .map_err(ApiError::from);
-        self.relay_wake.notify_one();
-        if self.db.backend() == outpost_storage::Backend::Sqlite {
-            // SQLite positions events in the writing transaction: screens
-            // need not wait for a relay pass.
-            self.realtime.wake.notify_one();
-        }
+        self.after.committed();
         r
     }
 }

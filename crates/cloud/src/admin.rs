@@ -1,10 +1,10 @@
 //! The cloud's HTTP side: `/health`, `/metrics`, and the admin page and API
 //! over every store's sync state (behind `cloud.admin_token`).
 
+use crate::db::{self as cloud, CloudDb};
 use crate::server::CloudMetrics;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
-use crate::db::{self as cloud, CloudDb};
 use serde_json::json;
 
 #[derive(Clone)]

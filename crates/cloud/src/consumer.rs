@@ -2,8 +2,8 @@
 //! database in one transaction, ack after the commit; park a batch that
 //! keeps failing, so the queue goes on.
 
-use outpost_proto::sync_v1::EventBatch;
 use crate::db::{CloudDb, Incoming, apply_batch};
+use outpost_proto::sync_v1::EventBatch;
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use prost::Message;
 
@@ -85,9 +85,7 @@ impl outpost_bus::HandleError for ApplyError {
 
 async fn on_db<T: Send + 'static>(
     db: &CloudDb,
-    f: impl FnOnce(&mut crate::db::CloudConn) -> crate::error::Result<T>
-    + Send
-    + 'static,
+    f: impl FnOnce(&mut crate::db::CloudConn) -> crate::error::Result<T> + Send + 'static,
 ) -> Result<T, ApplyError> {
     let db = db.clone();
     Ok(tokio::task::spawn_blocking(move || {

@@ -1,11 +1,11 @@
 //! The cloud api's process: its metrics, the central database opened, and
 //! the gRPC SyncService served over TLS (the admin HTTP side is [`crate::admin`]).
 
+use crate::db::CloudDb;
 use crate::settings::CloudSettings;
 use anyhow::Context;
 use outpost_bus::Publisher;
 use outpost_proto::sync_v1::sync_service_server::SyncServiceServer;
-use crate::db::CloudDb;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 use std::sync::Arc;
 use tonic::codec::CompressionEncoding;
@@ -95,8 +95,7 @@ pub fn open_db(c: &CloudSettings) -> anyhow::Result<CloudDb> {
         !c.database_url.is_empty(),
         "set cloud.database_url (OUTPOST__CLOUD__DATABASE_URL) to the central PostgreSQL"
     );
-    CloudDb::open(&c.database_url, c.pool_size)
-        .context("opening the central database")
+    CloudDb::open(&c.database_url, c.pool_size).context("opening the central database")
 }
 
 /// Serves the SyncService over TLS on `listener` until `shutdown` resolves.

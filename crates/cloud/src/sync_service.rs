@@ -5,17 +5,17 @@
 //! acknowledged positions are recorded for the store to resume from. Applying
 //! is the cloud sync-worker's job.
 
-use crate::server::CloudMetrics;
+use crate::db::{self as cloud, CloudDb};
 use crate::refusals::{Logging, Refusals};
+use crate::server::CloudMetrics;
 use outpost_bus::Publisher;
+use outpost_domain::secrets::sha256_hex;
 use outpost_proto::sync_v1::sync_service_server::SyncService;
 use outpost_proto::sync_v1::{
     CredentialNotice, EventAtReply, EventAtRequest, EventBatch, HeartbeatReply, HeartbeatRequest,
     HelloReply, HelloRequest, MasterChange, PullReply, PullRequest, PushReply, PushRequest,
     RegisterNumber, StreamPosition,
 };
-use crate::db::{self as cloud, CloudDb};
-use outpost_domain::secrets::sha256_hex;
 use prost::Message;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -70,8 +70,7 @@ async fn db<T: Send + 'static>(
     .map_err(|e| {
         tracing::error!(error = %e, "cloud database");
         match e {
-            crate::CloudError::Pool(_)
-            | crate::CloudError::Connection(_) => {
+            crate::CloudError::Pool(_) | crate::CloudError::Connection(_) => {
                 busy("the cloud database is unavailable; retry")
             }
             _ => Status::internal("cloud database error"),

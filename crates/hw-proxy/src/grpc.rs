@@ -2,12 +2,12 @@
 //! the HTTP side, with gRPC status codes.
 
 use crate::jobs::{self, JobRequest, Refusal};
+use crate::printq::QueueError;
 use crate::worker::SetRefusal;
 use crate::worker::Shared;
 use outpost_proto::hw_v1 as pb;
-use outpost_receipt::wire;
 use outpost_proto::hw_v1::print_service_server::PrintService;
-use crate::printq::QueueError;
+use outpost_receipt::wire;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 

@@ -2,6 +2,7 @@
 //! out, for the api, the register page and ops.
 
 use crate::jobs::{self, JobRequest, Refusal};
+use crate::printq::{JobState, PrintQueue, QueueError};
 use crate::worker::Shared;
 use crate::{HwConfig, now_ms};
 use actix_web::body::{EitherBody, MessageBody};
@@ -10,7 +11,6 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use outpost_proto::hw_v1::print_service_server::PrintServiceServer;
-use crate::printq::{JobState, PrintQueue, QueueError};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -83,9 +83,7 @@ pub(crate) fn storage_problem(e: QueueError) -> HttpResponse {
             problem(StatusCode::NOT_FOUND, "not-found", format!("{m} not found"))
         }
         QueueError::Conflict(m) => problem(StatusCode::CONFLICT, "conflict", m),
-        QueueError::Refused(m) => {
-            problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-job", m)
-        }
+        QueueError::Refused(m) => problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-job", m),
         e => {
             tracing::error!(error = %e, "print queue");
             problem(
@@ -173,9 +171,11 @@ async fn preview_png(shared: web::Data<Shared>, id: web::Path<String>) -> HttpRe
     match found {
         Ok(Some((job, bytes))) => {
             let width = shared.printer(&job.printer).map_or(48, |p| p.profile.width);
-            let png = web::block(move || outpost_receipt::render::png(&bytes, width * outpost_receipt::raster::CELL_W))
-                .await
-                .unwrap_or_default();
+            let png = web::block(move || {
+                outpost_receipt::render::png(&bytes, width * outpost_receipt::raster::CELL_W)
+            })
+            .await
+            .unwrap_or_default();
             HttpResponse::Ok()
                 .content_type("image/png")
                 .insert_header(("Cache-Control", "no-store"))

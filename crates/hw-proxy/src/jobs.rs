@@ -1,11 +1,11 @@
 //! Taking a job in, the same way over HTTP and gRPC: check it, encode it
 //! for its printer, queue it once per id and wake the printer's worker.
 
-use outpost_receipt::document::{self, KitchenTicket, Receipt};
 use crate::now_ms;
-use outpost_receipt::render::render;
-use crate::worker::Shared;
 use crate::printq::{Job, NewJob, QueueError, Submitted};
+use crate::worker::Shared;
+use outpost_receipt::document::{self, KitchenTicket, Receipt};
+use outpost_receipt::render::render;
 use serde::{Deserialize, Serialize};
 
 /// A job as the api or a register sends it.

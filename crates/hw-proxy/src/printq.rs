@@ -457,8 +457,7 @@ impl PrintQueue {
     pub fn cancel(&self, id: &str, now: i64) -> Result<Job> {
         self.with(|c| {
             c.immediate_transaction(|c| {
-                let job =
-                    find(c, id)?.ok_or_else(|| QueueError::not_found(format!("job {id}")))?;
+                let job = find(c, id)?.ok_or_else(|| QueueError::not_found(format!("job {id}")))?;
                 match job.state() {
                     JobState::Queued | JobState::Held | JobState::Uncertain => {}
                     JobState::Cancelled => return Ok(job),
@@ -613,10 +612,7 @@ mod tests {
         ));
         let mut other = job("a", "p1");
         other.request = b"something else".to_vec();
-        assert!(matches!(
-            q.submit(&other, 3),
-            Err(QueueError::Conflict(_))
-        ));
+        assert!(matches!(q.submit(&other, 3), Err(QueueError::Conflict(_))));
         assert_eq!(q.list(None, None, 10).unwrap().len(), 1);
         // A queued job cannot be reprinted (it will print), only cancelled.
         assert!(matches!(

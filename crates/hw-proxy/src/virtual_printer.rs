@@ -8,9 +8,9 @@
 //! `?dots=` its width, 576 for 80 mm paper by default), `PUT /mode` with
 //! `{"mode": …}`, `GET /mode`, `DELETE /jobs`.
 
-use outpost_receipt::render::{Page, render};
 use crate::status::Status;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use outpost_receipt::render::{Page, render};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

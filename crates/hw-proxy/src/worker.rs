@@ -5,12 +5,12 @@
 //! A printer that is away or not ready leaves the job queued (retried with
 //! backoff); a failure after the first byte left makes it `uncertain`.
 
-use outpost_receipt::{PrinterError, Profile};
 use crate::metrics::Metrics;
+use crate::printq::{Job, JobState, PrintQueue, QueueError};
 use crate::status::Status;
 use crate::transport::{Address, Link, LinkError};
 use crate::{HwConfig, PrinterConfig, now_ms};
-use crate::printq::{Job, JobState, PrintQueue, QueueError};
+use outpost_receipt::{PrinterError, Profile};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -1,8 +1,8 @@
 //! `outpost cloud …` and `outpost sync-worker`: the cloud's services, its
 //! store credentials and certificates, and the sync worker in either mode.
 
-use anyhow::Context;
 use crate::settings::Settings;
+use anyhow::Context;
 use outpost_cloud::admin;
 use outpost_cloud::server::{CloudMetrics, serve_sync};
 use std::path::Path;
@@ -130,11 +130,8 @@ pub fn store_credential(
     expires_days: Option<u32>,
 ) -> anyhow::Result<()> {
     let db = open_db(settings)?;
-    let credential = outpost_cloud::db::credentials::reissue(
-        &mut db.conn()?,
-        store,
-        days_ms(expires_days),
-    )?;
+    let credential =
+        outpost_cloud::db::credentials::reissue(&mut db.conn()?, store, days_ms(expires_days))?;
     eprintln!(
         "a new sync credential for store {store} (shown only now; every earlier one is refused from now on; set it as sync.credential on the store's edge):"
     );
@@ -240,7 +237,12 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
             let cfg = if settings.sync.cloud_url.is_empty() {
                 None
             } else {
-                Some(settings.sync.edge_config().map_err(|e| anyhow::anyhow!(e))?)
+                Some(
+                    settings
+                        .sync
+                        .edge_config()
+                        .map_err(|e| anyhow::anyhow!(e))?,
+                )
             };
             let configured = cfg.is_some();
             let offline_after = settings.sync.offline_after_ms;

@@ -349,7 +349,12 @@ mod tests {
 
     #[test]
     fn a_logo_that_is_not_a_png_or_too_big_is_refused_by_name() {
-        assert!(logo(b"GIF89a....", 576).unwrap_err().to_string().contains("not a PNG"));
+        assert!(
+            logo(b"GIF89a....", 576)
+                .unwrap_err()
+                .to_string()
+                .contains("not a PNG")
+        );
         let huge = vec![0u8; LOGO_MAX_BYTES + 1];
         assert!(logo(&huge, 576).unwrap_err().to_string().contains("KiB"));
         // A small file of an enormous picture: refused before decoding it.

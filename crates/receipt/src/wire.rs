@@ -88,17 +88,17 @@ pub fn definition(config: &PrinterConfig, logo_png: &[u8]) -> pb::PrinterDefinit
 /// A printer's settings and logo PNG from the edge's definition (checked
 /// by [`PrinterConfig::check`] or [`PrinterConfig::profile`] after).
 pub fn config(d: pb::PrinterDefinition) -> Result<(PrinterConfig, Vec<u8>), PrinterError> {
-    let code_pages = d
-        .code_pages
-        .iter()
-        .map(|c| {
-            serde_json::from_value::<CodePage>(serde_json::Value::String(c.to_uppercase()))
-                .map_err(|_| PrinterError::CodePage {
-                    id: d.id.clone(),
-                    name: c.clone(),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let code_pages =
+        d.code_pages
+            .iter()
+            .map(|c| {
+                serde_json::from_value::<CodePage>(serde_json::Value::String(c.to_uppercase()))
+                    .map_err(|_| PrinterError::CodePage {
+                        id: d.id.clone(),
+                        name: c.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
     Ok((
         PrinterConfig {
             id: d.id,

@@ -41,8 +41,8 @@ pub mod stock;
 pub mod sync;
 
 pub use db::{AnyConnection, Backend, Db};
-/// Tokens and PINs are hashed the same way on every tier.
-pub use outpost_domain::secrets;
 pub use error::{Result, StorageError};
 pub use node::{Actor, Node};
+/// Tokens and PINs are hashed the same way on every tier.
+pub use outpost_domain::secrets;
 pub use sale_writer::SaleWriter;

@@ -44,40 +44,38 @@ impl std::fmt::Debug for SyncSettings {
     }
 }
 
-
 /// The edge sync settings, checked.
 impl SyncSettings {
     /// The checked configuration the edge mode runs with.
     pub fn edge_config(&self) -> Result<EdgeConfig, String> {
-    let s = self;
-    let ca_pem = if s.ca_file.is_empty() {
-        None
-    } else {
-        Some(
-            std::fs::read(&s.ca_file)
-                .map_err(|e| format!("reading sync.ca_file {}: {e}", s.ca_file))?,
-        )
-    };
-    let cfg = EdgeConfig {
-        cloud_url: s.cloud_url.clone(),
-        credential: s.credential.clone(),
-        ca_pem,
-        tls_domain: (!s.tls_domain.is_empty()).then(|| s.tls_domain.clone()),
-        batch_events: s.batch_events.clamp(1, 10_000),
-        batch_bytes: s.batch_bytes.clamp(64 * 1024, 16 * 1024 * 1024),
-        in_flight: s.in_flight.clamp(1, 16),
-        backoff_min: Duration::from_millis(s.backoff_min_ms.max(10)),
-        backoff_max: Duration::from_millis(s.backoff_max_ms.max(s.backoff_min_ms.max(10))),
-        interval: Duration::from_millis(s.interval_ms.max(10)),
-        pull_interval: Duration::from_millis(s.pull_interval_ms.max(50)),
-        connect_timeout: Duration::from_millis(s.connect_timeout_ms.max(100)),
-        call_timeout: Duration::from_millis(s.call_timeout_ms.max(100)),
-        heartbeat: Duration::from_millis(s.heartbeat_ms.max(50)),
-        probe_interval: Duration::from_millis(s.probe_interval_ms.max(20)),
-        software_version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
-    cfg.check()?;
-    Ok(cfg)
+        let s = self;
+        let ca_pem = if s.ca_file.is_empty() {
+            None
+        } else {
+            Some(
+                std::fs::read(&s.ca_file)
+                    .map_err(|e| format!("reading sync.ca_file {}: {e}", s.ca_file))?,
+            )
+        };
+        let cfg = EdgeConfig {
+            cloud_url: s.cloud_url.clone(),
+            credential: s.credential.clone(),
+            ca_pem,
+            tls_domain: (!s.tls_domain.is_empty()).then(|| s.tls_domain.clone()),
+            batch_events: s.batch_events.clamp(1, 10_000),
+            batch_bytes: s.batch_bytes.clamp(64 * 1024, 16 * 1024 * 1024),
+            in_flight: s.in_flight.clamp(1, 16),
+            backoff_min: Duration::from_millis(s.backoff_min_ms.max(10)),
+            backoff_max: Duration::from_millis(s.backoff_max_ms.max(s.backoff_min_ms.max(10))),
+            interval: Duration::from_millis(s.interval_ms.max(10)),
+            pull_interval: Duration::from_millis(s.pull_interval_ms.max(50)),
+            connect_timeout: Duration::from_millis(s.connect_timeout_ms.max(100)),
+            call_timeout: Duration::from_millis(s.call_timeout_ms.max(100)),
+            heartbeat: Duration::from_millis(s.heartbeat_ms.max(50)),
+            probe_interval: Duration::from_millis(s.probe_interval_ms.max(20)),
+            software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
 }
-}
-

@@ -86,14 +86,14 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         ""
     };
-    let relay_age = now_millis() - state.relay.last_ok();
+    let relay_age = now_millis() - state.after.relay.last_ok();
     let relay_status = if relay_age > 10_000 {
         Status::Degraded
     } else {
         Status::Ok
     };
     // Screens being behind never stops a till: at worst "degraded".
-    let rt = &state.realtime;
+    let rt = &state.after.realtime;
     let rt_error = rt.error();
     let rt_lag = rt.lag(&heads);
     state.metrics.realtime_lag.set(rt_lag);

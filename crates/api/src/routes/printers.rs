@@ -2,9 +2,9 @@
 //! it reaches it, what prints there, a logo), and seen from the register
 //! (its receipt printer's queue, reprint and cancel, a receipt's picture).
 
+use crate::after_commit::hardware::{self, Target};
 use crate::auth::Signed;
 use crate::body::Json;
-use crate::hardware::{self, Target};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -67,7 +67,7 @@ fn require(who: &Signed, what: &str) -> ApiResult<()> {
 async fn list(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
     require(&who, "see the printers")?;
     let all = state.db(|c, _| printers::list(c)).await?;
-    let pushed = state.hardware.pushed();
+    let pushed = state.after.hardware.pushed();
     let mut urls: BTreeSet<String> = all.iter().map(|p| p.hw_proxy_url.clone()).collect();
     urls.extend(pushed.keys().cloned());
     if all.is_empty() && !state.settings.printing.hw_proxy_url.is_empty() {
@@ -75,13 +75,13 @@ async fn list(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse
     }
     let live: BTreeMap<String, Result<pb::Printers, String>> =
         join_all(urls.iter().map(|url| async {
-            let r = match state.hardware.client(url) {
+            let r = match state.after.hardware.client(url) {
                 Ok(mut c) => c
                     .list_printers(pb::ListPrintersRequest {})
                     .await
                     .map(tonic::Response::into_inner)
                     .map_err(|s| s.message().to_owned()),
-                Err(e) => Err(e),
+                Err(e) => Err(e.to_string()),
             };
             (url.clone(), r)
         }))
@@ -217,7 +217,7 @@ async fn remove(
     // until they are printed or cancelled, so say so before forgetting it.
     let i = id.clone();
     if let Some(p) = state.db(move |c, _| printers::get(c, &i)).await?
-        && let Ok(mut c) = state.hardware.client(&p.hw_proxy_url)
+        && let Ok(mut c) = state.after.hardware.client(&p.hw_proxy_url)
         && let Ok(r) = c.list_printers(pb::ListPrintersRequest {}).await
         && let Some(live) = r
             .into_inner()
@@ -246,13 +246,13 @@ async fn push(
     state: &web::Data<AppState>,
     urls: &[String],
 ) -> ApiResult<BTreeMap<String, hardware::Pushed>> {
-    let rows = hardware::rows(state).await.map_err(ApiError::HwProxy)?;
+    let rows = hardware::rows(&state.after).await?;
     let mut out = BTreeMap::new();
     for url in urls {
-        out.insert(url.clone(), hardware::push(state, url, &rows).await);
+        out.insert(url.clone(), hardware::push(&state.after, url, &rows).await);
     }
     // The reconciler keeps at it if a hw-proxy was away.
-    state.hardware.changed.notify_one();
+    state.after.hardware.changed.notify_one();
     Ok(out)
 }
 
@@ -268,7 +268,11 @@ async fn receipt_printer(state: &web::Data<AppState>, who: &Signed) -> ApiResult
 }
 
 fn client(state: &web::Data<AppState>, t: &Target) -> ApiResult<hardware::Client> {
-    state.hardware.client(&t.url).map_err(ApiError::HwProxy)
+    state
+        .after
+        .hardware
+        .client(&t.url)
+        .map_err(|e| ApiError::HwProxy(e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,8 +407,13 @@ async fn receipt_png(
         })
         .await?;
     let store = state.node.store();
-    let r = crate::printing::receipt(&order, &store, cashier, &state.settings.printing.footer)
-        .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e)))?;
+    let r = crate::after_commit::printing::receipt(
+        &order,
+        &store,
+        cashier,
+        &state.settings.printing.footer,
+    )
+    .map_err(|e| ApiError::Storage(outpost_storage::StorageError::Unprocessable(e.to_string())))?;
     let row = hardware::receipt_target(&state.settings.printing, &all, &device).and_then(|t| t.row);
     let png = web::block(move || -> Result<Vec<u8>, PreviewError> {
         let profile = match &row {

@@ -43,7 +43,7 @@ async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpRe
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
-            "ticket": ticket::sign(&state.realtime.secret, &claims),
+            "ticket": ticket::sign(&state.after.realtime.secret, &claims),
             "expires_at": exp,
             "url": (!rt.public_url.is_empty()).then_some(&rt.public_url),
             "hub_port": rt.hub_port,

@@ -19,11 +19,11 @@
 //! epoch's positions, which never collide with the new epoch's.
 
 use super::stores::{Epochs, epochs, raise};
-use outpost_domain::ids::now_millis;
 use crate::error::{CloudError, Result};
 use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Text};
+use outpost_domain::ids::now_millis;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -282,8 +282,7 @@ fn lock_mark(
 fn hold_events(conn: &mut PgConnection, store_id: &str, events: &[Incoming]) -> Result<usize> {
     let mut n = 0;
     for e in events {
-        let json =
-            serde_json::to_string(e).map_err(|x| CloudError::Corrupt(x.to_string()))?;
+        let json = serde_json::to_string(e).map_err(|x| CloudError::Corrupt(x.to_string()))?;
         n += diesel::sql_query(
             "INSERT INTO pending_events (store_id, node_epoch, stream, position, event, received_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",

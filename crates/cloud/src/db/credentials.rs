@@ -10,11 +10,11 @@
 //! is told why.
 
 use super::CloudConn;
-use outpost_domain::ids::{new_id, now_millis};
 use crate::error::{CloudError, Result};
-use outpost_domain::secrets::{hash_token, new_token};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
+use outpost_domain::ids::{new_id, now_millis};
+use outpost_domain::secrets::{hash_token, new_token};
 use serde::Serialize;
 
 /// A credential that checked out.

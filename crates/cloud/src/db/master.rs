@@ -6,11 +6,11 @@
 
 use super::CloudConn;
 use super::stores::raise;
-use outpost_domain::ids::now_millis;
 use crate::error::{CloudError, Result};
 use diesel::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Text};
+use outpost_domain::ids::now_millis;
 use serde::{Deserialize, Serialize};
 
 /// A product edit: the SKU and the fields it sets.

@@ -12,10 +12,10 @@
 use super::CloudConn;
 use super::apply::{self, ApplyReport, Incoming};
 use super::stores::raise;
-use outpost_domain::ids::now_millis;
 use crate::error::{CloudError, Result};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bytea, Integer, Nullable, Text};
+use outpost_domain::ids::now_millis;
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -247,8 +247,7 @@ pub fn retry_parked(conn: &mut CloudConn, id: i64) -> Result<std::result::Result
         .bind::<BigInt, _>(id)
         .get_result(conn)
         .optional()?;
-        let b =
-            b.ok_or_else(|| CloudError::not_found(format!("unresolved parked batch {id}")))?;
+        let b = b.ok_or_else(|| CloudError::not_found(format!("unresolved parked batch {id}")))?;
         if b.body_kind != "events" {
             return Err(CloudError::Unprocessable(
                 "this message did not decode: there is nothing to apply (see the reason)".into(),

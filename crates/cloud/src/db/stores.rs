@@ -1,10 +1,10 @@
 //! Stores, their sync credentials and sessions, and what was acknowledged.
 
 use super::CloudConn;
-use outpost_domain::ids::{new_id, now_millis};
 use crate::error::{CloudError, Result};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text};
+use outpost_domain::ids::{new_id, now_millis};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -2,8 +2,7 @@
 //! events (see `outpost_storage::relay`) and wakes the durable consumers that
 //! read them by position: the realtime publisher (and later the sync push).
 
-use crate::state::AppState;
-use actix_web::web;
+use super::AfterCommit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -22,9 +21,9 @@ impl RelayStatus {
 }
 
 /// Runs until `shutdown` resolves, positioning events as they commit.
-pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<Output = ()>) {
-    let interval = Duration::from_millis(state.settings.relay.interval_ms.max(5));
-    let batch = state.settings.relay.batch.clamp(1, 10_000);
+pub async fn run(state: Arc<AfterCommit>, shutdown: impl std::future::Future<Output = ()>) {
+    let interval = Duration::from_millis(state.relay_settings.interval_ms.max(5));
+    let batch = state.relay_settings.batch.clamp(1, 10_000);
     tokio::pin!(shutdown);
     // Position only what commits from now on (older rows have positions);
     // consumers keep their own positions and read the outbox from there.

@@ -14,8 +14,7 @@
 //! missing (the log skips offsets it already has). A failing Redis only makes
 //! `/health` say "degraded"; no sale waits for it.
 
-use crate::state::AppState;
-use actix_web::web;
+use super::AfterCommit;
 use outpost_realtime::{CHANNELS, Entry, Log, MemoryLog, RedisLog, wire::EventMsg};
 use outpost_storage::outbox::StoredEvent;
 use std::collections::HashMap;
@@ -135,13 +134,13 @@ pub fn frame(e: &StoredEvent, channel: &str) -> Option<Entry> {
 }
 
 /// Runs until `shutdown` resolves.
-pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run(state: Arc<AfterCommit>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     let rt = &state.realtime;
     let mut log: Option<Log> = rt.memory.clone().map(Log::Memory);
     let mut cursors: HashMap<&'static str, Cursor> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
-    if let Err(e) = web::block({
+    if let Err(e) = tokio::task::spawn_blocking({
         let db = state.db.clone();
         move || db.start_feed()
     })
@@ -208,13 +207,13 @@ struct Cursor {
 
 /// Copies what the log is missing, channel by channel.
 async fn pass(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     log: &Log,
     cursors: &mut HashMap<&'static str, Cursor>,
 ) -> Result<(), String> {
     let store = state.node.store_id.clone();
     let epoch = state.node.node_epoch.clone();
-    let history = state.settings.realtime.history as i64;
+    let history = state.history as i64;
     // One trip to the database for the heads and, where the cursor is known,
     // the new events: each trip is a hop to the blocking pool, and on a quiet
     // till every hop is a wake-up that a screen waits for.
@@ -290,7 +289,7 @@ async fn pass(
 /// learnt yet, or positions that do not run on from the cursor (events this
 /// process did not feed, or a feed that overflowed).
 async fn pass_fed(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     log: &Log,
     cursors: &mut HashMap<&'static str, Cursor>,
     fed: &[StoredEvent],
@@ -334,7 +333,7 @@ async fn pass_fed(
 /// says (Redis restarted empty, or another api wrote): the caller forgets the
 /// cursor, and the next pass learns the log again.
 async fn publish(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     log: &Log,
     ch: &'static str,
     cur: &mut Cursor,

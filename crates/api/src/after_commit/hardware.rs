@@ -8,16 +8,16 @@
 //! printer, the settings' `printing.hw_proxy_url` with `receipt_printer` /
 //! `kitchen_printer` name them (a one-box store configured by compose).
 
+use super::AfterCommit;
 use crate::settings::Printing;
-use crate::state::AppState;
-use actix_web::web;
 use outpost_proto::hw_v1 as pb;
 use outpost_proto::hw_v1::print_service_client::PrintServiceClient;
 use outpost_receipt::PrinterError;
+use outpost_storage::StorageError;
 use outpost_storage::printers::{self, Printer};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -54,8 +54,25 @@ pub struct Pushed {
     pub at_ms: i64,
 }
 
+/// Why a hw-proxy was not reached or did not take what was sent.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HwProxyError {
+    #[error("{url:?} is not a URL: {reason}")]
+    NotAUrl { url: String, reason: String },
+    #[error("printing.hw_proxy_token cannot be sent as a header")]
+    Token,
+    #[error("{url} has no printer {printer:?} (yet): {message}")]
+    NoPrinter {
+        url: String,
+        printer: String,
+        message: String,
+    },
+    #[error("{url}: {message}")]
+    Call { url: String, message: String },
+}
+
 pub struct Hardware {
-    token: Result<Token, String>,
+    token: Result<Token, HwProxyError>,
     clients: Mutex<HashMap<String, Client>>,
     /// Poked when the manager page changed a printer.
     pub changed: Notify,
@@ -68,7 +85,7 @@ impl Hardware {
             token: format!("Bearer {}", cfg.hw_proxy_token)
                 .parse()
                 .map(Token)
-                .map_err(|_| "printing.hw_proxy_token cannot be sent as a header".to_owned()),
+                .map_err(|_| HwProxyError::Token),
             clients: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             pushed: Mutex::new(BTreeMap::new()),
@@ -76,7 +93,7 @@ impl Hardware {
     }
 
     /// The client for the hw-proxy at `url` (connecting when first used).
-    pub fn client(&self, url: &str) -> Result<Client, String> {
+    pub fn client(&self, url: &str) -> Result<Client, HwProxyError> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = clients.get(url) {
             return Ok(c.clone());
@@ -85,7 +102,10 @@ impl Hardware {
         // that hung, a link that dropped its state); the next call opens a
         // fresh one instead of timing out on the dead one for good.
         let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-            .map_err(|e| format!("{url:?} is not a URL: {e}"))?
+            .map_err(|e| HwProxyError::NotAUrl {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
             .http2_keep_alive_interval(Duration::from_secs(5))
@@ -115,7 +135,7 @@ impl Hardware {
     }
 
     /// Hands the hw-proxy at `url` this set of printers.
-    async fn set(&self, url: &str, set: Vec<&Printer>) -> Result<(), String> {
+    async fn set(&self, url: &str, set: Vec<&Printer>) -> Result<(), HwProxyError> {
         let set = set.into_iter().map(definition).collect();
         self.client(url)?
             .set_printers(pb::SetPrintersRequest { printers: set })
@@ -123,14 +143,17 @@ impl Hardware {
             .map(|_| ())
             .map_err(|s| {
                 self.forget(url);
-                s.message().to_owned()
+                HwProxyError::Call {
+                    url: url.to_owned(),
+                    message: s.message().to_owned(),
+                }
             })
     }
 
-    fn record(&self, url: &str, r: Result<(), String>) -> Pushed {
+    fn record(&self, url: &str, r: Result<(), HwProxyError>) -> Pushed {
         let p = Pushed {
             ok: r.is_ok(),
-            error: r.err(),
+            error: r.err().map(|e| e.to_string()),
             at_ms: outpost_storage::db::now_millis(),
         };
         if let Some(e) = &p.error {
@@ -147,7 +170,7 @@ impl Hardware {
 /// Hands the hw-proxy at `url` its printers of `rows` (as
 /// `printers::with_removed` read them), and forgets the ones removed from it
 /// once it took a set without them.
-pub async fn push(state: &web::Data<AppState>, url: &str, rows: &[Printer]) -> Pushed {
+pub async fn push(state: &AfterCommit, url: &str, rows: &[Printer]) -> Pushed {
     let (removed, active): (Vec<&Printer>, Vec<&Printer>) = rows
         .iter()
         .filter(|p| p.hw_proxy_url == url)
@@ -166,11 +189,8 @@ pub async fn push(state: &web::Data<AppState>, url: &str, rows: &[Printer]) -> P
 }
 
 /// Every printer, with the removed ones their hw-proxy still has.
-pub async fn rows(state: &web::Data<AppState>) -> Result<Vec<Printer>, String> {
-    state
-        .db(|c, _| printers::with_removed(c))
-        .await
-        .map_err(|e| e.to_string())
+pub async fn rows(state: &AfterCommit) -> Result<Vec<Printer>, StorageError> {
+    state.db(|c, _| printers::with_removed(c)).await
 }
 
 /// A printer's row as hw-proxy takes it.
@@ -267,10 +287,7 @@ fn from_settings(cfg: &Printing, printer: &str) -> Option<Target> {
 
 /// Keeps every hw-proxy's managed printers as the manager page says, until
 /// shutdown.
-pub async fn reconcile(
-    state: web::Data<AppState>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+pub async fn reconcile(state: Arc<AfterCommit>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     // Every hw-proxy with a printer, or a removed one it has not let go of
     // yet, and those handed printers since start (a printer moved to

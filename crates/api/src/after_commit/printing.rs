@@ -13,18 +13,36 @@
 //! themselves (the customer has left, or the kitchen display showed the
 //! ticket long ago; a reprint is a person's call).
 
-use crate::hardware::{self, Target};
+use super::AfterCommit;
+use super::hardware::{self, HwProxyError, Target};
 use crate::settings::Printing;
-use crate::state::AppState;
-use actix_web::web;
-use outpost_domain::{Currency, Money, local_minute};
+use outpost_domain::{Currency, DomainError, Money, local_minute};
 use outpost_proto::hw_v1 as pb;
+use outpost_storage::StorageError;
 use outpost_storage::node::StoreSettings;
 use outpost_storage::outbox::StoredEvent;
 use outpost_storage::printers::Printer;
 use outpost_storage::sales::Order;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Why a receipt or ticket was not printed (yet).
+#[derive(Debug, thiserror::Error)]
+pub enum PrintError {
+    #[error("an amount cannot be written: {0}")]
+    Money(#[from] DomainError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("a stored event does not decode: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("the event returned no line")]
+    NoLine,
+    #[error("no earlier event of this order")]
+    NoEarlierEvent,
+    #[error(transparent)]
+    HwProxy(#[from] HwProxyError),
+}
 
 /// A stream the printing consumer follows, under its own stored position.
 struct Feed {
@@ -64,7 +82,7 @@ pub fn receipt(
     store: &StoreSettings,
     cashier: Option<String>,
     footer: &[String],
-) -> Result<pb::Receipt, String> {
+) -> Result<pb::Receipt, PrintError> {
     let o = &order.order;
     let money = amounts(&o.currency, &store.locale)?;
     let mut lines = Vec::new();
@@ -108,7 +126,7 @@ pub fn receipt(
                 amount: money(tendered)?,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, DomainError>>()?;
     let mut payments = payments;
     let rounding: i64 = order
         .payments
@@ -151,14 +169,13 @@ pub fn receipt(
 
 /// Writes amounts of `currency` the way the store's `locale` writes numbers
 /// (the pages write them the same way).
-fn amounts(currency: &str, locale: &str) -> Result<impl Fn(i64) -> Result<String, String>, String> {
-    let cur = Currency::parse(currency).map_err(|e| e.to_string())?;
+fn amounts(
+    currency: &str,
+    locale: &str,
+) -> Result<impl Fn(i64) -> Result<String, DomainError>, DomainError> {
+    let cur = Currency::parse(currency)?;
     let locale = locale.to_owned();
-    Ok(move |minor: i64| {
-        Money::new(minor, cur)
-            .map(|m| m.printed(&locale))
-            .map_err(|e| e.to_string())
-    })
+    Ok(move |minor: i64| Money::new(minor, cur).map(|m| m.printed(&locale)))
 }
 
 /// "2", or "0.750" for a weighed quantity.
@@ -184,8 +201,8 @@ fn method_label(method: &str, card_type: &str) -> String {
 /// to nothing.
 fn tax_lines(
     taxes: BTreeMap<i64, i64>,
-    money: &impl Fn(i64) -> Result<String, String>,
-) -> Result<Vec<pb::Labelled>, String> {
+    money: &impl Fn(i64) -> Result<String, DomainError>,
+) -> Result<Vec<pb::Labelled>, DomainError> {
     taxes
         .into_iter()
         .filter(|(_, amount)| *amount != 0)
@@ -220,8 +237,8 @@ fn pays(ev: &StoredEvent) -> bool {
 
 /// Runs until shutdown: prints on the printers the manager page (or the
 /// settings) name; with none, the feeds move on without printing.
-pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<Output = ()>) {
-    let cfg: Printing = state.settings.printing.clone();
+pub async fn run(state: Arc<AfterCommit>, shutdown: impl std::future::Future<Output = ()>) {
+    let cfg: Printing = state.printing.clone();
     tokio::pin!(shutdown);
     let feeds = [&RECEIPTS, &TICKETS];
     let min = Duration::from_millis(250);
@@ -277,10 +294,10 @@ pub async fn run(state: web::Data<AppState>, shutdown: impl std::future::Future<
 
 /// One batch of a feed.
 async fn pass(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     cfg: &Printing,
     feed: &'static Feed,
-) -> Result<Pass, String> {
+) -> Result<Pass, PrintError> {
     /// What the feed found in the database.
     enum Read {
         Events(Vec<Printer>, Vec<StoredEvent>),
@@ -310,8 +327,7 @@ async fn pass(
             let events = outpost_storage::outbox::read_stream(c, feed.stream, after, 50)?;
             Ok(Read::Events(printers, events))
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let (printers, events) = match read {
         Read::Events(_, events) if events.is_empty() => return Ok(Pass::Done),
         Read::Events(printers, events) => (printers, events),
@@ -321,8 +337,7 @@ async fn pass(
             if head > after {
                 state
                     .write(move |c, _| outpost_storage::cursors::set(c, feed.cursor, head))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
             }
             return Ok(Pass::Unprinted);
         }
@@ -360,8 +375,7 @@ async fn pass(
     if let Some(position) = done {
         state
             .write(move |c, _| outpost_storage::cursors::set(c, feed.cursor, position))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     }
     match failed {
         Some(e) => Err(e),
@@ -374,12 +388,12 @@ async fn pass(
 /// event that cannot make a document is logged and skipped. Where it would
 /// go is settled first, so an event no printer takes costs no database read.
 async fn job(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     cfg: &Printing,
     printers: &[Printer],
     ev: &StoredEvent,
     names: &mut Names,
-) -> Result<Option<(Target, pb::SubmitRequest)>, String> {
+) -> Result<Option<(Target, pb::SubmitRequest)>, PrintError> {
     let (target, document) = match (ev.stream.as_str(), ev.event_type.as_str()) {
         ("kitchen", "ticket.created" | "ticket.cancelled") => {
             let Some(target) = hardware::kitchen_target(cfg, printers) else {
@@ -434,29 +448,28 @@ type Document = Option<(pb::submit_request::Document, bool)>;
 type Names = BTreeMap<String, Option<String>>;
 
 async fn name(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     names: &mut Names,
     staff_id: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, PrintError> {
     if let Some(n) = names.get(staff_id) {
         return Ok(n.clone());
     }
     let id = staff_id.to_owned();
     let n = state
         .db(move |c, _| outpost_storage::staff::name(c, &id))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     names.insert(staff_id.to_owned(), n.clone());
     Ok(n)
 }
 
 /// A paid order's receipt, with a drawer kick when it took cash.
 async fn sale_receipt(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     cfg: &Printing,
     order: &Order,
     names: &mut Names,
-) -> Result<Document, String> {
+) -> Result<Document, PrintError> {
     let cashier = name(state, names, &order.order.staff_id).await?;
     let store = state.node.store();
     match receipt(order, &store, cashier, &cfg.footer) {
@@ -475,23 +488,22 @@ async fn sale_receipt(
 /// the event left it, against the order's event before it) and how it was
 /// paid out, with a drawer kick when cash went back to the customer.
 async fn refund_receipt(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     cfg: &Printing,
     ev: &StoredEvent,
     after: &Order,
     names: &mut Names,
-) -> Result<Document, String> {
+) -> Result<Document, PrintError> {
     let (id, position) = (ev.aggregate_id.clone(), ev.position.unwrap_or(0));
     let before = state
         .db(move |c, _| outpost_storage::outbox::previous_payload(c, "sales", &id, position))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     // The person who gave the refund, not the one who made the sale.
     let cashier = name(state, names, &ev.actor).await?;
     let store = state.node.store();
     let made = before
-        .ok_or_else(|| "no earlier event of this order".to_owned())
-        .and_then(|b| serde_json::from_str::<Order>(&b).map_err(|e| e.to_string()))
+        .ok_or(PrintError::NoEarlierEvent)
+        .and_then(|b| serde_json::from_str::<Order>(&b).map_err(PrintError::from))
         .and_then(|before| refund(&before, after, &store, cashier, &cfg.footer));
     match made {
         Ok((r, cash)) => Ok(Some((pb::submit_request::Document::Receipt(r), cash))),
@@ -510,12 +522,12 @@ pub fn refund(
     store: &StoreSettings,
     cashier: Option<String>,
     footer: &[String],
-) -> Result<(pb::Receipt, bool), String> {
+) -> Result<(pb::Receipt, bool), PrintError> {
     let o = &after.order;
     let money = amounts(&o.currency, &store.locale)?;
     let (lines, paid_out) = outpost_storage::sales::returned(before, after);
     if lines.is_empty() {
-        return Err("the event returned no line".into());
+        return Err(PrintError::NoLine);
     }
     let mut taxes: BTreeMap<i64, i64> = BTreeMap::new();
     let mut total = 0;
@@ -565,7 +577,7 @@ pub fn refund(
 }
 
 /// A kitchen ticket from its `kitchen` event (the ticket as it was then).
-fn kitchen_ticket(state: &web::Data<AppState>, ev: &StoredEvent, cancelled: bool) -> Document {
+fn kitchen_ticket(state: &AfterCommit, ev: &StoredEvent, cancelled: bool) -> Document {
     let made = ticket(
         &ev.payload,
         state.node.store().utc_offset_minutes,
@@ -585,11 +597,9 @@ pub fn ticket(
     payload: &str,
     utc_offset_minutes: i32,
     cancelled: bool,
-) -> Result<pb::KitchenTicket, String> {
-    let t: outpost_storage::kitchen::Ticket =
-        serde_json::from_str(payload).map_err(|e| e.to_string())?;
-    let lines: Vec<outpost_storage::kitchen::TicketLine> =
-        serde_json::from_str(&t.lines_json).map_err(|e| e.to_string())?;
+) -> Result<pb::KitchenTicket, PrintError> {
+    let t: outpost_storage::kitchen::Ticket = serde_json::from_str(payload)?;
+    let lines: Vec<outpost_storage::kitchen::TicketLine> = serde_json::from_str(&t.lines_json)?;
     Ok(pb::KitchenTicket {
         order_number: t.order_number,
         time: local_minute(t.created_at, utc_offset_minutes),
@@ -608,11 +618,11 @@ pub fn ticket(
 }
 
 async fn submit(
-    state: &web::Data<AppState>,
+    state: &AfterCommit,
     target: &Target,
     req: pb::SubmitRequest,
     ev: &StoredEvent,
-) -> Result<(), String> {
+) -> Result<(), PrintError> {
     let url = &target.url;
     let mut client = state.hardware.client(url)?;
     match client.submit(req).await {
@@ -630,14 +640,19 @@ async fn submit(
         // Not there yet (a printer just added on the manager page reaches
         // its hw-proxy within moments), or misnamed in the settings: wait;
         // the age limits decide when the job is no longer worth printing.
-        Err(s) if s.code() == tonic::Code::NotFound => Err(format!(
-            "{url} has no printer {:?} (yet): {}",
-            target.printer,
-            s.message()
-        )),
+        Err(s) if s.code() == tonic::Code::NotFound => Err(HwProxyError::NoPrinter {
+            url: url.clone(),
+            printer: target.printer.clone(),
+            message: s.message().to_owned(),
+        }
+        .into()),
         Err(s) => {
             state.hardware.forget(url);
-            Err(format!("{url}: {}", s.message()))
+            Err(HwProxyError::Call {
+                url: url.clone(),
+                message: s.message().to_owned(),
+            }
+            .into())
         }
     }
 }
