@@ -128,14 +128,27 @@ pub struct Idempotency {
     pub retention_days: i64,
 }
 
-/// What the api reads of the sync-worker's `[sync]` section.
-#[derive(Clone, Default, Deserialize)]
+/// What the api reads of the sync-worker's `[sync]` section. Loaded alone
+/// (without the sync-worker's defaults), a missing key takes the sync-worker's
+/// default value (the binary's settings test keeps the two the same).
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct SyncView {
     pub cloud_url: String,
     pub credential: String,
     pub offline_after_ms: i64,
     pub credential_warn_days: i64,
+}
+
+impl Default for SyncView {
+    fn default() -> Self {
+        SyncView {
+            cloud_url: String::new(),
+            credential: String::new(),
+            offline_after_ms: 15_000,
+            credential_warn_days: 14,
+        }
+    }
 }
 
 /// Never prints the credential.
@@ -209,6 +222,8 @@ mod tests {
         assert_eq!(s.server.port, 8001);
         assert!(s.idempotency.retention_days >= 30);
         assert!(!format!("{:?}", s.database).contains("outpost.sqlite"));
+        // Without the sync-worker's defaults, its timers are not zero.
+        assert_eq!(s.sync.offline_after_ms, 15_000);
     }
 
     #[test]

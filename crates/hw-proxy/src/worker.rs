@@ -48,9 +48,9 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// A printer from its settings; `Err` names what is wrong with them (the
-    /// one check of a printer, for the settings file, the edge's printers and
-    /// the api before it stores one).
+    /// A printer from its settings; `Err` names what is wrong with them
+    /// (`PrinterConfig::check` and `profile`: the one check of a printer,
+    /// which the api runs too before it stores one).
     pub fn new(
         config: PrinterConfig,
         logo_png: Vec<u8>,

@@ -52,8 +52,14 @@ mod tests {
         assert_eq!(s.sync.health_port, 8004);
         assert_eq!(s.cloud.admin_port, 8002);
         assert_eq!(s.log.format, "auto");
-        // The api reads its part of `[sync]` from the same layers.
+        // The api reads its part of `[sync]` from the same layers, and its
+        // own fallback (the api loaded alone) is the sync-worker's default.
         assert_eq!(s.api.sync.offline_after_ms, s.sync.offline_after_ms);
+        let alone = outpost_api::settings::SyncView::default();
+        assert_eq!(
+            (alone.offline_after_ms, alone.credential_warn_days),
+            (s.sync.offline_after_ms, s.sync.credential_warn_days)
+        );
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("outpost.toml");
         std::fs::write(

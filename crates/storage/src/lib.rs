@@ -1,7 +1,8 @@
-//! Outpost's durable storage and the store's use cases.
+//! The edge's durable storage and the store's use cases (the cloud's
+//! database is `outpost-cloud`'s, hw-proxy's print queue hw-proxy's).
 //!
-//! The only crate that knows diesel. One code path serves PostgreSQL (a store's
-//! production edge, later the cloud) and SQLite (the embedded default): queries
+//! One code path serves PostgreSQL (a store's production edge) and SQLite
+//! (the embedded default): queries
 //! run on [`db::AnyConnection`], and the few statements that differ between the
 //! two are matched on the backend in one place each.
 //!

@@ -153,7 +153,11 @@ impl Hardware {
     fn record(&self, url: &str, r: Result<(), HwProxyError>) -> Pushed {
         let p = Pushed {
             ok: r.is_ok(),
-            error: r.err().map(|e| e.to_string()),
+            // The page names the hw-proxy itself: its own words only.
+            error: r.err().map(|e| match e {
+                HwProxyError::Call { message, .. } => message,
+                e => e.to_string(),
+            }),
             at_ms: outpost_storage::db::now_millis(),
         };
         if let Some(e) = &p.error {

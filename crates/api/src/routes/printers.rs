@@ -246,7 +246,9 @@ async fn push(
     state: &web::Data<AppState>,
     urls: &[String],
 ) -> ApiResult<BTreeMap<String, hardware::Pushed>> {
-    let rows = hardware::rows(&state.after).await?;
+    let rows = hardware::rows(&state.after)
+        .await
+        .map_err(|e| ApiError::HwProxy(e.to_string()))?;
     let mut out = BTreeMap::new();
     for url in urls {
         out.insert(url.clone(), hardware::push(&state.after, url, &rows).await);

@@ -26,7 +26,7 @@ use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
-const CLOUD_MIGRATIONS: EmbeddedMigrations = embed_migrations!();
+const CLOUD_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type CloudConn = PooledConnection<ConnectionManager<PgConnection>>;
 
