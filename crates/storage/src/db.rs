@@ -138,27 +138,16 @@ pub struct Db {
     /// here hands the lock over at once, where SQLite's busy handler sleeps
     /// and retries (measured: second-long p99 tails under 32 registers).
     writer: Option<Arc<Mutex<()>>>,
-    /// Events as they commit, for a consumer in this process (SQLite only).
-    feed: Arc<Mutex<Feed>>,
+    /// Told of each successful write (one per database and its clones).
+    after_write: Arc<std::sync::OnceLock<Arc<dyn AfterWrite>>>,
 }
 
-/// Committed events, in commit order, collected by the writer that committed
-/// them (SQLite: one writer at a time, and each takes its positions itself).
-/// The realtime publisher reads new events here instead of querying the
-/// outbox after every sale: one hop to the blocking pool fewer between a
-/// sale's commit and the kitchen screen. A consumer relies on it only where
-/// a channel's positions run on exactly from where it is; a gap (another
-/// process wrote, the feed overflowed) sends it to the outbox.
-#[derive(Debug, Default)]
-struct Feed {
-    /// The last `seq` read into the feed; None while nobody consumes it.
-    after_seq: Option<i64>,
-    events: Vec<crate::outbox::StoredEvent>,
+/// Told of every write that succeeded through [`Db::write`], while it is
+/// still the writer's turn, so it sees writes in commit order (the SQLite
+/// edge's feed of committed events is one: `crate::feed`).
+pub trait AfterWrite: Send + Sync {
+    fn written(&self, conn: &mut AnyConnection);
 }
-
-/// Events the feed holds at most; a consumer that fell this far behind reads
-/// the outbox instead.
-const FEED_CAP: usize = 10_000;
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -205,7 +194,7 @@ impl Db {
             pool,
             backend,
             writer,
-            feed: Arc::default(),
+            after_write: Arc::default(),
         };
         db.migrate()?;
         Ok(db)
@@ -219,34 +208,20 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    fn feed(&self) -> std::sync::MutexGuard<'_, Feed> {
-        self.feed.lock().unwrap_or_else(|p| p.into_inner())
+    /// Has `hook` told of every later write through [`Db::write`] (on this
+    /// database and its clones). One hook per database: false, and `hook`
+    /// left out, when one is installed already.
+    pub fn after_write(&self, hook: Arc<dyn AfterWrite>) -> bool {
+        self.after_write.set(hook).is_ok()
     }
 
-    /// Starts collecting events as they commit, from now on (SQLite; on
-    /// PostgreSQL the relay positions events after commit, and this does
-    /// nothing). Take them with [`Db::take_fed`].
-    pub fn start_feed(&self) -> Result<()> {
-        let Some(writer) = &self.writer else {
-            return Ok(());
-        };
-        let _turn = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let last = crate::relay::start_seq(&mut *self.conn()?)?;
-        let mut feed = self.feed();
-        feed.after_seq = Some(last);
-        feed.events.clear();
-        Ok(())
-    }
-
-    /// The events committed since the last call, in commit order.
-    pub fn take_fed(&self) -> Vec<crate::outbox::StoredEvent> {
-        std::mem::take(&mut self.feed().events)
-    }
-
-    /// Whether every event up to `seq` went through the feed (so a consumer
-    /// of the feed was already told of it).
-    pub fn fed_through(&self, seq: i64) -> bool {
-        self.feed().after_seq.is_some_and(|a| a >= seq)
+    /// Runs `f` in the writer's turn (SQLite: no write commits meanwhile).
+    pub fn in_writers_turn<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _turn = self
+            .writer
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        f()
     }
 
     /// Runs work that writes, one writer at a time on SQLite.
@@ -263,22 +238,11 @@ impl Db {
             .as_ref()
             .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
         let r = f(&mut conn);
-        // Still this writer's turn, so the feed keeps commit order. Reading
-        // what committed (rather than what `f` meant to write) cannot hand on
-        // an event a rolled-back savepoint took back.
-        let after = self.feed().after_seq;
+        // Still this writer's turn, so the hook sees commits in order.
         if r.is_ok()
-            && let Some(after) = after
-            && let Ok(new) = crate::outbox::read_after_seq(&mut conn, after, FEED_CAP as i64)
-            && let Some(last) = new.last().map(|e| e.seq)
+            && let Some(hook) = self.after_write.get()
         {
-            let mut feed = self.feed();
-            feed.after_seq = Some(last);
-            if feed.events.len() + new.len() > FEED_CAP {
-                // Nobody is taking them: drop them (the consumer sees the gap).
-                feed.events.clear();
-            }
-            feed.events.extend(new);
+            hook.written(&mut conn);
         }
         r
     }

@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod cursors;
 pub mod db;
 pub mod error;
+pub mod feed;
 pub mod idempotency;
 pub mod kitchen;
 pub mod master;

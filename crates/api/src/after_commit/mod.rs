@@ -16,8 +16,9 @@ pub mod relay;
 
 use crate::metrics::Metrics;
 use crate::settings::{Printing, Relay, Settings};
+use outpost_storage::feed::Feed;
 use outpost_storage::{AnyConnection, Db, Node, StorageError};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -41,6 +42,9 @@ pub struct AfterCommit {
     pub relay: relay::RelayStatus,
     /// The realtime publisher: its log, its ticket secret, how far it got.
     pub realtime: realtime::Realtime,
+    /// The SQLite edge's feed of committed events, once the publisher
+    /// started it.
+    pub feed: OnceLock<Arc<Feed>>,
 }
 
 impl AfterCommit {
@@ -58,6 +62,7 @@ impl AfterCommit {
             hardware: hardware::Hardware::new(&settings.printing),
             relay: relay::RelayStatus::default(),
             realtime: realtime::Realtime::new(&settings.realtime),
+            feed: OnceLock::new(),
         }
     }
 
@@ -86,6 +91,12 @@ impl AfterCommit {
             .map_err(|_| StorageError::Unavailable("a blocking task failed".into()))?;
         self.committed();
         r
+    }
+
+    /// Whether every event up to `seq` went through the feed, so the
+    /// publisher heard of it from the writer already.
+    pub fn fed_through(&self, seq: i64) -> bool {
+        self.feed.get().is_some_and(|f| f.fed_through(seq))
     }
 
     /// Wakes what reads committed events: the relay, and on SQLite (which

@@ -5,7 +5,7 @@
 //! It runs beside the relay, never in a request: a sale only writes the outbox
 //! and wakes the relay, which wakes this task. On SQLite, where a writer
 //! positions its own events, the writer hands what it committed over in
-//! memory (`Db::take_fed`) and wakes this task itself, so a sale reaches the
+//! memory (`outpost_storage::feed`) and wakes this task itself, so a sale reaches the
 //! log without this task querying the outbox; anything the feed did not carry
 //! (another process's writes, a channel not learnt yet) is read from the
 //! outbox as on PostgreSQL. It keeps its own position per
@@ -16,6 +16,8 @@
 
 use super::AfterCommit;
 use outpost_realtime::{CHANNELS, Entry, Log, MemoryLog, RedisLog, wire::EventMsg};
+use outpost_storage::StorageError;
+use outpost_storage::feed::Feed;
 use outpost_storage::outbox::StoredEvent;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -140,18 +142,26 @@ pub async fn run(state: Arc<AfterCommit>, shutdown: impl std::future::Future<Out
     let mut log: Option<Log> = rt.memory.clone().map(Log::Memory);
     let mut cursors: HashMap<&'static str, Cursor> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
-    if let Err(e) = tokio::task::spawn_blocking({
+    let started = tokio::task::spawn_blocking({
         let db = state.db.clone();
-        move || db.start_feed()
+        move || Feed::start(&db)
     })
     .await
-    {
-        tracing::warn!(error = %e, "no feed of committed events; the publisher reads the outbox");
+    .map_err(|_| StorageError::Unavailable("a blocking task failed".into()))
+    .and_then(|r| r);
+    match started {
+        Ok(Some(feed)) => {
+            let _ = state.feed.set(feed);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "no feed of committed events; the publisher reads the outbox")
+        }
     }
     loop {
         // Taken whether or not the log answers: what it misses, a full pass
         // reads from the outbox later.
-        let fed = state.db.take_fed();
+        let fed = state.feed.get().map(|f| f.take()).unwrap_or_default();
         let r = async {
             if log.is_none() {
                 let redis = RedisLog::new(&rt.redis_url, rt.history).map_err(|e| e.to_string())?;
@@ -284,7 +294,7 @@ async fn pass(
     Ok(())
 }
 
-/// Publishes what the write path handed over (see `Db::take_fed`) without a
+/// Publishes what the write path handed over (see `outpost_storage::feed`) without a
 /// trip to the database. False when the outbox must be read: a channel not
 /// learnt yet, or positions that do not run on from the cursor (events this
 /// process did not feed, or a feed that overflowed).

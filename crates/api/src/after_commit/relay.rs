@@ -55,7 +55,7 @@ pub async fn run(state: Arc<AfterCommit>, shutdown: impl std::future::Future<Out
                     if b.count > 0 {
                         // The publisher heard of what went through the feed
                         // from the writer already.
-                        if !state.db.fed_through(b.last_seq) {
+                        if !state.fed_through(b.last_seq) {
                             state.realtime.wake.notify_one();
                         }
                         state.sync_wake.notify_one();
