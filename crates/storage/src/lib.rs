@@ -33,7 +33,6 @@ pub mod node;
 pub mod outbox;
 pub mod printers;
 pub mod relay;
-pub mod sale_writer;
 pub mod sales;
 pub mod schema;
 pub mod seed;
@@ -47,4 +46,4 @@ pub use error::{Result, StorageError};
 pub use node::{Actor, Node};
 /// Tokens and PINs are hashed the same way on every tier.
 pub use outpost_domain::secrets;
-pub use sale_writer::SaleWriter;
+pub use sales::SaleWriter;

@@ -15,13 +15,14 @@
 //! retried key whose first attempt committed meanwhile, say), every sale in it
 //! is written again alone, so one sale's failure is never another's.
 
+use super::create::{Draft, Seller, Sink, create, sale_tables, take_numbers, write_one};
+use super::{Answer, SaleRequest};
 use crate::Backend;
 use crate::bulk;
+use crate::db::AnyConnection;
 use crate::db::{Db, write_tx};
 use crate::error::{Result, StorageError};
-use crate::idempotency;
 use crate::node::Node;
-use crate::sales::{self, Answer, Draft, SaleRequest, Seller};
 use std::cell::Cell;
 use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -114,8 +115,9 @@ impl SaleWriter {
         }
     }
 
-    /// Creates a sale, as [`sales::create_sale`] does, committed together with
-    /// whatever other sales are waiting. Blocks until it committed or failed.
+    /// Creates a sale, as [`create_sale`](super::create_sale) does, committed
+    /// together with whatever other sales are waiting. Blocks until it
+    /// committed or failed.
     pub fn create_sale(
         &self,
         db: &Db,
@@ -125,17 +127,14 @@ impl SaleWriter {
         request_sha256: &str,
         req: SaleRequest,
     ) -> Result<Answer> {
-        let mut conn = db.conn()?;
-        // Who is selling is known first: an unknown session has no stored
-        // answer to fall back on.
-        let (actor, products) = sales::seller_and_products(&mut conn, seller, &req)?;
-        let device_id = actor.device()?.to_owned();
-        let drafted = sales::draft(&mut conn, node, &actor, products, key, request_sha256, req);
-        // Back to the pool before waiting on the writer.
-        drop(conn);
-        sales::settle(drafted.and_then(|d| self.write(d)), || {
-            idempotency::lookup(&mut *db.conn()?, &device_id, key, request_sha256)
-        })
+        create(
+            &mut Grouped { writer: self, db },
+            node,
+            seller,
+            key,
+            request_sha256,
+            req,
+        )
     }
 
     fn write(&self, draft: Draft) -> Result<String> {
@@ -151,6 +150,23 @@ impl SaleWriter {
         answer
             .recv()
             .unwrap_or_else(|_| Err(StorageError::Unavailable("the sale writer failed".into())))
+    }
+}
+
+/// [`create`] through the writer: reads on a pooled connection, given back
+/// before the sale waits for its group.
+struct Grouped<'a> {
+    writer: &'a SaleWriter,
+    db: &'a Db,
+}
+
+impl Sink for Grouped<'_> {
+    fn read<T>(&mut self, f: impl FnOnce(&mut AnyConnection) -> Result<T>) -> Result<T> {
+        f(&mut *self.db.conn()?)
+    }
+
+    fn write(&mut self, _: &Node, draft: Draft) -> Result<String> {
+        self.writer.write(draft)
     }
 }
 
@@ -235,7 +251,7 @@ fn write_batch(db: &Db, node: &Node, drafts: &[&Draft], written: &dyn Fn()) -> V
     let alone = |d: &Draft| {
         db.write(|c| {
             write_tx(c, |c| {
-                let r = sales::write_one(c, node, d);
+                let r = write_one(c, node, d);
                 written();
                 r
             })
@@ -246,13 +262,13 @@ fn write_batch(db: &Db, node: &Node, drafts: &[&Draft], written: &dyn Fn()) -> V
     }
     let together = db.write(|c| {
         write_tx(c, |c| {
-            let mut taken = sales::take_numbers(c, drafts.iter().map(|d| d.device_id()))?;
+            let mut taken = take_numbers(c, drafts.iter().map(|d| d.device_id()))?;
             let mut writes = Vec::with_capacity(drafts.len());
             let mut bodies = Vec::with_capacity(drafts.len());
             for d in drafts {
                 match taken.remove(d.device_id()) {
                     Some(t) => {
-                        let (tables, body) = sales::sale_tables(c, node, d, t)?;
+                        let (tables, body) = sale_tables(c, node, d, t)?;
                         writes.push(tables);
                         bodies.push(Some(body));
                     }
@@ -330,8 +346,9 @@ mod tests {
     fn draft(s: &Store, actor: &Actor, key: &str) -> Draft {
         let req = common::one_line_card_sale(s, actor);
         let mut c = s.db.conn().unwrap();
-        let (_, products) = sales::seller_and_products(&mut c, Seller::Actor(actor), &req).unwrap();
-        sales::draft(&mut c, &s.node, actor, products, key, key, req).unwrap()
+        let (_, products) =
+            crate::sales::create::seller_and_products(&mut c, Seller::Actor(actor), &req).unwrap();
+        crate::sales::create::draft(&mut c, &s.node, actor, products, key, key, req).unwrap()
     }
 
     fn number(body: &str) -> String {
@@ -501,7 +518,7 @@ mod tests {
         use crate::schema::{sessions, staff as members};
         let a = &registers(&s, 1, 1)[0];
         let req = common::one_line_card_sale(&s, a);
-        let sales::ProductRef::Id(product) = &req.lines[0].product else {
+        let crate::sales::ProductRef::Id(product) = &req.lines[0].product else {
             panic!("a sale by product id")
         };
         let ids = [product.clone()];
