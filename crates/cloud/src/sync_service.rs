@@ -22,9 +22,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
 
-/// Streams a store may push.
-pub const STREAMS: [&str; 6] = ["sales", "stock", "kitchen", "shifts", "master", "audit"];
-
 #[derive(Clone)]
 pub struct Sync {
     pub db: CloudDb,
@@ -215,7 +212,7 @@ fn check_batch(store: &str, epoch: &str, b: &EventBatch, accepted: &[i32]) -> Re
             b.store_id
         ));
     }
-    if !STREAMS.contains(&b.stream.as_str()) {
+    if b.stream.parse::<outpost_domain::Stream>().is_err() {
         return bad(format!("unknown stream {:?}", b.stream));
     }
     let mut last = 0i64;

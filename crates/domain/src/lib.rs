@@ -14,6 +14,7 @@ pub mod order;
 pub mod quantity;
 pub mod secrets;
 pub mod staff;
+pub mod stream;
 pub mod tax;
 
 pub use clock::{BusinessDay, Hlc, HlcClock, local_minute};
@@ -27,4 +28,5 @@ pub use order::{
 };
 pub use quantity::Quantity;
 pub use staff::{Permission, Pin, Role};
+pub use stream::Stream;
 pub use tax::{TaxMode, TaxRate};

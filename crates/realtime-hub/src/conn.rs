@@ -190,11 +190,11 @@ async fn subscribe(
         hub.presence.watch(store, sub.clone());
         return true;
     }
-    if !outpost_realtime::CHANNELS.contains(&to.channel.as_str()) {
+    if !outpost_domain::Stream::LIVE.contains(&to.channel.as_str()) {
         let detail = format!(
             "no channel {:?}; channels: {:?} and {PRESENCE:?}",
             to.channel,
-            outpost_realtime::CHANNELS
+            outpost_domain::Stream::LIVE
         );
         return session
             .text(ServerMsg::Error { detail: &detail }.to_text())

@@ -18,11 +18,6 @@ pub mod wire;
 
 pub use log::{Entry, Head, Log, MemoryLog, RedisLog, Tail, Tailer};
 
-/// The channels screens can subscribe to; each is the outbox stream of the same
-/// name. The audit stream is deliberately not here: displays have no business
-/// reading it.
-pub const CHANNELS: [&str; 5] = ["kitchen", "sales", "stock", "shifts", "master"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("redis: {0}")]

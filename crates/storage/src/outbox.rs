@@ -12,38 +12,7 @@ use serde::Serialize;
 
 pub use outpost_domain::ids::SCHEMA_VERSION;
 
-/// A store's events are ordered per stream; the relay and sync send the sales
-/// stream first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Sales,
-    Stock,
-    Kitchen,
-    Shifts,
-    Master,
-    Audit,
-}
-
-impl Stream {
-    pub const ALL: [Stream; 6] = [
-        Stream::Sales,
-        Stream::Stock,
-        Stream::Kitchen,
-        Stream::Shifts,
-        Stream::Master,
-        Stream::Audit,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stream::Sales => "sales",
-            Stream::Stock => "stock",
-            Stream::Kitchen => "kitchen",
-            Stream::Shifts => "shifts",
-            Stream::Master => "master",
-            Stream::Audit => "audit",
-        }
-    }
-}
+pub use outpost_domain::Stream;
 
 /// What a use case says about its change; the envelope is filled in here.
 #[derive(Debug)]

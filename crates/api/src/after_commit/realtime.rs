@@ -15,7 +15,8 @@
 //! `/health` say "degraded"; no sale waits for it.
 
 use super::AfterCommit;
-use outpost_realtime::{CHANNELS, Entry, Log, MemoryLog, RedisLog, wire::EventMsg};
+use outpost_domain::Stream;
+use outpost_realtime::{Entry, Log, MemoryLog, RedisLog, wire::EventMsg};
 use outpost_storage::StorageError;
 use outpost_storage::feed::Feed;
 use outpost_storage::outbox::StoredEvent;
@@ -103,7 +104,7 @@ impl Realtime {
         heads
             .iter()
             .filter_map(|(stream, head)| {
-                let ch = CHANNELS.iter().find(|c| **c == stream.as_str())?;
+                let ch = Stream::LIVE.iter().find(|c| **c == stream.as_str())?;
                 Some((head - published.get(ch).copied().unwrap_or(0)).max(0))
             })
             .sum()
@@ -227,7 +228,7 @@ async fn pass(
     // One trip to the database for the heads and, where the cursor is known,
     // the new events: each trip is a hop to the blocking pool, and on a quiet
     // till every hop is a wake-up that a screen waits for.
-    let known: Vec<(&'static str, i64)> = CHANNELS
+    let known: Vec<(&'static str, i64)> = Stream::LIVE
         .iter()
         .filter_map(|ch| cursors.get(ch).map(|c| (*ch, c.after)))
         .collect();
@@ -248,7 +249,7 @@ async fn pass(
         })
         .await
         .map_err(|e| e.to_string())?;
-    for ch in CHANNELS {
+    for ch in Stream::LIVE {
         let head = heads.get(ch).copied().unwrap_or(0);
         let mut cur = match cursors.get(ch) {
             Some(c) => *c,
@@ -305,7 +306,7 @@ async fn pass_fed(
     fed: &[StoredEvent],
 ) -> Result<bool, String> {
     let mut complete = true;
-    for ch in CHANNELS {
+    for ch in Stream::LIVE {
         let mut events: Vec<StoredEvent> = fed.iter().filter(|e| e.stream == ch).cloned().collect();
         if events.is_empty() {
             continue;

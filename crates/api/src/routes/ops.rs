@@ -163,10 +163,7 @@ pub fn sync_state(
 ) -> outpost_storage::Result<SyncState> {
     Ok(SyncState {
         status: outpost_storage::sync::status(c)?,
-        backlog: outpost_storage::sync::backlog(
-            c,
-            &["sales", "stock", "kitchen", "shifts", "master", "audit"],
-        )?,
+        backlog: outpost_storage::sync::backlog(c, &outpost_domain::Stream::NAMES)?,
         offline_after_ms: settings.offline_after_ms,
         warn_ms: settings.credential_warn_days.max(0) * 86_400_000,
     })

@@ -49,6 +49,6 @@ async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpRe
             "hub_port": rt.hub_port,
             "store_id": claims.store,
             "epoch": state.node.node_epoch,
-            "channels": outpost_realtime::CHANNELS,
+            "channels": outpost_domain::Stream::LIVE,
         })))
 }

@@ -3,7 +3,8 @@
 //! replaced, and must move to a new epoch), and the order numbers the cloud
 //! already holds, which a restored database must number past.
 
-use super::{Client, EdgeConfig, PRIORITY, SyncError, blocking};
+use super::{Client, EdgeConfig, SyncError, blocking};
+use outpost_domain::Stream;
 use outpost_proto::sync_v1::{
     CredentialNotice, EventAtRequest, HelloReply, HelloRequest, StreamPosition,
 };
@@ -99,7 +100,7 @@ pub(super) async fn handshake(
                 // figure may, with several pushes in flight).
                 let local = blocking(db, sync::acks).await?;
                 let mut after = BTreeMap::new();
-                for s in PRIORITY {
+                for s in Stream::NAMES {
                     let mine = local
                         .get(s)
                         .filter(|a| a.node_epoch == local_epoch)
@@ -179,7 +180,7 @@ async fn find_fork(
     acked: &[StreamPosition],
 ) -> Result<BTreeMap<String, i64>, SyncError> {
     let mut fork = BTreeMap::new();
-    for stream in PRIORITY {
+    for stream in Stream::NAMES {
         let cloud_head = acked
             .iter()
             .find(|a| a.stream == stream)

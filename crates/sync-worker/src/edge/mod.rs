@@ -33,9 +33,6 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// Streams in the order their batches go: orders and payments first.
-pub const PRIORITY: [&str; 6] = ["sales", "stock", "kitchen", "shifts", "master", "audit"];
-
 /// Largest message either side accepts.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 

@@ -4,8 +4,9 @@
 //! simply start again at once (the cloud rotated the credential).
 
 use super::epoch::{self, Opened};
-use super::{Client, EdgeConfig, PRIORITY, SyncError, blocking, link};
+use super::{Client, EdgeConfig, SyncError, blocking, link};
 use crate::convert;
+use outpost_domain::Stream;
 use outpost_proto::sync_v1::{
     CredentialNotice, EventBatch, HeartbeatRequest, PullRequest, PushRequest, StreamPosition,
 };
@@ -121,7 +122,7 @@ async fn heartbeats(
 }
 
 async fn heartbeat_request(db: &Db, opened: &Opened) -> Result<HeartbeatRequest, SyncError> {
-    let backlog = blocking(db, |c| sync::backlog(c, &PRIORITY)).await?;
+    let backlog = blocking(db, |c| sync::backlog(c, &Stream::NAMES)).await?;
     let now = outpost_storage::db::now_millis();
     Ok(HeartbeatRequest {
         store_id: opened.store_id.clone(),
@@ -255,7 +256,7 @@ async fn next_batches(
     blocking(db, move |c| {
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        for stream in PRIORITY {
+        for stream in Stream::NAMES {
             if bytes >= max_bytes.saturating_mul(2) {
                 break;
             }
