@@ -202,11 +202,7 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
             let metrics = outpost_cloud::consumer::WorkerMetrics::new();
             let check_db = db.clone();
             let check: Check = std::sync::Arc::new(move || {
-                let ok = check_db.conn().map(|mut c| {
-                    use diesel::connection::SimpleConnection;
-                    c.batch_execute("SELECT 1").is_ok()
-                });
-                let ok = ok.unwrap_or(false);
+                let ok = check_db.answers();
                 (
                     ok,
                     serde_json::json!({"status": if ok { "ok" } else { "unhealthy" }, "components": {"database": ok}}),
@@ -254,11 +250,8 @@ pub fn sync_worker(settings: Settings, mode: &str) -> anyhow::Result<()> {
                     .and_then(|mut c| {
                         Ok((
                             outpost_storage::sync::status(&mut c).map_err(|e| e.to_string())?,
-                            outpost_storage::sync::backlog(
-                                &mut c,
-                                &outpost_sync_worker::edge::PRIORITY,
-                            )
-                            .map_err(|e| e.to_string())?,
+                            outpost_storage::sync::backlog(&mut c, &outpost_domain::Stream::NAMES)
+                                .map_err(|e| e.to_string())?,
                         ))
                     });
                 match state {

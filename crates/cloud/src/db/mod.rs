@@ -73,4 +73,10 @@ impl CloudDb {
     pub fn conn(&self) -> Result<CloudConn> {
         Ok(self.pool.get()?)
     }
+
+    /// Whether the database answers a query (for health checks).
+    pub fn answers(&self) -> bool {
+        self.conn()
+            .is_ok_and(|mut c| c.batch_execute("SELECT 1").is_ok())
+    }
 }
