@@ -1,6 +1,6 @@
 //! `/openapi.json` describes what the server really serves.
 
-use crate::helpers::{Backend, Store, spawn};
+use crate::support::app::{Backend, Store, spawn};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_is_served_and_every_body_has_a_schema() {

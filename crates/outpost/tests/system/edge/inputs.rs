@@ -4,8 +4,8 @@
 //! `GET /api/v1/inputs/events` (server-sent events, as the register page
 //! reads them).
 
-use crate::helpers::{Backend, Opts, Store, free_port, spawn_opts};
-use crate::printing::{Hw, exe, get_json, http};
+use crate::support::app::{Backend, Opts, Store, free_port, spawn_opts};
+use crate::support::printer::{Hw, exe, get_json, http};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -293,7 +293,7 @@ fn a_bad_input_configuration_stops_hw_proxy_with_a_clear_message() {
 /// the serial scanner scans, with no typing at the register.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_register_page_takes_a_serial_scan_and_the_scales_weight() {
-    use crate::browser::{browser, open_shift_as_cashier, text, visible};
+    use crate::support::browser::{browser, open_shift_as_cashier, text, visible};
     let dir = std::env::temp_dir().join(format!("outpost-inputs-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let scanner = Pty::open(&dir, "scanner");

@@ -1,7 +1,7 @@
 //! Every kind of bad input gets a clear 4xx problem JSON and writes nothing.
 
 use crate::both_backends;
-use crate::helpers::{Backend, Store, key, spawn};
+use crate::support::app::{Backend, Store, key, spawn};
 use serde_json::json;
 
 async fn bad_input_gets_a_problem_and_writes_nothing(b: Backend) {
@@ -17,7 +17,7 @@ async fn bad_input_gets_a_problem_and_writes_nothing(b: Backend) {
             .raw(ct, bytes)
             .send()
     };
-    let cases: Vec<(&str, u16, crate::helpers::Resp)> = vec![
+    let cases: Vec<(&str, u16, crate::support::app::Resp)> = vec![
         ("malformed JSON", 400, post_raw("application/json", br#"{"lines": ["#.to_vec()).await),
         ("invalid UTF-8", 400, post_raw("application/json", b"{\"note\": \"\xff\xfe\"}".to_vec()).await),
         ("not JSON content type", 415, post_raw("text/plain", b"{}".to_vec()).await),

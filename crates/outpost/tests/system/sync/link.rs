@@ -5,9 +5,9 @@
 //! or doubled. Timers are shortened by settings; the ten-minute idle soak and
 //! the long blackhole run are `cargo xtask bench sync`'s.
 
-use crate::cloud::{Cloud, Link, Proxy, Rabbit};
-use crate::helpers::{App, Backend, Opts, Store, Till, spawn_opts, within};
-use crate::sync::{converged, health, sell_n};
+use crate::support::app::{App, Backend, Opts, Store, Till, spawn_opts, within};
+use crate::support::cloud::{Cloud, Link, Proxy, Rabbit};
+use crate::support::cloud::{converged, health, sell_n};
 use std::time::{Duration, Instant};
 
 /// Link timers short enough for a test: a silent link is noticed within

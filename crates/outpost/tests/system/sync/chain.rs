@@ -3,9 +3,9 @@
 //! stranding a store, and an edge set up as another store is refused — while
 //! every till keeps selling.
 
-use crate::cloud::{Cloud, Rabbit};
-use crate::helpers::{App, Backend, Opts, Store, key, spawn_opts, within};
-use crate::sync::{converged, edge, health, sell_n};
+use crate::support::app::{App, Backend, Opts, Store, key, spawn_opts, within};
+use crate::support::cloud::{Cloud, Rabbit};
+use crate::support::cloud::{converged, edge, health, sell_n};
 use diesel::connection::SimpleConnection;
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! it receives follows the last one by exactly one offset (no loss, no
 //! duplicate), and the processes around the hub (Redis, `outpost hub`).
 
-use crate::helpers::{App, Opts, Store, free_port, port_of, spawn_opts};
+use crate::support::app::{App, Opts, Store, free_port, port_of, spawn_opts};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -245,7 +245,12 @@ impl App {
     }
 
     /// Moves a kitchen ticket on as a paired display would.
-    pub async fn bump(&self, display: &str, ticket: &str, status: &str) -> crate::helpers::Resp {
+    pub async fn bump(
+        &self,
+        display: &str,
+        ticket: &str,
+        status: &str,
+    ) -> crate::support::app::Resp {
         self.req(
             reqwest::Method::POST,
             &format!("/api/v1/kitchen/tickets/{ticket}/status"),

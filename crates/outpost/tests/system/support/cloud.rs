@@ -2,7 +2,7 @@
 //! central PostgreSQL database, and the `outpost cloud serve` and
 //! `outpost sync-worker --mode cloud` processes, with a private CA.
 
-use crate::helpers::free_port;
+use crate::support::app::{App, Opts, Store, Till, cash_sale, free_port, key, spawn_opts};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -544,4 +544,73 @@ impl Cloud {
             .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or_default())
     }
+}
+
+/// An edge set up as the store `id` and pushing to `cloud`.
+pub(crate) fn edge(
+    store: &Store,
+    cloud: &Cloud,
+    credential: &str,
+    extra: &[(&'static str, String)],
+) -> App {
+    let mut env = cloud.edge_env(credential);
+    env.extend(extra.iter().cloned());
+    spawn_opts(
+        store,
+        &Opts {
+            env,
+            ..Opts::default()
+        },
+    )
+}
+
+/// Sells `n` cash sales of one espresso; returns their totals.
+pub(crate) async fn sell_n(app: &App, till: &Till, n: usize) -> Vec<i64> {
+    let (espresso, _, price) = app.barcode(&till.cashier, "Espresso").await;
+    let mut totals = Vec::with_capacity(n);
+    for i in 0..n {
+        let qty = 1000 * (1 + (i as i64 % 3));
+        let r = app
+            .sell(
+                &till.cashier,
+                &key(),
+                &cash_sale(&[(&espresso, qty)], price * (qty / 1000)),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        totals.push(r.body["total_minor"].as_i64().unwrap());
+    }
+    totals
+}
+
+/// Waits until the cloud has applied every stream of the edge up to its head
+/// (the stream marks of the store's current epoch). Returns the events.
+pub(crate) async fn converged(
+    app: &App,
+    manager: &str,
+    cloud: &Cloud,
+    store_id: &str,
+    secs: u64,
+) -> i64 {
+    let streams = app.relayed(manager).await;
+    let mut total = 0;
+    for (stream, head) in streams.as_object().unwrap() {
+        let head = head.as_i64().unwrap_or(0);
+        total += head;
+        cloud
+            .wait_count(
+                &format!(
+                    "SELECT COALESCE(max(position), 0) AS n FROM stream_marks \
+                     WHERE store_id = '{store_id}' AND stream = '{stream}'"
+                ),
+                head,
+                secs,
+            )
+            .await;
+    }
+    total
+}
+
+pub(crate) async fn health(app: &App) -> serde_json::Value {
+    app.req(reqwest::Method::GET, "/health").send().await.body
 }

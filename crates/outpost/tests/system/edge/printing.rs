@@ -3,309 +3,12 @@
 //! and bad jobs.
 
 use crate::both_backends;
-use crate::helpers::{Backend, Opts, Store, cash_sale, free_port, key, spawn_opts};
+use crate::support::app::{Backend, Opts, Store, cash_sale, key, spawn_opts};
+use crate::support::printer::{
+    Hw, Printer, http, id, png_size, printed_numbers, receipt_job, wait_until,
+};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub(crate) fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_outpost")
-}
-
-pub(crate) fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-/// A GET that must answer JSON.
-pub(crate) async fn get_json(url: &str) -> Value {
-    http().get(url).send().await.unwrap().json().await.unwrap()
-}
-
-pub(crate) async fn wait_http(url: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http().get(url).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what} did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// `outpost virtual-printer` on free ports.
-pub(crate) struct Printer {
-    pub(crate) port: u16,
-    control: String,
-    child: Child,
-}
-
-impl Printer {
-    pub(crate) async fn start() -> Printer {
-        let (port, control) = (free_port(), free_port());
-        let child = Command::new(exe())
-            .args(["virtual-printer", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--control")
-            .arg(format!("127.0.0.1:{control}"))
-            .env("OUTPOST__LOG__FILTER", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the virtual printer");
-        let p = Printer {
-            port,
-            control: format!("http://127.0.0.1:{control}"),
-            child,
-        };
-        wait_http(&format!("{}/health", p.control), "the virtual printer").await;
-        p
-    }
-    async fn mode(&self, mode: &str) {
-        let r = http()
-            .put(format!("{}/mode", self.control))
-            .json(&json!({ "mode": mode }))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-    /// What the printer has received, once no connection is half-way: a job
-    /// is recorded when its connection ends, a moment after hw-proxy has
-    /// its last status answer and calls it printed.
-    pub(crate) async fn jobs(&self) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let v = get_json(&format!("{}/jobs", self.control)).await;
-            if v["open"] == 0 {
-                return v["jobs"].as_array().unwrap().clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "a printer connection never ended"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Printer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `outpost hw-proxy` driving one printer, its queue in a folder that
-/// survives restarts.
-pub(crate) struct Hw {
-    pub(crate) dir: PathBuf,
-    pub(crate) base: String,
-    port: u16,
-    grpc_port: u16,
-    env: Vec<(String, String)>,
-    child: Option<Child>,
-}
-
-impl Hw {
-    pub(crate) async fn start(printer_port: u16, env: &[(&str, &str)]) -> Hw {
-        let mut hw = Hw::new(printer_port, env);
-        hw.restart().await;
-        hw
-    }
-
-    /// Configured, not started yet.
-    pub(crate) fn new(printer_port: u16, env: &[(&str, &str)]) -> Hw {
-        let dir = std::env::temp_dir().join(format!("outpost-hw-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("hw.toml"),
-            format!(
-                "[[hw.printers]]\nid = \"front\"\naddress = \"tcp://127.0.0.1:{printer_port}\"\nwidth = 42\n"
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        Hw {
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            grpc_port: free_port(),
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            dir,
-            child: None,
-        }
-    }
-
-    /// hw-proxy with no printers of its own: the edge will give it some.
-    async fn bare() -> Hw {
-        let mut hw = Hw::new(0, &[]);
-        std::fs::write(hw.dir.join("hw.toml"), "").unwrap();
-        hw.restart().await;
-        hw
-    }
-
-    pub(crate) fn grpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc_port)
-    }
-
-    /// Restarts with these printers (id, virtual printer port, fallback).
-    async fn printers(&mut self, printers: &[(&str, u16, Option<&str>)]) {
-        let toml: String = printers
-            .iter()
-            .map(|(id, port, fallback)| {
-                let fallback = fallback.map_or(String::new(), |f| format!("fallback = \"{f}\"\n"));
-                format!("[[hw.printers]]\nid = \"{id}\"\naddress = \"tcp://127.0.0.1:{port}\"\n{fallback}")
-            })
-            .collect();
-        std::fs::write(self.dir.join("hw.toml"), toml).unwrap();
-        self.restart().await;
-    }
-
-    pub(crate) async fn restart(&mut self) {
-        let child = Command::new(exe())
-            .arg("--config")
-            .arg(self.dir.join("hw.toml"))
-            .arg("hw-proxy")
-            .env("OUTPOST__HW__PORT", self.port.to_string())
-            .env("OUTPOST__HW__GRPC_PORT", self.grpc_port.to_string())
-            .env("OUTPOST__HW__QUEUE", self.dir.join("queue.sqlite"))
-            .env("OUTPOST__HW__RETRY_MIN_MS", "100")
-            .env("OUTPOST__HW__RETRY_MAX_MS", "400")
-            .env("OUTPOST__HW__PROBE_INTERVAL_MS", "200")
-            .env("OUTPOST__HW__STATUS_TIMEOUT_MS", "1000")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("OUTPOST__LOG__FILTER", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start hw-proxy");
-        self.child = Some(child);
-        wait_http(&format!("{}/api/v1/printers", self.base), "hw-proxy").await;
-    }
-
-    fn kill(&mut self) {
-        let mut c = self.child.take().expect("running");
-        c.kill().expect("SIGKILL");
-        c.wait().unwrap();
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = http()
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        get_json(&format!("{}{path}", self.base)).await
-    }
-
-    async fn job(&self, id: &str) -> Value {
-        self.get(&format!("/api/v1/jobs/{id}")).await
-    }
-
-    /// Waits until every job named is in `state`.
-    async fn wait_state(&self, ids: &[String], state: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        for id in ids {
-            loop {
-                let j = self.job(id).await;
-                if j["state"] == state {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "job {id} never became {state}: {j}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-
-    async fn front(&self) -> Value {
-        self.get("/api/v1/printers").await["printers"][0].clone()
-    }
-}
-
-impl Drop for Hw {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-fn receipt_job(id: &str, number: &str) -> Value {
-    json!({
-        "id": id,
-        "printer": "front",
-        "kind": "receipt",
-        "open_drawer": false,
-        "receipt": {
-            "store": "Corner Deli",
-            "order_number": number,
-            "order_id": uuid::Uuid::now_v7().to_string(),
-            "time": "2026-11-23 10:15",
-            "lines": [{"name": "Milk 1l", "quantity": "2", "amount": "3.98"}],
-            "total": "3.98",
-            "payments": [{"label": "Card", "amount": "3.98"}]
-        }
-    })
-}
-
-/// The order numbers on the virtual printer's paper, in the order printed.
-async fn printed_numbers(p: &Printer) -> Vec<String> {
-    p.jobs()
-        .await
-        .iter()
-        .flat_map(|j| {
-            j["page"]["barcodes"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .map(|b| b.as_str().unwrap().to_owned())
-        .collect()
-}
-
-async fn wait_until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A PNG's width and height, from its IHDR chunk.
-async fn png_size(url: &str) -> (u32, u32) {
-    let r = http().get(url).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{url}");
-    assert_eq!(r.headers()["content-type"], "image/png", "{url}");
-    let b = r.bytes().await.unwrap();
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{url}");
-    let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
-    (be(16), be(20))
-}
 
 #[tokio::test]
 async fn a_line_no_code_page_holds_prints_as_dots_and_every_job_has_a_picture() {
@@ -796,7 +499,11 @@ async fn the_api_side_prints_over_grpc_once_per_job_id() {
 }
 
 /// The edge with receipts going to `hw`, and these other settings.
-fn edge_printing_to(store: &Store, hw: &Hw, more: &[(&'static str, &str)]) -> crate::helpers::App {
+fn edge_printing_to(
+    store: &Store,
+    hw: &Hw,
+    more: &[(&'static str, &str)],
+) -> crate::support::app::App {
     let mut env = vec![("OUTPOST__PRINTING__HW_PROXY_URL", hw.grpc_url())];
     env.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
     spawn_opts(
@@ -847,7 +554,7 @@ async fn a_paid_sale_prints_its_receipt_once_with_the_drawer_for_cash(b: Backend
     assert_eq!(jobs[1]["page"]["drawer_kicks"], 0, "a card sale does not");
     let text = jobs[0]["text"].as_str().unwrap();
     let total = cash.body["total_minor"].as_i64().unwrap();
-    let total = crate::helpers::euros(total);
+    let total = crate::support::app::euros(total);
     assert!(
         text.lines()
             .any(|l| l.starts_with("TOTAL") && l.ends_with(&total)),
@@ -977,7 +684,7 @@ async fn kitchen_tickets_cancellations_and_refund_receipts_print_from_the_api(b:
         3,
         "no receipt for the voided open order: {jobs:?}"
     );
-    let amount = |minor: i64| crate::helpers::euros(-minor);
+    let amount = |minor: i64| crate::support::app::euros(-minor);
     for (job, qty, method, kicks) in [
         (&jobs[1], 1, "Cash refunded", 2),
         (&jobs[2], 2, "Card refunded", 0),
@@ -1037,10 +744,10 @@ async fn receipts_wait_for_hw_proxy_and_a_restarted_edge_prints_none_twice() {
 /// trusted again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn receipts_print_once_after_the_link_to_hw_proxy_went_silent_and_came_back() {
-    use crate::cloud::Proxy;
+    use crate::support::cloud::Proxy;
     let p = Printer::start().await;
     let hw = Hw::start(p.port, &[]).await;
-    let proxy = Proxy::start(crate::helpers::port_of(&hw.grpc_url())).await;
+    let proxy = Proxy::start(crate::support::app::port_of(&hw.grpc_url())).await;
     let store = Store::new(Backend::Sqlite);
     let app = spawn_opts(
         &store,
@@ -1130,7 +837,7 @@ async fn a_sale_refunded_before_its_receipt_printed_still_prints_as_paid() {
         jobs[0]["text"].as_str().unwrap(),
         jobs[1]["text"].as_str().unwrap(),
     );
-    let total = crate::helpers::euros(3 * price);
+    let total = crate::support::app::euros(3 * price);
     assert!(
         paid.contains("3 x Whole milk") && !paid.contains("REFUND"),
         "{paid}"
@@ -1226,7 +933,7 @@ async fn a_kitchen_ticket_moves_to_the_fallback_printer_when_its_own_stays_away(
 
 #[tokio::test]
 async fn the_queue_page_shows_a_printer_away_and_cancels_and_reprints_in_a_browser() {
-    use crate::browser::{browser, click, text};
+    use crate::support::browser::{browser, click, text};
     let p = Printer::start().await;
     let hw = Hw::start(p.port, &[]).await;
     let done = id();
@@ -1526,7 +1233,9 @@ both_backends!(printers_configured_on_the_manager_page_print_with_their_logo);
 /// the register's printer panel lists the printed job and reprints it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_printer_added_on_the_manager_page_shows_on_the_register_in_a_browser() {
-    use crate::browser::{browser, click, open_shift_as_cashier, text, type_into, visible};
+    use crate::support::browser::{
+        browser, click, open_shift_as_cashier, text, type_into, visible,
+    };
     use fantoccini::key::Key;
     let p = Printer::start().await;
     let hw = Hw::bare().await;
@@ -1576,7 +1285,7 @@ async fn a_printer_added_on_the_manager_page_shows_on_the_register_in_a_browser(
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     click(&c, "#pay-cash").await;
-    let cash = crate::helpers::euros(price);
+    let cash = crate::support::app::euros(price);
     visible(&c, "#pay-tendered")
         .await
         .send_keys(&cash)

@@ -1,186 +1,14 @@
-//! The register page in headless Chromium, as a cashier uses it: pair, sign in,
-//! open the shift, scan two barcodes, pay cash, see the change and the order.
+//! The pages in headless Chromium, as staff use them: the register (pair,
+//! sign in, open the shift, scan, pay cash, see the change and the order),
+//! the manager page, two kitchen displays, and the cloud admin's store page.
 
-use crate::helpers::{Backend, Store, cash_sale, free_port, key, spawn};
-use fantoccini::{ClientBuilder, Locator, key::Key};
-use hyper_util::client::legacy::connect::HttpConnector;
-use std::process::{Child, Command, Stdio};
+use crate::support::app::{Backend, Store, cash_sale, free_port, key, spawn};
+use crate::support::browser::{
+    browser, click, open_shift_as_cashier, open_tab, sign_in_to_manager_page, text, type_into,
+    visible,
+};
+use fantoccini::{Locator, key::Key};
 use std::time::{Duration, Instant};
-
-/// chromedriver, and the profile folder that names its Chromium's processes.
-pub(crate) struct Driver(Child, std::path::PathBuf);
-
-/// Ends chromedriver and every Chromium process of its session (they start
-/// their own process groups, so they are found by their profile folder),
-/// also when a test failed before closing the session.
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = Command::new("pkill")
-            .arg("-KILL")
-            .arg("-f")
-            .arg(format!("--user-data-dir={}", self.1.display()))
-            .status();
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
-
-/// The text of `css`, retried while the page re-renders it (a stale element).
-pub(crate) async fn text(c: &fantoccini::Client, css: &str) -> String {
-    for _ in 0..50 {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-        {
-            return t;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{css} not readable");
-}
-
-/// Waits until `css` is displayed (pages switch sections by `hidden`).
-pub(crate) async fn visible(c: &fantoccini::Client, css: &str) -> fantoccini::elements::Element {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && e.is_displayed().await.unwrap_or(false)
-        {
-            return e;
-        }
-        assert!(Instant::now() < deadline, "{css} never became visible");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Clicks the element `css` names (found again if the page re-rendered it).
-pub(crate) async fn click(c: &fantoccini::Client, css: &str) {
-    for _ in 0..20 {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && e.click().await.is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{css} could not be clicked");
-}
-
-/// Types `keys` into the element `css` names.
-pub(crate) async fn type_into(c: &fantoccini::Client, css: &str, keys: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .send_keys(keys)
-        .await
-        .unwrap();
-}
-
-/// Clicks a manager-page tab and waits until its own content is shown.
-pub(crate) async fn open_tab(c: &fantoccini::Client, tab: &str, heading: &str) {
-    click(c, &format!("#tabs button[data-tab='{tab}']")).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let h = match c.find(Locator::Css("#main h2")).await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if h.starts_with(heading) && text(c, "#tabs button.active").await == tab {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "tab {tab} did not render (heading {h:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Starts chromedriver and a headless Chromium session.
-pub(crate) async fn browser() -> (fantoccini::Client, Driver) {
-    // The test binary links rustls with both ring (the sync link) and aws-lc-rs
-    // (the WebDriver client): name one, or rustls refuses to pick.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let port = free_port();
-    let profile = std::env::temp_dir().join(format!("outpost-chromium-{}", uuid::Uuid::now_v7()));
-    let driver = Driver(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (apt-get install chromium chromium-driver; scripts/test does)"),
-        profile.clone(),
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--window-size=1280,900", format!("--user-data-dir={}", profile.display())]}),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let c = loop {
-        match ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => break c,
-            Err(e) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "chromedriver did not answer: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
-    (c, driver)
-}
-
-/// At the register page: pairs it with the manager's PIN, signs in as Carl
-/// Cashier and opens a shift with the default float.
-pub(crate) async fn open_shift_as_cashier(c: &fantoccini::Client, app: &crate::helpers::App) {
-    sign_in_as_cashier(c, app).await;
-    visible(c, "#shift-go").await.click().await.unwrap();
-}
-
-/// At the register page: pairs it with the manager's PIN and signs in as
-/// Carl Cashier (the shift screen comes next).
-pub(crate) async fn sign_in_as_cashier(c: &fantoccini::Client, app: &crate::helpers::App) {
-    visible(c, "#pair-pin")
-        .await
-        .send_keys(&app.pins["Maria Manager"])
-        .await
-        .unwrap();
-    click(c, "#pair-go").await;
-    visible(c, "#login-staff button.staff").await;
-    let mut found = false;
-    for b in c
-        .find_all(Locator::Css("#login-staff button.staff"))
-        .await
-        .unwrap()
-    {
-        if b.text().await.unwrap().contains("Carl Cashier") {
-            b.click().await.unwrap();
-            found = true;
-        }
-    }
-    assert!(found, "Carl is on the sign-in screen");
-    type_into(c, "#login-pin", &app.pins["Carl Cashier"]).await;
-    click(c, "#login-go").await;
-}
-
-/// Signs in on the manager page as Maria Manager.
-pub(crate) async fn sign_in_to_manager_page(c: &fantoccini::Client, app: &crate::helpers::App) {
-    c.goto(&format!("{}/admin", app.base)).await.unwrap();
-    visible(c, "#login-pin")
-        .await
-        .send_keys(&app.pins["Maria Manager"])
-        .await
-        .unwrap();
-    click(c, "#login-go").await;
-    visible(c, "#tabs button").await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
@@ -203,7 +31,7 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let total = milk_price + bread_price;
-    let want = format!("{} EUR", crate::helpers::euros(total));
+    let want = format!("{} EUR", crate::support::app::euros(total));
     let deadline = Instant::now() + Duration::from_secs(10);
     while text(&c, "#totals")
         .await
@@ -231,7 +59,7 @@ async fn a_cashier_scans_two_items_pays_cash_and_sees_change_and_the_order() {
     let change = 2000 - total;
     assert_eq!(
         text(&c, "#receipt-change").await,
-        format!("{} EUR", crate::helpers::euros(change))
+        format!("{} EUR", crate::support::app::euros(change))
     );
     let receipt = text(&c, "#receipt-text").await;
     assert!(
@@ -435,7 +263,7 @@ async fn an_order_appears_on_two_kitchen_displays_and_a_bump_on_one_shows_on_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kitchen_display_shows_a_banner_while_the_hub_is_down_and_catches_up_when_it_is_back() {
-    use crate::screens::{HubProc, Redis, api_on_redis};
+    use crate::support::hub::{HubProc, Redis, api_on_redis};
     let redis = Redis::start();
     let store = Store::new(Backend::Sqlite);
     let hub_port = free_port();
@@ -485,7 +313,7 @@ async fn the_kitchen_display_shows_a_banner_while_the_hub_is_down_and_catches_up
 /// a new product is added from its form.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cloud_admin_changes_a_price_and_adds_a_product_in_the_store_page() {
-    use crate::cloud::{Cloud, Rabbit};
+    use crate::support::cloud::{Cloud, Rabbit};
     let rabbit = Rabbit::start();
     let cloud = Cloud::start(&rabbit);
     let store_id = uuid::Uuid::now_v7().to_string();

@@ -2,7 +2,7 @@
 //! shift to another business day (run under `faketime`).
 
 use crate::both_backends;
-use crate::helpers::{Backend, Store, cash_sale, key, spawn, spawn_with};
+use crate::support::app::{Backend, Store, cash_sale, key, spawn, spawn_with};
 
 async fn a_clock_set_back_between_starts_keeps_event_order_and_business_day(b: Backend) {
     let store = Store::new(b);

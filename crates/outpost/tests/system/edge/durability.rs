@@ -3,7 +3,7 @@
 //! retried sale never becomes a second one.
 
 use crate::both_backends;
-use crate::helpers::{Backend, Store, cash_sale, key, spawn};
+use crate::support::app::{Backend, Store, cash_sale, key, spawn};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -21,11 +21,11 @@ macro_rules! both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn on_sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
+                super::$name($crate::support::app::Backend::Sqlite).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn on_postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
+                super::$name($crate::support::app::Backend::Postgres).await
             }
         }
     };

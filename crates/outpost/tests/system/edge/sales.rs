@@ -1,7 +1,7 @@
 //! Selling: server-side totals, idempotent retries, roles, refunds, voids, shifts.
 
 use crate::both_backends;
-use crate::helpers::{Backend, Store, cash_sale, key, spawn};
+use crate::support::app::{Backend, Store, cash_sale, key, spawn};
 use serde_json::json;
 
 async fn a_sale_is_priced_by_the_server_and_recorded_with_its_events(b: Backend) {

@@ -2,78 +2,9 @@
 //! in-process), the cloud api and sync-workers, PostgreSQL and RabbitMQ.
 
 use crate::both_backends;
-use crate::cloud::{Cloud, Rabbit};
-use crate::helpers::{App, Backend, Opts, Store, Till, cash_sale, key, spawn_opts};
+use crate::support::app::{Backend, Opts, Store, cash_sale, key, spawn_opts};
+use crate::support::cloud::{Cloud, Rabbit, converged, edge, health, sell_n};
 use std::time::Duration;
-
-/// An edge set up as the store `id` and pushing to `cloud`.
-pub(crate) fn edge(
-    store: &Store,
-    cloud: &Cloud,
-    credential: &str,
-    extra: &[(&'static str, String)],
-) -> App {
-    let mut env = cloud.edge_env(credential);
-    env.extend(extra.iter().cloned());
-    spawn_opts(
-        store,
-        &Opts {
-            env,
-            ..Opts::default()
-        },
-    )
-}
-
-/// Sells `n` cash sales of one espresso; returns their totals.
-pub(crate) async fn sell_n(app: &App, till: &Till, n: usize) -> Vec<i64> {
-    let (espresso, _, price) = app.barcode(&till.cashier, "Espresso").await;
-    let mut totals = Vec::with_capacity(n);
-    for i in 0..n {
-        let qty = 1000 * (1 + (i as i64 % 3));
-        let r = app
-            .sell(
-                &till.cashier,
-                &key(),
-                &cash_sale(&[(&espresso, qty)], price * (qty / 1000)),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        totals.push(r.body["total_minor"].as_i64().unwrap());
-    }
-    totals
-}
-
-/// Waits until the cloud has applied every stream of the edge up to its head
-/// (the stream marks of the store's current epoch). Returns the events.
-pub(crate) async fn converged(
-    app: &App,
-    manager: &str,
-    cloud: &Cloud,
-    store_id: &str,
-    secs: u64,
-) -> i64 {
-    let streams = app.relayed(manager).await;
-    let mut total = 0;
-    for (stream, head) in streams.as_object().unwrap() {
-        let head = head.as_i64().unwrap_or(0);
-        total += head;
-        cloud
-            .wait_count(
-                &format!(
-                    "SELECT COALESCE(max(position), 0) AS n FROM stream_marks \
-                     WHERE store_id = '{store_id}' AND stream = '{stream}'"
-                ),
-                head,
-                secs,
-            )
-            .await;
-    }
-    total
-}
-
-pub(crate) async fn health(app: &App) -> serde_json::Value {
-    app.req(reqwest::Method::GET, "/health").send().await.body
-}
 
 /// The internet goes away (the cloud's api is stopped), the store keeps
 /// selling, the link returns: every sale arrives once with identical totals.
@@ -359,7 +290,7 @@ async fn a_store_restored_from_a_backup_is_detected_and_reconciled_not_rewound()
 /// ends with the other kept in the conflict logs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn master_data_conflicts_follow_the_written_rules() {
-    use crate::cloud::Proxy;
+    use crate::support::cloud::Proxy;
     let rabbit = Rabbit::start();
     let cloud = Cloud::start(&rabbit);
     let store_id = uuid::Uuid::now_v7().to_string();

@@ -1,7 +1,7 @@
 //! Starting the edge: a taken port is a clear error and seeds nothing, so the
 //! demo PINs still show on the start that works.
 
-use crate::helpers::{Backend, Store, spawn};
+use crate::support::app::{Backend, Store, spawn};
 use std::process::Command;
 
 #[test]

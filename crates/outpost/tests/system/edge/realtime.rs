@@ -4,8 +4,8 @@
 //! everything, a Redis outage, and a burst with one stalled screen.
 
 use crate::both_backends;
-use crate::helpers::{App, Backend, Opts, Store, cash_sale, key, spawn_opts, within};
-use crate::screens::{Closed, HubProc, Redis, SECRET, Screen, api_on_redis, api_on_redis_at};
+use crate::support::app::{App, Backend, Opts, Store, cash_sale, key, spawn_opts, within};
+use crate::support::hub::{Closed, HubProc, Redis, SECRET, Screen, api_on_redis, api_on_redis_at};
 use outpost_realtime::ticket::{self, Claims};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -393,7 +393,7 @@ async fn through_redis_no_event_is_lost_or_doubled_across_reconnects_a_hub_kill_
 /// catches up by itself, on fresh connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_that_goes_silent_never_holds_a_sale_and_the_log_catches_up_after() {
-    use crate::cloud::Proxy;
+    use crate::support::cloud::Proxy;
     let redis = Redis::start();
     let proxy = Proxy::start(redis.port).await;
     let store = Store::new(Backend::Sqlite);

@@ -3,8 +3,8 @@
 //! docker-compose 1.29) under a project of its own, nothing pulled. Runs when
 //! `OUTPOST_TEST_STACK=1` (scripts/test sets it once the images are built).
 
-use crate::helpers::{App, cash_sale, free_port, key};
-use crate::screens::Screen;
+use crate::support::app::{App, cash_sale, free_port, key};
+use crate::support::hub::Screen;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -471,7 +471,7 @@ async fn the_compose_cloud_receives_a_stores_sales() {
     let credential = stack.store_add(&store_id, "S01");
     let certs = stack.certs();
 
-    let store = crate::helpers::Store::new(crate::helpers::Backend::Sqlite);
+    let store = crate::support::app::Store::new(crate::support::app::Backend::Sqlite);
     let env = vec![
         (
             "OUTPOST__SYNC__CLOUD_URL",
@@ -484,9 +484,9 @@ async fn the_compose_cloud_receives_a_stores_sales() {
         ),
         ("OUTPOST__SYNC__BACKOFF_MAX_MS", "500".to_owned()),
     ];
-    let app = crate::helpers::spawn_opts(
+    let app = crate::support::app::spawn_opts(
         &store,
-        &crate::helpers::Opts {
+        &crate::support::app::Opts {
             env,
             ..Default::default()
         },

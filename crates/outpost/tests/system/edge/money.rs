@@ -5,8 +5,8 @@
 //! computes itself; a lost answer never makes a second sale or a false
 //! "not charged".
 
-use crate::browser::{browser, click, open_tab, text, type_into, visible};
-use crate::helpers::{App, Backend, Opts, Store, key, spawn_opts, within};
+use crate::support::app::{App, Backend, Opts, Store, key, spawn_opts, within};
+use crate::support::browser::{browser, click, open_tab, text, type_into, visible};
 use fantoccini::Locator;
 use outpost_domain::currency::CURRENCIES;
 use outpost_domain::locale::LOCALES;
@@ -168,8 +168,8 @@ async fn api_get(app: &App, path: &str, token: &str) -> Value {
 /// cash typed the store's way — every amount on the screen, on the printed
 /// receipt and in the records as the test computes it.
 async fn a_day_at_the_till(currency: &str) {
-    let p = crate::printing::Printer::start().await;
-    let hw = crate::printing::Hw::start(p.port, &[]).await;
+    let p = crate::support::printer::Printer::start().await;
+    let hw = crate::support::printer::Hw::start(p.port, &[]).await;
     let store = Store::new(Backend::Sqlite);
     let app = spawn_opts(
         &store,
@@ -185,7 +185,7 @@ async fn a_day_at_the_till(currency: &str) {
     let (c, driver) = browser().await;
 
     // The manager page: two products, prices typed the store's way.
-    crate::browser::sign_in_to_manager_page(&c, &app).await;
+    crate::support::browser::sign_in_to_manager_page(&c, &app).await;
     for (sku, name, price, code) in [
         ("T1", "Tea", a_text, "2000000000011"),
         ("T2", "Teapot", b_text, "2000000000028"),
@@ -224,7 +224,7 @@ async fn a_day_at_the_till(currency: &str) {
 
     // The register: pair, sign in, open the shift with a typed float.
     c.goto(&app.base).await.unwrap();
-    crate::browser::sign_in_as_cashier(&c, &app).await;
+    crate::support::browser::sign_in_as_cashier(&c, &app).await;
     let f = visible(&c, "#shift-float").await;
     f.clear().await.unwrap();
     f.send_keys(float_text).await.unwrap();
@@ -564,7 +564,7 @@ impl Drop for DropsOneAnswer {
 async fn a_lost_answer_is_never_told_as_not_charged_and_never_sold_twice() {
     let store = Store::new(Backend::Sqlite);
     let app = spawn_opts(&store, &Opts::default());
-    let proxy = DropsOneAnswer::start(crate::helpers::port_of(&app.base)).await;
+    let proxy = DropsOneAnswer::start(crate::support::app::port_of(&app.base)).await;
     // The same edge, as the browser reaches it through the proxy.
     let via = App {
         child: None,
@@ -575,7 +575,7 @@ async fn a_lost_answer_is_never_told_as_not_charged_and_never_sold_twice() {
     };
     let (c, driver) = browser().await;
     c.goto(&via.base).await.unwrap();
-    crate::browser::open_shift_as_cashier(&c, &via).await;
+    crate::support::browser::open_shift_as_cashier(&c, &via).await;
     let manager = app.manager().await;
     let (milk, _, price) = app.barcode(&manager, "milk").await;
     visible(&c, "#scan")
@@ -667,7 +667,7 @@ async fn the_edge_tells_what_became_of_a_sale_by_its_key() {
         .sell(
             &till.cashier,
             &k,
-            &crate::helpers::cash_sale(&[(&milk, 1000)], price),
+            &crate::support::app::cash_sale(&[(&milk, 1000)], price),
         )
         .await;
     assert_eq!(sale.status, 201, "{}", sale.body);

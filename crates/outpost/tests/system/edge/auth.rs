@@ -1,7 +1,7 @@
 //! PIN sign-in and its lockout, per staff member and device.
 
 use crate::both_backends;
-use crate::helpers::{Backend, Store, spawn};
+use crate::support::app::{Backend, Store, spawn};
 use serde_json::json;
 
 async fn wrong_pins_lock_out_one_staff_member_on_one_device_until_a_manager_lifts_it(b: Backend) {
