@@ -40,6 +40,7 @@ mod offline;
 mod progress;
 mod sources;
 mod stack;
+mod tidy;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
