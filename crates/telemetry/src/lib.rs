@@ -59,6 +59,7 @@ pub fn render(registry: &prometheus::Registry) -> String {
 /// do its own job; anything else away makes it degraded, so a container health
 /// check never restarts a working till.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
