@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use outpost_storage::StorageError;
-use serde::Serialize;
+use outpost_telemetry::problem::{self, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -47,17 +47,6 @@ impl ApiError {
             _ => ApiError::HwProxy(format!("hw-proxy at {url}: {m}")),
         }
     }
-}
-
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retry_after_s: Option<i64>,
 }
 
 impl ApiError {
@@ -153,26 +142,29 @@ impl ResponseError for ApiError {
             }
             _ => None,
         };
-        let mut resp = HttpResponse::build(status);
-        resp.content_type("application/problem+json");
+        let mut p = Problem::new(status.as_u16(), slug, title, detail);
         if let Some(s) = retry_after_s {
-            resp.insert_header(("Retry-After", s.to_string()));
+            p = p.retry_after(s);
         }
-        resp.json(Problem {
-            kind: format!("/problems/{slug}"),
-            title,
-            status: status.as_u16(),
-            detail,
-            retry_after_s,
-        })
+        respond(&p)
     }
+}
+
+/// The response carrying `p`: its status, the problem media type, and
+/// `Retry-After` when it says when to try again.
+pub fn respond(p: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = HttpResponse::build(status);
+    resp.content_type(problem::CONTENT_TYPE);
+    if let Some(s) = p.retry_after_s {
+        resp.insert_header(("Retry-After", s.to_string()));
+    }
+    resp.json(p)
 }
 
 /// Problem JSON for errors raised outside our handlers (unknown route, wrong method).
 pub fn plain(status: StatusCode, slug: &str, title: &str, detail: &str) -> HttpResponse {
-    HttpResponse::build(status).content_type("application/problem+json").json(serde_json::json!({
-        "type": format!("/problems/{slug}"), "title": title, "status": status.as_u16(), "detail": detail,
-    }))
+    respond(&Problem::new(status.as_u16(), slug, title, detail))
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -95,7 +95,7 @@ impl Application {
         let data = state.clone();
         let mut server = HttpServer::new(move || {
             let metrics = data.metrics.clone();
-            App::new()
+            let app = App::new()
                 .app_data(data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     let detail = e.to_string();
@@ -130,16 +130,15 @@ impl Application {
                         metrics.observe(&res, t0.elapsed().as_secs_f64());
                         Ok(res)
                     }
-                })
-                .configure(routes::configure)
-                .default_service(web::to(|| async {
-                    problem::plain(
-                        StatusCode::NOT_FOUND,
-                        "not-found",
-                        "Not found",
-                        "no such route or method",
-                    )
-                }))
+                });
+            routes::mount(app).default_service(web::to(|| async {
+                problem::plain(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "Not found",
+                    "no such route or method",
+                )
+            }))
         })
         .tcp_nodelay(true)
         .listen(listener)

@@ -5,6 +5,7 @@ use crate::db::{self as cloud, CloudDb};
 use crate::server::CloudMetrics;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
+use outpost_telemetry::problem::{self, Problem};
 use serde_json::json;
 
 #[derive(Clone)]
@@ -66,10 +67,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin.js", web::get().to(script));
 }
 
+/// Problem JSON (the one shape every Outpost surface answers errors with),
+/// titled with the status's reason phrase.
 fn problem(status: actix_web::http::StatusCode, slug: &str, detail: &str) -> HttpResponse {
+    let title = status.canonical_reason().unwrap_or("Error");
     HttpResponse::build(status)
-        .content_type("application/problem+json")
-        .json(json!({"type": format!("https://outpost.dev/problems/{slug}"), "title": slug, "status": status.as_u16(), "detail": detail}))
+        .content_type(problem::CONTENT_TYPE)
+        .json(Problem::new(status.as_u16(), slug, title, detail))
 }
 
 /// `None` when the request carries the admin token (Basic password or Bearer).
@@ -105,10 +109,16 @@ fn refuse(req: &HttpRequest, state: &AdminState) -> Option<HttpResponse> {
                 == 0
     });
     (!ok).then(|| {
-        HttpResponse::Unauthorized()
-            .insert_header(("WWW-Authenticate", "Basic realm=\"Outpost cloud\""))
-            .content_type("application/problem+json")
-            .json(json!({"type": "https://outpost.dev/problems/unauthenticated", "title": "unauthenticated", "status": 401, "detail": "the admin token is missing or wrong"}))
+        let mut r = problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the admin token is missing or wrong",
+        );
+        r.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            actix_web::http::header::HeaderValue::from_static("Basic realm=\"Outpost cloud\""),
+        );
+        r
     })
 }
 

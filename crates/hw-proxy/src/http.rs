@@ -11,19 +11,16 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use outpost_proto::hw_v1::print_service_server::PrintServiceServer;
+use outpost_telemetry::problem::{self, Problem};
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// An RFC 9457 problem.
+/// Problem JSON (the one shape every Outpost surface answers errors with).
 fn problem(status: StatusCode, kind: &str, detail: impl Into<String>) -> HttpResponse {
+    let title = status.canonical_reason().unwrap_or("Error");
     HttpResponse::build(status)
-        .content_type("application/problem+json")
-        .json(serde_json::json!({
-            "type": format!("https://outpost.example/problems/{kind}"),
-            "title": status.canonical_reason().unwrap_or("error"),
-            "status": status.as_u16(),
-            "detail": detail.into(),
-        }))
+        .content_type(problem::CONTENT_TYPE)
+        .json(Problem::new(status.as_u16(), kind, title, detail))
 }
 
 /// The cookie the page's token form sets (SameSite=Strict: no other site's

@@ -9,6 +9,7 @@ use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
 use outpost_realtime::ticket::{self, Claims};
 use outpost_realtime::wire::{ClientMsg, PRESENCE, ServerMsg, SubscribeTo, close};
+use outpost_telemetry::problem::{self, Problem};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,13 +24,13 @@ pub struct Query {
 
 fn refused(detail: &str) -> HttpResponse {
     HttpResponse::build(StatusCode::UNAUTHORIZED)
-        .content_type("application/problem+json")
-        .json(serde_json::json!({
-            "type": "https://outpost.dev/problems/unauthenticated",
-            "title": "Not signed in",
-            "status": 401,
-            "detail": detail,
-        }))
+        .content_type(problem::CONTENT_TYPE)
+        .json(Problem::new(
+            401,
+            "unauthenticated",
+            "Not signed in",
+            detail,
+        ))
 }
 
 /// `GET /ws?ticket=…`: refuses a missing, forged or expired ticket before the

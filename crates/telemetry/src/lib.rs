@@ -1,8 +1,10 @@
 //! Telemetry shared by every Outpost service: the tracing subscriber (set once),
 //! Prometheus text exposition, and the health report's shape, so `/metrics` and
-//! `/health` read the same everywhere; and how settings are layered
-//! ([`settings`]).
+//! `/health` read the same everywhere; how settings are layered
+//! ([`settings`]); and the problem JSON every HTTP surface answers errors
+//! with ([`problem`]).
 
+pub mod problem;
 pub mod settings;
 
 use serde::Serialize;
@@ -57,6 +59,7 @@ pub fn render(registry: &prometheus::Registry) -> String {
 /// do its own job; anything else away makes it degraded, so a container health
 /// check never restarts a working till.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,

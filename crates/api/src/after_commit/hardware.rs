@@ -47,7 +47,7 @@ pub struct Target {
 }
 
 /// How the last `SetPrinters` to a hw-proxy went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Pushed {
     pub ok: bool,
     pub error: Option<String>,

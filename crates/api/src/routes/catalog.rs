@@ -1,57 +1,94 @@
 //! Products, barcodes, companies, tax categories and customers.
 
+use super::openapi::{
+    BadRequest, BodyLimits, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable,
+};
+use super::{ApiScope, Scope};
 use crate::auth::Signed;
 use crate::body::Json;
 use crate::problem::ApiResult;
-use crate::routes::Page;
+use crate::routes::Search;
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use crate::views::{self, views};
+use actix_web::{HttpResponse, get, patch, post, web};
 use outpost_storage::catalog::{self, NewProduct};
 use serde::Deserialize;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/products", web::get().to(search))
-        .route("/products", web::post().to(create))
-        .route("/products/{id}", web::get().to(get))
-        .route("/products/{id}", web::patch().to(update))
-        .route("/barcodes/{code}", web::get().to(by_barcode))
-        .route("/companies", web::get().to(companies))
-        .route("/tax-categories", web::get().to(taxes))
-        .route("/customers", web::get().to(customers))
-        .route("/customers", web::post().to(create_customer));
+pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
+    s.service(search)
+        .service(create_product)
+        .service(product)
+        .service(update_product)
+        .service(by_barcode)
+        .service(companies)
+        .service(taxes)
+        .service(customers)
+        .service(create_customer)
 }
 
+/// Searches products by name or SKU.
+#[utoipa::path(
+    tag = "catalog",
+    params(Search),
+    responses(
+        (status = 200, description = "Matching products", body = Vec<views::Product>),
+        BadRequest, Unauthorized,
+    ),
+    security(("session" = [])),
+)]
+#[get("/products")]
 async fn search(
     state: web::Data<AppState>,
     _who: Signed,
-    page: web::Query<Page>,
+    page: web::Query<Search>,
 ) -> ApiResult<HttpResponse> {
     let (q, limit) = (page.q(), page.limit(50));
-    Ok(HttpResponse::Ok().json(
-        state
-            .db(move |c, n| catalog::search(c, n, &q, limit))
-            .await?,
-    ))
+    let found = state
+        .db(move |c, n| catalog::search(c, n, &q, limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::Product>(found)))
 }
 
-async fn get(
+/// One product.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = String, Path, description = "The product's id")),
+    responses(
+        (status = 200, description = "The product", body = views::Product),
+        Unauthorized, NotFound,
+    ),
+    security(("session" = [])),
+)]
+#[get("/products/{id}")]
+async fn product(
     state: web::Data<AppState>,
     _who: Signed,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.db(move |c, n| catalog::by_id(c, n, &id)).await?))
+    let p = state.db(move |c, n| catalog::by_id(c, n, &id)).await?;
+    Ok(HttpResponse::Ok().json(views::Product::from(p)))
 }
 
+/// The product with this barcode.
+#[utoipa::path(
+    tag = "catalog",
+    params(("code" = String, Path, description = "A barcode (EAN, UPC, or the store's own)")),
+    responses(
+        (status = 200, description = "The product", body = views::Product),
+        Unauthorized, NotFound,
+    ),
+    security(("session" = [])),
+)]
+#[get("/barcodes/{code}")]
 async fn by_barcode(
     state: web::Data<AppState>,
     _who: Signed,
     code: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        state
-            .db(move |c, n| catalog::by_barcode(c, n, &code))
-            .await?,
-    ))
+    let p = state
+        .db(move |c, n| catalog::by_barcode(c, n, &code))
+        .await?;
+    Ok(HttpResponse::Ok().json(views::Product::from(p)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -70,7 +107,17 @@ pub struct ProductBody {
     barcodes: Vec<String>,
 }
 
-async fn create(
+/// Creates a product (manager).
+#[utoipa::path(
+    tag = "catalog",
+    responses(
+        (status = 201, description = "The new product", body = views::Product),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Conflict, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/products")]
+async fn create_product(
     state: web::Data<AppState>,
     who: Signed,
     body: Json<ProductBody>,
@@ -86,11 +133,10 @@ async fn create(
         kitchen: b.kitchen,
         barcodes: b.barcodes,
     };
-    Ok(HttpResponse::Created().json(
-        state
-            .write(move |c, n| catalog::create_product(c, n, &who.actor, p))
-            .await?,
-    ))
+    let made = state
+        .write(move |c, n| catalog::create_product(c, n, &who.actor, p))
+        .await?;
+    Ok(HttpResponse::Created().json(views::Product::from(made)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -101,41 +147,84 @@ pub struct ProductPatch {
     active: Option<bool>,
 }
 
-async fn update(
+/// Changes a product's price, name or whether it is sold (manager; price
+/// changes audited).
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = String, Path, description = "The product's id")),
+    responses(
+        (status = 200, description = "The product as changed", body = views::Product),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, NotFound, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[patch("/products/{id}")]
+async fn update_product(
     state: web::Data<AppState>,
     who: Signed,
     id: web::Path<String>,
     body: Json<ProductPatch>,
 ) -> ApiResult<HttpResponse> {
     let b = body.value;
-    Ok(HttpResponse::Ok().json(
-        state
-            .write(move |c, n| {
-                catalog::update_product(c, n, &who.actor, &id, b.price_minor, b.name, b.active)
-            })
-            .await?,
-    ))
+    let changed = state
+        .write(move |c, n| {
+            catalog::update_product(c, n, &who.actor, &id, b.price_minor, b.name, b.active)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(views::Product::from(changed)))
 }
 
+/// The companies (legal entities) the store sells for.
+#[utoipa::path(
+    tag = "catalog",
+    responses(
+        (status = 200, description = "Every company", body = Vec<views::Company>),
+        Unauthorized,
+    ),
+    security(("session" = [])),
+)]
+#[get("/companies")]
 async fn companies(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.db(|c, _| catalog::companies(c)).await?))
+    let all = state.db(|c, _| catalog::companies(c)).await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::Company>(all)))
 }
 
+/// Tax categories.
+#[utoipa::path(
+    tag = "catalog",
+    responses(
+        (status = 200, description = "Every tax category", body = Vec<views::TaxCategory>),
+        Unauthorized,
+    ),
+    security(("session" = [])),
+)]
+#[get("/tax-categories")]
 async fn taxes(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.db(|c, _| catalog::tax_categories(c)).await?))
+    let all = state.db(|c, _| catalog::tax_categories(c)).await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::TaxCategory>(all)))
 }
 
+/// Searches customers by name.
+#[utoipa::path(
+    tag = "catalog",
+    params(Search),
+    responses(
+        (status = 200, description = "Matching customers", body = Vec<views::Customer>),
+        BadRequest, Unauthorized,
+    ),
+    security(("session" = [])),
+)]
+#[get("/customers")]
 async fn customers(
     state: web::Data<AppState>,
     _who: Signed,
-    page: web::Query<Page>,
+    page: web::Query<Search>,
 ) -> ApiResult<HttpResponse> {
     let (q, limit) = (page.q(), page.limit(50));
-    Ok(HttpResponse::Ok().json(
-        state
-            .db(move |c, _| catalog::customers(c, &q, limit))
-            .await?,
-    ))
+    let found = state
+        .db(move |c, _| catalog::customers(c, &q, limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::Customer>(found)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -148,17 +237,24 @@ pub struct CustomerBody {
     email: String,
 }
 
+/// Adds a customer.
+#[utoipa::path(
+    tag = "catalog",
+    responses(
+        (status = 201, description = "The new customer", body = views::Customer),
+        BadRequest, BodyLimits, Unauthorized, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/customers")]
 async fn create_customer(
     state: web::Data<AppState>,
     who: Signed,
     body: Json<CustomerBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.value;
-    Ok(HttpResponse::Created().json(
-        state
-            .write(move |c, n| {
-                catalog::create_customer(c, n, &who.actor, &b.name, &b.phone, &b.email)
-            })
-            .await?,
-    ))
+    let made = state
+        .write(move |c, n| catalog::create_customer(c, n, &who.actor, &b.name, &b.phone, &b.email))
+        .await?;
+    Ok(HttpResponse::Created().json(views::Customer::from(made)))
 }

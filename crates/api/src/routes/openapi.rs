@@ -1,611 +1,193 @@
-//! `/openapi.json`: the OpenAPI 3 document of the edge API. Request schemas are
-//! derived from the very types the handlers parse (utoipa's `ToSchema`); the
-//! route table below is checked against the router by a test, so a route that
-//! is documented but not served fails the build's tests.
+//! `/openapi.json`: the OpenAPI document of the edge API, generated from the
+//! handlers themselves. Each handler carries its operation
+//! (`#[utoipa::path]`: parameters, body, responses, security) and is
+//! registered once through utoipa-actix-web, which serves it and adds its
+//! operation in the same call; request and response schemas derive from the
+//! types the handlers parse and answer with (`views`). This module holds
+//! what every operation shares: the security schemes, the problem responses
+//! and the document's frame.
 
 use actix_web::{HttpResponse, web};
+use outpost_telemetry::problem::{self, Problem};
+use std::collections::BTreeMap;
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::path::{OperationBuilder, PathItemBuilder};
-use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ComponentsBuilder, HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
-    ResponseBuilder, ResponsesBuilder,
-};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(serve));
-}
+/// The security scheme of a staff session: `Authorization: Bearer <token>`
+/// from `POST /api/v1/sessions`.
+pub const SESSION: &str = "session";
+/// The security scheme of a paired device: its `X-Device-Token`.
+pub const DEVICE_TOKEN: &str = "device_token";
 
-async fn serve() -> HttpResponse {
-    HttpResponse::Ok().json(document())
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Outpost edge API",
+        description = "The store's HTTP API on the LAN. Errors are RFC 9457 problem JSON \
+                       (`application/problem+json`)."
+    ),
+    components(schemas(Problem)),
+    modifiers(&Schemes)
+)]
+struct Frame;
 
-/// (method, path, summary, request body schema, success status, needs a session, idempotent)
-type Route = (
-    &'static str,
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    u16,
-    bool,
-    bool,
-);
+struct Schemes;
 
-pub const ROUTES: &[Route] = &[
-    (
-        "get",
-        "/health",
-        "Health of each component; 503 only without the database",
-        None,
-        200,
-        false,
-        false,
-    ),
-    (
-        "get",
-        "/metrics",
-        "Prometheus metrics",
-        None,
-        200,
-        false,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/login-staff",
-        "Who can sign in here (all staff with X-Device-Token, managers without)",
-        None,
-        200,
-        false,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/sessions",
-        "Sign in with a PIN (X-Device-Token at a register)",
-        Some("LoginBody"),
-        201,
-        false,
-        false,
-    ),
-    (
-        "delete",
-        "/api/v1/sessions/current",
-        "Sign out",
-        None,
-        204,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/me",
-        "The signed-in staff member",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/staff",
-        "Staff (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/staff",
-        "Add a staff member (manager; audited)",
-        Some("NewStaff"),
-        201,
-        true,
-        false,
-    ),
-    (
-        "put",
-        "/api/v1/staff/{id}/pin",
-        "Set a PIN (manager; audited)",
-        Some("PinBody"),
-        204,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/staff/{id}/unlock",
-        "Lift PIN lockouts (manager; audited)",
-        None,
-        204,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/devices",
-        "Registers and displays (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/devices",
-        "Pair a device; returns its token once (manager; audited)",
-        Some("PairBody"),
-        201,
-        true,
-        false,
-    ),
-    (
-        "delete",
-        "/api/v1/devices/{id}",
-        "Revoke a device (manager; audited)",
-        None,
-        204,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/products",
-        "Search products by name or SKU (?q=&limit=)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/products",
-        "Create a product (manager)",
-        Some("ProductBody"),
-        201,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/products/{id}",
-        "One product",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "patch",
-        "/api/v1/products/{id}",
-        "Change price, name or active (manager; price changes audited)",
-        Some("ProductPatch"),
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/barcodes/{code}",
-        "The product with this barcode",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/companies",
-        "Companies",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/tax-categories",
-        "Tax categories",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/customers",
-        "Search customers",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/customers",
-        "Add a customer",
-        Some("CustomerBody"),
-        201,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/orders",
-        "Create a sale, paid or open (Idempotency-Key)",
-        Some("SaleBody"),
-        201,
-        true,
-        true,
-    ),
-    (
-        "get",
-        "/api/v1/orders/by-key/{key}",
-        "What became of the sale sent under this idempotency key from this register: committed (with the order), pending, or unknown (nothing was charged)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/money",
-        "The store's currency (exponent, rounding units, notes and coins) and locale, for formatting and parsing amounts",
-        None,
-        200,
-        false,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/orders/quote",
-        "Price a cart exactly as a sale would; writes nothing",
-        Some("SaleBody"),
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/orders",
-        "Recent orders of this register (or the store at the back office)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/orders/{id}",
-        "One order with lines and payments",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/orders/{id}/payments",
-        "Pay an open order (Idempotency-Key)",
-        Some("PayBody"),
-        200,
-        true,
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/orders/{id}/refunds",
-        "Return goods (supervisor or their PIN; Idempotency-Key; audited)",
-        Some("RefundBody"),
-        200,
-        true,
-        true,
-    ),
-    (
-        "post",
-        "/api/v1/orders/{id}/void",
-        "Void an open order (supervisor or their PIN; audited)",
-        Some("VoidBody"),
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/adjustments",
-        "Orders needing a manager's look (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/shifts",
-        "Shifts (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/shifts",
-        "Open a shift on this register",
-        Some("OpenBody"),
-        201,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/shifts/current",
-        "This register's open shift",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/shifts/current/cash",
-        "Cash in or out of the drawer (supervisor; audited)",
-        Some("CashBody"),
-        204,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/shifts/{id}/report",
-        "X report (open) or Z report (closed)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/shifts/{id}/close",
-        "Close with counted cash; returns the Z report (manager)",
-        Some("CloseBody"),
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/stock",
-        "Stock levels (sums of movements; negative flagged)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/stock/movements",
-        "Receive, adjust, waste or count stock (manager)",
-        Some("MoveBody"),
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/kitchen/tickets",
-        "Kitchen tickets not yet served",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/kitchen/tickets/{id}/status",
-        "Move a ticket on: pending → preparing → ready → served",
-        Some("StatusBody"),
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/realtime/tickets",
-        "A short-lived ticket for the realtime hub (X-Device-Token, or a manager's session)",
-        None,
-        200,
-        false,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/audit",
-        "The audit log (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/outbox",
-        "Stream heads and events waiting for the relay (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/outbox/{stream}",
-        "Positioned events of a stream with their envelope (?after=&limit=)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/printers",
-        "The store's printers, each with its hw-proxy's view of it now (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "put",
-        "/api/v1/printers/{id}",
-        "Add or change a printer; its hw-proxy is handed it at once (manager)",
-        Some("PrinterBody"),
-        200,
-        true,
-        false,
-    ),
-    (
-        "delete",
-        "/api/v1/printers/{id}",
-        "Remove a printer (refused by hw-proxy while jobs wait on it) (manager)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/printing/jobs",
-        "This register's receipt printer: its state and latest jobs (?limit=)",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/printing/jobs/{id}/reprint",
-        "Print a job of this register's printer again",
-        Some("ReprintBody"),
-        201,
-        true,
-        false,
-    ),
-    (
-        "post",
-        "/api/v1/printing/jobs/{id}/cancel",
-        "Cancel a job of this register's printer that has not printed",
-        None,
-        200,
-        true,
-        false,
-    ),
-    (
-        "get",
-        "/api/v1/orders/{id}/receipt.png",
-        "An order's receipt as this register's printer prints it (PNG)",
-        None,
-        200,
-        true,
-        false,
-    ),
-];
-
-fn method(m: &str) -> HttpMethod {
-    match m {
-        "post" => HttpMethod::Post,
-        "put" => HttpMethod::Put,
-        "patch" => HttpMethod::Patch,
-        "delete" => HttpMethod::Delete,
-        _ => HttpMethod::Get,
-    }
-}
-
-pub fn document() -> OpenApi {
-    use super::{catalog, people, printers, sales, store};
-    let components = ComponentsBuilder::new()
-        .schema_from::<people::LoginBody>()
-        .schema_from::<people::NewStaff>()
-        .schema_from::<people::PinBody>()
-        .schema_from::<people::PairBody>()
-        .schema_from::<catalog::ProductBody>()
-        .schema_from::<catalog::ProductPatch>()
-        .schema_from::<catalog::CustomerBody>()
-        .schema_from::<sales::SaleBody>()
-        .schema_from::<sales::LineBody>()
-        .schema_from::<sales::PaymentBody>()
-        .schema_from::<sales::PayBody>()
-        .schema_from::<sales::RefundBody>()
-        .schema_from::<sales::RefundLineBody>()
-        .schema_from::<sales::ApprovalBody>()
-        .schema_from::<sales::VoidBody>()
-        .schema_from::<store::OpenBody>()
-        .schema_from::<store::CashBody>()
-        .schema_from::<store::CloseBody>()
-        .schema_from::<store::MoveBody>()
-        .schema_from::<store::StatusBody>()
-        .schema_from::<printers::PrinterBody>()
-        .schema_from::<printers::ReprintBody>()
-        .security_scheme(
-            "session",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        )
-        .build();
-    let mut paths = PathsBuilder::new();
-    for (m, path, summary, body, ok, session, idempotent) in ROUTES {
-        let mut op = OperationBuilder::new().summary(Some(*summary));
-        if let Some(schema) = body {
-            op = op.request_body(Some(
-                RequestBodyBuilder::new()
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(*schema)))
-                            .build(),
-                    )
-                    .required(Some(utoipa::openapi::Required::True))
+impl Modify for Schemes {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            SESSION,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A staff member's session token from POST /api/v1/sessions",
+                    ))
                     .build(),
-            ));
-        }
-        if *session {
-            op = op.security(SecurityRequirement::new("session", Vec::<String>::new()));
-        }
-        let desc = if *idempotent {
-            "Success. Send an Idempotency-Key header (UUID); a retry returns this same answer with Idempotent-Replayed: true"
-        } else {
-            "Success"
-        };
-        let responses = ResponsesBuilder::new()
-            .response(
-                ok.to_string(),
-                ResponseBuilder::new().description(desc).build(),
-            )
-            .response(
-                "4XX",
-                ResponseBuilder::new()
-                    .description(
-                        "RFC 9457 problem JSON (application/problem+json) saying what is wrong",
-                    )
-                    .build(),
-            )
-            .build();
-        op = op.responses(responses);
-        paths = paths.path(
-            *path,
-            PathItemBuilder::new()
-                .operation(method(m), op.build())
-                .build(),
+            ),
+        );
+        c.add_security_scheme(
+            DEVICE_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Device-Token",
+                "A paired register's or display's token from POST /api/v1/devices",
+            ))),
         );
     }
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("Outpost edge API")
-                .version(env!("CARGO_PKG_VERSION"))
+}
+
+/// The document before any operation is added: title, version, the problem
+/// schema and the security schemes.
+pub fn frame() -> utoipa::openapi::OpenApi {
+    let mut api = Frame::openapi();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    api
+}
+
+/// Completes the collected document: every operation may also fail the way
+/// any request can (the server busy, the database away), in problem JSON.
+pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in api.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses
+                .responses
+                .entry("default".into())
+                .or_insert_with(|| {
+                    problem_response(
+                        "Any other failure: 503 while the server is busy or its database is \
+                     away, 500 (with no internals) when the fault is ours",
+                    )
+                });
+        }
+    }
+    api
+}
+
+/// Serves `doc` (serialized once) at `/openapi.json`.
+pub fn serve(doc: &utoipa::openapi::OpenApi) -> actix_web::Resource {
+    let body = web::Bytes::from(doc.to_json().unwrap_or_default());
+    web::resource("/openapi.json").route(web::get().to(move || {
+        let body = body.clone();
+        async move {
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body)
+        }
+    }))
+}
+
+fn problem_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            problem::CONTENT_TYPE,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
                 .build(),
         )
-        .paths(paths.build())
-        .components(Some(components))
         .build()
+        .into()
 }
+
+/// Named sets of problem responses an operation lists after its success
+/// (`responses((status = 200, …), Unauthorized, NotFound)`).
+macro_rules! problems {
+    ($($(#[$doc:meta])* $name:ident { $($status:literal => $what:literal),+ $(,)? })*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                [$(($status.to_owned(), problem_response($what))),+].into_iter().collect()
+            }
+        }
+    )*};
+}
+
+problems! {
+    /// A malformed request.
+    BadRequest {
+        "400" => "The body, the query or a header is malformed (JSON of the wrong shape, \
+                  unknown fields, an Idempotency-Key that is not a UUID)",
+    }
+    /// What a JSON body can get wrong beyond its shape.
+    BodyLimits {
+        "413" => "The body is larger than server.max_body_bytes",
+        "415" => "The body is not sent as application/json",
+    }
+    /// A session is needed and none valid was sent.
+    Unauthorized {
+        "401" => "No valid session (or device token): sign in first",
+    }
+    /// The role may not do this.
+    Forbidden {
+        "403" => "The signed-in role may not do this (and no supervisor approved it)",
+    }
+    NotFound {
+        "404" => "No such record",
+    }
+    Conflict {
+        "409" => "Conflicts with the current state (or an Idempotency-Key reused with \
+                  another request)",
+    }
+    /// Well-formed but refused by the store's rules.
+    Unprocessable {
+        "422" => "Well-formed, but cannot be carried out as given",
+    }
+    /// A wrong PIN, and the lockout that follows.
+    PinRefused {
+        "401" => "Wrong PIN",
+        "429" => "Locked out after wrong PINs: Retry-After (and retry_after_s) say for \
+                  how long",
+    }
+    /// The printer's hw-proxy is needed and did not answer.
+    HwProxyAway {
+        "502" => "The printer's hw-proxy did not answer or failed",
+    }
+}
+
+/// A PNG picture, as a response body.
+pub struct Png;
+
+impl utoipa::PartialSchema for Png {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Png {}

@@ -1,15 +1,11 @@
 //! `/health` and `/metrics`.
 
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use crate::views;
+use actix_web::{HttpResponse, get, web};
 use outpost_storage::db::now_millis;
 use outpost_telemetry::Status;
 use serde_json::json;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/metrics", web::get().to(metrics));
-}
 
 /// Free space below which the disk makes the edge degraded.
 const DISK_LOW_BYTES: u64 = 512 * 1024 * 1024;
@@ -21,7 +17,15 @@ const REGISTER_SKEW_WARN_MS: i64 = 120_000;
 /// Each component's state. Unhealthy (503) only without the database: without
 /// it the api cannot sell. Everything else degrades (200), so a container
 /// health check never restarts a working till.
-async fn health(state: web::Data<AppState>) -> HttpResponse {
+#[utoipa::path(
+    tag = "ops",
+    responses(
+        (status = 200, description = "Ok or degraded", body = views::Health),
+        (status = 503, description = "Unhealthy: the database is away", body = views::Health),
+    ),
+)]
+#[get("/health")]
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let t0 = std::time::Instant::now();
     let sync_settings = state.settings.sync.clone();
     let db = state
@@ -113,32 +117,46 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     .into_iter()
     .max()
     .unwrap_or(Status::Ok);
-    let body = json!({
-        "status": overall,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": state.started.elapsed().as_secs(),
-        "store": state.node.store_code,
-        "components": {
-            "database": {"status": db_status, "backend": state.db.backend().as_str(), "latency_ms": (db_ms * 100.0).round() / 100.0},
-            "outbox": {"status": db_status, "unrelayed": unrelayed},
-            "relay": {"status": relay_status, "last_pass_ms_ago": relay_age},
-            "disk": {"status": disk_status, "free_bytes": free},
-            "clock": {
-                "status": clock_status,
-                "wall_behind_last_event_ms": behind,
-                "max_register_skew_ms": skew,
-                "hint": hint,
+    let body = views::Health {
+        status: overall,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_s: state.started.elapsed().as_secs(),
+        store: state.node.store_code.clone(),
+        components: views::HealthComponents {
+            database: views::DatabaseHealth {
+                status: db_status,
+                backend: state.db.backend().as_str().to_owned(),
+                latency_ms: (db_ms * 100.0).round() / 100.0,
             },
-            "realtime": {
-                "status": rt_status,
-                "backend": rt.backend(),
-                "lag_events": rt_lag,
-                "last_ok_ms_ago": now_millis() - rt.last_ok_ms.load(std::sync::atomic::Ordering::Relaxed),
-                "error": rt_error,
+            outbox: views::OutboxHealth {
+                status: db_status,
+                unrelayed,
             },
-            "sync": sync_json,
+            relay: views::RelayHealth {
+                status: relay_status,
+                last_pass_ms_ago: relay_age,
+            },
+            disk: views::DiskHealth {
+                status: disk_status,
+                free_bytes: free,
+            },
+            clock: views::ClockHealth {
+                status: clock_status,
+                wall_behind_last_event_ms: behind,
+                max_register_skew_ms: skew,
+                hint: hint.to_owned(),
+            },
+            realtime: views::RealtimeHealth {
+                status: rt_status,
+                backend: rt.backend().to_owned(),
+                lag_events: rt_lag,
+                last_ok_ms_ago: now_millis()
+                    - rt.last_ok_ms.load(std::sync::atomic::Ordering::Relaxed),
+                error: rt_error,
+            },
+            sync: sync_json,
         },
-    });
+    };
     let mut resp = if overall == Status::Unhealthy {
         HttpResponse::ServiceUnavailable()
     } else {
@@ -225,7 +243,13 @@ impl SyncState {
     }
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// Prometheus metrics, in the text exposition format.
+#[utoipa::path(
+    tag = "ops",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")),
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let sync_settings = state.settings.sync.clone();
     let unrelayed = state
         .db(move |c, _| {

@@ -1,38 +1,59 @@
 //! Sign-in, staff and devices.
 
+use super::openapi::{
+    BadRequest, BodyLimits, Forbidden, NotFound, PinRefused, Unauthorized, Unprocessable,
+};
+use super::{ApiScope, Scope};
 use crate::auth::{self, Signed};
 use crate::body::Json;
 use crate::problem::ApiResult;
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, web};
+use crate::views::{self, views};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use outpost_domain::{Pin, Role};
 use outpost_storage::staff;
 use serde::Deserialize;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login-staff", web::get().to(login_staff))
-        .route("/sessions", web::post().to(login))
-        .route("/sessions/current", web::delete().to(logout))
-        .route("/me", web::get().to(me))
-        .route("/staff", web::get().to(list_staff))
-        .route("/staff", web::post().to(create_staff))
-        .route("/staff/{id}/pin", web::put().to(set_pin))
-        .route("/staff/{id}/unlock", web::post().to(unlock))
-        .route("/devices", web::get().to(list_devices))
-        .route("/devices", web::post().to(pair))
-        .route("/devices/{id}", web::delete().to(revoke));
+pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
+    s.service(login_staff)
+        .service(login)
+        .service(logout)
+        .service(me)
+        .service(list_staff)
+        .service(create_staff)
+        .service(set_pin)
+        .service(unlock)
+        .service(list_devices)
+        .service(pair)
+        .service(revoke)
 }
 
 /// Who can sign in here: everyone at a paired register, managers at the back office.
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 200, description = "Who may sign in", body = views::SignInList),
+        Unauthorized,
+    ),
+    security((), ("device_token" = [])),
+)]
+#[get("/login-staff")]
 async fn login_staff(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let device = auth::device(&req, &state).await?;
     let all = state.db(|c, _| staff::list_staff(c)).await?;
-    let list: Vec<serde_json::Value> = all
+    let staff = all
         .into_iter()
         .filter(|s| device.is_some() || matches!(s.role.as_str(), "manager" | "admin"))
-        .map(|s| serde_json::json!({"id": s.id, "name": s.name, "role": s.role}))
+        .map(|s| views::StaffName {
+            id: s.id,
+            name: s.name,
+            role: s.role,
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"device": device, "staff": list})))
+    Ok(HttpResponse::Ok().json(views::SignInList {
+        device: device.map(Into::into),
+        staff,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -42,6 +63,16 @@ pub struct LoginBody {
     pin: String,
 }
 
+/// Signs in with a PIN (at a register, with its `X-Device-Token`).
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 201, description = "Signed in", body = views::Session),
+        BadRequest, BodyLimits, PinRefused,
+    ),
+    security((), ("device_token" = [])),
+)]
+#[post("/sessions")]
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -58,24 +89,52 @@ async fn login(
     let s = state
         .write(move |c, n| staff::login(c, n, &b.staff_id, &b.pin, device.as_ref(), &client))
         .await?;
-    Ok(HttpResponse::Created().json(s))
+    Ok(HttpResponse::Created().json(views::Session::from(s)))
 }
 
+/// Signs out.
+#[utoipa::path(
+    tag = "staff",
+    responses((status = 204, description = "Signed out"), Unauthorized),
+    security(("session" = [])),
+)]
+#[delete("/sessions/current")]
 async fn logout(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
     state.db(move |c, _| staff::logout(c, &who.token)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The signed-in staff member.
+#[utoipa::path(
+    tag = "staff",
+    responses((status = 200, description = "Who is signed in", body = views::Me), Unauthorized),
+    security(("session" = [])),
+)]
+#[get("/me")]
 async fn me(who: Signed) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "staff_id": who.actor.staff_id, "name": who.name, "role": who.actor.role, "device_id": who.actor.device_id,
-    }))
+    HttpResponse::Ok().json(views::Me {
+        staff_id: who.actor.staff_id,
+        name: who.name,
+        role: who.actor.role,
+        device_id: who.actor.device_id,
+    })
 }
 
+/// Staff (manager).
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 200, description = "Every staff member", body = Vec<views::StaffMember>),
+        Unauthorized, Forbidden,
+    ),
+    security(("session" = [])),
+)]
+#[get("/staff")]
 async fn list_staff(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
     who.actor
         .require(outpost_domain::Permission::ManageStaff, "list staff")?;
-    Ok(HttpResponse::Ok().json(state.db(|c, _| staff::list_staff(c)).await?))
+    let all = state.db(|c, _| staff::list_staff(c)).await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::StaffMember>(all)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -86,6 +145,16 @@ pub struct NewStaff {
     pin: String,
 }
 
+/// Adds a staff member (manager; audited).
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 201, description = "The new staff member", body = views::StaffMember),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/staff")]
 async fn create_staff(
     state: web::Data<AppState>,
     who: Signed,
@@ -97,7 +166,7 @@ async fn create_staff(
     let s = state
         .write(move |c, n| staff::create_staff(c, n, &who.actor, &b.name, role, &pin))
         .await?;
-    Ok(HttpResponse::Created().json(s))
+    Ok(HttpResponse::Created().json(views::StaffMember::from(s)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -106,6 +175,17 @@ pub struct PinBody {
     pin: String,
 }
 
+/// Sets a staff member's PIN (manager; audited).
+#[utoipa::path(
+    tag = "staff",
+    params(("id" = String, Path, description = "The staff member's id")),
+    responses(
+        (status = 204, description = "The PIN is set"),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, NotFound, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[put("/staff/{id}/pin")]
 async fn set_pin(
     state: web::Data<AppState>,
     who: Signed,
@@ -119,6 +199,17 @@ async fn set_pin(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Lifts a staff member's PIN lockouts (manager; audited).
+#[utoipa::path(
+    tag = "staff",
+    params(("id" = String, Path, description = "The staff member's id")),
+    responses(
+        (status = 204, description = "Unlocked"),
+        Unauthorized, Forbidden, NotFound,
+    ),
+    security(("session" = [])),
+)]
+#[post("/staff/{id}/unlock")]
 async fn unlock(
     state: web::Data<AppState>,
     who: Signed,
@@ -130,10 +221,21 @@ async fn unlock(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Registers and displays (manager).
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 200, description = "Every paired device", body = Vec<views::Device>),
+        Unauthorized, Forbidden,
+    ),
+    security(("session" = [])),
+)]
+#[get("/devices")]
 async fn list_devices(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
     who.actor
         .require(outpost_domain::Permission::ManageDevices, "list devices")?;
-    Ok(HttpResponse::Ok().json(state.db(|c, _| staff::devices(c)).await?))
+    let all = state.db(|c, _| staff::devices(c)).await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::Device>(all)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -148,6 +250,16 @@ fn register() -> String {
     "register".into()
 }
 
+/// Pairs a device; its token is shown this once (manager; audited).
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 201, description = "The device and its token", body = views::Paired),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/devices")]
 async fn pair(
     state: web::Data<AppState>,
     who: Signed,
@@ -157,9 +269,20 @@ async fn pair(
     let p = state
         .write(move |c, n| staff::pair_device(c, n, &who.actor, &b.name, &b.kind))
         .await?;
-    Ok(HttpResponse::Created().json(p))
+    Ok(HttpResponse::Created().json(views::Paired::from(p)))
 }
 
+/// Revokes a device (manager; audited).
+#[utoipa::path(
+    tag = "staff",
+    params(("id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        Unauthorized, Forbidden, NotFound,
+    ),
+    security(("session" = [])),
+)]
+#[delete("/devices/{id}")]
 async fn revoke(
     state: web::Data<AppState>,
     who: Signed,

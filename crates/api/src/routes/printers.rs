@@ -2,12 +2,18 @@
 //! it reaches it, what prints there, a logo), and seen from the register
 //! (its receipt printer's queue, reprint and cancel, a receipt's picture).
 
+use super::openapi::{
+    BadRequest, BodyLimits, Conflict, Forbidden, HwProxyAway, NotFound, Png, Unauthorized,
+    Unprocessable,
+};
+use super::{ApiScope, Scope};
 use crate::after_commit::hardware::{self, Target};
 use crate::auth::Signed;
 use crate::body::Json;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use crate::views;
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use base64::Engine;
 use futures_util::future::join_all;
 use outpost_domain::Permission;
@@ -16,14 +22,14 @@ use outpost_storage::printers::{self, Printer};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/printers", web::get().to(list))
-        .route("/printers/{id}", web::put().to(put))
-        .route("/printers/{id}", web::delete().to(remove))
-        .route("/printing/jobs", web::get().to(jobs))
-        .route("/printing/jobs/{id}/reprint", web::post().to(reprint))
-        .route("/printing/jobs/{id}/cancel", web::post().to(cancel))
-        .route("/orders/{id}/receipt.png", web::get().to(receipt_png));
+pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
+    s.service(list_printers)
+        .service(put_printer)
+        .service(remove_printer)
+        .service(jobs)
+        .service(reprint)
+        .service(cancel)
+        .service(receipt_png)
 }
 
 /// A printer as the manager page sends it.
@@ -63,8 +69,17 @@ fn require(who: &Signed, what: &str) -> ApiResult<()> {
 }
 
 /// Every configured printer with what its hw-proxy says of it now, and the
-/// printers each hw-proxy drives from its own settings file.
-async fn list(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
+/// printers each hw-proxy drives from its own settings file (manager).
+#[utoipa::path(
+    tag = "printers",
+    responses(
+        (status = 200, description = "Printers and hw-proxies", body = views::PrinterList),
+        Unauthorized, Forbidden,
+    ),
+    security(("session" = [])),
+)]
+#[get("/printers")]
+async fn list_printers(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
     require(&who, "see the printers")?;
     let all = state.db(|c, _| printers::list(c)).await?;
     let pushed = state.after.hardware.pushed();
@@ -98,63 +113,76 @@ async fn list(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse
             })
             .cloned()
     };
-    let rows: Vec<serde_json::Value> = all
-        .iter()
+    let from_settings = all.is_empty() && !state.settings.printing.hw_proxy_url.is_empty();
+    let printers = all
+        .into_iter()
         .map(|p| {
             let now = info(&p.hw_proxy_url, &p.id);
             let push = pushed.get(&p.hw_proxy_url);
             let applied = now.as_ref().is_some_and(|i| {
-                i.managed && i.definition.as_ref() == Some(&hardware::definition(p))
+                i.managed && i.definition.as_ref() == Some(&hardware::definition(&p))
             });
-            serde_json::json!({
-                "printer": p,
-                "has_logo": p.logo_png.is_some(),
-                "applied": applied,
-                "push_error": push.and_then(|x| x.error.clone()),
-                "live": now.map(|i| live_json(&i)),
-            })
+            views::PrinterRow {
+                has_logo: p.logo_png.is_some(),
+                applied,
+                push_error: push.and_then(|x| x.error.clone()),
+                live: now.as_ref().map(views::LivePrinter::from),
+                printer: p.into(),
+            }
         })
         .collect();
-    let hw_proxies: Vec<serde_json::Value> = urls
+    let hw_proxies = urls
         .iter()
         .map(|url| {
             let r = &live[url];
-            serde_json::json!({
-                "url": url,
-                "reachable": r.is_ok(),
-                "error": r.as_ref().err(),
-                "last_push": pushed.get(url),
-                "own_printers": r.as_ref().map(|ps| ps.printers.iter().filter(|i| !i.managed).map(|i| {
-                    let mut j = live_json(i);
-                    j["id"] = i.definition.as_ref().map(|d| d.id.clone()).unwrap_or_default().into();
-                    j["address"] = i.definition.as_ref().map(|d| d.address.clone()).unwrap_or_default().into();
-                    j
-                }).collect::<Vec<_>>()).unwrap_or_default(),
-            })
+            let own = |ps: &pb::Printers| {
+                ps.printers
+                    .iter()
+                    .filter(|i| !i.managed)
+                    .map(|i| views::OwnPrinter {
+                        id: i
+                            .definition
+                            .as_ref()
+                            .map(|d| d.id.clone())
+                            .unwrap_or_default(),
+                        address: i
+                            .definition
+                            .as_ref()
+                            .map(|d| d.address.clone())
+                            .unwrap_or_default(),
+                        live: i.into(),
+                    })
+                    .collect()
+            };
+            views::HwProxyRow {
+                url: url.clone(),
+                reachable: r.is_ok(),
+                error: r.as_ref().err().cloned(),
+                last_push: pushed.get(url).cloned(),
+                own_printers: r.as_ref().map(own).unwrap_or_default(),
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "printers": rows,
-        "hw_proxies": hw_proxies,
-        "from_settings": all.is_empty() && !state.settings.printing.hw_proxy_url.is_empty(),
-    })))
-}
-
-fn live_json(i: &pb::PrinterInfo) -> serde_json::Value {
-    serde_json::json!({
-        "reachable": i.reachable,
-        "ready": i.ready,
-        "problem": (!i.problem.is_empty()).then_some(&i.problem),
-        "since_ms": i.since_ms,
-        "queued": i.queued,
-        "uncertain": i.uncertain,
-        "held": i.held,
-    })
+    Ok(HttpResponse::Ok().json(views::PrinterList {
+        printers,
+        hw_proxies,
+        from_settings,
+    }))
 }
 
 /// Adds or changes a printer, then hands the hw-proxies concerned their
-/// printers at once; the answer says whether they took them.
-async fn put(
+/// printers at once; the answer says whether they took them (manager).
+#[utoipa::path(
+    tag = "printers",
+    params(("id" = String, Path, description = "The printer's id")),
+    responses(
+        (status = 200, description = "The printer as stored, and the hand-over", body = views::PrinterSaved),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Unprocessable, HwProxyAway,
+    ),
+    security(("session" = [])),
+)]
+#[put("/printers/{id}")]
+async fn put_printer(
     state: web::Data<AppState>,
     who: Signed,
     id: web::Path<String>,
@@ -199,14 +227,25 @@ async fn put(
         urls.push(old.hw_proxy_url);
     }
     let pushed = push(&state, &urls).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "printer": saved,
-        "has_logo": saved.logo_png.is_some(),
-        "pushed": pushed,
-    })))
+    Ok(HttpResponse::Ok().json(views::PrinterSaved {
+        has_logo: saved.logo_png.is_some(),
+        printer: saved.into(),
+        pushed,
+    }))
 }
 
-async fn remove(
+/// Removes a printer; refused while jobs wait on it (manager).
+#[utoipa::path(
+    tag = "printers",
+    params(("id" = String, Path, description = "The printer's id")),
+    responses(
+        (status = 200, description = "The printer removed, and the hand-over", body = views::PrinterRemoved),
+        Unauthorized, Forbidden, NotFound, Conflict, HwProxyAway,
+    ),
+    security(("session" = [])),
+)]
+#[delete("/printers/{id}")]
+async fn remove_printer(
     state: web::Data<AppState>,
     who: Signed,
     id: web::Path<String>,
@@ -239,7 +278,10 @@ async fn remove(
         .write(move |c, n| printers::remove(c, n, &actor, &id))
         .await?;
     let pushed = push(&state, std::slice::from_ref(&gone.hw_proxy_url)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "removed": gone, "pushed": pushed })))
+    Ok(HttpResponse::Ok().json(views::PrinterRemoved {
+        removed: gone.into(),
+        pushed,
+    }))
 }
 
 async fn push(
@@ -277,12 +319,24 @@ fn client(state: &web::Data<AppState>, t: &Target) -> ApiResult<hardware::Client
         .map_err(|e| ApiError::HwProxy(e.to_string()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobsQuery {
+    /// At most this many jobs (default 10, at most 100).
     limit: Option<i32>,
 }
 
 /// This register's receipt printer: its state and its latest jobs.
+#[utoipa::path(
+    tag = "printers",
+    params(JobsQuery),
+    responses(
+        (status = 200, description = "The printer and its jobs", body = views::PrinterJobs),
+        BadRequest, Unauthorized, Forbidden, NotFound, HwProxyAway,
+    ),
+    security(("session" = [])),
+)]
+#[get("/printing/jobs")]
 async fn jobs(
     state: web::Data<AppState>,
     who: Signed,
@@ -309,22 +363,11 @@ async fn jobs(
         .printers
         .into_iter()
         .find(|i| i.definition.as_ref().is_some_and(|d| d.id == t.printer));
-    let jobs: Vec<serde_json::Value> = jobs
-        .into_iter()
-        .map(|j| {
-            serde_json::json!({
-                "id": j.id, "kind": j.kind, "state": j.state, "attempts": j.attempts,
-                "last_error": (!j.last_error.is_empty()).then_some(j.last_error),
-                "created_at_ms": j.created_at_ms, "updated_at_ms": j.updated_at_ms,
-                "preview": j.preview,
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "printer": t.printer,
-        "state": info.as_ref().map(live_json),
-        "jobs": jobs,
-    })))
+    Ok(HttpResponse::Ok().json(views::PrinterJobs {
+        printer: t.printer,
+        state: info.as_ref().map(views::LivePrinter::from),
+        jobs: jobs.into_iter().map(views::PrintJob::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -355,6 +398,18 @@ async fn own_job(
     Ok((t, c))
 }
 
+/// Prints a job of this register's printer again.
+#[utoipa::path(
+    tag = "printers",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 201, description = "The new job", body = views::JobState),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        HwProxyAway,
+    ),
+    security(("session" = [])),
+)]
+#[post("/printing/jobs/{id}/reprint")]
 async fn reprint(
     state: web::Data<AppState>,
     who: Signed,
@@ -371,9 +426,23 @@ async fn reprint(
         .await
         .map_err(|s| ApiError::from_grpc(&t.url, s))?
         .into_inner();
-    Ok(HttpResponse::Created().json(serde_json::json!({"id": job.id, "state": job.state})))
+    Ok(HttpResponse::Created().json(views::JobState {
+        id: job.id,
+        state: job.state,
+    }))
 }
 
+/// Cancels a job of this register's printer that has not printed.
+#[utoipa::path(
+    tag = "printers",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The cancelled job", body = views::JobState),
+        Unauthorized, Forbidden, NotFound, Conflict, HwProxyAway,
+    ),
+    security(("session" = [])),
+)]
+#[post("/printing/jobs/{id}/cancel")]
 async fn cancel(
     state: web::Data<AppState>,
     who: Signed,
@@ -388,11 +457,24 @@ async fn cancel(
         .await
         .map_err(|s| ApiError::from_grpc(&t.url, s))?
         .into_inner();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": job.id, "state": job.state})))
+    Ok(HttpResponse::Ok().json(views::JobState {
+        id: job.id,
+        state: job.state,
+    }))
 }
 
 /// An order's receipt as this register's printer prints it (its width,
 /// code pages and logo), drawn by the renderer hw-proxy's previews use.
+#[utoipa::path(
+    tag = "printers",
+    params(("id" = String, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The receipt as a picture", body = Png, content_type = "image/png"),
+        Unauthorized, Forbidden, NotFound, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[get("/orders/{id}/receipt.png")]
 async fn receipt_png(
     state: web::Data<AppState>,
     who: Signed,

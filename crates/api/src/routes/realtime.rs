@@ -2,18 +2,31 @@
 //! the back-office page) trades its credentials for a short-lived ticket the
 //! hub checks on its own.
 
+use super::openapi::{Forbidden, Unauthorized};
+use super::{ApiScope, Scope};
 use crate::auth::{self, Signed};
 use crate::problem::ApiResult;
 use crate::state::AppState;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use crate::views;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, post, web};
 use outpost_domain::Permission;
 use outpost_realtime::ticket::{self, Claims};
-use serde_json::json;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/realtime/tickets", web::post().to(issue));
+pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
+    s.service(issue)
 }
 
+/// A short-lived ticket for the realtime hub: for a paired device (its
+/// `X-Device-Token`), or a manager's session at the back office.
+#[utoipa::path(
+    tag = "realtime",
+    responses(
+        (status = 200, description = "A signed ticket", body = views::RealtimeTicket),
+        Unauthorized, Forbidden,
+    ),
+    security(("device_token" = []), ("session" = [])),
+)]
+#[post("/realtime/tickets")]
 async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let ttl_ms = state.settings.realtime.ticket_ttl_s.clamp(10, 86_400) * 1000;
     let exp = outpost_storage::db::now_millis() + ttl_ms;
@@ -42,13 +55,13 @@ async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpRe
     let rt = &state.settings.realtime;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "ticket": ticket::sign(&state.after.realtime.secret, &claims),
-            "expires_at": exp,
-            "url": (!rt.public_url.is_empty()).then_some(&rt.public_url),
-            "hub_port": rt.hub_port,
-            "store_id": claims.store,
-            "epoch": state.node.node_epoch,
-            "channels": outpost_domain::Stream::LIVE,
-        })))
+        .json(views::RealtimeTicket {
+            ticket: ticket::sign(&state.after.realtime.secret, &claims),
+            expires_at: exp,
+            url: (!rt.public_url.is_empty()).then(|| rt.public_url.clone()),
+            hub_port: rt.hub_port,
+            store_id: claims.store,
+            epoch: state.node.node_epoch.clone(),
+            channels: outpost_domain::Stream::LIVE.map(str::to_owned).to_vec(),
+        }))
 }

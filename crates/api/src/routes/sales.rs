@@ -1,12 +1,17 @@
 //! Orders: sell, pay, void, refund, look up. Creating, paying and refunding
 //! need an `Idempotency-Key`; a retry returns the first answer verbatim.
 
+use super::openapi::{
+    BadRequest, BodyLimits, Conflict, Forbidden, NotFound, PinRefused, Unauthorized, Unprocessable,
+};
+use super::{ApiScope, Scope};
 use crate::auth::{Bearer, Signed, idempotency_key};
 use crate::body::Json;
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::Page;
 use crate::state::{AppState, Writing};
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use crate::views::{self, views};
+use actix_web::{HttpRequest, HttpResponse, get, http::StatusCode, post, web};
 use outpost_domain::PaymentMethod;
 use outpost_storage::StorageError;
 use outpost_storage::sales::{
@@ -15,17 +20,17 @@ use outpost_storage::sales::{
 };
 use serde::Deserialize;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/orders", web::post().to(create))
-        .route("/orders/quote", web::post().to(quote))
-        .route("/orders/by-key/{key}", web::get().to(by_key))
-        .route("/orders", web::get().to(list))
-        .route("/orders/{id}", web::get().to(get))
-        .route("/orders/{id}/payments", web::post().to(pay))
-        .route("/orders/{id}/refunds", web::post().to(refund))
-        .route("/orders/{id}/void", web::post().to(void))
-        .route("/orders/{id}/lines/{line}/void", web::post().to(void_line))
-        .route("/adjustments", web::get().to(adjustments));
+pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
+    s.service(create_sale)
+        .service(quote)
+        .service(by_key)
+        .service(list_orders)
+        .service(get_order)
+        .service(pay)
+        .service(refund)
+        .service(void)
+        .service(void_line)
+        .service(adjustments)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -146,8 +151,21 @@ fn answer(a: Answer, metrics: Option<&crate::metrics::Metrics>) -> HttpResponse 
         .body(a.body)
 }
 
+/// Creates a sale, paid or left open. A retry with the same
+/// `Idempotency-Key` and body returns the first answer.
+#[utoipa::path(
+    tag = "sales",
+    params(IdempotencyKey),
+    responses(
+        (status = 201, description = "The order", body = views::Order,
+            headers(("Idempotent-Replayed" = bool, description = "true when this is a retry's stored answer"))),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Conflict, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/orders")]
 #[tracing::instrument(skip_all)]
-async fn create(
+async fn create_sale(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: Bearer,
@@ -174,6 +192,16 @@ async fn create(
 /// order), `pending` (still being written: ask again), or `unknown` (no sale
 /// was made under it here: nothing was charged, and sending it again with
 /// the same key is safe).
+#[utoipa::path(
+    tag = "sales",
+    params(("key" = uuid::Uuid, Path, description = "The Idempotency-Key the sale was sent with")),
+    responses(
+        (status = 200, description = "committed, pending or unknown", body = views::SaleByKey),
+        BadRequest, Unauthorized,
+    ),
+    security(("session" = [])),
+)]
+#[get("/orders/by-key/{key}")]
 async fn by_key(
     state: web::Data<AppState>,
     who: Signed,
@@ -189,14 +217,19 @@ async fn by_key(
     let stored = state
         .db(move |c, _| outpost_storage::idempotency::answer(c, &device, &k))
         .await?;
-    let body = match stored {
+    let (state, status, order) = match stored {
         Some(s) if s.status_code >= 200 && s.status_code < 300 => {
             let order: serde_json::Value =
                 serde_json::from_str(&s.body).unwrap_or(serde_json::Value::Null);
-            serde_json::json!({"state": "committed", "status": s.status_code, "order": order})
+            (views::KeyState::Committed, Some(s.status_code), Some(order))
         }
-        _ if pending => serde_json::json!({"state": "pending"}),
-        _ => serde_json::json!({"state": "unknown"}),
+        _ if pending => (views::KeyState::Pending, None, None),
+        _ => (views::KeyState::Unknown, None, None),
+    };
+    let body = views::SaleByKey {
+        state,
+        status,
+        order,
     };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -204,20 +237,39 @@ async fn by_key(
 }
 
 /// Prices a cart exactly as a sale would, writing nothing: the till's display.
+#[utoipa::path(
+    tag = "sales",
+    responses(
+        (status = 200, description = "The priced cart", body = views::Quote),
+        BadRequest, BodyLimits, Unauthorized, NotFound, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/orders/quote")]
 async fn quote(
     state: web::Data<AppState>,
     who: Signed,
     body: Json<SaleBody>,
 ) -> ApiResult<HttpResponse> {
     let sale = SaleRequest::try_from(body.value)?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .db(move |c, n| sales::quote(c, n, &who.actor, &sale))
-            .await?,
-    ))
+    let q = state
+        .db(move |c, n| sales::quote(c, n, &who.actor, &sale))
+        .await?;
+    Ok(HttpResponse::Ok().json(views::Quote::from(q)))
 }
 
-async fn list(
+/// Recent orders of this register (or of the store, at the back office).
+#[utoipa::path(
+    tag = "sales",
+    params(Page),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<views::OrderRow>),
+        BadRequest, Unauthorized,
+    ),
+    security(("session" = [])),
+)]
+#[get("/orders")]
+async fn list_orders(
     state: web::Data<AppState>,
     who: Signed,
     page: web::Query<Page>,
@@ -225,19 +277,30 @@ async fn list(
     let limit = page.limit(20);
     // A register sees its own orders; managers at the back office see the store's.
     let device = who.actor.device_id.clone();
-    Ok(HttpResponse::Ok().json(
-        state
-            .db(move |c, _| sales::recent(c, device.as_deref(), limit))
-            .await?,
-    ))
+    let recent = state
+        .db(move |c, _| sales::recent(c, device.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::OrderRow>(recent)))
 }
 
-async fn get(
+/// One order with its lines and payments.
+#[utoipa::path(
+    tag = "sales",
+    params(("id" = String, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The order", body = views::Order),
+        Unauthorized, NotFound,
+    ),
+    security(("session" = [])),
+)]
+#[get("/orders/{id}")]
+async fn get_order(
     state: web::Data<AppState>,
     _who: Signed,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.db(move |c, _| sales::get(c, &id)).await?))
+    let o = state.db(move |c, _| sales::get(c, &id)).await?;
+    Ok(HttpResponse::Ok().json(views::Order::from(o)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -246,6 +309,22 @@ pub struct PayBody {
     payments: Vec<PaymentBody>,
 }
 
+/// Pays an open order. A retry with the same `Idempotency-Key` and body
+/// returns the first answer.
+#[utoipa::path(
+    tag = "sales",
+    params(
+        ("id" = String, Path, description = "The order's id"),
+        IdempotencyKey,
+    ),
+    responses(
+        (status = 200, description = "The paid order", body = views::Order,
+            headers(("Idempotent-Replayed" = bool, description = "true when this is a retry's stored answer"))),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/orders/{id}/payments")]
 async fn pay(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -299,6 +378,23 @@ pub struct RefundBody {
     approval: Option<ApprovalBody>,
 }
 
+/// Returns goods: a supervisor, or a cashier with a supervisor's PIN
+/// (audited). A retry with the same `Idempotency-Key` and body returns the
+/// first answer.
+#[utoipa::path(
+    tag = "sales",
+    params(
+        ("id" = String, Path, description = "The order's id"),
+        IdempotencyKey,
+    ),
+    responses(
+        (status = 200, description = "The order with its refund", body = views::Order,
+            headers(("Idempotent-Replayed" = bool, description = "true when this is a retry's stored answer"))),
+        BadRequest, BodyLimits, PinRefused, Forbidden, NotFound, Conflict, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/orders/{id}/refunds")]
 async fn refund(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -332,6 +428,18 @@ pub struct VoidBody {
     approval: Option<ApprovalBody>,
 }
 
+/// Voids an open order: a supervisor, or a cashier with a supervisor's PIN
+/// (audited).
+#[utoipa::path(
+    tag = "sales",
+    params(("id" = String, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The voided order", body = views::Order),
+        BadRequest, BodyLimits, PinRefused, Forbidden, NotFound, Conflict, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/orders/{id}/void")]
 async fn void(
     state: web::Data<AppState>,
     who: Signed,
@@ -344,9 +452,23 @@ async fn void(
     let o = state
         .write(move |c, n| sales::void(c, n, &who.actor, &id, approval.as_ref(), &reason))
         .await?;
-    Ok(HttpResponse::Ok().json(o))
+    Ok(HttpResponse::Ok().json(views::Order::from(o)))
 }
 
+/// Voids one line of an open order, with the same approval as a void.
+#[utoipa::path(
+    tag = "sales",
+    params(
+        ("id" = String, Path, description = "The order's id"),
+        ("line" = String, Path, description = "The line's id"),
+    ),
+    responses(
+        (status = 200, description = "The order without the line", body = views::Order),
+        BadRequest, BodyLimits, PinRefused, Forbidden, NotFound, Conflict, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/orders/{id}/lines/{line}/void")]
 async fn void_line(
     state: web::Data<AppState>,
     who: Signed,
@@ -362,9 +484,21 @@ async fn void_line(
             sales::void_line(c, n, &who.actor, &id, &line, approval.as_ref(), &reason)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(o))
+    Ok(HttpResponse::Ok().json(views::Order::from(o)))
 }
 
+/// Orders needing a manager's look: sold at a price that had changed
+/// centrally (manager).
+#[utoipa::path(
+    tag = "sales",
+    params(Page),
+    responses(
+        (status = 200, description = "The adjustment queue", body = Vec<views::OrderRow>),
+        BadRequest, Unauthorized, Forbidden,
+    ),
+    security(("session" = [])),
+)]
+#[get("/adjustments")]
 async fn adjustments(
     state: web::Data<AppState>,
     who: Signed,
@@ -375,9 +509,19 @@ async fn adjustments(
         "see the adjustment queue",
     )?;
     let limit = page.limit(100);
-    Ok(HttpResponse::Ok().json(
-        state
-            .db(move |c, _| sales::adjustment_queue(c, limit))
-            .await?,
-    ))
+    let queue = state
+        .db(move |c, _| sales::adjustment_queue(c, limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::OrderRow>(queue)))
+}
+
+/// The `Idempotency-Key` header a sale, payment or refund is sent with.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Only its description is used: `auth::idempotency_key` reads the header.
+struct IdempotencyKey {
+    /// A UUID the register generates per operation and reuses for every
+    /// retry of it.
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: uuid::Uuid,
 }

@@ -333,6 +333,7 @@ async fn a_token_guards_printing_and_the_queue_and_the_api_prints_with_it() {
         let r = r.send().await.unwrap();
         assert_eq!(r.status(), 401, "{auth:?}");
         assert_eq!(r.headers()["content-type"], "application/problem+json");
+        crate::support::app::assert_one_problem_base(&r.json().await.unwrap());
     }
     assert_eq!(
         http()

@@ -195,6 +195,15 @@ async fn a_missing_forged_or_expired_ticket_is_refused_and_an_unrefreshed_one_is
     let claims = ticket::verify(SECRET.as_bytes(), &good, now_ms()).unwrap();
 
     assert_eq!(Screen::connect(hub, "").await.err(), Some(401));
+    let refused = reqwest::get(format!("http://127.0.0.1:{hub}/ws"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["content-type"],
+        outpost_telemetry::problem::CONTENT_TYPE
+    );
+    crate::support::app::assert_one_problem_base(&refused.json().await.unwrap());
     assert_eq!(Screen::connect(hub, "not-a-ticket").await.err(), Some(401));
     let forged = ticket::sign(b"another-secret-entirely", &claims);
     assert_eq!(Screen::connect(hub, &forged).await.err(), Some(401));

@@ -279,7 +279,17 @@ impl Resp {
         );
         assert_eq!(self.body["status"], status);
         assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert_one_problem_base(&self.body);
     }
+}
+
+/// Every surface's problems have their `type` under the one base.
+pub fn assert_one_problem_base(body: &Value) {
+    let t = body["type"].as_str().unwrap_or_default();
+    let slug = t
+        .strip_prefix(outpost_telemetry::problem::TYPE_BASE)
+        .unwrap_or_else(|| panic!("problem type {t:?} is not under the one base: {body}"));
+    assert!(!slug.is_empty(), "{body}");
 }
 
 pub struct Req {

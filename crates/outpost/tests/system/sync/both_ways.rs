@@ -634,6 +634,7 @@ async fn the_cloud_manages_companies_staff_settings_and_price_lists_at_a_store()
         let (st, b) = post(what, body.clone()).await;
         assert_eq!(st, status, "{what} {body}: {b}");
         assert_eq!(b["status"], status, "a problem body: {b}");
+        crate::support::app::assert_one_problem_base(&b);
     }
     assert_eq!(changes(), 0, "a refused change wrote nothing");
 
