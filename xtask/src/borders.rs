@@ -6,7 +6,7 @@
 mod tests {
     /// Every package `package` links, by name.
     fn links(package: &str) -> Vec<String> {
-        let out = std::process::Command::new(crate::sources::cargo())
+        let out = std::process::Command::new(outpost_offline::sources::cargo())
             .args([
                 "tree",
                 "--locked",

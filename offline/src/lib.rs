@@ -1,11 +1,28 @@
-//! `cargo xtask offline …`: the images for compose and the air-gapped bundle
-//! (`bundle`, `verify`, `load`; see `bundle.rs`). Base images come from a registry when there is one (`--base`), or
-//! are built here from Debian's packages (`--from-debian`: debootstrap into a
-//! folder, then `docker import`). PostgreSQL, Redis and our services are all
-//! built on that one base, so its layer is stored once.
+//! `outpost-offline`: the air-gapped install's tool, shipped in every bundle
+//! and run from a clone as `cargo xtask offline …` (xtask forwards here).
+//!
+//! On the machine that makes releases (a clone of the workspace): `images`
+//! builds every image for compose (base images from a registry, `--base`, or
+//! built here from Debian's packages, `--from-debian`: debootstrap into a
+//! folder, then `docker import`; PostgreSQL, Redis and our services are all
+//! built on that one base, so its layer is stored once); `vendor` vendors the
+//! crates; `bundle` writes the signed bundle (`bundle.rs`); `keygen` makes its
+//! key. On the store's host, from the bundle alone: `verify`, `load`, `up` and
+//! `status` (`stack.rs`). The commands that build need the source tree: away
+//! from it (the tool as a bundle ships it) they are refused, saying where they
+//! run, and left out of `--help`.
+//!
+//! It links no service crate, no database and no benchmark (xtask's borders
+//! test checks it on `cargo tree`): what a host runs is this crate and the
+//! few libraries it names.
 
-use crate::bench_api::release_build;
+pub mod bundle;
+mod progress;
+pub mod sources;
+pub mod stack;
+
 use anyhow::{Context, Result, bail};
+use clap::{CommandFactory, Parser};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -97,33 +114,73 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The images compose files reference, by service image name.
 pub const IMAGES: [&str; 4] = ["outpost", "postgres", "redis", "rabbitmq"];
 
-/// The name xtask ships under in a bundle, and answers to (see main.rs).
+/// The tool's name, in a bundle and on the host.
 pub const HOST_TOOL: &str = "outpost-offline";
 
-/// The commands that need the source tree, which the host's tool refuses.
+/// The commands that need the source tree, which the tool refuses without it.
 pub const SOURCE_ONLY: [&str; 3] = ["images", "bundle", "vendor"];
 
-/// `outpost-offline COMMAND` on an air-gapped host: the commands that work
-/// from a bundle alone.
-pub fn run_on_host(o: Offline) -> Result<()> {
-    match o {
-        Offline::Images(_) | Offline::Bundle { .. } | Offline::Vendor => {
-            bail!(
-                "this command builds from the source tree: run it as `cargo xtask offline …` in a clone of the workspace (outpost-offline does verify, load, up and status)"
-            )
-        }
-        o => run(o),
+/// `outpost-offline COMMAND`.
+#[derive(Debug, Parser)]
+#[command(name = HOST_TOOL, version = VERSION)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub which: Offline,
+}
+
+/// The command line; without the source tree (`source` false) its --help
+/// leaves out the commands that build from it (they are still understood, to
+/// be refused with a message saying where they run).
+pub fn command(source: bool) -> clap::Command {
+    let cli = Cli::command();
+    if source {
+        return cli;
+    }
+    SOURCE_ONLY
+        .iter()
+        .fold(cli, |c, name| c.mut_subcommand(*name, |s| s.hide(true)))
+}
+
+/// The source tree the build commands work in.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+impl Workspace {
+    /// The workspace this crate was built from, if it is still there: so in
+    /// a clone (`cargo xtask offline`, or the tool built there), not on a
+    /// store's host.
+    pub fn here() -> Option<Workspace> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+        (root.join("Cargo.lock").is_file() && root.join("offline/Cargo.toml").is_file()).then(
+            || Workspace {
+                root: root.to_path_buf(),
+            },
+        )
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 }
 
-pub fn run(o: Offline) -> Result<()> {
+/// Runs one command; `ws` is the source tree, when there is one.
+pub fn run(o: Offline, ws: Option<&Workspace>) -> Result<()> {
+    let source = || {
+        ws.context(
+            "this command builds from the source tree: run it in a clone of the workspace (`cargo xtask offline …`); from a bundle, outpost-offline does verify, load, up, status and keygen",
+        )
+    };
     match o {
-        Offline::Images(a) => images(a),
+        Offline::Images(a) => images(source()?, a),
         Offline::Bundle { sign } => {
-            make_bundle(sign.as_deref()).map(|p| println!("{}", p.display()))
+            make_bundle(source()?, sign.as_deref()).map(|p| println!("{}", p.display()))
         }
         Offline::Keygen { out } => keygen(&out),
-        Offline::Vendor => crate::sources::vendor(&root()).map(|d| println!("{}", d.display())),
+        Offline::Vendor => {
+            crate::sources::vendor(source()?.root()).map(|d| println!("{}", d.display()))
+        }
         Offline::Up(a) => crate::stack::up(a),
         Offline::Status => crate::stack::status(),
         Offline::Verify { bundle, trust } => {
@@ -142,7 +199,7 @@ pub fn run(o: Offline) -> Result<()> {
     }
 }
 
-pub(crate) fn image_id(r: &str) -> Option<String> {
+pub fn image_id(r: &str) -> Option<String> {
     docker_quiet(&["image", "inspect", "--format", "{{.Id}}", r])
 }
 
@@ -159,7 +216,7 @@ fn docker_quiet(args: &[&str]) -> Option<String> {
 
 /// Saves every image the compose files use into one bundle with the compose
 /// files, their env examples, SHA256SUMS and manifest.json.
-pub(crate) fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
+pub fn make_bundle(ws: &Workspace, sign: Option<&Path>) -> Result<PathBuf> {
     use crate::bundle::{
         Image, Manifest, SHIPPED, SOURCES, compose_images, pack, seal, sha256_file,
     };
@@ -169,8 +226,8 @@ pub(crate) fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
         None => None,
     };
     need_engine()?;
-    let root = root();
-    let refs = compose_images(&root)?;
+    let root = ws.root();
+    let refs = compose_images(root)?;
     let mut images = Vec::new();
     for (reference, services) in &refs {
         let Some(id) = image_id(reference) else {
@@ -190,12 +247,12 @@ pub(crate) fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
     let stage = tempfile::Builder::new()
         .prefix(".stage-")
         .tempdir_in(&out_dir)?;
-    let vendor = crate::sources::vendor(&root)?;
-    let sources_bytes = crate::sources::pack(&root, &vendor, VERSION, &stage.path().join(SOURCES))?;
+    let vendor = crate::sources::vendor(root)?;
+    let sources_bytes = crate::sources::pack(root, &vendor, VERSION, &stage.path().join(SOURCES))?;
     println!("sources.tar.zst: {} MB", sources_bytes / 1_000_000);
-    // The host's tool from the same vendored build as the images, so an
+    // The host's tool from the same vendored sources as the images, so an
     // air-gapped host needs no Rust toolchain.
-    let tool = vendored_release_build()?.tool;
+    let tool = vendored_release_build(ws, HOST_TOOL)?;
     std::fs::copy(&tool, stage.path().join(HOST_TOOL))
         .with_context(|| format!("copy {tool} into the bundle"))?;
     let mut args = vec!["save", "-o"];
@@ -213,7 +270,7 @@ pub(crate) fn make_bundle(sign: Option<&Path>) -> Result<PathBuf> {
     // A bundle built from uncommitted changes says so ("…-dirty").
     let git = Command::new("git")
         .args(["describe", "--always", "--abbrev=40", "--dirty"])
-        .current_dir(&root)
+        .current_dir(root)
         .output()
         .ok()
         .filter(|o| o.status.success())
@@ -382,14 +439,7 @@ fn free_bytes(dir: &str) -> Option<u64> {
         .ok()
 }
 
-pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace")
-        .to_path_buf()
-}
-
-pub(crate) fn docker(args: &[&str]) -> Result<String> {
+pub fn docker(args: &[&str]) -> Result<String> {
     let out = Command::new("docker")
         .args(args)
         .stderr(Stdio::inherit())
@@ -402,7 +452,7 @@ pub(crate) fn docker(args: &[&str]) -> Result<String> {
 }
 
 /// Fails, saying what to check, unless a Docker engine answers.
-pub(crate) fn need_engine() -> Result<()> {
+pub fn need_engine() -> Result<()> {
     let answers = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .stdout(Stdio::null())
@@ -417,7 +467,7 @@ pub(crate) fn need_engine() -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn image_exists(r: &str) -> bool {
+pub fn image_exists(r: &str) -> bool {
     Command::new("docker")
         .args(["image", "inspect", r])
         .stdout(Stdio::null())
@@ -426,19 +476,18 @@ pub(crate) fn image_exists(r: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn images(a: ImagesArgs) -> Result<()> {
+fn images(ws: &Workspace, a: ImagesArgs) -> Result<()> {
     need_engine()?;
     let base = match (a.from_debian, a.base) {
         (true, _) => debian_base(a.mirror)?,
         (false, Some(b)) => b,
         (false, None) => bail!("say where the base comes from: --from-debian, or --base IMAGE"),
     };
-    let root = root();
-    let bin = vendored_release_build()?.outpost;
+    let bin = vendored_release_build(ws, "outpost")?;
     let ctx = std::env::temp_dir().join(format!("outpost-image-{}", std::process::id()));
     std::fs::create_dir_all(&ctx)?;
     std::fs::copy(&bin, ctx.join("outpost")).context("copy the release binary")?;
-    let docker_dir = root.join("docker");
+    let docker_dir = ws.root().join("docker");
     for name in IMAGES {
         let tag = format!("outpost/{name}:{VERSION}");
         let context = if name == "outpost" { &ctx } else { &docker_dir };
@@ -465,33 +514,29 @@ fn images(a: ImagesArgs) -> Result<()> {
     Ok(())
 }
 
-/// What a release build makes: the services' multi-call binary (the images)
-/// and xtask, which ships in the bundle as the host's `outpost-offline`.
-pub(crate) struct Release {
-    pub outpost: String,
-    pub tool: String,
-}
-
-/// The release binaries built from the vendored crates, offline, with an
-/// empty CARGO_HOME: the sources a bundle carries are the ones that built
-/// its images and its tool.
-pub(crate) fn vendored_release_build() -> Result<Release> {
-    let root = root();
-    let vendor = crate::sources::vendor(&root)?;
+/// The release executable of `package` (`outpost` for the images,
+/// `outpost-offline` for the bundle) built from the vendored crates, offline,
+/// with an empty CARGO_HOME: the sources a bundle carries are the ones that
+/// built its images and its tool. One package per build, so each is built
+/// with the features it asks for, as `cargo build -p PACKAGE` from the
+/// bundle's sources builds it.
+pub fn vendored_release_build(ws: &Workspace, package: &str) -> Result<String> {
+    let root = ws.root();
+    let vendor = crate::sources::vendor(root)?;
     let home = crate::sources::empty_cargo_home()?;
     // A target folder of its own: the vendored crates have the registry's
     // package ids but other source paths, so sharing one folder with the
-    // registry builds (xtask's own) would rebuild every crate at each switch.
+    // registry builds (the test build's) would rebuild every crate at each switch.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root.join("target"), PathBuf::from)
         .join("vendored");
     println!(
-        "cargo build --release --offline --locked from offline/vendor, empty CARGO_HOME, into {}",
+        "cargo build --release -p {package} --offline --locked from offline/vendor, empty CARGO_HOME, into {}",
         target.display()
     );
     let mut cargo = Command::new(crate::sources::cargo());
     cargo
-        .current_dir(&root)
+        .current_dir(root)
         .env("CARGO_HOME", home.path())
         .env("CARGO_TARGET_DIR", &target)
         // What is shipped is built by plain rustc with the workspace's own
@@ -501,11 +546,50 @@ pub(crate) fn vendored_release_build() -> Result<Release> {
         .env_remove("RUSTFLAGS")
         .args(["--offline", "--locked"])
         .args(crate::sources::replace_with(&vendor));
-    let mut built = release_build(cargo, &["outpost", "xtask"])?;
-    Ok(Release {
-        outpost: built.remove("outpost").unwrap_or_default(),
-        tool: built.remove("xtask").unwrap_or_default(),
-    })
+    let mut built = release_build(cargo, &[package])?;
+    Ok(built
+        .remove(package)
+        .expect("release_build returns what it built"))
+}
+
+/// Runs `cargo build --release -p PACKAGE…` on `cargo` (a Command with any
+/// extra arguments or environment already set) and returns each package's
+/// executable by name.
+pub fn release_build(
+    mut cargo: Command,
+    packages: &[&str],
+) -> Result<std::collections::BTreeMap<String, String>> {
+    cargo.args([
+        "build",
+        "--release",
+        "--message-format=json-render-diagnostics",
+    ]);
+    for p in packages {
+        cargo.args(["-p", p]);
+    }
+    let out = cargo
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cargo build --release")?;
+    if !out.status.success() {
+        bail!("release build failed");
+    }
+    let mut built = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+            && let Some(exe) = v["executable"].as_str()
+            && let Some(name) = v["target"]["name"].as_str()
+            && packages.contains(&name)
+        {
+            built.insert(name.to_owned(), exe.to_owned());
+        }
+    }
+    for p in packages {
+        if !built.contains_key(*p) {
+            bail!("no {p} executable in the build output");
+        }
+    }
+    Ok(built)
 }
 
 /// `outpost/base:bookworm-VERSION`, imported from a debootstrap'd folder
@@ -671,6 +755,36 @@ fn keygen(out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::FromArgMatches;
+
+    #[test]
+    fn away_from_the_source_tree_help_lists_only_what_the_tool_can_do() {
+        let help = command(false).render_help().to_string();
+        for cmd in ["verify", "load", "up", "status", "keygen"] {
+            assert!(
+                help.contains(&format!("\n  {cmd} ")),
+                "{cmd} missing: {help}"
+            );
+        }
+        for cmd in SOURCE_ONLY {
+            assert!(
+                !help.contains(&format!("\n  {cmd} ")),
+                "{cmd} listed: {help}"
+            );
+        }
+        // Still understood, to be refused with a message saying where it runs.
+        let m = command(false)
+            .try_get_matches_from([HOST_TOOL, "vendor"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        let e = run(cli.which, None).unwrap_err().to_string();
+        assert!(e.contains("cargo xtask offline"), "{e}");
+        // In a clone, every command is listed.
+        let help = command(true).render_help().to_string();
+        for cmd in SOURCE_ONLY {
+            assert!(help.contains(&format!("\n  {cmd} ")), "{cmd}: {help}");
+        }
+    }
 
     #[test]
     fn a_load_that_would_fill_the_disk_is_refused_saying_how_much_is_needed() {
