@@ -219,7 +219,7 @@ fn installed() -> Result<crate::bundle::Manifest> {
 }
 
 pub fn up(a: UpArgs) -> Result<()> {
-    crate::need_engine()?;
+    crate::docker::need_engine()?;
     let compose = Compose::new(
         compose_file(a.which, a.compose_dir.as_deref())?,
         a.env_file,
@@ -229,7 +229,7 @@ pub fn up(a: UpArgs) -> Result<()> {
     let missing: Vec<String> = compose
         .images()?
         .into_iter()
-        .filter(|i| !crate::image_exists(i))
+        .filter(|i| !crate::docker::image_exists(i))
         .collect();
     if !missing.is_empty() {
         bail!(
@@ -329,7 +329,7 @@ pub fn status() -> Result<()> {
     let mut problems = Vec::new();
     println!("images:");
     for i in &m.images {
-        let what = match crate::image_id(&i.reference) {
+        let what = match crate::docker::image_id(&i.reference) {
             Some(id) if id == i.id => "loaded".to_owned(),
             Some(id) => {
                 problems.push(format!("{} differs", i.reference));
@@ -342,7 +342,7 @@ pub fn status() -> Result<()> {
         };
         println!("  {:<28} {what}", i.reference);
     }
-    crate::need_engine()?;
+    crate::docker::need_engine()?;
     let out = Command::new("docker")
         .args([
             "ps",

@@ -222,7 +222,7 @@ pub(crate) fn rerun_optimised() -> Result<()> {
 }
 
 pub(crate) fn build_release() -> Result<String> {
-    let mut built = outpost_offline::release_build(
+    let mut built = outpost_offline::images::release_build(
         Command::new(outpost_offline::sources::cargo()),
         &["outpost"],
     )?;

@@ -10,9 +10,10 @@
 //! `outpost-bench-…` that it takes down with their volumes.
 
 use anyhow::{Context, Result, bail};
+use outpost_offline::Workspace;
 use outpost_offline::bundle::{Manifest, Trust, verify};
+use outpost_offline::docker::{docker, image_id};
 use outpost_offline::stack::Compose;
-use outpost_offline::{Workspace, docker, image_id};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -179,11 +180,11 @@ fn api_kill_to_healthy(c: &Compose) -> Result<f64> {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    outpost_offline::need_engine()?;
+    outpost_offline::docker::need_engine()?;
     let ws = Workspace::here().context("the bundle bench runs in a clone of the workspace")?;
     let bundle = match a.bundle {
         Some(b) => b,
-        None => outpost_offline::make_bundle(&ws, None)?,
+        None => outpost_offline::make_bundle::make_bundle(&ws, None)?,
     };
     let work = tempfile::tempdir()?;
     let state = work.path().join("state");
@@ -257,7 +258,7 @@ pub fn run(a: Args) -> Result<()> {
         load_s / bare_s
     );
 
-    let bin = outpost_offline::vendored_release_build(&ws, "outpost")?;
+    let bin = outpost_offline::images::vendored_release_build(&ws, "outpost")?;
     let up = |which: &str| -> Result<(f64, Down)> {
         let env = env_file(work.path(), which, &bin)?;
         let project = format!("outpost-bench-{which}-{}", std::process::id());
