@@ -96,3 +96,37 @@ fn main() -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cargo_xtask_offline_takes_every_command_of_the_shipped_tool() {
+        let names = |c: &clap::Command| -> Vec<String> {
+            c.get_subcommands()
+                .map(|s| s.get_name().to_owned())
+                .filter(|n| n != "help")
+                .collect()
+        };
+        let xtask = Cli::command();
+        let forwarded = xtask.find_subcommand("offline").expect("offline");
+        let tool = outpost_offline::command(true);
+        assert_eq!(names(forwarded), names(&tool));
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "offline",
+            "verify",
+            "b.tar.zst",
+            "--allow-unsigned",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Offline {
+                which: outpost_offline::Offline::Verify { .. }
+            }
+        ));
+    }
+}
