@@ -124,7 +124,9 @@ pub const HOST_TOOL: &str = "outpost-offline";
 /// The commands that need the source tree, which the tool refuses without it.
 pub const SOURCE_ONLY: [&str; 3] = ["images", "bundle", "vendor"];
 
-/// `outpost-offline COMMAND`.
+/// Outpost's air-gap tool: in a clone of the workspace it builds the images
+/// and the bundle; on a store's host it verifies, loads, starts and reports
+/// on a bundle.
 #[derive(Debug, Parser)]
 #[command(name = HOST_TOOL, version = VERSION)]
 pub struct Cli {
