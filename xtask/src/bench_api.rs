@@ -205,7 +205,7 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 /// benchmark measures in-process code too, so it runs again from the
 /// release build of xtask, with the same arguments.
 pub(crate) fn rerun_optimised() -> Result<()> {
-    let status = Command::new(crate::sources::cargo())
+    let status = Command::new(outpost_offline::sources::cargo())
         .args([
             "run",
             "--quiet",
@@ -222,50 +222,13 @@ pub(crate) fn rerun_optimised() -> Result<()> {
 }
 
 pub(crate) fn build_release() -> Result<String> {
-    let mut built = release_build(Command::new(crate::sources::cargo()), &["outpost"])?;
+    let mut built = outpost_offline::images::release_build(
+        Command::new(outpost_offline::sources::cargo()),
+        &["outpost"],
+    )?;
     Ok(built
         .remove("outpost")
         .expect("release_build returns what it built"))
-}
-
-/// Runs `cargo build --release -p PACKAGE…` on `cargo` (a Command with any
-/// extra arguments or environment already set) and returns each package's
-/// executable by name.
-pub(crate) fn release_build(
-    mut cargo: Command,
-    packages: &[&str],
-) -> Result<std::collections::BTreeMap<String, String>> {
-    cargo.args([
-        "build",
-        "--release",
-        "--message-format=json-render-diagnostics",
-    ]);
-    for p in packages {
-        cargo.args(["-p", p]);
-    }
-    let out = cargo
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cargo build --release")?;
-    if !out.status.success() {
-        bail!("release build failed");
-    }
-    let mut built = std::collections::BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Ok(v) = serde_json::from_str::<Value>(line)
-            && let Some(exe) = v["executable"].as_str()
-            && let Some(name) = v["target"]["name"].as_str()
-            && packages.contains(&name)
-        {
-            built.insert(name.to_owned(), exe.to_owned());
-        }
-    }
-    for p in packages {
-        if !built.contains_key(*p) {
-            bail!("no {p} executable in the build output");
-        }
-    }
-    Ok(built)
 }
 
 pub(crate) fn fresh_database(backend: &str, pg: &str) -> Result<String> {

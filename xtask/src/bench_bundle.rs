@@ -9,10 +9,11 @@
 //! them loaded, same ids), and starts compose projects named
 //! `outpost-bench-…` that it takes down with their volumes.
 
-use crate::bundle::{Manifest, Trust, verify};
-use crate::offline::{docker, image_id};
-use crate::stack::Compose;
 use anyhow::{Context, Result, bail};
+use outpost_offline::Workspace;
+use outpost_offline::bundle::{Manifest, Trust, verify};
+use outpost_offline::docker::{docker, image_id};
+use outpost_offline::stack::Compose;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -179,10 +180,11 @@ fn api_kill_to_healthy(c: &Compose) -> Result<f64> {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    crate::offline::need_engine()?;
+    outpost_offline::docker::need_engine()?;
+    let ws = Workspace::here().context("the bundle bench runs in a clone of the workspace")?;
     let bundle = match a.bundle {
         Some(b) => b,
-        None => crate::offline::make_bundle(None)?,
+        None => outpost_offline::make_bundle::make_bundle(&ws, None)?,
     };
     let work = tempfile::tempdir()?;
     let state = work.path().join("state");
@@ -256,12 +258,13 @@ pub fn run(a: Args) -> Result<()> {
         load_s / bare_s
     );
 
-    let bin = crate::offline::vendored_release_build()?.outpost;
+    let bin = outpost_offline::images::vendored_release_build(&ws, "outpost")?;
     let up = |which: &str| -> Result<(f64, Down)> {
         let env = env_file(work.path(), which, &bin)?;
         let project = format!("outpost-bench-{which}-{}", std::process::id());
         let c = Compose::new(
-            crate::bundle::release_dir_in(&state, &m.version).join(format!("compose.{which}.yml")),
+            outpost_offline::bundle::release_dir_in(&state, &m.version)
+                .join(format!("compose.{which}.yml")),
             env.clone(),
             Some(project.clone()),
         )?;

@@ -81,7 +81,7 @@ mod tests {
     }
 
     fn workspace() -> Vec<Package> {
-        let out = std::process::Command::new(crate::sources::cargo())
+        let out = std::process::Command::new(outpost_offline::sources::cargo())
             .args([
                 "metadata",
                 "--format-version",

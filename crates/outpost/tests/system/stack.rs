@@ -603,7 +603,7 @@ impl Drop for Wan {
 
 /// The air-gapped install end to end: both stacks from the bundle that
 /// scripts/test loaded into an engine holding none of our images (it removed
-/// every one first), started by `cargo xtask offline up`. The store sells on
+/// every one first), started by `outpost-offline up`. The store sells on
 /// its LAN port, its sales reach the cloud's database; the link between them
 /// is cut (the cloud api leaves the "internet" network) while the store keeps
 /// selling, then restored: every sale is in the cloud exactly once.

@@ -1,4 +1,4 @@
-//! `cargo xtask offline up` and `status`: start an installed release's stack
+//! `outpost-offline up` and `status`: start an installed release's stack
 //! with nothing pulled and wait for every health check; say what is
 //! installed and how each service is. Works with `docker compose` (v2) and
 //! Debian's `docker-compose` 1.29, which has no `--wait` and no
@@ -211,7 +211,7 @@ fn installed() -> Result<crate::bundle::Manifest> {
     let path = crate::bundle::state_dir().join("installed.json");
     let text = std::fs::read(&path).with_context(|| {
         format!(
-            "no bundle is installed ({} is missing): run `cargo xtask offline load BUNDLE` first",
+            "no bundle is installed ({} is missing): run `outpost-offline load BUNDLE` first",
             path.display()
         )
     })?;
@@ -219,7 +219,7 @@ fn installed() -> Result<crate::bundle::Manifest> {
 }
 
 pub fn up(a: UpArgs) -> Result<()> {
-    crate::offline::need_engine()?;
+    crate::docker::need_engine()?;
     let compose = Compose::new(
         compose_file(a.which, a.compose_dir.as_deref())?,
         a.env_file,
@@ -229,11 +229,11 @@ pub fn up(a: UpArgs) -> Result<()> {
     let missing: Vec<String> = compose
         .images()?
         .into_iter()
-        .filter(|i| !crate::offline::image_exists(i))
+        .filter(|i| !crate::docker::image_exists(i))
         .collect();
     if !missing.is_empty() {
         bail!(
-            "not loaded: {} — nothing is pulled; load the bundle that holds them (`cargo xtask offline load`), or fix the image settings in the env file",
+            "not loaded: {} — nothing is pulled; load the bundle that holds them (`outpost-offline load`), or fix the image settings in the env file",
             missing.join(", ")
         );
     }
@@ -329,7 +329,7 @@ pub fn status() -> Result<()> {
     let mut problems = Vec::new();
     println!("images:");
     for i in &m.images {
-        let what = match crate::offline::image_id(&i.reference) {
+        let what = match crate::docker::image_id(&i.reference) {
             Some(id) if id == i.id => "loaded".to_owned(),
             Some(id) => {
                 problems.push(format!("{} differs", i.reference));
@@ -342,7 +342,7 @@ pub fn status() -> Result<()> {
         };
         println!("  {:<28} {what}", i.reference);
     }
-    crate::offline::need_engine()?;
+    crate::docker::need_engine()?;
     let out = Command::new("docker")
         .args([
             "ps",

@@ -102,7 +102,7 @@ pub fn pack(root: &Path, vendor: &Path, version: &str, out: &Path) -> Result<u64
     bar.finish_and_clear();
     let config = std::fs::read_to_string(root.join(".cargo/config.toml")).unwrap_or_default();
     let config = format!(
-        "{config}\n# Added by `cargo xtask offline bundle`: the crates come from vendor/,\n\
+        "{config}\n# Added by `outpost-offline bundle`: the crates come from vendor/,\n\
          # so `cargo build --offline --locked` needs no registry.\n\
          [source.crates-io]\nreplace-with = \"vendored-sources\"\n\n\
          [source.vendored-sources]\ndirectory = \"vendor\"\n"
