@@ -16,7 +16,7 @@
 use super::AfterCommit;
 use super::hardware::{self, HwProxyError, Target};
 use crate::settings::Printing;
-use outpost_domain::{Currency, DomainError, Money, local_minute};
+use outpost_domain::{Currency, DomainError, Money, Stream, local_minute};
 use outpost_proto::hw_v1 as pb;
 use outpost_storage::StorageError;
 use outpost_storage::node::StoreSettings;
@@ -53,12 +53,12 @@ struct Feed {
 }
 
 const RECEIPTS: Feed = Feed {
-    stream: "sales",
+    stream: Stream::Sales.as_str(),
     cursor: "printing.receipts",
     printed: hardware::prints_receipts,
 };
 const TICKETS: Feed = Feed {
-    stream: "kitchen",
+    stream: Stream::Kitchen.as_str(),
     cursor: "printing.kitchen",
     printed: |cfg, all| hardware::kitchen_target(cfg, all).is_some(),
 };
@@ -496,7 +496,9 @@ async fn refund_receipt(
 ) -> Result<Document, PrintError> {
     let (id, position) = (ev.aggregate_id.clone(), ev.position.unwrap_or(0));
     let before = state
-        .db(move |c, _| outpost_storage::outbox::previous_payload(c, "sales", &id, position))
+        .db(move |c, _| {
+            outpost_storage::outbox::previous_payload(c, Stream::Sales.as_str(), &id, position)
+        })
         .await?;
     // The person who gave the refund, not the one who made the sale.
     let cashier = name(state, names, &ev.actor).await?;

@@ -197,7 +197,7 @@ async fn create_sale(
     params(("key" = uuid::Uuid, Path, description = "The Idempotency-Key the sale was sent with")),
     responses(
         (status = 200, description = "committed, pending or unknown", body = views::SaleByKey),
-        BadRequest, Unauthorized,
+        BadRequest, Unauthorized, Unprocessable,
     ),
     security(("session" = [])),
 )]

@@ -409,7 +409,7 @@ fn parse(store_id: &str, stream: &str, e: &Incoming) -> std::result::Result<Pars
         (_, "stock.moved") => serde_json::from_str::<Vec<MoveSnap>>(&e.payload)
             .map(Parsed::Moves)
             .map_err(|x| format!("stock.moved payload: {x}")),
-        ("product", _) if e.stream == "master" => {
+        ("product", _) if e.stream == outpost_domain::Stream::Master.as_str() => {
             serde_json::from_str::<super::master::StoreProduct>(&e.payload)
                 .map(|p| Parsed::Product(Box::new(p)))
                 .map_err(|x| format!("product payload: {x}"))

@@ -34,6 +34,7 @@ pub fn create_sale(
     request_sha256: &str,
     req: &SaleRequest,
 ) -> Result<Answer> {
+    actor.require(Permission::Sell, "sell")?;
     create(
         &mut Alone(conn),
         node,

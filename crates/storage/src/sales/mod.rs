@@ -18,7 +18,7 @@ mod refund;
 mod rows;
 mod void;
 
-pub use create::{Draft, Seller, create_sale};
+pub use create::{Seller, create_sale};
 pub use group::SaleWriter;
 pub use pay::pay;
 pub use quote::{Quote, QuoteLine, quote};
