@@ -1,7 +1,7 @@
 //! The printing side for tests: `outpost virtual-printer` and `outpost
 //! hw-proxy` as real processes, and what the tests ask of them.
 
-use crate::support::app::free_port;
+use crate::support::app::{Opts, Store, free_port, spawn_opts};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -303,4 +303,21 @@ pub(crate) async fn png_size(url: &str) -> (u32, u32) {
     assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{url}");
     let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
     (be(16), be(20))
+}
+
+/// The edge with receipts going to `hw`, and these other settings.
+pub(crate) fn edge_printing_to(
+    store: &Store,
+    hw: &Hw,
+    more: &[(&'static str, &str)],
+) -> crate::support::app::App {
+    let mut env = vec![("OUTPOST__PRINTING__HW_PROXY_URL", hw.grpc_url())];
+    env.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    spawn_opts(
+        store,
+        &Opts {
+            env,
+            ..Opts::default()
+        },
+    )
 }
