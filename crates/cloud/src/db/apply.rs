@@ -84,6 +84,11 @@ pub struct ApplyReport {
     /// Held in `pending_events` behind a gap (or an epoch not yet reached).
     pub held: usize,
     pub alarms: usize,
+    /// Events that waited behind a gap and, when a parking apply drained
+    /// them, failed alone: parked with the database's reason. The batch
+    /// being parked keeps them (as they came), so a retry after the fix
+    /// applies them too.
+    pub parked: Vec<Incoming>,
 }
 
 #[derive(QueryableByName)]
@@ -190,10 +195,11 @@ pub(super) fn apply_with(
                                 conn,
                                 store_id,
                                 stream,
-                                vec![storable(e)],
+                                vec![storable(e.clone())],
                                 Some(&why),
                                 &mut report,
                             )?;
+                            report.parked.push(e);
                         }
                     }
                 } else {

@@ -5,9 +5,10 @@
 //! that apply alone are applied; each one that still fails is parked with
 //! the database's reason, by the rule of every rejected event — kept in the
 //! inbox as `rejected`, listed in `rejected_events`, its position counted as
-//! processed — so the store's stream goes on without a gap. The batch itself
-//! is kept (`parked_batches`) to show on the admin page and to retry after a
-//! fix.
+//! processed — so the store's stream goes on without a gap. Events that
+//! waited behind the batch's gap and fail when it drains them are parked the
+//! same way and kept with it. The batch itself is kept (`parked_batches`) to
+//! show on the admin page and to retry after a fix.
 
 use super::CloudConn;
 use super::apply::{self, ApplyReport, Incoming};
@@ -49,16 +50,26 @@ pub fn park_batch(
     attempts: i32,
 ) -> Result<usize> {
     events.sort_by_key(|e| e.position);
-    let body = serde_json::to_vec(&events).map_err(|e| CloudError::Corrupt(e.to_string()))?;
     conn.transaction(|conn| {
         let mut rejected = 0;
-        for e in &events {
-            if let Err(err) = apply_parking(conn, store_id, stream, vec![e.clone()]) {
-                let because = format!("parked after {attempts} failed attempts: {}", db_reason(&err));
-                reject_batch(conn, store_id, stream, vec![e.clone()], &because)?;
-                rejected += 1;
-            }
+        // Events held behind this batch's gap that fail when it drains
+        // them: parked there, kept here so a retry applies them too.
+        let mut drained = Vec::new();
+        for e in events.clone() {
+            let report = match apply_parking(conn, store_id, stream, vec![e.clone()]) {
+                Ok(report) => report,
+                Err(err) => {
+                    let because = format!("parked after {attempts} failed attempts: {}", db_reason(&err));
+                    rejected += 1;
+                    reject_batch(conn, store_id, stream, vec![e], &because)?
+                }
+            };
+            rejected += report.parked.len();
+            drained.extend(report.parked);
         }
+        events.extend(drained);
+        events.sort_by_key(|e| e.position);
+        let body = serde_json::to_vec(&events).map_err(|e| CloudError::Corrupt(e.to_string()))?;
         let (first, last) = (
             events.first().map_or(0, |e| e.position),
             events.last().map_or(0, |e| e.position),
