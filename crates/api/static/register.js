@@ -69,6 +69,8 @@
     try { await api("DELETE", "/api/v1/sessions/current"); } catch (_) { /* signed out anyway */ }
     store.removeItem("outpost.session");
     state.cart = [];
+    state.checkoutKey = null;
+    saveCart();
     showLogin();
   });
 
@@ -175,7 +177,22 @@
   }
   function cartChanged() {
     state.checkoutKey = null; // a different cart is a different sale
+    saveCart();
     renderCart();
+  }
+  // The cart (and the key of a checkout under way) outlives a reload and
+  // an outage: kept in this browser until the sale is made or cleared.
+  function saveCart() {
+    store.setItem("outpost.cart", JSON.stringify({ cart: state.cart, discount: $("#order-discount").value, key: state.checkoutKey }));
+  }
+  function restoreCart() {
+    try {
+      const kept = JSON.parse(store.getItem("outpost.cart") || "null");
+      if (!kept || !Array.isArray(kept.cart)) return;
+      state.cart = kept.cart;
+      state.checkoutKey = kept.key || null;
+      $("#order-discount").value = kept.discount || "0";
+    } catch (_) { store.removeItem("outpost.cart"); }
   }
   let quoteSeq = 0;
   async function renderCart() {
@@ -212,6 +229,7 @@
     if (!state.quote) return banner("Waiting for the price — try again");
     state.payMode = mode;
     state.checkoutKey = state.checkoutKey || uuidv7();
+    saveCart();
     const due = state.quote.total_minor;
     $("#pay-title").textContent = { cash: "Cash", card: "Card", split: "Split payment" }[mode];
     $("#pay-due").textContent = money(due, state.currency);
@@ -294,6 +312,7 @@
     state.cart = [];
     state.checkoutKey = null;
     $("#order-discount").value = "0";
+    saveCart();
     renderCart();
     $("#receipt-change").textContent = money(order.change_minor);
     $("#receipt-text").textContent = receiptText(order);
@@ -448,5 +467,33 @@
 
   // Keep the scan field focused so a keyboard-wedge scanner always lands there.
   document.addEventListener("click", () => { if (!$("#sell").hidden && !document.querySelector("dialog[open]") && document.activeElement.tagName !== "INPUT") $("#scan").focus(); });
+  // ---- the link to the store server -----------------------------------------
+  // This page comes from the store server: with it away this screen cannot
+  // sell (a till running the register agent sells on). The badge turns
+  // OFFLINE within 3 s — a check every second, given up after 1.5 s — the
+  // tender buttons are disabled and the cart stays.
+  const LINK_EVERY_MS = 1000;
+  const LINK_TIMEOUT_MS = 1500;
+  let linkOk = true;
+  async function checkLink() {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), LINK_TIMEOUT_MS);
+    let ok = false;
+    try { ok = (await fetch("/health/live", { cache: "no-store", signal: abort.signal })).ok; } catch (_) { ok = false; }
+    clearTimeout(timer);
+    if (ok !== linkOk) setLink(ok);
+    setTimeout(checkLink, LINK_EVERY_MS);
+  }
+  function setLink(ok) {
+    linkOk = ok;
+    $("#link").textContent = ok ? "OK" : "OFFLINE";
+    $("#link").classList.toggle("offline", !ok);
+    show("#offline-note", !ok);
+    for (const id of ["#pay-cash", "#pay-card", "#pay-split"]) $(id).disabled = !ok;
+    if (ok && state.me) renderCart();
+  }
+
+  restoreCart();
+  checkLink();
   start();
 })();

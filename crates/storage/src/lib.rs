@@ -40,6 +40,7 @@ pub mod shifts;
 pub mod staff;
 pub mod stock;
 pub mod sync;
+pub mod till_feed;
 
 pub use db::{AnyConnection, Backend, Db};
 pub use error::{Result, StorageError};

@@ -399,3 +399,26 @@ diesel::table! {
         removed_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    till_feed (kind, key) {
+        kind -> Text,
+        key -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    till_feed_seq (id) {
+        id -> Integer,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    till_feed_cursor (id) {
+        id -> Integer,
+        epoch -> Text,
+        seq -> BigInt,
+    }
+}

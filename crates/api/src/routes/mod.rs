@@ -11,6 +11,7 @@ mod printers;
 mod realtime;
 mod sales;
 mod store;
+mod till;
 
 use actix_web::App;
 use actix_web::dev::{ServiceFactory, ServiceRequest};
@@ -36,11 +37,12 @@ impl<T> ApiScope for T where
 pub fn mount<T: ApiScope>(app: App<T>) -> App<T> {
     let v1 = utoipa_actix_web::scope("/api/v1");
     let v1 = people::mount(catalog::mount(sales::mount(v1)));
-    let v1 = realtime::mount(printers::mount(store::mount(v1)));
+    let v1 = till::mount(realtime::mount(printers::mount(store::mount(v1))));
     let (app, doc) = app
         .into_utoipa_app()
         .openapi(openapi::frame())
         .service(ops::health)
+        .service(ops::live)
         .service(ops::metrics)
         .service(v1)
         .split_for_parts();

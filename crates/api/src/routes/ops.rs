@@ -1,4 +1,4 @@
-//! `/health` and `/metrics`.
+//! `/health`, `/health/live` and `/metrics`.
 
 use crate::state::AppState;
 use crate::views;
@@ -13,6 +13,19 @@ const DISK_LOW_BYTES: u64 = 512 * 1024 * 1024;
 const CLOCK_BEHIND_WARN_MS: i64 = 60_000;
 /// Registers this far from our clock point at a wrong clock on one side.
 const REGISTER_SKEW_WARN_MS: i64 = 120_000;
+
+/// That this process answers, and nothing more: a register page asks every
+/// second for its OK/OFFLINE badge, so it touches no database.
+#[utoipa::path(
+    tag = "ops",
+    responses((status = 204, description = "The api answers")),
+)]
+#[get("/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
 
 /// Each component's state. Unhealthy (503) only without the database: without
 /// it the api cannot sell. Everything else degrades (200), so a container

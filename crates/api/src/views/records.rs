@@ -634,3 +634,69 @@ impl From<outpost_storage::printers::Printer> for Printer {
         }
     }
 }
+
+/// One page of the till feed (`storage::till_feed::Page`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TillFeedPage {
+    /// The shape of the page and its rows (a till takes this and the one before).
+    pub schema: i32,
+    /// The edge's epoch the cursors belong to.
+    pub epoch: String,
+    /// Answered from the start: rows the till holds that this pull does not name are gone.
+    pub reset: bool,
+    pub changes: Vec<TillFeedChange>,
+    /// The cursor to ask from next.
+    pub next: i64,
+    /// More changes wait after `next`: ask again, then install the pages together.
+    pub more: bool,
+}
+
+/// One row that changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TillFeedChange {
+    pub seq: i64,
+    /// company, tax_category, store, staff, product, barcode or price_list.
+    pub kind: String,
+    pub key: String,
+    /// The row as it is now (its table's columns); null when it is gone.
+    #[schema(value_type = Option<Object>)]
+    pub row: Option<serde_json::Value>,
+}
+
+impl From<outpost_storage::till_feed::Page> for TillFeedPage {
+    fn from(v: outpost_storage::till_feed::Page) -> Self {
+        let outpost_storage::till_feed::Page {
+            schema,
+            epoch,
+            reset,
+            changes,
+            next,
+            more,
+        } = v;
+        TillFeedPage {
+            schema,
+            epoch,
+            reset,
+            changes: views(changes),
+            next,
+            more,
+        }
+    }
+}
+
+impl From<outpost_storage::till_feed::Change> for TillFeedChange {
+    fn from(v: outpost_storage::till_feed::Change) -> Self {
+        let outpost_storage::till_feed::Change {
+            seq,
+            kind,
+            key,
+            row,
+        } = v;
+        TillFeedChange {
+            seq,
+            kind,
+            key,
+            row,
+        }
+    }
+}

@@ -1,8 +1,11 @@
 //! The pages in headless Chromium, as staff use them: the register (pair,
 //! sign in, open the shift, scan, pay cash, see the change and the order),
-//! the manager page, two kitchen displays, and the cloud admin's store page.
+//! the manager page, two kitchen displays, and the cloud admin's store page;
+//! a tablet's register page while the edge is away.
 
-use crate::support::app::{Backend, Store, cash_sale, free_port, key, spawn};
+use crate::support::app::{
+    Backend, Opts, Store, cash_sale, free_port, key, port_of, spawn, spawn_opts,
+};
 use crate::support::browser::{
     browser, click, open_shift_as_cashier, open_tab, sign_in_to_manager_page, text, type_into,
     visible,
@@ -408,4 +411,68 @@ async fn wait_text(c: &fantoccini::Client, css: &str, part: &str) -> String {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A tablet's register page (served by the edge) with the edge killed:
+/// OFFLINE within 3 s, the tender buttons disabled and a plain note, the
+/// cart kept; the edge back on its port: OK by itself, and a reload keeps
+/// the cart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tablets_page_shows_offline_within_3_s_keeps_the_cart_and_is_ok_again_by_itself() {
+    let store = Store::new(Backend::Sqlite);
+    let mut app = spawn(&store);
+    let m = app.manager().await;
+    let (milk, _, _) = app.barcode(&m, "milk").await;
+    let (c, driver) = browser().await;
+    c.goto(&app.base).await.unwrap();
+    open_shift_as_cashier(&c, &app).await;
+    visible(&c, "#scan")
+        .await
+        .send_keys(&format!("{milk}{}", char::from(Key::Enter)))
+        .await
+        .unwrap();
+    wait_text(&c, "#cart tbody", "Whole milk").await;
+    wait_text(&c, "#totals", "Total").await;
+    assert_eq!(text(&c, "#link").await, "OK");
+    let enabled = |css: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css(css))
+                .await
+                .unwrap()
+                .is_enabled()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(enabled("#pay-cash").await);
+
+    let port = port_of(&app.base);
+    app.kill();
+    let t0 = Instant::now();
+    wait_text(&c, "#link", "OFFLINE").await;
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "OFFLINE after {took:?}");
+    assert!(
+        text(&c, "#offline-note")
+            .await
+            .contains("cannot sell until it is back")
+    );
+    assert!(!enabled("#pay-cash").await && !enabled("#pay-card").await);
+    assert!(text(&c, "#cart tbody").await.contains("Whole milk"));
+
+    let _back = spawn_opts(
+        &store,
+        &Opts {
+            env: vec![("OUTPOST__SERVER__PORT", port.to_string())],
+            ..Opts::default()
+        },
+    );
+    wait_text(&c, "#link", "OK").await;
+    assert!(enabled("#pay-cash").await);
+    c.refresh().await.unwrap();
+    wait_text(&c, "#cart tbody", "Whole milk").await;
+    wait_text(&c, "#totals", "Total").await;
+    c.close().await.unwrap();
+    drop(driver);
 }

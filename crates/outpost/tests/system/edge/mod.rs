@@ -14,3 +14,4 @@ mod printing;
 mod realtime;
 mod sales;
 mod startup;
+mod till_feed;

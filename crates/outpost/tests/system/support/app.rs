@@ -126,13 +126,14 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     } else {
         cmd.args(["edge", "--demo", "--data"]).arg(&store.dir);
     }
-    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)))
-        .env("OUTPOST__SERVER__PORT", "0")
+    // The test's own settings last: they win over these.
+    cmd.env("OUTPOST__SERVER__PORT", "0")
         .env("OUTPOST__HUB__PORT", "0")
         .env("OUTPOST__DATABASE__URL", &store.url)
         .env("OUTPOST__LOG__FORMAT", "json")
         .env("OUTPOST__LOG__FILTER", "warn")
         .env("OUTPOST__RELAY__INTERVAL_MS", "50")
+        .envs(opts.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let mut child = cmd.spawn().expect("start outpost");

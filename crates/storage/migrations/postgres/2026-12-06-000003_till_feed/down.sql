@@ -1,0 +1,11 @@
+DROP TRIGGER till_feed ON companies;
+DROP TRIGGER till_feed ON tax_categories;
+DROP TRIGGER till_feed ON stores;
+DROP TRIGGER till_feed ON staff;
+DROP TRIGGER till_feed ON products;
+DROP TRIGGER till_feed ON barcodes;
+DROP TRIGGER till_feed ON price_list_versions;
+DROP FUNCTION till_feed_touch();
+DROP TABLE till_feed_cursor;
+DROP TABLE till_feed;
+DROP TABLE till_feed_seq;
