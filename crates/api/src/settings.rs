@@ -15,6 +15,7 @@ pub struct Settings {
     pub demo: Demo,
     pub relay: Relay,
     pub idempotency: Idempotency,
+    pub devices: Devices,
     pub realtime: Realtime,
     pub printing: Printing,
     /// The parts of `[sync]` the api reads (the section is the
@@ -121,6 +122,12 @@ impl std::fmt::Debug for Printing {
             .field("kitchen_printer", &self.kitchen_printer)
             .finish_non_exhaustive()
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Devices {
+    /// How long a one-time pairing code waits for its device.
+    pub pairing_code_ttl_s: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

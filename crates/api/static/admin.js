@@ -99,7 +99,15 @@
       table(["No.", "Name", "Kind", "Orders", "Paired", "State", ""], list.map((d) => el("tr", {}, el("td", {}, d.register_no), el("td", {}, d.name), el("td", {}, d.kind), el("td", {}, d.last_seq), el("td", {}, when(d.created_at)),
         el("td", {}, d.revoked_at ? "revoked" : "active"),
         el("td", {}, d.revoked_at ? "" : el("button", { onclick: async () => { if (!confirm(`Revoke ${d.name}?`)) return; try { await call("DELETE", "/api/v1/devices/" + d.id); open("Registers"); } catch (e) { banner(e.message); } } }, "Revoke"))))),
-      el("p", {}, "Pair a new register by opening this server's address in the register's browser and signing in as a manager there.")];
+      el("h2", {}, "Pair a device"),
+      el("p", {}, "Make a one-time code, open this server's address on the new register (or /kitchen on a kitchen screen) and type the code there. It works once, for 10 minutes."),
+      form([input("name", "Device name", { required: true, maxlength: 100, value: "Register" }),
+        el("label", {}, "Kind", el("select", { name: "kind" }, el("option", { value: "register" }, "register"), el("option", { value: "display" }, "kitchen display")))], "Make a pairing code",
+      async (f) => {
+        const c = await call("POST", "/api/v1/pairing-codes", { name: f.get("name"), kind: f.get("kind") });
+        $("#pairing-code").replaceChildren(el("strong", { class: "code" }, c.code), ` for ${c.kind} “${c.name}”, until ${when(c.expires_at)}`);
+      }),
+      el("p", { id: "pairing-code", role: "status" })];
   }
 
 

@@ -180,9 +180,10 @@ const Outpost = (() => {
     bannerTimer = setTimeout(() => { b.hidden = true; }, kind === "error" ? 8000 : 4000);
   }
 
-  // The pairing form (#pair-staff, #pair-pin, #pair-name, #pair-go): a manager
-  // signs in once, the browser is paired as a device of `kind`, the manager's
-  // session ends, and the device token is kept under `key`.
+  // The pairing forms: a one-time code from the manager page (#pair-code,
+  // #pair-code-go), or a manager signing in here once (#pair-staff,
+  // #pair-pin, #pair-name, #pair-go; the manager's session ends at once).
+  // The device token is kept under `key`.
   async function listManagers() {
     try {
       const r = await api("GET", "/api/v1/login-staff", undefined, { device: false, session: null });
@@ -190,6 +191,17 @@ const Outpost = (() => {
     } catch (e) { banner(e.message); }
   }
   function pairing(kind, key, onPaired) {
+    // A one-time code from the manager page: no PIN typed on this screen.
+    const byCode = async () => {
+      try {
+        const p = await api("POST", "/api/v1/pairing-codes/redeem", { code: $("#pair-code").value, kind }, { session: null, device: false });
+        store.setItem(key, p.token);
+        $("#pair-code").value = "";
+        onPaired(p);
+      } catch (e) { banner(e.message); }
+    };
+    $("#pair-code-go").addEventListener("click", byCode);
+    $("#pair-code").addEventListener("keydown", (e) => { if (e.key === "Enter") byCode(); });
     $("#pair-go").addEventListener("click", async () => {
       try {
         const s = await api("POST", "/api/v1/sessions", { staff_id: $("#pair-staff").value, pin: $("#pair-pin").value }, { device: false, session: null });

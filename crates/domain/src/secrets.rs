@@ -13,6 +13,41 @@ pub fn new_token() -> (String, String) {
     (token, hash)
 }
 
+/// The symbols of a pairing code: Crockford's base32 (no I, L, O or U, so
+/// nothing reads as another symbol).
+const CODE_SYMBOLS: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A new one-time pairing code, as a manager reads it out: ten symbols (50
+/// random bits) in two groups, `7KQ4M-X2P9C`. Stored as
+/// [`hash_token`] of [`pairing_code`]'s form.
+pub fn new_pairing_code() -> String {
+    let mut b = [0u8; 10];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    let s: String = b
+        .iter()
+        .map(|x| char::from(CODE_SYMBOLS[usize::from(x & 31)]))
+        .collect();
+    format!("{}-{}", &s[..5], &s[5..])
+}
+
+/// A pairing code as typed, in its one form: case, spaces and dashes
+/// ignored, O read as 0 and I or L as 1. `None` unless ten symbols remain.
+pub fn pairing_code(typed: &str) -> Option<String> {
+    let mut out = String::with_capacity(10);
+    for c in typed.chars().filter(|c| !c.is_whitespace() && *c != '-') {
+        let c = match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        };
+        if !c.is_ascii() || !CODE_SYMBOLS.contains(&(c as u8)) || out.len() == 10 {
+            return None;
+        }
+        out.push(c);
+    }
+    (out.len() == 10).then_some(out)
+}
+
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -54,6 +89,21 @@ mod tests {
         assert!(verify_pin("4711", &h));
         assert!(!verify_pin("4712", &h));
         assert!(!verify_pin("4711", "not a hash"));
+    }
+
+    #[test]
+    fn a_pairing_code_reads_back_however_it_was_typed_and_nothing_else_passes() {
+        let code = new_pairing_code();
+        assert_eq!(code.len(), 11);
+        let one = pairing_code(&code).unwrap();
+        assert_eq!(pairing_code(&code.to_lowercase()), Some(one.clone()));
+        assert_eq!(pairing_code(&code.replace('-', " ")), Some(one.clone()));
+        assert_eq!(pairing_code("7kq4m-x2p9o").as_deref(), Some("7KQ4MX2P90"));
+        assert_eq!(pairing_code("IL000-00000").as_deref(), Some("1100000000"));
+        for bad in ["", "7KQ4M", "7KQ4M-X2P9C-1", "7KQ4M-X2P9U", "7KQ4M-X2P9€"] {
+            assert_eq!(pairing_code(bad), None, "{bad}");
+        }
+        assert_ne!(new_pairing_code(), new_pairing_code());
     }
 
     #[test]

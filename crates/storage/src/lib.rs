@@ -31,6 +31,7 @@ pub mod kitchen;
 pub mod master;
 pub mod node;
 pub mod outbox;
+pub mod pairing;
 pub mod printers;
 pub mod relay;
 pub mod sales;

@@ -422,3 +422,16 @@ diesel::table! {
         seq -> BigInt,
     }
 }
+
+diesel::table! {
+    pairing_codes (code_hash) {
+        code_hash -> Text,
+        kind -> Text,
+        name -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        device_id -> Nullable<Text>,
+    }
+}

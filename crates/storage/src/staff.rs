@@ -48,6 +48,23 @@ pub fn pair_device(
     kind: &str,
 ) -> Result<Paired> {
     actor.require(Permission::ManageDevices, "pair devices")?;
+    check_device(name, kind)?;
+    write_tx(conn, |conn| {
+        let paired = new_device(conn, node, name, kind)?;
+        audit::by(
+            conn,
+            node,
+            actor,
+            "device.paired",
+            &paired.device.id,
+            serde_json::json!({"name": name, "kind": kind}),
+        )?;
+        Ok(paired)
+    })
+}
+
+/// A device's name and kind, checked before anything is written.
+pub(crate) fn check_device(name: &str, kind: &str) -> Result<()> {
     if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(StorageError::Unprocessable(
             "device name must be 1 to 100 printable characters".into(),
@@ -58,41 +75,39 @@ pub fn pair_device(
             "device kind must be one of {DEVICE_KINDS:?}"
         )));
     }
+    Ok(())
+}
+
+/// Writes a new device with the next register number and a new token.
+/// Call inside a transaction.
+pub(crate) fn new_device(
+    conn: &mut AnyConnection,
+    node: &Node,
+    name: &str,
+    kind: &str,
+) -> Result<Paired> {
     let (token, hash) = secrets::new_token();
-    write_tx(conn, |conn| {
-        let max: Option<i32> = devices::table
-            .filter(devices::store_id.eq(&node.store_id))
-            .select(diesel::dsl::max(devices::register_no))
-            .first(conn)?;
-        let id = new_id();
-        diesel::insert_into(devices::table)
-            .values((
-                devices::id.eq(&id),
-                devices::store_id.eq(&node.store_id),
-                devices::register_no.eq(max.unwrap_or(0) + 1),
-                devices::name.eq(name),
-                devices::kind.eq(kind),
-                devices::token_hash.eq(&hash),
-                devices::created_at.eq(now_millis()),
-            ))
-            .execute(conn)?;
-        audit::by(
-            conn,
-            node,
-            actor,
-            "device.paired",
-            &id,
-            serde_json::json!({"name": name, "kind": kind}),
-        )?;
-        let device = devices::table
-            .find(&id)
-            .select(Device::as_select())
-            .first(conn)?;
-        Ok(Paired {
-            device,
-            token: token.clone(),
-        })
-    })
+    let max: Option<i32> = devices::table
+        .filter(devices::store_id.eq(&node.store_id))
+        .select(diesel::dsl::max(devices::register_no))
+        .first(conn)?;
+    let id = new_id();
+    diesel::insert_into(devices::table)
+        .values((
+            devices::id.eq(&id),
+            devices::store_id.eq(&node.store_id),
+            devices::register_no.eq(max.unwrap_or(0) + 1),
+            devices::name.eq(name),
+            devices::kind.eq(kind),
+            devices::token_hash.eq(&hash),
+            devices::created_at.eq(now_millis()),
+        ))
+        .execute(conn)?;
+    let device = devices::table
+        .find(&id)
+        .select(Device::as_select())
+        .first(conn)?;
+    Ok(Paired { device, token })
 }
 
 pub fn revoke_device(conn: &mut AnyConnection, node: &Node, actor: &Actor, id: &str) -> Result<()> {

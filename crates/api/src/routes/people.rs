@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::views::{self, views};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use outpost_domain::{Pin, Role};
-use outpost_storage::staff;
+use outpost_storage::{pairing, staff};
 use serde::Deserialize;
 
 pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
@@ -26,6 +26,8 @@ pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
         .service(list_devices)
         .service(pair)
         .service(revoke)
+        .service(create_pairing_code)
+        .service(redeem_pairing_code)
 }
 
 /// Who can sign in here: everyone at a paired register, managers at the back office.
@@ -292,4 +294,74 @@ async fn revoke(
         .write(move |c, n| staff::revoke_device(c, n, &who.actor, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairingCodeBody {
+    /// The device's name to be ("Till 2", "Kitchen").
+    name: String,
+    /// `register` (the default) or `display`.
+    #[serde(default = "register")]
+    kind: String,
+}
+
+/// Makes a one-time code that pairs one device (manager; audited). The
+/// code is shown this once and works once, within
+/// `devices.pairing_code_ttl_s` (10 minutes unless set).
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 201, description = "The code, shown once", body = views::PairingCode),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/pairing-codes")]
+async fn create_pairing_code(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<PairingCodeBody>,
+) -> ApiResult<HttpResponse> {
+    let b = body.value;
+    let ttl_ms = state.settings.devices.pairing_code_ttl_s.max(1) * 1000;
+    let code = state
+        .write(move |c, n| pairing::create_code(c, n, &who.actor, &b.name, &b.kind, ttl_ms))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(views::PairingCode::from(code)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemBody {
+    /// The code as the manager read it out (case, spaces and dashes do not matter).
+    code: String,
+    /// The kind of device asking (`register` or `display`): a code made for
+    /// another kind is refused (422) and stays good.
+    kind: Option<String>,
+}
+
+/// Pairs this device with a one-time code from the manager page: its token,
+/// shown this once. A code that is unknown, used or expired is refused (403).
+#[utoipa::path(
+    tag = "staff",
+    responses(
+        (status = 201, description = "The device and its token", body = views::Paired),
+        BadRequest, BodyLimits, Forbidden, Unprocessable,
+    ),
+)]
+#[post("/pairing-codes/redeem")]
+async fn redeem_pairing_code(
+    state: web::Data<AppState>,
+    body: Json<RedeemBody>,
+) -> ApiResult<HttpResponse> {
+    let RedeemBody { code, kind } = body.value;
+    let p = state
+        .write(move |c, n| pairing::redeem(c, n, &code, kind.as_deref()))
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(views::Paired::from(p)))
 }

@@ -700,3 +700,30 @@ impl From<outpost_storage::till_feed::Change> for TillFeedChange {
         }
     }
 }
+
+/// A one-time pairing code (`storage::pairing::Code`), shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PairingCode {
+    /// As the manager reads it out (`7KQ4M-X2P9C`).
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub expires_at: i64,
+}
+
+impl From<outpost_storage::pairing::Code> for PairingCode {
+    fn from(v: outpost_storage::pairing::Code) -> Self {
+        let outpost_storage::pairing::Code {
+            code,
+            name,
+            kind,
+            expires_at,
+        } = v;
+        PairingCode {
+            code,
+            name,
+            kind,
+            expires_at,
+        }
+    }
+}

@@ -122,6 +122,19 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
         if tab == "Products" {
             assert!(text(&c, "#main").await.contains("Whole milk 1 l"));
         }
+        if tab == "Registers" {
+            // A one-time pairing code, shown once; it pairs one device.
+            click(&c, "form.inline button[type='submit']").await;
+            let shown = wait_text(&c, "#pairing-code", "for register").await;
+            let code = shown.split_whitespace().next().unwrap().to_owned();
+            let pair = || {
+                app.req(reqwest::Method::POST, "/api/v1/pairing-codes/redeem")
+                    .json(&serde_json::json!({"code": code}))
+                    .send()
+            };
+            assert_eq!(pair().await.status, 201, "{shown}");
+            pair().await.assert_problem(403);
+        }
         if tab == "Status" {
             // Presence from the hub: this page's own connection is listed.
             let deadline = Instant::now() + Duration::from_secs(20);
@@ -196,28 +209,23 @@ async fn an_order_appears_on_two_kitchen_displays_and_a_bump_on_one_shows_on_the
     let app = spawn(&store);
     let till = app.register("Till 1").await;
 
-    // Display A is paired through its own page, as a manager would do it.
+    // Display A is paired through its own page with a code from the manager.
     let (a, _da) = browser().await;
     a.goto(&format!("{}/kitchen", app.base)).await.unwrap();
-    visible(&a, "#pair-go").await;
-    let maria = app.staff_id("Maria Manager", None).await;
-    a.find(Locator::Css(&format!(
-        "#pair-staff option[value='{maria}']"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    type_into(&a, "#pair-pin", &app.pins["Maria Manager"]).await;
-    a.find(Locator::Css("#pair-name"))
+    let code = app
+        .post(
+            "/api/v1/pairing-codes",
+            &till.manager,
+            serde_json::json!({"name": "Pass", "kind": "display"}),
+        )
+        .await;
+    assert_eq!(code.status, 201, "{}", code.body);
+    visible(&a, "#pair-code")
         .await
-        .unwrap()
-        .clear()
+        .send_keys(code.body["code"].as_str().unwrap())
         .await
         .unwrap();
-    type_into(&a, "#pair-name", "Pass").await;
-    click(&a, "#pair-go").await;
+    click(&a, "#pair-code-go").await;
     visible(&a, "#kds-state.on").await;
 
     // Display B is a tablet, paired beforehand.

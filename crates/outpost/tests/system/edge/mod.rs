@@ -9,6 +9,7 @@ mod durability;
 mod hw_proxy;
 mod inputs;
 mod money;
+mod pairing;
 mod printer_pages;
 mod printing;
 mod realtime;

@@ -33,7 +33,7 @@ async fn the_pages_and_the_server_write_and_read_every_amount_alike() {
     let app = spawn_opts(&store, &Opts::default());
     let (c, driver) = browser().await;
     c.goto(&app.base).await.unwrap();
-    visible(&c, "#pair-pin").await;
+    visible(&c, "#pair-code").await;
     // Every currency in its usual locale, and every locale with an exponent
     // of 0, 2 and 3.
     let mut cases: Vec<(String, String, u8)> = CURRENCIES

@@ -144,15 +144,24 @@ pub(crate) async fn open_shift_as_cashier(c: &fantoccini::Client, app: &crate::s
     visible(c, "#shift-go").await.click().await.unwrap();
 }
 
-/// At the register page: pairs it with the manager's PIN and signs in as
-/// Carl Cashier (the shift screen comes next).
+/// At the register page: pairs it with a one-time code the manager made
+/// and signs in as Carl Cashier (the shift screen comes next).
 pub(crate) async fn sign_in_as_cashier(c: &fantoccini::Client, app: &crate::support::app::App) {
-    visible(c, "#pair-pin")
+    let m = app.manager().await;
+    let r = app
+        .post(
+            "/api/v1/pairing-codes",
+            &m,
+            serde_json::json!({"name": "Till"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    visible(c, "#pair-code")
         .await
-        .send_keys(&app.pins["Maria Manager"])
+        .send_keys(r.body["code"].as_str().unwrap())
         .await
         .unwrap();
-    click(c, "#pair-go").await;
+    click(c, "#pair-code-go").await;
     visible(c, "#login-staff button.staff").await;
     let mut found = false;
     for b in c
