@@ -102,7 +102,7 @@
       el("h2", {}, "Pair a device"),
       el("p", {}, "Make a one-time code, open this server's address on the new register (or /kitchen on a kitchen screen) and type the code there. It works once, for 10 minutes."),
       form([input("name", "Device name", { required: true, maxlength: 100, value: "Register" }),
-        el("label", {}, "Kind", el("select", { name: "kind" }, el("option", { value: "register" }, "register"), el("option", { value: "display" }, "kitchen display")))], "Make a pairing code",
+        el("label", {}, "Kind", el("select", { name: "kind" }, el("option", { value: "register" }, "register"), el("option", { value: "display" }, "kitchen display"), el("option", { value: "agent" }, "register agent (till PC)")))], "Make a pairing code",
       async (f) => {
         const c = await call("POST", "/api/v1/pairing-codes", { name: f.get("name"), kind: f.get("kind") });
         $("#pairing-code").replaceChildren(el("strong", { class: "code" }, c.code), ` for ${c.kind} “${c.name}”, until ${when(c.expires_at)}`);
@@ -141,7 +141,7 @@
       el("h2", { id: "printer-form-title" }, "Add a printer"),
       form([f("id", "Name", { required: true, maxlength: 64, pattern: "[A-Za-z0-9_-]+", title: "letters, digits, - and _" }),
         select("role", "Prints", [["receipt", "receipts"], ["kitchen", "kitchen tickets"]]),
-        select("device_id", "Register", [["", "every register without its own"], ...devices.filter((d) => !d.revoked_at && d.kind === "register").map((d) => [d.id, d.name])]),
+        select("device_id", "Register", [["", "every register without its own"], ...devices.filter((d) => !d.revoked_at && (d.kind === "register" || d.kind === "agent")).map((d) => [d.id, d.name])]),
         f("hw_proxy_url", "hw-proxy (gRPC)", { required: true, value: defaultUrl, placeholder: "http://10.0.0.5:7072" }),
         f("address", "Printer address", { required: true, placeholder: "tcp://10.0.0.21:9100" }),
         f("width", "Characters per line", { type: "number", min: 16, max: 96, value: 48 }),

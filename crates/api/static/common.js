@@ -193,12 +193,14 @@ const Outpost = (() => {
   function pairing(kind, key, onPaired) {
     // A one-time code from the manager page: no PIN typed on this screen.
     const byCode = async () => {
+      if ($("#pair-code-go").disabled) return; // Enter and a click: one request
+      $("#pair-code-go").disabled = true;
       try {
         const p = await api("POST", "/api/v1/pairing-codes/redeem", { code: $("#pair-code").value, kind }, { session: null, device: false });
         store.setItem(key, p.token);
         $("#pair-code").value = "";
         onPaired(p);
-      } catch (e) { banner(e.message); }
+      } catch (e) { banner(e.message); } finally { $("#pair-code-go").disabled = false; }
     };
     $("#pair-code-go").addEventListener("click", byCode);
     $("#pair-code").addEventListener("keydown", (e) => { if (e.key === "Enter") byCode(); });

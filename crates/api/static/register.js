@@ -82,6 +82,7 @@
       $("#where").textContent = `Business day ${shift.business_day}`;
       screen("#sell");
       renderCart();
+      settleKeptCheckout();
       loadRecent();
       printer.none = false;
       loadPrinter();
@@ -184,6 +185,16 @@
   // an outage: kept in this browser until the sale is made or cleared.
   function saveCart() {
     store.setItem("outpost.cart", JSON.stringify({ cart: state.cart, discount: $("#order-discount").value, key: state.checkoutKey }));
+  }
+  // A cart kept with the key of a checkout under way (the page was
+  // reloaded while paying): if that sale went through, it is shown paid and
+  // the cart is done; otherwise Confirm sends it again under the same key.
+  async function settleKeptCheckout() {
+    if (!state.checkoutKey) return;
+    try {
+      const r = await api("GET", "/api/v1/orders/by-key/" + state.checkoutKey, undefined, { timeoutMs: 10000 });
+      if (r.state === "committed") paid(r.order);
+    } catch (_) { /* asked again at Confirm */ }
   }
   function restoreCart() {
     try {

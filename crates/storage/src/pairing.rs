@@ -128,15 +128,23 @@ pub fn redeem(
                 pairing_codes::created_by,
             ))
             .first(conn)?;
-        let role: String = staff_table::table
+        // The maker must still be allowed to pair devices: a code outlives
+        // nobody's rights.
+        let (role, active): (String, bool) = staff_table::table
             .find(&by)
-            .select(staff_table::role)
+            .select((staff_table::role, staff_table::active))
             .first(conn)?;
         let maker = Actor {
             staff_id: by,
             role: Role::parse(&role).map_err(|e| StorageError::Corrupt(e.to_string()))?,
             device_id: None,
         };
+        if !active || !maker.role.allows(Permission::ManageDevices) {
+            return Err(StorageError::Forbidden(
+                "the manager who made this pairing code may no longer pair devices: ask another for a new code"
+                    .into(),
+            ));
+        }
         let paired = staff::new_device(conn, node, &name, &device_kind)?;
         diesel::update(pairing_codes::table.find(&hash))
             .set(pairing_codes::device_id.eq(&paired.device.id))

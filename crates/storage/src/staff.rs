@@ -37,7 +37,11 @@ pub struct Paired {
     pub token: String,
 }
 
-pub const DEVICE_KINDS: [&str; 2] = ["register", "display"];
+/// A register page (a browser), a kitchen display, or a register agent on a
+/// till PC (`outpost register`): a register that keeps its own copy of the
+/// store's master data, staff PIN hashes included (the till feed), so only
+/// an agent's token may read that feed, never a browser's.
+pub const DEVICE_KINDS: [&str; 3] = ["register", "display", "agent"];
 
 /// Pairs a new register or display and returns its token. Audited.
 pub fn pair_device(

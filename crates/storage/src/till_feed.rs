@@ -25,7 +25,7 @@ use crate::schema::{
 };
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The shape of [`Page`] and of the rows in it. A till takes this one and the
 /// one before.
@@ -196,7 +196,16 @@ fn rows_of(
         "company" => load_rows!(conn, companies, id, Company, keys),
         "tax_category" => load_rows!(conn, tax_categories, id, TaxCategory, keys),
         "store" => load_rows!(conn, stores, id, Store, keys),
-        "staff" => load_rows!(conn, staff, id, Staff, keys),
+        "staff" => {
+            // Someone who may no longer sign in needs no PIN hash at a till.
+            let mut rows = load_rows!(conn, staff, id, Staff, keys)?;
+            for row in rows.values_mut() {
+                if row["active"] == false {
+                    row["pin_hash"] = "".into();
+                }
+            }
+            Ok(rows)
+        }
         "product" => load_rows!(conn, products, id, Product, keys),
         "barcode" => load_rows!(conn, barcodes, code, Barcode, keys),
         "price_list" => load_rows!(conn, price_list_versions, version, PriceList, keys),
@@ -214,6 +223,18 @@ pub fn changes(
     after: i64,
     limit: i64,
 ) -> Result<Page> {
+    // One snapshot: the marks and the rows they name are read as of one
+    // moment, so a row never points at a parent this page cannot know.
+    conn.transaction(|conn| {
+        if let AnyConnection::Postgresql(_) = conn {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(conn)?;
+        }
+        page(conn, epoch, after, limit)
+    })
+}
+
+fn page(conn: &mut AnyConnection, epoch: Option<&str>, after: i64, limit: i64) -> Result<Page> {
     let limit = limit.clamp(1, PAGE_MAX);
     let ours: String = node::table.select(node::node_epoch).first(conn)?;
     let head: i64 = till_feed_seq::table
@@ -303,32 +324,36 @@ pub fn install(conn: &mut AnyConnection, pages: &[Page]) -> Result<Installed> {
             "a till feed pull whose pages are of two epochs of the edge".into(),
         ));
     }
-    // The latest state of each row, parents first.
-    let mut latest: BTreeMap<(usize, &str, &str), Option<&serde_json::Value>> = BTreeMap::new();
+    // The latest state of each row (a later page wins), then parents first
+    // and, within a kind, in the order the edge wrote them (two rows that
+    // swapped a unique code are written in that order too).
+    let mut newest: HashMap<(&str, &str), &Change> = HashMap::new();
     let mut skipped = 0;
     for c in pages.iter().flat_map(|p| &p.changes) {
-        match KINDS.iter().position(|k| *k == c.kind) {
-            Some(rank) => {
-                latest.insert((rank, c.kind.as_str(), c.key.as_str()), c.row.as_ref());
-            }
-            None => skipped += 1,
+        if KINDS.contains(&c.kind.as_str()) {
+            newest.insert((c.kind.as_str(), c.key.as_str()), c);
+        } else {
+            skipped += 1;
         }
     }
+    let rank = |kind: &str| KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len());
+    let mut latest: Vec<&Change> = newest.into_values().collect();
+    latest.sort_by_key(|c| (rank(&c.kind), c.seq));
     write_tx(conn, |conn| {
         let mut out = Installed {
             skipped,
             ..Installed::default()
         };
-        for ((_, kind, _), row) in &latest {
-            if let Some(v) = row {
-                upsert(conn, kind, (*v).clone())?;
+        for c in &latest {
+            if let Some(v) = &c.row {
+                upsert(conn, &c.kind, v.clone())?;
                 out.written += 1;
             }
         }
         // Children go first.
-        for ((_, kind, key), row) in latest.iter().rev() {
-            if row.is_none() {
-                out.removed += remove(conn, kind, key)?;
+        for c in latest.iter().rev() {
+            if c.row.is_none() {
+                out.removed += remove(conn, &c.kind, &c.key)?;
             }
         }
         if pages[0].reset {
@@ -372,14 +397,11 @@ fn remove(conn: &mut AnyConnection, kind: &str, key: &str) -> Result<usize> {
 }
 
 /// After a pull from the start: the barcodes it did not name are gone.
-fn drop_unnamed_barcodes(
-    conn: &mut AnyConnection,
-    latest: &BTreeMap<(usize, &str, &str), Option<&serde_json::Value>>,
-) -> Result<usize> {
+fn drop_unnamed_barcodes(conn: &mut AnyConnection, latest: &[&Change]) -> Result<usize> {
     let named: HashSet<&str> = latest
         .iter()
-        .filter(|((_, kind, _), row)| *kind == "barcode" && row.is_some())
-        .map(|((_, _, key), _)| *key)
+        .filter(|c| c.kind == "barcode" && c.row.is_some())
+        .map(|c| c.key.as_str())
         .collect();
     let here: Vec<String> = barcodes::table.select(barcodes::code).load(conn)?;
     let gone: Vec<&String> = here

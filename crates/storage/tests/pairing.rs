@@ -1,11 +1,13 @@
 //! One-time pairing codes on both backends: a code pairs the device it was
 //! made for once, however it is typed, and only within its time; two
 //! devices typing one code at once get one pairing; only a manager makes
-//! codes; both steps are audited.
+//! codes, and a code pairs nothing once its maker lost that right; both
+//! steps are audited.
 
 mod common;
 
 use common::{Store, demo_store, demo_store_on_pg};
+use diesel::prelude::*;
 use outpost_domain::Role;
 use outpost_storage::{Actor, StorageError, audit, pairing, staff};
 
@@ -111,6 +113,18 @@ fn an_expired_code_pairs_nothing_and_only_a_manager_makes_one() {
         ));
     }
     assert!(staff::devices(&mut c).unwrap().is_empty());
+
+    // A code made by someone who since lost the right pairs nothing.
+    let code = pairing::create_code(&mut c, &s.node, &m, "Till", "register", 60_000).unwrap();
+    diesel::update(outpost_storage::schema::staff::table.find(&m.staff_id))
+        .set(outpost_storage::schema::staff::active.eq(false))
+        .execute(&mut **c)
+        .unwrap();
+    assert!(matches!(
+        pairing::redeem(&mut c, &s.node, &code.code, None),
+        Err(StorageError::Forbidden(_))
+    ));
+    assert!(staff::devices(&mut c).unwrap().is_empty());
 }
 
 #[test]
@@ -129,12 +143,16 @@ fn on_postgres_two_devices_typing_one_code_at_once_get_one_pairing() {
                     t.spawn(|| {
                         let mut c = s.db.conn().unwrap();
                         barrier.wait();
-                        pairing::redeem(&mut c, &s.node, &code.code, None).is_ok()
+                        match pairing::redeem(&mut c, &s.node, &code.code, None) {
+                            Ok(_) => true,
+                            Err(StorageError::Forbidden(_)) => false,
+                            Err(e) => panic!("a loser is told the code is used, not {e:?}"),
+                        }
                     })
                 })
                 .collect();
             runs.into_iter()
-                .map(|r| r.join().unwrap_or(false))
+                .map(|r| r.join().unwrap())
                 .filter(|won| *won)
                 .count()
         });

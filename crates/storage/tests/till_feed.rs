@@ -10,7 +10,7 @@ use common::{Store, demo_store, demo_store_on_pg};
 use diesel::prelude::*;
 use outpost_domain::{Pin, Role};
 use outpost_storage::master::{self, Change};
-use outpost_storage::schema::{barcodes, products, staff, stores};
+use outpost_storage::schema::{barcodes, price_list_versions, products, staff, stores};
 use outpost_storage::till_feed::{self, Page};
 use outpost_storage::{Actor, Db, catalog, db::now_millis};
 use serde_json::json;
@@ -239,15 +239,84 @@ fn a_pull_of_many_pages_installs_as_one_and_a_cursor_of_another_epoch_starts_ove
     assert_eq!(again.changes.len(), seqs.len());
     let past = till_feed::changes(&mut e, Some(&pages[0].epoch), i64::MAX, 1000).unwrap();
     assert!(past.reset, "a cursor past the end");
-    // A barcode the till holds that a reset pull does not name is gone.
-    diesel::delete(barcodes::table).execute(&mut **e).unwrap();
-    let fresh = till_feed::changes(&mut e, Some("an-older-epoch"), 5, 1000).unwrap();
-    till_feed::install(&mut till.db.conn().unwrap(), &[fresh]).unwrap();
-    let left: i64 = barcodes::table
-        .count()
-        .get_result(&mut **till.db.conn().unwrap())
+    // A barcode the till holds that the edge never sent (its feed lost it
+    // with the restore) is gone after a reset pull; the edge's stay.
+    let product = first_product(&edge).id;
+    diesel::insert_into(barcodes::table)
+        .values((
+            barcodes::code.eq("2999999999996"),
+            barcodes::product_id.eq(&product),
+        ))
+        .execute(&mut **till.db.conn().unwrap())
         .unwrap();
-    assert_eq!(left, 0);
+    let fresh = till_feed::changes(&mut e, Some("an-older-epoch"), 5, 1000).unwrap();
+    assert!(fresh.reset);
+    till_feed::install(&mut till.db.conn().unwrap(), &[fresh]).unwrap();
+    let codes = |db: &Db| -> Vec<String> {
+        barcodes::table
+            .order(barcodes::code)
+            .select(barcodes::code)
+            .load(&mut **db.conn().unwrap())
+            .unwrap()
+    };
+    assert!(!codes(&edge.db).is_empty());
+    assert_eq!(codes(&till.db), codes(&edge.db));
+}
+
+#[test]
+fn a_price_list_and_a_staff_member_who_left_reach_the_till_as_they_are() {
+    let edge = demo_store();
+    let till = Till::new();
+    till.pull(&edge, 1000);
+    // A price list from the cloud, due later; Carl leaves.
+    let cursor = master::cursor(&mut edge.db.conn().unwrap()).unwrap() + 1;
+    let p = first_product(&edge);
+    let list = Change {
+        cursor,
+        kind: "price_list".into(),
+        hlc: now_millis() << 16,
+        body: json!({"version": "2027-01", "effective_at": now_millis() + 3_600_000,
+                     "prices": [{"sku": p.sku, "price_minor": 123}]})
+        .to_string(),
+    };
+    master::apply(&mut edge.db.conn().unwrap(), &[list], cursor).unwrap();
+    let carl: String = staff::table
+        .filter(staff::name.eq("Carl Cashier"))
+        .select(staff::id)
+        .first(&mut **edge.db.conn().unwrap())
+        .unwrap();
+    diesel::update(staff::table.find(&carl))
+        .set(staff::active.eq(false))
+        .execute(&mut **edge.db.conn().unwrap())
+        .unwrap();
+    let pages = till.pull(&edge, 1000);
+    let sent = |kind: &str| {
+        pages[0]
+            .changes
+            .iter()
+            .find(|c| c.kind == kind)
+            .and_then(|c| c.row.clone())
+            .unwrap_or_else(|| panic!("no {kind} in {pages:?}"))
+    };
+    assert_eq!(sent("price_list")["version"], "2027-01");
+    assert!(sent("price_list")["applied_at"].is_null());
+    // No PIN hash for someone who may not sign in.
+    assert_eq!(sent("staff")["pin_hash"], "");
+    let (effective, applied): (i64, Option<i64>) = price_list_versions::table
+        .find("2027-01")
+        .select((
+            price_list_versions::effective_at,
+            price_list_versions::applied_at,
+        ))
+        .first(&mut **till.db.conn().unwrap())
+        .unwrap();
+    assert!(effective > now_millis() && applied.is_none());
+    let (active, hash): (bool, String) = staff::table
+        .find(&carl)
+        .select((staff::active, staff::pin_hash))
+        .first(&mut **till.db.conn().unwrap())
+        .unwrap();
+    assert_eq!((active, hash.as_str()), (false, ""));
 }
 
 #[test]

@@ -301,7 +301,8 @@ async fn revoke(
 pub struct PairingCodeBody {
     /// The device's name to be ("Till 2", "Kitchen").
     name: String,
-    /// `register` (the default) or `display`.
+    /// `register` (a register page; the default), `display` or `agent` (a
+    /// register agent on a till PC).
     #[serde(default = "register")]
     kind: String,
 }
@@ -338,8 +339,8 @@ async fn create_pairing_code(
 pub struct RedeemBody {
     /// The code as the manager read it out (case, spaces and dashes do not matter).
     code: String,
-    /// The kind of device asking (`register` or `display`): a code made for
-    /// another kind is refused (422) and stays good.
+    /// The kind of device asking (`register`, `display` or `agent`): a code
+    /// made for another kind is refused (422) and stays good.
     kind: Option<String>,
 }
 

@@ -1,5 +1,5 @@
 //! What a register agent pulls from the edge so its till sells with the edge
-//! away: the master-data change feed (`storage::till_feed`).
+//! away: the master-data change feed (`storage::till_feed`), for agents only.
 
 use super::openapi::{BadRequest, Forbidden, Unauthorized};
 use super::{ApiScope, Scope};
@@ -28,8 +28,8 @@ pub struct Cursor {
 }
 
 /// The master data that changed after the till's cursor: each row as it is
-/// now, or that it is gone, in commit order. For a paired register's
-/// `X-Device-Token`; a till asks again while `more` and installs the pages
+/// now, or that it is gone, in commit order. For a paired register agent's
+/// `X-Device-Token`; it asks again while `more` and installs the pages
 /// together.
 #[utoipa::path(
     tag = "registers",
@@ -49,9 +49,11 @@ async fn feed(
     let device = auth::device(&req, &state)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    if device.kind != "register" {
+    // It carries staff PIN hashes: only a register agent's token, kept on
+    // its till PC, reads it; a browser's token (in its localStorage) never.
+    if device.kind != "agent" {
         return Err(StorageError::Forbidden(format!(
-            "read the till feed as a {} (registers only)",
+            "read the till feed as a {} (register agents only)",
             device.kind
         ))
         .into());

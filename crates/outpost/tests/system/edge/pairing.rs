@@ -30,14 +30,14 @@ async fn a_code_from_a_manager_pairs_one_device_once_and_only_within_its_time() 
     let paired = redeem(code.to_lowercase()).await;
     assert_eq!(paired.status, 201, "{}", paired.body);
     assert_eq!(paired.body["device"]["name"], "Till 2");
-    // The token is a register's: it can read the till feed.
+    // The token works: the device is a register.
     let token = paired.body["token"].as_str().unwrap();
-    let feed = app
-        .req(reqwest::Method::GET, "/api/v1/till-feed")
+    let signed = app
+        .req(reqwest::Method::GET, "/api/v1/login-staff")
         .header("X-Device-Token", token)
         .send()
         .await;
-    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert_eq!(signed.status, 200, "{}", signed.body);
     redeem(code).await.assert_problem(403);
 
     // Past its time: refused.

@@ -1,15 +1,24 @@
-//! The till feed over HTTP: a paired register pulls the store's master data
-//! and then only what changed; other devices and strangers are refused.
+//! The till feed over HTTP: a paired register agent pulls the store's
+//! master data and then only what changed; other devices and strangers are
+//! refused.
 
 use crate::both_backends;
 use crate::support::app::{Backend, Store, spawn};
 use serde_json::{Value, json};
 
-async fn a_register_pulls_the_master_data_then_only_changes_and_no_one_else_may(b: Backend) {
+async fn an_agent_pulls_the_master_data_then_only_changes_and_no_one_else_may(b: Backend) {
     let store = Store::new(b);
     let app = spawn(&store);
     let m = app.manager().await;
-    let till = app.pair(&m, "Till 1").await;
+    let paired = app
+        .post(
+            "/api/v1/devices",
+            &m,
+            json!({"name": "Till 1", "kind": "agent"}),
+        )
+        .await;
+    assert_eq!(paired.status, 201, "{}", paired.body);
+    let till = paired.body["token"].as_str().unwrap().to_owned();
     let pull = |query: String, token: Option<String>| {
         let mut r = app.req(reqwest::Method::GET, &format!("/api/v1/till-feed{query}"));
         if let Some(t) = token {
@@ -78,8 +87,12 @@ async fn a_register_pulls_the_master_data_then_only_changes_and_no_one_else_may(
     let other = pull(format!("?epoch=not-ours&after={next}"), Some(till.clone())).await;
     assert_eq!(other.body["reset"], true);
 
-    // No device, a kitchen display, a bad cursor, a revoked register.
+    // No device, a register page's or a kitchen display's token (browsers
+    // keep theirs in localStorage: no PIN hashes for them), a bad cursor, a
+    // revoked agent.
     pull(String::new(), None).await.assert_problem(401);
+    let page = app.pair(&m, "Till 2").await;
+    pull(String::new(), Some(page)).await.assert_problem(403);
     let r = app
         .post(
             "/api/v1/devices",
@@ -114,4 +127,4 @@ async fn a_register_pulls_the_master_data_then_only_changes_and_no_one_else_may(
     assert_eq!(r.status, 204, "{}", r.body);
     pull(String::new(), Some(till)).await.assert_problem(401);
 }
-both_backends!(a_register_pulls_the_master_data_then_only_changes_and_no_one_else_may);
+both_backends!(an_agent_pulls_the_master_data_then_only_changes_and_no_one_else_may);

@@ -29,7 +29,10 @@ UPDATE till_feed t SET seq = n.rn
   WHERE t.kind = n.kind AND t.key = n.key;
 INSERT INTO till_feed_seq (id, seq) SELECT 1, COALESCE(max(seq), 0) FROM till_feed;
 
--- TG_ARGV: the kind and the key column.
+-- TG_ARGV: the kind and the key column. The triggers are deferred to the
+-- commit: the counter row is locked last, after every row lock the
+-- transaction took (no deadlock between two master-data writers), and held
+-- only while the transaction commits.
 CREATE FUNCTION till_feed_touch() RETURNS trigger AS $$
 DECLARE
     s BIGINT;
@@ -46,10 +49,17 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
-CREATE TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON companies FOR EACH ROW EXECUTE FUNCTION till_feed_touch('company', 'id');
-CREATE TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON tax_categories FOR EACH ROW EXECUTE FUNCTION till_feed_touch('tax_category', 'id');
-CREATE TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON stores FOR EACH ROW EXECUTE FUNCTION till_feed_touch('store', 'id');
-CREATE TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON staff FOR EACH ROW EXECUTE FUNCTION till_feed_touch('staff', 'id');
-CREATE TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON products FOR EACH ROW EXECUTE FUNCTION till_feed_touch('product', 'id');
-CREATE TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON barcodes FOR EACH ROW EXECUTE FUNCTION till_feed_touch('barcode', 'code');
-CREATE TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON price_list_versions FOR EACH ROW EXECUTE FUNCTION till_feed_touch('price_list', 'version');
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON companies
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('company', 'id');
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON tax_categories
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('tax_category', 'id');
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON stores
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('store', 'id');
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON staff
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('staff', 'id');
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON products
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('product', 'id');
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON barcodes
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('barcode', 'code');
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR UPDATE OR DELETE ON price_list_versions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('price_list', 'version');
