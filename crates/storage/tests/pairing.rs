@@ -6,25 +6,10 @@
 
 mod common;
 
-use common::{Store, demo_store, demo_store_on_pg};
+use common::{Store, demo_store, demo_store_on_pg, the_manager};
 use diesel::prelude::*;
 use outpost_domain::Role;
 use outpost_storage::{Actor, StorageError, audit, pairing, staff};
-
-fn the_manager(s: &Store) -> Actor {
-    let mut c = s.db.conn().unwrap();
-    let id = staff::list_staff(&mut c)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.role == "manager")
-        .unwrap()
-        .id;
-    Actor {
-        staff_id: id,
-        role: Role::Manager,
-        device_id: None,
-    }
-}
 
 fn a_code_pairs_its_device_once_as_typed_and_both_steps_are_audited(s: Store) {
     let m = the_manager(&s);

@@ -6,13 +6,13 @@
 
 mod common;
 
-use common::{Store, demo_store, demo_store_on_pg};
+use common::{Store, demo_store, demo_store_on_pg, the_manager};
 use diesel::prelude::*;
 use outpost_domain::{Pin, Role};
 use outpost_storage::master::{self, Change};
 use outpost_storage::schema::{barcodes, price_list_versions, products, staff, stores};
 use outpost_storage::till_feed::{self, Page};
-use outpost_storage::{Actor, Db, catalog, db::now_millis};
+use outpost_storage::{Db, catalog, db::now_millis};
 use serde_json::json;
 
 /// An empty database of a till's own (SQLite, as the agent's is).
@@ -114,22 +114,6 @@ fn kinds(pages: &[Page]) -> Vec<&str> {
 fn first_product(s: &Store) -> catalog::Product {
     let mut c = s.db.conn().unwrap();
     catalog::search(&mut c, &s.node, "", 1).unwrap().remove(0)
-}
-
-/// A manager of the store (the demo's), acting at the back office.
-fn the_manager(s: &Store) -> Actor {
-    let mut c = s.db.conn().unwrap();
-    let id = outpost_storage::staff::list_staff(&mut c)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.role == "manager")
-        .unwrap()
-        .id;
-    Actor {
-        staff_id: id,
-        role: Role::Manager,
-        device_id: None,
-    }
 }
 
 fn a_till_mirrors_the_edges_master_data_and_later_pulls_carry_only_changes(edge: Store) {

@@ -54,6 +54,22 @@ pub fn demo_store_in(currency: &str) -> Store {
     seeded_as(db, Some(dir), &setup)
 }
 
+/// The demo store's manager, acting at the back office (no device).
+pub fn the_manager(s: &Store) -> Actor {
+    let mut c = s.db.conn().unwrap();
+    let id = outpost_storage::staff::list_staff(&mut c)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.role == "manager")
+        .unwrap()
+        .id;
+    Actor {
+        staff_id: id,
+        role: Role::Manager,
+        device_id: None,
+    }
+}
+
 /// A manager at a register of its own with an open shift (float 0), who may
 /// do everything a till does: sell, refund, void, move cash, close.
 pub fn till(s: &Store) -> Actor {
