@@ -73,19 +73,8 @@ pub fn the_manager(s: &Store) -> Actor {
 /// A manager at a register of its own with an open shift (float 0), who may
 /// do everything a till does: sell, refund, void, move cash, close.
 pub fn till(s: &Store) -> Actor {
+    let manager = the_manager(s);
     let mut c = s.db.conn().unwrap();
-    let people = outpost_storage::staff::list_staff(&mut c).unwrap();
-    let id = people
-        .iter()
-        .find(|m| m.role == "manager")
-        .unwrap()
-        .id
-        .clone();
-    let manager = Actor {
-        staff_id: id,
-        role: Role::Manager,
-        device_id: None,
-    };
     let device = outpost_storage::staff::pair_device(&mut c, &s.node, &manager, "Till", "register")
         .unwrap()
         .device;
