@@ -31,6 +31,21 @@ pub struct Server {
     pub port: u16,
     pub max_body_bytes: usize,
     pub workers: usize,
+    /// Set by a register agent serving its till's page (`outpost register`):
+    /// this server then answers only its own page on its loopback address
+    /// (see `startup::LocalOnly`). Empty on the edge.
+    #[serde(default)]
+    pub page_token: PageToken,
+}
+
+/// The token a register agent's page carries; never printed.
+#[derive(Clone, Default, Deserialize)]
+pub struct PageToken(pub String);
+
+impl std::fmt::Debug for PageToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "none" } else { "set" })
+    }
 }
 
 #[derive(Clone, Deserialize)]

@@ -7,7 +7,9 @@ use crate::problem;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
-use actix_web::dev::Service;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, http::StatusCode, web};
 use outpost_domain::Role;
 use outpost_storage::{Db, Node, SaleWriter, seed};
@@ -42,8 +44,83 @@ pub struct Application {
     pub demo_staff: Option<Vec<(String, Role, String)>>,
 }
 
+/// Routes a caller adds beside the api's own (a register agent's link
+/// status), registered on every worker's app.
+pub type Extra = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// A register agent's page server answers only its own page: the Host is
+/// its loopback address and port (never a name a DNS rebinding points
+/// here), an Origin is that page's, and everything but the page, its
+/// static files and health carries the per-start token the page was
+/// served with. A page from another origin can neither read nor act.
+#[derive(Debug, Clone)]
+pub struct LocalOnly {
+    hosts: Vec<String>,
+    token: String,
+}
+
+impl LocalOnly {
+    fn new(port: u16, token: &str) -> LocalOnly {
+        LocalOnly {
+            hosts: ["127.0.0.1", "localhost", "[::1]"]
+                .iter()
+                .map(|h| format!("{h}:{port}"))
+                .collect(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Why a request is refused, if it is.
+    fn refusal(&self, req: &ServiceRequest) -> Option<&'static str> {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let host = header("host").unwrap_or("");
+        if !self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+            return Some("this register's page answers only on its own loopback address");
+        }
+        if let Some(origin) = header("origin")
+            && !self
+                .hosts
+                .iter()
+                .any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}")))
+        {
+            return Some("a page from another origin may not use this register");
+        }
+        let path = req.path();
+        let open = req.method() == actix_web::http::Method::GET
+            && (path == "/" || path.starts_with("/static/") || path.starts_with("/health"));
+        let token_ok = header("x-page-token").is_some_and(|t| {
+            outpost_domain::secrets::hash_token(t)
+                == outpost_domain::secrets::hash_token(&self.token)
+        });
+        if !open && !token_ok {
+            return Some("reload this register's page: its token is from an earlier start");
+        }
+        None
+    }
+}
+
+async fn local_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let refusal = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.local_only.as_ref())
+        .and_then(|g| g.refusal(&req));
+    if let Some(why) = refusal {
+        let res = problem::plain(StatusCode::FORBIDDEN, "not-this-page", "Refused", why);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartError> {
+        Application::build_with(settings, None)
+    }
+
+    /// [`Application::build`] with `extra` routes beside the api's own.
+    pub fn build_with(settings: Settings, extra: Option<Extra>) -> Result<Application, StartError> {
         // Listen first: if the port is taken, fail before the first start seeds
         // demo data whose PINs would then never be shown.
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
@@ -91,6 +168,8 @@ impl Application {
             settings: settings.clone(),
             client_clocks: Default::default(),
             in_flight: Default::default(),
+            local_only: (!settings.server.page_token.0.is_empty())
+                .then(|| LocalOnly::new(port, &settings.server.page_token.0)),
         });
         let data = state.clone();
         let mut server = HttpServer::new(move || {
@@ -131,14 +210,20 @@ impl Application {
                         Ok(res)
                     }
                 });
-            routes::mount(app).default_service(web::to(|| async {
-                problem::plain(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "Not found",
-                    "no such route or method",
-                )
-            }))
+            let app = routes::mount(app);
+            let app = match &extra {
+                Some(f) => app.configure(|c| f(c)),
+                None => app,
+            };
+            app.wrap(from_fn(local_only))
+                .default_service(web::to(|| async {
+                    problem::plain(
+                        StatusCode::NOT_FOUND,
+                        "not-found",
+                        "Not found",
+                        "no such route or method",
+                    )
+                }))
         })
         .tcp_nodelay(true)
         .listen(listener)

@@ -25,6 +25,8 @@ pub struct AppState {
     pub client_clocks: ClientClocks,
     /// Idempotency keys of sales being written right now.
     pub in_flight: InFlight,
+    /// Set on a register agent's page server: who may call it.
+    pub local_only: Option<crate::startup::LocalOnly>,
 }
 
 /// The idempotency keys of sales this process is writing right now, so

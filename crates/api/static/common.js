@@ -4,11 +4,17 @@
 
 const Outpost = (() => {
   const store = window.localStorage;
+  // Served by a till's register agent, the page carries the agent's token
+  // for this start: every call sends it, and it is this till's device there.
+  const pageMeta = document.querySelector('meta[name="outpost-page"]');
+  const pageToken = pageMeta && /^[0-9a-f]{64}$/.test(pageMeta.content) ? pageMeta.content : "";
+  if (pageToken) store.setItem("outpost.device", pageToken);
+  const pageHeaders = () => (pageToken ? { "X-Page-Token": pageToken } : {});
 
   // Problem JSON (RFC 9457) becomes an Error whose message is the detail.
   async function api(method, path, body, opts = {}) {
     // Our clock, so the server can warn when a register's or its own is wrong.
-    const headers = { Accept: "application/json", "X-Client-Time": String(Date.now()) };
+    const headers = { Accept: "application/json", "X-Client-Time": String(Date.now()), ...pageHeaders() };
     const session = opts.session === undefined ? store.getItem(opts.sessionKey || "outpost.session") : opts.session;
     if (session) headers.Authorization = "Bearer " + session;
     const device = store.getItem(opts.deviceKey || "outpost.device");
@@ -61,7 +67,7 @@ const Outpost = (() => {
   let fmt = null;
   let plainFmt = null;
   async function loadMoney() {
-    const r = await fetch("/api/v1/money", { headers: { Accept: "application/json" } });
+    const r = await fetch("/api/v1/money", { headers: { Accept: "application/json", ...pageHeaders() } });
     if (!r.ok) throw new Error("Cannot read the store's currency (HTTP " + r.status + ")");
     return useMoney(await r.json());
   }
@@ -217,5 +223,5 @@ const Outpost = (() => {
     return listManagers;
   }
 
-  return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing };
+  return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing, agent: !!pageToken, pageHeaders };
 })();

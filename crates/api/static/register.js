@@ -382,7 +382,7 @@
     show(sel, false);
     if (img.src) URL.revokeObjectURL(img.src);
     try {
-      const res = await fetch(`/api/v1/orders/${encodeURIComponent(orderId)}/receipt.png`, { headers: { Authorization: "Bearer " + store.getItem("outpost.session") } });
+      const res = await fetch(`/api/v1/orders/${encodeURIComponent(orderId)}/receipt.png`, { headers: { Authorization: "Bearer " + store.getItem("outpost.session"), ...Outpost.pageHeaders() } });
       if (!res.ok) return;
       // Shown once drawn (the blob: URL is allowed by the page's CSP).
       img.onload = () => show(sel);
@@ -479,10 +479,12 @@
   // Keep the scan field focused so a keyboard-wedge scanner always lands there.
   document.addEventListener("click", () => { if (!$("#sell").hidden && !document.querySelector("dialog[open]") && document.activeElement.tagName !== "INPUT") $("#scan").focus(); });
   // ---- the link to the store server -----------------------------------------
-  // This page comes from the store server: with it away this screen cannot
-  // sell (a till running the register agent sells on). The badge turns
-  // OFFLINE within 3 s — a check every second, given up after 1.5 s — the
-  // tender buttons are disabled and the cart stays.
+  // Served by the store server, this screen cannot sell with it away: the
+  // badge turns OFFLINE within 3 s (a check every second, given up after
+  // 1.5 s), the tender buttons are disabled and the cart stays. Served by
+  // the till's register agent, the till sells on: the badge shows the
+  // agent's link to the store server, what waits to be sent and since
+  // when, and Reconnect sends and fetches at once.
   const LINK_EVERY_MS = 1000;
   const LINK_TIMEOUT_MS = 1500;
   let linkOk = true;
@@ -490,19 +492,47 @@
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), LINK_TIMEOUT_MS);
     let ok = false;
-    try { ok = (await fetch("/health/live", { cache: "no-store", signal: abort.signal })).ok; } catch (_) { ok = false; }
+    let link = null;
+    try {
+      if (Outpost.agent) {
+        const r = await fetch("/agent/link", { cache: "no-store", signal: abort.signal, headers: Outpost.pageHeaders() });
+        link = r.ok ? await r.json() : null;
+        ok = !!(link && link.online);
+      } else {
+        ok = (await fetch("/health/live", { cache: "no-store", signal: abort.signal })).ok;
+      }
+    } catch (_) { ok = false; }
     clearTimeout(timer);
     if (ok !== linkOk) setLink(ok);
+    if (Outpost.agent) showQueue(link);
     setTimeout(checkLink, LINK_EVERY_MS);
   }
   function setLink(ok) {
     linkOk = ok;
     $("#link").textContent = ok ? "OK" : "OFFLINE";
     $("#link").classList.toggle("offline", !ok);
-    show("#offline-note", !ok);
-    for (const id of ["#pay-cash", "#pay-card", "#pay-split"]) $(id).disabled = !ok;
+    show(Outpost.agent ? "#agent-note" : "#offline-note", !ok);
+    if (!Outpost.agent) for (const id of ["#pay-cash", "#pay-card", "#pay-split"]) $(id).disabled = !ok;
     if (ok && state.me) renderCart();
   }
+  function ago(ms) {
+    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+  }
+  function showQueue(link) {
+    show("#reconnect", true);
+    if (!link) { $("#queue").textContent = "agent not answering"; show("#queue", true); return; }
+    const parts = [];
+    if (link.queued > 0) parts.push(`${link.queued} to send${link.oldest_at ? ", oldest " + ago(link.oldest_at) : ""}`);
+    parts.push(link.last_ok_at ? `last sync ${ago(link.last_ok_at)} ago` : "never synced");
+    $("#queue").textContent = parts.join(" · ");
+    $("#queue").dataset.queued = String(link.queued);
+    show("#queue", true);
+  }
+  $("#reconnect").addEventListener("click", async () => {
+    $("#reconnect").disabled = true;
+    try { await api("POST", "/agent/reconnect"); } catch (e) { banner(e.message); } finally { $("#reconnect").disabled = false; }
+  });
 
   restoreCart();
   checkLink();

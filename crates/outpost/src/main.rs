@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use outpost_api::Application;
 use outpost_realtime_hub::Server as HubServer;
 use settings::Settings;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -66,6 +66,16 @@ enum Cmd {
         listen: std::net::SocketAddr,
         #[arg(long, default_value = "127.0.0.1:9101")]
         control: std::net::SocketAddr,
+    },
+    /// The register agent on a till PC: `register pair --edge … --code …`
+    /// once, then `register` serves the till's page on 127.0.0.1:7070 and
+    /// sells with the edge away.
+    Register {
+        /// Folder for the till's own database.
+        #[arg(long, global = true, default_value = "register")]
+        data: PathBuf,
+        #[command(subcommand)]
+        cmd: Option<RegisterCmd>,
     },
     /// Staff administration from the command line (the first admin of a real store).
     Staff {
@@ -125,6 +135,20 @@ enum CloudCmd {
         /// A name or IP address stores connect to (repeatable).
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegisterCmd {
+    /// Pairs this till with its edge, with a one-time code a manager made
+    /// on the manager page (Registers), into an empty --data folder.
+    Pair {
+        /// The edge's address (http://10.0.0.5:8001).
+        #[arg(long)]
+        edge: String,
+        /// The pairing code (7KQ4M-X2P9C).
+        #[arg(long)]
+        code: String,
     },
 }
 
@@ -213,6 +237,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Staff {
             cmd: StaffCmd::Add { name, role },
         } => add_staff(&settings, &name, &role),
+        Cmd::Register { data, cmd } => register(settings, &data, cmd),
         Cmd::Probe { .. } => unreachable!("handled before settings load"),
     }
 }
@@ -334,6 +359,26 @@ fn hub(settings: Settings) -> anyhow::Result<()> {
             server.port()
         );
         server.run_until_stopped().await.context("serving")
+    })
+}
+
+fn register(settings: Settings, data: &Path, cmd: Option<RegisterCmd>) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        match cmd {
+            Some(RegisterCmd::Pair { edge, code }) => {
+                let p = outpost_register::pair(&edge, &code, data).await?;
+                println!(
+                    "Paired: register {} ({}) of store {}, {} products. Start it with: outpost register --data {}",
+                    p.register_no,
+                    p.name,
+                    p.store_code,
+                    p.products,
+                    data.display()
+                );
+                Ok(())
+            }
+            None => outpost_register::run(settings.api, settings.register, data).await,
+        }
     })
 }
 

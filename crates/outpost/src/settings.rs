@@ -15,6 +15,7 @@ pub struct Settings {
     pub hub: HubSettings,
     pub sync: SyncSettings,
     pub cloud: CloudSettings,
+    pub register: outpost_register::RegisterSettings,
     pub log: LogSettings,
 }
 
@@ -26,6 +27,7 @@ impl Settings {
                 outpost_realtime_hub::DEFAULTS,
                 outpost_sync_worker::settings::DEFAULTS,
                 outpost_cloud::settings::DEFAULTS,
+                outpost_register::settings::DEFAULTS,
                 outpost_telemetry::settings::LOG_DEFAULTS,
             ],
             file,
@@ -35,6 +37,9 @@ impl Settings {
             hub: cfg.get("hub")?,
             sync: cfg.get("sync")?,
             cloud: cfg.get("cloud")?,
+            register: cfg
+                .get::<outpost_register::RegisterSettings>("register")?
+                .check()?,
             log: cfg.get("log")?,
         })
     }

@@ -8,9 +8,9 @@ use crate::node::{Actor, Node};
 use crate::outbox::{self, Event, Stream};
 use crate::schema::audit_log;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = audit_log)]
 pub struct AuditEntry {
     pub id: String,

@@ -17,7 +17,7 @@ pub const CANCELLED: &str = "cancelled";
 /// How long a cancelled ticket stays on the screens, so cooks see it stop.
 const CANCELLED_SHOWN_MS: i64 = 30 * 60 * 1000;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
 #[diesel(table_name = kt)]
 pub struct Ticket {
     pub id: String,

@@ -19,6 +19,7 @@ extern crate self as outpost_storage;
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+pub mod agent;
 pub mod audit;
 pub mod bulk;
 pub mod catalog;
@@ -33,6 +34,7 @@ pub mod node;
 pub mod outbox;
 pub mod pairing;
 pub mod printers;
+pub mod register_events;
 pub mod relay;
 pub mod sales;
 pub mod schema;

@@ -76,6 +76,36 @@ pub fn prepare<P: Serialize>(node: &Node, hlc: Hlc, ev: Event<'_, P>) -> Result<
     })
 }
 
+/// A register agent's event, to hand on from the edge's outbox: the id,
+/// time, clock, actor and payload the till gave it; this store's id, this
+/// node's epoch and, once written, this node's position in `stream`.
+pub(crate) fn from_register(
+    node: &Node,
+    device_id: &str,
+    stream: &'static str,
+    e: &crate::register_events::AgentEvent,
+) -> Prepared {
+    Prepared {
+        event_id: e.event_id.clone(),
+        position: None,
+        store_id: node.store_id.clone(),
+        device_id: Some(device_id.to_owned()),
+        stream,
+        node_epoch: node.node_epoch.clone(),
+        aggregate_type: e.aggregate_type.clone(),
+        aggregate_id: e.aggregate_id.clone(),
+        aggregate_version: e.aggregate_version,
+        event_type: e.event_type.clone(),
+        schema_version: e.schema_version,
+        occurred_at: e.occurred_at,
+        hlc: e.hlc,
+        master_version: node.master_version(),
+        actor: e.actor.clone(),
+        payload: e.payload.clone(),
+        payload_sha256: e.payload_sha256.clone(),
+    }
+}
+
 /// Writes prepared events in one statement. Call inside the transaction that
 /// makes the change.
 pub fn write(conn: &mut AnyConnection, mut events: Vec<Prepared>) -> Result<()> {
@@ -160,6 +190,15 @@ fn next_position(conn: &mut AnyConnection, stream: &str) -> Result<i64> {
             .execute(conn)?;
     }
     Ok(h::table.find(stream).select(h::position).first(conn)?)
+}
+
+/// Whether an event with this id is in the outbox.
+pub fn holds(conn: &mut AnyConnection, event_id: &str) -> Result<bool> {
+    Ok(outbox::table
+        .filter(outbox::event_id.eq(event_id))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
 }
 
 /// An event as stored, with its envelope.

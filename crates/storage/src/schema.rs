@@ -435,3 +435,23 @@ diesel::table! {
         device_id -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    register_marks (device_id, epoch, stream) {
+        device_id -> Text,
+        epoch -> Text,
+        stream -> Text,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    agent_link (id) {
+        id -> Integer,
+        edge_url -> Text,
+        device_id -> Text,
+        token -> Text,
+        pushed_seq -> BigInt,
+        last_ok_at -> Nullable<BigInt>,
+    }
+}

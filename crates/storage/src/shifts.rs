@@ -10,10 +10,10 @@ use crate::schema::{cash_movements, orders, payments, shifts};
 use diesel::prelude::*;
 use outpost_domain::money::MAX_MINOR;
 use outpost_domain::{BusinessDay, Permission};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
-#[diesel(table_name = shifts)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
+#[diesel(table_name = shifts, treat_none_as_null = true)]
 pub struct Shift {
     pub id: String,
     pub device_id: String,

@@ -9,9 +9,9 @@ use crate::outbox::{self, Event, Stream};
 use crate::schema::{products, stock_movements};
 use diesel::prelude::*;
 use outpost_domain::Permission;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Movement {
     pub id: String,
     pub product_id: String,

@@ -181,6 +181,7 @@ macro_rules! upsert_row {
         }
     }};
 }
+pub(crate) use upsert_row;
 
 fn to_value(row: &impl Serialize) -> Result<serde_json::Value> {
     serde_json::to_value(row).map_err(|e| StorageError::Corrupt(e.to_string()))

@@ -59,9 +59,19 @@ async fn page(state: web::Data<AppState>, html: &'static str) -> HttpResponse {
 /// The register page: may also read hw-proxy's input events (serial
 /// scanners and scales) when `printing.inputs_url` is set (checked at
 /// start to be a plain http(s) address).
+/// Served by a register agent, it carries the agent's per-start token (a
+/// hex string), which is also the till's device token there.
 async fn register(state: web::Data<AppState>) -> HttpResponse {
     let inputs = state.settings.printing.inputs_url.clone();
-    respond(&state, REGISTER.replace("{{inputs_url}}", &inputs), &inputs)
+    let html = REGISTER
+        .replace("{{inputs_url}}", &inputs)
+        .replace("{{page_token}}", &state.settings.server.page_token.0);
+    let mut res = respond(&state, html, &inputs);
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    res
 }
 
 fn respond(state: &AppState, html: String, extra_connect: &str) -> HttpResponse {

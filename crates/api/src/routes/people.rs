@@ -81,6 +81,14 @@ async fn login(
     body: Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
     let device = auth::device(&req, &state).await?;
+    // A register with an agent numbers its own orders: the edge takes its
+    // sales as the agent pushes them, never from a session here.
+    if device.as_ref().is_some_and(|d| d.kind == "agent") {
+        return Err(outpost_storage::StorageError::Forbidden(
+            "sign in here with a register agent's token: the till sells through its agent (http://127.0.0.1:7070 on the till)".into(),
+        )
+        .into());
+    }
     // The socket's peer, never X-Forwarded-For: a header would let anyone
     // rotate addresses past the back-office lockout.
     let client = req

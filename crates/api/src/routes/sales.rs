@@ -174,6 +174,7 @@ async fn create_sale(
     let key = idempotency_key(&req)?;
     let sha = body.sha256;
     let sale = SaleRequest::try_from(body.value)?;
+    on_account_here(&state, &sale.payments)?;
     let writer = state.sales.clone();
     // Marked before the blocking work is queued and cleared when it is
     // over, whether or not this request is still there to hear it.
@@ -185,6 +186,24 @@ async fn create_sale(
         })
         .await?;
     Ok(answer(a, Some(&state.metrics)))
+}
+
+/// On a till's register agent (which holds no customer accounts), a sale
+/// on account is refused with what to do instead.
+fn on_account_here(state: &AppState, pays: &[PaymentRequest]) -> ApiResult<()> {
+    if state.local_only.is_some()
+        && pays
+            .iter()
+            .any(|p| p.method == outpost_domain::PaymentMethod::OnAccount)
+    {
+        return Err(outpost_storage::StorageError::Conflict(
+            "on-account sales wait for the store server: this till sells cash and card on its own; \
+             put the sale on the customer's account from the manager page"
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// What became of the sale sent under an idempotency key from this
@@ -340,6 +359,7 @@ async fn pay(
         .into_iter()
         .map(PaymentRequest::try_from)
         .collect::<Result<_, _>>()?;
+    on_account_here(&state, &pays)?;
     let a = state
         .write(move |c, n| sales::pay(c, n, &who.actor, &id, &key, &sha, &pays))
         .await?;

@@ -1,17 +1,55 @@
-//! What a register agent pulls from the edge so its till sells with the edge
-//! away: the master-data change feed (`storage::till_feed`), for agents only.
+//! What a register agent talks to: the master-data change feed it pulls so
+//! its till sells with the edge away (`storage::till_feed`), and the events
+//! it pushes (`storage::register_events`). For agents' tokens only.
 
-use super::openapi::{BadRequest, Forbidden, Unauthorized};
+use super::openapi::{BadRequest, BodyLimits, Conflict, Forbidden, Unauthorized, Unprocessable};
 use super::{ApiScope, Scope};
 use crate::auth;
+use crate::body::Json;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use outpost_storage::register_events::{self, AgentEvent, Push};
+use outpost_storage::staff::Device;
 use outpost_storage::{StorageError, till_feed};
+use serde::Deserialize;
 
 pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
-    s.service(feed)
+    s.service(feed).service(push).service(marks)
+}
+
+/// The register agent whose `X-Device-Token` came with the request, checked
+/// before the request's body or query is read.
+struct AgentDevice(Device);
+
+impl actix_web::FromRequest for AgentDevice {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult<AgentDevice>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or(ApiError::Unauthenticated)?;
+            let device = auth::device(&req, &state)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            // Agents only: the feed carries staff PIN hashes (kept on the
+            // till PC, never in a browser's localStorage), and the events
+            // are a till's own sales.
+            if device.kind != "agent" {
+                return Err(StorageError::Forbidden(format!(
+                    "call this as a {} (register agents only)",
+                    device.kind
+                ))
+                .into());
+            }
+            Ok(AgentDevice(device))
+        })
+    }
 }
 
 /// Where a till's pull starts.
@@ -42,22 +80,10 @@ pub struct Cursor {
 )]
 #[get("/till-feed")]
 async fn feed(
-    req: HttpRequest,
-    state: web::Data<AppState>,
     cursor: web::Query<Cursor>,
+    _agent: AgentDevice,
+    state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let device = auth::device(&req, &state)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    // It carries staff PIN hashes: only a register agent's token, kept on
-    // its till PC, reads it; a browser's token (in its localStorage) never.
-    if device.kind != "agent" {
-        return Err(StorageError::Forbidden(format!(
-            "read the till feed as a {} (register agents only)",
-            device.kind
-        ))
-        .into());
-    }
     let Cursor {
         epoch,
         after,
@@ -79,4 +105,148 @@ async fn feed(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(views::TillFeedPage::from(page)))
+}
+
+/// A register agent's events, in its commit order (`storage::register_events::Push`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushBody {
+    /// The shape of this body (the edge takes the current and the one before).
+    schema: i32,
+    /// The agent's epoch.
+    epoch: String,
+    #[schema(max_items = 500)]
+    events: Vec<EventBody>,
+}
+
+/// One event as the agent wrote it in its outbox.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBody {
+    event_id: String,
+    stream: String,
+    /// Its position in the agent's stream (1, 2, …, per epoch).
+    position: i64,
+    aggregate_type: String,
+    aggregate_id: String,
+    aggregate_version: i64,
+    event_type: String,
+    schema_version: i32,
+    occurred_at: i64,
+    hlc: i64,
+    actor: String,
+    /// The payload as JSON text, exactly as hashed.
+    payload: String,
+    payload_sha256: String,
+}
+
+impl From<EventBody> for AgentEvent {
+    fn from(e: EventBody) -> AgentEvent {
+        let EventBody {
+            event_id,
+            stream,
+            position,
+            aggregate_type,
+            aggregate_id,
+            aggregate_version,
+            event_type,
+            schema_version,
+            occurred_at,
+            hlc,
+            actor,
+            payload,
+            payload_sha256,
+        } = e;
+        AgentEvent {
+            event_id,
+            stream,
+            position,
+            aggregate_type,
+            aggregate_id,
+            aggregate_version,
+            event_type,
+            schema_version,
+            occurred_at,
+            hlc,
+            actor,
+            payload,
+            payload_sha256,
+        }
+    }
+}
+
+/// Takes a register agent's events: each applied once, in order per stream
+/// (a repeat is answered, not applied again; a gap refuses the whole push
+/// with 409 and the agent sends from where the edge stands, `GET
+/// /register-events/marks`), its rows written as the till wrote them and
+/// the event handed on to the cloud with the till's event id.
+#[utoipa::path(
+    tag = "registers",
+    request_body = PushBody,
+    responses(
+        (status = 200, description = "Applied; where each stream now stands", body = views::RegisterPushed),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Conflict, Unprocessable,
+    ),
+    security(("device_token" = [])),
+)]
+#[post("/register-events")]
+async fn push(
+    AgentDevice(device): AgentDevice,
+    state: web::Data<AppState>,
+    body: Json<PushBody>,
+) -> ApiResult<HttpResponse> {
+    let PushBody {
+        schema,
+        epoch,
+        events,
+    } = body.value;
+    let push = Push {
+        schema,
+        epoch,
+        events: events.into_iter().map(AgentEvent::from).collect(),
+    };
+    let pushed = state
+        .write(move |c, n| register_events::apply(c, n, &device.id, &push))
+        .await?;
+    Ok(HttpResponse::Ok().json(views::RegisterPushed::from(pushed)))
+}
+
+/// Which agent epoch the marks are asked for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Epoch {
+    /// The agent's epoch (required).
+    pub epoch: Option<String>,
+}
+
+/// Where the calling agent's streams stand on the edge for an epoch of it:
+/// per stream, its last position the edge holds.
+#[utoipa::path(
+    tag = "registers",
+    params(Epoch),
+    responses(
+        (status = 200, description = "Per stream, the last position held", body = views::RegisterPushed),
+        BadRequest, Unauthorized, Forbidden,
+    ),
+    security(("device_token" = [])),
+)]
+#[get("/register-events/marks")]
+async fn marks(
+    AgentDevice(device): AgentDevice,
+    state: web::Data<AppState>,
+    q: web::Query<Epoch>,
+) -> ApiResult<HttpResponse> {
+    let epoch = q
+        .into_inner()
+        .epoch
+        .ok_or_else(|| ApiError::BadRequest("say which epoch: ?epoch=".into()))?;
+    let marks = state
+        .db(move |c, _| register_events::marks(c, &device.id, &epoch))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(views::RegisterPushed::from(register_events::Pushed {
+            marks,
+            ..Default::default()
+        })))
 }

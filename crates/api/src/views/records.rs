@@ -701,6 +701,31 @@ impl From<outpost_storage::till_feed::Change> for TillFeedChange {
     }
 }
 
+/// What a push of register events did (`storage::register_events::Pushed`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterPushed {
+    pub applied: usize,
+    /// Events the edge already had (sent again after a lost answer).
+    pub repeated: usize,
+    /// Per stream, the agent's last position the edge holds.
+    pub marks: std::collections::BTreeMap<String, i64>,
+}
+
+impl From<outpost_storage::register_events::Pushed> for RegisterPushed {
+    fn from(v: outpost_storage::register_events::Pushed) -> Self {
+        let outpost_storage::register_events::Pushed {
+            applied,
+            repeated,
+            marks,
+        } = v;
+        RegisterPushed {
+            applied,
+            repeated,
+            marks,
+        }
+    }
+}
+
 /// A one-time pairing code (`storage::pairing::Code`), shown once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PairingCode {

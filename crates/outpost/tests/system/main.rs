@@ -8,12 +8,15 @@
 //!   credentials, master data.
 //! - `pages`: the register, manager, kitchen and cloud admin pages in a
 //!   browser.
+//! - `register`: a till's register agent with its edge: selling through an
+//!   edge crash, pairing, the page server's guard.
 //! - `stack`: the compose stacks from the images and the air-gap bundle.
 //! - `support`: starting all of it (`app`, `cloud`, `hub`, `printer`,
 //!   `browser`), shared by every suite.
 
 mod edge;
 mod pages;
+mod register;
 mod stack;
 mod support;
 mod sync;

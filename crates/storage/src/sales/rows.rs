@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::PaymentRequest;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
-#[diesel(table_name = orders)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
+#[diesel(table_name = orders, treat_none_as_null = true)]
 pub struct OrderRow {
     pub id: String,
     pub number: String,
@@ -36,7 +36,7 @@ pub struct OrderRow {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
 #[diesel(table_name = order_lines)]
 pub struct LineRow {
     pub id: String,
@@ -60,7 +60,7 @@ pub struct LineRow {
     pub refunded_milli: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
 #[diesel(table_name = payments)]
 pub struct PaymentRow {
     pub id: String,

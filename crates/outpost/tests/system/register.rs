@@ -1,0 +1,354 @@
+//! A till's register agent with its edge, as processes: paired with a
+//! manager's code, it sells on its own database, keeps selling cash and
+//! card with the edge SIGKILLed (OFFLINE within 3 s, the queue growing),
+//! refuses on-account sales with a plain message, and when the edge is back
+//! every sale arrives exactly once with the till's numbers, gap-free. Its
+//! page server answers only its own page.
+
+use crate::support::agent::{self, Agent};
+use crate::support::app::{App, Backend, Opts, Req, Store, free_port, key, spawn_opts, within};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// The edge on a port of its own, so it comes back where the agent looks.
+fn edge_on(store: &Store, port: u16) -> App {
+    spawn_opts(
+        store,
+        &Opts {
+            env: vec![("OUTPOST__SERVER__PORT", port.to_string())],
+            ..Opts::default()
+        },
+    )
+}
+
+/// A product of the till's copy of the catalog: its barcode and price.
+async fn product(till: &Agent, session: &str) -> (String, i64) {
+    let r = till
+        .req(reqwest::Method::GET, "/api/v1/products?q=")
+        .bearer(session)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["weighed"] == false && p["kitchen"] == false)
+        .expect("a plain product")
+        .clone();
+    (
+        p["barcodes"][0].as_str().unwrap().to_owned(),
+        p["price_minor"].as_i64().unwrap(),
+    )
+}
+
+/// Sells one of `barcode` at the till, cash or card.
+async fn sell(till: &Agent, session: &str, barcode: &str, price: i64, method: &str) -> Value {
+    let mut pay = json!({"method": method, "amount_minor": price});
+    if method == "cash" {
+        pay["tendered_minor"] = json!(price);
+    }
+    let r = till
+        .req(reqwest::Method::POST, "/api/v1/orders")
+        .bearer(session)
+        .header("Idempotency-Key", &key())
+        .json(&json!({
+            "lines": [{"barcode": barcode, "quantity_milli": 1000}],
+            "payments": [pay],
+        }))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body
+}
+
+/// The store's orders as the edge's manager lists them.
+async fn edge_orders(edge: &App, manager: &str) -> Vec<Value> {
+    let r = edge.get("/api/v1/orders?limit=500", manager).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free() {
+    let store = Store::new(Backend::Sqlite);
+    let port = free_port();
+    let mut edge = edge_on(&store, port);
+    let manager = edge.manager().await;
+    let till = agent::paired(&edge, &manager, "Till 7").await;
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let shift = till
+        .req(reqwest::Method::POST, "/api/v1/shifts")
+        .bearer(&cashier)
+        .json(&json!({"opening_float_minor": 10000}))
+        .send()
+        .await;
+    assert_eq!(shift.status, 201, "{}", shift.body);
+    let (barcode, price) = product(&till, &cashier).await;
+
+    // With the edge up: sold at the till, on the edge at once.
+    let mut sold = Vec::new();
+    for i in 0..5 {
+        let method = if i % 2 == 0 { "cash" } else { "card" };
+        sold.push(sell(&till, &cashier, &barcode, price, method).await);
+    }
+    within(
+        Duration::from_secs(20),
+        "the edge has the till's sales",
+        || async { edge_orders(&edge, &manager).await.len() == 5 },
+    )
+    .await;
+    assert_eq!(till.link().await["online"], true);
+
+    // The edge crashes: OFFLINE within 3 s, and the till sells on.
+    edge.kill();
+    let took = within(Duration::from_secs(3), "the till shows OFFLINE", || async {
+        till.link().await["online"] == false
+    })
+    .await;
+    assert!(took <= Duration::from_secs(3), "{took:?}");
+    for i in 0..20 {
+        let method = if i % 2 == 0 { "cash" } else { "card" };
+        sold.push(sell(&till, &cashier, &barcode, price, method).await);
+    }
+    let link = till.link().await;
+    assert!(link["queued"].as_i64().unwrap() >= 20, "{link}");
+    assert!(link["oldest_at"].as_i64().is_some(), "{link}");
+    // On account: refused, with what to do.
+    let r = till
+        .req(reqwest::Method::POST, "/api/v1/orders")
+        .bearer(&cashier)
+        .header("Idempotency-Key", &key())
+        .json(&json!({
+            "lines": [{"barcode": barcode, "quantity_milli": 1000}],
+            "payments": [{"method": "on_account", "amount_minor": price}],
+            "customer_id": "someone",
+        }))
+        .send()
+        .await;
+    r.assert_problem(409);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("on-account sales wait for the store server"),
+        "{}",
+        r.body
+    );
+
+    // The edge is back: every sale arrives once, the badge is OK by itself.
+    let edge = edge_on(&store, port);
+    within(
+        Duration::from_secs(30),
+        "the till's queue drains",
+        || async {
+            let l = till.link().await;
+            l["online"] == true && l["queued"] == 0
+        },
+    )
+    .await;
+    let manager = edge.manager().await;
+    let there = edge_orders(&edge, &manager).await;
+    assert_eq!(there.len(), sold.len(), "each sale once");
+    let numbers: BTreeSet<String> = there
+        .iter()
+        .map(|o| o["number"].as_str().unwrap().to_owned())
+        .collect();
+    let ours: BTreeSet<String> = sold
+        .iter()
+        .map(|o| o["number"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers, ours, "the till's numbers, kept");
+    let mut seqs: Vec<u32> = ours
+        .iter()
+        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=25).collect::<Vec<u32>>(), "gap-free");
+    let total = |os: &[Value]| {
+        os.iter()
+            .map(|o| o["total_minor"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(total(&there), total(&sold));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_killed_in_the_middle_of_its_pushes_loses_and_doubles_nothing() {
+    let store = Store::new(Backend::Sqlite);
+    let port = free_port();
+    let mut edge = edge_on(&store, port);
+    let manager = edge.manager().await;
+    let first = agent::paired(&edge, &manager, "Till 5").await;
+    let dir = first.dir.clone();
+    drop(first);
+    // Small pushes, so there is a middle to be killed in.
+    let small = [("OUTPOST__REGISTER__PUSH_BATCH", "1")];
+    let mut till = agent::start_with(dir.clone(), &small).await;
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let shift = till
+        .req(reqwest::Method::POST, "/api/v1/shifts")
+        .bearer(&cashier)
+        .json(&json!({"opening_float_minor": 0}))
+        .send()
+        .await;
+    assert_eq!(shift.status, 201, "{}", shift.body);
+    let (barcode, price) = product(&till, &cashier).await;
+    edge.kill();
+    let mut sold = BTreeSet::new();
+    for _ in 0..30 {
+        let o = sell(&till, &cashier, &barcode, price, "cash").await;
+        sold.insert(o["number"].as_str().unwrap().to_owned());
+    }
+    let edge = edge_on(&store, port);
+    let manager = edge.manager().await;
+    // Killed as soon as the edge has some of the sales.
+    let t0 = std::time::Instant::now();
+    while edge_orders(&edge, &manager).await.is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the pushes never start"
+        );
+    }
+    till.kill();
+    let partial = edge_orders(&edge, &manager).await.len();
+    assert!(partial < 30, "the kill came after the last push");
+    let till = agent::start_with(dir, &small).await;
+    within(
+        Duration::from_secs(30),
+        "the till's queue drains",
+        || async {
+            let l = till.link().await;
+            l["online"] == true && l["queued"] == 0
+        },
+    )
+    .await;
+    let there = edge_orders(&edge, &manager).await;
+    let numbers: BTreeSet<String> = there
+        .iter()
+        .map(|o| o["number"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(there.len(), 30, "each once (the kill came after {partial})");
+    assert_eq!(numbers, sold);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tills_page_server_answers_only_its_own_page() {
+    let store = Store::new(Backend::Sqlite);
+    let edge = spawn_opts(&store, &Opts::default());
+    let manager = edge.manager().await;
+    let till = agent::paired(&edge, &manager, "Till 8").await;
+    let ok = till
+        .req(reqwest::Method::GET, "/api/v1/login-staff")
+        .header("X-Device-Token", &till.token)
+        .send()
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // A name a DNS rebinding points at 127.0.0.1.
+    let r = till
+        .req(reqwest::Method::GET, "/api/v1/login-staff")
+        .header("Host", &format!("evil.example:{}", till.port))
+        .send()
+        .await;
+    r.assert_problem(403);
+    let page = till
+        .http
+        .get(format!("{}/", till.base))
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403, "not even the page");
+    // A page from another origin, even with a token it somehow had.
+    let r = till
+        .req(reqwest::Method::POST, "/agent/reconnect")
+        .header("Origin", "http://evil.example")
+        .send()
+        .await;
+    r.assert_problem(403);
+    // No token (or one from an earlier start): refused.
+    let r = till
+        .http
+        .get(format!("{}/api/v1/login-staff", till.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = Req {
+        rb: till
+            .http
+            .post(format!("{}/agent/reconnect", till.base))
+            .header("X-Page-Token", "0".repeat(64)),
+    }
+    .send()
+    .await;
+    r.assert_problem(403);
+    // Its own page, same origin: fine.
+    let r = till
+        .req(reqwest::Method::POST, "/agent/reconnect")
+        .header("Origin", &till.base)
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+
+    // The agent's token on the edge reads its feed but cannot sign anyone
+    // in there: the till numbers its own orders.
+    let edge_token = agent_token(&till);
+    let id = edge.staff_id("Carl Cashier", Some(&edge_token)).await;
+    let r = edge
+        .req(reqwest::Method::POST, "/api/v1/sessions")
+        .header("X-Device-Token", &edge_token)
+        .json(&json!({"staff_id": id, "pin": edge.pins["Carl Cashier"]}))
+        .send()
+        .await;
+    r.assert_problem(403);
+}
+
+/// The agent's token on the edge, as its database keeps it.
+fn agent_token(till: &Agent) -> String {
+    use diesel::prelude::*;
+    let mut c =
+        diesel::SqliteConnection::establish(till.dir.join("register.sqlite").to_str().unwrap())
+            .unwrap();
+    diesel::sql_query("SELECT token FROM agent_link")
+        .load::<Token>(&mut c)
+        .unwrap()
+        .remove(0)
+        .token
+}
+
+#[derive(diesel::QueryableByName)]
+struct Token {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    token: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairing_refuses_a_used_code_and_a_folder_already_paired() {
+    let store = Store::new(Backend::Sqlite);
+    let edge = spawn_opts(&store, &Opts::default());
+    let manager = edge.manager().await;
+    let till = agent::paired(&edge, &manager, "Till 9").await;
+    let code = agent::code(&edge, &manager, "Till 10").await;
+    let again = agent::pair(&edge, &code, &till.dir);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("already holds a paired register"), "{err}");
+    // The code was not spent on it: a new folder pairs with it, once.
+    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+    let out = agent::pair(&edge, &code, &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Paired: register"), "{text}");
+    let dir2 = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+    let used = agent::pair(&edge, &code, &dir2);
+    assert!(!used.status.success());
+    let err = String::from_utf8_lossy(&used.stderr);
+    assert!(err.contains("unknown, used or expired"), "{err}");
+}

@@ -1,0 +1,206 @@
+//! A register agent (`outpost register`) as a process: paired with a code
+//! from the edge's manager, started on a free loopback port, and driven the
+//! way its till's page drives it (Host, Origin, the page's token).
+
+use super::app::{App, Req};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Agent {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub base: String,
+    pub port: u16,
+    /// The page's token for this start (also the till's device token there).
+    pub token: String,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The link timers a test wants: OFFLINE fast, pulls often.
+const QUICK: [(&str, &str); 4] = [
+    ("OUTPOST__REGISTER__HEARTBEAT_MS", "250"),
+    ("OUTPOST__REGISTER__TIMEOUT_MS", "500"),
+    ("OUTPOST__REGISTER__PULL_EVERY_MS", "500"),
+    ("OUTPOST__RELAY__INTERVAL_MS", "50"),
+];
+
+/// A one-time code for an agent, made by the edge's manager.
+pub async fn code(edge: &App, manager: &str, name: &str) -> String {
+    let made = edge
+        .post(
+            "/api/v1/pairing-codes",
+            manager,
+            json!({"name": name, "kind": "agent"}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    made.body["code"].as_str().unwrap().to_owned()
+}
+
+/// `outpost register pair`: its exit status and what it printed.
+pub fn pair(edge: &App, code: &str, dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args([
+            "register", "pair", "--edge", &edge.base, "--code", code, "--data",
+        ])
+        .arg(dir)
+        .env("OUTPOST__LOG__FILTER", "warn")
+        .output()
+        .expect("run outpost register pair")
+}
+
+/// Pairs a new till with `edge` and starts its agent.
+pub async fn paired(edge: &App, manager: &str, name: &str) -> Agent {
+    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+    let code = code(edge, manager, name).await;
+    let out = pair(edge, &code, &dir);
+    assert!(
+        out.status.success(),
+        "pairing failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start(dir).await
+}
+
+/// Starts the agent of the till in `dir` on a free port and waits until it
+/// serves its page.
+pub async fn start(dir: PathBuf) -> Agent {
+    start_with(dir, &[]).await
+}
+
+/// [`start`] with settings of the test's own (they win).
+pub async fn start_with(dir: PathBuf, env: &[(&str, &str)]) -> Agent {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["register", "--data"])
+        .arg(&dir)
+        .env("OUTPOST__REGISTER__PORT", "0")
+        .env("OUTPOST__LOG__FORMAT", "json")
+        .env("OUTPOST__LOG__FILTER", "warn")
+        .envs(QUICK)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start outpost register");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let port = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the agent did not start within 60 s");
+        if let Some(rest) = line.strip_prefix("Outpost register agent: the till's page is on ") {
+            let url = rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches('/');
+            break super::app::port_of(url);
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("the till's page")
+        .text()
+        .await
+        .unwrap();
+    let token = page_token(&page);
+    Agent {
+        child: Some(child),
+        dir,
+        base,
+        port,
+        token,
+        http,
+    }
+}
+
+/// The per-start token in the page's `outpost-page` meta tag.
+pub fn page_token(html: &str) -> String {
+    let at = html
+        .find(r#"name="outpost-page" content=""#)
+        .expect("the page carries its token");
+    let rest = &html[at + r#"name="outpost-page" content=""#.len()..];
+    let token = &rest[..rest.find('"').unwrap()];
+    assert_eq!(token.len(), 64, "{token}");
+    token.to_owned()
+}
+
+impl Agent {
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        let c = self.child.as_mut().expect("running");
+        c.kill().unwrap();
+        c.wait().unwrap();
+        self.child = None;
+    }
+
+    /// A request as the till's page makes it.
+    pub fn req(&self, method: reqwest::Method, path: &str) -> Req {
+        Req {
+            rb: self
+                .http
+                .request(method, format!("{}{path}", self.base))
+                .header("X-Page-Token", &self.token),
+        }
+    }
+
+    /// A session of `who` (PIN from `edge`'s demo staff) on this till.
+    pub async fn sign_in(&self, edge: &App, who: &str) -> String {
+        let list = self
+            .req(reqwest::Method::GET, "/api/v1/login-staff")
+            .header("X-Device-Token", &self.token)
+            .send()
+            .await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let id = list.body["staff"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == who)
+            .unwrap_or_else(|| panic!("{who} not in {}", list.body))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = self
+            .req(reqwest::Method::POST, "/api/v1/sessions")
+            .header("X-Device-Token", &self.token)
+            .json(&json!({"staff_id": id, "pin": edge.pins[who]}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The link as the page shows it.
+    pub async fn link(&self) -> Value {
+        let r = self.req(reqwest::Method::GET, "/agent/link").send().await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+}

@@ -1,0 +1,164 @@
+//! The register agent (`outpost register`): one per till PC, one level
+//! below the edge. The till keeps selling cash and card when the edge or
+//! the LAN is down.
+//!
+//! - It is the edge's api on the till's own SQLite: the same sales, shifts,
+//!   sign-in and pages (`outpost_api::Application`), serving the till's
+//!   page on a loopback address only ([`outpost_api::startup::LocalOnly`]).
+//! - [`pair`] trades a manager's one-time code for the register's token on
+//!   the edge, pulls the store's master data (`storage::till_feed`) and sets
+//!   the till's database up (`storage::agent`).
+//! - [`link`] keeps the edge in step while it runs: a heartbeat (the page's
+//!   OK/OFFLINE), the till feed pulled by cursor, and every committed event
+//!   pushed at once, in commit order, idempotently
+//!   (`storage::register_events` on the edge).
+
+pub mod link;
+pub mod settings;
+
+pub use settings::RegisterSettings;
+
+use anyhow::Context;
+use outpost_storage::{Db, agent};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The till's database in its data folder.
+pub fn database(data: &Path) -> PathBuf {
+    data.join("register.sqlite")
+}
+
+/// What the edge answers a redeemed pairing code.
+#[derive(Debug, Deserialize)]
+struct Redeemed {
+    device: RedeemedDevice,
+    token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RedeemedDevice {
+    id: String,
+    store_id: String,
+    register_no: i32,
+    name: String,
+}
+
+/// The register as paired, for the pairing's output.
+#[derive(Debug, Clone)]
+pub struct Paired {
+    pub register_no: i32,
+    pub name: String,
+    pub store_code: String,
+    pub products: usize,
+}
+
+/// The edge's base URL as typed (`edge.local:8001`, `http://10.0.0.5:8001/`).
+pub fn edge_url(typed: &str) -> anyhow::Result<String> {
+    let t = typed.trim().trim_end_matches('/');
+    let url = if t.contains("://") {
+        t.to_owned()
+    } else {
+        format!("http://{t}")
+    };
+    let parsed = reqwest::Url::parse(&url).with_context(|| {
+        format!("{typed:?} is not the edge's address (e.g. http://10.0.0.5:8001)")
+    })?;
+    anyhow::ensure!(
+        parsed.scheme() == "http" && parsed.host().is_some() && parsed.path() == "/",
+        "{typed:?} is not the edge's address: give http://HOST:PORT (e.g. http://10.0.0.5:8001)"
+    );
+    Ok(url)
+}
+
+/// Pairs this till with the edge at `edge` with a manager's one-time
+/// `code`, into the empty data folder `data`.
+pub async fn pair(edge: &str, code: &str, data: &Path) -> anyhow::Result<Paired> {
+    let edge = edge_url(edge)?;
+    let db = Db::open(&database(data).to_string_lossy(), 2)
+        .with_context(|| format!("opening the till's database in {}", data.display()))?;
+    // Before the code is spent: a till already paired keeps its pairing.
+    if outpost_storage::seed::is_set_up(&mut *db.conn()?)? {
+        anyhow::bail!(
+            "{} already holds a paired register: pair into an empty data folder",
+            data.display()
+        );
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()?;
+    let res = http
+        .post(format!("{edge}/api/v1/pairing-codes/redeem"))
+        .json(&serde_json::json!({"code": code, "kind": "agent"}))
+        .send()
+        .await
+        .with_context(|| format!("the edge at {edge} does not answer"))?;
+    let redeemed: Redeemed = link::answer(res).await.context("pairing refused")?;
+    let pages = link::pull_all(&http, &edge, &redeemed.token, None)
+        .await
+        .context("fetching the store's master data")?;
+    let products = pages
+        .iter()
+        .flat_map(|p| &p.changes)
+        .filter(|c| c.kind == "product" && c.row.is_some())
+        .count();
+    let pairing = agent::Pairing {
+        edge_url: edge,
+        store_id: redeemed.device.store_id,
+        device_id: redeemed.device.id,
+        register_no: redeemed.device.register_no,
+        name: redeemed.device.name,
+        token: redeemed.token,
+    };
+    let mut conn = db.conn()?;
+    agent::set_up(&mut conn, &pairing, &pages).context("setting the till's database up")?;
+    let node = outpost_storage::Node::load(&mut conn)?;
+    Ok(Paired {
+        register_no: pairing.register_no,
+        name: pairing.name,
+        store_code: node.store_code.clone(),
+        products,
+    })
+}
+
+/// Runs a paired agent until SIGINT/SIGTERM: the till's page and api on
+/// loopback, the link to the edge beside them.
+pub async fn run(
+    mut api: outpost_api::Settings,
+    cfg: RegisterSettings,
+    data: &Path,
+) -> anyhow::Result<()> {
+    let url = database(data).to_string_lossy().into_owned();
+    let db = Db::open(&url, 4).with_context(|| format!("opening {url}"))?;
+    let (link_row, token, epoch) = {
+        let mut conn = db.conn()?;
+        let l = agent::link(&mut conn)?;
+        let epoch = outpost_storage::Node::load(&mut conn)?.node_epoch;
+        (l, agent::page_token(&mut conn)?, epoch)
+    };
+    drop(db);
+    api.database.url = url;
+    api.database.pool_size = 4;
+    api.server.host = cfg.host.clone();
+    api.server.port = cfg.port;
+    api.server.page_token = outpost_api::settings::PageToken(token);
+    api.demo.enabled = false;
+    let status = Arc::new(link::Status::default());
+    let extra = link::routes(status.clone());
+    let app = outpost_api::Application::build_with(api, Some(extra))
+        .context("starting the till's page server")?;
+    println!(
+        "Outpost register agent: the till's page is on http://{}:{}/ (edge {})",
+        cfg.host,
+        app.port(),
+        link_row.edge_url
+    );
+    let link = link::Link::new(app.db(), app.sync_wake(), status, &cfg, link_row, epoch)?;
+    let tasks = link.spawn();
+    let r = app.run_until_stopped().await.context("serving");
+    for t in tasks {
+        t.abort();
+    }
+    r
+}

@@ -1,0 +1,25 @@
+-- The register tier (issue 28).
+--
+-- On the edge: how far each register agent's events are applied, per
+-- agent epoch and stream (the agent's own positions). An event at the
+-- next position applies; one at or before it is a repeat; one after it
+-- is a gap, refused until the agent sends what is missing.
+CREATE TABLE register_marks (
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    epoch TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch, stream)
+);
+
+-- On a register agent's own database: the edge it is paired with, its
+-- device there and the token it authenticates with, and how far its
+-- outbox (by seq, commit order) has been taken by the edge.
+CREATE TABLE agent_link (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    edge_url TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    token TEXT NOT NULL,
+    pushed_seq BIGINT NOT NULL DEFAULT 0,
+    last_ok_at BIGINT
+);

@@ -1,0 +1,2 @@
+DROP TABLE agent_link;
+DROP TABLE register_marks;

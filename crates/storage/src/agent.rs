@@ -1,0 +1,215 @@
+//! A register agent's own database (issue 28): the same schema and use cases
+//! as the edge's, on the till PC's SQLite, plus the link to its edge.
+//!
+//! Pairing ([`set_up`]) installs the store's master data from the edge's
+//! till feed, makes this node (the edge's store, an epoch of its own) and
+//! the register as the edge knows it (same id and number, so the till's
+//! order numbers are the edge's for that register), and keeps the edge's
+//! address and the token it gave. Every sale then commits here first with
+//! its outbox event; [`to_push`] reads what the edge has not taken yet, in
+//! commit order, and [`pushed`] moves the mark once the edge has it.
+
+use crate::db::{AnyConnection, new_id, now_millis, write_tx};
+use crate::error::{Result, StorageError};
+use crate::outbox::{self, StoredEvent};
+use crate::register_events::AgentEvent;
+use crate::schema::{agent_link, devices, node, outbox as ob, stores};
+use crate::secrets;
+use crate::seed;
+use crate::till_feed;
+use diesel::prelude::*;
+use std::collections::BTreeMap;
+
+/// What the edge gave at pairing.
+#[derive(Debug, Clone)]
+pub struct Pairing {
+    /// The edge's base URL (`http://edge:8001`).
+    pub edge_url: String,
+    pub store_id: String,
+    pub device_id: String,
+    pub register_no: i32,
+    pub name: String,
+    /// The agent's token on the edge.
+    pub token: String,
+}
+
+/// The agent's link to its edge, as kept.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = agent_link)]
+pub struct Link {
+    pub id: i32,
+    pub edge_url: String,
+    pub device_id: String,
+    pub token: String,
+    /// The outbox `seq` through which the edge has the events.
+    pub pushed_seq: i64,
+    /// When the edge last answered a pull or a push.
+    pub last_ok_at: Option<i64>,
+}
+
+/// Sets an empty database up as a paired register: the master data of the
+/// first pull (`pages`), this node, the register, the link. Refuses a
+/// database that already belongs to a store.
+pub fn set_up(conn: &mut AnyConnection, p: &Pairing, pages: &[till_feed::Page]) -> Result<()> {
+    if seed::is_set_up(conn)? {
+        return Err(StorageError::Conflict(
+            "this register's database is already set up: pair into an empty data folder".into(),
+        ));
+    }
+    till_feed::install(conn, pages)?;
+    write_tx(conn, |conn| {
+        if stores::table
+            .find(&p.store_id)
+            .count()
+            .get_result::<i64>(conn)?
+            == 0
+        {
+            return Err(StorageError::Unprocessable(format!(
+                "the edge's till feed has no store {:?}: is this the edge that paired the register?",
+                p.store_id
+            )));
+        }
+        let now = now_millis();
+        diesel::insert_into(node::table)
+            .values((
+                node::id.eq(1),
+                node::store_id.eq(&p.store_id),
+                node::node_epoch.eq(new_id()),
+                node::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        // Locally it is a register (its page signs in and sells on it); its
+        // token here is the page's, made anew at every start (`page_token`).
+        let (_, hash) = secrets::new_token();
+        diesel::insert_into(devices::table)
+            .values((
+                devices::id.eq(&p.device_id),
+                devices::store_id.eq(&p.store_id),
+                devices::register_no.eq(p.register_no),
+                devices::name.eq(&p.name),
+                devices::kind.eq("register"),
+                devices::token_hash.eq(hash),
+                devices::last_seq.eq(0),
+                devices::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(agent_link::table)
+            .values((
+                agent_link::id.eq(1),
+                agent_link::edge_url.eq(&p.edge_url),
+                agent_link::device_id.eq(&p.device_id),
+                agent_link::token.eq(&p.token),
+                agent_link::pushed_seq.eq(0),
+                agent_link::last_ok_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// The link, on a paired database.
+pub fn link(conn: &mut AnyConnection) -> Result<Link> {
+    agent_link::table
+        .select(Link::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            StorageError::not_found("this register's pairing (run `outpost register pair` first)")
+        })
+}
+
+/// A new token for the page this agent serves, replacing the last start's:
+/// the page carries it, and a page from before this start can no longer
+/// act for the register.
+pub fn page_token(conn: &mut AnyConnection) -> Result<String> {
+    let l = link(conn)?;
+    let (token, hash) = secrets::new_token();
+    diesel::update(devices::table.find(&l.device_id))
+        .set(devices::token_hash.eq(hash))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// The events the edge has not taken yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Queue {
+    pub count: i64,
+    /// When the oldest of them happened.
+    pub oldest_at: Option<i64>,
+}
+
+pub fn queue(conn: &mut AnyConnection) -> Result<Queue> {
+    let pushed = link(conn)?.pushed_seq;
+    let (count, oldest_at): (i64, Option<i64>) = ob::table
+        .filter(ob::seq.gt(pushed))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(ob::occurred_at)))
+        .first(conn)?;
+    Ok(Queue { count, oldest_at })
+}
+
+/// Up to `limit` events the edge has not taken, in commit order, each with
+/// its `seq` here.
+pub fn to_push(conn: &mut AnyConnection, limit: i64) -> Result<Vec<(i64, AgentEvent)>> {
+    let pushed = link(conn)?.pushed_seq;
+    Ok(outbox::read_after_seq(conn, pushed, limit)?
+        .into_iter()
+        .filter_map(|e: StoredEvent| {
+            let seq = e.seq;
+            AgentEvent::of(e).map(|a| (seq, a))
+        })
+        .collect())
+}
+
+/// The edge has every event through `seq`: moves the mark (never back)
+/// and notes the edge answered.
+pub fn pushed(conn: &mut AnyConnection, seq: i64) -> Result<()> {
+    diesel::update(agent_link::table.filter(agent_link::pushed_seq.lt(seq)))
+        .set(agent_link::pushed_seq.eq(seq))
+        .execute(conn)?;
+    answered(conn)
+}
+
+/// The edge answered (a pull or a push).
+pub fn answered(conn: &mut AnyConnection) -> Result<()> {
+    diesel::update(agent_link::table)
+        .set(agent_link::last_ok_at.eq(Some(now_millis())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The edge holds less than the mark says (it was restored from an older
+/// copy, or lost a push's commit): the mark goes back to just before the
+/// first event of any stream that the edge's `marks` do not reach, so the
+/// next pushes send it all again (the edge skips what it has).
+pub fn rewind(conn: &mut AnyConnection, marks: &BTreeMap<String, i64>) -> Result<()> {
+    let l = link(conn)?;
+    let mut first_missing: Option<i64> = None;
+    let streams: Vec<String> = ob::table
+        .filter(ob::seq.gt(0))
+        .select(ob::stream)
+        .distinct()
+        .load(conn)?;
+    for s in streams {
+        let held = marks.get(&s).copied().unwrap_or(0);
+        let seq: Option<i64> = ob::table
+            .filter(ob::stream.eq(&s))
+            .filter(ob::position.gt(held))
+            .select(diesel::dsl::min(ob::seq))
+            .first(conn)?;
+        if let Some(seq) = seq {
+            first_missing = Some(first_missing.map_or(seq, |f| f.min(seq)));
+        }
+    }
+    let to = first_missing.map_or(l.pushed_seq, |f| f - 1);
+    if to < l.pushed_seq {
+        diesel::update(agent_link::table)
+            .set(agent_link::pushed_seq.eq(to))
+            .execute(conn)?;
+        tracing::warn!(
+            from = l.pushed_seq,
+            to,
+            "the edge lacks events it had taken: pushing them again"
+        );
+    }
+    Ok(())
+}

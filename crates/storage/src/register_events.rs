@@ -1,0 +1,438 @@
+//! A register agent's events arriving at the edge (issue 28).
+//!
+//! An agent commits every sale, payment, refund, shift and stock change to
+//! its own database with its outbox event, numbers its orders itself, and
+//! pushes the events here in its commit order. The edge:
+//! - applies them in order per agent epoch and stream: an event at the next
+//!   position applies, one at or before it is a repeat (answered, not
+//!   applied again), one after it is a gap and the whole push is refused
+//!   with where each stream stands, so the agent sends what is missing;
+//! - writes each event's rows as the agent wrote them (the order with its
+//!   number, lines and payments; stock movements; the kitchen ticket; the
+//!   shift; the audit entry), keyed by their ids;
+//! - hands each event on in its own outbox with the agent's event id, so
+//!   the cloud sees the ids the till made (positions are the edge's own);
+//! - applies the price rule: a line sold at a list price the edge no longer
+//!   has (changed while the till was away) flags the order for a manager's
+//!   review, with an audit entry and an event of its own.
+//!
+//! A push is one transaction: it applies whole or not at all.
+
+use crate::audit::AuditEntry;
+use crate::db::{AnyConnection, write_tx};
+use crate::error::{Result, StorageError};
+use crate::kitchen::Ticket;
+use crate::node::{Actor, Node};
+use crate::outbox::{self, StoredEvent};
+use crate::sales::{self, LineRow, Order, OrderRow, PaymentRow};
+use crate::schema::{
+    audit_log, cash_movements, kitchen_tickets, order_lines, orders, payments, products,
+    register_marks, shifts, stock_movements,
+};
+use crate::secrets::sha256_hex;
+use crate::shifts::Shift;
+use crate::stock::Movement;
+use crate::till_feed::upsert_row;
+use diesel::prelude::*;
+use outpost_domain::{Hlc, Role, Stream};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The shape of [`Push`] and [`Pushed`]; the edge takes this one and the one
+/// before.
+pub const SCHEMA: i32 = 1;
+
+/// The most events one push carries.
+pub const PUSH_MAX: usize = 500;
+
+/// One event as the agent wrote it in its outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentEvent {
+    pub event_id: String,
+    pub stream: String,
+    /// Its position in the agent's stream (of the push's epoch).
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub aggregate_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub occurred_at: i64,
+    pub hlc: i64,
+    pub actor: String,
+    pub payload: String,
+    pub payload_sha256: String,
+}
+
+impl AgentEvent {
+    /// An event of the agent's own outbox, as it pushes it. `None` for one
+    /// that has no position yet (never on SQLite, where the writing
+    /// transaction takes it).
+    pub fn of(e: StoredEvent) -> Option<AgentEvent> {
+        Some(AgentEvent {
+            position: e.position?,
+            event_id: e.event_id,
+            stream: e.stream,
+            aggregate_type: e.aggregate_type,
+            aggregate_id: e.aggregate_id,
+            aggregate_version: e.aggregate_version,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            occurred_at: e.occurred_at,
+            hlc: e.hlc,
+            actor: e.actor,
+            payload: e.payload,
+            payload_sha256: e.payload_sha256,
+        })
+    }
+}
+
+/// What an agent sends: its epoch and events in its commit order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Push {
+    pub schema: i32,
+    /// The agent's epoch (its database's; a restored copy takes a new one).
+    pub epoch: String,
+    pub events: Vec<AgentEvent>,
+}
+
+/// What a push did, and where each of the agent's streams now stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pushed {
+    pub applied: usize,
+    /// Events the edge already had (a push repeated after a lost answer).
+    pub repeated: usize,
+    /// Per stream, the agent's last position the edge holds (this epoch).
+    pub marks: BTreeMap<String, i64>,
+}
+
+/// Where an agent's streams stand on the edge, for its epoch.
+pub fn marks(
+    conn: &mut AnyConnection,
+    device_id: &str,
+    epoch: &str,
+) -> Result<BTreeMap<String, i64>> {
+    Ok(register_marks::table
+        .filter(register_marks::device_id.eq(device_id))
+        .filter(register_marks::epoch.eq(epoch))
+        .select((register_marks::stream, register_marks::position))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// A gap: the push skipped events the edge has not had.
+fn gap(stream: &str, mark: i64, got: i64) -> StorageError {
+    StorageError::Conflict(format!(
+        "register events out of order: the {stream} stream is at position {mark} here, \
+         the push sent {got}; send from {} on",
+        mark + 1
+    ))
+}
+
+/// Checks one event's envelope before anything is written.
+fn check(e: &AgentEvent) -> Result<&'static str> {
+    let stream = Stream::NAMES
+        .iter()
+        .find(|s| **s == e.stream)
+        .ok_or_else(|| StorageError::Unprocessable(format!("unknown stream {:?}", e.stream)))?;
+    if uuid::Uuid::parse_str(&e.event_id).is_err() {
+        return Err(StorageError::Unprocessable(format!(
+            "event id {:?} is not a UUID",
+            e.event_id
+        )));
+    }
+    if e.position < 1 {
+        return Err(StorageError::Unprocessable(format!(
+            "event {} has position {}: positions start at 1",
+            e.event_id, e.position
+        )));
+    }
+    if !(outbox::SCHEMA_VERSION - 1..=outbox::SCHEMA_VERSION).contains(&e.schema_version) {
+        return Err(StorageError::Unprocessable(format!(
+            "event {} is of schema version {} (this edge takes {} and {})",
+            e.event_id,
+            e.schema_version,
+            outbox::SCHEMA_VERSION - 1,
+            outbox::SCHEMA_VERSION
+        )));
+    }
+    if sha256_hex(e.payload.as_bytes()) != e.payload_sha256 {
+        return Err(StorageError::Unprocessable(format!(
+            "event {}: the payload does not match its sha256",
+            e.event_id
+        )));
+    }
+    Ok(stream)
+}
+
+/// Applies a push from the agent `device_id`, whole or not at all.
+pub fn apply(
+    conn: &mut AnyConnection,
+    node: &Node,
+    device_id: &str,
+    push: &Push,
+) -> Result<Pushed> {
+    if !(SCHEMA - 1..=SCHEMA).contains(&push.schema) {
+        return Err(StorageError::Unprocessable(format!(
+            "a push of schema {} (this edge takes {} and {})",
+            push.schema,
+            SCHEMA - 1,
+            SCHEMA
+        )));
+    }
+    if push.events.len() > PUSH_MAX {
+        return Err(StorageError::Unprocessable(format!(
+            "a push of {} events: send at most {PUSH_MAX} at a time",
+            push.events.len()
+        )));
+    }
+    if push.epoch.is_empty() || push.epoch.len() > 64 {
+        return Err(StorageError::Unprocessable(
+            "a push needs its agent's epoch".into(),
+        ));
+    }
+    let streams = push
+        .events
+        .iter()
+        .map(check)
+        .collect::<Result<Vec<&'static str>>>()?;
+    write_tx(conn, |conn| {
+        // One push of an agent at a time (two of its pushes racing would
+        // read the same marks).
+        if let AnyConnection::Postgresql(c) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(device_id)
+                .execute(c)?;
+        }
+        let mut marks = marks(conn, device_id, &push.epoch)?;
+        let before = marks.clone();
+        let mut out = Pushed::default();
+        let actor_of = |e: &AgentEvent| Actor {
+            staff_id: e.actor.clone(),
+            role: Role::Cashier,
+            device_id: Some(device_id.to_owned()),
+        };
+        for (e, stream) in push.events.iter().zip(&streams) {
+            let mark = marks.get(*stream).copied().unwrap_or(0);
+            if e.position <= mark {
+                // A repeat is the same event: another one at a position the
+                // edge has is a till whose database went back in time.
+                if !outbox::holds(conn, &e.event_id)? {
+                    return Err(StorageError::Conflict(format!(
+                        "position {} of this register's {stream} stream holds another event here: \
+                         the till's database was restored from an older copy; it must take a new epoch",
+                        e.position
+                    )));
+                }
+                out.repeated += 1;
+                continue;
+            }
+            if e.position != mark + 1 {
+                return Err(gap(stream, mark, e.position));
+            }
+            node.observe(Hlc::from_raw(e.hlc));
+            materialize(conn, node, &actor_of(e), e)?;
+            outbox::write(
+                conn,
+                vec![outbox::from_register(node, device_id, stream, e)],
+            )?;
+            marks.insert((*stream).to_owned(), e.position);
+            out.applied += 1;
+        }
+        for (stream, position) in &marks {
+            if before.get(stream) == Some(position) {
+                continue;
+            }
+            let n = diesel::update(
+                register_marks::table
+                    .filter(register_marks::device_id.eq(device_id))
+                    .filter(register_marks::epoch.eq(&push.epoch))
+                    .filter(register_marks::stream.eq(stream)),
+            )
+            .set(register_marks::position.eq(position))
+            .execute(conn)?;
+            if n == 0 {
+                diesel::insert_into(register_marks::table)
+                    .values((
+                        register_marks::device_id.eq(device_id),
+                        register_marks::epoch.eq(&push.epoch),
+                        register_marks::stream.eq(stream),
+                        register_marks::position.eq(position),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        out.marks = marks;
+        Ok(out)
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(e: &AgentEvent) -> Result<T> {
+    serde_json::from_str(&e.payload).map_err(|err| {
+        StorageError::Unprocessable(format!(
+            "event {} ({}): its payload is not what that event carries: {err}",
+            e.event_id, e.event_type
+        ))
+    })
+}
+
+/// The shift a Z report closes (the rest of the report is the agent's).
+#[derive(Deserialize)]
+struct Closed {
+    shift: Shift,
+}
+
+/// Cash put in or taken out of a drawer during a shift.
+#[derive(Deserialize)]
+struct CashMoved {
+    shift: String,
+    amount_minor: i64,
+    reason: String,
+}
+
+/// Writes an event's rows on the edge as the agent wrote them on the till.
+/// Events without rows of their own here (a customer the till made, a
+/// newer agent's kind) are only handed on.
+fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEvent) -> Result<()> {
+    let device = actor.device()?;
+    match e.event_type.as_str() {
+        t if t.starts_with("order.") => {
+            let o: Order = parse(e)?;
+            if o.order.device_id != device {
+                return Err(StorageError::Unprocessable(format!(
+                    "event {}: order {} belongs to another register",
+                    e.event_id, o.order.number
+                )));
+            }
+            order(conn, &o)?;
+            if t == "order.created" {
+                price_rule(conn, node, actor, &o)?;
+            }
+        }
+        "stock.moved" => {
+            let moves: Vec<Movement> = parse(e)?;
+            for m in moves {
+                let here = stock_movements::table
+                    .find(&m.id)
+                    .count()
+                    .get_result::<i64>(conn)?;
+                if here == 0 {
+                    diesel::insert_into(stock_movements::table)
+                        .values((
+                            stock_movements::id.eq(&m.id),
+                            stock_movements::product_id.eq(&m.product_id),
+                            stock_movements::qty_milli.eq(m.qty_milli),
+                            stock_movements::reason.eq(&m.reason),
+                            stock_movements::ref_id.eq(&m.ref_id),
+                            stock_movements::staff_id.eq(Some(&actor.staff_id)),
+                            stock_movements::at.eq(e.occurred_at),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+        }
+        t if t.starts_with("ticket.") => {
+            let v: serde_json::Value = parse(e)?;
+            upsert_row!(conn, kitchen_tickets, id, Ticket, v);
+        }
+        "shift.opened" => {
+            let v: serde_json::Value = parse(e)?;
+            upsert_row!(conn, shifts, id, Shift, v);
+        }
+        "shift.closed" => {
+            let Closed { shift } = parse(e)?;
+            upsert_row!(conn, shifts, id, Shift, value(&shift)?);
+        }
+        "shift.cash_moved" => {
+            let m: CashMoved = parse(e)?;
+            let here = cash_movements::table
+                .find(&e.event_id)
+                .count()
+                .get_result::<i64>(conn)?;
+            if here == 0 {
+                diesel::insert_into(cash_movements::table)
+                    .values((
+                        cash_movements::id.eq(&e.event_id),
+                        cash_movements::shift_id.eq(&m.shift),
+                        cash_movements::amount_minor.eq(m.amount_minor),
+                        cash_movements::reason.eq(&m.reason),
+                        cash_movements::staff_id.eq(&actor.staff_id),
+                        cash_movements::at.eq(e.occurred_at),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        "audit.recorded" => {
+            let a: AuditEntry = parse(e)?;
+            let here = audit_log::table
+                .find(&a.id)
+                .count()
+                .get_result::<i64>(conn)?;
+            if here == 0 {
+                diesel::insert_into(audit_log::table)
+                    .values(&a)
+                    .execute(conn)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The order as the event has it: its row, lines and payments, each
+/// written by id (inserted, or brought to the event's state).
+fn order(conn: &mut AnyConnection, o: &Order) -> Result<()> {
+    upsert_row!(conn, orders, id, OrderRow, value(&o.order)?);
+    for l in &o.lines {
+        upsert_row!(conn, order_lines, id, LineRow, value(l)?);
+    }
+    for p in &o.payments {
+        upsert_row!(conn, payments, id, PaymentRow, value(p)?);
+    }
+    Ok(())
+}
+
+/// A row as JSON, for `upsert_row!`.
+fn value(row: &impl Serialize) -> Result<serde_json::Value> {
+    serde_json::to_value(row).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// A line sold at a list price the edge no longer has (it changed while the
+/// till was away): the order keeps what the customer paid and is flagged
+/// for a manager, with the lines and both prices.
+fn price_rule(conn: &mut AnyConnection, node: &Node, actor: &Actor, o: &Order) -> Result<()> {
+    let ids: Vec<&str> = o.lines.iter().map(|l| l.product_id.as_str()).collect();
+    let now: BTreeMap<String, i64> = products::table
+        .filter(products::id.eq_any(&ids))
+        .select((products::id, products::price_minor))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let changed: Vec<serde_json::Value> = o
+        .lines
+        .iter()
+        .filter_map(|l| {
+            let edge = *now.get(&l.product_id)?;
+            (edge != l.list_price_minor).then(|| {
+                serde_json::json!({
+                    "sku": l.sku,
+                    "till_list": l.list_price_minor,
+                    "edge_list": edge,
+                    "charged": l.unit_price_minor,
+                })
+            })
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    sales::flag_for_adjustment(
+        conn,
+        node,
+        actor,
+        &o.order.id,
+        "order.price_override",
+        serde_json::json!({"number": o.order.number, "lines": changed, "why": "sold at the till's price while the edge had another"}),
+    )
+}

@@ -1,0 +1,306 @@
+//! A register agent's events at the edge, on both backends: a till set up
+//! from the edge's till feed sells on its own database; its push applies
+//! once (the same order id, number and event ids on the edge); a repeated
+//! push changes nothing; a gap is refused whole and the till sends again
+//! from where the edge stands; a position the edge holds with another
+//! event is refused; a price changed at the edge meanwhile flags the
+//! order; a malformed event writes nothing.
+
+mod common;
+
+use common::{Store, demo_store, demo_store_on_pg, one_line_card_sale, the_manager};
+use diesel::prelude::*;
+use outpost_domain::Role;
+use outpost_storage::register_events::{self, AgentEvent, Push, Pushed};
+use outpost_storage::schema::{audit_log, orders, products, stock_movements};
+use outpost_storage::{Actor, Db, Node, StorageError, agent, sales, shifts, staff, till_feed};
+
+/// A till paired with `edge` through its feed, on a SQLite file of its own,
+/// with a manager signed in and a shift open.
+struct Till {
+    db: Db,
+    node: Node,
+    device_id: String,
+    actor: Actor,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Till {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn till_of(edge: &Store) -> Till {
+    let manager = the_manager(edge);
+    let mut e = edge.db.conn().unwrap();
+    let paired = staff::pair_device(&mut e, &edge.node, &manager, "Till 9", "agent").unwrap();
+    let mut pages = Vec::new();
+    let (mut epoch, mut after) = (None::<String>, 0);
+    loop {
+        let p = till_feed::changes(&mut e, epoch.as_deref(), after, 200).unwrap();
+        (epoch, after) = (Some(p.epoch.clone()), p.next);
+        let more = p.more;
+        pages.push(p);
+        if !more {
+            break;
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+    let db = Db::open(dir.join("register.sqlite").to_str().unwrap(), 2).unwrap();
+    let mut c = db.conn().unwrap();
+    let pairing = agent::Pairing {
+        edge_url: "http://edge.test:8001".into(),
+        store_id: edge.node.store_id.clone(),
+        device_id: paired.device.id.clone(),
+        register_no: paired.device.register_no,
+        name: paired.device.name.clone(),
+        token: paired.token.clone(),
+    };
+    agent::set_up(&mut c, &pairing, &pages).unwrap();
+    // A second pairing into the same database is refused.
+    let again = agent::set_up(&mut c, &pairing, &pages).unwrap_err();
+    assert!(matches!(again, StorageError::Conflict(_)), "{again:?}");
+    let node = Node::load(&mut c).unwrap();
+    assert_eq!(node.store_id, edge.node.store_id);
+    assert_ne!(
+        node.node_epoch, edge.node.node_epoch,
+        "the till's epoch is its own"
+    );
+    let actor = Actor {
+        staff_id: manager.staff_id,
+        role: Role::Manager,
+        device_id: Some(paired.device.id.clone()),
+    };
+    shifts::open(&mut c, &node, &actor, 0).unwrap();
+    drop(c);
+    Till {
+        db,
+        node,
+        device_id: paired.device.id,
+        actor,
+        dir,
+    }
+}
+
+impl Till {
+    fn sell(&self, edge: &Store) -> sales::Order {
+        // Priced from the till's own copy of the catalog (the same rows).
+        let req = one_line_card_sale(edge, &self.actor);
+        let mut c = self.db.conn().unwrap();
+        let key = uuid::Uuid::now_v7().to_string();
+        let a = sales::create_sale(&mut c, &self.node, &self.actor, &key, "sha", &req).unwrap();
+        serde_json::from_str(&a.body).unwrap()
+    }
+
+    /// What waits to be pushed: (seq, event).
+    fn waiting(&self) -> Vec<(i64, AgentEvent)> {
+        agent::to_push(&mut self.db.conn().unwrap(), 500).unwrap()
+    }
+
+    fn push(&self, edge: &Store, events: &[(i64, AgentEvent)]) -> Result<Pushed, StorageError> {
+        let push = Push {
+            schema: register_events::SCHEMA,
+            epoch: self.node.node_epoch.clone(),
+            events: events.iter().map(|(_, e)| e.clone()).collect(),
+        };
+        let mut e = edge.db.conn().unwrap();
+        register_events::apply(&mut e, &edge.node, &self.device_id, &push)
+    }
+
+    /// Pushes everything waiting and marks it taken, as the agent does.
+    fn push_all(&self, edge: &Store) -> Pushed {
+        let events = self.waiting();
+        let p = self.push(edge, &events).unwrap();
+        let last = events.last().map_or(0, |(s, _)| *s);
+        agent::pushed(&mut self.db.conn().unwrap(), last).unwrap();
+        p
+    }
+}
+
+fn orders_on(edge: &Store) -> i64 {
+    orders::table
+        .count()
+        .get_result(&mut **edge.db.conn().unwrap())
+        .unwrap()
+}
+
+fn a_till_sale_reaches_the_edge_once(edge: Store) {
+    let till = till_of(&edge);
+    let before = orders_on(&edge);
+    let sold = till.sell(&edge);
+    // Numbered by the till, as the edge would have for that register.
+    assert!(
+        sold.order.number.starts_with("S01-R") && sold.order.number.ends_with("-000001"),
+        "{}",
+        sold.order.number
+    );
+    let events = till.waiting();
+    // The shift, the stock movement and the order at least.
+    assert!(events.len() >= 3, "{events:?}");
+    let queue = agent::queue(&mut till.db.conn().unwrap()).unwrap();
+    assert_eq!(queue.count, events.len() as i64);
+    assert!(queue.oldest_at.is_some());
+
+    let p = till.push(&edge, &events).unwrap();
+    assert_eq!((p.applied, p.repeated), (events.len(), 0));
+    assert_eq!(p.marks.get("sales"), Some(&1));
+    let mut e = edge.db.conn().unwrap();
+    let there = sales::get(&mut e, &sold.order.id).unwrap();
+    assert_eq!(there.order.number, sold.order.number);
+    assert_eq!(there.order.total_minor, sold.order.total_minor);
+    assert_eq!(there.order.device_id, till.device_id);
+    assert_eq!(there.payments.len(), 1);
+    assert_eq!(there.lines.len(), sold.lines.len());
+    let moved: i64 = stock_movements::table
+        .filter(stock_movements::ref_id.eq(&sold.order.id))
+        .count()
+        .get_result(&mut **e)
+        .unwrap();
+    assert_eq!(moved, 1);
+    for (_, ev) in &events {
+        assert!(
+            outpost_storage::outbox::holds(&mut e, &ev.event_id).unwrap(),
+            "the edge hands on the till's event id {}",
+            ev.event_id
+        );
+    }
+    drop(e);
+
+    // The answer was lost: the same push again changes nothing.
+    let again = till.push(&edge, &events).unwrap();
+    assert_eq!((again.applied, again.repeated), (0, events.len()));
+    assert_eq!(orders_on(&edge), before + 1);
+    let last = events.last().unwrap().0;
+    agent::pushed(&mut till.db.conn().unwrap(), last).unwrap();
+    assert_eq!(agent::queue(&mut till.db.conn().unwrap()).unwrap().count, 0);
+}
+
+#[test]
+fn a_till_sale_reaches_the_edge_once_with_its_number_and_event_ids_on_sqlite() {
+    a_till_sale_reaches_the_edge_once(demo_store());
+}
+
+#[test]
+fn a_till_sale_reaches_the_edge_once_with_its_number_and_event_ids_on_postgres() {
+    a_till_sale_reaches_the_edge_once(demo_store_on_pg(2));
+}
+
+fn a_gap_is_refused_whole_and_the_till_resends(edge: Store) {
+    let till = till_of(&edge);
+    till.sell(&edge);
+    till.push_all(&edge);
+    let second = till.sell(&edge);
+    let third = till.sell(&edge);
+    let events = till.waiting();
+    // The till believes the edge took the second sale (an edge restored
+    // from a copy older than its last answer): the third is a gap.
+    let (seq, _) = events
+        .iter()
+        .find(|(_, e)| e.aggregate_id == second.order.id)
+        .unwrap();
+    agent::pushed(&mut till.db.conn().unwrap(), *seq).unwrap();
+    let rest = till.waiting();
+    assert!(rest.iter().any(|(_, e)| e.aggregate_id == third.order.id));
+    let e = till.push(&edge, &rest).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Conflict(m) if m.contains("send from")),
+        "{e:?}"
+    );
+    assert!(
+        sales::get(&mut edge.db.conn().unwrap(), &second.order.id).is_err(),
+        "nothing of a refused push is written"
+    );
+    // Where the edge stands, and from there again.
+    let marks = register_events::marks(
+        &mut edge.db.conn().unwrap(),
+        &till.device_id,
+        &till.node.node_epoch,
+    )
+    .unwrap();
+    agent::rewind(&mut till.db.conn().unwrap(), &marks).unwrap();
+    assert_eq!(till.waiting().len(), events.len());
+    let p = till.push_all(&edge);
+    assert_eq!(p.applied, events.len());
+    assert!(sales::get(&mut edge.db.conn().unwrap(), &second.order.id).is_ok());
+}
+
+#[test]
+fn a_gap_is_refused_whole_and_the_till_sends_from_where_the_edge_stands_on_sqlite() {
+    a_gap_is_refused_whole_and_the_till_resends(demo_store());
+}
+
+#[test]
+fn a_gap_is_refused_whole_and_the_till_sends_from_where_the_edge_stands_on_postgres() {
+    a_gap_is_refused_whole_and_the_till_resends(demo_store_on_pg(2));
+}
+
+#[test]
+fn another_event_at_a_position_the_edge_holds_is_refused_as_a_restored_till() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    till.sell(&edge);
+    let mut events = till.waiting();
+    till.push(&edge, &events).unwrap();
+    // A till restored from an older copy sells again at the same positions.
+    events[0].1.event_id = uuid::Uuid::now_v7().to_string();
+    let e = till.push(&edge, &events[..1]).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Conflict(m) if m.contains("restored")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_price_changed_at_the_edge_while_the_till_sold_flags_the_order() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let sold = till.sell(&edge);
+    // Meanwhile the manager changed that product's price on the edge.
+    let product = sold.lines[0].product_id.clone();
+    diesel::update(products::table.find(&product))
+        .set(products::price_minor.eq(products::price_minor + 50))
+        .execute(&mut **edge.db.conn().unwrap())
+        .unwrap();
+    till.push_all(&edge);
+    let mut e = edge.db.conn().unwrap();
+    let there = sales::get(&mut e, &sold.order.id).unwrap();
+    assert!(
+        there.order.needs_adjustment,
+        "the order waits for a manager"
+    );
+    assert_eq!(
+        there.order.total_minor, sold.order.total_minor,
+        "it keeps the price paid"
+    );
+    let queue = sales::adjustment_queue(&mut e, 10).unwrap();
+    assert!(queue.iter().any(|o| o.id == sold.order.id));
+    let audited: i64 = audit_log::table
+        .filter(audit_log::action.eq("order.price_override"))
+        .filter(audit_log::subject.eq(&sold.order.id))
+        .count()
+        .get_result(&mut **e)
+        .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[test]
+fn a_malformed_event_is_refused_and_nothing_of_its_push_is_written() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let sold = till.sell(&edge);
+    let events = till.waiting();
+    let mut bad = events.clone();
+    bad.last_mut().unwrap().1.payload.push(' ');
+    let e = till.push(&edge, &bad).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Unprocessable(m) if m.contains("sha256")),
+        "{e:?}"
+    );
+    let mut bad = events.clone();
+    bad[0].1.stream = "lunch".into();
+    let e = till.push(&edge, &bad).unwrap_err();
+    assert!(matches!(&e, StorageError::Unprocessable(_)), "{e:?}");
+    assert!(sales::get(&mut edge.db.conn().unwrap(), &sold.order.id).is_err());
+    assert_eq!(till.push(&edge, &events).unwrap().applied, events.len());
+}
