@@ -122,6 +122,36 @@ pub async fn pair(edge: &str, code: &str, data: &Path) -> anyhow::Result<Paired>
     })
 }
 
+/// Before the till sells: asks the edge what it holds of this till, and
+/// takes a new epoch when this database is an older copy
+/// (`agent::hello`). With the edge away the till starts as it is.
+async fn hello(db: &Db, l: &agent::Link, cfg: &RegisterSettings) {
+    let asked = async {
+        let epoch = outpost_storage::Node::load(&mut *db.conn()?)?.node_epoch;
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout() * 3)
+            .build()?;
+        let up = link::standing(&http, &l.edge_url, &l.token, &epoch).await?;
+        let up = agent::Upstream {
+            marks: up.marks,
+            last_number: up.last_number,
+        };
+        let db = db.clone();
+        let new =
+            tokio::task::spawn_blocking(move || agent::hello(&mut *db.conn()?, &up)).await??;
+        anyhow::Ok(new)
+    };
+    match asked.await {
+        Ok(Some(epoch)) => println!(
+            "This till's database is older than what the edge holds of it: new epoch {epoch}, numbering on from the edge's highest"
+        ),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "the edge did not answer at start: selling on as this database stands")
+        }
+    }
+}
+
 /// Runs a paired agent until SIGINT/SIGTERM: the till's page and api on
 /// loopback, the link to the edge beside them.
 pub async fn run(
@@ -131,12 +161,9 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let url = database(data).to_string_lossy().into_owned();
     let db = Db::open(&url, 4).with_context(|| format!("opening {url}"))?;
-    let (link_row, token, epoch) = {
-        let mut conn = db.conn()?;
-        let l = agent::link(&mut conn)?;
-        let epoch = outpost_storage::Node::load(&mut conn)?.node_epoch;
-        (l, agent::page_token(&mut conn)?, epoch)
-    };
+    let link_row = agent::link(&mut *db.conn()?)?;
+    hello(&db, &link_row, &cfg).await;
+    let token = agent::page_token(&mut *db.conn()?)?;
     drop(db);
     api.database.url = url;
     api.database.pool_size = 4;
@@ -154,7 +181,7 @@ pub async fn run(
         app.port(),
         link_row.edge_url
     );
-    let link = link::Link::new(app.db(), app.sync_wake(), status, &cfg, link_row, epoch)?;
+    let link = link::Link::new(app.db(), app.sync_wake(), status, &cfg, link_row)?;
     let tasks = link.spawn();
     let r = app.run_until_stopped().await.context("serving");
     for t in tasks {

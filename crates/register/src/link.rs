@@ -16,7 +16,6 @@ use outpost_storage::register_events::{self, Push, Pushed};
 use outpost_storage::{AnyConnection, Db, StorageError, agent, till_feed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -163,14 +162,29 @@ pub async fn pull_all(
     }
 }
 
+/// What the edge holds of the till with `token` in `epoch`: its marks and
+/// the register's highest order number.
+pub async fn standing(
+    http: &reqwest::Client,
+    edge: &str,
+    token: &str,
+    epoch: &str,
+) -> anyhow::Result<Pushed> {
+    let res = http
+        .get(format!("{edge}/api/v1/register-events/marks"))
+        .header("X-Device-Token", token)
+        .query(&[("epoch", epoch)])
+        .send()
+        .await?;
+    answer::<Pushed>(res).await
+}
+
 /// The link's tasks and what they share.
 pub struct Link {
     db: Db,
     http: reqwest::Client,
     edge: String,
     token: String,
-    /// This till's epoch (its database's).
-    epoch: String,
     /// Woken by the api's relay after every commit.
     committed: Arc<Notify>,
     status: Arc<Status>,
@@ -184,7 +198,6 @@ impl Link {
         status: Arc<Status>,
         cfg: &RegisterSettings,
         row: agent::Link,
-        epoch: String,
     ) -> anyhow::Result<Arc<Link>> {
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout().max(std::time::Duration::from_secs(5)))
@@ -195,7 +208,6 @@ impl Link {
             http,
             edge: row.edge_url,
             token: row.token,
-            epoch,
             committed,
             status,
             cfg: cfg.clone(),
@@ -276,10 +288,14 @@ impl Link {
     async fn push_all(&self) -> anyhow::Result<()> {
         let (batch, max_bytes) = (self.cfg.push_batch as i64, self.cfg.push_max_bytes);
         loop {
-            let mut events = self.db(move |c| agent::to_push(c, batch)).await?;
-            if events.is_empty() {
+            let Some(agent::Batch {
+                epoch,
+                since,
+                mut events,
+            }) = self.db(move |c| agent::to_push(c, batch)).await?
+            else {
                 return Ok(());
-            }
+            };
             // Within the edge's body limit: at least one event, then as
             // many as fit.
             let mut size = 0;
@@ -295,7 +311,8 @@ impl Link {
             let last = events.last().map_or(0, |(s, _)| *s);
             let push = Push {
                 schema: register_events::SCHEMA,
-                epoch: self.epoch.clone(),
+                epoch: epoch.clone(),
+                since,
                 events: events.into_iter().map(|(_, e)| e).collect(),
             };
             let res = self
@@ -311,13 +328,21 @@ impl Link {
                     self.db(move |c| agent::pushed(c, last)).await?;
                 }
                 Err(e) if e.downcast_ref::<Refused>().is_some_and(|r| r.status == 409) => {
+                    let standing = self.standing(&epoch).await?;
+                    if e.to_string().contains(register_events::REWOUND) {
+                        // This database went back in time and sold before
+                        // it could ask: what waits goes in a new epoch.
+                        let last = standing.last_number;
+                        self.db(move |c| agent::fork(c, &epoch, last)).await?;
+                        continue;
+                    }
                     // The edge holds less than this till thinks (it was
                     // restored): send again from where it stands.
-                    let marks = self.marks().await?;
+                    let marks = standing.marks;
                     let before = self.db(|c| Ok(agent::link(c)?.pushed_seq)).await?;
                     let after = self
                         .db(move |c| {
-                            agent::rewind(c, &marks)?;
+                            agent::rewind(c, &epoch, &marks)?;
                             Ok(agent::link(c)?.pushed_seq)
                         })
                         .await?;
@@ -330,15 +355,9 @@ impl Link {
         }
     }
 
-    async fn marks(&self) -> anyhow::Result<BTreeMap<String, i64>> {
-        let res = self
-            .http
-            .get(format!("{}/api/v1/register-events/marks", self.edge))
-            .header("X-Device-Token", &self.token)
-            .query(&[("epoch", &self.epoch)])
-            .send()
-            .await?;
-        Ok(answer::<Pushed>(res).await?.marks)
+    /// What the edge holds of this till in `epoch`.
+    async fn standing(&self, epoch: &str) -> anyhow::Result<Pushed> {
+        standing(&self.http, &self.edge, &self.token, epoch).await
     }
 
     async fn pulling(self: Arc<Link>) {

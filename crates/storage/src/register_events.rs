@@ -18,7 +18,7 @@
 //!
 //! A push is one transaction: it applies whole or not at all.
 
-use crate::audit::AuditEntry;
+use crate::audit::{self, AuditEntry};
 use crate::db::{AnyConnection, write_tx};
 use crate::error::{Result, StorageError};
 use crate::kitchen::Ticket;
@@ -41,6 +41,10 @@ use std::collections::BTreeMap;
 /// The shape of [`Push`] and [`Pushed`]; the edge takes this one and the one
 /// before.
 pub const SCHEMA: i32 = 1;
+
+/// Said when a push repeats a position with another event: the agent
+/// then moves what it has not pushed to a new epoch (`agent::fork`).
+pub const REWOUND: &str = "the till's database went back to an older copy";
 
 /// The most events one push carries.
 pub const PUSH_MAX: usize = 500;
@@ -93,6 +97,10 @@ pub struct Push {
     pub schema: i32,
     /// The agent's epoch (its database's; a restored copy takes a new one).
     pub epoch: String,
+    /// Where each stream stood when this epoch began (a till restored from
+    /// an older copy goes on from its heads in a new epoch); absent: 0.
+    #[serde(default)]
+    pub since: BTreeMap<String, i64>,
     pub events: Vec<AgentEvent>,
 }
 
@@ -104,6 +112,9 @@ pub struct Pushed {
     pub repeated: usize,
     /// Per stream, the agent's last position the edge holds (this epoch).
     pub marks: BTreeMap<String, i64>,
+    /// The highest order number the edge holds for this register (its last
+    /// part: 123 for `S01-R2-000123`), whatever the epoch.
+    pub last_number: i64,
 }
 
 /// Where an agent's streams stand on the edge, for its epoch.
@@ -119,6 +130,28 @@ pub fn marks(
         .load::<(String, i64)>(conn)?
         .into_iter()
         .collect())
+}
+
+/// The highest order number the edge holds for a register (its counter).
+pub fn last_number(conn: &mut AnyConnection, device_id: &str) -> Result<i64> {
+    // Numbers are zero-padded: the greatest string is the greatest number.
+    let top: Option<String> = orders::table
+        .filter(orders::device_id.eq(device_id))
+        .select(diesel::dsl::max(orders::number))
+        .first(conn)?;
+    Ok(top
+        .and_then(|n| n.rsplit('-').next()?.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Where an agent's streams stand on the edge for its epoch, and its
+/// highest order number there: what it is told at hello.
+pub fn standing(conn: &mut AnyConnection, device_id: &str, epoch: &str) -> Result<Pushed> {
+    Ok(Pushed {
+        marks: marks(conn, device_id, epoch)?,
+        last_number: last_number(conn, device_id)?,
+        ..Pushed::default()
+    })
 }
 
 /// A gap: the push skipped events the edge has not had.
@@ -192,6 +225,11 @@ pub fn apply(
             "a push needs its agent's epoch".into(),
         ));
     }
+    if push.since.values().any(|p| *p < 0) {
+        return Err(StorageError::Unprocessable(
+            "an epoch's start positions are 0 or more".into(),
+        ));
+    }
     let streams = push
         .events
         .iter()
@@ -205,8 +243,11 @@ pub fn apply(
                 .bind::<diesel::sql_types::Text, _>(device_id)
                 .execute(c)?;
         }
-        let mut marks = marks(conn, device_id, &push.epoch)?;
-        let before = marks.clone();
+        let before = marks(conn, device_id, &push.epoch)?;
+        // A stream this epoch has not pushed yet begins where the till says
+        // the epoch began.
+        let mut marks = push.since.clone();
+        marks.extend(before.clone());
         let mut out = Pushed::default();
         let actor_of = |e: &AgentEvent| Actor {
             staff_id: e.actor.clone(),
@@ -221,7 +262,7 @@ pub fn apply(
                 if !outbox::holds(conn, &e.event_id)? {
                     return Err(StorageError::Conflict(format!(
                         "position {} of this register's {stream} stream holds another event here: \
-                         the till's database was restored from an older copy; it must take a new epoch",
+                         {REWOUND}; it must take a new epoch",
                         e.position
                     )));
                 }
@@ -264,6 +305,7 @@ pub fn apply(
             }
         }
         out.marks = marks;
+        out.last_number = last_number(conn, device_id)?;
         Ok(out)
     })
 }
@@ -305,7 +347,7 @@ fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEv
                     e.event_id, o.order.number
                 )));
             }
-            order(conn, &o)?;
+            order(conn, node, actor, &o)?;
             if t == "order.created" {
                 price_rule(conn, node, actor, &o)?;
             }
@@ -382,8 +424,42 @@ fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEv
 
 /// The order as the event has it: its row, lines and payments, each
 /// written by id (inserted, or brought to the event's state).
-fn order(conn: &mut AnyConnection, o: &Order) -> Result<()> {
-    upsert_row!(conn, orders, id, OrderRow, value(&o.order)?);
+///
+/// A number another order already has here (a till restored from an older
+/// copy that sold before it could ask the edge) keeps both: this one is
+/// stored as `NUMBER/xxxxxx` (the end of its id), flagged for a manager,
+/// and audited.
+fn order(conn: &mut AnyConnection, node: &Node, actor: &Actor, o: &Order) -> Result<()> {
+    let mut row = o.order.clone();
+    let stored: Option<String> = orders::table
+        .find(&row.id)
+        .select(orders::number)
+        .first(conn)
+        .optional()?;
+    if let Some(number) = stored {
+        row.number = number;
+    } else if orders::table
+        .filter(orders::number.eq(&row.number))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0
+    {
+        let till_number = std::mem::take(&mut row.number);
+        row.number = format!(
+            "{till_number}/{}",
+            &row.id[row.id.len().saturating_sub(6)..]
+        );
+        row.needs_adjustment = true;
+        audit::by(
+            conn,
+            node,
+            actor,
+            "order.number_collision",
+            &row.id,
+            serde_json::json!({"till_number": till_number, "stored_as": row.number}),
+        )?;
+    }
+    upsert_row!(conn, orders, id, OrderRow, value(&row)?);
     for l in &o.lines {
         upsert_row!(conn, order_lines, id, LineRow, value(l)?);
     }

@@ -455,3 +455,11 @@ diesel::table! {
         last_ok_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    agent_epochs (epoch) {
+        epoch -> Text,
+        since -> Text,
+        replaces -> Nullable<Text>,
+    }
+}

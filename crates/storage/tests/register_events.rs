@@ -95,26 +95,59 @@ impl Till {
 
     /// What waits to be pushed: (seq, event).
     fn waiting(&self) -> Vec<(i64, AgentEvent)> {
-        agent::to_push(&mut self.db.conn().unwrap(), 500).unwrap()
+        agent::to_push(&mut self.db.conn().unwrap(), 500)
+            .unwrap()
+            .map_or(Vec::new(), |b| b.events)
     }
 
     fn push(&self, edge: &Store, events: &[(i64, AgentEvent)]) -> Result<Pushed, StorageError> {
         let push = Push {
             schema: register_events::SCHEMA,
             epoch: self.node.node_epoch.clone(),
+            since: Default::default(),
             events: events.iter().map(|(_, e)| e.clone()).collect(),
         };
         let mut e = edge.db.conn().unwrap();
         register_events::apply(&mut e, &edge.node, &self.device_id, &push)
     }
 
-    /// Pushes everything waiting and marks it taken, as the agent does.
+    /// Pushes everything waiting, a batch of one epoch at a time, and marks
+    /// it taken, as the agent does: the last push's answer.
     fn push_all(&self, edge: &Store) -> Pushed {
-        let events = self.waiting();
-        let p = self.push(edge, &events).unwrap();
-        let last = events.last().map_or(0, |(s, _)| *s);
-        agent::pushed(&mut self.db.conn().unwrap(), last).unwrap();
-        p
+        let mut answer = Pushed::default();
+        while let Some(b) = agent::to_push(&mut self.db.conn().unwrap(), 500).unwrap() {
+            let push = Push {
+                schema: register_events::SCHEMA,
+                epoch: b.epoch,
+                since: b.since,
+                events: b.events.iter().map(|(_, e)| e.clone()).collect(),
+            };
+            let mut e = edge.db.conn().unwrap();
+            answer = register_events::apply(&mut e, &edge.node, &self.device_id, &push).unwrap();
+            let last = b.events.last().map_or(0, |(s, _)| *s);
+            agent::pushed(&mut self.db.conn().unwrap(), last).unwrap();
+        }
+        answer
+    }
+
+    /// This till's database as a backup would have it now, as a till of its
+    /// own (the same register).
+    fn copy(&self) -> Till {
+        let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("register.sqlite");
+        diesel::sql_query(format!("VACUUM INTO '{}'", path.display()))
+            .execute(&mut **self.db.conn().unwrap())
+            .unwrap();
+        let db = Db::open(path.to_str().unwrap(), 2).unwrap();
+        let node = Node::load(&mut db.conn().unwrap()).unwrap();
+        Till {
+            db,
+            node,
+            device_id: self.device_id.clone(),
+            actor: self.actor.clone(),
+            dir,
+        }
     }
 }
 
@@ -218,7 +251,7 @@ fn a_gap_is_refused_whole_and_the_till_resends(edge: Store) {
         &till.node.node_epoch,
     )
     .unwrap();
-    agent::rewind(&mut till.db.conn().unwrap(), &marks).unwrap();
+    agent::rewind(&mut till.db.conn().unwrap(), &till.node.node_epoch, &marks).unwrap();
     assert_eq!(till.waiting().len(), events.len());
     let p = till.push_all(&edge);
     assert_eq!(p.applied, events.len());
@@ -246,7 +279,7 @@ fn another_event_at_a_position_the_edge_holds_is_refused_as_a_restored_till() {
     events[0].1.event_id = uuid::Uuid::now_v7().to_string();
     let e = till.push(&edge, &events[..1]).unwrap_err();
     assert!(
-        matches!(&e, StorageError::Conflict(m) if m.contains("restored")),
+        matches!(&e, StorageError::Conflict(m) if m.contains(register_events::REWOUND)),
         "{e:?}"
     );
 }
@@ -303,4 +336,135 @@ fn a_malformed_event_is_refused_and_nothing_of_its_push_is_written() {
     assert!(matches!(&e, StorageError::Unprocessable(_)), "{e:?}");
     assert!(sales::get(&mut edge.db.conn().unwrap(), &sold.order.id).is_err());
     assert_eq!(till.push(&edge, &events).unwrap().applied, events.len());
+}
+
+#[test]
+fn a_till_restored_from_an_older_copy_takes_a_new_epoch_and_reuses_no_number() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    till.sell(&edge);
+    till.push_all(&edge);
+    let backup = till.copy();
+    till.sell(&edge);
+    till.sell(&edge);
+    till.push_all(&edge);
+    drop(till);
+
+    // The till's disk is restored from the backup: it sold two more since.
+    let mut e = edge.db.conn().unwrap();
+    let up = register_events::standing(&mut e, &backup.device_id, &backup.node.node_epoch).unwrap();
+    drop(e);
+    assert_eq!(up.last_number, 3);
+    let hello = |t: &Till| {
+        agent::hello(
+            &mut t.db.conn().unwrap(),
+            &agent::Upstream {
+                marks: up.marks.clone(),
+                last_number: up.last_number,
+            },
+        )
+        .unwrap()
+    };
+    let new_epoch = hello(&backup).expect("an older copy takes a new epoch");
+    assert_ne!(new_epoch, backup.node.node_epoch);
+    // Once is enough: asked again, it is not behind in its new epoch.
+    let again =
+        register_events::standing(&mut edge.db.conn().unwrap(), &backup.device_id, &new_epoch)
+            .unwrap();
+    assert_eq!(
+        agent::hello(
+            &mut backup.db.conn().unwrap(),
+            &agent::Upstream {
+                marks: again.marks,
+                last_number: again.last_number,
+            },
+        )
+        .unwrap(),
+        None
+    );
+    let mut restored = backup;
+    restored.node = Node::load(&mut restored.db.conn().unwrap()).unwrap();
+    let sold = restored.sell(&edge);
+    assert!(
+        sold.order.number.ends_with("-000004"),
+        "{}",
+        sold.order.number
+    );
+    let p = restored.push_all(&edge);
+    assert!(p.applied > 0, "{p:?}");
+    let numbers: Vec<String> = orders::table
+        .select(orders::number)
+        .filter(orders::device_id.eq(&restored.device_id))
+        .order(orders::number)
+        .load(&mut **edge.db.conn().unwrap())
+        .unwrap();
+    assert_eq!(numbers.len(), 4);
+    assert!(
+        numbers
+            .iter()
+            .enumerate()
+            .all(|(i, n)| n.ends_with(&format!("-{:06}", i + 1))),
+        "{numbers:?}"
+    );
+}
+
+#[test]
+fn a_restored_till_that_sold_before_it_could_ask_forks_and_both_sales_are_kept() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    till.sell(&edge);
+    till.push_all(&edge);
+    let backup = till.copy();
+    till.sell(&edge);
+    till.sell(&edge);
+    till.push_all(&edge);
+    drop(till);
+
+    // Restored while the edge was away: it sells number 2 again.
+    let restored = backup;
+    let again = restored.sell(&edge);
+    assert!(again.order.number.ends_with("-000002"));
+    let b = agent::to_push(&mut restored.db.conn().unwrap(), 500)
+        .unwrap()
+        .unwrap();
+    let e = restored.push(&edge, &b.events).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Conflict(m) if m.contains(register_events::REWOUND)),
+        "{e:?}"
+    );
+    // The agent forks what waits into a new epoch and pushes it.
+    let up = register_events::standing(&mut edge.db.conn().unwrap(), &restored.device_id, &b.epoch)
+        .unwrap();
+    let fork = agent::fork(&mut restored.db.conn().unwrap(), &b.epoch, up.last_number).unwrap();
+    assert_ne!(fork, b.epoch);
+    let p = restored.push_all(&edge);
+    assert!(p.applied > 0, "{p:?}");
+    let mut e = edge.db.conn().unwrap();
+    let kept = sales::get(&mut e, &again.order.id).unwrap();
+    assert!(
+        kept.order
+            .number
+            .starts_with(&format!("{}/", again.order.number)),
+        "kept beside the other: {}",
+        kept.order.number
+    );
+    assert!(kept.order.needs_adjustment);
+    let audited: i64 = audit_log::table
+        .filter(audit_log::action.eq("order.number_collision"))
+        .count()
+        .get_result(&mut **e)
+        .unwrap();
+    assert_eq!(audited, 1);
+    drop(e);
+    // And it numbers on past the edge's highest.
+    let mut restored = restored;
+    restored.node = Node::load(&mut restored.db.conn().unwrap()).unwrap();
+    let next = restored.sell(&edge);
+    assert!(
+        next.order.number.ends_with("-000004"),
+        "{}",
+        next.order.number
+    );
+    restored.push_all(&edge);
+    assert_eq!(orders_on(&edge), 5);
 }

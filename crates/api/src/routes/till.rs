@@ -115,6 +115,9 @@ pub struct PushBody {
     schema: i32,
     /// The agent's epoch.
     epoch: String,
+    /// Where each stream stood when this epoch began (absent: 0).
+    #[serde(default)]
+    since: std::collections::BTreeMap<String, i64>,
     #[schema(max_items = 500)]
     events: Vec<EventBody>,
 }
@@ -198,11 +201,13 @@ async fn push(
     let PushBody {
         schema,
         epoch,
+        since,
         events,
     } = body.value;
     let push = Push {
         schema,
         epoch,
+        since,
         events: events.into_iter().map(AgentEvent::from).collect(),
     };
     let pushed = state
@@ -219,8 +224,9 @@ pub struct Epoch {
     pub epoch: Option<String>,
 }
 
-/// Where the calling agent's streams stand on the edge for an epoch of it:
-/// per stream, its last position the edge holds.
+/// What the edge holds of the calling agent, asked at its start and after a
+/// refused push: per stream, its last position the edge holds in that
+/// epoch, and the register's highest order number here.
 #[utoipa::path(
     tag = "registers",
     params(Epoch),
@@ -240,13 +246,10 @@ async fn marks(
         .into_inner()
         .epoch
         .ok_or_else(|| ApiError::BadRequest("say which epoch: ?epoch=".into()))?;
-    let marks = state
-        .db(move |c, _| register_events::marks(c, &device.id, &epoch))
+    let standing = state
+        .db(move |c, _| register_events::standing(c, &device.id, &epoch))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(views::RegisterPushed::from(register_events::Pushed {
-            marks,
-            ..Default::default()
-        })))
+        .json(views::RegisterPushed::from(standing)))
 }

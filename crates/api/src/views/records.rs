@@ -709,6 +709,9 @@ pub struct RegisterPushed {
     pub repeated: usize,
     /// Per stream, the agent's last position the edge holds.
     pub marks: std::collections::BTreeMap<String, i64>,
+    /// The highest order number the edge holds for this register (the
+    /// last part: 123 for `S01-R2-000123`).
+    pub last_number: i64,
 }
 
 impl From<outpost_storage::register_events::Pushed> for RegisterPushed {
@@ -717,11 +720,13 @@ impl From<outpost_storage::register_events::Pushed> for RegisterPushed {
             applied,
             repeated,
             marks,
+            last_number,
         } = v;
         RegisterPushed {
             applied,
             repeated,
             marks,
+            last_number,
         }
     }
 }

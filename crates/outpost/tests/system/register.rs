@@ -234,6 +234,77 @@ async fn an_agent_killed_in_the_middle_of_its_pushes_loses_and_doubles_nothing()
     assert_eq!(numbers, sold);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
+    let store = Store::new(Backend::Sqlite);
+    let edge = spawn_opts(&store, &Opts::default());
+    let manager = edge.manager().await;
+    let mut till = agent::paired(&edge, &manager, "Till 6").await;
+    let dir = till.dir.clone();
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let shift = till
+        .req(reqwest::Method::POST, "/api/v1/shifts")
+        .bearer(&cashier)
+        .json(&json!({"opening_float_minor": 0}))
+        .send()
+        .await;
+    assert_eq!(shift.status, 201, "{}", shift.body);
+    let (barcode, price) = product(&till, &cashier).await;
+    for _ in 0..2 {
+        sell(&till, &cashier, &barcode, price, "cash").await;
+    }
+    drained(&till).await;
+    // A backup of the till's disk, taken with the agent stopped.
+    till.kill();
+    let backup = std::env::temp_dir().join(format!("outpost-backup-{}", uuid::Uuid::now_v7()));
+    copy_dir(&dir, &backup);
+    let till = agent::start(dir.clone()).await;
+    for _ in 0..3 {
+        sell(&till, &cashier, &barcode, price, "card").await;
+    }
+    drained(&till).await;
+    drop(till);
+    // The disk is replaced by the backup: it never sold those three.
+    std::fs::remove_dir_all(&dir).unwrap();
+    copy_dir(&backup, &dir);
+    let till = agent::start(dir).await;
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let next = sell(&till, &cashier, &barcode, price, "cash").await;
+    assert!(
+        next["number"].as_str().unwrap().ends_with("-000006"),
+        "numbered past the edge's highest: {}",
+        next["number"]
+    );
+    drained(&till).await;
+    let numbers: BTreeSet<String> = edge_orders(&edge, &manager)
+        .await
+        .iter()
+        .map(|o| o["number"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers.len(), 6, "{numbers:?}");
+}
+
+/// Waits until the till is online with nothing queued.
+async fn drained(till: &Agent) {
+    within(
+        Duration::from_secs(30),
+        "the till's queue drains",
+        || async {
+            let l = till.link().await;
+            l["online"] == true && l["queued"] == 0
+        },
+    )
+    .await;
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tills_page_server_answers_only_its_own_page() {
     let store = Store::new(Backend::Sqlite);

@@ -23,3 +23,15 @@ CREATE TABLE agent_link (
     pushed_seq BIGINT NOT NULL DEFAULT 0,
     last_ok_at BIGINT
 );
+
+-- On a register agent's own database: each epoch it has had, and where
+-- each of its streams stood when that epoch began (JSON {stream:
+-- position}; {} for the first). A till whose database was restored from
+-- an older copy takes a new epoch whose positions go on from its heads;
+-- one that learns it only when the edge refuses its push moves what it has
+-- not pushed from the epoch it `replaces` into the new one.
+CREATE TABLE agent_epochs (
+    epoch TEXT PRIMARY KEY,
+    since TEXT NOT NULL,
+    replaces TEXT
+);

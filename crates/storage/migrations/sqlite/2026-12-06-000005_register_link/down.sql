@@ -1,2 +1,3 @@
+DROP TABLE agent_epochs;
 DROP TABLE agent_link;
 DROP TABLE register_marks;
