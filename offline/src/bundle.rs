@@ -1,6 +1,7 @@
 //! The air-gapped bundle: one archive (`offline/outpost-VERSION.bundle.tar.zst`)
 //! holding every image the compose files use (one `docker save`, so shared
-//! layers are stored once), the compose files and their `.env` examples,
+//! layers are stored once), the compose files and their `.env` examples, the
+//! register agent for till PCs (`outpost` and its systemd unit),
 //! `SHA256SUMS` (the format `sha256sum -c` reads) and `manifest.json`, which
 //! records the digest of `SHA256SUMS`: the manifest vouches for the sums and
 //! the sums for every other file.
@@ -26,6 +27,11 @@ pub const SHIPPED: [&str; 4] = [
     ".env.cloud.example",
 ];
 const IMAGES_TAR: &str = "images.tar";
+/// For till PCs (docs/register.md): the `outpost` binary of the images, whose
+/// `outpost register` is the register agent, and the agent's systemd unit
+/// (kept in `offline/register/`).
+pub const TILL_BINARY: &str = "outpost";
+pub const REGISTER_UNIT: &str = "outpost-register.service";
 /// The workspace with its vendored crates, for `cargo build --offline --locked`.
 pub const SOURCES: &str = "sources.tar.zst";
 const MANIFEST: &str = "manifest.json";
@@ -408,12 +414,16 @@ mod tests {
         }
     }
 
-    /// A staged bundle folder holding `tags`, sealed.
+    const UNIT: &str = include_str!("../register/outpost-register.service");
+
+    /// A staged bundle folder holding `tags` and the till's files, sealed.
     fn staged(tags: &[&str]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("compose.edge.yml"), EDGE).unwrap();
         std::fs::write(d.path().join("compose.cloud.yml"), CLOUD).unwrap();
         std::fs::write(d.path().join(".env.example"), "A=1\n").unwrap();
+        std::fs::write(d.path().join(TILL_BINARY), b"\x7fELF outpost").unwrap();
+        std::fs::write(d.path().join(REGISTER_UNIT), UNIT).unwrap();
         images_tar(&d.path().join(IMAGES_TAR), tags);
         seal(d.path(), manifest(tags)).unwrap();
         d
@@ -462,7 +472,16 @@ mod tests {
         let v = verify(&b, &unsigned()).unwrap();
         assert_eq!(v.manifest.images.len(), 2);
         let sums = std::fs::read_to_string(v.dir.path().join(SUMS)).unwrap();
-        assert!(sums.lines().any(|l| l.ends_with("  images.tar")), "{sums}");
+        for f in [IMAGES_TAR, TILL_BINARY, REGISTER_UNIT] {
+            assert!(
+                sums.lines().any(|l| l.ends_with(&format!("  {f}"))),
+                "{f}: {sums}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(v.dir.path().join(REGISTER_UNIT)).unwrap(),
+            UNIT
+        );
         assert!(v.manifest.uncompressed_bytes > 0);
     }
 
@@ -513,6 +532,42 @@ mod tests {
             e.contains(".env.example does not match its checksum"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_altered_register_agent_or_unit_is_refused_naming_it() {
+        for f in [TILL_BINARY, REGISTER_UNIT] {
+            let d = staged(&BOTH);
+            let p = d.path().join(f);
+            let mut bytes = std::fs::read(&p).unwrap();
+            bytes[0] ^= 1;
+            std::fs::write(&p, bytes).unwrap();
+            let (_o, b) = packed(d.path());
+            let e = refused(&b);
+            assert!(
+                e.contains(&format!("{f} does not match its checksum")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_register_unit_runs_the_agent_as_its_user_writing_only_its_data_folder() {
+        let value = |key: &str| {
+            UNIT.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .unwrap_or_else(|| panic!("no {key}= in the unit"))
+        };
+        let data = value("ExecStart")
+            .strip_prefix("/usr/local/bin/outpost register --data ")
+            .expect("ExecStart runs /usr/local/bin/outpost register --data DIR");
+        assert_eq!(data, "/var/lib/outpost-register");
+        assert_eq!(value("ReadWritePaths"), data);
+        assert_eq!(value("WorkingDirectory"), data);
+        assert_eq!(value("User"), "outpost-register");
+        assert_eq!(value("ProtectSystem"), "strict");
+        assert_eq!(value("NoNewPrivileges"), "yes");
+        assert_eq!(value("Restart"), "always");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The Docker CLI, as the commands use it: run it, ask an image's id, check
-//! that an engine answers.
+//! that an engine answers, copy a file out of an image.
 
 use anyhow::{Context, Result, bail};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// The id of the image `r` names, if it is here.
@@ -41,6 +42,19 @@ pub fn docker(args: &[&str]) -> Result<String> {
         bail!("docker {} failed", args.join(" "));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Copies the file `path` of the image `image` to `dest`, through a
+/// container that is created, never started, and removed.
+pub fn copy_from_image(image: &str, path: &str, dest: &Path) -> Result<()> {
+    let container = docker(&["create", image])?;
+    let copied = docker(&[
+        "cp",
+        &format!("{container}:{path}"),
+        &dest.to_string_lossy(),
+    ]);
+    let _ = docker_quiet(&["rm", &container]);
+    copied.map(drop)
 }
 
 /// Fails, saying what to check, unless a Docker engine answers.

@@ -1,8 +1,8 @@
-//! `bundle`: the built images, the compose files, the vendored sources and
-//! the tool itself, sealed (and signed) into one file (see bundle.rs for the
-//! format).
+//! `bundle`: the built images, the compose files, the vendored sources, the
+//! tool itself and the register agent for till PCs, sealed (and signed) into
+//! one file (see bundle.rs for the format).
 
-use crate::docker::{docker, docker_arch, image_id, need_engine};
+use crate::docker::{copy_from_image, docker, docker_arch, image_id, need_engine};
 use crate::images::vendored_release_build;
 use crate::keys::secret_key;
 use crate::{HOST_TOOL, VERSION, Workspace};
@@ -14,7 +14,8 @@ use std::process::Command;
 /// files, their env examples, SHA256SUMS and manifest.json.
 pub fn make_bundle(ws: &Workspace, sign: Option<&Path>) -> Result<PathBuf> {
     use crate::bundle::{
-        Image, Manifest, SHIPPED, SOURCES, compose_images, pack, seal, sha256_file,
+        Image, Manifest, REGISTER_UNIT, SHIPPED, SOURCES, TILL_BINARY, compose_images, pack, seal,
+        sha256_file,
     };
     // The key first: a wrong key or password fails before minutes of saving.
     let sk = match sign {
@@ -43,6 +44,25 @@ pub fn make_bundle(ws: &Workspace, sign: Option<&Path>) -> Result<PathBuf> {
     let stage = tempfile::Builder::new()
         .prefix(".stage-")
         .tempdir_in(&out_dir)?;
+    // For till PCs, the register agent: the `outpost` binary of the bundle's
+    // own image (built from the vendored crates by `images`, not built a
+    // second time), so a till runs what its edge runs; and its unit.
+    let outpost = format!("outpost/outpost:{VERSION}");
+    if !images.iter().any(|i| i.reference == outpost) {
+        bail!("the compose files do not use {outpost}: the bundle has no `outpost` for till PCs");
+    }
+    // Where docker/outpost.Dockerfile puts it.
+    copy_from_image(
+        &outpost,
+        "/usr/local/bin/outpost",
+        &stage.path().join(TILL_BINARY),
+    )
+    .with_context(|| format!("copy the outpost binary out of {outpost}"))?;
+    std::fs::copy(
+        root.join("offline/register").join(REGISTER_UNIT),
+        stage.path().join(REGISTER_UNIT),
+    )
+    .with_context(|| format!("copy offline/register/{REGISTER_UNIT}"))?;
     let vendor = crate::sources::vendor(root)?;
     let sources_bytes = crate::sources::pack(root, &vendor, VERSION, &stage.path().join(SOURCES))?;
     println!("sources.tar.zst: {} MB", sources_bytes / 1_000_000);
