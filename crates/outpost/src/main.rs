@@ -237,7 +237,11 @@ fn main() -> anyhow::Result<()> {
         Cmd::Staff {
             cmd: StaffCmd::Add { name, role },
         } => add_staff(&settings, &name, &role),
-        Cmd::Register { data, cmd } => register(settings, &data, cmd),
+        Cmd::Register { data, cmd } => {
+            let hw = outpost_hw_proxy::HwConfig::load(cli.config.as_deref())
+                .map_err(|e| anyhow::anyhow!("[hw] settings: {e}"))?;
+            register(settings, hw, &data, cmd)
+        }
         Cmd::Probe { .. } => unreachable!("handled before settings load"),
     }
 }
@@ -362,7 +366,12 @@ fn hub(settings: Settings) -> anyhow::Result<()> {
     })
 }
 
-fn register(settings: Settings, data: &Path, cmd: Option<RegisterCmd>) -> anyhow::Result<()> {
+fn register(
+    settings: Settings,
+    hw: outpost_hw_proxy::HwConfig,
+    data: &Path,
+    cmd: Option<RegisterCmd>,
+) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         match cmd {
             Some(RegisterCmd::Pair { edge, code }) => {
@@ -377,7 +386,7 @@ fn register(settings: Settings, data: &Path, cmd: Option<RegisterCmd>) -> anyhow
                 );
                 Ok(())
             }
-            None => outpost_register::run(settings.api, settings.register, data).await,
+            None => outpost_register::run(settings.api, settings.register, hw, data).await,
         }
     })
 }

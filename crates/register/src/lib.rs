@@ -157,6 +157,7 @@ async fn hello(db: &Db, l: &agent::Link, cfg: &RegisterSettings) {
 pub async fn run(
     mut api: outpost_api::Settings,
     cfg: RegisterSettings,
+    hw: outpost_hw_proxy::HwConfig,
     data: &Path,
 ) -> anyhow::Result<()> {
     let url = database(data).to_string_lossy().into_owned();
@@ -171,6 +172,7 @@ pub async fn run(
     api.server.port = cfg.port;
     api.server.page_token = outpost_api::settings::PageToken(token);
     api.demo.enabled = false;
+    let printing = till_printer(&mut api, hw, data);
     let status = Arc::new(link::Status::default());
     let extra = link::routes(status.clone());
     let app = outpost_api::Application::build_with(api, Some(extra))
@@ -182,10 +184,50 @@ pub async fn run(
         link_row.edge_url
     );
     let link = link::Link::new(app.db(), app.sync_wake(), status, &cfg, link_row)?;
-    let tasks = link.spawn();
+    let mut tasks = link.spawn();
+    if let Some(hw) = printing {
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = outpost_hw_proxy::http::run(hw).await {
+                tracing::error!(error = %e, "the till's printer queue stopped: receipts and the drawer wait");
+            }
+        }));
+    }
     let r = app.run_until_stopped().await.context("serving");
     for t in tasks {
         t.abort();
     }
     r
+}
+
+/// The till's own receipt printer and cash drawer, when `[hw]` lists
+/// printers: hw-proxy's queue in this process (its SQLite file in the data
+/// folder, so a receipt is printed once, and one cut off by a crash comes
+/// back as uncertain rather than printed twice), and the api's printing
+/// pointed at it: each paid sale's receipt, the drawer kicked for cash,
+/// with the edge away or not.
+fn till_printer(
+    api: &mut outpost_api::Settings,
+    mut hw: outpost_hw_proxy::HwConfig,
+    data: &Path,
+) -> Option<outpost_hw_proxy::HwConfig> {
+    let first = hw.printers.first()?.id.clone();
+    hw.queue = data.join("hw-proxy.sqlite");
+    let p = &mut api.printing;
+    p.hw_proxy_url = format!("http://127.0.0.1:{}", hw.grpc_port);
+    p.hw_proxy_token = hw.token.clone();
+    if !hw.printers.iter().any(|x| x.id == p.receipt_printer) {
+        p.receipt_printer = first;
+    }
+    // Kitchen tickets are the edge's (its display and printers).
+    p.kitchen_printer.clear();
+    println!(
+        "Outpost register agent: receipts print on {} (cash drawer: {})",
+        p.receipt_printer,
+        if p.open_drawer {
+            "kicked for cash"
+        } else {
+            "off"
+        }
+    );
+    Some(hw)
 }

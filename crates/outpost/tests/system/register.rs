@@ -7,6 +7,7 @@
 
 use crate::support::agent::{self, Agent};
 use crate::support::app::{App, Backend, Opts, Req, Store, free_port, key, spawn_opts, within};
+use crate::support::printer::Printer;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -77,7 +78,22 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
     let port = free_port();
     let mut edge = edge_on(&store, port);
     let manager = edge.manager().await;
-    let till = agent::paired(&edge, &manager, "Till 7").await;
+    // The till's own receipt printer, with its cash drawer.
+    let printer = Printer::start().await;
+    let config = store.dir.join("till.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hw]\nport = {}\ngrpc_port = {}\nretry_min_ms = 50\nprobe_interval_ms = 500\n\
+             [[hw.printers]]\nid = \"till\"\naddress = \"tcp://127.0.0.1:{}\"\nwidth = 48\n",
+            free_port(),
+            free_port(),
+            printer.port
+        ),
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let till = agent::paired_with(&edge, &manager, "Till 7", &[("OUTPOST_CONFIG", &config)]).await;
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
     let shift = till
         .req(reqwest::Method::POST, "/api/v1/shifts")
@@ -115,6 +131,26 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
     }
     let link = till.link().await;
     assert!(link["queued"].as_i64().unwrap() >= 20, "{link}");
+    // Every receipt printed at the till, the drawer kicked for each cash
+    // sale, with the edge away.
+    within(
+        Duration::from_secs(30),
+        "25 receipts at the till",
+        || async { printer.jobs().await.len() >= 25 },
+    )
+    .await;
+    let jobs = printer.jobs().await;
+    assert_eq!(jobs.len(), 25, "one receipt per sale");
+    let kicked = jobs
+        .iter()
+        .filter(|j| j["page"]["drawer_kicks"].as_i64().unwrap_or(0) > 0)
+        .count();
+    assert_eq!(kicked, 13, "the drawer opens for the 13 cash sales");
+    let printed: BTreeSet<String> = jobs
+        .iter()
+        .map(|j| j["page"]["barcodes"][0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(printed.len(), 25);
     assert!(link["oldest_at"].as_i64().is_some(), "{link}");
     // On account: refused, with what to do.
     let r = till

@@ -63,6 +63,11 @@ pub fn pair(edge: &App, code: &str, dir: &std::path::Path) -> std::process::Outp
 
 /// Pairs a new till with `edge` and starts its agent.
 pub async fn paired(edge: &App, manager: &str, name: &str) -> Agent {
+    paired_with(edge, manager, name, &[]).await
+}
+
+/// [`paired`], the agent started with settings of the test's own.
+pub async fn paired_with(edge: &App, manager: &str, name: &str, env: &[(&str, &str)]) -> Agent {
     let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
     let code = code(edge, manager, name).await;
     let out = pair(edge, &code, &dir);
@@ -72,7 +77,7 @@ pub async fn paired(edge: &App, manager: &str, name: &str) -> Agent {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    start(dir).await
+    start_with(dir, env).await
 }
 
 /// Starts the agent of the till in `dir` on a free port and waits until it
