@@ -484,3 +484,83 @@ async fn a_tablets_page_shows_offline_within_3_s_keeps_the_cart_and_is_ok_again_
     c.close().await.unwrap();
     drop(driver);
 }
+
+/// A till's page served by its register agent, with the edge killed:
+/// OFFLINE within 3 s while the till sells on (a cash sale goes through and
+/// waits in the queue the badge counts), a reload during the outage keeps
+/// the cart, and OK again by itself once the edge is back, the queue sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tills_page_sells_on_with_the_edge_away_and_a_reload_keeps_the_cart() {
+    let store = Store::new(Backend::Sqlite);
+    let port = free_port();
+    let edge_opts = Opts {
+        env: vec![("OUTPOST__SERVER__PORT", port.to_string())],
+        ..Opts::default()
+    };
+    let mut edge = spawn_opts(&store, &edge_opts);
+    let m = edge.manager().await;
+    let (milk, _, _) = edge.barcode(&m, "milk").await;
+    let till = crate::support::agent::paired(&edge, &m, "Till 3").await;
+    let (c, driver) = browser().await;
+    c.goto(&format!("{}/", till.base)).await.unwrap();
+    // The agent's page is this till's: no pairing, straight to sign-in.
+    visible(&c, "#login-staff button.staff").await;
+    for b in c
+        .find_all(Locator::Css("#login-staff button.staff"))
+        .await
+        .unwrap()
+    {
+        if b.text().await.unwrap().contains("Carl Cashier") {
+            b.click().await.unwrap();
+        }
+    }
+    type_into(&c, "#login-pin", &edge.pins["Carl Cashier"]).await;
+    click(&c, "#login-go").await;
+    visible(&c, "#shift-go").await.click().await.unwrap();
+    let scan = |c: fantoccini::Client, code: String| async move {
+        visible(&c, "#scan")
+            .await
+            .send_keys(&format!("{code}{}", char::from(Key::Enter)))
+            .await
+            .unwrap();
+    };
+    scan(c.clone(), milk.clone()).await;
+    wait_text(&c, "#cart tbody", "Whole milk").await;
+    wait_text(&c, "#link", "OK").await;
+
+    edge.kill();
+    let t0 = Instant::now();
+    wait_text(&c, "#link", "OFFLINE").await;
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "OFFLINE after {took:?}");
+    assert!(text(&c, "#agent-note").await.contains("This till sells on"));
+    // A cash sale with the edge away.
+    wait_text(&c, "#totals", "Total").await;
+    click(&c, "#pay-cash").await;
+    visible(&c, "#pay-tendered")
+        .await
+        .send_keys("20")
+        .await
+        .unwrap();
+    click(&c, "#pay-confirm").await;
+    visible(&c, "#receipt-change").await;
+    click(&c, "#receipt-done").await;
+    wait_text(&c, "#queue", "to send").await;
+    // A new cart, and a reload in the middle of the outage.
+    scan(c.clone(), milk.clone()).await;
+    wait_text(&c, "#cart tbody", "Whole milk").await;
+    c.refresh().await.unwrap();
+    wait_text(&c, "#cart tbody", "Whole milk").await;
+    wait_text(&c, "#link", "OFFLINE").await;
+
+    let _back = spawn_opts(&store, &edge_opts);
+    wait_text(&c, "#link", "OK").await;
+    wait_text(&c, "#queue", "last sync").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while text(&c, "#queue").await.contains("to send") {
+        assert!(Instant::now() < deadline, "the queue never drained");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await.unwrap();
+    drop(driver);
+}
