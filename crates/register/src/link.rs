@@ -308,7 +308,7 @@ impl Link {
                 .unwrap_or(events.len())
                 .max(1);
             events.truncate(keep);
-            let last = events.last().map_or(0, |(s, _)| *s);
+            let seqs: Vec<i64> = events.iter().map(|(s, _)| *s).collect();
             let push = Push {
                 schema: register_events::SCHEMA,
                 epoch: epoch.clone(),
@@ -325,7 +325,20 @@ impl Link {
             match answer::<Pushed>(res).await {
                 Ok(p) => {
                     tracing::debug!(applied = p.applied, repeated = p.repeated, "pushed");
+                    // Taken through the last event the edge's marks reach
+                    // (a revoked till's push stops at its revocation).
+                    let taken = push
+                        .events
+                        .iter()
+                        .take_while(|e| p.marks.get(&e.stream).is_some_and(|m| e.position <= *m))
+                        .count();
+                    let Some(last) = taken.checked_sub(1).map(|i| seqs[i]) else {
+                        anyhow::bail!("the edge took none of a push it answered");
+                    };
                     self.db(move |c| agent::pushed(c, last)).await?;
+                    if taken < seqs.len() {
+                        return Ok(());
+                    }
                 }
                 Err(e) if e.downcast_ref::<Refused>().is_some_and(|r| r.status == 409) => {
                     let standing = self.standing(&epoch).await?;

@@ -200,10 +200,16 @@ fn check(e: &AgentEvent) -> Result<&'static str> {
 }
 
 /// Applies a push from the agent `device_id`, whole or not at all.
+///
+/// A revoked register's events made before its revocation (`revoked_at`)
+/// are taken, each order flagged for a manager; the push stops at the first
+/// made after it, and a push that starts there is refused: those stay on
+/// the till.
 pub fn apply(
     conn: &mut AnyConnection,
     node: &Node,
     device_id: &str,
+    revoked_at: Option<i64>,
     push: &Push,
 ) -> Result<Pushed> {
     if !(SCHEMA - 1..=SCHEMA).contains(&push.schema) {
@@ -235,6 +241,19 @@ pub fn apply(
         .iter()
         .map(check)
         .collect::<Result<Vec<&'static str>>>()?;
+    let taken = revoked_at.map_or(push.events.len(), |at| {
+        push.events
+            .iter()
+            .position(|e| e.occurred_at >= at)
+            .unwrap_or(push.events.len())
+    });
+    if taken == 0 && !push.events.is_empty() {
+        return Err(StorageError::Forbidden(
+            "send sales from a register that was revoked: what it made after its revocation \
+             stays on the till (pair it anew to sell again)"
+                .into(),
+        ));
+    }
     write_tx(conn, |conn| {
         // One push of an agent at a time (two of its pushes racing would
         // read the same marks).
@@ -254,7 +273,7 @@ pub fn apply(
             role: Role::Cashier,
             device_id: Some(device_id.to_owned()),
         };
-        for (e, stream) in push.events.iter().zip(&streams) {
+        for (e, stream) in push.events[..taken].iter().zip(&streams) {
             let mark = marks.get(*stream).copied().unwrap_or(0);
             if e.position <= mark {
                 // A repeat is the same event: another one at a position the
@@ -274,6 +293,16 @@ pub fn apply(
             }
             node.observe(Hlc::from_raw(e.hlc));
             materialize(conn, node, &actor_of(e), e)?;
+            if revoked_at.is_some() && e.event_type == "order.created" {
+                sales::flag_for_adjustment(
+                    conn,
+                    node,
+                    &actor_of(e),
+                    &e.aggregate_id,
+                    "order.from_revoked_register",
+                    serde_json::json!({"why": "sold before the register was revoked, sent after"}),
+                )?;
+            }
             outbox::write(
                 conn,
                 vec![outbox::from_register(node, device_id, stream, e)],

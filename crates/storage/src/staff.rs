@@ -157,6 +157,18 @@ pub fn device_by_token(conn: &mut AnyConnection, token: &str) -> Result<Device> 
         .ok_or(StorageError::Unauthenticated)
 }
 
+/// The device a token belongs to, revoked or not: for the one caller that
+/// must tell them apart (a register agent's events made before its
+/// revocation are still taken).
+pub fn any_device_by_token(conn: &mut AnyConnection, token: &str) -> Result<Device> {
+    devices::table
+        .filter(devices::token_hash.eq(secrets::hash_token(token)))
+        .select(Device::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StorageError::Unauthenticated)
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = staff)]
 pub struct StaffMember {

@@ -108,7 +108,7 @@ impl Till {
             events: events.iter().map(|(_, e)| e.clone()).collect(),
         };
         let mut e = edge.db.conn().unwrap();
-        register_events::apply(&mut e, &edge.node, &self.device_id, &push)
+        register_events::apply(&mut e, &edge.node, &self.device_id, None, &push)
     }
 
     /// Pushes everything waiting, a batch of one epoch at a time, and marks
@@ -123,7 +123,8 @@ impl Till {
                 events: b.events.iter().map(|(_, e)| e.clone()).collect(),
             };
             let mut e = edge.db.conn().unwrap();
-            answer = register_events::apply(&mut e, &edge.node, &self.device_id, &push).unwrap();
+            answer =
+                register_events::apply(&mut e, &edge.node, &self.device_id, None, &push).unwrap();
             let last = b.events.last().map_or(0, |(s, _)| *s);
             agent::pushed(&mut self.db.conn().unwrap(), last).unwrap();
         }
@@ -467,4 +468,54 @@ fn a_restored_till_that_sold_before_it_could_ask_forks_and_both_sales_are_kept()
     );
     restored.push_all(&edge);
     assert_eq!(orders_on(&edge), 5);
+}
+
+#[test]
+fn a_revoked_tills_earlier_sales_are_taken_and_flagged_and_later_ones_refused() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let before = till.sell(&edge);
+    let waiting = till.waiting();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let manager = the_manager(&edge);
+    staff::revoke_device(
+        &mut edge.db.conn().unwrap(),
+        &edge.node,
+        &manager,
+        &till.device_id,
+    )
+    .unwrap();
+    let revoked_at = staff::devices(&mut edge.db.conn().unwrap())
+        .unwrap()
+        .into_iter()
+        .find(|d| d.id == till.device_id)
+        .unwrap()
+        .revoked_at;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let after = till.sell(&edge);
+    let all = till.waiting();
+    assert!(all.len() > waiting.len());
+    let push = Push {
+        schema: register_events::SCHEMA,
+        epoch: till.node.node_epoch.clone(),
+        since: Default::default(),
+        events: all.iter().map(|(_, e)| e.clone()).collect(),
+    };
+    let mut e = edge.db.conn().unwrap();
+    let p = register_events::apply(&mut e, &edge.node, &till.device_id, revoked_at, &push).unwrap();
+    assert_eq!(p.applied, waiting.len(), "only what was made before");
+    let kept = sales::get(&mut e, &before.order.id).unwrap();
+    assert!(kept.order.needs_adjustment, "flagged for a manager");
+    assert!(sales::get(&mut e, &after.order.id).is_err());
+    // What was made after: refused.
+    let rest = Push {
+        events: all[waiting.len()..]
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect(),
+        ..push
+    };
+    let refused =
+        register_events::apply(&mut e, &edge.node, &till.device_id, revoked_at, &rest).unwrap_err();
+    assert!(matches!(refused, StorageError::Forbidden(_)), "{refused:?}");
 }

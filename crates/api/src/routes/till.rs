@@ -4,14 +4,13 @@
 
 use super::openapi::{BadRequest, BodyLimits, Conflict, Forbidden, Unauthorized, Unprocessable};
 use super::{ApiScope, Scope};
-use crate::auth;
 use crate::body::Json;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use outpost_storage::register_events::{self, AgentEvent, Push};
-use outpost_storage::staff::Device;
+use outpost_storage::staff::{self, Device};
 use outpost_storage::{StorageError, till_feed};
 use serde::Deserialize;
 
@@ -20,8 +19,23 @@ pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
 }
 
 /// The register agent whose `X-Device-Token` came with the request, checked
-/// before the request's body or query is read.
+/// before the request's body or query is read. Revoked or not: see
+/// [`Active`].
 struct AgentDevice(Device);
+
+trait Active {
+    /// Refuses a revoked device.
+    fn active(&self) -> ApiResult<()>;
+}
+
+impl Active for Device {
+    fn active(&self) -> ApiResult<()> {
+        match self.revoked_at {
+            Some(_) => Err(ApiError::Unauthenticated),
+            None => Ok(()),
+        }
+    }
+}
 
 impl actix_web::FromRequest for AgentDevice {
     type Error = ApiError;
@@ -34,9 +48,19 @@ impl actix_web::FromRequest for AgentDevice {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or(ApiError::Unauthenticated)?;
-            let device = auth::device(&req, &state)
-                .await?
+            let token = req
+                .headers()
+                .get("X-Device-Token")
+                .and_then(|v| v.to_str().ok())
+                .filter(|t| !t.is_empty() && t.len() <= 128)
+                .map(str::to_owned)
                 .ok_or(ApiError::Unauthenticated)?;
+            // Revoked ones too: a revoked till's events from before its
+            // revocation are still taken (the push decides); everything
+            // else refuses it below.
+            let device = state
+                .db(move |c, _| staff::any_device_by_token(c, &token))
+                .await?;
             // Agents only: the feed carries staff PIN hashes (kept on the
             // till PC, never in a browser's localStorage), and the events
             // are a till's own sales.
@@ -81,9 +105,10 @@ pub struct Cursor {
 #[get("/till-feed")]
 async fn feed(
     cursor: web::Query<Cursor>,
-    _agent: AgentDevice,
+    AgentDevice(agent): AgentDevice,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    agent.active()?;
     let Cursor {
         epoch,
         after,
@@ -211,7 +236,7 @@ async fn push(
         events: events.into_iter().map(AgentEvent::from).collect(),
     };
     let pushed = state
-        .write(move |c, n| register_events::apply(c, n, &device.id, &push))
+        .write(move |c, n| register_events::apply(c, n, &device.id, device.revoked_at, &push))
         .await?;
     Ok(HttpResponse::Ok().json(views::RegisterPushed::from(pushed)))
 }
@@ -242,6 +267,7 @@ async fn marks(
     state: web::Data<AppState>,
     q: web::Query<Epoch>,
 ) -> ApiResult<HttpResponse> {
+    device.active()?;
     let epoch = q
         .into_inner()
         .epoch

@@ -459,3 +459,57 @@ async fn pairing_refuses_a_used_code_and_a_folder_already_paired() {
     let err = String::from_utf8_lossy(&used.stderr);
     assert!(err.contains("unknown, used or expired"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_tills_later_sales_are_refused_and_stay_on_the_till() {
+    let store = Store::new(Backend::Sqlite);
+    let edge = spawn_opts(&store, &Opts::default());
+    let manager = edge.manager().await;
+    let till = agent::paired(&edge, &manager, "Till 4").await;
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let shift = till
+        .req(reqwest::Method::POST, "/api/v1/shifts")
+        .bearer(&cashier)
+        .json(&json!({"opening_float_minor": 0}))
+        .send()
+        .await;
+    assert_eq!(shift.status, 201, "{}", shift.body);
+    let (barcode, price) = product(&till, &cashier).await;
+    sell(&till, &cashier, &barcode, price, "cash").await;
+    drained(&till).await;
+    let device = edge
+        .get("/api/v1/devices", &manager)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Till 4")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = edge
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/devices/{device}"),
+        )
+        .bearer(&manager)
+        .send()
+        .await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    // The till still sells (it cannot know yet), but the edge refuses it.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    sell(&till, &cashier, &barcode, price, "cash").await;
+    within(
+        Duration::from_secs(10),
+        "the refusal shows on the till",
+        || async {
+            let l = till.link().await;
+            l["refused"].as_str().is_some_and(|r| r.contains("revoked"))
+        },
+    )
+    .await;
+    assert!(till.link().await["queued"].as_i64().unwrap() > 0);
+    assert_eq!(edge_orders(&edge, &manager).await.len(), 1);
+}
