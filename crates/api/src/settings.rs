@@ -121,6 +121,10 @@ pub struct Printing {
     pub receipt_printer: String,
     /// Where kitchen tickets print; empty = the kitchen display only.
     pub kitchen_printer: String,
+    /// Which kitchen tickets print here: those a till printed itself with
+    /// its edge away (a register agent's), or (false, the edge) all others.
+    #[serde(default)]
+    pub kitchen_at_register: bool,
     pub open_drawer: bool,
     pub max_age_s: i64,
     pub kitchen_max_age_s: i64,

@@ -247,6 +247,11 @@ impl Application {
         self.port
     }
 
+    /// This node (a register agent tells it when its edge is away).
+    pub fn node(&self) -> Arc<Node> {
+        self.state.node.clone()
+    }
+
     /// The database (the in-process sync worker pushes from it).
     pub fn db(&self) -> outpost_storage::Db {
         self.state.db.clone()

@@ -57,7 +57,9 @@
     const have = tickets.get(t.id);
     if (have && have.version >= t.version) return;
     tickets.set(t.id, t);
-    if (isNew || t.status === "cancelled") beep();
+    // A ticket the till printed itself (the edge was away) is on paper in
+    // the kitchen already: no chime.
+    if ((isNew && !t.printed_at_register) || t.status === "cancelled") beep();
     render();
   }
 
@@ -99,6 +101,7 @@
         el("header", {}, el("strong", {}, t.order_number), el("span", { class: "age" }, age(t.created_at))),
         el("ul", {}, ...lines.map((l) => el("li", {}, el("b", {}, `${Outpost.qty(l.qty_milli)} ×`), " ", l.name))),
         t.note ? el("p", { class: "note" }, t.note) : null,
+        t.printed_at_register ? el("p", { class: "at-register" }, "printed at register") : null,
         t.status === "cancelled"
           ? el("footer", {}, el("span", { class: "status" }, "VOIDED — stop"),
             el("button", { class: "bump", onclick: () => { dismissed.add(t.id); render(); } }, "Dismiss"))

@@ -18,8 +18,10 @@ pub fn now_millis() -> i64 {
 ///
 /// - 2: an order's payments carry `rounding_minor` (cash rounded to the
 ///   currency's cash unit); a shift's report is reconciled from payments
-///   (`rounding_minor`, `open_orders`, `carried_over`). The cloud reads 1 and 2.
-pub const SCHEMA_VERSION: i32 = 2;
+///   (`rounding_minor`, `open_orders`, `carried_over`).
+/// - 3: a kitchen ticket carries `printed_at_register` (a slip a till
+///   printed with its edge away). The cloud reads 2 and 3.
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Event schema versions the cloud reads: the current one and the previous.
 pub fn accepted_schema_versions() -> Vec<i32> {

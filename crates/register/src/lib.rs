@@ -183,7 +183,14 @@ pub async fn run(
         app.port(),
         link_row.edge_url
     );
-    let link = link::Link::new(app.db(), app.sync_wake(), status, &cfg, link_row)?;
+    let link = link::Link::new(
+        app.db(),
+        app.node(),
+        app.sync_wake(),
+        status,
+        &cfg,
+        link_row,
+    )?;
     let mut tasks = link.spawn();
     if let Some(hw) = printing {
         tasks.push(tokio::spawn(async move {
@@ -218,8 +225,10 @@ fn till_printer(
     if !hw.printers.iter().any(|x| x.id == p.receipt_printer) {
         p.receipt_printer = first;
     }
-    // Kitchen tickets are the edge's (its display and printers).
-    p.kitchen_printer.clear();
+    // Kitchen tickets are the edge's (its display and printers), but for
+    // those sold with the edge away: a slip at the till.
+    p.kitchen_printer = p.receipt_printer.clone();
+    p.kitchen_at_register = true;
     println!(
         "Outpost register agent: receipts print on {} (cash drawer: {})",
         p.receipt_printer,

@@ -182,6 +182,8 @@ pub async fn standing(
 /// The link's tasks and what they share.
 pub struct Link {
     db: Db,
+    /// Told when the edge is away (a kitchen ticket sold then prints here).
+    node: Arc<outpost_storage::Node>,
     http: reqwest::Client,
     edge: String,
     token: String,
@@ -194,6 +196,7 @@ pub struct Link {
 impl Link {
     pub fn new(
         db: Db,
+        node: Arc<outpost_storage::Node>,
         committed: Arc<Notify>,
         status: Arc<Status>,
         cfg: &RegisterSettings,
@@ -203,8 +206,12 @@ impl Link {
             .timeout(cfg.timeout().max(std::time::Duration::from_secs(5)))
             .connect_timeout(cfg.timeout())
             .build()?;
+        // Away until the first heartbeat hears the edge.
+        node.set_upstream_away(true);
+        status.online.store(false, Ordering::Relaxed);
         Ok(Arc::new(Link {
             db,
+            node,
             http,
             edge: row.edge_url,
             token: row.token,
@@ -242,6 +249,7 @@ impl Link {
             )
             .await
             .is_ok_and(|r| r.is_ok_and(|r| r.status().is_success()));
+            self.node.set_upstream_away(!ok);
             let was = self.status.online.swap(ok, Ordering::Relaxed);
             if ok != was {
                 if ok {
@@ -268,6 +276,7 @@ impl Link {
                         // The edge went away mid-push: OFFLINE now, and no
                         // push until the heartbeat hears it again.
                         None if e.downcast_ref::<reqwest::Error>().is_some() => {
+                            self.node.set_upstream_away(true);
                             if self.status.online.swap(false, Ordering::Relaxed) {
                                 tracing::warn!(error = %e, "the edge does not answer: selling on, queueing");
                             }

@@ -18,7 +18,7 @@ pub const CANCELLED: &str = "cancelled";
 const CANCELLED_SHOWN_MS: i64 = 30 * 60 * 1000;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
-#[diesel(table_name = kt)]
+#[diesel(table_name = kt, treat_none_as_null = true)]
 pub struct Ticket {
     pub id: String,
     pub order_id: String,
@@ -29,6 +29,10 @@ pub struct Ticket {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    /// When a register agent printed it as a slip at the till, the edge
+    /// being away (it is then made `preparing`). Absent before schema 3.
+    #[serde(default)]
+    pub printed_at_register: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,17 +52,25 @@ pub(crate) fn new_ticket(
     note: &str,
 ) -> Result<(Ticket, outbox::Prepared)> {
     let now = now_millis();
+    // Sold at a till whose edge is away: the till prints the slip, and the
+    // kitchen takes it from paper (already preparing when the edge gets it).
+    let at_register = node.upstream_away().then_some(now);
     let t = Ticket {
         id: new_id(),
         order_id: order_id.to_owned(),
         order_number: number.to_owned(),
-        status: "pending".into(),
+        status: if at_register.is_some() {
+            "preparing".into()
+        } else {
+            "pending".into()
+        },
         lines_json: serde_json::to_string(lines)
             .map_err(|e| StorageError::Corrupt(e.to_string()))?,
         note: note.to_owned(),
         created_at: now,
         updated_at: now,
         version: 1,
+        printed_at_register: at_register,
     };
     let ev = prepare(node, actor, &t, "ticket.created")?;
     Ok((t, ev))
@@ -80,6 +92,10 @@ pub(crate) fn table(t: &Ticket) -> crate::bulk::Table {
             ("created_at", Col::Big(vec![t.created_at])),
             ("updated_at", Col::Big(vec![t.updated_at])),
             ("version", Col::Big(vec![t.version])),
+            (
+                "printed_at_register",
+                Col::OptBig(vec![t.printed_at_register]),
+            ),
         ],
     )
 }

@@ -39,6 +39,8 @@ pub struct Node {
     pub currency: Currency,
     pub node_epoch: String,
     master_version: AtomicI64,
+    /// On a register agent: its edge does not answer (see `upstream_away`).
+    upstream_away: std::sync::atomic::AtomicBool,
     store: RwLock<StoreSettings>,
     clock: Mutex<HlcClock>,
 }
@@ -113,6 +115,7 @@ impl Node {
             currency: Currency::parse(&currency)?,
             node_epoch,
             master_version: AtomicI64::new(master_version),
+            upstream_away: Default::default(),
             store: RwLock::new(settings),
             clock: Mutex::new(HlcClock::new(floor)),
         })
@@ -160,6 +163,17 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .wall_behind_millis(now_millis())
+    }
+
+    /// On a register agent, whether its edge is away now (the agent's link
+    /// says so): a kitchen ticket sold then is printed at the till. Never on
+    /// the edge itself.
+    pub fn upstream_away(&self) -> bool {
+        self.upstream_away.load(Ordering::Relaxed)
+    }
+
+    pub fn set_upstream_away(&self, away: bool) {
+        self.upstream_away.store(away, Ordering::Relaxed);
     }
 
     pub fn master_version(&self) -> i64 {

@@ -26,8 +26,8 @@ use crate::node::{Actor, Node};
 use crate::outbox::{self, StoredEvent};
 use crate::sales::{self, LineRow, Order, OrderRow, PaymentRow};
 use crate::schema::{
-    audit_log, cash_movements, kitchen_tickets, order_lines, orders, payments, products,
-    register_marks, shifts, stock_movements,
+    audit_log, cash_movements, kitchen_tickets, order_lines, orders, payments, pin_attempts,
+    products, register_marks, shifts, stock_movements,
 };
 use crate::secrets::sha256_hex;
 use crate::shifts::Shift;
@@ -292,7 +292,7 @@ pub fn apply(
                 return Err(gap(stream, mark, e.position));
             }
             node.observe(Hlc::from_raw(e.hlc));
-            materialize(conn, node, &actor_of(e), e)?;
+            materialize(conn, node, &actor_of(e), e).map_err(|err| named(e, err))?;
             if revoked_at.is_some() && e.event_type == "order.created" {
                 sales::flag_for_adjustment(
                     conn,
@@ -337,6 +337,23 @@ pub fn apply(
         out.last_number = last_number(conn, device_id)?;
         Ok(out)
     })
+}
+
+/// An event whose rows name one the edge does not have (a product, a
+/// shift, an order it never got): the push is refused, saying which.
+fn named(e: &AgentEvent, err: StorageError) -> StorageError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        StorageError::Db(Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info)) => {
+            StorageError::Unprocessable(format!(
+                "event {} ({}) names something this edge does not have: {}",
+                e.event_id,
+                e.event_type,
+                info.message()
+            ))
+        }
+        other => other,
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(e: &AgentEvent) -> Result<T> {
@@ -444,10 +461,47 @@ fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEv
                 diesel::insert_into(audit_log::table)
                     .values(&a)
                     .execute(conn)?;
+                if a.action == "staff.locked_out" {
+                    lockout(conn, &a)?;
+                }
             }
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// A PIN lockout the till counted (with the edge away or not): the edge
+/// adds it to the staff member's count on that till, so the manager page
+/// shows it and can lift it. A later or longer lockout here stands.
+fn lockout(conn: &mut AnyConnection, a: &AuditEntry) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Locked {
+        device: String,
+        failures: i32,
+        seconds: i64,
+    }
+    let (Some(staff_id), Ok(l)) = (&a.staff_id, serde_json::from_str::<Locked>(&a.detail)) else {
+        return Ok(());
+    };
+    let until = a.at + l.seconds * 1000;
+    let here: Option<(i32, i64)> = pin_attempts::table
+        .find((staff_id, &l.device))
+        .select((pin_attempts::failures, pin_attempts::locked_until))
+        .first(conn)
+        .optional()?;
+    let (failures, until) = here.map_or((l.failures, until), |(f, u)| {
+        (f.max(l.failures), u.max(until))
+    });
+    diesel::delete(pin_attempts::table.find((staff_id, &l.device))).execute(conn)?;
+    diesel::insert_into(pin_attempts::table)
+        .values((
+            pin_attempts::staff_id.eq(staff_id),
+            pin_attempts::device_key.eq(&l.device),
+            pin_attempts::failures.eq(failures),
+            pin_attempts::locked_until.eq(until),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -264,6 +264,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         version -> BigInt,
+        printed_at_register -> Nullable<BigInt>,
     }
 }
 

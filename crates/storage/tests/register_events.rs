@@ -519,3 +519,114 @@ fn a_revoked_tills_earlier_sales_are_taken_and_flagged_and_later_ones_refused() 
         register_events::apply(&mut e, &edge.node, &till.device_id, revoked_at, &rest).unwrap_err();
     assert!(matches!(refused, StorageError::Forbidden(_)), "{refused:?}");
 }
+
+/// A sale of a kitchen product at the till, paid by card.
+fn kitchen_sale(edge: &Store, till: &Till) -> sales::Order {
+    let mut c = till.db.conn().unwrap();
+    let p = outpost_storage::catalog::search(&mut c, &till.node, "", 200)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.kitchen && !p.weighed)
+        .expect("a café product");
+    let mut req = outpost_storage::sales::SaleRequest {
+        lines: vec![outpost_storage::sales::LineRequest {
+            product: outpost_storage::sales::ProductRef::Id(p.id),
+            qty_milli: 1000,
+            discount_minor: 0,
+            unit_price_minor: None,
+        }],
+        ..Default::default()
+    };
+    let total = sales::quote(&mut c, &till.node, &till.actor, &req)
+        .unwrap()
+        .total_minor;
+    req.payments = vec![outpost_storage::sales::PaymentRequest {
+        method: outpost_domain::PaymentMethod::Card,
+        amount_minor: total,
+        tendered_minor: None,
+        card_type: "visa".into(),
+        reference: String::new(),
+    }];
+    let key = uuid::Uuid::now_v7().to_string();
+    let a = sales::create_sale(&mut c, &till.node, &till.actor, &key, "sha", &req).unwrap();
+    let _ = edge;
+    serde_json::from_str(&a.body).unwrap()
+}
+
+#[test]
+fn a_kitchen_ticket_sold_with_the_edge_away_is_marked_printed_at_the_till_and_preparing() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let online = kitchen_sale(&edge, &till);
+    till.node.set_upstream_away(true);
+    let away = kitchen_sale(&edge, &till);
+    till.node.set_upstream_away(false);
+    till.push_all(&edge);
+    let tickets =
+        outpost_storage::kitchen::open_tickets(&mut edge.db.conn().unwrap(), 100).unwrap();
+    let of = |o: &sales::Order| {
+        tickets
+            .iter()
+            .find(|t| t.order_id == o.order.id)
+            .unwrap_or_else(|| panic!("no ticket for {}", o.order.number))
+            .clone()
+    };
+    let (t_online, t_away) = (of(&online), of(&away));
+    assert_eq!(t_online.status, "pending");
+    assert_eq!(t_online.printed_at_register, None);
+    assert_eq!(t_away.status, "preparing");
+    assert!(t_away.printed_at_register.is_some());
+}
+
+#[test]
+fn an_event_naming_what_the_edge_lacks_is_refused_saying_so() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let sold = kitchen_sale(&edge, &till);
+    let events = till.waiting();
+    // The ticket without its order (nor the shift before it).
+    let ticket: Vec<(i64, AgentEvent)> = events
+        .iter()
+        .filter(|(_, e)| e.event_type == "ticket.created")
+        .cloned()
+        .collect();
+    let e = till.push(&edge, &ticket).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Unprocessable(m) if m.contains("does not have")),
+        "{e:?}"
+    );
+    assert!(sales::get(&mut edge.db.conn().unwrap(), &sold.order.id).is_err());
+}
+
+#[test]
+fn a_lockout_counted_at_the_till_is_added_to_the_edges_count() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let cashier = staff::list_staff(&mut till.db.conn().unwrap())
+        .unwrap()
+        .into_iter()
+        .find(|m| m.role == "cashier")
+        .unwrap();
+    for _ in 0..5 {
+        let e = staff::check_pin(
+            &mut till.db.conn().unwrap(),
+            &till.node,
+            &cashier.id,
+            "00000000",
+            &till.device_id,
+        )
+        .unwrap_err();
+        assert!(matches!(e, StorageError::WrongPin { .. }), "{e:?}");
+    }
+    till.push_all(&edge);
+    // At the edge, on that till: locked out too.
+    let e = staff::check_pin(
+        &mut edge.db.conn().unwrap(),
+        &edge.node,
+        &cashier.id,
+        "00000000",
+        &till.device_id,
+    )
+    .unwrap_err();
+    assert!(matches!(e, StorageError::LockedOut(_)), "{e:?}");
+}

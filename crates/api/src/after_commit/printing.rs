@@ -399,6 +399,13 @@ async fn job(
             let Some(target) = hardware::kitchen_target(cfg, printers) else {
                 return Ok(None);
             };
+            // A slip a till printed itself (its edge away) prints there,
+            // never again at the edge; the others, at the edge only.
+            let at_register = serde_json::from_str::<outpost_storage::kitchen::Ticket>(&ev.payload)
+                .is_ok_and(|t| t.printed_at_register.is_some());
+            if at_register != cfg.kitchen_at_register {
+                return Ok(None);
+            }
             let cancelled = ev.event_type == "ticket.cancelled";
             (target, kitchen_ticket(state, ev, cancelled))
         }

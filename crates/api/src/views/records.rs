@@ -191,6 +191,8 @@ pub struct Ticket {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    /// When a till printed it as a slip itself, its edge being away.
+    pub printed_at_register: Option<i64>,
 }
 
 impl From<outpost_storage::kitchen::Ticket> for Ticket {
@@ -205,6 +207,7 @@ impl From<outpost_storage::kitchen::Ticket> for Ticket {
             created_at,
             updated_at,
             version,
+            printed_at_register,
         } = v;
         Ticket {
             id,
@@ -216,6 +219,7 @@ impl From<outpost_storage::kitchen::Ticket> for Ticket {
             created_at,
             updated_at,
             version,
+            printed_at_register,
         }
     }
 }

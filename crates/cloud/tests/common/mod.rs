@@ -56,7 +56,7 @@ pub fn event(
         aggregate_id: "agg".into(),
         aggregate_version: 1,
         event_type: kind.into(),
-        schema_version: 1,
+        schema_version: outpost_domain::ids::SCHEMA_VERSION,
         occurred_at: 1,
         hlc: position,
         master_version: 0,

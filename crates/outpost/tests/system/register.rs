@@ -45,6 +45,27 @@ async fn product(till: &Agent, session: &str) -> (String, i64) {
     )
 }
 
+/// A kitchen (café) product of the till's copy: its barcode and price.
+async fn kitchen_product(till: &Agent, session: &str) -> (String, i64) {
+    let r = till
+        .req(reqwest::Method::GET, "/api/v1/products?q=")
+        .bearer(session)
+        .send()
+        .await;
+    let p = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kitchen"] == true && p["weighed"] == false)
+        .expect("a café product")
+        .clone();
+    (
+        p["barcodes"][0].as_str().unwrap().to_owned(),
+        p["price_minor"].as_i64().unwrap(),
+    )
+}
+
 /// Sells one of `barcode` at the till, cash or card.
 async fn sell(till: &Agent, session: &str, barcode: &str, price: i64, method: &str) -> Value {
     let mut pay = json!({"method": method, "amount_minor": price});
@@ -151,6 +172,31 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
         .map(|j| j["page"]["barcodes"][0].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(printed.len(), 25);
+    // A café item with the edge away: its kitchen slip prints at the till.
+    let cafe = kitchen_product(&till, &cashier).await;
+    let slip_sale = sell(&till, &cashier, &cafe.0, cafe.1, "card").await;
+    sold.push(slip_sale.clone());
+    within(
+        Duration::from_secs(30),
+        "a kitchen slip at the till",
+        || async { printer.jobs().await.len() >= 27 },
+    )
+    .await;
+    let jobs = printer.jobs().await;
+    assert_eq!(
+        jobs.len(),
+        27,
+        "the café sale's receipt and its kitchen slip"
+    );
+    let number = slip_sale["number"].as_str().unwrap();
+    assert!(
+        jobs[25..]
+            .iter()
+            .filter(|j| j["text"].as_str().unwrap().contains(number))
+            .count()
+            == 2,
+        "{jobs:?}"
+    );
     assert!(link["oldest_at"].as_i64().is_some(), "{link}");
     // On account: refused, with what to do.
     let r = till
@@ -202,7 +248,21 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
         .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
         .collect();
     seqs.sort();
-    assert_eq!(seqs, (1..=25).collect::<Vec<u32>>(), "gap-free");
+    assert_eq!(seqs, (1..=26).collect::<Vec<u32>>(), "gap-free");
+    // The kitchen display shows the café ticket once, already preparing,
+    // marked as printed at the till.
+    let tickets = edge.get("/api/v1/kitchen/tickets", &manager).await;
+    assert_eq!(tickets.status, 200, "{}", tickets.body);
+    let mine: Vec<&Value> = tickets
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["order_number"] == slip_sale["number"])
+        .collect();
+    assert_eq!(mine.len(), 1, "{}", tickets.body);
+    assert_eq!(mine[0]["status"], "preparing");
+    assert!(mine[0]["printed_at_register"].as_i64().is_some());
     let total = |os: &[Value]| {
         os.iter()
             .map(|o| o["total_minor"].as_i64().unwrap())
@@ -512,4 +572,160 @@ async fn a_revoked_tills_later_sales_are_refused_and_stay_on_the_till() {
     .await;
     assert!(till.link().await["queued"].as_i64().unwrap() > 0);
     assert_eq!(edge_orders(&edge, &manager).await.len(), 1);
+}
+
+/// The till's link cut by something that drops traffic without closing it
+/// (a switch losing power, a NAT forgetting the connection): OFFLINE within
+/// 3 s, the till sells on, and every sale arrives once when the link is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_till_whose_link_goes_silent_sells_on_and_every_sale_arrives_once() {
+    use crate::support::cloud::Proxy;
+    let store = Store::new(Backend::Sqlite);
+    let edge = spawn_opts(&store, &Opts::default());
+    let manager = edge.manager().await;
+    let proxy = Proxy::start(crate::support::app::port_of(&edge.base)).await;
+    let code = agent::code(&edge, &manager, "Till 2").await;
+    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+    let out = agent::pair_at(&format!("http://127.0.0.1:{}", proxy.port), &code, &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let till = agent::start(dir).await;
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let shift = till
+        .req(reqwest::Method::POST, "/api/v1/shifts")
+        .bearer(&cashier)
+        .json(&json!({"opening_float_minor": 0}))
+        .send()
+        .await;
+    assert_eq!(shift.status, 201, "{}", shift.body);
+    let (barcode, price) = product(&till, &cashier).await;
+    let mut sold = Vec::new();
+    for _ in 0..3 {
+        sold.push(sell(&till, &cashier, &barcode, price, "cash").await);
+    }
+    drained(&till).await;
+
+    proxy.blackhole();
+    let took = within(Duration::from_secs(3), "the till shows OFFLINE", || async {
+        till.link().await["online"] == false
+    })
+    .await;
+    assert!(took <= Duration::from_secs(3), "{took:?}");
+    for i in 0..10 {
+        let method = if i % 2 == 0 { "cash" } else { "card" };
+        sold.push(sell(&till, &cashier, &barcode, price, method).await);
+    }
+    assert!(till.link().await["queued"].as_i64().unwrap() >= 10);
+
+    proxy.restore();
+    drained(&till).await;
+    let there = edge_orders(&edge, &manager).await;
+    let numbers: BTreeSet<String> = there
+        .iter()
+        .map(|o| o["number"].as_str().unwrap().to_owned())
+        .collect();
+    let ours: BTreeSet<String> = sold
+        .iter()
+        .map(|o| o["number"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(there.len(), 13, "each sale once");
+    assert_eq!(numbers, ours);
+}
+
+/// A price changed at the edge while a till was cut off from it: the till
+/// sold at the price it had, and the order keeps it, flagged for a manager
+/// at the edge and, through the sync link, in the cloud.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_price_changed_while_a_till_was_cut_off_flags_its_sale_at_the_edge_and_in_the_cloud() {
+    use crate::support::cloud::{Cloud, Proxy, Rabbit, edge as syncing_edge};
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.add_store(&store_id, "S01");
+    let store = Store::new(Backend::Sqlite);
+    let edge = syncing_edge(&store, &cloud, &credential, &[]);
+    let manager = edge.manager().await;
+    let proxy = Proxy::start(crate::support::app::port_of(&edge.base)).await;
+    let code = agent::code(&edge, &manager, "Till 1").await;
+    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+    let out = agent::pair_at(&format!("http://127.0.0.1:{}", proxy.port), &code, &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let till = agent::start(dir).await;
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let shift = till
+        .req(reqwest::Method::POST, "/api/v1/shifts")
+        .bearer(&cashier)
+        .json(&json!({"opening_float_minor": 0}))
+        .send()
+        .await;
+    assert_eq!(shift.status, 201, "{}", shift.body);
+    let (barcode, price) = product(&till, &cashier).await;
+    let listed = till
+        .req(reqwest::Method::GET, "/api/v1/products?q=")
+        .bearer(&cashier)
+        .send()
+        .await;
+    let product_id = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["barcodes"][0] == barcode.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    proxy.blackhole();
+    within(Duration::from_secs(3), "the till shows OFFLINE", || async {
+        till.link().await["online"] == false
+    })
+    .await;
+    let r = edge
+        .req(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/products/{product_id}"),
+        )
+        .bearer(&manager)
+        .json(&json!({"price_minor": price + 10}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sold = sell(&till, &cashier, &barcode, price, "cash").await;
+    assert_eq!(
+        sold["total_minor"], price,
+        "the till sells at the price it has"
+    );
+
+    proxy.restore();
+    drained(&till).await;
+    let number = sold["number"].as_str().unwrap().to_owned();
+    let queue = edge.get("/api/v1/adjustments", &manager).await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    assert!(
+        queue
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["number"] == number.as_str() && o["total_minor"] == price),
+        "{}",
+        queue.body
+    );
+    cloud
+        .wait_count(
+            &format!(
+                "SELECT count(*) AS n FROM orders WHERE number = '{number}' AND needs_adjustment AND total_minor = {price}"
+            ),
+            1,
+            60,
+        )
+        .await;
 }

@@ -480,7 +480,9 @@ pub(crate) fn sale_tables(
         payments: pays,
         change_minor,
     };
-    events.push(sales_prepared(node, actor, &order, "order.created")?);
+    // The order's event first: whoever applies these in order (a register
+    // agent's edge) has the order before the ticket and movements naming it.
+    events.insert(0, sales_prepared(node, actor, &order, "order.created")?);
     let body = to_json(&order)?;
     outbox::take_positions(conn, &mut events)?;
     let mut tables = vec![

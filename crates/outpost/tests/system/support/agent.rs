@@ -51,10 +51,13 @@ pub async fn code(edge: &App, manager: &str, name: &str) -> String {
 
 /// `outpost register pair`: its exit status and what it printed.
 pub fn pair(edge: &App, code: &str, dir: &std::path::Path) -> std::process::Output {
+    pair_at(&edge.base, code, dir)
+}
+
+/// [`pair`] with the edge at `url` (through a proxy, say).
+pub fn pair_at(url: &str, code: &str, dir: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args([
-            "register", "pair", "--edge", &edge.base, "--code", code, "--data",
-        ])
+        .args(["register", "pair", "--edge", url, "--code", code, "--data"])
         .arg(dir)
         .env("OUTPOST__LOG__FILTER", "warn")
         .output()

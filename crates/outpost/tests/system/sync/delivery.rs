@@ -180,7 +180,7 @@ async fn a_store_credential_cannot_speak_for_another_store() {
         stream: "sales".into(),
         position: 1,
         node_epoch: "e1".into(),
-        schema_version: 1,
+        schema_version: outpost_domain::ids::SCHEMA_VERSION,
         payload_sha256: outpost_storage::secrets::sha256_hex(&payload),
         payload,
         ..Default::default()

@@ -1,0 +1,1 @@
+ALTER TABLE kitchen_tickets DROP COLUMN printed_at_register;
