@@ -10,6 +10,16 @@ const Outpost = (() => {
   const pageToken = pageMeta && /^[0-9a-f]{64}$/.test(pageMeta.content) ? pageMeta.content : "";
   if (pageToken) store.setItem("outpost.device", pageToken);
   const pageHeaders = () => (pageToken ? { "X-Page-Token": pageToken } : {});
+  // The agent restarted (a new token): reload to get the new one. The cart
+  // is in localStorage, so it stays. At most once a minute, so a page the
+  // agent refuses for another reason does not reload forever.
+  function reloadIfStale(status, problem) {
+    if (!pageToken || status !== 403 || !problem || !String(problem.type || "").endsWith("/not-this-page")) return;
+    const last = Number(window.sessionStorage.getItem("outpost.reloaded") || 0);
+    if (Date.now() - last < 60000) return;
+    window.sessionStorage.setItem("outpost.reloaded", String(Date.now()));
+    window.location.reload();
+  }
 
   // Problem JSON (RFC 9457) becomes an Error whose message is the detail.
   async function api(method, path, body, opts = {}) {
@@ -40,6 +50,7 @@ const Outpost = (() => {
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
     if (!res.ok) {
+      reloadIfStale(res.status, data);
       const err = new Error((data && (data.detail || data.title)) || ("HTTP " + res.status));
       err.status = res.status;
       err.problem = data;
@@ -223,5 +234,5 @@ const Outpost = (() => {
     return listManagers;
   }
 
-  return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing, agent: !!pageToken, pageHeaders };
+  return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing, agent: !!pageToken, pageHeaders, reloadIfStale };
 })();

@@ -497,6 +497,7 @@
       if (Outpost.agent) {
         const r = await fetch("/agent/link", { cache: "no-store", signal: abort.signal, headers: Outpost.pageHeaders() });
         link = r.ok ? await r.json() : null;
+        if (r.status === 403) Outpost.reloadIfStale(r.status, await r.json().catch(() => null));
         ok = !!(link && link.online);
       } else {
         ok = (await fetch("/health/live", { cache: "no-store", signal: abort.signal })).ok;

@@ -500,7 +500,9 @@ async fn a_tills_page_sells_on_with_the_edge_away_and_a_reload_keeps_the_cart() 
     let mut edge = spawn_opts(&store, &edge_opts);
     let m = edge.manager().await;
     let (milk, _, _) = edge.barcode(&m, "milk").await;
-    let till = crate::support::agent::paired(&edge, &m, "Till 3").await;
+    let till_port = free_port().to_string();
+    let on_port = [("OUTPOST__REGISTER__PORT", till_port.as_str())];
+    let mut till = crate::support::agent::paired_with(&edge, &m, "Till 3", &on_port).await;
     let (c, driver) = browser().await;
     c.goto(&format!("{}/", till.base)).await.unwrap();
     // The agent's page is this till's: no pairing, straight to sign-in.
@@ -561,6 +563,28 @@ async fn a_tills_page_sells_on_with_the_edge_away_and_a_reload_keeps_the_cart() 
         assert!(Instant::now() < deadline, "the queue never drained");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The agent restarts (a new token): the page reloads itself, the cart
+    // and the session kept.
+    let dir = till.dir.clone();
+    till.kill();
+    let _till = crate::support::agent::start_with(dir, &on_port).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reloaded = c
+            .execute(
+                "return window.sessionStorage.getItem('outpost.reloaded')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if !reloaded.is_null() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page never reloaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_text(&c, "#cart tbody", "Whole milk").await;
+    wait_text(&c, "#link", "OK").await;
     c.close().await.unwrap();
     drop(driver);
 }
