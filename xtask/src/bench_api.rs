@@ -454,6 +454,7 @@ pub(crate) fn start_with(
     }
     let mut child = cmd
         .env("OUTPOST__SERVER__PORT", "0")
+        .env("OUTPOST__SERVER__TLS_PORT", "0")
         .env("OUTPOST__DATABASE__URL", url)
         .env(
             "OUTPOST__DATABASE__POOL_SIZE",

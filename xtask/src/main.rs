@@ -71,6 +71,9 @@ enum Bench {
 }
 
 fn main() -> anyhow::Result<()> {
+    // reqwest's rustls has no provider of its own in this workspace (the
+    // register agent's feature): ring, as the binaries install it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     if matches!(cli.cmd, Cmd::Bench { .. }) && cfg!(debug_assertions) {
         return bench_api::rerun_optimised();

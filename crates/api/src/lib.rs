@@ -13,6 +13,7 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod tls;
 pub mod views;
 
 pub use settings::Settings;

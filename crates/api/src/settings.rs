@@ -36,6 +36,14 @@ pub struct Server {
     /// (see `startup::LocalOnly`). Empty on the edge.
     #[serde(default)]
     pub page_token: PageToken,
+    /// The LAN port register agents reach the edge on over TLS (the store
+    /// CA's certificate, `tls`); 0 = any free port; none on a till's agent.
+    #[serde(default)]
+    pub tls_port: Option<u16>,
+    /// Names and addresses the edge's certificate carries besides loopback,
+    /// `outpost-edge.local` and this host's name.
+    #[serde(default)]
+    pub tls_names: Vec<String>,
 }
 
 /// The token a register agent's page carries; never printed.

@@ -38,6 +38,8 @@ pub enum StartError {
 
 pub struct Application {
     port: u16,
+    /// The TLS port for register agents and the store CA's fingerprint.
+    tls: Option<(u16, String)>,
     server: actix_web::dev::Server,
     state: web::Data<AppState>,
     /// Demo staff created on this (first) start, with their PINs, to print once.
@@ -128,6 +130,15 @@ impl Application {
             addr: addr.clone(),
             source,
         })?;
+        // Register agents' link: TLS with the store's own CA (not on a
+        // till's agent, which serves its page on loopback only).
+        let tls_listener = match settings.server.tls_port {
+            Some(p) if settings.server.page_token.0.is_empty() => {
+                let addr = format!("{}:{p}", settings.server.host);
+                Some(TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr, source })?)
+            }
+            _ => None,
+        };
         let db = Db::open(&settings.database.url, settings.database.pool_size)?;
         let mut conn = db.conn()?;
         let demo_staff = if settings.demo.enabled {
@@ -231,12 +242,33 @@ impl Application {
             addr: format!("port {port}"),
             source,
         })?;
+        let mut tls = None;
+        if let Some(listener) = tls_listener {
+            let bound = listener
+                .local_addr()
+                .map_err(|source| StartError::Bind {
+                    addr: "the TLS port".into(),
+                    source,
+                })?
+                .port();
+            let ca = crate::tls::store_ca(&mut *state.db.conn()?, &state.node.store_code)?;
+            let config =
+                crate::tls::server_config(&ca, &crate::tls::names(&settings.server.tls_names))?;
+            server = server
+                .listen_rustls_0_23(listener, config)
+                .map_err(|source| StartError::Bind {
+                    addr: format!("port {bound}"),
+                    source,
+                })?;
+            tls = Some((bound, crate::tls::fingerprint(&ca)));
+        }
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
         let server = server.shutdown_timeout(10).run();
         Ok(Application {
             port,
+            tls,
             server,
             state,
             demo_staff,
@@ -245,6 +277,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS port register agents use and the store CA's fingerprint
+    /// (none on a till's agent).
+    pub fn tls(&self) -> Option<&(u16, String)> {
+        self.tls.as_ref()
     }
 
     /// This node (a register agent tells it when its edge is away).

@@ -95,6 +95,7 @@
 
   async function registers() {
     const list = await call("GET", "/api/v1/devices");
+    const ca = await call("GET", "/api/v1/store/ca").catch(() => null);
     return [el("h2", {}, "Registers and displays"),
       table(["No.", "Name", "Kind", "Orders", "Paired", "State", ""], list.map((d) => el("tr", {}, el("td", {}, d.register_no), el("td", {}, d.name), el("td", {}, d.kind), el("td", {}, d.last_seq), el("td", {}, when(d.created_at)),
         el("td", {}, d.revoked_at ? "revoked" : "active"),
@@ -107,7 +108,8 @@
         const c = await call("POST", "/api/v1/pairing-codes", { name: f.get("name"), kind: f.get("kind") });
         $("#pairing-code").replaceChildren(el("strong", { class: "code" }, c.code), ` for ${c.kind} “${c.name}”, until ${when(c.expires_at)}`);
       }),
-      el("p", { id: "pairing-code", role: "status" })];
+      el("p", { id: "pairing-code", role: "status" }),
+      ca ? el("p", {}, "A till PC's register agent pairs with this server's https address on port 8443 and pins the store's certificate authority; its pairing prints the fingerprint, which must read: ", el("code", { id: "store-ca" }, ca.fingerprint)) : null];
   }
 
 

@@ -18,6 +18,7 @@ async fn spawn(http: &reqwest::Client) -> (String, PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("outpost-openapi-{}", uuid::Uuid::now_v7()));
     let mut s = Settings::load(None).unwrap();
     s.server.port = 0;
+    s.server.tls_port = Some(0);
     s.database.url = dir.join("outpost.sqlite").to_string_lossy().into_owned();
     s.demo.enabled = true;
     let app = Application::build(s).unwrap();
@@ -63,6 +64,9 @@ async fn the_served_document_is_valid_openapi_and_describes_every_operation_it_s
     // First: making the venv blocks this thread for seconds, longer than
     // the server keeps an idle connection open.
     let python = venv_python();
+    // reqwest's rustls has no provider of its own here (see the register
+    // agent's manifest): ring, as the binaries install it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let (base, dir, token) = spawn(&http).await;
     let r = http

@@ -50,6 +50,7 @@ async fn on_postgres_the_realtime_log_gets_each_committed_event_once_in_order_an
 async fn log_gets_committed_events_once(url: String) {
     let mut s = Settings::load(None).unwrap();
     s.server.port = 0;
+    s.server.tls_port = Some(0);
     s.database.url = url;
     s.demo.enabled = true;
     s.relay.interval_ms = 20;
@@ -65,6 +66,9 @@ async fn log_gets_committed_events_once(url: String) {
     let store = app.store_id().to_owned();
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
+    // reqwest's rustls has no provider of its own here (see the register
+    // agent's manifest): ring, as the binaries install it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
 
     let staff: Value = http

@@ -79,6 +79,33 @@ pub fn verify_pin(pin: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The DER of the first certificate in `pem`.
+pub fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let body: String = pem
+        .split("-----BEGIN CERTIFICATE-----")
+        .nth(1)?
+        .split("-----END CERTIFICATE-----")
+        .next()?
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// The SHA-256 fingerprint of the first certificate in `pem`, as people
+/// compare them ("AB:CD:…", 32 pairs), or `None` when there is none.
+pub fn pem_fingerprint(pem: &str) -> Option<String> {
+    let digest = Sha256::digest(pem_der(pem)?);
+    Some(
+        digest
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +140,16 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(hash_token(&a), ha);
         assert_ne!(a, ha);
+    }
+
+    #[test]
+    fn a_certificates_fingerprint_is_the_sha256_of_its_der_in_pairs() {
+        // "hello" as the body: base64 aGVsbG8=.
+        let pem = "-----BEGIN CERTIFICATE-----\naGVs\nbG8=\n-----END CERTIFICATE-----\n";
+        assert_eq!(pem_der(pem).unwrap(), b"hello");
+        let f = pem_fingerprint(pem).unwrap();
+        assert!(f.starts_with("2C:F2:4D:BA"), "{f}");
+        assert_eq!(f.len(), 32 * 3 - 1);
+        assert_eq!(pem_fingerprint("no certificate"), None);
     }
 }

@@ -149,6 +149,11 @@ enum RegisterCmd {
         /// The pairing code (7KQ4M-X2P9C).
         #[arg(long)]
         code: String,
+        /// The store CA's fingerprint from the manager page (Registers):
+        /// pairing refuses an edge that presents another. Without it, the
+        /// pairing prints the fingerprint it pinned, to compare.
+        #[arg(long)]
+        ca_fingerprint: Option<String>,
     },
 }
 
@@ -309,6 +314,11 @@ fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
                 app.sync_wake(),
             ));
         }
+        if let Some((port, fingerprint)) = app.tls() {
+            println!(
+                "Outpost edge for register agents on https://{host}:{port} (store CA {fingerprint})"
+            );
+        }
         println!("Outpost edge listening on http://{host}:{}", app.port());
         let r = app.run_until_stopped().await.context("serving");
         if let Some(h) = hub {
@@ -374,8 +384,20 @@ fn register(
 ) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         match cmd {
-            Some(RegisterCmd::Pair { edge, code }) => {
-                let p = outpost_register::pair(&edge, &code, data).await?;
+            Some(RegisterCmd::Pair {
+                edge,
+                code,
+                ca_fingerprint,
+            }) => {
+                let p = outpost_register::pair(&edge, &code, ca_fingerprint.as_deref(), data).await?;
+                match &p.ca_fingerprint {
+                    Some(f) => println!(
+                        "Pinned the store CA {f}: the manager page (Registers) shows the same"
+                    ),
+                    None => println!(
+                        "WARNING: plain HTTP to the edge; pair with its https:// address (port 8443) to encrypt the till's link"
+                    ),
+                }
                 println!(
                     "Paired: register {} ({}) of store {}, {} products. Start it with: outpost register --data {}",
                     p.register_no,

@@ -52,6 +52,8 @@ pub struct Paired {
     pub name: String,
     pub store_code: String,
     pub products: usize,
+    /// The store CA pinned (None: plain HTTP).
+    pub ca_fingerprint: Option<String>,
 }
 
 /// The edge's base URL as typed (`edge.local:8001`, `http://10.0.0.5:8001/`).
@@ -66,15 +68,70 @@ pub fn edge_url(typed: &str) -> anyhow::Result<String> {
         format!("{typed:?} is not the edge's address (e.g. http://10.0.0.5:8001)")
     })?;
     anyhow::ensure!(
-        parsed.scheme() == "http" && parsed.host().is_some() && parsed.path() == "/",
-        "{typed:?} is not the edge's address: give http://HOST:PORT (e.g. http://10.0.0.5:8001)"
+        matches!(parsed.scheme(), "http" | "https")
+            && parsed.host().is_some()
+            && parsed.path() == "/",
+        "{typed:?} is not the edge's address: give https://HOST:8443 (e.g. https://10.0.0.5:8443)"
     );
     Ok(url)
 }
 
+/// The store CA as the edge serves it.
+#[derive(Debug, Deserialize)]
+struct ServedCa {
+    pem: String,
+}
+
+/// Only the hex digits of a fingerprint, upper case ("sha256:ab:cd…" and
+/// "ABCD…" compare equal).
+fn hex_only(f: &str) -> String {
+    let f = f.trim();
+    let f = f
+        .strip_prefix("SHA256:")
+        .or_else(|| f.strip_prefix("sha256:"))
+        .unwrap_or(f);
+    f.chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// The edge's store CA for an `https://` edge: fetched once without
+/// checking (there is nothing to check it against yet), and held to
+/// `expected` when the manager's fingerprint was given. Returns the PEM and
+/// its fingerprint.
+async fn fetch_ca(edge: &str, expected: Option<&str>) -> anyhow::Result<(String, String)> {
+    let first_look = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .tls_danger_accept_invalid_certs(true)
+        .build()?;
+    let res = first_look
+        .get(format!("{edge}/api/v1/store/ca"))
+        .send()
+        .await
+        .with_context(|| format!("the edge at {edge} does not answer"))?;
+    let served: ServedCa = link::answer(res).await.context("fetching the store CA")?;
+    let fingerprint = outpost_domain::secrets::pem_fingerprint(&served.pem)
+        .context("the edge's store CA is not a certificate")?;
+    if let Some(want) = expected
+        && hex_only(want) != hex_only(&fingerprint)
+    {
+        anyhow::bail!(
+            "the edge at {edge} presents the store CA {fingerprint}, not {want}: \
+             check the address, and the fingerprint on the manager page (Registers)"
+        );
+    }
+    Ok((served.pem, fingerprint))
+}
+
 /// Pairs this till with the edge at `edge` with a manager's one-time
 /// `code`, into the empty data folder `data`.
-pub async fn pair(edge: &str, code: &str, data: &Path) -> anyhow::Result<Paired> {
+pub async fn pair(
+    edge: &str,
+    code: &str,
+    ca_fingerprint: Option<&str>,
+    data: &Path,
+) -> anyhow::Result<Paired> {
     let edge = edge_url(edge)?;
     let db = Db::open(&database(data).to_string_lossy(), 2)
         .with_context(|| format!("opening the till's database in {}", data.display()))?;
@@ -85,9 +142,21 @@ pub async fn pair(edge: &str, code: &str, data: &Path) -> anyhow::Result<Paired>
             data.display()
         );
     }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()?;
+    let ca = if edge.starts_with("https://") {
+        Some(fetch_ca(&edge, ca_fingerprint).await?)
+    } else {
+        anyhow::ensure!(
+            ca_fingerprint.is_none(),
+            "a CA fingerprint pins an https:// edge: give the edge's https address"
+        );
+        None
+    };
+    // From here on the edge must prove it holds that CA's certificate.
+    let http = link::client(
+        ca.as_ref().map(|(pem, _)| pem.as_str()),
+        Duration::from_secs(15),
+        Duration::from_secs(15),
+    )?;
     let res = http
         .post(format!("{edge}/api/v1/pairing-codes/redeem"))
         .json(&serde_json::json!({"code": code, "kind": "agent"}))
@@ -110,6 +179,7 @@ pub async fn pair(edge: &str, code: &str, data: &Path) -> anyhow::Result<Paired>
         register_no: redeemed.device.register_no,
         name: redeemed.device.name,
         token: redeemed.token,
+        ca_pem: ca.as_ref().map(|(pem, _)| pem.clone()),
     };
     let mut conn = db.conn()?;
     agent::set_up(&mut conn, &pairing, &pages).context("setting the till's database up")?;
@@ -119,6 +189,7 @@ pub async fn pair(edge: &str, code: &str, data: &Path) -> anyhow::Result<Paired>
         name: pairing.name,
         store_code: node.store_code.clone(),
         products,
+        ca_fingerprint: ca.map(|(_, f)| f),
     })
 }
 
@@ -128,9 +199,7 @@ pub async fn pair(edge: &str, code: &str, data: &Path) -> anyhow::Result<Paired>
 async fn hello(db: &Db, l: &agent::Link, cfg: &RegisterSettings) {
     let asked = async {
         let epoch = outpost_storage::Node::load(&mut *db.conn()?)?.node_epoch;
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout() * 3)
-            .build()?;
+        let http = link::client(l.ca_pem.as_deref(), cfg.timeout() * 3, cfg.timeout() * 3)?;
         let up = link::standing(&http, &l.edge_url, &l.token, &epoch).await?;
         let up = agent::Upstream {
             marks: up.marks,
@@ -171,6 +240,7 @@ pub async fn run(
     api.server.host = cfg.host.clone();
     api.server.port = cfg.port;
     api.server.page_token = outpost_api::settings::PageToken(token);
+    api.server.tls_port = None;
     api.demo.enabled = false;
     let printing = till_printer(&mut api, hw, data);
     let status = Arc::new(link::Status::default());

@@ -96,6 +96,25 @@ async fn reconnect(status: web::Data<Status>) -> HttpResponse {
     HttpResponse::Accepted().finish()
 }
 
+/// The HTTP client for the edge: with a pinned store CA (`ca_pem`), it
+/// trusts that CA alone and no name (the CA is the store's own and signs
+/// only its edge's certificates); without, plain HTTP.
+pub fn client(
+    ca_pem: Option<&str>,
+    timeout: std::time::Duration,
+    connect: std::time::Duration,
+) -> anyhow::Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(connect);
+    if let Some(pem) = ca_pem {
+        b = b
+            .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes())?])
+            .tls_danger_accept_invalid_hostnames(true);
+    }
+    Ok(b.build()?)
+}
+
 /// A 2xx answer's JSON, or the edge's problem detail as the error.
 pub async fn answer<T: DeserializeOwned>(res: reqwest::Response) -> anyhow::Result<T> {
     let status = res.status();
@@ -202,10 +221,11 @@ impl Link {
         cfg: &RegisterSettings,
         row: agent::Link,
     ) -> anyhow::Result<Arc<Link>> {
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout().max(std::time::Duration::from_secs(5)))
-            .connect_timeout(cfg.timeout())
-            .build()?;
+        let http = client(
+            row.ca_pem.as_deref(),
+            cfg.timeout().max(std::time::Duration::from_secs(5)),
+            cfg.timeout(),
+        )?;
         // Away until the first heartbeat hears the edge.
         node.set_upstream_away(true);
         status.online.store(false, Ordering::Relaxed);

@@ -31,6 +31,8 @@ pub struct Pairing {
     pub name: String,
     /// The agent's token on the edge.
     pub token: String,
+    /// The edge's store CA, pinned (None: plain HTTP).
+    pub ca_pem: Option<String>,
 }
 
 /// The agent's link to its edge, as kept.
@@ -45,6 +47,8 @@ pub struct Link {
     pub pushed_seq: i64,
     /// When the edge last answered a pull or a push.
     pub last_ok_at: Option<i64>,
+    /// The edge's store CA, pinned at pairing (None: plain HTTP).
+    pub ca_pem: Option<String>,
 }
 
 /// Sets an empty database up as a paired register: the master data of the
@@ -105,6 +109,7 @@ pub fn set_up(conn: &mut AnyConnection, p: &Pairing, pages: &[till_feed::Page]) 
                 agent_link::token.eq(&p.token),
                 agent_link::pushed_seq.eq(0),
                 agent_link::last_ok_at.eq(Some(now)),
+                agent_link::ca_pem.eq(&p.ca_pem),
             ))
             .execute(conn)?;
         Ok(())

@@ -42,6 +42,7 @@ pub mod seed;
 pub mod shifts;
 pub mod staff;
 pub mod stock;
+pub mod store_ca;
 pub mod sync;
 pub mod till_feed;
 

@@ -454,6 +454,7 @@ diesel::table! {
         token -> Text,
         pushed_seq -> BigInt,
         last_ok_at -> Nullable<BigInt>,
+        ca_pem -> Nullable<Text>,
     }
 }
 
@@ -462,5 +463,14 @@ diesel::table! {
         epoch -> Text,
         since -> Text,
         replaces -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    store_ca (id) {
+        id -> Integer,
+        cert_pem -> Text,
+        key_pem -> Text,
+        created_at -> BigInt,
     }
 }

@@ -56,6 +56,7 @@ fn till_of(edge: &Store) -> Till {
         register_no: paired.device.register_no,
         name: paired.device.name.clone(),
         token: paired.token.clone(),
+        ca_pem: None,
     };
     agent::set_up(&mut c, &pairing, &pages).unwrap();
     // A second pairing into the same database is refused.

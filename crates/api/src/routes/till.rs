@@ -2,7 +2,9 @@
 //! its till sells with the edge away (`storage::till_feed`), and the events
 //! it pushes (`storage::register_events`). For agents' tokens only.
 
-use super::openapi::{BadRequest, BodyLimits, Conflict, Forbidden, Unauthorized, Unprocessable};
+use super::openapi::{
+    BadRequest, BodyLimits, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable,
+};
 use super::{ApiScope, Scope};
 use crate::body::Json;
 use crate::problem::{ApiError, ApiResult};
@@ -15,7 +17,28 @@ use outpost_storage::{StorageError, till_feed};
 use serde::Deserialize;
 
 pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
-    s.service(feed).service(push).service(marks)
+    s.service(feed).service(push).service(marks).service(ca)
+}
+
+/// The store's own CA, which a register agent pins when it pairs: compare
+/// its fingerprint with the manager page's. Public (it is a certificate).
+#[utoipa::path(
+    tag = "registers",
+    responses(
+        (status = 200, description = "The store CA", body = views::StoreCa),
+        NotFound,
+    ),
+)]
+#[get("/store/ca")]
+async fn ca(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let ca = state
+        .db(|c, _| outpost_storage::store_ca::get(c))
+        .await?
+        .ok_or_else(|| StorageError::not_found("the store CA (this is not an edge)"))?;
+    Ok(HttpResponse::Ok().json(views::StoreCa {
+        fingerprint: crate::tls::fingerprint(&ca),
+        pem: ca.cert_pem,
+    }))
 }
 
 /// The register agent whose `X-Device-Token` came with the request, checked

@@ -705,6 +705,14 @@ impl From<outpost_storage::till_feed::Change> for TillFeedChange {
     }
 }
 
+/// The store's own CA (`storage::store_ca`), which register agents pin.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoreCa {
+    /// SHA-256 of the certificate, "AB:CD:…" (as the pairing prints it).
+    pub fingerprint: String,
+    pub pem: String,
+}
+
 /// What a push of register events did (`storage::register_events::Pushed`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegisterPushed {

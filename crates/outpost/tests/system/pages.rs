@@ -134,6 +134,13 @@ async fn a_manager_signs_in_walks_every_tab_and_adds_a_cashier() {
             };
             assert_eq!(pair().await.status, 201, "{shown}");
             pair().await.assert_problem(403);
+            // The store CA's fingerprint, for a till PC's pairing to match.
+            let ca = app
+                .req(reqwest::Method::GET, "/api/v1/store/ca")
+                .send()
+                .await;
+            let fingerprint = ca.body["fingerprint"].as_str().unwrap().to_owned();
+            assert_eq!(text(&c, "#store-ca").await, fingerprint);
         }
         if tab == "Status" {
             // Presence from the hub: this page's own connection is listed.
@@ -494,7 +501,10 @@ async fn a_tills_page_sells_on_with_the_edge_away_and_a_reload_keeps_the_cart() 
     let store = Store::new(Backend::Sqlite);
     let port = free_port();
     let edge_opts = Opts {
-        env: vec![("OUTPOST__SERVER__PORT", port.to_string())],
+        env: vec![
+            ("OUTPOST__SERVER__PORT", port.to_string()),
+            ("OUTPOST__SERVER__TLS_PORT", free_port().to_string()),
+        ],
         ..Opts::default()
     };
     let mut edge = spawn_opts(&store, &edge_opts);

@@ -12,12 +12,16 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The edge on a port of its own, so it comes back where the agent looks.
-fn edge_on(store: &Store, port: u16) -> App {
+/// The edge on ports of its own (HTTP, and TLS for the agents), so it
+/// comes back where the agents look.
+fn edge_on(store: &Store, (port, tls): (u16, u16)) -> App {
     spawn_opts(
         store,
         &Opts {
-            env: vec![("OUTPOST__SERVER__PORT", port.to_string())],
+            env: vec![
+                ("OUTPOST__SERVER__PORT", port.to_string()),
+                ("OUTPOST__SERVER__TLS_PORT", tls.to_string()),
+            ],
             ..Opts::default()
         },
     )
@@ -96,7 +100,7 @@ async fn edge_orders(edge: &App, manager: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free() {
     let store = Store::new(Backend::Sqlite);
-    let port = free_port();
+    let port = (free_port(), free_port());
     let mut edge = edge_on(&store, port);
     let manager = edge.manager().await;
     // The till's own receipt printer, with its cash drawer.
@@ -274,7 +278,7 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_killed_in_the_middle_of_its_pushes_loses_and_doubles_nothing() {
     let store = Store::new(Backend::Sqlite);
-    let port = free_port();
+    let port = (free_port(), free_port());
     let mut edge = edge_on(&store, port);
     let manager = edge.manager().await;
     let first = agent::paired(&edge, &manager, "Till 5").await;
@@ -505,7 +509,28 @@ async fn pairing_refuses_a_used_code_and_a_folder_already_paired() {
     assert!(err.contains("already holds a paired register"), "{err}");
     // The code was not spent on it: a new folder pairs with it, once.
     let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
-    let out = agent::pair(&edge, &code, &dir);
+    // Over TLS, the store CA pinned: a fingerprint other than the manager
+    // page's is refused before the code is spent.
+    let ca = edge
+        .req(reqwest::Method::GET, "/api/v1/store/ca")
+        .send()
+        .await;
+    assert_eq!(ca.status, 200, "{}", ca.body);
+    let fingerprint = ca.body["fingerprint"].as_str().unwrap().to_owned();
+    let tls = edge.tls_base.clone().unwrap();
+    let pair_pinned = |pin: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(["register", "pair", "--edge", &tls, "--code", &code])
+            .args(["--ca-fingerprint", &pin, "--data"])
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let wrong = pair_pinned("AB:".repeat(31) + "AB");
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("presents the store CA"), "{err}");
+    let out = pair_pinned(fingerprint.to_lowercase());
     assert!(
         out.status.success(),
         "{}",
@@ -513,6 +538,10 @@ async fn pairing_refuses_a_used_code_and_a_folder_already_paired() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Paired: register"), "{text}");
+    assert!(
+        text.contains(&format!("Pinned the store CA {fingerprint}")),
+        "{text}"
+    );
     let dir2 = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
     let used = agent::pair(&edge, &code, &dir2);
     assert!(!used.status.success());
@@ -583,10 +612,11 @@ async fn a_till_whose_link_goes_silent_sells_on_and_every_sale_arrives_once() {
     let store = Store::new(Backend::Sqlite);
     let edge = spawn_opts(&store, &Opts::default());
     let manager = edge.manager().await;
-    let proxy = Proxy::start(crate::support::app::port_of(&edge.base)).await;
+    let tls = crate::support::app::port_of(edge.tls_base.as_ref().unwrap());
+    let proxy = Proxy::start(tls).await;
     let code = agent::code(&edge, &manager, "Till 2").await;
     let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
-    let out = agent::pair_at(&format!("http://127.0.0.1:{}", proxy.port), &code, &dir);
+    let out = agent::pair_at(&format!("https://127.0.0.1:{}", proxy.port), &code, &dir);
     assert!(
         out.status.success(),
         "{}",
@@ -648,10 +678,11 @@ async fn a_price_changed_while_a_till_was_cut_off_flags_its_sale_at_the_edge_and
     let store = Store::new(Backend::Sqlite);
     let edge = syncing_edge(&store, &cloud, &credential, &[]);
     let manager = edge.manager().await;
-    let proxy = Proxy::start(crate::support::app::port_of(&edge.base)).await;
+    let tls = crate::support::app::port_of(edge.tls_base.as_ref().unwrap());
+    let proxy = Proxy::start(tls).await;
     let code = agent::code(&edge, &manager, "Till 1").await;
     let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
-    let out = agent::pair_at(&format!("http://127.0.0.1:{}", proxy.port), &code, &dir);
+    let out = agent::pair_at(&format!("https://127.0.0.1:{}", proxy.port), &code, &dir);
     assert!(
         out.status.success(),
         "{}",

@@ -166,8 +166,9 @@ impl Stack {
             child: None,
             base: format!("http://127.0.0.1:{}", self.api_port),
             hub_port: Some(self.hub_port),
+            tls_base: None,
             pins: self.pins(),
-            http: reqwest::Client::builder()
+            http: crate::support::client()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
@@ -499,7 +500,7 @@ async fn the_compose_cloud_receives_a_stores_sales() {
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
-    let http = reqwest::Client::new();
+    let http = crate::support::client().build().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let stores: serde_json::Value = http

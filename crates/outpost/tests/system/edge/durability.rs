@@ -30,7 +30,7 @@ async fn acknowledged_sales_survive_sigkill_with_gap_free_streams(b: Backend) {
             base.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::builder()
+            let http = crate::support::client()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap();

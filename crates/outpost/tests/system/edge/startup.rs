@@ -13,6 +13,7 @@ fn a_taken_port_fails_clearly_before_seeding_anything() {
         .args(["edge", "--demo", "--data"])
         .arg(&store.dir)
         .env("OUTPOST__SERVER__PORT", &port)
+        .env("OUTPOST__SERVER__TLS_PORT", "0")
         // Only the api's port is the one under test: the hub's default (3001)
         // may be held by an edge running on this machine.
         .env("OUTPOST__HUB__PORT", "0")
@@ -45,6 +46,7 @@ fn the_api_on_redis_without_the_shared_secret_or_the_hub_without_redis_refuse_to
         let out = Command::new(env!("CARGO_BIN_EXE_outpost"))
             .arg(cmd)
             .env("OUTPOST__SERVER__PORT", "0")
+            .env("OUTPOST__SERVER__TLS_PORT", "0")
             .env("OUTPOST__HUB__PORT", "0")
             .env("OUTPOST__DATABASE__URL", &store.url)
             .env("RUST_BACKTRACE", "0")

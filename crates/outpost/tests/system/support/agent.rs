@@ -50,8 +50,13 @@ pub async fn code(edge: &App, manager: &str, name: &str) -> String {
 }
 
 /// `outpost register pair`: its exit status and what it printed.
+/// Over the edge's TLS port, pinning its store CA.
 pub fn pair(edge: &App, code: &str, dir: &std::path::Path) -> std::process::Output {
-    pair_at(&edge.base, code, dir)
+    pair_at(
+        edge.tls_base.as_ref().expect("the edge's TLS port"),
+        code,
+        dir,
+    )
 }
 
 /// [`pair`] with the edge at `url` (through a proxy, say).
@@ -125,7 +130,7 @@ pub async fn start_with(dir: PathBuf, env: &[(&str, &str)]) -> Agent {
         }
     };
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
+    let http = crate::support::client()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();

@@ -69,6 +69,8 @@ pub struct App {
     pub base: String,
     /// The realtime hub's port, when it runs in this process (`outpost edge`).
     pub hub_port: Option<u16>,
+    /// The TLS address register agents pair with (`https://127.0.0.1:PORT`).
+    pub tls_base: Option<String>,
     pub pins: HashMap<String, String>,
     pub http: reqwest::Client,
 }
@@ -128,6 +130,7 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     }
     // The test's own settings last: they win over these.
     cmd.env("OUTPOST__SERVER__PORT", "0")
+        .env("OUTPOST__SERVER__TLS_PORT", "0")
         .env("OUTPOST__HUB__PORT", "0")
         .env("OUTPOST__DATABASE__URL", &store.url)
         .env("OUTPOST__LOG__FORMAT", "json")
@@ -147,6 +150,7 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     let mut pins = pins_file(store);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut hub_port = None;
+    let mut tls_base = None;
     let port = loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -156,6 +160,10 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
             let (name, pin) = rest.split_once(" PIN ").expect("demo staff line");
             let name = name.rsplit_once(" (").map(|(n, _)| n).unwrap_or(name);
             pins.insert(name.to_owned(), pin.to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Outpost edge for register agents on ") {
+            let url = rest.split_whitespace().next().unwrap();
+            tls_base = Some(format!("https://127.0.0.1:{}", port_of(url)));
         }
         if let Some(url) = line.strip_prefix("Outpost realtime hub listening on ") {
             hub_port = Some(port_of(url));
@@ -173,9 +181,10 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     App {
         child: Some(child),
         hub_port,
+        tls_base,
         base: format!("http://127.0.0.1:{port}"),
         pins,
-        http: reqwest::Client::builder()
+        http: crate::support::client()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),

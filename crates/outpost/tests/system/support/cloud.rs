@@ -520,8 +520,10 @@ impl Cloud {
 
     /// An admin GET (with the token when `auth`): status and body text.
     pub async fn admin_get(&self, path: &str, auth: bool) -> (u16, String) {
-        let mut r =
-            reqwest::Client::new().get(format!("http://127.0.0.1:{}{path}", self.admin_port));
+        let mut r = crate::support::client()
+            .build()
+            .unwrap()
+            .get(format!("http://127.0.0.1:{}{path}", self.admin_port));
         if auth {
             r = r.bearer_auth(&self.admin_token);
         }
@@ -535,7 +537,9 @@ impl Cloud {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let r = reqwest::Client::new()
+        let r = crate::support::client()
+            .build()
+            .unwrap()
             .post(format!("http://127.0.0.1:{}{path}", self.admin_port))
             .bearer_auth(&self.admin_token)
             .json(&body)

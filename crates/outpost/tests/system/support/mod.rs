@@ -7,3 +7,15 @@ pub mod browser;
 pub mod cloud;
 pub mod hub;
 pub mod printer;
+
+/// An HTTP client builder for the tests. reqwest's rustls comes without a
+/// crypto provider of its own in this workspace (the register agent's
+/// feature; the binaries install ring at start), so the tests install ring
+/// too, once, before any client is built.
+pub fn client() -> reqwest::ClientBuilder {
+    static RING: std::sync::Once = std::sync::Once::new();
+    RING.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}

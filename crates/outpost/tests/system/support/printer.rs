@@ -12,7 +12,7 @@ pub(crate) fn exe() -> &'static str {
 }
 
 pub(crate) fn http() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::support::client()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()

@@ -21,7 +21,10 @@ CREATE TABLE agent_link (
     device_id TEXT NOT NULL,
     token TEXT NOT NULL,
     pushed_seq BIGINT NOT NULL DEFAULT 0,
-    last_ok_at BIGINT
+    last_ok_at BIGINT,
+    -- The edge's store CA the agent pinned at pairing (PEM; NULL: plain
+    -- HTTP to the edge).
+    ca_pem TEXT
 );
 
 -- On a register agent's own database: each epoch it has had, and where
