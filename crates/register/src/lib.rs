@@ -289,6 +289,12 @@ fn till_printer(
 ) -> Option<outpost_hw_proxy::HwConfig> {
     let first = hw.printers.first()?.id.clone();
     hw.queue = data.join("hw-proxy.sqlite");
+    // On loopback, but a page from another site in the till's browser could
+    // still reach it: print jobs and drawer kicks need a token of this
+    // start, which only the agent's printing holds.
+    if hw.token.is_empty() {
+        hw.token = outpost_domain::secrets::new_token().0;
+    }
     let p = &mut api.printing;
     p.hw_proxy_url = format!("http://127.0.0.1:{}", hw.grpc_port);
     p.hw_proxy_token = hw.token.clone();

@@ -77,14 +77,24 @@ pub fn prepare<P: Serialize>(node: &Node, hlc: Hlc, ev: Event<'_, P>) -> Result<
 }
 
 /// A register agent's event, to hand on from the edge's outbox: the id,
-/// time, clock, actor and payload the till gave it; this store's id, this
+/// time, clock, actor and payload the till gave it (or, with `merged`, the
+/// row as the edge now has it and its version); this store's id, this
 /// node's epoch and, once written, this node's position in `stream`.
 pub(crate) fn from_register(
     node: &Node,
     device_id: &str,
     stream: &'static str,
     e: &crate::register_events::AgentEvent,
+    merged: Option<(String, i64)>,
 ) -> Prepared {
+    let (payload, payload_sha256, aggregate_version) = match merged {
+        Some((p, v)) => (p.clone(), sha256_hex(p.as_bytes()), v),
+        None => (
+            e.payload.clone(),
+            e.payload_sha256.clone(),
+            e.aggregate_version,
+        ),
+    };
     Prepared {
         event_id: e.event_id.clone(),
         position: None,
@@ -94,15 +104,15 @@ pub(crate) fn from_register(
         node_epoch: node.node_epoch.clone(),
         aggregate_type: e.aggregate_type.clone(),
         aggregate_id: e.aggregate_id.clone(),
-        aggregate_version: e.aggregate_version,
+        aggregate_version,
         event_type: e.event_type.clone(),
         schema_version: e.schema_version,
         occurred_at: e.occurred_at,
         hlc: e.hlc,
         master_version: node.master_version(),
         actor: e.actor.clone(),
-        payload: e.payload.clone(),
-        payload_sha256: e.payload_sha256.clone(),
+        payload,
+        payload_sha256,
     }
 }
 

@@ -46,6 +46,20 @@ pub const SCHEMA: i32 = 1;
 /// then moves what it has not pushed to a new epoch (`agent::fork`).
 pub const REWOUND: &str = "the till's database went back to an older copy";
 
+/// How far ahead of the edge's wall clock a till's event time may pull the
+/// edge's clock (5 minutes).
+const MAX_AHEAD_MS: i64 = 300_000;
+
+/// The events a register agent may send: its own sales, stock movements,
+/// kitchen tickets, shifts and audit entries, never master data.
+const ALLOWED: [(&str, &str, &str); 5] = [
+    ("sales", "order", "order."),
+    ("stock", "stock", "stock.moved"),
+    ("kitchen", "kitchen_ticket", "ticket."),
+    ("shifts", "shift", "shift."),
+    ("audit", "audit", "audit.recorded"),
+];
+
 /// The most events one push carries.
 pub const PUSH_MAX: usize = 500;
 
@@ -139,8 +153,9 @@ pub fn last_number(conn: &mut AnyConnection, device_id: &str) -> Result<i64> {
         .filter(orders::device_id.eq(device_id))
         .select(diesel::dsl::max(orders::number))
         .first(conn)?;
+    // A number kept beside another's (`…-000005/abc123`) counts as its own.
     Ok(top
-        .and_then(|n| n.rsplit('-').next()?.parse().ok())
+        .and_then(|n| n.split('/').next()?.rsplit('-').next()?.parse().ok())
         .unwrap_or(0))
 }
 
@@ -169,6 +184,14 @@ fn check(e: &AgentEvent) -> Result<&'static str> {
         .iter()
         .find(|s| **s == e.stream)
         .ok_or_else(|| StorageError::Unprocessable(format!("unknown stream {:?}", e.stream)))?;
+    if !ALLOWED.iter().any(|(s, aggregate, kind)| {
+        s == stream && *aggregate == e.aggregate_type && e.event_type.starts_with(kind)
+    }) {
+        return Err(StorageError::Unprocessable(format!(
+            "event {}: a register sends no {} event on the {} stream",
+            e.event_id, e.event_type, e.stream
+        )));
+    }
     if uuid::Uuid::parse_str(&e.event_id).is_err() {
         return Err(StorageError::Unprocessable(format!(
             "event id {:?} is not a UUID",
@@ -291,8 +314,21 @@ pub fn apply(
             if e.position != mark + 1 {
                 return Err(gap(stream, mark, e.position));
             }
-            node.observe(Hlc::from_raw(e.hlc));
-            materialize(conn, node, &actor_of(e), e).map_err(|err| named(e, err))?;
+            // An event the edge already has under another epoch (a till
+            // restored from a copy that forked what it had sent before
+            // its disk was lost): the same event, taken once.
+            if outbox::holds(conn, &e.event_id)? {
+                marks.insert((*stream).to_owned(), e.position);
+                out.repeated += 1;
+                continue;
+            }
+            // The till's clock moves the edge's only within reason: a till
+            // whose clock runs days ahead must not drag the store's.
+            let hlc = Hlc::from_raw(e.hlc);
+            if hlc.millis() <= crate::db::now_millis() + MAX_AHEAD_MS {
+                node.observe(hlc);
+            }
+            let merged = materialize(conn, node, &actor_of(e), e).map_err(|err| named(e, err))?;
             if revoked_at.is_some() && e.event_type == "order.created" {
                 sales::flag_for_adjustment(
                     conn,
@@ -305,7 +341,7 @@ pub fn apply(
             }
             outbox::write(
                 conn,
-                vec![outbox::from_register(node, device_id, stream, e)],
+                vec![outbox::from_register(node, device_id, stream, e, merged)],
             )?;
             marks.insert((*stream).to_owned(), e.position);
             out.applied += 1;
@@ -382,21 +418,34 @@ struct CashMoved {
 /// Writes an event's rows on the edge as the agent wrote them on the till.
 /// Events without rows of their own here (a customer the till made, a
 /// newer agent's kind) are only handed on.
-fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEvent) -> Result<()> {
+///
+/// Returns the payload to hand on when the edge's state differs from the
+/// till's (the edge flagged the order, or the kitchen moved the ticket on):
+/// the merged row, with its version past both.
+fn materialize(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    e: &AgentEvent,
+) -> Result<Option<(String, i64)>> {
     let device = actor.device()?;
+    let not_ours = |what: &str| {
+        StorageError::Unprocessable(format!(
+            "event {}: {what} belongs to another register",
+            e.event_id
+        ))
+    };
     match e.event_type.as_str() {
         t if t.starts_with("order.") => {
             let o: Order = parse(e)?;
-            if o.order.device_id != device {
-                return Err(StorageError::Unprocessable(format!(
-                    "event {}: order {} belongs to another register",
-                    e.event_id, o.order.number
-                )));
+            if o.order.device_id != device || o.order.id != e.aggregate_id {
+                return Err(not_ours(&format!("order {}", o.order.number)));
             }
-            order(conn, node, actor, &o)?;
+            let merged = order(conn, node, actor, &o)?;
             if t == "order.created" {
                 price_rule(conn, node, actor, &o)?;
             }
+            return Ok(merged);
         }
         "stock.moved" => {
             let moves: Vec<Movement> = parse(e)?;
@@ -421,19 +470,52 @@ fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEv
             }
         }
         t if t.starts_with("ticket.") => {
-            let v: serde_json::Value = parse(e)?;
-            upsert_row!(conn, kitchen_tickets, id, Ticket, v);
+            let t: Ticket = parse(e)?;
+            let of: Option<String> = orders::table
+                .find(&t.order_id)
+                .select(orders::device_id)
+                .first(conn)
+                .optional()?;
+            match of.as_deref() {
+                None => {
+                    return Err(StorageError::Unprocessable(format!(
+                        "event {}: kitchen ticket {} names an order this edge does not have",
+                        e.event_id, t.order_number
+                    )));
+                }
+                Some(d) if d != device || t.id != e.aggregate_id => {
+                    return Err(not_ours(&format!("kitchen ticket {}", t.order_number)));
+                }
+                Some(_) => {}
+            }
+            return ticket(conn, t);
         }
-        "shift.opened" => {
-            let v: serde_json::Value = parse(e)?;
-            upsert_row!(conn, shifts, id, Shift, v);
-        }
-        "shift.closed" => {
-            let Closed { shift } = parse(e)?;
+        "shift.opened" | "shift.closed" => {
+            let shift = if e.event_type == "shift.opened" {
+                parse::<Shift>(e)?
+            } else {
+                parse::<Closed>(e)?.shift
+            };
+            let stored: Option<String> = shifts::table
+                .find(&shift.id)
+                .select(shifts::device_id)
+                .first(conn)
+                .optional()?;
+            if shift.device_id != device || stored.is_some_and(|d| d != device) {
+                return Err(not_ours("a shift"));
+            }
             upsert_row!(conn, shifts, id, Shift, value(&shift)?);
         }
         "shift.cash_moved" => {
             let m: CashMoved = parse(e)?;
+            let of: Option<String> = shifts::table
+                .find(&m.shift)
+                .select(shifts::device_id)
+                .first(conn)
+                .optional()?;
+            if of.as_deref() != Some(device) {
+                return Err(not_ours("a shift"));
+            }
             let here = cash_movements::table
                 .find(&e.event_id)
                 .count()
@@ -452,7 +534,9 @@ fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEv
             }
         }
         "audit.recorded" => {
-            let a: AuditEntry = parse(e)?;
+            let mut a: AuditEntry = parse(e)?;
+            // Recorded at this till, whatever the entry says.
+            a.device_id = Some(device.to_owned());
             let here = audit_log::table
                 .find(&a.id)
                 .count()
@@ -462,42 +546,75 @@ fn materialize(conn: &mut AnyConnection, node: &Node, actor: &Actor, e: &AgentEv
                     .values(&a)
                     .execute(conn)?;
                 if a.action == "staff.locked_out" {
-                    lockout(conn, &a)?;
+                    lockout(conn, device, &a)?;
                 }
             }
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A kitchen ticket as the till has it. The kitchen works the ticket on the
+/// edge: when the edge's is as new or newer, a cancellation from the till
+/// (the order voided) still stops it, anything else of the till's is older
+/// news; the merged ticket is handed on.
+fn ticket(conn: &mut AnyConnection, t: Ticket) -> Result<Option<(String, i64)>> {
+    let stored: Option<Ticket> = kitchen_tickets::table
+        .find(&t.id)
+        .select(Ticket::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(mut here) = stored.filter(|h| h.version >= t.version) else {
+        upsert_row!(conn, kitchen_tickets, id, Ticket, value(&t)?);
+        return Ok(None);
+    };
+    if t.status == crate::kitchen::CANCELLED && here.status != crate::kitchen::CANCELLED {
+        here.status = t.status;
+        here.updated_at = crate::db::now_millis();
+        here.version += 1;
+        upsert_row!(conn, kitchen_tickets, id, Ticket, value(&here)?);
+    }
+    Ok(Some((to_text(&here)?, here.version)))
+}
+
+fn to_text(v: &impl Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// A PIN lockout the till counted (with the edge away or not): the edge
 /// adds it to the staff member's count on that till, so the manager page
 /// shows it and can lift it. A later or longer lockout here stands.
-fn lockout(conn: &mut AnyConnection, a: &AuditEntry) -> Result<()> {
+fn lockout(conn: &mut AnyConnection, device: &str, a: &AuditEntry) -> Result<()> {
     #[derive(Deserialize)]
     struct Locked {
-        device: String,
         failures: i32,
         seconds: i64,
     }
     let (Some(staff_id), Ok(l)) = (&a.staff_id, serde_json::from_str::<Locked>(&a.detail)) else {
         return Ok(());
     };
-    let until = a.at + l.seconds * 1000;
+    // On this till only, and never longer than the longest lockout there is.
+    let seconds = l.seconds.clamp(0, 3600);
+    let until = a.at.min(crate::db::now_millis()) + seconds * 1000;
+    let l = Locked {
+        failures: l.failures.clamp(0, 1000),
+        seconds,
+    };
+    let device = device.to_owned();
     let here: Option<(i32, i64)> = pin_attempts::table
-        .find((staff_id, &l.device))
+        .find((staff_id, &device))
         .select((pin_attempts::failures, pin_attempts::locked_until))
         .first(conn)
         .optional()?;
     let (failures, until) = here.map_or((l.failures, until), |(f, u)| {
         (f.max(l.failures), u.max(until))
     });
-    diesel::delete(pin_attempts::table.find((staff_id, &l.device))).execute(conn)?;
+    diesel::delete(pin_attempts::table.find((staff_id, &device))).execute(conn)?;
     diesel::insert_into(pin_attempts::table)
         .values((
             pin_attempts::staff_id.eq(staff_id),
-            pin_attempts::device_key.eq(&l.device),
+            pin_attempts::device_key.eq(&device),
             pin_attempts::failures.eq(failures),
             pin_attempts::locked_until.eq(until),
         ))
@@ -512,15 +629,32 @@ fn lockout(conn: &mut AnyConnection, a: &AuditEntry) -> Result<()> {
 /// copy that sold before it could ask the edge) keeps both: this one is
 /// stored as `NUMBER/xxxxxx` (the end of its id), flagged for a manager,
 /// and audited.
-fn order(conn: &mut AnyConnection, node: &Node, actor: &Actor, o: &Order) -> Result<()> {
+///
+/// The edge's own marks on the order (flagged for a manager: a price
+/// override, a revoked register, a number kept beside another's) stay, and
+/// when the edge changed it since, its version goes past both and the
+/// merged order is what is handed on (the cloud takes an order only at a
+/// higher version).
+fn order(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    o: &Order,
+) -> Result<Option<(String, i64)>> {
     let mut row = o.order.clone();
-    let stored: Option<String> = orders::table
+    let stored: Option<OrderRow> = orders::table
         .find(&row.id)
-        .select(orders::number)
+        .select(OrderRow::as_select())
         .first(conn)
         .optional()?;
-    if let Some(number) = stored {
-        row.number = number;
+    let mut merged = false;
+    if let Some(here) = &stored {
+        row.number = here.number.clone();
+        row.needs_adjustment |= here.needs_adjustment;
+        if here.version >= row.version {
+            row.version = here.version + 1;
+            merged = true;
+        }
     } else if orders::table
         .filter(orders::number.eq(&row.number))
         .count()
@@ -542,6 +676,29 @@ fn order(conn: &mut AnyConnection, node: &Node, actor: &Actor, o: &Order) -> Res
             serde_json::json!({"till_number": till_number, "stored_as": row.number}),
         )?;
     }
+    // Lines and payments are this order's: an id another order has here is
+    // not the till's to take.
+    let line_ids: Vec<&str> = o.lines.iter().map(|l| l.id.as_str()).collect();
+    let pay_ids: Vec<&str> = o.payments.iter().map(|p| p.id.as_str()).collect();
+    let foreign = order_lines::table
+        .filter(order_lines::id.eq_any(&line_ids))
+        .filter(order_lines::order_id.ne(&row.id))
+        .count()
+        .get_result::<i64>(conn)?
+        + payments::table
+            .filter(payments::id.eq_any(&pay_ids))
+            .filter(payments::order_id.ne(&row.id))
+            .count()
+            .get_result::<i64>(conn)?;
+    if foreign > 0
+        || o.lines.iter().any(|l| l.order_id != row.id)
+        || o.payments.iter().any(|p| p.order_id != row.id)
+    {
+        return Err(StorageError::Unprocessable(format!(
+            "order {}: its lines and payments must be its own",
+            row.number
+        )));
+    }
     upsert_row!(conn, orders, id, OrderRow, value(&row)?);
     for l in &o.lines {
         upsert_row!(conn, order_lines, id, LineRow, value(l)?);
@@ -549,7 +706,11 @@ fn order(conn: &mut AnyConnection, node: &Node, actor: &Actor, o: &Order) -> Res
     for p in &o.payments {
         upsert_row!(conn, payments, id, PaymentRow, value(p)?);
     }
-    Ok(())
+    if !merged && row.number == o.order.number && row.needs_adjustment == o.order.needs_adjustment {
+        return Ok(None);
+    }
+    let now = sales::get(conn, &row.id)?;
+    Ok(Some((to_text(&now)?, now.order.version)))
 }
 
 /// A row as JSON, for `upsert_row!`.

@@ -332,6 +332,16 @@ fn a_malformed_event_is_refused_and_nothing_of_its_push_is_written() {
         matches!(&e, StorageError::Unprocessable(m) if m.contains("sha256")),
         "{e:?}"
     );
+    // Master data is never a till's to send.
+    let mut bad = events.clone();
+    bad[0].1.stream = "master".into();
+    bad[0].1.aggregate_type = "product".into();
+    bad[0].1.event_type = "product.changed".into();
+    let e = till.push(&edge, &bad).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Unprocessable(m) if m.contains("sends no")),
+        "{e:?}"
+    );
     let mut bad = events.clone();
     bad[0].1.stream = "lunch".into();
     let e = till.push(&edge, &bad).unwrap_err();
@@ -630,4 +640,94 @@ fn a_lockout_counted_at_the_till_is_added_to_the_edges_count() {
     )
     .unwrap_err();
     assert!(matches!(e, StorageError::LockedOut(_)), "{e:?}");
+}
+
+#[test]
+fn a_restored_till_whose_backup_held_sales_the_edge_already_had_sends_them_once() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let first = till.sell(&edge);
+    // The backup is taken before the first sale was sent.
+    let backup = till.copy();
+    till.push_all(&edge);
+    till.sell(&edge);
+    till.push_all(&edge);
+    drop(till);
+
+    // Restored with the edge away: it sells, then learns it went back.
+    let mut restored = backup;
+    let again = restored.sell(&edge);
+    let b = agent::to_push(&mut restored.db.conn().unwrap(), 500)
+        .unwrap()
+        .unwrap();
+    let e = restored.push(&edge, &b.events).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Conflict(m) if m.contains(register_events::REWOUND)),
+        "{e:?}"
+    );
+    let up = register_events::standing(&mut edge.db.conn().unwrap(), &restored.device_id, &b.epoch)
+        .unwrap();
+    agent::fork(&mut restored.db.conn().unwrap(), &b.epoch, up.last_number).unwrap();
+    restored.node = Node::load(&mut restored.db.conn().unwrap()).unwrap();
+    // The first sale, which the edge had, is taken once; the new one kept.
+    let p = restored.push_all(&edge);
+    assert!(p.repeated > 0, "{p:?}");
+    assert_eq!(orders_on(&edge), 3);
+    assert!(sales::get(&mut edge.db.conn().unwrap(), &first.order.id).is_ok());
+    assert!(sales::get(&mut edge.db.conn().unwrap(), &again.order.id).is_ok());
+    assert_eq!(
+        agent::queue(&mut restored.db.conn().unwrap())
+            .unwrap()
+            .count,
+        0
+    );
+}
+
+#[test]
+fn the_edges_flag_on_a_till_order_outlives_the_tills_later_change_of_it() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    let sold = till.sell(&edge);
+    let product = sold.lines[0].product_id.clone();
+    diesel::update(products::table.find(&product))
+        .set(products::price_minor.eq(products::price_minor + 50))
+        .execute(&mut **edge.db.conn().unwrap())
+        .unwrap();
+    till.push_all(&edge);
+    let flagged = sales::get(&mut edge.db.conn().unwrap(), &sold.order.id).unwrap();
+    assert!(flagged.order.needs_adjustment);
+    // The till refunds it afterwards (its copy of the order knows no flag).
+    sales::refund(
+        &mut till.db.conn().unwrap(),
+        &till.node,
+        &till.actor,
+        &sold.order.id,
+        &uuid::Uuid::now_v7().to_string(),
+        "sha",
+        &sales::RefundRequest {
+            lines: vec![(sold.lines[0].id.clone(), sold.lines[0].qty_milli)],
+            method: outpost_domain::PaymentMethod::Card,
+            reason: "broken".into(),
+            approval: None,
+        },
+    )
+    .unwrap();
+    till.push_all(&edge);
+    let mut e = edge.db.conn().unwrap();
+    let now = sales::get(&mut e, &sold.order.id).unwrap();
+    assert_eq!(now.order.refunded_minor, sold.order.total_minor);
+    assert!(now.order.needs_adjustment, "the edge's flag stays");
+    assert!(now.order.version > flagged.order.version);
+    // What the edge hands on for the void is the order as it now stands,
+    // past the flag's version (the cloud takes only a higher one).
+    let last = outpost_storage::outbox::read_stream(&mut e, "sales", 0, 100)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|ev| ev.aggregate_id == sold.order.id)
+        .unwrap();
+    assert_eq!(last.event_type, "order.refunded");
+    assert_eq!(last.aggregate_version, now.order.version);
+    let handed: sales::Order = serde_json::from_str(&last.payload).unwrap();
+    assert!(handed.order.needs_adjustment);
 }

@@ -300,12 +300,13 @@ async fn pass(
 ) -> Result<Pass, PrintError> {
     /// What the feed found in the database.
     enum Read {
-        Events(Vec<Printer>, Vec<StoredEvent>),
+        Events(
+            Vec<Printer>,
+            Vec<StoredEvent>,
+            std::collections::HashSet<String>,
+        ),
         /// No printer takes the feed: where it stands and the stream's head.
-        Unprinted {
-            after: i64,
-            head: i64,
-        },
+        Unprinted { after: i64, head: i64 },
     }
     let settings = cfg.clone();
     let read = state
@@ -325,12 +326,18 @@ async fn pass(
                 return Ok(Read::Unprinted { after, head });
             }
             let events = outpost_storage::outbox::read_stream(c, feed.stream, after, 50)?;
-            Ok(Read::Events(printers, events))
+            // Tills with a register agent print their own receipts.
+            let agents = outpost_storage::staff::devices(c)?
+                .into_iter()
+                .filter(|d| d.kind == "agent")
+                .map(|d| d.id)
+                .collect();
+            Ok(Read::Events(printers, events, agents))
         })
         .await?;
-    let (printers, events) = match read {
-        Read::Events(_, events) if events.is_empty() => return Ok(Pass::Done),
-        Read::Events(printers, events) => (printers, events),
+    let (printers, events, agents) = match read {
+        Read::Events(_, events, _) if events.is_empty() => return Ok(Pass::Done),
+        Read::Events(printers, events, agents) => (printers, events, agents),
         Read::Unprinted { after, head } => {
             // Nothing would print these events: pass over them as they are,
             // so a printer added later starts from then, not from the past.
@@ -349,7 +356,7 @@ async fn pass(
     let mut failed = None;
     let mut names = Names::new();
     for ev in &events {
-        let job = match job(state, cfg, &printers, ev, &mut names).await {
+        let job = match job(state, cfg, &printers, &agents, ev, &mut names).await {
             Ok(job) => job,
             Err(e) => {
                 failed = Some(e);
@@ -391,6 +398,7 @@ async fn job(
     state: &AfterCommit,
     cfg: &Printing,
     printers: &[Printer],
+    agents: &std::collections::HashSet<String>,
     ev: &StoredEvent,
     names: &mut Names,
 ) -> Result<Option<(Target, pb::SubmitRequest)>, PrintError> {
@@ -425,6 +433,11 @@ async fn job(
                 ("order.refunded", Some(d)) => d.clone(),
                 _ => after.order.device_id.clone(),
             };
+            // A till with a register agent printed it (and opened its
+            // drawer) itself.
+            if agents.contains(&device) {
+                return Ok(None);
+            }
             let Some(target) = hardware::receipt_target(cfg, printers, &device) else {
                 return Ok(None);
             };
