@@ -27,7 +27,7 @@ use crate::outbox::{self, StoredEvent};
 use crate::sales::{self, LineRow, Order, OrderRow, PaymentRow};
 use crate::schema::{
     audit_log, cash_movements, kitchen_tickets, order_lines, orders, payments, pin_attempts,
-    products, register_marks, shifts, stock_movements,
+    products, register_marks, register_refusals, shifts, stock_movements,
 };
 use crate::secrets::sha256_hex;
 use crate::shifts::Shift;
@@ -167,6 +167,55 @@ pub fn standing(conn: &mut AnyConnection, device_id: &str, epoch: &str) -> Resul
         last_number: last_number(conn, device_id)?,
         ..Pushed::default()
     })
+}
+
+/// Notes that a push of `device_id` was refused and why, for health (after
+/// the push's own transaction rolled back).
+pub fn refused(conn: &mut AnyConnection, device_id: &str, reason: &str) -> Result<()> {
+    write_tx(conn, |conn| {
+        diesel::delete(register_refusals::table.find(device_id)).execute(conn)?;
+        diesel::insert_into(register_refusals::table)
+            .values((
+                register_refusals::device_id.eq(device_id),
+                register_refusals::at.eq(crate::db::now_millis()),
+                register_refusals::reason.eq(reason),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// A register agent whose last push was refused: never silently.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    pub device_id: String,
+    pub register: String,
+    pub at: i64,
+    pub reason: String,
+}
+
+/// The active registers whose last push was refused (a revoked one's are
+/// expected).
+pub fn refusals(conn: &mut AnyConnection) -> Result<Vec<Refusal>> {
+    use crate::schema::devices;
+    Ok(register_refusals::table
+        .inner_join(devices::table.on(devices::id.eq(register_refusals::device_id)))
+        .filter(devices::revoked_at.is_null())
+        .select((
+            register_refusals::device_id,
+            devices::name,
+            register_refusals::at,
+            register_refusals::reason,
+        ))
+        .load::<(String, String, i64, String)>(conn)?
+        .into_iter()
+        .map(|(device_id, register, at, reason)| Refusal {
+            device_id,
+            register,
+            at,
+            reason,
+        })
+        .collect())
 }
 
 /// A gap: the push skipped events the edge has not had.
@@ -371,6 +420,8 @@ pub fn apply(
         }
         out.marks = marks;
         out.last_number = last_number(conn, device_id)?;
+        // Taken again: whatever was refused before is behind it.
+        diesel::delete(register_refusals::table.find(device_id)).execute(conn)?;
         Ok(out)
     })
 }

@@ -474,3 +474,13 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    register_refusals (device_id) {
+        device_id -> Text,
+        at -> BigInt,
+        reason -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(register_refusals, devices);

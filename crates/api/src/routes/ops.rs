@@ -46,13 +46,26 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             use outpost_storage::db::SimpleConnection;
             c.batch_execute("SELECT 1")?;
             let p = outpost_storage::relay::progress(c)?;
-            Ok((p.unrelayed, p.heads, sync_state(c, &sync_settings)?))
+            let refused = outpost_storage::register_events::refusals(c)?;
+            Ok((
+                p.unrelayed,
+                p.heads,
+                sync_state(c, &sync_settings)?,
+                refused,
+            ))
         })
         .await;
     let db_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let (db_status, unrelayed, heads, sync) = match db {
-        Ok((n, heads, sync)) => (Status::Ok, Some(n), heads, Some(sync)),
-        Err(_) => (Status::Unhealthy, None, Vec::new(), None),
+    let (db_status, unrelayed, heads, sync, refused) = match db {
+        Ok((n, heads, sync, refused)) => (Status::Ok, Some(n), heads, Some(sync), refused),
+        Err(_) => (Status::Unhealthy, None, Vec::new(), None, Vec::new()),
+    };
+    // A till's refused push (a gap, an event it may not send) never passes
+    // silently: its sales wait on the till until someone looks.
+    let registers_status = if refused.is_empty() {
+        Status::Ok
+    } else {
+        Status::Degraded
     };
     let configured = !state.settings.sync.cloud_url.is_empty();
     let (sync_status, sync_json) = match &sync {
@@ -126,6 +139,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         relay_status,
         rt_status,
         sync_status,
+        registers_status,
     ]
     .into_iter()
     .max()
@@ -168,6 +182,17 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
                 error: rt_error,
             },
             sync: sync_json,
+            registers: views::RegistersHealth {
+                status: registers_status,
+                refused: refused
+                    .into_iter()
+                    .map(|r| views::RegisterRefusal {
+                        register: r.register,
+                        at: r.at,
+                        reason: r.reason,
+                    })
+                    .collect(),
+            },
         },
     };
     let mut resp = if overall == Status::Unhealthy {

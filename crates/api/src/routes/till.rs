@@ -258,9 +258,26 @@ async fn push(
         since,
         events: events.into_iter().map(AgentEvent::from).collect(),
     };
+    let id = device.id.clone();
     let pushed = state
         .write(move |c, n| register_events::apply(c, n, &device.id, device.revoked_at, &push))
-        .await?;
+        .await;
+    // A refused push shows in health until the till's next one is taken.
+    if let Err(ApiError::Storage(
+        e @ (StorageError::Conflict(_)
+        | StorageError::Unprocessable(_)
+        | StorageError::Forbidden(_)),
+    )) = &pushed
+    {
+        let reason = e.to_string();
+        if let Err(err) = state
+            .write(move |c, _| register_events::refused(c, &id, &reason))
+            .await
+        {
+            tracing::warn!(error = %err, "could not note a refused register push");
+        }
+    }
+    let pushed = pushed?;
     Ok(HttpResponse::Ok().json(views::RegisterPushed::from(pushed)))
 }
 

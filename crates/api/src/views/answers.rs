@@ -253,6 +253,22 @@ pub struct HealthComponents {
     /// `configured`, `online`, `pending_events`, `streams`, …).
     #[schema(value_type = Object)]
     pub sync: serde_json::Value,
+    /// Register agents whose last push the edge refused.
+    pub registers: RegistersHealth,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistersHealth {
+    pub status: Status,
+    pub refused: Vec<RegisterRefusal>,
+}
+
+/// A till whose sales wait on it because the edge refused its last push.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterRefusal {
+    pub register: String,
+    pub at: i64,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

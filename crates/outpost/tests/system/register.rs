@@ -760,3 +760,55 @@ async fn a_price_changed_while_a_till_was_cut_off_flags_its_sale_at_the_edge_and
         )
         .await;
 }
+
+/// A push the edge refuses (here a gap: events the edge never had) shows in
+/// the edge's health, naming the till, until the till's next push is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_push_shows_in_the_edges_health_until_the_till_is_taken_again() {
+    let store = Store::new(Backend::Sqlite);
+    let edge = spawn_opts(&store, &Opts::default());
+    let manager = edge.manager().await;
+    let till = agent::paired(&edge, &manager, "Till 11").await;
+    let token = agent_token(&till);
+    let payload = "{}";
+    let gap = edge
+        .req(reqwest::Method::POST, "/api/v1/register-events")
+        .header("X-Device-Token", &token)
+        .json(&json!({
+            "schema": 1,
+            "epoch": "e-test",
+            "events": [{
+                "event_id": uuid::Uuid::now_v7().to_string(),
+                "stream": "stock", "position": 5,
+                "aggregate_type": "stock", "aggregate_id": "x", "aggregate_version": 1,
+                "event_type": "stock.moved", "schema_version": outpost_domain::ids::SCHEMA_VERSION,
+                "occurred_at": 1, "hlc": 1, "actor": "x",
+                "payload": payload,
+                "payload_sha256": outpost_storage::secrets::sha256_hex(payload.as_bytes()),
+            }],
+        }))
+        .send()
+        .await;
+    gap.assert_problem(409);
+    let health = edge.req(reqwest::Method::GET, "/health").send().await;
+    let registers = &health.body["components"]["registers"];
+    assert_eq!(registers["status"], "degraded", "{}", health.body);
+    assert_eq!(registers["refused"][0]["register"], "Till 11");
+    assert_eq!(health.body["status"], "degraded");
+    // The till's own push is taken: health is ok again.
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    let shift = till
+        .req(reqwest::Method::POST, "/api/v1/shifts")
+        .bearer(&cashier)
+        .json(&json!({"opening_float_minor": 0}))
+        .send()
+        .await;
+    assert_eq!(shift.status, 201, "{}", shift.body);
+    drained(&till).await;
+    let health = edge.req(reqwest::Method::GET, "/health").send().await;
+    assert_eq!(
+        health.body["components"]["registers"]["status"], "ok",
+        "{}",
+        health.body
+    );
+}

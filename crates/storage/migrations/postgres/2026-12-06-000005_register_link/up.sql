@@ -12,6 +12,14 @@ CREATE TABLE register_marks (
     PRIMARY KEY (device_id, epoch, stream)
 );
 
+-- On the edge: the last push each register agent had refused (a gap, an
+-- event it may not send), until one is taken again. Health says so.
+CREATE TABLE register_refusals (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id),
+    at BIGINT NOT NULL,
+    reason TEXT NOT NULL
+);
+
 -- On a register agent's own database: the edge it is paired with, its
 -- device there and the token it authenticates with, and how far its
 -- outbox (by seq, commit order) has been taken by the edge.
