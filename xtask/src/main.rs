@@ -16,6 +16,9 @@
 //!   first byte, receipts/s through hw-proxy vs. raw TCP, offline detection.
 //! - `cargo xtask bench bundle`: the air-gapped bundle's sizes, verify, load
 //!   and reload times against a bare `docker load`, up to healthy.
+//! - `cargo xtask bench register`: the register agent's sale latency at the
+//!   till with the edge up and down, its tills catching up with the edge vs.
+//!   the same sales sent straight to it, and the agent's peak RSS.
 //!
 //! `cargo xtask` builds in the dev profile, sharing the test build's crates
 //! (CI builds no second optimised copy of the workspace for it); benchmarks
@@ -26,6 +29,7 @@ mod bench_bundle;
 mod bench_link;
 mod bench_print;
 mod bench_realtime;
+mod bench_register;
 mod bench_sync;
 mod borders;
 mod tidy;
@@ -68,6 +72,9 @@ enum Bench {
     Print(bench_print::Args),
     /// The air-gapped bundle: sizes, verify, load, reload, up to healthy.
     Bundle(bench_bundle::Args),
+    /// The register agent: sale latency at the till with the edge up and
+    /// down, catch-up of queued sales when it is back, peak RSS.
+    Register(bench_register::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,6 +101,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Bench {
             which: Bench::Bundle(a),
         } => bench_bundle::run(a),
+        Cmd::Bench {
+            which: Bench::Register(a),
+        } => bench_register::run(a),
         Cmd::Offline { which } => {
             outpost_offline::run(which, outpost_offline::Workspace::here().as_ref())
         }

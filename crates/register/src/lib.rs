@@ -241,6 +241,9 @@ pub async fn run(
     api.server.port = cfg.port;
     api.server.page_token = outpost_api::settings::PageToken(token);
     api.server.tls_port = None;
+    // One page on loopback: one HTTP worker (each costs memory; a till PC
+    // may have many cores), its database work on the blocking pool.
+    api.server.workers = 1;
     api.demo.enabled = false;
     let printing = till_printer(&mut api, hw, data);
     let status = Arc::new(link::Status::default());
