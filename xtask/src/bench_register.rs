@@ -827,7 +827,7 @@ async fn bench(bin: &str, work: &Path, a: &Args) -> Result<Figures> {
 
     let peak = rss.iter().map(|(_, m)| m.peak).fold(f64::NAN, f64::max);
     println!(
-        "agents' peak RSS (VmHWM, {cores} HTTP workers each): {}",
+        "agents' peak RSS (VmHWM): {}",
         rss.iter()
             .map(|(n, m)| format!("{n} {:.1} MB", m.peak))
             .collect::<Vec<_>>()
