@@ -120,13 +120,7 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
     let config = config.to_string_lossy().into_owned();
     let till = agent::paired_with(&edge, &manager, "Till 7", &[("OUTPOST_CONFIG", &config)]).await;
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    let shift = till
-        .req(reqwest::Method::POST, "/api/v1/shifts")
-        .bearer(&cashier)
-        .json(&json!({"opening_float_minor": 10000}))
-        .send()
-        .await;
-    assert_eq!(shift.status, 201, "{}", shift.body);
+    till.open_shift(&cashier, 10000).await;
     let (barcode, price) = product(&till, &cashier).await;
 
     // With the edge up: sold at the till, on the edge at once.
@@ -288,13 +282,7 @@ async fn an_agent_killed_in_the_middle_of_its_pushes_loses_and_doubles_nothing()
     let small = [("OUTPOST__REGISTER__PUSH_BATCH", "1")];
     let mut till = agent::start_with(dir.clone(), &small).await;
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    let shift = till
-        .req(reqwest::Method::POST, "/api/v1/shifts")
-        .bearer(&cashier)
-        .json(&json!({"opening_float_minor": 0}))
-        .send()
-        .await;
-    assert_eq!(shift.status, 201, "{}", shift.body);
+    till.open_shift(&cashier, 0).await;
     let (barcode, price) = product(&till, &cashier).await;
     edge.kill();
     let mut sold = BTreeSet::new();
@@ -342,13 +330,7 @@ async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
     let mut till = agent::paired(&edge, &manager, "Till 6").await;
     let dir = till.dir.clone();
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    let shift = till
-        .req(reqwest::Method::POST, "/api/v1/shifts")
-        .bearer(&cashier)
-        .json(&json!({"opening_float_minor": 0}))
-        .send()
-        .await;
-    assert_eq!(shift.status, 201, "{}", shift.body);
+    till.open_shift(&cashier, 0).await;
     let (barcode, price) = product(&till, &cashier).await;
     for _ in 0..2 {
         sell(&till, &cashier, &barcode, price, "cash").await;
@@ -556,13 +538,7 @@ async fn a_revoked_tills_later_sales_are_refused_and_stay_on_the_till() {
     let manager = edge.manager().await;
     let till = agent::paired(&edge, &manager, "Till 4").await;
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    let shift = till
-        .req(reqwest::Method::POST, "/api/v1/shifts")
-        .bearer(&cashier)
-        .json(&json!({"opening_float_minor": 0}))
-        .send()
-        .await;
-    assert_eq!(shift.status, 201, "{}", shift.body);
+    till.open_shift(&cashier, 0).await;
     let (barcode, price) = product(&till, &cashier).await;
     sell(&till, &cashier, &barcode, price, "cash").await;
     drained(&till).await;
@@ -614,23 +590,9 @@ async fn a_till_whose_link_goes_silent_sells_on_and_every_sale_arrives_once() {
     let manager = edge.manager().await;
     let tls = crate::support::app::port_of(edge.tls_base.as_ref().unwrap());
     let proxy = Proxy::start(tls).await;
-    let code = agent::code(&edge, &manager, "Till 2").await;
-    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
-    let out = agent::pair_at(&format!("https://127.0.0.1:{}", proxy.port), &code, &dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let till = agent::start(dir).await;
+    let till = agent::paired_through(&edge, &manager, "Till 2", proxy.port).await;
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    let shift = till
-        .req(reqwest::Method::POST, "/api/v1/shifts")
-        .bearer(&cashier)
-        .json(&json!({"opening_float_minor": 0}))
-        .send()
-        .await;
-    assert_eq!(shift.status, 201, "{}", shift.body);
+    till.open_shift(&cashier, 0).await;
     let (barcode, price) = product(&till, &cashier).await;
     let mut sold = Vec::new();
     for _ in 0..3 {
@@ -680,23 +642,9 @@ async fn a_price_changed_while_a_till_was_cut_off_flags_its_sale_at_the_edge_and
     let manager = edge.manager().await;
     let tls = crate::support::app::port_of(edge.tls_base.as_ref().unwrap());
     let proxy = Proxy::start(tls).await;
-    let code = agent::code(&edge, &manager, "Till 1").await;
-    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
-    let out = agent::pair_at(&format!("https://127.0.0.1:{}", proxy.port), &code, &dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let till = agent::start(dir).await;
+    let till = agent::paired_through(&edge, &manager, "Till 1", proxy.port).await;
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    let shift = till
-        .req(reqwest::Method::POST, "/api/v1/shifts")
-        .bearer(&cashier)
-        .json(&json!({"opening_float_minor": 0}))
-        .send()
-        .await;
-    assert_eq!(shift.status, 201, "{}", shift.body);
+    till.open_shift(&cashier, 0).await;
     let (barcode, price) = product(&till, &cashier).await;
     let listed = till
         .req(reqwest::Method::GET, "/api/v1/products?q=")
@@ -797,13 +745,7 @@ async fn a_refused_push_shows_in_the_edges_health_until_the_till_is_taken_again(
     assert_eq!(health.body["status"], "degraded");
     // The till's own push is taken: health is ok again.
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    let shift = till
-        .req(reqwest::Method::POST, "/api/v1/shifts")
-        .bearer(&cashier)
-        .json(&json!({"opening_float_minor": 0}))
-        .send()
-        .await;
-    assert_eq!(shift.status, 201, "{}", shift.body);
+    till.open_shift(&cashier, 0).await;
     drained(&till).await;
     let health = edge.req(reqwest::Method::GET, "/health").send().await;
     assert_eq!(

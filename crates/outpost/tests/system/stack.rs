@@ -92,7 +92,7 @@ impl Stack {
         );
         let dir = std::env::temp_dir().join(&project);
         std::fs::create_dir_all(&dir).unwrap();
-        let (api_port, hub_port) = (free_port(), free_port());
+        let (api_port, hub_port, tls_port) = (free_port(), free_port(), free_port());
         let env_file = dir.join(".env");
         let extra = env(&project, &dir);
         std::fs::write(
@@ -100,7 +100,8 @@ impl Stack {
             format!(
                 "POSTGRES_PASSWORD=pw-{project}\nOUTPOST_REALTIME_SECRET=secret-{project}-0123456789\n\
                  OUTPOST_HW_TOKEN=hw-{project}-0123456789\n\
-                 OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_HUB_PORT={hub_port}\n{extra}"
+                 OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_API_TLS_PORT={tls_port}\n\
+                 OUTPOST_HUB_PORT={hub_port}\n{extra}"
             ),
         )
         .unwrap();

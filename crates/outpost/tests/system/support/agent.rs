@@ -88,6 +88,20 @@ pub async fn paired_with(edge: &App, manager: &str, name: &str, env: &[(&str, &s
     start_with(dir, env).await
 }
 
+/// Pairs a new till with `edge` through a TCP proxy in front of its TLS
+/// port, and starts its agent.
+pub async fn paired_through(edge: &App, manager: &str, name: &str, proxy_port: u16) -> Agent {
+    let code = code(edge, manager, name).await;
+    let dir = std::env::temp_dir().join(format!("outpost-till-{}", uuid::Uuid::now_v7()));
+    let out = pair_at(&format!("https://127.0.0.1:{proxy_port}"), &code, &dir);
+    assert!(
+        out.status.success(),
+        "pairing failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start(dir).await
+}
+
 /// Starts the agent of the till in `dir` on a free port and waits until it
 /// serves its page.
 pub async fn start(dir: PathBuf) -> Agent {
@@ -208,6 +222,17 @@ impl Agent {
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Opens the till's shift with `float` in the drawer.
+    pub async fn open_shift(&self, session: &str, float: i64) {
+        let r = self
+            .req(reqwest::Method::POST, "/api/v1/shifts")
+            .bearer(session)
+            .json(&json!({ "opening_float_minor": float }))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
     }
 
     /// The link as the page shows it.
