@@ -70,11 +70,8 @@ impl Bearer {
     }
 }
 
-/// The device a register's `X-Device-Token` belongs to, when one is sent.
-pub async fn device(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<Option<staff::Device>, ApiError> {
+/// The `X-Device-Token` sent, if any; one that cannot be a token is refused.
+pub fn device_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(t) = req
         .headers()
         .get("X-Device-Token")
@@ -86,6 +83,17 @@ pub async fn device(
     if t.is_empty() || t.len() > 128 {
         return Err(ApiError::Unauthenticated);
     }
+    Ok(Some(t))
+}
+
+/// The device a register's `X-Device-Token` belongs to, when one is sent.
+pub async fn device(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<staff::Device>, ApiError> {
+    let Some(t) = device_token(req)? else {
+        return Ok(None);
+    };
     Ok(Some(
         state.db(move |c, _| staff::device_by_token(c, &t)).await?,
     ))

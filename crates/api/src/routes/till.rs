@@ -71,13 +71,7 @@ impl actix_web::FromRequest for AgentDevice {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or(ApiError::Unauthenticated)?;
-            let token = req
-                .headers()
-                .get("X-Device-Token")
-                .and_then(|v| v.to_str().ok())
-                .filter(|t| !t.is_empty() && t.len() <= 128)
-                .map(str::to_owned)
-                .ok_or(ApiError::Unauthenticated)?;
+            let token = crate::auth::device_token(&req)?.ok_or(ApiError::Unauthenticated)?;
             // Revoked ones too: a revoked till's events from before its
             // revocation are still taken (the push decides); everything
             // else refuses it below.
