@@ -7,6 +7,7 @@
 pub mod after_commit;
 pub mod auth;
 pub mod body;
+pub mod mdns;
 pub mod metrics;
 pub mod problem;
 pub mod routes;

@@ -18,6 +18,7 @@ pub struct Settings {
     pub devices: Devices,
     pub realtime: Realtime,
     pub printing: Printing,
+    pub mdns: Mdns,
     /// The parts of `[sync]` the api reads (the section is the
     /// sync-worker's): whether a cloud is set up, and when to call the link
     /// offline or warn about the credential.
@@ -41,9 +42,40 @@ pub struct Server {
     #[serde(default)]
     pub tls_port: Option<u16>,
     /// Names and addresses the edge's certificate carries besides loopback,
-    /// `outpost-edge.local` and this host's name.
+    /// the name it announces (`mdns.name`) and this host's name.
     #[serde(default)]
     pub tls_names: Vec<String>,
+}
+
+/// Announcing the edge on the store's LAN by name (mDNS): tills pair with
+/// `https://NAME.local:8443` and find the edge again when its address
+/// changes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Mdns {
+    /// `auto` (when `server.host` listens beyond loopback), `on` or `off`.
+    pub announce: String,
+    /// The host name announced, without `.local`.
+    pub name: String,
+    /// The mDNS port: 5353 on a store's network; tests use their own.
+    pub port: u16,
+}
+
+impl Mdns {
+    /// Whether this edge announces itself, listening on `host`.
+    pub fn announces(&self, host: &str) -> bool {
+        match self.announce.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => host
+                .parse::<std::net::IpAddr>()
+                .map_or(host != "localhost", |ip| !ip.is_loopback()),
+        }
+    }
+
+    /// The name announced: `outpost-edge.local`.
+    pub fn host(&self) -> String {
+        format!("{}.local", self.name)
+    }
 }
 
 /// The token a register agent's page carries; never printed.
@@ -221,6 +253,26 @@ impl Settings {
                 "printing.inputs_url {url:?}: give hw-proxy's HTTP address, such as http://127.0.0.1:7071"
             )));
         }
+        let m = &self.mdns;
+        let label = !m.name.is_empty()
+            && m.name.len() <= 63
+            && !m.name.starts_with('-')
+            && !m.name.ends_with('-')
+            && m.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !label {
+            return Err(config::ConfigError::Message(format!(
+                "mdns.name {:?}: one name of letters, digits and hyphens (such as outpost-edge), without .local",
+                m.name
+            )));
+        }
+        if !matches!(m.announce.as_str(), "auto" | "on" | "off") {
+            return Err(config::ConfigError::Message(format!(
+                "mdns.announce {:?}: auto, on or off",
+                m.announce
+            )));
+        }
         Ok(self)
     }
 
@@ -258,6 +310,34 @@ mod tests {
         assert!(!format!("{:?}", s.database).contains("outpost.sqlite"));
         // Without the sync-worker's defaults, its timers are not zero.
         assert_eq!(s.sync.offline_after_ms, 15_000);
+    }
+
+    #[test]
+    fn the_edge_announces_its_name_when_it_listens_beyond_loopback() {
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.mdns.host(), "outpost-edge.local");
+        assert!(!s.mdns.announces("127.0.0.1"));
+        assert!(!s.mdns.announces("localhost"));
+        assert!(!s.mdns.announces("::1"));
+        assert!(s.mdns.announces("0.0.0.0"));
+        assert!(s.mdns.announces("10.0.0.5"));
+        let with = |announce: &str, name: &str| {
+            let mut s = Settings::load(None).unwrap();
+            s.mdns.announce = announce.to_owned();
+            s.mdns.name = name.to_owned();
+            s.check().map_err(|e| e.to_string())
+        };
+        assert!(!with("off", "shop").unwrap().mdns.announces("0.0.0.0"));
+        assert!(with("on", "shop").unwrap().mdns.announces("127.0.0.1"));
+        for bad in ["", "outpost-edge.local", "-x", "a b", "é"] {
+            let e = with("auto", bad).unwrap_err();
+            assert!(e.contains("mdns.name"), "{bad:?}: {e}");
+        }
+        assert!(
+            with("sometimes", "shop")
+                .unwrap_err()
+                .contains("mdns.announce")
+        );
     }
 
     #[test]

@@ -252,8 +252,10 @@ impl Application {
                 })?
                 .port();
             let ca = crate::tls::store_ca(&mut *state.db.conn()?, &state.node.store_code)?;
-            let config =
-                crate::tls::server_config(&ca, &crate::tls::names(&settings.server.tls_names))?;
+            let config = crate::tls::server_config(
+                &ca,
+                &crate::tls::names(&settings.mdns.host(), &settings.server.tls_names),
+            )?;
             server = server
                 .listen_rustls_0_23(listener, config)
                 .map_err(|source| StartError::Bind {

@@ -13,9 +13,10 @@ use rcgen::{
 use std::sync::Arc;
 
 /// The names every edge certificate carries, besides `server.tls_names`:
-/// loopback, the name the edge announces, and this host's name.
-pub fn names(extra: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1", "outpost-edge.local"]
+/// loopback, the name the edge announces (`announced`), and this host's
+/// name.
+pub fn names(announced: &str, extra: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1", announced]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();

@@ -96,10 +96,15 @@
   async function registers() {
     const list = await call("GET", "/api/v1/devices");
     const ca = await call("GET", "/api/v1/store/ca").catch(() => null);
+    const parked = await call("GET", "/api/v1/register-events/parked");
     return [el("h2", {}, "Registers and displays"),
       table(["No.", "Name", "Kind", "Orders", "Paired", "State", ""], list.map((d) => el("tr", {}, el("td", {}, d.register_no), el("td", {}, d.name), el("td", {}, d.kind), el("td", {}, d.last_seq), el("td", {}, when(d.created_at)),
         el("td", {}, d.revoked_at ? "revoked" : "active"),
         el("td", {}, d.revoked_at ? "" : el("button", { onclick: async () => { if (!confirm(`Revoke ${d.name}?`)) return; try { await call("DELETE", "/api/v1/devices/" + d.id); open("Registers"); } catch (e) { banner(e.message); } } }, "Revoke"))))),
+      parked.length ? el("h2", { id: "parked" }, "Till events refused") : null,
+      parked.length ? el("p", {}, "The server could not take these events from a till. The rest of the till's sales went on; these did not. Deal with each (re-enter the sale, fix the product it names) and clear it.") : null,
+      parked.length ? table(["Register", "When", "Event", "Why", ""], parked.map((p) => el("tr", {}, el("td", {}, p.register), el("td", {}, when(p.at)), el("td", {}, p.event_type), el("td", {}, p.reason),
+        el("td", {}, el("button", { "aria-label": `clear ${p.event_type} of ${p.register}`, onclick: async () => { if (!confirm("Clear this refused event? It stays recorded.")) return; try { await call("POST", `/api/v1/register-events/parked/${encodeURIComponent(p.event_id)}/clear`); open("Registers"); } catch (e) { banner(e.message); } } }, "Clear"))))) : null,
       el("h2", {}, "Pair a device"),
       el("p", {}, "Make a one-time code, open this server's address on the new register (or /kitchen on a kitchen screen) and type the code there. It works once, for 10 minutes."),
       form([input("name", "Device name", { required: true, maxlength: 100, value: "Register" }),

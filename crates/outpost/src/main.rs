@@ -41,6 +41,11 @@ enum Cmd {
     Api,
     /// The realtime hub alone (WebSockets for displays), reading Redis.
     Hub,
+    /// Announces the edge on this host's network by name over mDNS
+    /// (`mdns.name`.local, with the agents' port `server.tls_port`), for an
+    /// edge under compose, whose own network reaches no till: run it on the
+    /// host's network (compose.edge.yml's `announcer`).
+    Announce,
     /// Container health check: exits 0 when URL answers 200 (healthy or
     /// degraded), 1 otherwise. Needs no curl in the image.
     Probe {
@@ -209,6 +214,7 @@ fn main() -> anyhow::Result<()> {
             serve(settings, false)
         }
         Cmd::Hub => hub(settings),
+        Cmd::Announce => announce(&settings.api),
         Cmd::HwProxy => {
             let hw = outpost_hw_proxy::HwConfig::load(cli.config.as_deref())
                 .map_err(|e| anyhow::anyhow!("hw-proxy settings: {e}"))?;
@@ -319,12 +325,45 @@ fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
                 "Outpost edge for register agents on https://{host}:{port} (store CA {fingerprint})"
             );
         }
+        // Kept while the edge serves: dropped, it says goodbye.
+        let _announced = match app.tls() {
+            Some((port, _)) if app.settings().mdns.announces(&host) => {
+                let mdns = &app.settings().mdns;
+                let a = outpost_api::mdns::announce(mdns, *port)?;
+                println!(
+                    "Outpost edge announced on this network as {} (mDNS)",
+                    mdns.host()
+                );
+                Some(a)
+            }
+            _ => None,
+        };
         println!("Outpost edge listening on http://{host}:{}", app.port());
         let r = app.run_until_stopped().await.context("serving");
         if let Some(h) = hub {
             let _ = h.await;
         }
         r
+    })
+}
+
+/// Announces until SIGINT or SIGTERM.
+fn announce(api: &outpost_api::Settings) -> anyhow::Result<()> {
+    let port = api.server.tls_port.filter(|p| *p != 0).context(
+        "set server.tls_port (OUTPOST__SERVER__TLS_PORT): the port tills reach the edge on",
+    )?;
+    let _announced = outpost_api::mdns::announce(&api.mdns, port)?;
+    println!(
+        "Outpost edge announced on this network as {} (mDNS), port {port}",
+        api.mdns.host()
+    );
+    actix_web::rt::System::new().block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+        Ok(())
     })
 }
 
@@ -389,7 +428,14 @@ fn register(
                 code,
                 ca_fingerprint,
             }) => {
-                let p = outpost_register::pair(&edge, &code, ca_fingerprint.as_deref(), data).await?;
+                let p = outpost_register::pair(
+                    &edge,
+                    &code,
+                    ca_fingerprint.as_deref(),
+                    data,
+                    &settings.register,
+                )
+                .await?;
                 match &p.ca_fingerprint {
                     Some(f) => println!(
                         "Pinned the store CA {f}: the manager page (Registers) shows the same"

@@ -14,6 +14,7 @@
 //!   (`storage::register_events` on the edge).
 
 pub mod link;
+pub mod mdns;
 pub mod settings;
 
 pub use settings::RegisterSettings;
@@ -100,10 +101,18 @@ fn hex_only(f: &str) -> String {
 /// checking (there is nothing to check it against yet), and held to
 /// `expected` when the manager's fingerprint was given. Returns the PEM and
 /// its fingerprint.
-async fn fetch_ca(edge: &str, expected: Option<&str>) -> anyhow::Result<(String, String)> {
+async fn fetch_ca(
+    edge: &str,
+    expected: Option<&str>,
+    mdns_port: u16,
+) -> anyhow::Result<(String, String)> {
     let first_look = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .tls_danger_accept_invalid_certs(true)
+        .dns_resolver(Arc::new(mdns::Resolver::new(
+            mdns_port,
+            Duration::from_secs(3),
+        )))
         .build()?;
     let res = first_look
         .get(format!("{edge}/api/v1/store/ca"))
@@ -131,6 +140,7 @@ pub async fn pair(
     code: &str,
     ca_fingerprint: Option<&str>,
     data: &Path,
+    cfg: &RegisterSettings,
 ) -> anyhow::Result<Paired> {
     let edge = edge_url(edge)?;
     let db = Db::open(&database(data).to_string_lossy(), 2)
@@ -143,7 +153,7 @@ pub async fn pair(
         );
     }
     let ca = if edge.starts_with("https://") {
-        Some(fetch_ca(&edge, ca_fingerprint).await?)
+        Some(fetch_ca(&edge, ca_fingerprint, cfg.mdns_port).await?)
     } else {
         anyhow::ensure!(
             ca_fingerprint.is_none(),
@@ -156,6 +166,7 @@ pub async fn pair(
         ca.as_ref().map(|(pem, _)| pem.as_str()),
         Duration::from_secs(15),
         Duration::from_secs(15),
+        cfg.mdns_port,
     )?;
     let res = http
         .post(format!("{edge}/api/v1/pairing-codes/redeem"))
@@ -199,7 +210,12 @@ pub async fn pair(
 async fn hello(db: &Db, l: &agent::Link, cfg: &RegisterSettings) {
     let asked = async {
         let epoch = outpost_storage::Node::load(&mut *db.conn()?)?.node_epoch;
-        let http = link::client(l.ca_pem.as_deref(), cfg.timeout() * 3, cfg.timeout() * 3)?;
+        let http = link::client(
+            l.ca_pem.as_deref(),
+            cfg.timeout() * 3,
+            cfg.timeout() * 3,
+            cfg.mdns_port,
+        )?;
         let up = link::standing(&http, &l.edge_url, &l.token, &epoch).await?;
         let up = agent::Upstream {
             marks: up.marks,
@@ -263,6 +279,7 @@ pub async fn run(
         status,
         &cfg,
         link_row,
+        printing.is_some(),
     )?;
     let mut tasks = link.spawn();
     if let Some(hw) = printing {

@@ -13,7 +13,7 @@
 use crate::RegisterSettings;
 use actix_web::{HttpResponse, web};
 use outpost_storage::register_events::{self, Push, Pushed};
-use outpost_storage::{AnyConnection, Db, StorageError, agent, till_feed};
+use outpost_storage::{AnyConnection, Db, StorageError, agent, register_history, till_feed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,15 +98,18 @@ async fn reconnect(status: web::Data<Status>) -> HttpResponse {
 
 /// The HTTP client for the edge: with a pinned store CA (`ca_pem`), it
 /// trusts that CA alone and no name (the CA is the store's own and signs
-/// only its edge's certificates); without, plain HTTP.
+/// only its edge's certificates); without, plain HTTP. A `.local` edge is
+/// found over mDNS on `mdns_port` at each new connection.
 pub fn client(
     ca_pem: Option<&str>,
     timeout: std::time::Duration,
     connect: std::time::Duration,
+    mdns_port: u16,
 ) -> anyhow::Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .timeout(timeout)
-        .connect_timeout(connect);
+        .connect_timeout(connect)
+        .dns_resolver(Arc::new(crate::mdns::Resolver::new(mdns_port, connect)));
     if let Some(pem) = ca_pem {
         b = b
             .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes())?])
@@ -210,6 +213,10 @@ pub struct Link {
     committed: Arc<Notify>,
     status: Arc<Status>,
     cfg: RegisterSettings,
+    /// This till has a printer: a café item sold with the edge away prints
+    /// its kitchen slip here (and is marked so). Without one, the edge
+    /// prints it when the sale reaches it.
+    slips: bool,
 }
 
 impl Link {
@@ -220,14 +227,16 @@ impl Link {
         status: Arc<Status>,
         cfg: &RegisterSettings,
         row: agent::Link,
+        slips: bool,
     ) -> anyhow::Result<Arc<Link>> {
         let http = client(
             row.ca_pem.as_deref(),
             cfg.timeout().max(std::time::Duration::from_secs(5)),
             cfg.timeout(),
+            cfg.mdns_port,
         )?;
         // Away until the first heartbeat hears the edge.
-        node.set_upstream_away(true);
+        node.set_upstream_away(slips);
         status.online.store(false, Ordering::Relaxed);
         Ok(Arc::new(Link {
             db,
@@ -238,6 +247,7 @@ impl Link {
             committed,
             status,
             cfg: cfg.clone(),
+            slips,
         }))
     }
 
@@ -269,7 +279,7 @@ impl Link {
             )
             .await
             .is_ok_and(|r| r.is_ok_and(|r| r.status().is_success()));
-            self.node.set_upstream_away(!ok);
+            self.node.set_upstream_away(self.slips && !ok);
             let was = self.status.online.swap(ok, Ordering::Relaxed);
             if ok != was {
                 if ok {
@@ -296,7 +306,7 @@ impl Link {
                         // The edge went away mid-push: OFFLINE now, and no
                         // push until the heartbeat hears it again.
                         None if e.downcast_ref::<reqwest::Error>().is_some() => {
-                            self.node.set_upstream_away(true);
+                            self.node.set_upstream_away(self.slips);
                             if self.status.online.swap(false, Ordering::Relaxed) {
                                 tracing::warn!(error = %e, "the edge does not answer: selling on, queueing");
                             }
@@ -316,6 +326,8 @@ impl Link {
     /// Pushes until nothing waits (or the edge stops answering).
     async fn push_all(&self) -> anyhow::Result<()> {
         let (batch, max_bytes) = (self.cfg.push_batch as i64, self.cfg.push_max_bytes);
+        // After a 413: one event per push until one is taken.
+        let mut single = false;
         loop {
             let Some(agent::Batch {
                 epoch,
@@ -336,24 +348,40 @@ impl Link {
                 })
                 .unwrap_or(events.len())
                 .max(1);
-            events.truncate(keep);
+            events.truncate(if single { 1 } else { keep });
             let seqs: Vec<i64> = events.iter().map(|(s, _)| *s).collect();
-            let push = Push {
+            let mut push = Push {
                 schema: register_events::SCHEMA,
                 epoch: epoch.clone(),
                 since,
                 events: events.into_iter().map(|(_, e)| e).collect(),
             };
-            let res = self
-                .http
-                .post(format!("{}/api/v1/register-events", self.edge))
-                .header("X-Device-Token", &self.token)
-                .json(&push)
-                .send()
-                .await?;
+            let mut res = self.send(&push).await?;
+            if res.status() == reqwest::StatusCode::PAYLOAD_TOO_LARGE {
+                if push.events.len() > 1 {
+                    single = true;
+                    continue;
+                }
+                // One event larger than the edge takes: sent without its
+                // payload, the edge parks it (health shows it) and the
+                // stream goes on; the till keeps it whole.
+                let e = &mut push.events[0];
+                tracing::warn!(event = %e.event_id, kind = %e.event_type, bytes = e.payload.len(),
+                    "an event is larger than the edge takes: sent without its payload, to be parked there");
+                e.withheld = Some(e.payload.len() as u64);
+                e.payload.clear();
+                res = self.send(&push).await?;
+            }
             match answer::<Pushed>(res).await {
                 Ok(p) => {
+                    single = false;
                     tracing::debug!(applied = p.applied, repeated = p.repeated, "pushed");
+                    if p.parked > 0 {
+                        tracing::warn!(
+                            parked = p.parked,
+                            "the edge refused events of this till for good and parked them: its health and manager page show why"
+                        );
+                    }
                     // Taken through the last event the edge's marks reach
                     // (a revoked till's push stops at its revocation).
                     let taken = push
@@ -397,6 +425,15 @@ impl Link {
         }
     }
 
+    async fn send(&self, push: &Push) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/api/v1/register-events", self.edge))
+            .header("X-Device-Token", &self.token)
+            .json(push)
+            .send()
+            .await
+    }
+
     /// What the edge holds of this till in `epoch`.
     async fn standing(&self, epoch: &str) -> anyhow::Result<Pushed> {
         standing(&self.http, &self.edge, &self.token, epoch).await
@@ -431,6 +468,43 @@ impl Link {
                 written = done.written,
                 removed = done.removed,
                 "the store's master data changed"
+            );
+        }
+        if self.db(register_history::due).await? {
+            self.history().await?;
+        }
+        Ok(())
+    }
+
+    /// This till's sales the edge holds and its database lost (it was
+    /// restored from an older copy), from the last `history_days`: they
+    /// come down as history to show and refund against.
+    async fn history(&self) -> anyhow::Result<()> {
+        let since = outpost_domain::ids::now_millis() - self.cfg.history_days as i64 * 86_400_000;
+        let (mut after, mut written) = (String::new(), 0);
+        loop {
+            let res = self
+                .http
+                .get(format!("{}/api/v1/register-history", self.edge))
+                .header("X-Device-Token", &self.token)
+                .query(&[("since", since.to_string()), ("after", after.clone())])
+                .send()
+                .await?;
+            let page: register_history::History = answer(res).await?;
+            let next = page.next.clone();
+            written += self
+                .db(move |c| register_history::install(c, &page))
+                .await?;
+            match next {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        self.db(register_history::done).await?;
+        if written > 0 {
+            tracing::warn!(
+                written,
+                "sales of this till its database had lost came back from the edge, to show and refund against"
             );
         }
         Ok(())

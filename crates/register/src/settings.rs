@@ -16,6 +16,11 @@ pub struct RegisterSettings {
     pub pull_every_ms: u64,
     pub push_batch: usize,
     pub push_max_bytes: usize,
+    /// The mDNS port an edge paired by its `.local` name is asked on.
+    pub mdns_port: u16,
+    /// A till restored from an older copy gets back its sales of this many
+    /// days from the edge.
+    pub history_days: u32,
 }
 
 impl RegisterSettings {

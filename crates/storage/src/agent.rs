@@ -272,6 +272,9 @@ pub fn fork(conn: &mut AnyConnection, epoch: &str, last_number: i64) -> Result<S
         diesel::update(devices::table.find(&l.device_id))
             .set(devices::last_seq.eq(last_seq.max(last_number)))
             .execute(conn)?;
+        diesel::update(agent_link::table)
+            .set(agent_link::history_due.eq(true))
+            .execute(conn)?;
         tracing::warn!(
             epoch = new,
             last_number,
@@ -332,6 +335,10 @@ pub fn hello(conn: &mut AnyConnection, up: &Upstream) -> Result<Option<String>> 
             .execute(conn)?;
         diesel::update(devices::table.find(&l.device_id))
             .set(devices::last_seq.eq(last_seq.max(up.last_number)))
+            .execute(conn)?;
+        // What the edge has and this copy lost comes back down.
+        diesel::update(agent_link::table)
+            .set(agent_link::history_due.eq(true))
             .execute(conn)?;
         tracing::warn!(
             epoch,

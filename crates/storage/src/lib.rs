@@ -35,6 +35,7 @@ pub mod outbox;
 pub mod pairing;
 pub mod printers;
 pub mod register_events;
+pub mod register_history;
 pub mod relay;
 pub mod sales;
 pub mod schema;

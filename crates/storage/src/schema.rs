@@ -455,6 +455,7 @@ diesel::table! {
         pushed_seq -> BigInt,
         last_ok_at -> Nullable<BigInt>,
         ca_pem -> Nullable<Text>,
+        history_due -> Bool,
     }
 }
 
@@ -484,3 +485,28 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(register_refusals, devices);
+
+diesel::table! {
+    register_parked (event_id) {
+        event_id -> Text,
+        device_id -> Text,
+        epoch -> Text,
+        stream -> Text,
+        position -> BigInt,
+        event_type -> Text,
+        reason -> Text,
+        event -> Text,
+        at -> BigInt,
+        cleared_at -> Nullable<BigInt>,
+        cleared_by -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(register_parked, devices);
+
+diesel::table! {
+    pin_unlocks (staff_id) {
+        staff_id -> Text,
+        at -> BigInt,
+    }
+}

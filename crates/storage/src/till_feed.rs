@@ -20,8 +20,8 @@
 use crate::db::{AnyConnection, write_tx};
 use crate::error::{Result, StorageError};
 use crate::schema::{
-    barcodes, companies, node, price_list_versions, products, staff, stores, tax_categories,
-    till_feed, till_feed_cursor, till_feed_seq,
+    barcodes, companies, node, pin_attempts, pin_unlocks, price_list_versions, products, staff,
+    stores, tax_categories, till_feed, till_feed_cursor, till_feed_seq,
 };
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -64,12 +64,16 @@ pub struct Page {
     pub more: bool,
 }
 
-/// The kinds, parents first: the order a pull is installed in.
-pub const KINDS: [&str; 7] = [
+/// The kinds, parents first: the order a pull is installed in. A kind is
+/// only ever added (a till skips kinds it does not know), so adding one
+/// keeps [`SCHEMA`].
+pub const KINDS: [&str; 8] = [
     "company",
     "tax_category",
     "store",
     "staff",
+    // When a manager last lifted a staff member's PIN lockouts.
+    "pin_unlock",
     "product",
     "barcode",
     "price_list",
@@ -117,6 +121,13 @@ struct Staff {
     active: bool,
     created_at: i64,
     updated_hlc: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
+#[diesel(table_name = pin_unlocks, primary_key(staff_id))]
+struct PinUnlock {
+    staff_id: String,
+    at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
@@ -207,6 +218,7 @@ fn rows_of(
             }
             Ok(rows)
         }
+        "pin_unlock" => load_rows!(conn, pin_unlocks, staff_id, PinUnlock, keys),
         "product" => load_rows!(conn, products, id, Product, keys),
         "barcode" => load_rows!(conn, barcodes, code, Barcode, keys),
         "price_list" => load_rows!(conn, price_list_versions, version, PriceList, keys),
@@ -378,11 +390,32 @@ fn upsert(conn: &mut AnyConnection, kind: &str, v: serde_json::Value) -> Result<
         "tax_category" => upsert_row!(conn, tax_categories, id, TaxCategory, v),
         "store" => upsert_row!(conn, stores, id, Store, v),
         "staff" => upsert_row!(conn, staff, id, Staff, v),
+        "pin_unlock" => unlock(conn, v)?,
         "product" => upsert_row!(conn, products, id, Product, v),
         "barcode" => upsert_row!(conn, barcodes, code, Barcode, v),
         "price_list" => upsert_row!(conn, price_list_versions, version, PriceList, v),
         other => unreachable!("a kind outside KINDS: {other}"),
     }
+    Ok(())
+}
+
+/// A manager lifted a staff member's lockouts on the edge: those the till
+/// counted are lifted too, once per unlock (a pull from the start names
+/// the unlocks the till has installed already).
+fn unlock(conn: &mut AnyConnection, v: serde_json::Value) -> Result<()> {
+    let row: PinUnlock = serde_json::from_value(v)
+        .map_err(|e| StorageError::Unprocessable(format!("a pin_unlocks row: {e}")))?;
+    let here: Option<i64> = pin_unlocks::table
+        .find(&row.staff_id)
+        .select(pin_unlocks::at)
+        .first(conn)
+        .optional()?;
+    if here == Some(row.at) {
+        return Ok(());
+    }
+    diesel::delete(pin_attempts::table.filter(pin_attempts::staff_id.eq(&row.staff_id)))
+        .execute(conn)?;
+    upsert_row!(conn, pin_unlocks, staff_id, PinUnlock, to_value(&row)?);
     Ok(())
 }
 

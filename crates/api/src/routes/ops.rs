@@ -47,22 +47,29 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             c.batch_execute("SELECT 1")?;
             let p = outpost_storage::relay::progress(c)?;
             let refused = outpost_storage::register_events::refusals(c)?;
+            let parked = outpost_storage::register_events::parked::open(c, 10)?;
             Ok((
                 p.unrelayed,
                 p.heads,
                 sync_state(c, &sync_settings)?,
-                refused,
+                (refused, parked),
             ))
         })
         .await;
     let db_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let (db_status, unrelayed, heads, sync, refused) = match db {
-        Ok((n, heads, sync, refused)) => (Status::Ok, Some(n), heads, Some(sync), refused),
-        Err(_) => (Status::Unhealthy, None, Vec::new(), None, Vec::new()),
+    let (db_status, unrelayed, heads, sync, (refused, (parked, parked_n))) = match db {
+        Ok((n, heads, sync, registers)) => (Status::Ok, Some(n), heads, Some(sync), registers),
+        Err(_) => (
+            Status::Unhealthy,
+            None,
+            Vec::new(),
+            None,
+            (Vec::new(), (Vec::new(), 0)),
+        ),
     };
-    // A till's refused push (a gap, an event it may not send) never passes
-    // silently: its sales wait on the till until someone looks.
-    let registers_status = if refused.is_empty() {
+    // A till's refused push (a gap) never passes silently: its sales wait
+    // on the till until someone looks; nor does an event the edge parked.
+    let registers_status = if refused.is_empty() && parked_n == 0 {
         Status::Ok
     } else {
         Status::Degraded
@@ -192,6 +199,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
                         reason: r.reason,
                     })
                     .collect(),
+                parked: parked_n,
+                latest_parked: parked.into_iter().map(views::ParkedEvent::from).collect(),
             },
         },
     };

@@ -6,6 +6,7 @@ use super::openapi::{
     BadRequest, BodyLimits, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable,
 };
 use super::{ApiScope, Scope};
+use crate::auth::Signed;
 use crate::body::Json;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -17,7 +18,13 @@ use outpost_storage::{StorageError, till_feed};
 use serde::Deserialize;
 
 pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
-    s.service(feed).service(push).service(marks).service(ca)
+    s.service(feed)
+        .service(push)
+        .service(marks)
+        .service(ca)
+        .service(parked)
+        .service(clear_parked)
+        .service(history)
 }
 
 /// The store's own CA, which a register agent pins when it pairs: compare
@@ -183,6 +190,10 @@ pub struct EventBody {
     /// The payload as JSON text, exactly as hashed.
     payload: String,
     payload_sha256: String,
+    /// Sent without its payload (empty), which is this many bytes: more
+    /// than this edge takes in one request. The edge parks the event.
+    #[serde(default)]
+    withheld: Option<u64>,
 }
 
 impl From<EventBody> for AgentEvent {
@@ -201,6 +212,7 @@ impl From<EventBody> for AgentEvent {
             actor,
             payload,
             payload_sha256,
+            withheld,
         } = e;
         AgentEvent {
             event_id,
@@ -216,6 +228,7 @@ impl From<EventBody> for AgentEvent {
             actor,
             payload,
             payload_sha256,
+            withheld,
         }
     }
 }
@@ -275,6 +288,60 @@ async fn push(
     Ok(HttpResponse::Ok().json(views::RegisterPushed::from(pushed)))
 }
 
+/// Which of its orders a till asks for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Orders made at or after this time (ms since the epoch; absent: all).
+    pub since: Option<i64>,
+    /// Orders numbered after this one (the last page's `next`; absent:
+    /// from the first).
+    pub after: Option<String>,
+    /// At most this many orders (1 to 200, 200 unless given).
+    pub limit: Option<i64>,
+}
+
+/// The calling till's own orders as the edge holds them, by number, with
+/// the shifts and registers they name: what a till restored from an older
+/// copy of its database lost comes back down as history it shows and
+/// refunds against (`storage::register_history`).
+#[utoipa::path(
+    tag = "registers",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "One page of the till's orders", body = views::RegisterHistory),
+        BadRequest, Unauthorized, Forbidden,
+    ),
+    security(("device_token" = [])),
+)]
+#[get("/register-history")]
+async fn history(
+    q: web::Query<HistoryQuery>,
+    AgentDevice(device): AgentDevice,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    device.active()?;
+    let HistoryQuery {
+        since,
+        after,
+        limit,
+    } = q.into_inner();
+    let page = state
+        .db(move |c, _| {
+            outpost_storage::register_history::page(
+                c,
+                &device.id,
+                since.unwrap_or(0),
+                after.as_deref().unwrap_or(""),
+                limit.unwrap_or(outpost_storage::register_history::PAGE_MAX),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(views::RegisterHistory::from(page)))
+}
+
 /// Which agent epoch the marks are asked for.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -312,4 +379,57 @@ async fn marks(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(views::RegisterPushed::from(standing)))
+}
+
+/// The tills' events the edge refused for good and no manager has cleared
+/// yet, newest first (at most 200), with why and the event as sent
+/// (manager).
+#[utoipa::path(
+    tag = "registers",
+    responses(
+        (status = 200, description = "Parked till events", body = [views::ParkedEvent]),
+        Unauthorized, Forbidden,
+    ),
+    security(("session" = [])),
+)]
+#[get("/register-events/parked")]
+async fn parked(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
+    who.actor.require(
+        outpost_domain::Permission::ManageDevices,
+        "read the tills' parked events",
+    )?;
+    let (list, _) = state
+        .db(|c, _| register_events::parked::open(c, 200))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(
+            list.into_iter()
+                .map(views::ParkedEvent::from)
+                .collect::<Vec<_>>(),
+        ))
+}
+
+/// Clears a parked till event once a manager has dealt with it (re-entered
+/// the sale, told the till's owner): health no longer shows it. Audited;
+/// the event is kept.
+#[utoipa::path(
+    tag = "registers",
+    params(("id" = String, Path, description = "The parked event's id")),
+    responses(
+        (status = 204, description = "Cleared"),
+        Unauthorized, Forbidden, NotFound,
+    ),
+    security(("session" = [])),
+)]
+#[post("/register-events/parked/{id}/clear")]
+async fn clear_parked(
+    state: web::Data<AppState>,
+    who: Signed,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    state
+        .write(move |c, n| register_events::parked::clear(c, n, &who.actor, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -261,6 +261,85 @@ pub struct HealthComponents {
 pub struct RegistersHealth {
     pub status: Status,
     pub refused: Vec<RegisterRefusal>,
+    /// Till events the edge refused for good and no manager has cleared.
+    pub parked: i64,
+    /// The latest of them (at most 10).
+    pub latest_parked: Vec<ParkedEvent>,
+}
+
+/// One page of a till's own orders (`storage::register_history::History`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterHistory {
+    /// The shape of the page (a till takes this and the one before).
+    pub schema: i32,
+    /// Each order with its lines and payments, as the edge holds it.
+    #[schema(value_type = Vec<Object>)]
+    pub orders: Vec<serde_json::Value>,
+    /// The shifts the orders and their payments name.
+    #[schema(value_type = Vec<Object>)]
+    pub shifts: Vec<serde_json::Value>,
+    /// The other registers those shifts belong to.
+    #[schema(value_type = Vec<Object>)]
+    pub registers: Vec<serde_json::Value>,
+    /// Ask again with `after` set to this; null: that was the last page.
+    pub next: Option<String>,
+}
+
+impl From<outpost_storage::register_history::History> for RegisterHistory {
+    fn from(h: outpost_storage::register_history::History) -> Self {
+        fn values<T: Serialize>(rows: Vec<T>) -> Vec<serde_json::Value> {
+            rows.iter()
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .collect()
+        }
+        RegisterHistory {
+            schema: h.schema,
+            orders: values(h.orders),
+            shifts: values(h.shifts),
+            registers: values(h.registers),
+            next: h.next,
+        }
+    }
+}
+
+/// A till's event the edge refused for good, kept with its reason
+/// (`GET /register-events/parked`; a manager clears it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParkedEvent {
+    pub event_id: String,
+    pub register: String,
+    pub stream: String,
+    pub position: i64,
+    pub event_type: String,
+    pub reason: String,
+    pub at: i64,
+    /// The event as the till sent it (JSON text).
+    pub event: String,
+}
+
+impl From<outpost_storage::register_events::parked::Parked> for ParkedEvent {
+    fn from(p: outpost_storage::register_events::parked::Parked) -> Self {
+        let outpost_storage::register_events::parked::Parked {
+            event_id,
+            register,
+            stream,
+            position,
+            event_type,
+            reason,
+            at,
+            event,
+        } = p;
+        ParkedEvent {
+            event_id,
+            register,
+            stream,
+            position,
+            event_type,
+            reason,
+            at,
+            event,
+        }
+    }
 }
 
 /// A till whose sales wait on it because the edge refused its last push.

@@ -659,7 +659,8 @@ pub struct TillFeedPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TillFeedChange {
     pub seq: i64,
-    /// company, tax_category, store, staff, product, barcode or price_list.
+    /// company, tax_category, store, staff, pin_unlock, product, barcode or
+    /// price_list (a till skips kinds it does not know).
     pub kind: String,
     pub key: String,
     /// The row as it is now (its table's columns); null when it is gone.
@@ -719,6 +720,9 @@ pub struct RegisterPushed {
     pub applied: usize,
     /// Events the edge already had (sent again after a lost answer).
     pub repeated: usize,
+    /// Events refused for good and parked with their reason (their
+    /// positions are taken; health shows them).
+    pub parked: usize,
     /// Per stream, the agent's last position the edge holds.
     pub marks: std::collections::BTreeMap<String, i64>,
     /// The highest order number the edge holds for this register (the
@@ -731,12 +735,14 @@ impl From<outpost_storage::register_events::Pushed> for RegisterPushed {
         let outpost_storage::register_events::Pushed {
             applied,
             repeated,
+            parked,
             marks,
             last_number,
         } = v;
         RegisterPushed {
             applied,
             repeated,
+            parked,
             marks,
             last_number,
         }

@@ -28,7 +28,7 @@ fn edge_on(store: &Store, (port, tls): (u16, u16)) -> App {
 }
 
 /// A product of the till's copy of the catalog: its barcode and price.
-async fn product(till: &Agent, session: &str) -> (String, i64) {
+pub(crate) async fn product(till: &Agent, session: &str) -> (String, i64) {
     let r = till
         .req(reqwest::Method::GET, "/api/v1/products?q=")
         .bearer(session)
@@ -50,7 +50,7 @@ async fn product(till: &Agent, session: &str) -> (String, i64) {
 }
 
 /// A kitchen (café) product of the till's copy: its barcode and price.
-async fn kitchen_product(till: &Agent, session: &str) -> (String, i64) {
+pub(crate) async fn kitchen_product(till: &Agent, session: &str) -> (String, i64) {
     let r = till
         .req(reqwest::Method::GET, "/api/v1/products?q=")
         .bearer(session)
@@ -71,7 +71,13 @@ async fn kitchen_product(till: &Agent, session: &str) -> (String, i64) {
 }
 
 /// Sells one of `barcode` at the till, cash or card.
-async fn sell(till: &Agent, session: &str, barcode: &str, price: i64, method: &str) -> Value {
+pub(crate) async fn sell(
+    till: &Agent,
+    session: &str,
+    barcode: &str,
+    price: i64,
+    method: &str,
+) -> Value {
     let mut pay = json!({"method": method, "amount_minor": price});
     if method == "cash" {
         pay["tendered_minor"] = json!(price);
@@ -91,7 +97,7 @@ async fn sell(till: &Agent, session: &str, barcode: &str, price: i64, method: &s
 }
 
 /// The store's orders as the edge's manager lists them.
-async fn edge_orders(edge: &App, manager: &str) -> Vec<Value> {
+pub(crate) async fn edge_orders(edge: &App, manager: &str) -> Vec<Value> {
     let r = edge.get("/api/v1/orders?limit=500", manager).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body.as_array().unwrap().clone()
@@ -105,19 +111,7 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
     let manager = edge.manager().await;
     // The till's own receipt printer, with its cash drawer.
     let printer = Printer::start().await;
-    let config = store.dir.join("till.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[hw]\nport = {}\ngrpc_port = {}\nretry_min_ms = 50\nprobe_interval_ms = 500\n\
-             [[hw.printers]]\nid = \"till\"\naddress = \"tcp://127.0.0.1:{}\"\nwidth = 48\n",
-            free_port(),
-            free_port(),
-            printer.port
-        ),
-    )
-    .unwrap();
-    let config = config.to_string_lossy().into_owned();
+    let config = agent::printer_config(&store.dir, printer.port);
     let till = agent::paired_with(&edge, &manager, "Till 7", &[("OUTPOST_CONFIG", &config)]).await;
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
     till.open_shift(&cashier, 10000).await;
@@ -335,7 +329,7 @@ async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
     for _ in 0..2 {
         sell(&till, &cashier, &barcode, price, "cash").await;
     }
-    drained(&till).await;
+    till.drained().await;
     // A backup of the till's disk, taken with the agent stopped.
     till.kill();
     let backup = std::env::temp_dir().join(format!("outpost-backup-{}", uuid::Uuid::now_v7()));
@@ -344,7 +338,7 @@ async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
     for _ in 0..3 {
         sell(&till, &cashier, &barcode, price, "card").await;
     }
-    drained(&till).await;
+    till.drained().await;
     drop(till);
     // The disk is replaced by the backup: it never sold those three.
     std::fs::remove_dir_all(&dir).unwrap();
@@ -357,7 +351,7 @@ async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
         "numbered past the edge's highest: {}",
         next["number"]
     );
-    drained(&till).await;
+    till.drained().await;
     let numbers: BTreeSet<String> = edge_orders(&edge, &manager)
         .await
         .iter()
@@ -367,18 +361,6 @@ async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
 }
 
 /// Waits until the till is online with nothing queued.
-async fn drained(till: &Agent) {
-    within(
-        Duration::from_secs(30),
-        "the till's queue drains",
-        || async {
-            let l = till.link().await;
-            l["online"] == true && l["queued"] == 0
-        },
-    )
-    .await;
-}
-
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -448,7 +430,7 @@ async fn the_tills_page_server_answers_only_its_own_page() {
 
     // The agent's token on the edge reads its feed but cannot sign anyone
     // in there: the till numbers its own orders.
-    let edge_token = agent_token(&till);
+    let edge_token = till.edge_token();
     let id = edge.staff_id("Carl Cashier", Some(&edge_token)).await;
     let r = edge
         .req(reqwest::Method::POST, "/api/v1/sessions")
@@ -457,25 +439,6 @@ async fn the_tills_page_server_answers_only_its_own_page() {
         .send()
         .await;
     r.assert_problem(403);
-}
-
-/// The agent's token on the edge, as its database keeps it.
-fn agent_token(till: &Agent) -> String {
-    use diesel::prelude::*;
-    let mut c =
-        diesel::SqliteConnection::establish(till.dir.join("register.sqlite").to_str().unwrap())
-            .unwrap();
-    diesel::sql_query("SELECT token FROM agent_link")
-        .load::<Token>(&mut c)
-        .unwrap()
-        .remove(0)
-        .token
-}
-
-#[derive(diesel::QueryableByName)]
-struct Token {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    token: String,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -541,7 +504,7 @@ async fn a_revoked_tills_later_sales_are_refused_and_stay_on_the_till() {
     till.open_shift(&cashier, 0).await;
     let (barcode, price) = product(&till, &cashier).await;
     sell(&till, &cashier, &barcode, price, "cash").await;
-    drained(&till).await;
+    till.drained().await;
     let device = edge
         .get("/api/v1/devices", &manager)
         .await
@@ -598,7 +561,7 @@ async fn a_till_whose_link_goes_silent_sells_on_and_every_sale_arrives_once() {
     for _ in 0..3 {
         sold.push(sell(&till, &cashier, &barcode, price, "cash").await);
     }
-    drained(&till).await;
+    till.drained().await;
 
     proxy.blackhole();
     let took = within(Duration::from_secs(3), "the till shows OFFLINE", || async {
@@ -613,7 +576,7 @@ async fn a_till_whose_link_goes_silent_sells_on_and_every_sale_arrives_once() {
     assert!(till.link().await["queued"].as_i64().unwrap() >= 10);
 
     proxy.restore();
-    drained(&till).await;
+    till.drained().await;
     let there = edge_orders(&edge, &manager).await;
     let numbers: BTreeSet<String> = there
         .iter()
@@ -684,7 +647,7 @@ async fn a_price_changed_while_a_till_was_cut_off_flags_its_sale_at_the_edge_and
     );
 
     proxy.restore();
-    drained(&till).await;
+    till.drained().await;
     let number = sold["number"].as_str().unwrap().to_owned();
     let queue = edge.get("/api/v1/adjustments", &manager).await;
     assert_eq!(queue.status, 200, "{}", queue.body);
@@ -717,7 +680,7 @@ async fn a_refused_push_shows_in_the_edges_health_until_the_till_is_taken_again(
     let edge = spawn_opts(&store, &Opts::default());
     let manager = edge.manager().await;
     let till = agent::paired(&edge, &manager, "Till 11").await;
-    let token = agent_token(&till);
+    let token = till.edge_token();
     let payload = "{}";
     let gap = edge
         .req(reqwest::Method::POST, "/api/v1/register-events")
@@ -746,7 +709,7 @@ async fn a_refused_push_shows_in_the_edges_health_until_the_till_is_taken_again(
     // The till's own push is taken: health is ok again.
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
     till.open_shift(&cashier, 0).await;
-    drained(&till).await;
+    till.drained().await;
     let health = edge.req(reqwest::Method::GET, "/health").send().await;
     assert_eq!(
         health.body["components"]["registers"]["status"], "ok",

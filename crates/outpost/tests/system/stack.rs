@@ -19,6 +19,9 @@ struct Stack {
     env_file: PathBuf,
     api_port: u16,
     hub_port: u16,
+    /// The mDNS port the edge's announcer answers on (its name: the
+    /// project's).
+    mdns_port: u16,
 }
 
 fn compose_cli() -> Vec<String> {
@@ -92,7 +95,8 @@ impl Stack {
         );
         let dir = std::env::temp_dir().join(&project);
         std::fs::create_dir_all(&dir).unwrap();
-        let (api_port, hub_port, tls_port) = (free_port(), free_port(), free_port());
+        let (api_port, hub_port, tls_port, mdns_port) =
+            (free_port(), free_port(), free_port(), free_port());
         let env_file = dir.join(".env");
         let extra = env(&project, &dir);
         std::fs::write(
@@ -101,7 +105,7 @@ impl Stack {
                 "POSTGRES_PASSWORD=pw-{project}\nOUTPOST_REALTIME_SECRET=secret-{project}-0123456789\n\
                  OUTPOST_HW_TOKEN=hw-{project}-0123456789\n\
                  OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_API_TLS_PORT={tls_port}\n\
-                 OUTPOST_HUB_PORT={hub_port}\n{extra}"
+                 OUTPOST_HUB_PORT={hub_port}\nOUTPOST_MDNS_NAME={project}\nOUTPOST_MDNS_PORT={mdns_port}\n{extra}"
             ),
         )
         .unwrap();
@@ -112,6 +116,7 @@ impl Stack {
             env_file,
             api_port,
             hub_port,
+            mdns_port,
         }
     }
 
@@ -370,6 +375,15 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
     let h = app.get("/health", "").await;
     assert_eq!(h.body["components"]["database"]["backend"], "postgres");
     assert_eq!(h.body["components"]["realtime"]["backend"], "redis");
+    // The announcer, on the host's network, answers for the edge's name.
+    let name = format!("{}.local", stack.project);
+    let found = outpost_register::mdns::Resolver::new(stack.mdns_port, Duration::from_secs(3))
+        .lookup(&name)
+        .await;
+    assert!(
+        found.as_ref().is_ok_and(|ips| !ips.is_empty()),
+        "{name} over mDNS: {found:?}"
+    );
 
     let till = app.register("Till 1").await;
     let kds = app.display(&till.manager, "Kitchen").await;

@@ -16,10 +16,17 @@
 //!   has (changed while the till was away) flags the order for a manager's
 //!   review, with an audit entry and an event of its own.
 //!
-//! A push is one transaction: it applies whole or not at all. Here: the
-//! envelope, the order and marks, and the refusals; [`rows`]: what each
-//! kind of event writes on the edge.
+//! - parks an event it refuses for good (one a till may not send, one whose
+//!   rows do not fit here, one too large to take) with its reason, and
+//!   counts its position as taken: one bad event never stops a till.
+//!
+//! A push is one transaction: it applies whole or not at all (each event in
+//! a savepoint of its own, so a parked one leaves nothing half-written).
+//! Here: the envelope, the order and marks, and the refusals; [`rows`]:
+//! what each kind of event writes on the edge; [`parked`]: the events
+//! refused for good.
 
+pub mod parked;
 mod rows;
 
 use crate::db::{AnyConnection, write_tx};
@@ -36,8 +43,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The shape of [`Push`] and [`Pushed`]; the edge takes this one and the one
-/// before.
-pub const SCHEMA: i32 = 1;
+/// before. 2: an event may be sent with its payload withheld
+/// ([`AgentEvent::withheld`]); the answer counts parked events.
+pub const SCHEMA: i32 = 2;
 
 /// Said when a push repeats a position with another event: the agent
 /// then moves what it has not pushed to a new epoch (`agent::fork`).
@@ -77,6 +85,10 @@ pub struct AgentEvent {
     pub actor: String,
     pub payload: String,
     pub payload_sha256: String,
+    /// Sent without its payload, which is this many bytes: more than the
+    /// edge takes in one push. The edge parks it; the till keeps it whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<u64>,
 }
 
 impl AgentEvent {
@@ -98,6 +110,7 @@ impl AgentEvent {
             actor: e.actor,
             payload: e.payload,
             payload_sha256: e.payload_sha256,
+            withheld: None,
         })
     }
 }
@@ -121,6 +134,9 @@ pub struct Pushed {
     pub applied: usize,
     /// Events the edge already had (a push repeated after a lost answer).
     pub repeated: usize,
+    /// Events refused for good and parked (their positions are taken).
+    #[serde(default)]
+    pub parked: usize,
     /// Per stream, the agent's last position the edge holds (this epoch).
     pub marks: BTreeMap<String, i64>,
     /// The highest order number the edge holds for this register (its last
@@ -215,6 +231,11 @@ pub fn refusals(conn: &mut AnyConnection) -> Result<Vec<Refusal>> {
         .collect())
 }
 
+/// Whether the edge has this event: taken, or parked.
+fn held(conn: &mut AnyConnection, event_id: &str) -> Result<bool> {
+    Ok(outbox::holds(conn, event_id)? || parked::holds(conn, event_id)?)
+}
+
 /// A gap: the push skipped events the edge has not had.
 fn gap(stream: &str, mark: i64, got: i64) -> StorageError {
     StorageError::Conflict(format!(
@@ -224,20 +245,13 @@ fn gap(stream: &str, mark: i64, got: i64) -> StorageError {
     ))
 }
 
-/// Checks one event's envelope before anything is written.
+/// Checks where an event goes before anything is written: a push that
+/// fails here is refused whole.
 fn check(e: &AgentEvent) -> Result<&'static str> {
     let stream = Stream::NAMES
         .iter()
         .find(|s| **s == e.stream)
         .ok_or_else(|| StorageError::Unprocessable(format!("unknown stream {:?}", e.stream)))?;
-    if !ALLOWED.iter().any(|(s, aggregate, kind)| {
-        s == stream && *aggregate == e.aggregate_type && e.event_type.starts_with(kind)
-    }) {
-        return Err(StorageError::Unprocessable(format!(
-            "event {}: a register sends no {} event on the {} stream",
-            e.event_id, e.event_type, e.stream
-        )));
-    }
     if uuid::Uuid::parse_str(&e.event_id).is_err() {
         return Err(StorageError::Unprocessable(format!(
             "event id {:?} is not a UUID",
@@ -248,6 +262,26 @@ fn check(e: &AgentEvent) -> Result<&'static str> {
         return Err(StorageError::Unprocessable(format!(
             "event {} has position {}: positions start at 1",
             e.event_id, e.position
+        )));
+    }
+    Ok(stream)
+}
+
+/// Checks what an event carries: one that fails here is parked.
+fn check_content(e: &AgentEvent, stream: &str) -> Result<()> {
+    if let Some(bytes) = e.withheld {
+        return Err(StorageError::Unprocessable(format!(
+            "event {}: its payload ({bytes} bytes) is larger than this edge takes in one \
+             request (server.max_body_bytes); the till keeps it whole",
+            e.event_id
+        )));
+    }
+    if !ALLOWED.iter().any(|(s, aggregate, kind)| {
+        *s == stream && *aggregate == e.aggregate_type && e.event_type.starts_with(kind)
+    }) {
+        return Err(StorageError::Unprocessable(format!(
+            "event {}: a register sends no {} event on the {} stream",
+            e.event_id, e.event_type, e.stream
         )));
     }
     if !(outbox::SCHEMA_VERSION - 1..=outbox::SCHEMA_VERSION).contains(&e.schema_version) {
@@ -265,7 +299,7 @@ fn check(e: &AgentEvent) -> Result<&'static str> {
             e.event_id
         )));
     }
-    Ok(stream)
+    Ok(())
 }
 
 /// Applies a push from the agent `device_id`, whole or not at all.
@@ -347,7 +381,7 @@ pub fn apply(
             if e.position <= mark {
                 // A repeat is the same event: another one at a position the
                 // edge has is a till whose database went back in time.
-                if !outbox::holds(conn, &e.event_id)? {
+                if !held(conn, &e.event_id)? {
                     return Err(StorageError::Conflict(format!(
                         "position {} of this register's {stream} stream holds another event here: \
                          {REWOUND}; it must take a new epoch",
@@ -363,7 +397,7 @@ pub fn apply(
             // An event the edge already has under another epoch (a till
             // restored from a copy that forked what it had sent before
             // its disk was lost): the same event, taken once.
-            if outbox::holds(conn, &e.event_id)? {
+            if held(conn, &e.event_id)? {
                 marks.insert((*stream).to_owned(), e.position);
                 out.repeated += 1;
                 continue;
@@ -374,23 +408,35 @@ pub fn apply(
             if hlc.millis() <= crate::db::now_millis() + MAX_AHEAD_MS {
                 node.observe(hlc);
             }
-            let merged = materialize(conn, node, &actor_of(e), e).map_err(|err| named(e, err))?;
-            if revoked_at.is_some() && e.event_type == "order.created" {
-                sales::flag_for_adjustment(
+            // Each event in a savepoint: one parked leaves nothing behind.
+            let took = conn.transaction(|conn| {
+                check_content(e, stream)?;
+                let merged =
+                    materialize(conn, node, &actor_of(e), e).map_err(|err| named(e, err))?;
+                if revoked_at.is_some() && e.event_type == "order.created" {
+                    sales::flag_for_adjustment(
+                        conn,
+                        node,
+                        &actor_of(e),
+                        &e.aggregate_id,
+                        "order.from_revoked_register",
+                        serde_json::json!({"why": "sold before the register was revoked, sent after"}),
+                    )?;
+                }
+                outbox::write(
                     conn,
-                    node,
-                    &actor_of(e),
-                    &e.aggregate_id,
-                    "order.from_revoked_register",
-                    serde_json::json!({"why": "sold before the register was revoked, sent after"}),
-                )?;
+                    vec![outbox::from_register(node, device_id, stream, e, merged)],
+                )
+            });
+            match took {
+                Ok(()) => out.applied += 1,
+                Err(err) if parked::for_good(&err) => {
+                    parked::park(conn, device_id, &push.epoch, e, &parked::reason(&err))?;
+                    out.parked += 1;
+                }
+                Err(err) => return Err(err),
             }
-            outbox::write(
-                conn,
-                vec![outbox::from_register(node, device_id, stream, e, merged)],
-            )?;
             marks.insert((*stream).to_owned(), e.position);
-            out.applied += 1;
         }
         for (stream, position) in &marks {
             if before.get(stream) == Some(position) {

@@ -3,6 +3,8 @@
 //! commits one event, and a one-line sale. Each test crate uses a part of it.
 #![allow(dead_code)]
 
+pub mod till;
+
 use diesel::prelude::*;
 use outpost_domain::{PaymentMethod, Role};
 use outpost_storage::db::write_tx;

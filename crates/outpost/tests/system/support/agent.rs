@@ -2,7 +2,7 @@
 //! from the edge's manager, started on a free loopback port, and driven the
 //! way its till's page drives it (Host, Origin, the page's token).
 
-use super::app::{App, Req};
+use super::app::{App, Req, within};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -36,6 +36,23 @@ const QUICK: [(&str, &str); 4] = [
     ("OUTPOST__RELAY__INTERVAL_MS", "50"),
 ];
 
+/// A settings file in `dir` giving a till's agent its own receipt printer
+/// (with its drawer) on TCP `port`: its path, for `OUTPOST_CONFIG`.
+pub fn printer_config(dir: &std::path::Path, port: u16) -> String {
+    let config = dir.join(format!("till-{port}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "[hw]\nport = {}\ngrpc_port = {}\nretry_min_ms = 50\nprobe_interval_ms = 500\n\
+             [[hw.printers]]\nid = \"till\"\naddress = \"tcp://127.0.0.1:{port}\"\nwidth = 48\n",
+            super::app::free_port(),
+            super::app::free_port(),
+        ),
+    )
+    .unwrap();
+    config.to_string_lossy().into_owned()
+}
+
 /// A one-time code for an agent, made by the edge's manager.
 pub async fn code(edge: &App, manager: &str, name: &str) -> String {
     let made = edge
@@ -61,10 +78,21 @@ pub fn pair(edge: &App, code: &str, dir: &std::path::Path) -> std::process::Outp
 
 /// [`pair`] with the edge at `url` (through a proxy, say).
 pub fn pair_at(url: &str, code: &str, dir: &std::path::Path) -> std::process::Output {
+    pair_with(url, code, dir, &[])
+}
+
+/// [`pair_at`] with settings of the test's own.
+pub fn pair_with(
+    url: &str,
+    code: &str,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_outpost"))
         .args(["register", "pair", "--edge", url, "--code", code, "--data"])
         .arg(dir)
         .env("OUTPOST__LOG__FILTER", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("run outpost register pair")
 }
@@ -241,4 +269,36 @@ impl Agent {
         assert_eq!(r.status, 200, "{}", r.body);
         r.body
     }
+
+    /// Waits until the edge answers the till and its queue is empty.
+    pub async fn drained(&self) {
+        within(
+            Duration::from_secs(30),
+            "the till's queue drains",
+            || async {
+                let l = self.link().await;
+                l["online"] == true && l["queued"] == 0
+            },
+        )
+        .await;
+    }
+
+    /// The till's token on the edge, as its database keeps it.
+    pub fn edge_token(&self) -> String {
+        use diesel::prelude::*;
+        let mut c =
+            diesel::SqliteConnection::establish(self.dir.join("register.sqlite").to_str().unwrap())
+                .unwrap();
+        diesel::sql_query("SELECT token FROM agent_link")
+            .load::<Token>(&mut c)
+            .unwrap()
+            .remove(0)
+            .token
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Token {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    token: String,
 }

@@ -1,0 +1,1 @@
+ALTER TABLE agent_link DROP COLUMN history_due;
