@@ -435,8 +435,19 @@ async fn refund(
         reason: b.reason,
         approval: b.approval.map(Approval::from),
     };
+    let here = state.local_only.is_some();
     let a = state
-        .write(move |c, n| sales::refund(c, n, &who.actor, &id, &key, &sha, &r))
+        .write(move |c, n| {
+            // A till's agent holds its own orders (and those the edge sent
+            // back down): another till's is returned there.
+            if here && matches!(sales::get(c, &id), Err(StorageError::NotFound(_))) {
+                return Err(StorageError::Conflict(format!(
+                    "this till holds no order {id}: an order sold at another till is returned at \
+                     that till (or on the store server's register page)"
+                )));
+            }
+            sales::refund(c, n, &who.actor, &id, &key, &sha, &r)
+        })
         .await?;
     Ok(answer(a, None))
 }

@@ -103,97 +103,153 @@ pub(crate) async fn edge_orders(edge: &App, manager: &str) -> Vec<Value> {
     r.body.as_array().unwrap().clone()
 }
 
+/// The edge's stock level of a product, as its manager reads it.
+async fn level(edge: &App, manager: &str, product_id: &str) -> i64 {
+    let r = edge.get("/api/v1/stock", manager).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["product_id"] == product_id)
+        .map_or(0, |l| l["qty_milli"].as_i64().unwrap())
+}
+
+/// A till of the crash test: its agent, its own printer, its cashier.
+struct Counter {
+    till: Agent,
+    printer: Printer,
+    cashier: String,
+    sold: Vec<Value>,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free() {
+async fn two_tills_sell_through_an_edge_crash_and_every_sale_arrives_once_gap_free() {
+    const AWAY: usize = 100;
     let store = Store::new(Backend::Sqlite);
     let port = (free_port(), free_port());
     let mut edge = edge_on(&store, port);
     let manager = edge.manager().await;
-    // The till's own receipt printer, with its cash drawer.
-    let printer = Printer::start().await;
-    let config = agent::printer_config(&store.dir, printer.port);
-    let till = agent::paired_with(&edge, &manager, "Till 7", &[("OUTPOST_CONFIG", &config)]).await;
-    let cashier = till.sign_in(&edge, "Carl Cashier").await;
-    till.open_shift(&cashier, 10000).await;
-    let (barcode, price) = product(&till, &cashier).await;
+    let mut tills = Vec::new();
+    for name in ["Till 7", "Till 8"] {
+        // Each till's own receipt printer, with its cash drawer.
+        let printer = Printer::start().await;
+        let config = agent::printer_config(&store.dir, printer.port);
+        let till = agent::paired_with(&edge, &manager, name, &[("OUTPOST_CONFIG", &config)]).await;
+        let cashier = till.sign_in(&edge, "Carl Cashier").await;
+        till.open_shift(&cashier, 10000).await;
+        tills.push(Counter {
+            till,
+            printer,
+            cashier,
+            sold: Vec::new(),
+        });
+    }
+    let (barcode, price) = product(&tills[0].till, &tills[0].cashier).await;
+    let product_id = {
+        let r = edge.get("/api/v1/products?q=", &manager).await;
+        let all = r.body.as_array().unwrap();
+        let p = all.iter().find(|p| {
+            p["barcodes"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|c| c == barcode.as_str()))
+        });
+        p.expect("the product on the edge")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let stock_before = level(&edge, &manager, &product_id).await;
 
-    // With the edge up: sold at the till, on the edge at once.
-    let mut sold = Vec::new();
-    for i in 0..5 {
-        let method = if i % 2 == 0 { "cash" } else { "card" };
-        sold.push(sell(&till, &cashier, &barcode, price, method).await);
+    // With the edge up: sold at the tills, on the edge at once.
+    for t in &mut tills {
+        for i in 0..5 {
+            let method = if i % 2 == 0 { "cash" } else { "card" };
+            t.sold
+                .push(sell(&t.till, &t.cashier, &barcode, price, method).await);
+        }
     }
     within(
         Duration::from_secs(20),
-        "the edge has the till's sales",
-        || async { edge_orders(&edge, &manager).await.len() == 5 },
+        "the edge has the tills' sales",
+        || async { edge_orders(&edge, &manager).await.len() == 10 },
     )
     .await;
-    assert_eq!(till.link().await["online"], true);
 
-    // The edge crashes: OFFLINE within 3 s, and the till sells on.
+    // The edge crashes: OFFLINE within 3 s, and the tills sell on.
     edge.kill();
-    let took = within(Duration::from_secs(3), "the till shows OFFLINE", || async {
-        till.link().await["online"] == false
-    })
-    .await;
-    assert!(took <= Duration::from_secs(3), "{took:?}");
-    for i in 0..20 {
-        let method = if i % 2 == 0 { "cash" } else { "card" };
-        sold.push(sell(&till, &cashier, &barcode, price, method).await);
+    for t in &tills {
+        let took = within(Duration::from_secs(3), "the till shows OFFLINE", || async {
+            t.till.link().await["online"] == false
+        })
+        .await;
+        assert!(took <= Duration::from_secs(3), "{took:?}");
     }
-    let link = till.link().await;
-    assert!(link["queued"].as_i64().unwrap() >= 20, "{link}");
-    // Every receipt printed at the till, the drawer kicked for each cash
+    for t in &mut tills {
+        for i in 0..AWAY {
+            let method = if i % 2 == 0 { "cash" } else { "card" };
+            t.sold
+                .push(sell(&t.till, &t.cashier, &barcode, price, method).await);
+        }
+        let link = t.till.link().await;
+        assert!(link["queued"].as_i64().unwrap() >= AWAY as i64, "{link}");
+        assert!(link["oldest_at"].as_i64().is_some(), "{link}");
+    }
+    // Every receipt printed at its till, the drawer kicked for each cash
     // sale, with the edge away.
-    within(
-        Duration::from_secs(30),
-        "25 receipts at the till",
-        || async { printer.jobs().await.len() >= 25 },
-    )
-    .await;
-    let jobs = printer.jobs().await;
-    assert_eq!(jobs.len(), 25, "one receipt per sale");
-    let kicked = jobs
-        .iter()
-        .filter(|j| j["page"]["drawer_kicks"].as_i64().unwrap_or(0) > 0)
-        .count();
-    assert_eq!(kicked, 13, "the drawer opens for the 13 cash sales");
-    let printed: BTreeSet<String> = jobs
-        .iter()
-        .map(|j| j["page"]["barcodes"][0].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(printed.len(), 25);
+    let receipts = 5 + AWAY;
+    for t in &tills {
+        within(
+            Duration::from_secs(60),
+            "every receipt at the till",
+            || async { t.printer.jobs().await.len() >= receipts },
+        )
+        .await;
+        let jobs = t.printer.jobs().await;
+        assert_eq!(jobs.len(), receipts, "one receipt per sale");
+        let kicked = jobs
+            .iter()
+            .filter(|j| j["page"]["drawer_kicks"].as_i64().unwrap_or(0) > 0)
+            .count();
+        assert_eq!(kicked, 3 + AWAY / 2, "the drawer opens for each cash sale");
+        let printed: BTreeSet<String> = jobs
+            .iter()
+            .map(|j| j["page"]["barcodes"][0].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(printed.len(), receipts);
+    }
     // A café item with the edge away: its kitchen slip prints at the till.
-    let cafe = kitchen_product(&till, &cashier).await;
-    let slip_sale = sell(&till, &cashier, &cafe.0, cafe.1, "card").await;
-    sold.push(slip_sale.clone());
+    let t = &mut tills[0];
+    let cafe = kitchen_product(&t.till, &t.cashier).await;
+    let slip_sale = sell(&t.till, &t.cashier, &cafe.0, cafe.1, "card").await;
+    t.sold.push(slip_sale.clone());
     within(
         Duration::from_secs(30),
         "a kitchen slip at the till",
-        || async { printer.jobs().await.len() >= 27 },
+        || async { t.printer.jobs().await.len() >= receipts + 2 },
     )
     .await;
-    let jobs = printer.jobs().await;
+    let jobs = t.printer.jobs().await;
     assert_eq!(
         jobs.len(),
-        27,
-        "the café sale's receipt and its kitchen slip"
+        receipts + 2,
+        "the café sale's receipt and its slip"
     );
     let number = slip_sale["number"].as_str().unwrap();
-    assert!(
-        jobs[25..]
+    assert_eq!(
+        jobs[receipts..]
             .iter()
             .filter(|j| j["text"].as_str().unwrap().contains(number))
-            .count()
-            == 2,
+            .count(),
+        2,
         "{jobs:?}"
     );
-    assert!(link["oldest_at"].as_i64().is_some(), "{link}");
-    // On account: refused, with what to do.
-    let r = till
+    // On account, and a return of an order this till does not hold:
+    // refused, each saying what to do.
+    let r = t
+        .till
         .req(reqwest::Method::POST, "/api/v1/orders")
-        .bearer(&cashier)
+        .bearer(&t.cashier)
         .header("Idempotency-Key", &key())
         .json(&json!({
             "lines": [{"barcode": barcode, "quantity_milli": 1000}],
@@ -203,28 +259,34 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
         .send()
         .await;
     r.assert_problem(409);
+    let said = r.body["detail"].as_str().unwrap();
     assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("on-account sales wait for the store server"),
-        "{}",
-        r.body
+        said.contains("on-account sales wait for the store server"),
+        "{said}"
     );
+    let other = tills[1].sold[0]["id"].as_str().unwrap().to_owned();
+    let t = &tills[0];
+    let r = t
+        .till
+        .req(reqwest::Method::POST, &format!("/api/v1/orders/{other}/refunds"))
+        .bearer(&t.cashier)
+        .header("Idempotency-Key", &key())
+        .json(&json!({"lines": [{"line_id": "x", "quantity_milli": 1000}], "method": "cash", "reason": "returned"}))
+        .send()
+        .await;
+    r.assert_problem(409);
+    let said = r.body["detail"].as_str().unwrap();
+    assert!(said.contains("is returned at that till"), "{said}");
 
-    // The edge is back: every sale arrives once, the badge is OK by itself.
+    // The edge is back: every sale arrives once, the badges are OK by
+    // themselves.
     let edge = edge_on(&store, port);
-    within(
-        Duration::from_secs(30),
-        "the till's queue drains",
-        || async {
-            let l = till.link().await;
-            l["online"] == true && l["queued"] == 0
-        },
-    )
-    .await;
+    for t in &tills {
+        t.till.drained().await;
+    }
     let manager = edge.manager().await;
     let there = edge_orders(&edge, &manager).await;
+    let sold: Vec<Value> = tills.iter().flat_map(|t| t.sold.clone()).collect();
     assert_eq!(there.len(), sold.len(), "each sale once");
     let numbers: BTreeSet<String> = there
         .iter()
@@ -234,13 +296,37 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
         .iter()
         .map(|o| o["number"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(numbers, ours, "the till's numbers, kept");
-    let mut seqs: Vec<u32> = ours
-        .iter()
-        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
-        .collect();
-    seqs.sort();
-    assert_eq!(seqs, (1..=26).collect::<Vec<u32>>(), "gap-free");
+    assert_eq!(numbers, ours, "the tills' numbers, kept");
+    for t in &tills {
+        let mut seqs: Vec<usize> = t
+            .sold
+            .iter()
+            .map(|o| {
+                o["number"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('-')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        seqs.sort();
+        assert_eq!(seqs, (1..=t.sold.len()).collect::<Vec<usize>>(), "gap-free");
+    }
+    let total = |os: &[Value]| {
+        os.iter()
+            .map(|o| o["total_minor"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(total(&there), total(&sold), "the same totals");
+    // Stock merged from both tills' movements.
+    let plain = sold.len() as i64 - 1;
+    assert_eq!(
+        level(&edge, &manager, &product_id).await,
+        stock_before - plain * 1000
+    );
     // The kitchen display shows the café ticket once, already preparing,
     // marked as printed at the till.
     let tickets = edge.get("/api/v1/kitchen/tickets", &manager).await;
@@ -255,12 +341,6 @@ async fn a_till_sells_through_an_edge_crash_and_every_sale_arrives_once_gap_free
     assert_eq!(mine.len(), 1, "{}", tickets.body);
     assert_eq!(mine[0]["status"], "preparing");
     assert!(mine[0]["printed_at_register"].as_i64().is_some());
-    let total = |os: &[Value]| {
-        os.iter()
-            .map(|o| o["total_minor"].as_i64().unwrap())
-            .sum::<i64>()
-    };
-    assert_eq!(total(&there), total(&sold));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -335,8 +415,10 @@ async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
     let backup = std::env::temp_dir().join(format!("outpost-backup-{}", uuid::Uuid::now_v7()));
     copy_dir(&dir, &backup);
     let till = agent::start(dir.clone()).await;
+    let mut lost = BTreeSet::new();
     for _ in 0..3 {
-        sell(&till, &cashier, &barcode, price, "card").await;
+        let o = sell(&till, &cashier, &barcode, price, "card").await;
+        lost.insert(o["number"].as_str().unwrap().to_owned());
     }
     till.drained().await;
     drop(till);
@@ -358,9 +440,32 @@ async fn a_till_restored_from_an_older_copy_of_its_database_reuses_no_number() {
         .map(|o| o["number"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(numbers.len(), 6, "{numbers:?}");
+    // The three the backup never had came back down, to show and return.
+    within(
+        Duration::from_secs(30),
+        "the lost sales back at the till",
+        || async {
+            let r = till
+                .req(reqwest::Method::GET, "/api/v1/orders?limit=50")
+                .bearer(&cashier)
+                .send()
+                .await;
+            let here: BTreeSet<String> = r
+                .body
+                .as_array()
+                .map(|os| {
+                    os.iter()
+                        .filter_map(|o| o["number"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            lost.is_subset(&here)
+        },
+    )
+    .await;
 }
 
-/// Waits until the till is online with nothing queued.
+/// Copies a till's data folder (a backup, or putting one back).
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
