@@ -785,25 +785,8 @@ async fn a_refused_push_shows_in_the_edges_health_until_the_till_is_taken_again(
     let edge = spawn_opts(&store, &Opts::default());
     let manager = edge.manager().await;
     let till = agent::paired(&edge, &manager, "Till 11").await;
-    let token = till.edge_token();
-    let payload = "{}";
-    let gap = edge
-        .req(reqwest::Method::POST, "/api/v1/register-events")
-        .header("X-Device-Token", &token)
-        .json(&json!({
-            "schema": 1,
-            "epoch": "e-test",
-            "events": [{
-                "event_id": uuid::Uuid::now_v7().to_string(),
-                "stream": "stock", "position": 5,
-                "aggregate_type": "stock", "aggregate_id": "x", "aggregate_version": 1,
-                "event_type": "stock.moved", "schema_version": outpost_domain::ids::SCHEMA_VERSION,
-                "occurred_at": 1, "hlc": 1, "actor": "x",
-                "payload": payload,
-                "payload_sha256": outpost_storage::secrets::sha256_hex(payload.as_bytes()),
-            }],
-        }))
-        .send()
+    let gap = till
+        .push_one(&edge, ("stock", 5), ("stock", "stock.moved"))
         .await;
     gap.assert_problem(409);
     let health = edge.req(reqwest::Method::GET, "/health").send().await;

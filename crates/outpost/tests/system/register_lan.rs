@@ -103,25 +103,8 @@ async fn a_tills_events_the_edge_refuses_for_good_are_parked_and_shown_until_cle
     );
 
     // An event a till may not send, pushed by hand with its token: parked.
-    let token = till.edge_token();
-    let payload = "{}";
-    let sent = edge
-        .req(reqwest::Method::POST, "/api/v1/register-events")
-        .header("X-Device-Token", &token)
-        .json(&json!({
-            "schema": 2,
-            "epoch": "e-test",
-            "events": [{
-                "event_id": uuid::Uuid::now_v7().to_string(),
-                "stream": "stock", "position": 1,
-                "aggregate_type": "product", "aggregate_id": "x", "aggregate_version": 1,
-                "event_type": "product.changed", "schema_version": outpost_domain::ids::SCHEMA_VERSION,
-                "occurred_at": 1, "hlc": 1, "actor": "x",
-                "payload": payload,
-                "payload_sha256": outpost_storage::secrets::sha256_hex(payload.as_bytes()),
-            }],
-        }))
-        .send()
+    let sent = till
+        .push_one(&edge, ("stock", 1), ("product", "product.changed"))
         .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
     assert_eq!(sent.body["parked"], 1, "{}", sent.body);

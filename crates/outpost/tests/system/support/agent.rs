@@ -283,6 +283,35 @@ impl Agent {
         .await;
     }
 
+    /// Pushes one hand-made event to the edge with the till's token, in
+    /// epoch `e-test`: on `stream` at `position`, of `aggregate_type` and
+    /// `event_type`, with an empty payload.
+    pub async fn push_one(
+        &self,
+        edge: &App,
+        (stream, position): (&str, i64),
+        (aggregate_type, event_type): (&str, &str),
+    ) -> super::app::Resp {
+        let payload = "{}";
+        edge.req(reqwest::Method::POST, "/api/v1/register-events")
+            .header("X-Device-Token", &self.edge_token())
+            .json(&json!({
+                "schema": outpost_storage::register_events::SCHEMA,
+                "epoch": "e-test",
+                "events": [{
+                    "event_id": uuid::Uuid::now_v7().to_string(),
+                    "stream": stream, "position": position,
+                    "aggregate_type": aggregate_type, "aggregate_id": "x", "aggregate_version": 1,
+                    "event_type": event_type, "schema_version": outpost_domain::ids::SCHEMA_VERSION,
+                    "occurred_at": 1, "hlc": 1, "actor": "x",
+                    "payload": payload,
+                    "payload_sha256": outpost_storage::secrets::sha256_hex(payload.as_bytes()),
+                }],
+            }))
+            .send()
+            .await
+    }
+
     /// The till's token on the edge, as its database keeps it.
     pub fn edge_token(&self) -> String {
         use diesel::prelude::*;
