@@ -16,7 +16,7 @@ use outpost_storage::register_events::{self, Push, Pushed};
 use outpost_storage::{AnyConnection, Db, StorageError, agent, register_history, till_feed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -25,6 +25,9 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Default)]
 pub struct Status {
     online: AtomicBool,
+    /// Heartbeats the edge answered: a push that failed after a later one
+    /// did says nothing about the edge now.
+    heard: AtomicU64,
     /// Why the edge refused the last push or pull, while it does.
     refused: Mutex<Option<String>>,
     /// Woken by Reconnect (and by the edge coming back).
@@ -279,6 +282,9 @@ impl Link {
             )
             .await
             .is_ok_and(|r| r.is_ok_and(|r| r.status().is_success()));
+            if ok {
+                self.status.heard.fetch_add(1, Ordering::Relaxed);
+            }
             self.node.set_upstream_away(self.slips && !ok);
             let was = self.status.online.swap(ok, Ordering::Relaxed);
             if ok != was {
@@ -296,6 +302,7 @@ impl Link {
     async fn pushing(self: Arc<Link>) {
         loop {
             if self.status.online() {
+                let heard = self.status.heard.load(Ordering::Relaxed);
                 match self.push_all().await {
                     Ok(()) => self.status.refused(None),
                     Err(e) => match e.downcast_ref::<Refused>() {
@@ -303,9 +310,12 @@ impl Link {
                             tracing::warn!(error = %e, "the edge refused a push; retrying");
                             self.status.refused(Some(r.to_string()));
                         }
-                        // The edge went away mid-push: OFFLINE now, and no
-                        // push until the heartbeat hears it again.
-                        None if e.downcast_ref::<reqwest::Error>().is_some() => {
+                        // The edge went away mid-push (and no heartbeat heard
+                        // it since): OFFLINE now, and no push until the
+                        // heartbeat hears it again.
+                        None if e.downcast_ref::<reqwest::Error>().is_some()
+                            && self.status.heard.load(Ordering::Relaxed) == heard =>
+                        {
                             self.node.set_upstream_away(self.slips);
                             if self.status.online.swap(false, Ordering::Relaxed) {
                                 tracing::warn!(error = %e, "the edge does not answer: selling on, queueing");
