@@ -423,6 +423,9 @@ impl PrintQueue {
                         "a drawer kick is not reprinted: open the drawer from the register".into(),
                     ));
                 }
+                // Printed again, a cash sale's receipt does not open the
+                // drawer again: that is a no-sale, its own audited action.
+                let payload = outpost_receipt::without_drawer(&payload);
                 diesel::insert_into(print_jobs::table)
                     .values((
                         print_jobs::id.eq(new_id),
@@ -568,6 +571,42 @@ mod tests {
         assert!(again.asked);
         assert_eq!(q.get("a").unwrap().unwrap().state(), JobState::Cancelled);
         assert_eq!(q.reprint("a", "a-2", 5).unwrap().seq, again.seq);
+    }
+
+    #[test]
+    fn a_cash_receipt_printed_again_does_not_open_the_drawer_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (q, _) = PrintQueue::open(&dir.path().join("q.sqlite")).unwrap();
+        let kicked = outpost_receipt::document::receipt(
+            &sample_receipt(),
+            &outpost_receipt::Profile::default(),
+            true,
+        )
+        .unwrap()
+        .bytes;
+        let mut cash = job("cash", "p1");
+        cash.payload = kicked.clone();
+        q.submit(&cash, 1).unwrap();
+        q.transition("cash", JobState::Queued, JobState::Sending, None, 2)
+            .unwrap();
+        q.transition("cash", JobState::Sending, JobState::Printed, None, 3)
+            .unwrap();
+        q.reprint("cash", "cash-2", 4).unwrap();
+        let kicks = |id: &str| {
+            outpost_receipt::render::render(&q.payload(id).unwrap().unwrap()).drawer_kicks
+        };
+        assert_eq!(kicks("cash"), 2, "the sale's receipt opened it");
+        assert_eq!(kicks("cash-2"), 0, "the copy does not");
+    }
+
+    fn sample_receipt() -> outpost_receipt::Receipt {
+        serde_json::from_value(serde_json::json!({
+            "store": "Test", "order_number": "S01-R1-000001", "order_id": "o1",
+            "time": "2026-12-06 10:00", "taxes": [], "total": "1.00",
+            "lines": [{"name": "Milk", "quantity": "1", "amount": "1.00"}],
+            "payments": [{"label": "Cash", "amount": "1.00"}], "footer": []
+        }))
+        .unwrap()
     }
 
     #[test]

@@ -532,6 +532,21 @@ fn drawer_bytes() -> [u8; 10] {
     [0x1b, b'p', 0, 25, 250, 0x1b, b'p', 1, 25, 250]
 }
 
+/// A printed document's bytes without the drawer kick its start carries
+/// (a cash sale's receipt opens the drawer first): what a reprint sends, so
+/// printing a receipt again never opens the drawer. Bytes without a kick
+/// come back as they are.
+pub fn without_drawer(bytes: &[u8]) -> Vec<u8> {
+    let kick = drawer_bytes();
+    // The kick follows the printer's reset and code page, before anything
+    // printed: it is looked for there only, where no text or image can be.
+    let head = &bytes[..bytes.len().min(kick.len() + 8)];
+    match head.windows(kick.len()).position(|w| w == kick) {
+        Some(at) => [&bytes[..at], &bytes[at + kick.len()..]].concat(),
+        None => bytes.to_vec(),
+    }
+}
+
 /// The escpos printer writes into this.
 #[derive(Default)]
 struct Buffer(RefCell<Vec<u8>>);
@@ -947,6 +962,19 @@ mod tests {
         r.lines[0].name = "寿司\u{1F600}".into();
         let out = receipt(&r, &Profile::default(), false).unwrap();
         assert_eq!(out.replaced, vec!['\u{1F600}']);
+    }
+
+    #[test]
+    fn a_receipt_printed_again_without_its_drawer_kick_is_the_same_receipt() {
+        let r = sample();
+        let with = receipt(&r, &Profile::default(), true).unwrap().bytes;
+        let without = receipt(&r, &Profile::default(), false).unwrap().bytes;
+        assert_eq!(render(&with).drawer_kicks, 2);
+        assert_eq!(super::without_drawer(&with), without);
+        assert_eq!(render(&super::without_drawer(&with)).drawer_kicks, 0);
+        // Nothing to take out: the same bytes.
+        assert_eq!(super::without_drawer(&without), without);
+        assert_eq!(super::without_drawer(&[]), Vec::<u8>::new());
     }
 
     #[test]

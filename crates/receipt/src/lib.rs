@@ -13,5 +13,5 @@ pub mod raster;
 pub mod render;
 pub mod wire;
 
-pub use document::{DocumentError, Encoded, KitchenTicket, Profile, Receipt};
+pub use document::{DocumentError, Encoded, KitchenTicket, Profile, Receipt, without_drawer};
 pub use printer::{Address, PrinterConfig, PrinterError};
