@@ -27,43 +27,71 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .app_data::<web::Data<AppState>>()
             .map(|s| s.settings.server.max_body_bytes)
             .unwrap_or(256 * 1024);
-        let ct_ok = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            })
-            .unwrap_or(false);
-        let declared = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !ct_ok {
-                return Err(ApiError::UnsupportedMediaType);
-            }
-            if declared.is_some_and(|n| n > limit) {
+        read(req, payload, limit)
+    }
+}
+
+/// A register agent's push of its events (`POST /register-events`): read
+/// like [`Json`], up to `server.max_push_bytes`, so one sale of the most
+/// lines a sale may have goes in one push.
+#[derive(Debug)]
+pub struct PushJson<T>(pub Json<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for PushJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.server.max_push_bytes)
+            .unwrap_or(4 * 1024 * 1024);
+        let read = read(req, payload, limit);
+        Box::pin(async move { read.await.map(PushJson) })
+    }
+}
+
+fn read<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Pin<Box<dyn Future<Output = Result<Json<T>, ApiError>>>> {
+    let ct_ok = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if !ct_ok {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::TooLarge(limit));
+        }
+        let mut buf = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::BadBody(format!("could not read the body: {e}")))?;
+            if buf.len() + chunk.len() > limit {
                 return Err(ApiError::TooLarge(limit));
             }
-            let mut buf = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::BadBody(format!("could not read the body: {e}")))?;
-                if buf.len() + chunk.len() > limit {
-                    return Err(ApiError::TooLarge(limit));
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            parse(&buf)
-        })
-    }
+            buf.extend_from_slice(&chunk);
+        }
+        parse(&buf)
+    })
 }
 
 /// Parses bytes as `T`, reporting where and why it failed.

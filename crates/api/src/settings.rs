@@ -31,6 +31,9 @@ pub struct Server {
     pub host: String,
     pub port: u16,
     pub max_body_bytes: usize,
+    /// The largest push of a register agent's events: one sale of the most
+    /// lines a sale may have, with room to spare.
+    pub max_push_bytes: usize,
     pub workers: usize,
     /// Set by a register agent serving its till's page (`outpost register`):
     /// this server then answers only its own page on its loopback address

@@ -102,7 +102,9 @@ async fn reconnect(status: web::Data<Status>) -> HttpResponse {
 /// The HTTP client for the edge: with a pinned store CA (`ca_pem`), it
 /// trusts that CA alone and no name (the CA is the store's own and signs
 /// only its edge's certificates); without, plain HTTP. A `.local` edge is
-/// found over mDNS on `mdns_port` at each new connection.
+/// found over mDNS on `mdns_port` (waiting half the connect time for a
+/// first answer, so the resolver's own fallback and message still come
+/// within it).
 pub fn client(
     ca_pem: Option<&str>,
     timeout: std::time::Duration,
@@ -112,7 +114,7 @@ pub fn client(
     let mut b = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(connect)
-        .dns_resolver(Arc::new(crate::mdns::Resolver::new(mdns_port, connect)));
+        .dns_resolver(Arc::new(crate::mdns::Resolver::new(mdns_port, connect / 2)));
     if let Some(pem) = ca_pem {
         b = b
             .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes())?])
@@ -360,8 +362,10 @@ impl Link {
                 .max(1);
             events.truncate(if single { 1 } else { keep });
             let seqs: Vec<i64> = events.iter().map(|(s, _)| *s).collect();
+            // The shape before, which an edge one version older takes too,
+            // unless an event goes without its payload.
             let mut push = Push {
-                schema: register_events::SCHEMA,
+                schema: register_events::SCHEMA - 1,
                 epoch: epoch.clone(),
                 since,
                 events: events.into_iter().map(|(_, e)| e).collect(),
@@ -380,6 +384,7 @@ impl Link {
                     "an event is larger than the edge takes: sent without its payload, to be parked there");
                 e.withheld = Some(e.payload.len() as u64);
                 e.payload.clear();
+                push.schema = register_events::SCHEMA;
                 res = self.send(&push).await?;
             }
             match answer::<Pushed>(res).await {

@@ -81,10 +81,16 @@ pub fn page(
                 .chain(o.payments.iter().map(|p| p.shift_id.as_str()))
         })
         .collect();
-    let shifts: Vec<Shift> = shifts::table
+    let mut shifts: Vec<Shift> = shifts::table
         .filter(shifts::id.eq_any(&shift_ids))
+        .order(shifts::opened_at)
         .select(Shift::as_select())
         .load(conn)?;
+    // Another register's drawer counts are not this till's to read.
+    for s in shifts.iter_mut().filter(|s| s.device_id != device_id) {
+        s.counted_cash_minor = None;
+        s.expected_cash_minor = None;
+    }
     let others: BTreeSet<&str> = shifts
         .iter()
         .map(|s| s.device_id.as_str())
@@ -161,15 +167,34 @@ pub fn install(conn: &mut AnyConnection, h: &History) -> Result<usize> {
                     .execute(conn)?;
             }
         }
-        for s in &h.shifts {
+        // Closed ones first: the one this copy still has open may be closed
+        // on the edge, before the edge's open one comes in.
+        let mut shifts: Vec<&Shift> = h.shifts.iter().collect();
+        shifts.sort_by_key(|s| s.closed_at.is_none());
+        for s in shifts {
             let here: Option<i64> = shifts::table
                 .find(&s.id)
                 .select(shifts::version)
                 .first(conn)
                 .optional()?;
-            if here.is_none_or(|v| v < s.version) {
-                upsert_row!(conn, shifts, id, Shift, value(s)?);
+            if here.is_some_and(|v| v >= s.version) {
+                continue;
             }
+            let mut s = s.clone();
+            // Open on the edge while another of this register is open here
+            // (opened since the copy): the till lost it, and the edge closes
+            // it when the till's own shift reaches it. Kept closed here.
+            let other_open = shifts::table
+                .filter(shifts::device_id.eq(&s.device_id))
+                .filter(shifts::closed_at.is_null())
+                .filter(shifts::id.ne(&s.id))
+                .count()
+                .get_result::<i64>(conn)?;
+            if s.closed_at.is_none() && other_open > 0 {
+                s.closed_at = Some(now_millis());
+                s.closed_by = Some(s.opened_by.clone());
+            }
+            upsert_row!(conn, shifts, id, Shift, value(&s)?);
         }
         let mut written = 0;
         for o in &h.orders {

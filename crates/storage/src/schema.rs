@@ -59,6 +59,7 @@ diesel::table! {
         active -> Bool,
         created_at -> BigInt,
         updated_hlc -> BigInt,
+        pins_unlocked_at -> Nullable<BigInt>,
     }
 }
 
@@ -114,6 +115,7 @@ diesel::table! {
         active -> Bool,
         version -> BigInt,
         updated_hlc -> BigInt,
+        search_key -> Nullable<Text>,
     }
 }
 
@@ -503,10 +505,3 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(register_parked, devices);
-
-diesel::table! {
-    pin_unlocks (staff_id) {
-        staff_id -> Text,
-        at -> BigInt,
-    }
-}

@@ -5,7 +5,7 @@ use crate::audit;
 use crate::db::{AnyConnection, new_id, now_millis, write_tx};
 use crate::error::{Result, StorageError};
 use crate::node::{Actor, Node};
-use crate::schema::{devices, pin_attempts, pin_unlocks, sessions, staff};
+use crate::schema::{devices, pin_attempts, sessions, staff};
 use crate::secrets;
 use diesel::prelude::*;
 use outpost_domain::staff::lockout_seconds;
@@ -298,16 +298,11 @@ pub fn unlock(conn: &mut AnyConnection, node: &Node, actor: &Actor, staff_id: &s
         }
         diesel::delete(pin_attempts::table.filter(pin_attempts::staff_id.eq(staff_id)))
             .execute(conn)?;
-        // Down the till feed: the tills lift what they counted too.
-        let at = now_millis();
-        let n = diesel::update(pin_unlocks::table.find(staff_id))
-            .set(pin_unlocks::at.eq(at))
+        // Down the till feed with the staff row: the tills lift what they
+        // counted before it too.
+        diesel::update(staff::table.find(staff_id))
+            .set(staff::pins_unlocked_at.eq(Some(now_millis())))
             .execute(conn)?;
-        if n == 0 {
-            diesel::insert_into(pin_unlocks::table)
-                .values((pin_unlocks::staff_id.eq(staff_id), pin_unlocks::at.eq(at)))
-                .execute(conn)?;
-        }
         audit::by(
             conn,
             node,

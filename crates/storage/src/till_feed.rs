@@ -20,8 +20,8 @@
 use crate::db::{AnyConnection, write_tx};
 use crate::error::{Result, StorageError};
 use crate::schema::{
-    barcodes, companies, node, pin_attempts, pin_unlocks, price_list_versions, products, staff,
-    stores, tax_categories, till_feed, till_feed_cursor, till_feed_seq,
+    barcodes, companies, node, pin_attempts, price_list_versions, products, staff, stores,
+    tax_categories, till_feed, till_feed_cursor, till_feed_seq,
 };
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -64,16 +64,12 @@ pub struct Page {
     pub more: bool,
 }
 
-/// The kinds, parents first: the order a pull is installed in. A kind is
-/// only ever added (a till skips kinds it does not know), so adding one
-/// keeps [`SCHEMA`].
-pub const KINDS: [&str; 8] = [
+/// The kinds, parents first: the order a pull is installed in.
+pub const KINDS: [&str; 7] = [
     "company",
     "tax_category",
     "store",
     "staff",
-    // When a manager last lifted a staff member's PIN lockouts.
-    "pin_unlock",
     "product",
     "barcode",
     "price_list",
@@ -121,13 +117,10 @@ struct Staff {
     active: bool,
     created_at: i64,
     updated_hlc: i64,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
-#[diesel(table_name = pin_unlocks, primary_key(staff_id))]
-struct PinUnlock {
-    staff_id: String,
-    at: i64,
+    /// When a manager last lifted this person's PIN lockouts (absent from
+    /// an edge before it: a till takes the row as it is).
+    #[serde(default)]
+    pins_unlocked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
@@ -218,7 +211,6 @@ fn rows_of(
             }
             Ok(rows)
         }
-        "pin_unlock" => load_rows!(conn, pin_unlocks, staff_id, PinUnlock, keys),
         "product" => load_rows!(conn, products, id, Product, keys),
         "barcode" => load_rows!(conn, barcodes, code, Barcode, keys),
         "price_list" => load_rows!(conn, price_list_versions, version, PriceList, keys),
@@ -389,8 +381,7 @@ fn upsert(conn: &mut AnyConnection, kind: &str, v: serde_json::Value) -> Result<
         "company" => upsert_row!(conn, companies, id, Company, v),
         "tax_category" => upsert_row!(conn, tax_categories, id, TaxCategory, v),
         "store" => upsert_row!(conn, stores, id, Store, v),
-        "staff" => upsert_row!(conn, staff, id, Staff, v),
-        "pin_unlock" => unlock(conn, v)?,
+        "staff" => staff_row(conn, v)?,
         "product" => upsert_row!(conn, products, id, Product, v),
         "barcode" => upsert_row!(conn, barcodes, code, Barcode, v),
         "price_list" => upsert_row!(conn, price_list_versions, version, PriceList, v),
@@ -399,24 +390,44 @@ fn upsert(conn: &mut AnyConnection, kind: &str, v: serde_json::Value) -> Result<
     Ok(())
 }
 
-/// A manager lifted a staff member's lockouts on the edge: those the till
-/// counted are lifted too, once per unlock (a pull from the start names
-/// the unlocks the till has installed already).
-fn unlock(conn: &mut AnyConnection, v: serde_json::Value) -> Result<()> {
-    let row: PinUnlock = serde_json::from_value(v)
-        .map_err(|e| StorageError::Unprocessable(format!("a pin_unlocks row: {e}")))?;
-    let here: Option<i64> = pin_unlocks::table
-        .find(&row.staff_id)
-        .select(pin_unlocks::at)
-        .first(conn)
-        .optional()?;
-    if here == Some(row.at) {
-        return Ok(());
+/// A staff row. When a manager lifted the person's lockouts on the edge
+/// since the till last heard, the lockouts the till counted before that
+/// time are lifted too (one counted later stands).
+fn staff_row(conn: &mut AnyConnection, v: serde_json::Value) -> Result<()> {
+    let unlocked = v.get("pins_unlocked_at").and_then(|t| t.as_i64());
+    let id = v
+        .get("id")
+        .and_then(|i| i.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let before: Option<i64> = staff::table
+        .find(&id)
+        .select(staff::pins_unlocked_at)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten();
+    upsert_row!(conn, staff, id, Staff, v);
+    if let Some(at) = unlocked.filter(|at| before.is_none_or(|b| b < *at)) {
+        let counted: Vec<(String, i32, i64)> = pin_attempts::table
+            .filter(pin_attempts::staff_id.eq(&id))
+            .select((
+                pin_attempts::device_key,
+                pin_attempts::failures,
+                pin_attempts::locked_until,
+            ))
+            .load(conn)?;
+        for (key, failures, until) in counted {
+            if locked_since(failures, until) <= at {
+                diesel::delete(pin_attempts::table.find((&id, &key))).execute(conn)?;
+            }
+        }
     }
-    diesel::delete(pin_attempts::table.filter(pin_attempts::staff_id.eq(&row.staff_id)))
-        .execute(conn)?;
-    upsert_row!(conn, pin_unlocks, staff_id, PinUnlock, to_value(&row)?);
     Ok(())
+}
+
+/// When a lockout of `failures` wrong PINs, running until `until`, began.
+pub(crate) fn locked_since(failures: i32, until: i64) -> i64 {
+    until - outpost_domain::staff::lockout_seconds(failures) * 1000
 }
 
 /// Removes a row the edge no longer has. Only barcodes are ever removed

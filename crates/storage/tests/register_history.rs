@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::demo_store;
 use common::till::till_of;
+use common::{Store, demo_store, demo_store_on_pg};
 use outpost_domain::PaymentMethod;
 use outpost_storage::sales::{self, RefundRequest};
-use outpost_storage::{Node, StorageError, agent, register_events, register_history};
+use outpost_storage::{Node, StorageError, agent, register_events, register_history, shifts};
 
 fn refund_one(
     db: &outpost_storage::Db,
@@ -36,9 +36,7 @@ fn refund_one(
     .map(|_| ())
 }
 
-#[test]
-fn a_restored_till_gets_its_lost_sales_back_as_history_and_refunds_against_them() {
-    let edge = demo_store();
+fn lost_sales_come_back(edge: Store) {
     let till = till_of(&edge);
     let early = till.sell(&edge);
     till.push_all(&edge);
@@ -125,4 +123,95 @@ fn a_restored_till_gets_its_lost_sales_back_as_history_and_refunds_against_them(
         .unwrap();
     let mut c = backup.db.conn().unwrap();
     assert_eq!(register_history::install(&mut c, &page).unwrap(), 0);
+}
+
+#[test]
+fn a_restored_till_gets_its_lost_sales_back_as_history_and_refunds_against_them_on_sqlite() {
+    lost_sales_come_back(demo_store());
+}
+
+#[test]
+fn a_restored_till_gets_its_lost_sales_back_as_history_and_refunds_against_them_on_postgres() {
+    lost_sales_come_back(demo_store_on_pg(2));
+}
+
+/// The till's disk dies mid-shift; restored from last night's copy (its
+/// shift of then still open), the cashier closes that one and opens a new
+/// shift before the edge answers. The edge closes the shift the till lost
+/// (audited), takes the new one and its sales, and the history that comes
+/// down keeps the till's own shift the open one.
+#[test]
+fn a_restored_till_that_opened_a_new_shift_sells_on_and_gets_its_history() {
+    let edge = demo_store();
+    let till = till_of(&edge);
+    till.sell(&edge);
+    till.push_all(&edge);
+    let backup = till.copy();
+    // After the copy: the shift closed, another opened and sold in.
+    let mut c = till.db.conn().unwrap();
+    let first = shifts::current(&mut c, &till.device_id).unwrap().unwrap();
+    shifts::close(&mut c, &till.node, &till.actor, &first.id, 0, None).unwrap();
+    shifts::open(&mut c, &till.node, &till.actor, 0).unwrap();
+    drop(c);
+    let lost = till.sell(&edge);
+    till.push_all(&edge);
+    drop(till);
+
+    // Restored: at start it asks what the edge holds (a new epoch); before
+    // the history comes down, the old shift is closed and a new one opened.
+    let up = register_events::standing(
+        &mut edge.db.conn().unwrap(),
+        &backup.device_id,
+        &backup.node.node_epoch,
+    )
+    .unwrap();
+    let mut c = backup.db.conn().unwrap();
+    agent::hello(
+        &mut c,
+        &agent::Upstream {
+            marks: up.marks,
+            last_number: up.last_number,
+        },
+    )
+    .unwrap();
+    let node = Node::load(&mut c).unwrap();
+    let old = shifts::current(&mut c, &backup.device_id).unwrap().unwrap();
+    shifts::close(&mut c, &node, &backup.actor, &old.id, 0, None).unwrap();
+    let mine = shifts::open(&mut c, &node, &backup.actor, 0).unwrap();
+    drop(c);
+    let key = uuid::Uuid::now_v7().to_string();
+    let req = common::one_line_card_sale(&edge, &backup.actor);
+    sales::create_sale(
+        &mut backup.db.conn().unwrap(),
+        &node,
+        &backup.actor,
+        &key,
+        "sha",
+        &req,
+    )
+    .unwrap();
+    backup.push_all(&edge);
+    let mut e = edge.db.conn().unwrap();
+    let open_there = shifts::current(&mut e, &backup.device_id).unwrap().unwrap();
+    assert_eq!(
+        open_there.id, mine.id,
+        "the till's new shift is the open one"
+    );
+    drop(e);
+    // The history comes down without a clash: the lost shift kept closed.
+    let page = register_history::page(&mut edge.db.conn().unwrap(), &backup.device_id, 0, "", 200)
+        .unwrap();
+    let mut c = backup.db.conn().unwrap();
+    register_history::install(&mut c, &page).unwrap();
+    assert_eq!(
+        shifts::current(&mut c, &backup.device_id)
+            .unwrap()
+            .unwrap()
+            .id,
+        mine.id
+    );
+    assert!(
+        sales::get(&mut c, &lost.order.id).is_ok(),
+        "the lost sale is back"
+    );
 }

@@ -200,7 +200,15 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
                     })
                     .collect(),
                 parked: parked_n,
-                latest_parked: parked.into_iter().map(views::ParkedEvent::from).collect(),
+                latest_parked: parked
+                    .into_iter()
+                    .map(|p| views::ParkedSummary {
+                        register: p.register,
+                        event_type: p.event_type,
+                        reason: p.reason,
+                        at: p.at,
+                    })
+                    .collect(),
             },
         },
     };

@@ -441,10 +441,20 @@ async fn refund(
             // A till's agent holds its own orders (and those the edge sent
             // back down): another till's is returned there.
             if here && matches!(sales::get(c, &id), Err(StorageError::NotFound(_))) {
-                return Err(StorageError::Conflict(format!(
-                    "this till holds no order {id}: an order sold at another till is returned at \
-                     that till (or on the store server's register page)"
-                )));
+                return Err(StorageError::Conflict(
+                    if outpost_storage::register_history::due(c)? {
+                        format!(
+                            "this till does not hold order {id} yet: its sales from before its \
+                             database was restored come back from the store server; return it \
+                             once the badge shows OK"
+                        )
+                    } else {
+                        format!(
+                            "this till holds no order {id}: an order sold at another till is \
+                             returned at that till (or on the store server's register page)"
+                        )
+                    },
+                ));
             }
             sales::refund(c, n, &who.actor, &id, &key, &sha, &r)
         })

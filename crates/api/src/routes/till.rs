@@ -7,7 +7,7 @@ use super::openapi::{
 };
 use super::{ApiScope, Scope};
 use crate::auth::Signed;
-use crate::body::Json;
+use crate::body::PushJson;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views;
@@ -251,7 +251,7 @@ impl From<EventBody> for AgentEvent {
 async fn push(
     AgentDevice(device): AgentDevice,
     state: web::Data<AppState>,
-    body: Json<PushBody>,
+    PushJson(body): PushJson<PushBody>,
 ) -> ApiResult<HttpResponse> {
     let PushBody {
         schema,

@@ -263,8 +263,18 @@ pub struct RegistersHealth {
     pub refused: Vec<RegisterRefusal>,
     /// Till events the edge refused for good and no manager has cleared.
     pub parked: i64,
-    /// The latest of them (at most 10).
-    pub latest_parked: Vec<ParkedEvent>,
+    /// The latest of them (at most 10), without what they carry (the
+    /// manager's `GET /register-events/parked` has it).
+    pub latest_parked: Vec<ParkedSummary>,
+}
+
+/// A parked till event as health shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParkedSummary {
+    pub register: String,
+    pub event_type: String,
+    pub reason: String,
+    pub at: i64,
 }
 
 /// One page of a till's own orders (`storage::register_history::History`).

@@ -104,7 +104,7 @@ pub(crate) async fn edge_orders(edge: &App, manager: &str) -> Vec<Value> {
 }
 
 /// The edge's stock level of a product, as its manager reads it.
-async fn level(edge: &App, manager: &str, product_id: &str) -> i64 {
+pub(crate) async fn level(edge: &App, manager: &str, product_id: &str) -> i64 {
     let r = edge.get("/api/v1/stock", manager).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body

@@ -73,12 +73,12 @@ async fn a_till_paired_by_the_edges_mdns_name_sells_through_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tills_events_the_edge_refuses_for_good_are_parked_and_shown_until_cleared() {
     let store = Store::new(Backend::Sqlite);
-    // A body limit smaller than a sale's events: the agent sends each such
+    // A push limit smaller than a sale's events: the agent sends each such
     // event without its payload, and the edge parks it.
     let edge = spawn_opts(
         &store,
         &Opts {
-            env: vec![("OUTPOST__SERVER__MAX_BODY_BYTES", "1200".into())],
+            env: vec![("OUTPOST__SERVER__MAX_PUSH_BYTES", "1200".into())],
             ..Opts::default()
         },
     );
@@ -87,10 +87,32 @@ async fn a_tills_events_the_edge_refuses_for_good_are_parked_and_shown_until_cle
     let cashier = till.sign_in(&edge, "Carl Cashier").await;
     till.open_shift(&cashier, 0).await;
     let (barcode, price) = product(&till, &cashier).await;
+    let product_id = till
+        .req(reqwest::Method::GET, "/api/v1/products?q=")
+        .bearer(&cashier)
+        .send()
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["barcodes"][0] == barcode.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = super::register::level(&edge, &manager, &product_id).await;
     sell(&till, &cashier, &barcode, price, "card").await;
     sell(&till, &cashier, &barcode, price, "cash").await;
-    // Nothing waits on the till behind them.
+    // Nothing waits on the till behind them, and what could be taken was:
+    // the sales' stock movements, but not the sales themselves.
     till.drained().await;
+    assert_eq!(
+        super::register::level(&edge, &manager, &product_id).await,
+        before - 2000
+    );
+    let orders = edge_orders(&edge, &manager).await;
+    assert!(orders.is_empty(), "{orders:?}");
     let health = edge.get("/health", "").await;
     let registers = &health.body["components"]["registers"];
     assert_eq!(registers["status"], "degraded", "{}", health.body);
@@ -242,4 +264,36 @@ async fn the_edge_prints_no_kitchen_slip_a_till_printed_with_the_edge_away() {
         .unwrap_or_else(|| panic!("{number} not on the display: {}", tickets.body));
     assert_eq!(it["status"], "preparing");
     assert!(it["printed_at_register"].is_i64(), "{it}");
+}
+
+/// A sale of the most lines a sale may have makes an event larger than the
+/// edge's usual body limit; a till's push has a limit of its own, so it
+/// reaches the edge whole rather than being parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tills_sale_of_the_most_lines_reaches_the_edge_whole() {
+    let store = Store::new(Backend::Sqlite);
+    let edge = spawn_opts(&store, &Opts::default());
+    let manager = edge.manager().await;
+    let till = agent::paired(&edge, &manager, "Till 25").await;
+    let cashier = till.sign_in(&edge, "Carl Cashier").await;
+    till.open_shift(&cashier, 0).await;
+    let (barcode, price) = product(&till, &cashier).await;
+    let lines: Vec<serde_json::Value> = (0..outpost_domain::order::MAX_LINES)
+        .map(|_| json!({"barcode": barcode, "quantity_milli": 1000}))
+        .collect();
+    let total = price * outpost_domain::order::MAX_LINES as i64;
+    let r = till
+        .req(reqwest::Method::POST, "/api/v1/orders")
+        .bearer(&cashier)
+        .header("Idempotency-Key", &crate::support::app::key())
+        .json(&json!({"lines": lines, "payments": [{"method": "card", "amount_minor": total}]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    till.drained().await;
+    let there = edge_orders(&edge, &manager).await;
+    assert_eq!(there.len(), 1, "{there:?}");
+    assert_eq!(there[0]["number"], r.body["number"]);
+    let health = edge.get("/health", "").await;
+    assert_eq!(health.body["components"]["registers"]["parked"], 0);
 }

@@ -264,6 +264,17 @@ fn check(e: &AgentEvent) -> Result<&'static str> {
             e.event_id, e.position
         )));
     }
+    // A till newer than its edge waits for the edge's update: its events
+    // are kept, not parked.
+    if !(outbox::SCHEMA_VERSION - 1..=outbox::SCHEMA_VERSION).contains(&e.schema_version) {
+        return Err(StorageError::Unprocessable(format!(
+            "event {} is of schema version {} (this edge takes {} and {}): update the edge",
+            e.event_id,
+            e.schema_version,
+            outbox::SCHEMA_VERSION - 1,
+            outbox::SCHEMA_VERSION
+        )));
+    }
     Ok(stream)
 }
 
@@ -272,7 +283,7 @@ fn check_content(e: &AgentEvent, stream: &str) -> Result<()> {
     if let Some(bytes) = e.withheld {
         return Err(StorageError::Unprocessable(format!(
             "event {}: its payload ({bytes} bytes) is larger than this edge takes in one \
-             request (server.max_body_bytes); the till keeps it whole",
+             request (server.max_push_bytes); the till keeps it whole",
             e.event_id
         )));
     }
@@ -282,15 +293,6 @@ fn check_content(e: &AgentEvent, stream: &str) -> Result<()> {
         return Err(StorageError::Unprocessable(format!(
             "event {}: a register sends no {} event on the {} stream",
             e.event_id, e.event_type, e.stream
-        )));
-    }
-    if !(outbox::SCHEMA_VERSION - 1..=outbox::SCHEMA_VERSION).contains(&e.schema_version) {
-        return Err(StorageError::Unprocessable(format!(
-            "event {} is of schema version {} (this edge takes {} and {})",
-            e.event_id,
-            e.schema_version,
-            outbox::SCHEMA_VERSION - 1,
-            outbox::SCHEMA_VERSION
         )));
     }
     if sha256_hex(e.payload.as_bytes()) != e.payload_sha256 {
@@ -431,7 +433,7 @@ pub fn apply(
             match took {
                 Ok(()) => out.applied += 1,
                 Err(err) if parked::for_good(&err) => {
-                    parked::park(conn, device_id, &push.epoch, e, &parked::reason(&err))?;
+                    parked::park(conn, device_id, &push.epoch, e, &err.to_string())?;
                     out.parked += 1;
                 }
                 Err(err) => return Err(err),

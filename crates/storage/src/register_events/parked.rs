@@ -13,35 +13,15 @@ use diesel::prelude::*;
 use outpost_domain::Permission;
 use serde::Serialize;
 
-/// Whether an event's failure is its own (the same every time it is sent)
-/// rather than the edge's (a database that did not answer).
+/// Whether an event's failure is its own, the same however often it is
+/// sent and whatever the edge holds: one a till may not send, a payload
+/// that does not match its hash or is not what its kind carries, rows that
+/// claim another register's, one sent without its payload. A failure that
+/// depends on the edge's state (rows naming what it lacks, a constraint
+/// another row holds) refuses the push whole: health shows it, and the
+/// till sends again once that is mended.
 pub(super) fn for_good(err: &StorageError) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match err {
-        StorageError::Unprocessable(_)
-        | StorageError::Domain(_)
-        | StorageError::NotFound(_)
-        | StorageError::Conflict(_)
-        | StorageError::Forbidden(_) => true,
-        StorageError::Db(Error::DatabaseError(kind, _)) => matches!(
-            kind,
-            DatabaseErrorKind::UniqueViolation
-                | DatabaseErrorKind::ForeignKeyViolation
-                | DatabaseErrorKind::NotNullViolation
-                | DatabaseErrorKind::CheckViolation
-        ),
-        _ => false,
-    }
-}
-
-/// Why an event failed, in the words of whatever refused it.
-pub(super) fn reason(err: &StorageError) -> String {
-    match err {
-        StorageError::Db(diesel::result::Error::DatabaseError(_, info)) => {
-            format!("the edge's database refused its rows: {}", info.message())
-        }
-        other => other.to_string(),
-    }
+    matches!(err, StorageError::Unprocessable(_))
 }
 
 /// Whether the edge parked this event (a till sending it again repeats it).

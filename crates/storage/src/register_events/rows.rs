@@ -12,7 +12,7 @@ use crate::node::{Actor, Node};
 use crate::sales::{self, LineRow, Order, OrderRow, PaymentRow};
 use crate::schema::{
     audit_log, cash_movements, kitchen_tickets, order_lines, orders, payments, pin_attempts,
-    products, shifts, stock_movements,
+    products, shifts, staff, stock_movements,
 };
 use crate::shifts::Shift;
 use crate::stock::Movement;
@@ -22,12 +22,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// An event whose rows name one the edge does not have (a product, a
-/// shift, an order it never got): the push is refused, saying which.
+/// shift, an order it never got): the push is refused whole, saying which
+/// (what the edge holds may change: it is not the event's own fault).
 pub(super) fn named(e: &AgentEvent, err: StorageError) -> StorageError {
     use diesel::result::{DatabaseErrorKind, Error};
     match err {
         StorageError::Db(Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info)) => {
-            StorageError::Unprocessable(format!(
+            StorageError::Conflict(format!(
                 "event {} ({}) names something this edge does not have: {}",
                 e.event_id,
                 e.event_type,
@@ -150,6 +151,9 @@ pub(super) fn materialize(
             if shift.device_id != device || stored.is_some_and(|d| d != device) {
                 return Err(not_ours("a shift"));
             }
+            if e.event_type == "shift.opened" {
+                close_orphans(conn, node, actor, &shift)?;
+            }
             upsert_row!(conn, shifts, id, Shift, value(&shift)?);
         }
         "shift.cash_moved" => {
@@ -224,6 +228,36 @@ fn ticket(conn: &mut AnyConnection, t: Ticket) -> Result<Option<(String, i64)>> 
     Ok(Some((to_text(&here)?, here.version)))
 }
 
+/// A till opens a shift only with none open, so another of its shifts
+/// open here is one the till lost (its disk restored from an older copy):
+/// closed here, uncounted, audited, so the till's new shift can open.
+fn close_orphans(conn: &mut AnyConnection, node: &Node, actor: &Actor, new: &Shift) -> Result<()> {
+    let open: Vec<String> = shifts::table
+        .filter(shifts::device_id.eq(&new.device_id))
+        .filter(shifts::closed_at.is_null())
+        .filter(shifts::id.ne(&new.id))
+        .select(shifts::id)
+        .load(conn)?;
+    for id in open {
+        diesel::update(shifts::table.find(&id))
+            .set((
+                shifts::closed_at.eq(Some(new.opened_at)),
+                shifts::closed_by.eq(Some(&new.opened_by)),
+                shifts::version.eq(shifts::version + 1),
+            ))
+            .execute(conn)?;
+        audit::by(
+            conn,
+            node,
+            actor,
+            "shift.closed_as_lost",
+            &id,
+            serde_json::json!({"why": "the till opened another shift: it no longer had this one", "by_shift": new.id}),
+        )?;
+    }
+    Ok(())
+}
+
 fn to_text(v: &impl Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
@@ -240,6 +274,16 @@ fn lockout(conn: &mut AnyConnection, device: &str, a: &AuditEntry) -> Result<()>
     let (Some(staff_id), Ok(l)) = (&a.staff_id, serde_json::from_str::<Locked>(&a.detail)) else {
         return Ok(());
     };
+    // Counted before a manager lifted this person's lockouts: lifted.
+    let unlocked: Option<i64> = staff::table
+        .find(staff_id)
+        .select(staff::pins_unlocked_at)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten();
+    if unlocked.is_some_and(|at| a.at <= at) {
+        return Ok(());
+    }
     // On this till only, and never longer than the longest lockout there is.
     let seconds = l.seconds.clamp(0, 3600);
     let until = a.at.min(crate::db::now_millis()) + seconds * 1000;
