@@ -12,6 +12,7 @@ pub mod locale;
 pub mod money;
 pub mod order;
 pub mod quantity;
+pub mod search;
 pub mod secrets;
 pub mod staff;
 pub mod stream;

@@ -9,6 +9,7 @@ use crate::node::{Actor, Node};
 use crate::outbox::{self, Event, Stream};
 use crate::schema::{barcodes, companies, customers, products, tax_categories};
 use diesel::prelude::*;
+use outpost_domain::search::fold;
 use outpost_domain::{Permission, TaxMode, TaxRate};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -128,17 +129,21 @@ fn views(conn: &mut AnyConnection, node: &Node, rows: Vec<ProductRow>) -> Result
 }
 
 /// Active products whose name or SKU contains `q` (all when `q` is empty).
+/// Active products whose name or SKU holds `q`, whatever its case,
+/// accents or marks (`outpost_domain::search::fold`), by name.
 pub fn search(conn: &mut AnyConnection, node: &Node, q: &str, limit: i64) -> Result<Vec<Product>> {
     let mut query = products::table
         .filter(products::active.eq(true))
         .into_boxed();
+    let q = fold(q);
     if !q.is_empty() {
-        let pattern = format!("%{}%", q.replace(['%', '_', '\\'], ""));
-        query = query.filter(
-            products::name
-                .like(pattern.clone())
-                .or(products::sku.like(pattern)),
-        );
+        fold_missing(conn)?;
+        // `%` and `_` are what was typed, not wildcards.
+        let typed = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(products::search_key.like(format!("%{typed}%")).escape('\\'));
     }
     let rows = query
         .order(products::name)
@@ -146,6 +151,34 @@ pub fn search(conn: &mut AnyConnection, node: &Node, q: &str, limit: i64) -> Res
         .select(ProductRow::as_select())
         .load(conn)?;
     views(conn, node, rows)
+}
+
+/// Folds the name and SKU of every product whose folded text is missing
+/// (new, renamed, or folded by an older `fold`): what search compares.
+pub fn fold_missing(conn: &mut AnyConnection) -> Result<usize> {
+    let missing: Vec<(String, String, String)> = products::table
+        .filter(products::search_key.is_null())
+        .select((products::id, products::name, products::sku))
+        .load(conn)?;
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    write_tx(conn, |conn| {
+        let mut n = 0;
+        for (id, name, sku) in &missing {
+            // Only if the row is still as read: a rename meanwhile is
+            // folded next time.
+            n += diesel::update(
+                products::table
+                    .find(id)
+                    .filter(products::name.eq(name))
+                    .filter(products::sku.eq(sku)),
+            )
+            .set(products::search_key.eq(fold(&format!("{name} {sku}"))))
+            .execute(conn)?;
+        }
+        Ok(n)
+    })
 }
 
 pub fn by_barcode(conn: &mut AnyConnection, node: &Node, code: &str) -> Result<Product> {
