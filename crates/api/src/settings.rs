@@ -19,6 +19,7 @@ pub struct Settings {
     pub realtime: Realtime,
     pub printing: Printing,
     pub mdns: Mdns,
+    pub sales: Sales,
     /// The parts of `[sync]` the api reads (the section is the
     /// sync-worker's): whether a cloud is set up, and when to call the link
     /// offline or warn about the credential.
@@ -48,6 +49,23 @@ pub struct Server {
     /// the name it announces (`mdns.name`) and this host's name.
     #[serde(default)]
     pub tls_names: Vec<String>,
+}
+
+/// How far each role discounts a sale without a supervisor's (or a
+/// manager's) PIN, in percent of the goods' price.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sales {
+    pub cashier_discount_pct: u32,
+    pub supervisor_discount_pct: u32,
+}
+
+impl Sales {
+    pub fn discount_limits(&self) -> outpost_domain::staff::DiscountLimits {
+        outpost_domain::staff::DiscountLimits {
+            cashier_pct: self.cashier_discount_pct,
+            supervisor_pct: self.supervisor_discount_pct,
+        }
+    }
 }
 
 /// Announcing the edge on the store's LAN by name (mDNS): tills pair with

@@ -148,6 +148,7 @@ impl Application {
         };
         seed::setup(&mut conn, &settings.store_setup())?;
         let node = Arc::new(Node::load(&mut conn)?);
+        node.set_discount_limits(settings.sales.discount_limits());
         if let Some(id) = settings.store_id()
             && id != node.store_id
         {

@@ -169,12 +169,18 @@
   // ---- cart ----------------------------------------------------------------
   function saleBody(payments) {
     const od = parseMoney($("#order-discount").value || "0", state.currency);
-    return {
+    const body = {
       currency: state.currency,
       lines: state.cart.map((l) => ({ product_id: l.product.id, quantity_milli: l.qty_milli, discount_minor: l.discount_minor })),
       order_discount_minor: od === null ? 0 : od,
       payments,
     };
+    if (state.quote && state.quote.discount_minor > 0) {
+      body.discount_reason = $("#discount-reason").value.trim();
+      // Asked for once the server said this discount needs approval.
+      if (!$("#discount-approval").hidden) body.approval = { staff_id: $("#discount-approver").value, pin: $("#discount-pin").value };
+    }
+    return body;
   }
   function cartChanged() {
     state.checkoutKey = null; // a different cart is a different sale
@@ -249,6 +255,9 @@
     $("#pay-card-amount").value = mode === "split" ? "" : plain(due);
     $("#pay-card-amount").disabled = mode === "card";
     $("#pay-tendered").value = "";
+    show("#pay-discount", state.quote.discount_minor > 0);
+    show("#discount-approval", false);
+    $("#discount-pin").value = "";
     renderQuickCash();
     updateChange();
     $("#pay").showModal();
@@ -302,6 +311,13 @@
       } catch (e) {
         // Refused (4xx): nothing was made. Anything else — no answer, or
         // the server failing — says nothing either way: ask before saying.
+        if (e.status === 403 && /discount/.test(e.message) && $("#discount-approval").hidden) {
+          // A discount beyond this cashier's limit: a supervisor approves it.
+          const approvers = state.staff.filter((s) => s.role !== "cashier");
+          $("#discount-approver").replaceChildren(...approvers.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+          show("#discount-approval", true);
+          $("#discount-pin").focus();
+        }
         if (e.status && e.status < 500) throw e;
       }
       // No answer, or one that is not the order (cut short on the way):

@@ -89,6 +89,64 @@ impl Pin {
     }
 }
 
+/// The largest discount each role gives without a supervisor's (or a
+/// manager's) PIN, in percent of the goods' price: per line and on the
+/// whole sale. Managers and admins have no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct DiscountLimits {
+    pub cashier_pct: u32,
+    pub supervisor_pct: u32,
+}
+
+impl Default for DiscountLimits {
+    fn default() -> Self {
+        DiscountLimits {
+            cashier_pct: 10,
+            supervisor_pct: 50,
+        }
+    }
+}
+
+impl DiscountLimits {
+    /// `role`'s limit, in basis points (hundredths of a percent).
+    pub fn of(&self, role: Role) -> i64 {
+        let pct = match role {
+            Role::Cashier => self.cashier_pct,
+            Role::Supervisor => self.supervisor_pct,
+            Role::Manager | Role::Admin => 100,
+        };
+        i64::from(pct.min(100)) * 100
+    }
+}
+
+/// A sale's largest discount in basis points of the goods' price: the
+/// larger of its most discounted line and the whole sale's.
+pub fn discount_bp(lines: &[crate::order::PricedLine]) -> i64 {
+    let share = |off: i64, of: i64| {
+        if of <= 0 {
+            0
+        } else {
+            ((off as i128 * 10_000 + of as i128 - 1) / of as i128) as i64
+        }
+    };
+    let gross: i64 = lines.iter().map(|l| l.gross_minor).sum();
+    let off: i64 = lines
+        .iter()
+        .map(|l| l.line_discount_minor + l.order_discount_minor)
+        .sum();
+    lines
+        .iter()
+        .map(|l| {
+            share(
+                l.line_discount_minor + l.order_discount_minor,
+                l.gross_minor,
+            )
+        })
+        .chain(std::iter::once(share(off, gross)))
+        .max()
+        .unwrap_or(0)
+}
+
 /// How long a staff member is locked out on one device after `failures`
 /// consecutive wrong PINs: nothing for the first 4, then 30 s doubling up to 1 h.
 pub fn lockout_seconds(failures: i32) -> i64 {

@@ -42,6 +42,9 @@ pub struct Node {
     /// On a register agent: its edge does not answer (see `upstream_away`).
     upstream_away: std::sync::atomic::AtomicBool,
     store: RwLock<StoreSettings>,
+    /// How far each role discounts without a supervisor's PIN (the api's
+    /// `[sales]` settings; the defaults until it sets them).
+    discount_limits: RwLock<outpost_domain::staff::DiscountLimits>,
     clock: Mutex<HlcClock>,
 }
 
@@ -117,8 +120,23 @@ impl Node {
             master_version: AtomicI64::new(master_version),
             upstream_away: Default::default(),
             store: RwLock::new(settings),
+            discount_limits: RwLock::default(),
             clock: Mutex::new(HlcClock::new(floor)),
         })
+    }
+
+    pub fn set_discount_limits(&self, limits: outpost_domain::staff::DiscountLimits) {
+        *self
+            .discount_limits
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    pub fn discount_limits(&self) -> outpost_domain::staff::DiscountLimits {
+        *self
+            .discount_limits
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Re-reads what another process (the sync worker applying the cloud's

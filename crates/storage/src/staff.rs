@@ -499,6 +499,20 @@ pub fn approve(
     Ok(member.id)
 }
 
+/// Checks an approver's PIN on one device (counted like any PIN) and
+/// returns who it is and their role.
+pub fn approver(
+    conn: &mut AnyConnection,
+    node: &Node,
+    staff_id: &str,
+    pin: &str,
+    device_key: &str,
+) -> Result<(String, Role)> {
+    let member = check_pin(conn, node, staff_id, pin, device_key)?;
+    let role = Role::parse(&member.role)?;
+    Ok((member.id, role))
+}
+
 /// A staff member's name (as a receipt names the cashier).
 pub fn name(conn: &mut AnyConnection, staff_id: &str) -> Result<Option<String>> {
     Ok(staff::table

@@ -70,6 +70,12 @@ pub struct SaleBody {
     company_id: Option<String>,
     #[serde(default)]
     note: String,
+    /// Why the sale is discounted (recorded in the audit log with it).
+    #[serde(default)]
+    discount_reason: String,
+    /// A supervisor's or manager's PIN, for a discount beyond the seller's
+    /// role's limit (`sales.cashier_discount_pct`, …).
+    approval: Option<ApprovalBody>,
 }
 
 fn short(s: &str, max: usize, what: &str) -> Result<String, StorageError> {
@@ -130,6 +136,8 @@ impl TryFrom<SaleBody> for SaleRequest {
             customer_id: b.customer_id,
             company_id: b.company_id,
             note: short(&b.note, 500, "note")?,
+            discount_reason: short(&b.discount_reason, 200, "discount_reason")?,
+            approval: b.approval.map(Approval::from),
         })
     }
 }

@@ -16,6 +16,7 @@ use crate::kitchen::{self, TicketLine};
 use crate::node::{Actor, Node};
 use crate::outbox;
 use crate::schema::{customers, devices};
+use crate::staff;
 use crate::stock;
 use diesel::prelude::*;
 use outpost_domain::{
@@ -230,6 +231,9 @@ pub struct Draft {
     settled: Vec<outpost_domain::order::SettledPayment>,
     company_id: String,
     cross_company: bool,
+    /// Discounted: by how much (basis points) and who approved it beyond
+    /// the seller's limit.
+    discounted: Option<(i64, Option<String>)>,
 }
 
 impl Draft {
@@ -301,6 +305,7 @@ pub(crate) fn draft(
         totals,
         overridden,
     } = price(node, actor, &req, products)?;
+    let discounted = discount(conn, node, actor, &req, &totals)?;
     let pay_inputs: Vec<PaymentInput> = req.payments.iter().map(PaymentRequest::input).collect();
     let settled = if req.payments.is_empty() {
         Vec::new()
@@ -343,7 +348,48 @@ pub(crate) fn draft(
         settled,
         company_id,
         cross_company,
+        discounted,
     })
+}
+
+/// A discount within the seller's role's limit goes through; beyond it, a
+/// supervisor's (or manager's) PIN whose own limit covers it approves it.
+/// Either way the sale is flagged for a manager's review.
+fn discount(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    req: &SaleRequest,
+    totals: &outpost_domain::OrderTotals,
+) -> Result<Option<(i64, Option<String>)>> {
+    if totals.discount_minor == 0 {
+        return Ok(None);
+    }
+    let bp = outpost_domain::staff::discount_bp(&totals.lines);
+    let limits = node.discount_limits();
+    if bp <= limits.of(actor.role) {
+        return Ok(Some((bp, None)));
+    }
+    let pct = |bp: i64| format!("{}.{:02}%", bp / 100, bp % 100);
+    let a = req.approval.as_ref().ok_or_else(|| {
+        StorageError::Forbidden(format!(
+            "give a discount of {} (a {} gives up to {} alone) without a supervisor's PIN",
+            pct(bp),
+            actor.role.as_str(),
+            pct(limits.of(actor.role))
+        ))
+    })?;
+    let key = actor.device_id.clone().unwrap_or_else(|| "office".into());
+    let (by, role) = staff::approver(conn, node, &a.staff_id, &a.pin, &key)?;
+    if bp > limits.of(role) {
+        return Err(StorageError::Forbidden(format!(
+            "approve a discount of {} (a {} approves up to {}: a manager must)",
+            pct(bp),
+            role.as_str(),
+            pct(limits.of(role))
+        )));
+    }
+    Ok(Some((bp, Some(by))))
 }
 
 /// Writes one sale: the register's number, then every row in one
@@ -402,7 +448,7 @@ pub(crate) fn sale_tables(
         tax_minor: totals.tax_minor,
         total_minor: totals.total_minor,
         refunded_minor: 0,
-        needs_adjustment: d.overridden || d.cross_company,
+        needs_adjustment: d.overridden || d.cross_company || d.discounted.is_some(),
         note: req.note.clone(),
         created_at: now,
         hlc: hlc.raw(),
@@ -472,6 +518,16 @@ pub(crate) fn sale_tables(
     if d.overridden {
         let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
         audit::by(conn, node, actor, "order.price_override", &order_id, detail)?;
+    }
+    if let Some((bp, approved_by)) = &d.discounted {
+        let detail = serde_json::json!({
+            "number": row.number,
+            "discount_minor": totals.discount_minor,
+            "basis_points": bp,
+            "reason": req.discount_reason,
+            "approved_by": approved_by,
+        });
+        audit::by(conn, node, actor, "order.discounted", &order_id, detail)?;
     }
     let change_minor = pays.iter().map(|p| p.change_minor).sum();
     let order = Order {

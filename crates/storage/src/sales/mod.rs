@@ -90,6 +90,11 @@ pub struct SaleRequest {
     pub customer_id: Option<String>,
     pub company_id: Option<String>,
     pub note: String,
+    /// Why the sale is discounted (recorded with it; empty: not said).
+    pub discount_reason: String,
+    /// A supervisor's (or manager's) PIN for a discount beyond the
+    /// seller's role's limit.
+    pub approval: Option<Approval>,
 }
 
 /// A supervisor's PIN given at the till for something the cashier may not do.
