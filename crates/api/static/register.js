@@ -105,18 +105,31 @@
   function addToCart(p, milli) {
     // A stable weight from hw-proxy's scale is the weight; otherwise ask.
     if (p.weighed && !milli && scale.stable && scale.grams > 0) milli = scale.grams;
-    if (p.weighed && !milli) {
-      const kg = prompt(`Weight of ${p.name} in kg`, "0.500");
-      if (kg === null) return;
-      const w = Math.round(Number(String(kg).replace(",", ".")) * 1000);
-      if (!(w > 0)) return banner("Enter a weight such as 0.375");
-      milli = w;
-    }
+    if (p.weighed && !milli) return askWeight(p);
     milli = milli || 1000;
     const same = state.cart.find((l) => l.product.id === p.id && !p.weighed);
     if (same) same.qty_milli += milli; else state.cart.push({ product: p, qty_milli: milli, discount_minor: 0 });
     cartChanged();
   }
+  // A weighed item with no scale reading: the weight typed in the page's
+  // own dialog (a browser prompt would block the page and the scanner).
+  let weighing = null;
+  function askWeight(p) {
+    weighing = p;
+    $("#weight-name").textContent = p.name;
+    $("#weight-kg").value = "";
+    $("#weight").showModal();
+    $("#weight-kg").focus();
+  }
+  $("#weight-form").addEventListener("submit", (e) => {
+    const w = Math.round(Number(String($("#weight-kg").value).replace(",", ".")) * 1000);
+    if (!(w > 0)) { e.preventDefault(); return banner("Enter a weight such as 0.375"); }
+    const p = weighing;
+    weighing = null;
+    if (p) addToCart(p, w);
+  });
+  $("#weight-cancel").addEventListener("click", () => { weighing = null; $("#weight").close(); $("#scan").focus(); });
+  $("#weight").addEventListener("close", () => $("#scan").focus());
   $("#scan").addEventListener("keydown", async (e) => {
     if (e.key !== "Enter") return;
     const raw = $("#scan").value.trim();
@@ -151,6 +164,7 @@
     events.onmessage = (m) => {
       const e = JSON.parse(m.data);
       if (e.type === "scan") {
+        if ($("#receipt").open) $("#receipt").close();
         if (!$("#sell").hidden) scanned(e.code);
       } else if (e.type === "weight") {
         scale.grams = e.grams; scale.stable = e.stable;
@@ -216,13 +230,13 @@
     const body = $("#cart tbody");
     body.replaceChildren(...state.cart.map((l, i) => el("tr", {},
       el("td", {}, l.product.name),
-      el("td", {}, el("button", { class: "qty", onclick: () => { if (l.product.weighed || l.qty_milli <= 1000) state.cart.splice(i, 1); else l.qty_milli -= 1000; cartChanged(); } }, "−"),
+      el("td", {}, el("button", { class: "qty", "aria-label": `one less ${l.product.name}`, onclick: () => { if (l.product.weighed || l.qty_milli <= 1000) state.cart.splice(i, 1); else l.qty_milli -= 1000; cartChanged(); } }, "−"),
         " " + qty(l.qty_milli, l.product.weighed) + " ",
-        el("button", { class: "qty", onclick: () => { if (!l.product.weighed) { l.qty_milli += 1000; cartChanged(); } } }, "+")),
+        el("button", { class: "qty", "aria-label": `one more ${l.product.name}`, onclick: () => { if (!l.product.weighed) { l.qty_milli += 1000; cartChanged(); } } }, "+")),
       el("td", {}, money(l.product.price_minor, l.product.currency)),
-      el("td", {}, el("input", { class: "disc", inputmode: "decimal", value: plain(l.discount_minor), onchange: (e) => { const d = parseMoney(e.target.value, state.currency); if (d === null) return banner("Discount must be an amount"); l.discount_minor = d; cartChanged(); } })),
+      el("td", {}, el("input", { class: "disc", inputmode: "decimal", "aria-label": `discount on ${l.product.name}`, value: plain(l.discount_minor), onchange: (e) => { const d = parseMoney(e.target.value, state.currency); if (d === null) return banner("Discount must be an amount"); l.discount_minor = d; cartChanged(); } })),
       el("td", { class: "line-total" }, ""),
-      el("td", {}, el("button", { onclick: () => { state.cart.splice(i, 1); cartChanged(); } }, "✕")))));
+      el("td", {}, el("button", { "aria-label": `remove ${l.product.name}`, onclick: () => { state.cart.splice(i, 1); cartChanged(); } }, "✕")))));
     const seq = ++quoteSeq;
     if (!state.cart.length) { state.quote = null; $("#totals").replaceChildren(el("dt", {}, "Total"), el("dd", {}, money(0, state.currency))); return; }
     try {
@@ -238,7 +252,10 @@
     } catch (e) { if (seq === quoteSeq) { state.quote = null; banner(e.message); } }
   }
   $("#order-discount").addEventListener("change", cartChanged);
-  $("#clear-cart").addEventListener("click", () => { state.cart = []; $("#order-discount").value = "0"; cartChanged(); });
+  // Clear asks first: a stray tap must not empty a full cart.
+  $("#clear-cart").addEventListener("click", () => { if (state.cart.length) $("#clear").showModal(); });
+  $("#clear-yes").addEventListener("click", () => { $("#clear").close(); state.cart = []; $("#order-discount").value = "0"; cartChanged(); $("#scan").focus(); });
+  $("#clear-no").addEventListener("click", () => { $("#clear").close(); $("#scan").focus(); });
 
   // ---- payment -------------------------------------------------------------
   function openPay(mode) {
@@ -373,6 +390,21 @@
   }
   $("#pay-confirm").addEventListener("click", confirmPay);
   $("#receipt-done").addEventListener("click", () => { $("#receipt").close(); $("#scan").focus(); });
+  // A keyboard-wedge scanner typing while the receipt is shown: its code
+  // starts the next sale instead of pressing "New sale" and being lost.
+  let wedge = "";
+  $("#receipt").addEventListener("keydown", (e) => {
+    if (e.key.length === 1 && !e.ctrlKey && !e.altKey && !e.metaKey) { wedge += e.key; e.preventDefault(); return; }
+    if (e.key === "Enter" && wedge) {
+      e.preventDefault();
+      const code = wedge;
+      wedge = "";
+      $("#receipt").close();
+      $("#scan").focus();
+      scanned(code);
+    }
+  });
+  $("#receipt").addEventListener("close", () => { wedge = ""; });
 
   function receiptText(o) {
     const c = o.currency;
@@ -444,14 +476,18 @@
     try {
       const list = await api("GET", "/api/v1/orders?limit=10");
       $("#recent").replaceChildren(...list.map((o) => el("li", {},
-        el("button", { onclick: () => openOrder(o.id) }, el("span", {}, o.number), el("span", { class: "price" }, money(o.total_minor, o.currency)), el("small", {}, o.status)))));
+        el("button", { onclick: () => openOrder(o.id) }, el("span", {}, o.number), el("span", { class: "price" }, money(o.total_minor, o.currency)), el("small", {}, statusOf(o))))));
     } catch (e) { banner(e.message); }
+  }
+  // "paid" with something returned reads as such.
+  function statusOf(o) {
+    return o.status === "paid" && o.refunded_minor > 0 ? "partly refunded" : o.status;
   }
   let current = null;
   async function openOrder(id) {
     try {
       current = await api("GET", "/api/v1/orders/" + encodeURIComponent(id));
-      $("#order-title").textContent = `Order ${current.number}`;
+      $("#order-title").textContent = `Order ${current.number} · ${statusOf(current)}`;
       $("#order-text").textContent = receiptText(current);
       picture("#order-picture", current.id);
       show("#return-form", current.status === "paid");

@@ -689,3 +689,94 @@ async fn a_cashiers_big_discount_goes_through_with_a_supervisors_pin_given_on_th
     let detail = entry["detail"].to_string();
     assert!(detail.contains("dented carton"), "{entry}");
 }
+
+/// The register page as a cashier's day needs it (issue 29): a scan while
+/// the receipt is shown starts the next sale with that item; a weighed
+/// item without a scale asks its weight in the page's own dialog; Clear
+/// asks first; the cart's buttons are named for their item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_on_the_receipt_starts_the_next_sale_and_clear_and_weight_ask_in_the_page() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let m = app.manager().await;
+    let (milk, _, _) = app.barcode(&m, "milk").await;
+    let (bananas, _, _) = app.barcode(&m, "Bananas").await;
+    let (c, driver) = browser().await;
+    c.goto(&app.base).await.unwrap();
+    open_shift_as_cashier(&c, &app).await;
+    let enter = char::from(Key::Enter);
+    let scan = visible(&c, "#scan").await;
+    scan.send_keys(&format!("{milk}{enter}")).await.unwrap();
+    visible(&c, "#cart button[aria-label='remove Whole milk 1 l']").await;
+    click(&c, "#pay-card").await;
+    click(&c, "#pay-confirm").await;
+    visible(&c, "#receipt-change").await;
+    // The scanner types into the receipt: the next sale starts with it.
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(&format!("{milk}{enter}"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c
+        .find_all(Locator::Css("#cart tbody tr"))
+        .await
+        .unwrap()
+        .len()
+        != 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the scanned item is not in the next sale"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !c.find(Locator::Css("#receipt"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the receipt closed"
+    );
+    // A weighed item: the page's dialog, not a browser prompt.
+    visible(&c, "#scan")
+        .await
+        .send_keys(&format!("{bananas}{enter}"))
+        .await
+        .unwrap();
+    type_into(&c, "#weight-kg", "0.750").await;
+    click(&c, "#weight-ok").await;
+    visible(&c, "#cart button[aria-label='remove Bananas (kg)']").await;
+    assert!(
+        text(&c, "#cart").await.contains("0.750"),
+        "{}",
+        text(&c, "#cart").await
+    );
+    // Clear asks; Keep keeps.
+    click(&c, "#clear-cart").await;
+    click(&c, "#clear-no").await;
+    assert_eq!(
+        c.find_all(Locator::Css("#cart tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    click(&c, "#clear-cart").await;
+    click(&c, "#clear-yes").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c
+        .find_all(Locator::Css("#cart tbody tr"))
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the cart was not cleared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await.unwrap();
+    drop(driver);
+}
