@@ -20,6 +20,8 @@ pub struct Settings {
     pub printing: Printing,
     pub mdns: Mdns,
     pub sales: Sales,
+    /// Which scale-label prefixes carry a price and which a weight.
+    pub scale_labels: outpost_domain::gs1::LabelRules,
     /// The parts of `[sync]` the api reads (the section is the
     /// sync-worker's): whether a cloud is set up, and when to call the link
     /// offline or warn about the credential.

@@ -144,7 +144,8 @@
     try {
       if (/^\d{6,14}$/.test(term)) {
         const p = await api("GET", "/api/v1/barcodes/" + encodeURIComponent(term));
-        addToCart(p, p.weighed ? 0 : count * 1000);
+        // A scale's label says the weight itself.
+        addToCart(p, p.label_qty_milli || (p.weighed ? 0 : count * 1000));
         $("#results").replaceChildren();
       } else {
         const list = await api("GET", "/api/v1/products?q=" + encodeURIComponent(term) + "&limit=20");

@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod currency;
 pub mod error;
+pub mod gs1;
 pub mod ids;
 pub mod locale;
 pub mod money;

@@ -9,6 +9,7 @@ use crate::node::{Actor, Node};
 use crate::outbox::{self, Event, Stream};
 use crate::schema::{barcodes, companies, customers, products, tax_categories};
 use diesel::prelude::*;
+use outpost_domain::gs1;
 use outpost_domain::search::fold;
 use outpost_domain::{Permission, TaxMode, TaxRate};
 use serde::Serialize;
@@ -189,6 +190,74 @@ pub fn by_barcode(conn: &mut AnyConnection, node: &Node, code: &str) -> Result<P
         .optional()?
         .ok_or_else(|| StorageError::not_found(format!("barcode {code:?}")))?;
     by_id(conn, node, &pid)
+}
+
+/// What a code scanned at the till sells: a product's own barcode, or a
+/// scale's label (`outpost_domain::gs1`) with the weight it stands for.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    pub product: Product,
+    /// From a scale label: the weight (thousandths of a kilo) to sell.
+    pub qty_milli: Option<i64>,
+}
+
+/// Reads a scanned code: a product's barcode first; else a scale label by
+/// the store's `rules` (a price label sells the weight that costs that
+/// price at the product's price a kilo); else unknown, or misread when its
+/// check digit is wrong.
+pub fn scan(
+    conn: &mut AnyConnection,
+    node: &Node,
+    rules: &gs1::LabelRules,
+    code: &str,
+) -> Result<Scanned> {
+    match by_barcode(conn, node, code) {
+        Ok(product) => {
+            return Ok(Scanned {
+                product,
+                qty_milli: None,
+            });
+        }
+        Err(StorageError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(label) = rules.read(code) {
+        let product = by_barcode(conn, node, &label.base).map_err(|e| match e {
+            StorageError::NotFound(_) => StorageError::not_found(format!(
+                "a product for scale item {} (give it the barcode {})",
+                &code[2..7],
+                label.base
+            )),
+            e => e,
+        })?;
+        if !product.weighed {
+            return Err(StorageError::Unprocessable(format!(
+                "{} is not sold by weight: a scale label cannot sell it",
+                product.name
+            )));
+        }
+        let grams = match label.measure {
+            gs1::Measure::Grams(g) => Some(g),
+            gs1::Measure::Price(price) => gs1::grams_for_price(price, product.price_minor),
+        }
+        .filter(|g| *g > 0)
+        .ok_or_else(|| {
+            StorageError::Unprocessable(format!("the scale label {code} shows no weight or price"))
+        })?;
+        return Ok(Scanned {
+            product,
+            qty_milli: Some(grams),
+        });
+    }
+    if matches!(code.len(), 8 | 12 | 13)
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && !gs1::check_digit_ok(code)
+    {
+        return Err(StorageError::Unprocessable(format!(
+            "barcode {code} was misread (its check digit is wrong): scan it again"
+        )));
+    }
+    Err(StorageError::not_found(format!("barcode {code:?}")))
 }
 
 pub fn by_id(conn: &mut AnyConnection, node: &Node, id: &str) -> Result<Product> {

@@ -305,6 +305,20 @@ pub fn demo(
                         barcodes::product_id.eq(&id),
                     ))
                     .execute(conn)?;
+                // A weighed item's scale labels (price under 21, weight
+                // under 26, the shipped `scale_labels`): item n.
+                if *weighed {
+                    for prefix in ["21", "26"] {
+                        diesel::insert_into(barcodes::table)
+                            .values((
+                                barcodes::code.eq(outpost_domain::gs1::with_check_digit(&format!(
+                                    "{prefix}{n:05}00000"
+                                ))),
+                                barcodes::product_id.eq(&id),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
             }
         }
         let store: String = stores::table.select(stores::id).first(conn)?;

@@ -69,13 +69,16 @@ async fn product(
     Ok(HttpResponse::Ok().json(views::Product::from(p)))
 }
 
-/// The product with this barcode.
+/// The product a scanned code sells: its barcode, or a scale label
+/// (GS1 variable-measure EAN-13 by the store's `scale_labels` rules) with
+/// the weight to sell as `label_qty_milli`. A code whose check digit is
+/// wrong is said to be misread (422).
 #[utoipa::path(
     tag = "catalog",
-    params(("code" = String, Path, description = "A barcode (EAN, UPC, or the store's own)")),
+    params(("code" = String, Path, description = "A barcode (EAN, UPC, the store's own) or a scale label")),
     responses(
-        (status = 200, description = "The product", body = views::Product),
-        Unauthorized, NotFound,
+        (status = 200, description = "The product", body = views::Scanned),
+        Unauthorized, NotFound, Unprocessable,
     ),
     security(("session" = [])),
 )]
@@ -85,10 +88,14 @@ async fn by_barcode(
     _who: Signed,
     code: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let p = state
-        .db(move |c, n| catalog::by_barcode(c, n, &code))
+    let rules = state.settings.scale_labels.clone();
+    let s = state
+        .db(move |c, n| catalog::scan(c, n, &rules, &code))
         .await?;
-    Ok(HttpResponse::Ok().json(views::Product::from(p)))
+    Ok(HttpResponse::Ok().json(views::Scanned {
+        product: views::Product::from(s.product),
+        label_qty_milli: s.qty_milli,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

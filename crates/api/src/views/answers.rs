@@ -277,6 +277,15 @@ pub struct ParkedSummary {
     pub at: i64,
 }
 
+/// A scanned code's product, and from a scale label the weight it sells.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Scanned {
+    #[serde(flatten)]
+    pub product: super::Product,
+    /// From a scale label: the weight to sell, in thousandths of a kilo.
+    pub label_qty_milli: Option<i64>,
+}
+
 /// One page of a till's own orders (`storage::register_history::History`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RegisterHistory {

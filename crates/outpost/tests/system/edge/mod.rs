@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_input;
+mod catalog;
 mod clock;
 mod durability;
 mod hw_proxy;
