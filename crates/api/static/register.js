@@ -238,6 +238,8 @@
       el("td", {}, el("input", { class: "disc", inputmode: "decimal", "aria-label": `discount on ${l.product.name}`, value: plain(l.discount_minor), onchange: (e) => { const d = parseMoney(e.target.value, state.currency); if (d === null) return banner("Discount must be an amount"); l.discount_minor = d; cartChanged(); } })),
       el("td", { class: "line-total" }, ""),
       el("td", {}, el("button", { "aria-label": `remove ${l.product.name}`, onclick: () => { state.cart.splice(i, 1); cartChanged(); } }, "✕")))));
+    // The line just scanned stays in sight; the cart scrolls above the total.
+    if (body.lastElementChild) body.lastElementChild.scrollIntoView({ block: "nearest" });
     const seq = ++quoteSeq;
     if (!state.cart.length) { state.quote = null; $("#totals").replaceChildren(el("dt", {}, "Total"), el("dd", {}, money(0, state.currency))); return; }
     try {
@@ -302,6 +304,35 @@
   $("#pay-cash").addEventListener("click", () => openPay("cash"));
   $("#pay-card").addEventListener("click", () => openPay("card"));
   $("#pay-split").addEventListener("click", () => openPay("split"));
+  // Exact cash: the customer hands over the total; no change to count.
+  function payExact() {
+    if (openPay("cash") === false || !$("#pay").open) return;
+    if ($("#pay-discount").hidden) confirmPay();
+  }
+  $("#pay-exact").addEventListener("click", payExact);
+  // Keys for the busiest moves, shown on the buttons.
+  document.addEventListener("keydown", (e) => {
+    if ($("#sell").hidden || document.querySelector("dialog[open]")) return;
+    const last = state.cart[state.cart.length - 1];
+    const act = {
+      F2: () => $("#pay-cash").disabled || openPay("cash"),
+      F3: () => $("#pay-card").disabled || openPay("card"),
+      F4: () => $("#pay-exact").disabled || payExact(),
+      F6: () => {
+        // The number typed in the scan field is the last line's quantity.
+        const n = Number($("#scan").value.trim());
+        if (!last || last.product.weighed) return banner("The last line has no count to set");
+        if (!(Number.isInteger(n) && n > 0 && n <= 9999)) return banner("Type the quantity first, then F6");
+        $("#scan").value = "";
+        last.qty_milli = n * 1000;
+        cartChanged();
+      },
+      F8: () => { if (last) { state.cart.pop(); cartChanged(); } },
+    }[e.key];
+    if (!act) return;
+    e.preventDefault();
+    act();
+  });
   $("#pay-cancel").addEventListener("click", () => { state.stopChecking = true; $("#pay-status").textContent = ""; $("#pay").close(); });
   $("#pay-tendered").addEventListener("keydown", (e) => { if (e.key === "Enter") confirmPay(); });
 
@@ -566,7 +597,7 @@
     $("#link").textContent = ok ? "OK" : "OFFLINE";
     $("#link").classList.toggle("offline", !ok);
     show(Outpost.agent ? "#agent-note" : "#offline-note", !ok);
-    if (!Outpost.agent) for (const id of ["#pay-cash", "#pay-card", "#pay-split"]) $(id).disabled = !ok;
+    if (!Outpost.agent) for (const id of ["#pay-cash", "#pay-card", "#pay-exact", "#pay-split"]) $(id).disabled = !ok;
     if (ok && state.me) renderCart();
   }
   function ago(ms) {

@@ -21,3 +21,4 @@ mod register_lan;
 mod stack;
 mod support;
 mod sync;
+mod till_page;
