@@ -180,6 +180,54 @@ pub fn cash_movement(
     })
 }
 
+/// Opens the drawer without a sale (change for a customer, a check): its
+/// own audited action, `drawer.no_sale`, from which the register's printer
+/// kicks the drawer. A supervisor does it, or a cashier with a
+/// supervisor's PIN (`approval`: staff id and PIN).
+pub fn no_sale(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    reason: &str,
+    approval: Option<(&str, &str)>,
+) -> Result<()> {
+    let device = actor.device()?.to_owned();
+    if reason.trim().is_empty() || reason.len() > 200 {
+        return Err(StorageError::Unprocessable(
+            "give a reason (up to 200 characters)".into(),
+        ));
+    }
+    let approved_by = if actor.role.allows(Permission::OpenDrawer) {
+        None
+    } else {
+        let (staff_id, pin) = approval.ok_or_else(|| {
+            StorageError::Forbidden(
+                "open the drawer without a sale without a supervisor's PIN".into(),
+            )
+        })?;
+        Some(crate::staff::approve(
+            conn,
+            node,
+            staff_id,
+            pin,
+            &device,
+            Permission::OpenDrawer,
+        )?)
+    };
+    write_tx(conn, |conn| {
+        let s = current(conn, &device)?
+            .ok_or_else(|| StorageError::Conflict("no open shift on this register".into()))?;
+        audit::by(
+            conn,
+            node,
+            actor,
+            "drawer.no_sale",
+            &s.id,
+            serde_json::json!({"shift": s.id, "reason": reason, "approved_by": approved_by}),
+        )
+    })
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MethodTotal {
     pub method: String,

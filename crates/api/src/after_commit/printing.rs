@@ -57,6 +57,13 @@ const RECEIPTS: Feed = Feed {
     cursor: "printing.receipts",
     printed: hardware::prints_receipts,
 };
+/// The drawer opened without a sale (a no-sale, cash paid in or out): a
+/// kick on the register's receipt printer, from the audit entry.
+const DRAWER: Feed = Feed {
+    stream: Stream::Audit.as_str(),
+    cursor: "printing.drawer",
+    printed: hardware::prints_receipts,
+};
 const TICKETS: Feed = Feed {
     stream: Stream::Kitchen.as_str(),
     cursor: "printing.kitchen",
@@ -240,7 +247,7 @@ fn pays(ev: &StoredEvent) -> bool {
 pub async fn run(state: Arc<AfterCommit>, shutdown: impl std::future::Future<Output = ()>) {
     let cfg: Printing = state.printing.clone();
     tokio::pin!(shutdown);
-    let feeds = [&RECEIPTS, &TICKETS];
+    let feeds = [&RECEIPTS, &TICKETS, &DRAWER];
     let min = Duration::from_millis(250);
     let mut backoff = min;
     loop {
@@ -447,6 +454,32 @@ async fn job(
                 sale_receipt(state, cfg, &after, names).await?
             };
             (target, document)
+        }
+        ("audit", "audit.recorded") => {
+            let Ok(entry) = serde_json::from_str::<outpost_storage::audit::AuditEntry>(&ev.payload)
+            else {
+                return Ok(None);
+            };
+            if !matches!(
+                entry.action.as_str(),
+                "drawer.no_sale" | "drawer.cash_movement"
+            ) {
+                return Ok(None);
+            }
+            // A till with a register agent opens its own drawer.
+            let Some(device) = entry.device_id.filter(|d| !agents.contains(d)) else {
+                return Ok(None);
+            };
+            let Some(target) = hardware::receipt_target(cfg, printers, &device) else {
+                return Ok(None);
+            };
+            (
+                target,
+                Some((
+                    pb::submit_request::Document::Drawer(pb::DrawerKick::default()),
+                    false,
+                )),
+            )
         }
         _ => return Ok(None),
     };

@@ -377,8 +377,8 @@ async fn pay(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalBody {
-    staff_id: String,
-    pin: String,
+    pub(crate) staff_id: String,
+    pub(crate) pin: String,
 }
 
 impl From<ApprovalBody> for Approval {

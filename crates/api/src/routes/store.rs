@@ -21,6 +21,7 @@ pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
         .service(open_shift)
         .service(current_shift)
         .service(cash)
+        .service(no_sale)
         .service(report)
         .service(close)
         .service(levels)
@@ -125,6 +126,46 @@ async fn cash(
     let b = body.value;
     state
         .write(move |c, n| shifts::cash_movement(c, n, &who.actor, b.amount_minor, &b.reason))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoSaleBody {
+    /// Why (change for a customer, a check of the float, …).
+    reason: String,
+    /// A supervisor's PIN, when a cashier asks.
+    approval: Option<super::sales::ApprovalBody>,
+}
+
+/// Opens the register's drawer without a sale: a supervisor, or a cashier
+/// with a supervisor's PIN. Audited as `drawer.no_sale`; the register's
+/// receipt printer kicks the drawer.
+#[utoipa::path(
+    tag = "shifts",
+    request_body = NoSaleBody,
+    responses(
+        (status = 204, description = "Recorded; the drawer opens"),
+        BadRequest, BodyLimits, Unauthorized, Forbidden, Conflict, Unprocessable,
+    ),
+    security(("session" = [])),
+)]
+#[post("/shifts/current/no-sale")]
+async fn no_sale(
+    state: web::Data<AppState>,
+    who: Signed,
+    body: Json<NoSaleBody>,
+) -> ApiResult<HttpResponse> {
+    let b = body.value;
+    state
+        .write(move |c, n| {
+            let approval = b
+                .approval
+                .as_ref()
+                .map(|a| (a.staff_id.as_str(), a.pin.as_str()));
+            shifts::no_sale(c, n, &who.actor, &b.reason, approval)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod catalog;
 mod clock;
+mod drawer;
 mod durability;
 mod hw_proxy;
 mod inputs;
