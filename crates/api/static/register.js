@@ -379,6 +379,8 @@
       paid(order);
     } catch (e) {
       banner(e.message);
+      // The shift was closed elsewhere (the manager page): open one here.
+      if (e.status === 409 && /no open shift/.test(e.message)) { $("#pay").close(); state.shift = null; afterLogin(); }
     } finally { $("#pay-confirm").disabled = false; }
   }
   // A sale went through: show it, start the next.
@@ -558,7 +560,67 @@
       $("#report").showModal();
     } catch (e) { banner(e.message); }
   });
-  $("#report-close").addEventListener("click", () => $("#report").close());
+  $("#report-close").addEventListener("click", () => { $("#report").close(); if (!state.shift) afterLogin(); });
+
+  // ---- the drawer without a sale, and closing the shift ---------------------
+  const supervisorOnly = () => !["supervisor", "manager", "admin"].includes(state.me.role);
+  $("#drawer-open").addEventListener("click", () => {
+    $("#drawer-kind").value = "no-sale";
+    $("#drawer-amount").value = "";
+    $("#drawer-reason").value = "";
+    $("#drawer-pin").value = "";
+    show("#drawer-amount-row", false);
+    const approvers = state.staff.filter((s) => s.role !== "cashier");
+    $("#drawer-approver").replaceChildren(...approvers.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+    show("#drawer-approval", supervisorOnly());
+    $("#drawer").showModal();
+  });
+  $("#drawer-kind").addEventListener("change", () => show("#drawer-amount-row", $("#drawer-kind").value !== "no-sale"));
+  $("#drawer-cancel").addEventListener("click", () => $("#drawer").close());
+  $("#drawer-go").addEventListener("click", async () => {
+    const kind = $("#drawer-kind").value;
+    const body = { reason: $("#drawer-reason").value.trim() };
+    if (!body.reason) return banner("Give a reason");
+    if (supervisorOnly()) body.approval = { staff_id: $("#drawer-approver").value, pin: $("#drawer-pin").value };
+    let path = "/api/v1/shifts/current/no-sale";
+    if (kind !== "no-sale") {
+      const a = parseMoney($("#drawer-amount").value, state.currency);
+      if (a === null || a <= 0) return banner("Enter the amount");
+      body.amount_minor = kind === "in" ? a : -a;
+      path = "/api/v1/shifts/current/cash";
+    }
+    try {
+      await api("POST", path, body);
+      $("#drawer").close();
+      banner(kind === "no-sale" ? "The drawer opens (no sale, recorded)" : `Cash paid ${kind}: recorded`, "ok");
+    } catch (e) { $("#drawer-pin").value = ""; banner(e.message); }
+  });
+  // The count by note and coin of the store's currency, summed as typed.
+  function countedMinor() {
+    return [...document.querySelectorAll("#closing-count input")].reduce((t, i) => t + (Math.max(0, Math.floor(Number(i.value) || 0)) * Number(i.dataset.value)), 0);
+  }
+  $("#close-shift").addEventListener("click", () => {
+    const m = Outpost.moneyInfo();
+    const kinds = [...m.notes].sort((a, b) => b - a).concat([...m.coins].sort((a, b) => b - a));
+    $("#closing-count tbody").replaceChildren(...kinds.map((d) => el("tr", {},
+      el("td", {}, money(d, state.currency)),
+      el("td", {}, el("input", { class: "count", "data-value": String(d), inputmode: "numeric", value: "0", "aria-label": `how many of ${money(d, state.currency)}`,
+        oninput: () => { $("#closing-total").textContent = money(countedMinor(), state.currency); } })),
+      el("td", {}, ""))));
+    $("#closing-total").textContent = money(0, state.currency);
+    $("#closing").showModal();
+  });
+  $("#closing-cancel").addEventListener("click", () => $("#closing").close());
+  $("#closing-go").addEventListener("click", async () => {
+    try {
+      const r = await api("POST", `/api/v1/shifts/${state.shift.id}/close`, { counted_cash_minor: countedMinor() });
+      $("#closing").close();
+      state.shift = null;
+      $("#report-title").textContent = `${r.kind} report · ${r.shift.business_day}`;
+      $("#report-text").textContent = Outpost.reportText(r);
+      $("#report").showModal();
+    } catch (e) { banner(e.message); }
+  });
 
   // Keep the scan field focused so a keyboard-wedge scanner always lands there.
   document.addEventListener("click", () => { if (!$("#sell").hidden && !document.querySelector("dialog[open]") && document.activeElement.tagName !== "INPUT") $("#scan").focus(); });

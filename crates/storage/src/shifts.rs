@@ -132,16 +132,18 @@ pub fn open(
 }
 
 /// Cash put into or taken out of the drawer without a sale. Opens the drawer,
-/// so it needs a supervisor and is audited.
+/// so it needs a supervisor (or a cashier with a supervisor's PIN,
+/// `approval`) and is audited.
 pub fn cash_movement(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,
     amount_minor: i64,
     reason: &str,
+    approval: Option<(&str, &str)>,
 ) -> Result<()> {
-    actor.require(Permission::OpenDrawer, "open the drawer without a sale")?;
     let device = actor.device()?.to_owned();
+    let approved_by = drawer_approval(conn, node, actor, &device, approval)?;
     if amount_minor == 0 || amount_minor.abs() > MAX_MINOR {
         return Err(StorageError::Unprocessable(
             "amount must be non-zero (negative takes cash out)".into(),
@@ -166,8 +168,7 @@ pub fn cash_movement(
                 cash_movements::at.eq(now_millis()),
             ))
             .execute(conn)?;
-        let detail =
-            serde_json::json!({"shift": s.id, "amount_minor": amount_minor, "reason": reason});
+        let detail = serde_json::json!({"shift": s.id, "amount_minor": amount_minor, "reason": reason, "approved_by": approved_by});
         audit::by(
             conn,
             node,
@@ -197,23 +198,7 @@ pub fn no_sale(
             "give a reason (up to 200 characters)".into(),
         ));
     }
-    let approved_by = if actor.role.allows(Permission::OpenDrawer) {
-        None
-    } else {
-        let (staff_id, pin) = approval.ok_or_else(|| {
-            StorageError::Forbidden(
-                "open the drawer without a sale without a supervisor's PIN".into(),
-            )
-        })?;
-        Some(crate::staff::approve(
-            conn,
-            node,
-            staff_id,
-            pin,
-            &device,
-            Permission::OpenDrawer,
-        )?)
-    };
+    let approved_by = drawer_approval(conn, node, actor, &device, approval)?;
     write_tx(conn, |conn| {
         let s = current(conn, &device)?
             .ok_or_else(|| StorageError::Conflict("no open shift on this register".into()))?;
@@ -226,6 +211,31 @@ pub fn no_sale(
             serde_json::json!({"shift": s.id, "reason": reason, "approved_by": approved_by}),
         )
     })
+}
+
+/// Who approved opening the drawer without a sale: nobody when the actor
+/// may (a supervisor), else the supervisor whose PIN `approval` gives.
+fn drawer_approval(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    device: &str,
+    approval: Option<(&str, &str)>,
+) -> Result<Option<String>> {
+    if actor.role.allows(Permission::OpenDrawer) {
+        return Ok(None);
+    }
+    let (staff_id, pin) = approval.ok_or_else(|| {
+        StorageError::Forbidden("open the drawer without a sale without a supervisor's PIN".into())
+    })?;
+    Ok(Some(crate::staff::approve(
+        conn,
+        node,
+        staff_id,
+        pin,
+        device,
+        Permission::OpenDrawer,
+    )?))
 }
 
 #[derive(Debug, Clone, Serialize)]

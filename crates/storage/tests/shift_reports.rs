@@ -268,6 +268,7 @@ fn a_z_equals_its_payments_refunds_and_cash_movements_over_a_generated_shift() {
                     &a,
                     amount,
                     "float top-up",
+                    None,
                 )
                 .unwrap();
                 moved += amount;

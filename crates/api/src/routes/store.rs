@@ -106,6 +106,8 @@ async fn current_shift(state: web::Data<AppState>, who: Signed) -> ApiResult<Htt
 pub struct CashBody {
     amount_minor: i64,
     reason: String,
+    /// A supervisor's PIN, when a cashier asks.
+    approval: Option<super::sales::ApprovalBody>,
 }
 
 /// Cash into or out of the drawer (supervisor; audited).
@@ -125,7 +127,13 @@ async fn cash(
 ) -> ApiResult<HttpResponse> {
     let b = body.value;
     state
-        .write(move |c, n| shifts::cash_movement(c, n, &who.actor, b.amount_minor, &b.reason))
+        .write(move |c, n| {
+            let approval = b
+                .approval
+                .as_ref()
+                .map(|a| (a.staff_id.as_str(), a.pin.as_str()));
+            shifts::cash_movement(c, n, &who.actor, b.amount_minor, &b.reason, approval)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

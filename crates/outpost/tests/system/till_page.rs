@@ -267,3 +267,77 @@ async fn at_1024x768_the_total_and_tender_buttons_stay_on_screen_and_f4_sells_ex
     c.close().await.unwrap();
     drop(driver);
 }
+
+/// The drawer without a sale and closing the shift, at the till (issue
+/// 29): a cashier's no-sale with a supervisor's PIN, recorded; the manager
+/// counts the drawer by note and coin and closes the shift with its Z
+/// report, and the till asks for a new shift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_no_sale_with_a_supervisors_pin_and_a_close_with_the_drawer_counted_by_denomination() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let (c, driver) = browser().await;
+    c.goto(&app.base).await.unwrap();
+    open_shift_as_cashier(&c, &app).await;
+    click(&c, "#drawer-open").await;
+    type_into(&c, "#drawer-reason", "change for a 50").await;
+    c.find(Locator::XPath(
+        "//select[@id='drawer-approver']/option[contains(., 'Sam Supervisor')]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    type_into(&c, "#drawer-pin", &app.pins["Sam Supervisor"]).await;
+    click(&c, "#drawer-go").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text(&c, "#banner").await.contains("no sale") {
+        assert!(Instant::now() < deadline, "{}", text(&c, "#banner").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The manager signs in at the till and closes the shift.
+    click(&c, "#logout").await;
+    visible(&c, "#login-staff button.staff").await;
+    for b in c
+        .find_all(Locator::Css("#login-staff button.staff"))
+        .await
+        .unwrap()
+    {
+        if b.text().await.unwrap().contains("Maria Manager") {
+            b.click().await.unwrap();
+        }
+    }
+    type_into(&c, "#login-pin", &app.pins["Maria Manager"]).await;
+    click(&c, "#login-go").await;
+    click(&c, "#close-shift").await;
+    let first = visible(&c, "#closing-count input.count").await;
+    first.clear().await.unwrap();
+    first.send_keys("2").await.unwrap();
+    assert!(
+        !text(&c, "#closing-total").await.starts_with("0"),
+        "{}",
+        text(&c, "#closing-total").await
+    );
+    click(&c, "#closing-go").await;
+    visible(&c, "#report-text").await;
+    assert!(
+        text(&c, "#report-title").await.starts_with('Z'),
+        "{}",
+        text(&c, "#report-title").await
+    );
+    click(&c, "#report-close").await;
+    visible(&c, "#shift-go").await;
+    c.close().await.unwrap();
+    drop(driver);
+    let m = app.manager().await;
+    let audit = app.get("/api/v1/audit?limit=50", &m).await;
+    let actions: Vec<&str> = audit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"drawer.no_sale"), "{actions:?}");
+}
