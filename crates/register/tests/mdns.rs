@@ -40,7 +40,11 @@ async fn an_announced_name_is_found_and_a_missing_one_is_said_plainly() {
             .lookup(&host)
             .await
             .unwrap();
-        assert_eq!(again, found);
+        // What was found stays (more may come: another interface's).
+        assert!(
+            found.iter().all(|ip| again.contains(ip)),
+            "{found:?} {again:?}"
+        );
         assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     }
     let missing = Resolver::new(port, Duration::from_millis(300))

@@ -8,7 +8,7 @@ use crate::support::app::{
 };
 use crate::support::browser::{
     browser, click, open_shift_as_cashier, open_tab, sign_in_to_manager_page, text, type_into,
-    visible,
+    visible, wait_text,
 };
 use fantoccini::{Locator, key::Key};
 use std::time::{Duration, Instant};
@@ -413,21 +413,6 @@ async fn the_cloud_admin_changes_a_price_and_adds_a_product_in_the_store_page() 
 }
 
 /// Waits until the text of `css` contains `part`; returns it.
-async fn wait_text(c: &fantoccini::Client, css: &str, part: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let t = text(c, css).await;
-        if t.contains(part) {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} says {t:?}, never {part:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A tablet's register page (served by the edge) with the edge killed:
 /// OFFLINE within 3 s, the tender buttons disabled and a plain note, the
 /// cart kept; the edge back on its port: OK by itself, and a reload keeps

@@ -5,7 +5,9 @@
 //! and tender buttons on screen at 1024×768, and the keys on them.
 
 use crate::support::app::{Backend, Store, spawn};
-use crate::support::browser::{browser, click, open_shift_as_cashier, text, type_into, visible};
+use crate::support::browser::{
+    browser, choose, click, open_shift_as_cashier, text, type_into, visible, wait_text,
+};
 use fantoccini::{Locator, key::Key};
 use std::time::{Duration, Instant};
 
@@ -56,14 +58,7 @@ async fn a_cashiers_big_discount_goes_through_with_a_supervisors_pin_given_on_th
         "{}",
         text(&c, "#banner").await
     );
-    c.find(Locator::XPath(
-        "//select[@id='discount-approver']/option[contains(., 'Sam Supervisor')]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    choose(&c, "discount-approver", "Sam Supervisor").await;
     type_into(&c, "#discount-pin", &app.pins["Sam Supervisor"]).await;
     click(&c, "#pay-confirm").await;
     visible(&c, "#receipt-change").await;
@@ -281,21 +276,10 @@ async fn a_no_sale_with_a_supervisors_pin_and_a_close_with_the_drawer_counted_by
     open_shift_as_cashier(&c, &app).await;
     click(&c, "#drawer-open").await;
     type_into(&c, "#drawer-reason", "change for a 50").await;
-    c.find(Locator::XPath(
-        "//select[@id='drawer-approver']/option[contains(., 'Sam Supervisor')]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    choose(&c, "drawer-approver", "Sam Supervisor").await;
     type_into(&c, "#drawer-pin", &app.pins["Sam Supervisor"]).await;
     click(&c, "#drawer-go").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !text(&c, "#banner").await.contains("no sale") {
-        assert!(Instant::now() < deadline, "{}", text(&c, "#banner").await);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_text(&c, "#banner", "no sale").await;
     // The manager signs in at the till and closes the shift.
     click(&c, "#logout").await;
     visible(&c, "#login-staff button.staff").await;

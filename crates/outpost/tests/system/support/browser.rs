@@ -193,3 +193,32 @@ pub(crate) async fn sign_in_to_manager_page(
     click(c, "#login-go").await;
     visible(c, "#tabs button").await;
 }
+
+/// Waits (up to 20 s) until the element `css` names says `part`; what it
+/// says then.
+pub(crate) async fn wait_text(c: &fantoccini::Client, css: &str, part: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = text(c, css).await;
+        if t.contains(part) {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} says {t:?}, never {part:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Picks the option of the select `#id` whose text holds `part`.
+pub(crate) async fn choose(c: &fantoccini::Client, id: &str, part: &str) {
+    c.find(Locator::XPath(&format!(
+        "//select[@id='{id}']/option[contains(., '{part}')]"
+    )))
+    .await
+    .unwrap_or_else(|e| panic!("no option {part:?} in #{id}: {e}"))
+    .click()
+    .await
+    .unwrap();
+}
