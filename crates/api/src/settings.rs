@@ -191,6 +191,9 @@ pub struct Printing {
     pub open_drawer: bool,
     pub max_age_s: i64,
     pub kitchen_max_age_s: i64,
+    /// A drawer kick without a sale (no-sale, paid in or out) later than
+    /// this is not sent: the drawer must not open at a till left alone.
+    pub drawer_max_age_s: i64,
     pub footer: Vec<String>,
 }
 

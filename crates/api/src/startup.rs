@@ -149,6 +149,9 @@ impl Application {
         seed::setup(&mut conn, &settings.store_setup())?;
         let node = Arc::new(Node::load(&mut conn)?);
         node.set_discount_limits(settings.sales.discount_limits());
+        // What search compares, for products written before it was kept
+        // (or by an older fold): at start, not in a cashier's first search.
+        outpost_storage::catalog::fold_missing(&mut conn)?;
         if let Some(id) = settings.store_id()
             && id != node.store_id
         {

@@ -76,6 +76,10 @@
 
   async function afterLogin() {
     $("#who").textContent = `${state.me.name} · ${state.me.role}`;
+    // Who may approve (a discount, a no-sale), after a reload too.
+    if (!state.staff) {
+      api("GET", "/api/v1/login-staff", undefined, { session: null }).then((r) => { state.staff = r.staff; }).catch(() => {});
+    }
     try {
       const shift = await api("GET", "/api/v1/shifts/current");
       state.shift = shift;
@@ -123,7 +127,8 @@
   }
   $("#weight-form").addEventListener("submit", (e) => {
     const w = Math.round(Number(String($("#weight-kg").value).replace(",", ".")) * 1000);
-    if (!(w > 0)) { e.preventDefault(); return banner("Enter a weight such as 0.375"); }
+    // A scanner's code typed here by mistake is no weight.
+    if (!(w > 0 && w <= 100000)) { e.preventDefault(); return banner("Enter a weight in kg such as 0.375 (at most 100)"); }
     const p = weighing;
     weighing = null;
     if (p) addToCart(p, w);
@@ -165,6 +170,8 @@
     events.onmessage = (m) => {
       const e = JSON.parse(m.data);
       if (e.type === "scan") {
+        // Not into a payment, a count or another dialog under way.
+        if (document.querySelector("dialog[open]:not(#receipt)")) return banner("Finish what is open first, then scan");
         if ($("#receipt").open) $("#receipt").close();
         if (!$("#sell").hidden) scanned(e.code);
       } else if (e.type === "weight") {
@@ -199,6 +206,8 @@
   }
   function cartChanged() {
     state.checkoutKey = null; // a different cart is a different sale
+    // The payment shown is for the cart as it was: pay again.
+    if ($("#pay").open) { $("#pay").close(); banner("The cart changed: press Cash or Card again"); }
     saveCart();
     renderCart();
   }
@@ -276,6 +285,7 @@
     $("#pay-card-amount").disabled = mode === "card";
     $("#pay-tendered").value = "";
     show("#pay-discount", state.quote.discount_minor > 0);
+    $("#discount-reason").value = "";
     show("#discount-approval", false);
     $("#discount-pin").value = "";
     renderQuickCash();
@@ -313,6 +323,9 @@
   // Keys for the busiest moves, shown on the buttons.
   document.addEventListener("keydown", (e) => {
     if ($("#sell").hidden || document.querySelector("dialog[open]")) return;
+    // Not while a discount or other field is being typed in: its change
+    // would come after.
+    if (e.target.matches && e.target.matches("input:not(#scan), select, textarea")) return;
     const last = state.cart[state.cart.length - 1];
     const act = {
       F2: () => $("#pay-cash").disabled || openPay("cash"),

@@ -85,8 +85,10 @@ impl LabelRules {
 }
 
 /// The weight, to the gram, whose price at `per_kg` (minor units a kilo)
-/// comes closest to `price`, an exact match first: what a price label on a
-/// weighed item sells as.
+/// comes closest to `price` without passing it, an exact match first:
+/// what a price label on a weighed item sells as. The customer never pays
+/// more than the label; over 10.00 a kilo (a gram costs more than a cent)
+/// the nearest may be a cent under it.
 pub fn grams_for_price(price: i64, per_kg: i64) -> Option<i64> {
     if per_kg <= 0 || price <= 0 {
         return None;
@@ -94,8 +96,8 @@ pub fn grams_for_price(price: i64, per_kg: i64) -> Option<i64> {
     let at = |g: i64| (per_kg * g + 500).div_euclid(1000);
     let guess = (price * 1000 + per_kg / 2) / per_kg;
     (guess - 3..=guess + 3)
-        .filter(|g| *g > 0)
-        .min_by_key(|g| ((at(*g) - price).abs(), (g - guess).abs()))
+        .filter(|g| *g > 0 && at(*g) <= price)
+        .min_by_key(|g| (price - at(*g), (g - guess).abs()))
 }
 
 #[cfg(test)]
@@ -139,13 +141,23 @@ mod tests {
         // 1.27 at 1.69 a kilo: 751 g is exactly 1.27.
         assert_eq!(grams_for_price(127, 169), Some(751));
         let at = |g: i64, per_kg: i64| (per_kg * g + 500) / 1000;
-        for (price, per_kg) in [(127, 169), (999, 279), (1, 399), (2500, 1299), (100, 100)] {
+        for (price, per_kg) in [
+            (127, 169),
+            (999, 279),
+            (2500, 1299),
+            (100, 100),
+            (4321, 999),
+        ] {
             let g = grams_for_price(price, per_kg).unwrap();
-            assert!(
-                (at(g, per_kg) - price).abs() <= per_kg / 1000 + 1,
-                "{price} {per_kg} {g}"
-            );
+            // Never more than the label; as close under it as a gram goes.
+            assert!(at(g, per_kg) <= price, "{price} {per_kg} {g}");
+            assert!(price - at(g, per_kg) <= 1, "{price} {per_kg} {g}");
+            if per_kg <= 1000 {
+                assert_eq!(at(g, per_kg), price, "exact under 10.00 a kilo");
+            }
         }
+        // 25.00 at 12.99 a kilo: 1924 g is 24.99; 1925 g would be 25.01.
+        assert_eq!(grams_for_price(2500, 1299), Some(1924));
         assert_eq!(grams_for_price(0, 169), None);
     }
 }

@@ -120,7 +120,10 @@ impl DiscountLimits {
 }
 
 /// A sale's largest discount in basis points of the goods' price: the
-/// larger of its most discounted line and the whole sale's.
+/// larger of its most discounted line (by the line's own discount) and the
+/// whole sale's (every discount, the order's too). An order discount is
+/// judged on the whole sale only: how its cents fall on the lines is no
+/// one's choice.
 pub fn discount_bp(lines: &[crate::order::PricedLine]) -> i64 {
     let share = |off: i64, of: i64| {
         if of <= 0 {
@@ -136,12 +139,7 @@ pub fn discount_bp(lines: &[crate::order::PricedLine]) -> i64 {
         .sum();
     lines
         .iter()
-        .map(|l| {
-            share(
-                l.line_discount_minor + l.order_discount_minor,
-                l.gross_minor,
-            )
-        })
+        .map(|l| share(l.line_discount_minor, l.gross_minor))
         .chain(std::iter::once(share(off, gross)))
         .max()
         .unwrap_or(0)
@@ -160,6 +158,28 @@ pub fn lockout_seconds(failures: i32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_order_discount_is_judged_on_the_whole_sale_and_a_line_discount_on_its_line() {
+        use crate::order::PricedLine;
+        let line = |gross, line_off, order_off| PricedLine {
+            gross_minor: gross,
+            line_discount_minor: line_off,
+            order_discount_minor: order_off,
+            net_minor: 0,
+            tax_minor: 0,
+            total_minor: 0,
+            tax_ppm: 0,
+        };
+        // 10 % off 2.55 + 2.55, its odd cent on the first line: 10 %.
+        assert_eq!(discount_bp(&[line(255, 0, 26), line(255, 0, 25)]), 1000);
+        // A line's own discount counts on that line.
+        assert_eq!(discount_bp(&[line(100, 20, 0), line(900, 0, 0)]), 2000);
+        assert_eq!(discount_bp(&[line(100, 0, 0)]), 0);
+        let limits = DiscountLimits::default();
+        assert_eq!(limits.of(Role::Cashier), 1000);
+        assert_eq!(limits.of(Role::Manager), 10_000);
+    }
 
     #[test]
     fn a_cashier_sells_but_cannot_refund_void_or_manage() {

@@ -61,6 +61,15 @@ fn shop() -> Shop {
 impl Shop {
     /// A one-line card sale with `pct` percent off its line.
     fn sell(&self, pct: i64, approval: Option<(&str, &str)>) -> Result<sales::Order, StorageError> {
+        self.sell_because(pct, approval, "damaged box")
+    }
+
+    fn sell_because(
+        &self,
+        pct: i64,
+        approval: Option<(&str, &str)>,
+        reason: &str,
+    ) -> Result<sales::Order, StorageError> {
         let mut req: SaleRequest = common::one_line_card_sale(&self.store, &self.cashier);
         let mut c = self.store.db.conn().unwrap();
         req.payments.clear();
@@ -74,7 +83,7 @@ impl Shop {
         let mut paid = common::one_line_card_sale(&self.store, &self.cashier).payments;
         paid[0].amount_minor = total;
         req.payments = paid;
-        req.discount_reason = "damaged box".into();
+        req.discount_reason = reason.into();
         req.approval = approval.map(|(staff_id, pin)| Approval {
             staff_id: staff_id.into(),
             pin: pin.into(),
@@ -105,6 +114,12 @@ fn a_discount_beyond_the_sellers_limit_needs_a_pin_that_covers_it_and_every_one_
     let a = shop.audited(&small.order.id).expect("audited");
     assert_eq!(a["reason"], "damaged box");
     assert!(a["approved_by"].is_null());
+    // A discount says why.
+    let e = shop.sell_because(5, None, " ").unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Unprocessable(m) if m.contains("reason")),
+        "{e:?}"
+    );
     // A sale without a discount is not.
     let plain = shop.sell(0, None).unwrap();
     assert!(!plain.order.needs_adjustment);
@@ -120,6 +135,13 @@ fn a_discount_beyond_the_sellers_limit_needs_a_pin_that_covers_it_and_every_one_
         .sell(20, Some((&shop.supervisor, "999999")))
         .unwrap_err();
     assert!(matches!(e, StorageError::WrongPin { .. }), "{e:?}");
+    // It counts toward the supervisor's lockout.
+    let failures: i32 = outpost_storage::schema::pin_attempts::table
+        .filter(outpost_storage::schema::pin_attempts::staff_id.eq(&shop.supervisor))
+        .select(outpost_storage::schema::pin_attempts::failures)
+        .first(&mut **shop.store.db.conn().unwrap())
+        .unwrap();
+    assert_eq!(failures, 1);
     let approved = shop.sell(20, Some((&shop.supervisor, "246813"))).unwrap();
     let a = shop.audited(&approved.order.id).expect("audited");
     assert_eq!(a["approved_by"], shop.supervisor.as_str());

@@ -373,6 +373,8 @@ async fn pass(
         if let Some((target, req)) = job {
             let max_age_s = if feed.stream == TICKETS.stream {
                 cfg.kitchen_max_age_s
+            } else if feed.stream == DRAWER.stream {
+                cfg.drawer_max_age_s
             } else {
                 cfg.max_age_s
             };

@@ -138,6 +138,7 @@ impl TryFrom<SaleBody> for SaleRequest {
             note: short(&b.note, 500, "note")?,
             discount_reason: short(&b.discount_reason, 200, "discount_reason")?,
             approval: b.approval.map(Approval::from),
+            approved: None,
         })
     }
 }
@@ -181,8 +182,22 @@ async fn create_sale(
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
     let sha = body.sha256;
-    let sale = SaleRequest::try_from(body.value)?;
+    let mut sale = SaleRequest::try_from(body.value)?;
     on_account_here(&state, &sale.payments)?;
+    // An approver's PIN is checked where a wrong one is written (it counts
+    // toward their lockout), before the sale's read-only pricing.
+    if let Some(a) = sale.approval.take() {
+        let token = who.token().to_owned();
+        sale.approved = Some(
+            state
+                .write(move |c, n| {
+                    let (actor, _) = outpost_storage::staff::authenticate(c, &token)?;
+                    let key = actor.device_id.unwrap_or_else(|| "office".into());
+                    outpost_storage::staff::approver(c, n, &a.staff_id, &a.pin, &key)
+                })
+                .await?,
+        );
+    }
     let writer = state.sales.clone();
     // Marked before the blocking work is queued and cleared when it is
     // over, whether or not this request is still there to hear it.

@@ -365,22 +365,32 @@ fn discount(
     if totals.discount_minor == 0 {
         return Ok(None);
     }
+    if req.discount_reason.trim().is_empty() {
+        return Err(StorageError::Unprocessable(
+            "give a reason for the discount (discount_reason)".into(),
+        ));
+    }
     let bp = outpost_domain::staff::discount_bp(&totals.lines);
     let limits = node.discount_limits();
     if bp <= limits.of(actor.role) {
         return Ok(Some((bp, None)));
     }
     let pct = |bp: i64| format!("{}.{:02}%", bp / 100, bp % 100);
-    let a = req.approval.as_ref().ok_or_else(|| {
-        StorageError::Forbidden(format!(
-            "give a discount of {} (a {} gives up to {} alone) without a supervisor's PIN",
-            pct(bp),
-            actor.role.as_str(),
-            pct(limits.of(actor.role))
-        ))
-    })?;
-    let key = actor.device_id.clone().unwrap_or_else(|| "office".into());
-    let (by, role) = staff::approver(conn, node, &a.staff_id, &a.pin, &key)?;
+    let (by, role) = match (&req.approved, &req.approval) {
+        (Some(approved), _) => approved.clone(),
+        (None, Some(a)) => {
+            let key = actor.device_id.clone().unwrap_or_else(|| "office".into());
+            staff::approver(conn, node, &a.staff_id, &a.pin, &key)?
+        }
+        (None, None) => {
+            return Err(StorageError::Forbidden(format!(
+                "give a discount of {} (a {} gives up to {} alone) without a supervisor's PIN",
+                pct(bp),
+                actor.role.as_str(),
+                pct(limits.of(actor.role))
+            )));
+        }
+    };
     if bp > limits.of(role) {
         return Err(StorageError::Forbidden(format!(
             "approve a discount of {} (a {} approves up to {}: a manager must)",

@@ -95,6 +95,10 @@ pub struct SaleRequest {
     /// A supervisor's (or manager's) PIN for a discount beyond the
     /// seller's role's limit.
     pub approval: Option<Approval>,
+    /// The approver of [`Self::approval`], whose PIN the caller checked
+    /// already where PIN failures are written (the api, before the sale's
+    /// read-only pricing); their id and role.
+    pub approved: Option<(String, outpost_domain::Role)>,
 }
 
 /// A supervisor's PIN given at the till for something the cashier may not do.

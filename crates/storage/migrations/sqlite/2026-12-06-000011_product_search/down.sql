@@ -1,2 +1,9 @@
+DROP TRIGGER till_feed_products_upd;
+CREATE TRIGGER till_feed_products_upd AFTER UPDATE ON products BEGIN
+    UPDATE till_feed_seq SET seq = seq + 1;
+    INSERT OR REPLACE INTO till_feed (kind, key, seq) VALUES ('product', OLD.id, (SELECT seq FROM till_feed_seq));
+    UPDATE till_feed_seq SET seq = seq + 1;
+    INSERT OR REPLACE INTO till_feed (kind, key, seq) VALUES ('product', NEW.id, (SELECT seq FROM till_feed_seq));
+END;
 DROP TRIGGER products_search_key;
 ALTER TABLE products DROP COLUMN search_key;
