@@ -17,6 +17,7 @@
 mod edge;
 mod pages;
 mod register;
+mod register_crash;
 mod register_lan;
 mod stack;
 mod support;
