@@ -1,6 +1,7 @@
 //! Reading JSON bodies ourselves, so every way a body can be wrong (too large,
-//! not JSON, invalid UTF-8, wrong types, unknown fields) is a problem JSON 4xx,
-//! and so the request's canonical hash is at hand for idempotency.
+//! not JSON, invalid UTF-8, wrong types, unknown fields, a key given twice)
+//! is a problem JSON 4xx, and so the request's canonical hash is at hand for
+//! idempotency.
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -94,9 +95,11 @@ fn read<T: DeserializeOwned + 'static>(
     })
 }
 
-/// Parses bytes as `T`, reporting where and why it failed.
+/// Parses bytes as `T`, reporting where and why it failed. An object with a
+/// key twice is refused: which of the two a reader takes differs between
+/// parsers, so a check could read one and the write the other.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, ApiError> {
-    let raw: serde_json::Value = serde_json::from_slice(bytes)
+    let Unique(raw) = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadBody(format!("malformed JSON: {e}")))?;
     let canonical = raw.to_string();
     let value = serde_json::from_value(raw)
@@ -105,6 +108,66 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, ApiError> {
         value,
         sha256: outpost_storage::secrets::sha256_hex(canonical.as_bytes()),
     })
+}
+
+/// A JSON value whose objects hold each key once.
+struct Unique(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Unique(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(out.into())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} is given twice"
+                )));
+            }
+            let Unique(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(out.into())
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +189,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_given_twice_is_refused_at_any_depth_and_the_rest_reads_as_before() {
+        let e = parse::<serde_json::Value>(br#"{"lines":[{"q":1,"q":2}]}"#).unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
+        let v = parse::<serde_json::Value>(br#"{"a":[1,-2,3.5,"x",null,true,{"b":{}}]}"#)
+            .unwrap()
+            .value;
+        assert_eq!(
+            v,
+            serde_json::json!({"a": [1, -2, 3.5, "x", null, true, {"b": {}}]})
+        );
+    }
+
+    #[test]
     fn bad_bodies_are_client_errors() {
         for bad in [
             &b"{"[..],
@@ -134,6 +210,7 @@ mod tests {
             br#"{"a":1,"z":2}"#,
             br#"{"a":1e400}"#,
             b"[]",
+            br#"{"a":1,"a":2}"#,
         ] {
             assert!(
                 matches!(parse::<T>(bad), Err(ApiError::BadBody(_))),

@@ -35,6 +35,11 @@ impl Hlc {
     }
 }
 
+/// How far ahead of the wall clock a remote timestamp may be and still be
+/// followed (5 minutes: more than NTP-kept clocks ever differ, less than a
+/// wrong date).
+pub const MAX_DRIFT_MS: i64 = 300_000;
+
 /// Issues strictly increasing HLC timestamps.
 #[derive(Debug)]
 pub struct HlcClock {
@@ -58,12 +63,19 @@ impl HlcClock {
         self.last = next;
         next
     }
-    /// Merges a timestamp seen from elsewhere (another node's event), so what
-    /// we issue next sorts after it.
-    pub fn observe(&mut self, seen: Hlc) {
+    /// Merges a timestamp seen from elsewhere (another node's event, the
+    /// cloud's change), so what we issue next sorts after it, unless it is
+    /// more than [`MAX_DRIFT_MS`] ahead of our wall clock: a node whose
+    /// clock runs days ahead must not drag ours (every later edit of ours
+    /// would carry its date). Answers whether it was taken.
+    pub fn observe(&mut self, seen: Hlc, wall_millis: i64) -> bool {
+        if seen.millis() > wall_millis.saturating_add(MAX_DRIFT_MS) {
+            return false;
+        }
         if seen > self.last {
             self.last = seen;
         }
+        true
     }
     pub fn last(&self) -> Hlc {
         self.last
@@ -141,8 +153,20 @@ mod tests {
     #[test]
     fn observing_a_later_remote_time_orders_later_ticks_after_it() {
         let mut c = HlcClock::new(Hlc::ZERO);
-        c.observe(Hlc::from_parts(9_000, 3));
+        assert!(c.observe(Hlc::from_parts(9_000, 3), 10));
         assert!(c.tick(10) > Hlc::from_parts(9_000, 3));
+    }
+
+    #[test]
+    fn a_remote_time_beyond_the_drift_bound_is_not_followed() {
+        let now = 1_800_000_000_000;
+        let mut c = HlcClock::new(Hlc::from_parts(now, 0));
+        let day_ahead = Hlc::from_parts(now + 86_400_000, 0);
+        assert!(!c.observe(day_ahead, now));
+        assert!(c.tick(now + 1) < day_ahead, "our clock stays ours");
+        let just_within = Hlc::from_parts(now + MAX_DRIFT_MS, 7);
+        assert!(c.observe(just_within, now));
+        assert!(c.tick(now + 2) > just_within);
     }
 
     #[test]

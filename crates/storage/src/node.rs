@@ -163,12 +163,22 @@ impl Node {
             .tick(now_millis())
     }
 
-    /// Moves the clock past a timestamp seen from elsewhere (the cloud).
+    /// Moves the clock past a timestamp seen from elsewhere (the cloud, a
+    /// till), within the drift bound (`outpost_domain::clock::MAX_DRIFT_MS`);
+    /// one beyond it is logged and not followed.
     pub fn observe(&self, seen: Hlc) {
-        self.clock
+        let now = now_millis();
+        let taken = self
+            .clock
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .observe(seen);
+            .observe(seen, now);
+        if !taken {
+            tracing::warn!(
+                ahead_ms = seen.millis() - now,
+                "a timestamp from another node is too far ahead of this clock; not followed (is that node's clock wrong?)"
+            );
+        }
     }
 
     pub fn last_hlc(&self) -> Hlc {

@@ -51,10 +51,6 @@ pub const SCHEMA: i32 = 2;
 /// then moves what it has not pushed to a new epoch (`agent::fork`).
 pub const REWOUND: &str = "the till's database went back to an older copy";
 
-/// How far ahead of the edge's wall clock a till's event time may pull the
-/// edge's clock (5 minutes).
-const MAX_AHEAD_MS: i64 = 300_000;
-
 /// The events a register agent may send: its own sales, stock movements,
 /// kitchen tickets, shifts and audit entries, never master data.
 const ALLOWED: [(&str, &str, &str); 5] = [
@@ -404,12 +400,9 @@ pub fn apply(
                 out.repeated += 1;
                 continue;
             }
-            // The till's clock moves the edge's only within reason: a till
-            // whose clock runs days ahead must not drag the store's.
-            let hlc = Hlc::from_raw(e.hlc);
-            if hlc.millis() <= crate::db::now_millis() + MAX_AHEAD_MS {
-                node.observe(hlc);
-            }
+            // Within the clock's drift bound: a till whose clock runs days
+            // ahead does not drag the store's.
+            node.observe(Hlc::from_raw(e.hlc));
             // Each event in a savepoint: one parked leaves nothing behind.
             let took = conn.transaction(|conn| {
                 check_content(e, stream)?;
