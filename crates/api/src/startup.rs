@@ -231,6 +231,7 @@ impl Application {
                 None => app,
             };
             app.wrap(from_fn(local_only))
+                .wrap(outpost_telemetry::headers::security())
                 .default_service(web::to(|| async {
                     problem::plain(
                         StatusCode::NOT_FOUND,

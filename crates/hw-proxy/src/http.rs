@@ -304,6 +304,7 @@ async fn page(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     if !authorized(&shared.config.token, &req) {
         return HttpResponse::Unauthorized()
             .content_type("text/html; charset=utf-8")
+            .insert_header(("Content-Security-Policy", PAGE_CSP))
             .body(
                 "<!doctype html><html lang=en><meta charset=utf-8>\
                  <meta name=viewport content=\"width=device-width,initial-scale=1\">\
@@ -384,8 +385,14 @@ async fn page(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     html.push_str("</table>");
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", PAGE_CSP))
         .body(html)
 }
+
+/// The printers page's policy: its own script, styles and previews only,
+/// never framed.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /// The serial scanners and scales, each with its state (and a scale's
 /// latest weight) — the same objects the event stream starts with.
@@ -538,6 +545,7 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     let data = shared.clone();
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(outpost_telemetry::headers::security())
             .app_data(data.clone())
             .configure(|c| configure(c, max_body))
     })

@@ -366,6 +366,7 @@ pub async fn run(
     );
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(outpost_telemetry::headers::security())
             .app_data(data.clone())
             .route("/jobs", web::get().to(get_jobs))
             .route("/jobs", web::delete().to(clear_jobs))

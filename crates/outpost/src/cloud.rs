@@ -31,6 +31,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     let admin_port = admin_listener.local_addr()?.port();
     let admin = actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap(outpost_telemetry::headers::security())
             .app_data(state.clone())
             .configure(admin::routes)
     })
@@ -154,6 +155,7 @@ fn health_server(
     let server = HttpServer::new(move || {
         let (registry, check) = (registry.clone(), check.clone());
         App::new()
+            .wrap(outpost_telemetry::headers::security())
             .route(
                 "/health",
                 web::get().to(move || {

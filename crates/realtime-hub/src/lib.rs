@@ -124,6 +124,7 @@ impl Server {
         });
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(outpost_telemetry::headers::security())
                 .app_data(hub.clone())
                 .route("/ws", web::get().to(conn::upgrade))
                 .route("/health", web::get().to(health))

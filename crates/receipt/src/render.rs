@@ -5,9 +5,25 @@
 //!
 //! It reads the commands hw-proxy writes and skips other known commands by
 //! their length; an unknown command is kept as a marker rather than guessed.
+//!
+//! The bytes may be anyone's (a job sent to the virtual printer, a stored
+//! job previewed), so what they make is bounded by [`MAX_PICTURE_BYTES`]
+//! wide and [`MAX_PICTURE_ROWS`] tall per picture, [`MAX_LINES`] lines and
+//! [`MAX_PAPER_DOTS`] of paper, whatever they claim: nine bytes once asked
+//! for a 34 GB picture.
 
 use crate::document::CodePage;
 use crate::raster::{self, Bitmap};
+
+/// The widest raster picture read (bytes per row: 2048 dots, beyond any
+/// receipt printer's head).
+pub const MAX_PICTURE_BYTES: usize = 256;
+/// The tallest raster picture read (rows of dots: about 1 m of paper).
+pub const MAX_PICTURE_ROWS: usize = 8192;
+/// The most lines a job's text holds (what follows is left out).
+pub const MAX_LINES: usize = 100_000;
+/// The longest paper a job's picture draws, in dots (about 25 m).
+pub const MAX_PAPER_DOTS: usize = 200_000;
 
 const ESC: u8 = 0x1b;
 const GS: u8 = 0x1d;
@@ -159,8 +175,14 @@ fn items(bytes: &[u8]) -> Vec<Item> {
                     if head.len() == 6 {
                         let x = head[2] as usize + 256 * head[3] as usize;
                         let y = head[4] as usize + 256 * head[5] as usize;
-                        let data = r.take(x * y).to_vec();
-                        out.push(Item::Image(Bitmap::from_packed(x, y, &data)));
+                        let data = r.take(x * y);
+                        if x > MAX_PICTURE_BYTES || y > MAX_PICTURE_ROWS {
+                            out.push(Item::Unknown(format!("GS v 0 picture too large ({x}x{y})")));
+                        } else if data.len() < x * y {
+                            out.push(Item::Unknown(format!("GS v 0 picture cut short ({x}x{y})")));
+                        } else {
+                            out.push(Item::Image(Bitmap::from_packed(x, y, data)));
+                        }
                     }
                 }
                 Some(other) => out.push(Item::Unknown(format!("GS {other:#04x}"))),
@@ -187,6 +209,10 @@ pub fn render(bytes: &[u8]) -> Page {
         *open = false;
     };
     for item in items(bytes) {
+        if page.lines.len() >= MAX_LINES {
+            page.unknown.push(format!("more than {MAX_LINES} lines"));
+            return page;
+        }
         match item {
             Item::Char(c) => {
                 line.push(c);
@@ -290,6 +316,9 @@ pub fn picture(bytes: &[u8], width: usize) -> Bitmap {
             paper.grow((tall * LINE_DOTS).saturating_sub(tall * raster::CELL_H));
         };
     for item in items(bytes) {
+        if paper.height >= MAX_PAPER_DOTS {
+            break;
+        }
         match item {
             Item::Char(c) => line.push((c, bold, size)),
             Item::Newline => print_line(&mut paper, &mut line, justify),
@@ -443,5 +472,57 @@ mod tests {
         let qr_top = LINE_DOTS;
         assert!(picture.get(0, qr_top) && picture.get(20, qr_top));
         assert!(picture.height >= qr_top + 21 * QR_MODULE);
+    }
+
+    #[test]
+    fn a_picture_that_claims_to_be_huge_is_not_drawn() {
+        // GS v 0, 65535 bytes by 65535 rows, and nothing after: once 34 GB.
+        let attack = [GS, b'v', b'0', 0, 0xff, 0xff, 0xff, 0xff, b'x'];
+        let page = render(&attack);
+        assert_eq!(page.unknown, vec!["GS v 0 picture too large (65535x65535)"]);
+        assert_eq!(picture(&attack, 576).height, 0);
+        // Within the bounds but cut short: not drawn either.
+        let short = [GS, b'v', b'0', 0, 2, 0, 2, 0, 0xff];
+        assert_eq!(
+            render(&short).unknown,
+            vec!["GS v 0 picture cut short (2x2)"]
+        );
+        // Feeds that would run to kilometres of paper stop at the bound.
+        let feeds: Vec<u8> = [ESC, b'd', 255].repeat(100_000);
+        assert!(picture(&feeds, 576).height <= MAX_PAPER_DOTS + 255 * LINE_DOTS);
+        let page = render(&feeds);
+        assert!(page.lines.len() <= MAX_LINES + 255, "{}", page.lines.len());
+    }
+
+    mod hostile {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Bytes the reader takes as commands, often, among any others.
+        fn stream() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(
+                prop_oneof![
+                    3 => any::<u8>(),
+                    2 => prop::sample::select(vec![ESC, GS, DLE, b'v', b'0', b'(', b'k', b'd', b'!', 0xff, 0]),
+                ],
+                0..600,
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever the bytes, reading them ends, and what they make
+            /// stays within the bounds.
+            #[test]
+            fn any_bytes_read_back_within_bounds(bytes in stream()) {
+                let page = render(&bytes);
+                prop_assert!(page.lines.len() <= MAX_LINES + 255);
+                let p = picture(&bytes, 576);
+                prop_assert_eq!(p.width, 576);
+                prop_assert!(p.height <= MAX_PAPER_DOTS + MAX_PICTURE_ROWS + 255 * LINE_DOTS);
+                let _ = png(&bytes, 576);
+            }
+        }
     }
 }

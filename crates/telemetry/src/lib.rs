@@ -1,9 +1,11 @@
 //! Telemetry shared by every Outpost service: the tracing subscriber (set once),
 //! Prometheus text exposition, and the health report's shape, so `/metrics` and
 //! `/health` read the same everywhere; how settings are layered
-//! ([`settings`]); and the problem JSON every HTTP surface answers errors
-//! with ([`problem`]).
+//! ([`settings`]); the problem JSON every HTTP surface answers errors
+//! with ([`problem`]) and the security headers it answers everything with
+//! ([`headers`]).
 
+pub mod headers;
 pub mod problem;
 pub mod settings;
 

@@ -86,7 +86,8 @@ fn respond(state: &AppState, html: String, extra_connect: &str) -> HttpResponse 
         .insert_header((
             "Content-Security-Policy",
             format!(
-                "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' blob:; connect-src 'self' {hub} {extra_connect}"
+                "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' blob:; connect-src 'self' {hub} {extra_connect}; {}",
+                outpost_telemetry::headers::FRAME_ANCESTORS
             ),
         ))
         .body(html)

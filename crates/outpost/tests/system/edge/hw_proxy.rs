@@ -358,6 +358,7 @@ async fn a_token_guards_printing_and_the_queue_and_the_api_prints_with_it() {
     // The page asks for the token, then takes it as its cookie.
     let page = http().get(url("/")).send().await.unwrap();
     assert_eq!(page.status(), 401);
+    crate::edge::headers::assert_guarded(page.headers(), "hw-proxy's page");
     assert!(page.text().await.unwrap().contains("token-form"));
     let page = http()
         .get(url("/"))
@@ -366,6 +367,7 @@ async fn a_token_guards_printing_and_the_queue_and_the_api_prints_with_it() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
+    crate::edge::headers::assert_guarded(page.headers(), "hw-proxy's page");
     assert!(page.text().await.unwrap().contains("S01-R1-000070"));
     for open in ["/health", "/api/v1/printers", "/api/v1/inputs"] {
         assert_eq!(

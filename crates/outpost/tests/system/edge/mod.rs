@@ -8,6 +8,7 @@ mod catalog;
 mod clock;
 mod drawer;
 mod durability;
+pub(crate) mod headers;
 mod hw_proxy;
 mod inputs;
 mod money;
