@@ -359,11 +359,12 @@ fn baseline(url: &str, registers: usize, seconds: u64) -> Result<Figures> {
         shifts::open(&mut conn, &node, &a, 10_000)?;
         actors.push(a);
     }
-    let products: Vec<(String, i64)> = catalog::search(&mut conn, &node, "", 500)?
-        .into_iter()
-        .filter(|p| !p.weighed)
-        .map(|p| (p.id, p.price_minor))
-        .collect();
+    let products: Vec<(String, i64)> =
+        catalog::search(&mut conn, &node, "", &catalog::Shelf::All, 500)?
+            .into_iter()
+            .filter(|p| !p.weighed)
+            .map(|p| (p.id, p.price_minor))
+            .collect();
     let a0 = actors[0].clone();
     let baskets = Arc::new(baskets(&products, |lines| {
         let b = Basket {

@@ -203,20 +203,30 @@
     const [list, taxes, companies] = await Promise.all([call("GET", "/api/v1/products?limit=500"), call("GET", "/api/v1/tax-categories"), call("GET", "/api/v1/companies")]);
     if (list.length) currency = list[0].currency;
     const company = Object.fromEntries(companies.map((c) => [c.id, c.name]));
+    // The till's item grid: a product's tab and whether it is a favourite,
+    // saved as soon as they change.
+    const grid = async (p, change, input) => {
+      try { await call("PATCH", "/api/v1/products/" + p.id, change); banner(`Saved: ${p.name}`, "ok"); } catch (e) { banner(e.message); input.focus(); }
+    };
     return [el("h2", {}, "Products"),
-      table(["SKU", "Name", "Company", "Barcodes", "Tax", "Price", ""], list.map((p) => el("tr", {}, el("td", {}, p.sku), el("td", {}, p.name + (p.weighed ? " (per kg)" : "")), el("td", {}, company[p.company_id] || ""),
+      el("p", {}, "Category and favourite place a product on the register's item grid."),
+      table(["SKU", "Name", "Company", "Barcodes", "Tax", "Price", "Category", "Favourite", ""], list.map((p) => el("tr", {}, el("td", {}, p.sku), el("td", {}, p.name + (p.weighed ? " (per kg)" : "")), el("td", {}, company[p.company_id] || ""),
         el("td", {}, p.barcodes.join(" ")), el("td", {}, `${p.tax_category} ${p.tax_ppm / 10000}%`), el("td", { class: "price" }, money(p.price_minor, p.currency)),
+        el("td", {}, el("input", { value: p.category, maxlength: 40, size: 12, list: "categories", "aria-label": `Category of ${p.name}`, onchange: (ev) => grid(p, { category: ev.target.value.trim() }, ev.target) })),
+        el("td", {}, el("input", { type: "checkbox", checked: p.favourite, "aria-label": `${p.name} is a favourite`, onchange: (ev) => grid(p, { favourite: ev.target.checked }, ev.target) })),
         el("td", {}, el("button", { onclick: async () => { const v = prompt(`New price for ${p.name}`, plain(p.price_minor)); if (v === null) return; const m = parseMoney(v, p.currency); if (m === null) return banner("Not an amount"); try { await call("PATCH", "/api/v1/products/" + p.id, { price_minor: m }); open("Products"); } catch (e) { banner(e.message); } } }, "Change price"))))),
+      el("datalist", { id: "categories" }, ...[...new Set(list.map((p) => p.category).filter(Boolean))].sort().map((c) => el("option", { value: c }))),
       el("h2", {}, "New product"),
       form([input("sku", "SKU", { required: true, maxlength: 64 }), input("name", "Name", { required: true, maxlength: 200 }), input("price", "Price", { required: true, inputmode: "decimal" }),
         el("label", {}, "Tax", el("select", { name: "tax" }, ...taxes.map((t) => el("option", { value: t.code }, `${t.name} ${t.rate_ppm / 10000}%`)))),
         el("label", {}, "Company", el("select", { name: "company" }, ...companies.map((c) => el("option", { value: c.id }, c.name)))),
-        input("barcode", "Barcode", { maxlength: 64 }),
+        input("barcode", "Barcode", { maxlength: 64 }), input("category", "Category", { maxlength: 40, list: "categories" }),
+        el("label", {}, "Favourite", el("input", { name: "favourite", type: "checkbox" })),
         el("label", {}, "Weighed", el("input", { name: "weighed", type: "checkbox" })), el("label", {}, "Kitchen", el("input", { name: "kitchen", type: "checkbox" }))], "Create",
       async (f) => {
         const price = parseMoney(f.get("price"), currency);
         if (price === null) throw new Error(`Price must be an amount such as ${plain(Outpost.moneyInfo().notes[0] + Outpost.moneyInfo().coins[0])}`);
-        await call("POST", "/api/v1/products", { sku: f.get("sku"), name: f.get("name"), price_minor: price, tax_category: f.get("tax"), company_id: f.get("company"), weighed: !!f.get("weighed"), kitchen: !!f.get("kitchen"), barcodes: f.get("barcode") ? [f.get("barcode")] : [] });
+        await call("POST", "/api/v1/products", { sku: f.get("sku"), name: f.get("name"), price_minor: price, tax_category: f.get("tax"), company_id: f.get("company"), weighed: !!f.get("weighed"), kitchen: !!f.get("kitchen"), barcodes: f.get("barcode") ? [f.get("barcode")] : [], category: (f.get("category") || "").trim(), favourite: !!f.get("favourite") });
         banner("Created", "ok"); open("Products");
       })];
   }

@@ -80,6 +80,8 @@
     if (!state.staff) {
       api("GET", "/api/v1/login-staff", undefined, { session: null }).then((r) => { state.staff = r.staff; }).catch(() => {});
     }
+    // Which companies may invoice a sale (a store of several).
+    api("GET", "/api/v1/companies").then((c) => { state.companies = c; }).catch(() => {});
     try {
       const shift = await api("GET", "/api/v1/shifts/current");
       state.shift = shift;
@@ -88,6 +90,7 @@
       renderCart();
       settleKeptCheckout();
       loadRecent();
+      loadShelves();
       printer.none = false;
       loadPrinter();
     } catch (e) {
@@ -151,14 +154,42 @@
         const p = await api("GET", "/api/v1/barcodes/" + encodeURIComponent(term));
         // A scale's label says the weight itself.
         addToCart(p, p.label_qty_milli || (p.weighed ? 0 : count * 1000));
-        $("#results").replaceChildren();
+        // Search results give way to the shelf they covered.
+        if (!shelf.current) showShelf(shelf.last);
       } else {
         const list = await api("GET", "/api/v1/products?q=" + encodeURIComponent(term) + "&limit=20");
         if (!list.length) banner(`Nothing found for “${term}”`);
-        $("#results").replaceChildren(...list.map((p) => el("li", {},
-          el("button", { onclick: () => { addToCart(p, p.weighed ? 0 : count * 1000); $("#scan").focus(); } }, p.name, el("span", { class: "price" }, money(p.price_minor, p.currency))))));
+        markShelf(null);
+        showProducts(list, count);
       }
     } catch (err) { banner(err.status === 404 ? `Unknown barcode ${term}` : err.message); }
+  }
+
+  // ---- item grid: the favourites and a tab per category ---------------------
+  // (set on the manager page: Products; in the cloud for a chain)
+  const shelf = { tabs: [], current: null, last: null };
+  function showProducts(list, count = 1) {
+    $("#results").replaceChildren(...list.map((p) => el("li", {},
+      el("button", { onclick: () => { addToCart(p, p.weighed ? 0 : count * 1000); $("#scan").focus(); } },
+        p.name + (p.weighed ? " (kg)" : ""), el("span", { class: "price" }, money(p.price_minor, p.currency))))));
+  }
+  function markShelf(tab) {
+    shelf.current = tab;
+    if (tab) shelf.last = tab;
+    for (const b of $("#shelves").children) b.setAttribute("aria-pressed", String(!!tab && b.dataset.shelf === tab.key));
+  }
+  async function showShelf(tab) {
+    if (!tab) return $("#results").replaceChildren();
+    markShelf(tab);
+    try { showProducts(await api("GET", "/api/v1/products?" + tab.query + "&limit=200")); } catch (e) { banner(e.message); }
+  }
+  async function loadShelves() {
+    let cats = [];
+    try { cats = await api("GET", "/api/v1/categories"); } catch (e) { return banner(e.message); }
+    shelf.tabs = [{ key: "*favourites", label: "Favourites", query: "favourites=true" },
+      ...cats.map((c) => ({ key: c.name, label: c.name, query: "category=" + encodeURIComponent(c.name) }))];
+    $("#shelves").replaceChildren(...shelf.tabs.map((t) => el("button", { type: "button", "data-shelf": t.key, "aria-pressed": "false", onclick: () => { showShelf(t); $("#scan").focus(); } }, t.label)));
+    showShelf(shelf.tabs.find((t) => t.key === (shelf.last && shelf.last.key)) || shelf.tabs[0]);
   }
 
   // ---- serial scanner and scale, through hw-proxy's event stream ------------
@@ -197,6 +228,14 @@
       order_discount_minor: od === null ? 0 : od,
       payments,
     };
+    if (state.payMode === "account" && payments.length) body.customer_id = $("#account-customer").value;
+    // Invoiced by a company the cashier chose: with the reason when it is
+    // not the company of every item (flagged for the manager).
+    const company = $("#pay-company").hidden ? "" : $("#pay-company-id").value;
+    if (payments.length && company && company !== defaultCompany()) {
+      body.company_id = company;
+      if (crossCompany(company)) body.note = `Invoiced by ${companyName(company)}: ${$("#company-reason").value.trim()}`;
+    }
     if (state.quote && state.quote.discount_minor > 0) {
       body.discount_reason = $("#discount-reason").value.trim();
       // Asked for once the server said this discount needs approval.
@@ -277,10 +316,19 @@
     state.checkoutKey = state.checkoutKey || uuidv7();
     saveCart();
     const due = state.quote.total_minor;
-    $("#pay-title").textContent = { cash: "Cash", card: "Card", split: "Split payment" }[mode];
+    $("#pay-title").textContent = { cash: "Cash", card: "Card", split: "Split payment", account: "On account" }[mode];
     $("#pay-due").textContent = money(due, state.currency);
-    show("#pay-card-fields", mode !== "cash");
-    show("#pay-cash-fields", mode !== "card");
+    show("#pay-card-fields", mode === "card" || mode === "split");
+    show("#pay-cash-fields", mode === "cash" || mode === "split");
+    show("#pay-account-fields", mode === "account");
+    if (mode === "account") { $("#account-q").value = ""; $("#account-customer").replaceChildren(); findCustomers(); }
+    // A store of several companies: which one invoices the sale.
+    const companies = state.companies || [];
+    show("#pay-company", companies.length > 1);
+    $("#pay-company-id").replaceChildren(...companies.map((c) => el("option", { value: c.id }, c.name)));
+    $("#pay-company-id").value = defaultCompany();
+    $("#company-reason").value = "";
+    show("#company-reason-row", false);
     $("#pay-card-amount").value = mode === "split" ? "" : plain(due);
     $("#pay-card-amount").disabled = mode === "card";
     $("#pay-tendered").value = "";
@@ -291,13 +339,33 @@
     renderQuickCash();
     updateChange();
     $("#pay").showModal();
-    (mode === "card" ? $("#pay-card-ref") : mode === "split" ? $("#pay-card-amount") : $("#pay-tendered")).focus();
+    ({ card: $("#pay-card-ref"), split: $("#pay-card-amount"), account: $("#account-q") }[mode] || $("#pay-tendered")).focus();
   }
+  // The company a sale is invoiced by unless the cashier chooses: its first
+  // item's, as the server takes it.
+  const defaultCompany = () => (state.cart[0] ? state.cart[0].product.company_id : "");
+  const crossCompany = (company) => state.cart.some((l) => l.product.company_id !== company);
+  const companyName = (id) => ((state.companies || []).find((c) => c.id === id) || { name: id }).name;
+  $("#pay-company-id").addEventListener("change", () => {
+    const c = $("#pay-company-id").value;
+    show("#company-reason-row", c !== defaultCompany() && crossCompany(c));
+  });
+  // On account: the customer found by name.
+  async function findCustomers() {
+    try {
+      const list = await api("GET", "/api/v1/customers?limit=20&q=" + encodeURIComponent($("#account-q").value.trim()));
+      $("#account-customer").replaceChildren(...list.map((c) => el("option", { value: c.id }, c.name + (c.phone ? ` · ${c.phone}` : ""))));
+      if (!list.length) $("#pay-status").textContent = "No customer by that name: a manager adds customers on the manager page.";
+      else $("#pay-status").textContent = "";
+    } catch (e) { banner(e.message); }
+  }
+  let customerTimer;
+  $("#account-q").addEventListener("input", () => { clearTimeout(customerTimer); customerTimer = setTimeout(findCustomers, 250); });
   // What cash must pay: the rest of the total after the card, rounded to
   // the currency's cash unit (CHF 0.05), as the server settles it.
   function cashDue() {
     const due = state.quote.total_minor;
-    if (state.payMode === "card") return 0;
+    if (state.payMode === "card" || state.payMode === "account") return 0;
     const card = state.payMode === "split" ? parseMoney($("#pay-card-amount").value || "0") || 0 : 0;
     return cashRound(due - card);
   }
@@ -314,6 +382,9 @@
   $("#pay-cash").addEventListener("click", () => openPay("cash"));
   $("#pay-card").addEventListener("click", () => openPay("card"));
   $("#pay-split").addEventListener("click", () => openPay("split"));
+  $("#pay-account").addEventListener("click", () => openPay("account"));
+  // A till's agent holds no customer accounts (register.md).
+  if (Outpost.agent) $("#pay-account").hidden = true;
   // Exact cash: the customer hands over the total; no change to count.
   function payExact() {
     if (openPay("cash") === false || !$("#pay").open) return;
@@ -352,12 +423,20 @@
   async function confirmPay() {
     const payments = [];
     const due = state.quote.total_minor;
-    if (state.payMode !== "cash") {
+    const company = $("#pay-company").hidden ? "" : $("#pay-company-id").value;
+    if (company && company !== defaultCompany() && crossCompany(company) && !$("#company-reason").value.trim()) {
+      $("#company-reason").focus();
+      return banner("Say why this company invoices items of another");
+    }
+    if (state.payMode === "account") {
+      if (!$("#account-customer").value) return banner("Choose the customer whose account this goes on");
+      payments.push({ method: "on_account", amount_minor: due });
+    } else if (state.payMode !== "cash") {
       const card = state.payMode === "card" ? due : parseMoney($("#pay-card-amount").value, state.currency);
       if (card === null || card <= 0 || card > due) return banner("Enter a card amount up to the total");
       payments.push({ method: "card", amount_minor: card, card_type: $("#pay-card-type").value, reference: $("#pay-card-ref").value });
     }
-    if (state.payMode !== "card") {
+    if (state.payMode === "cash" || state.payMode === "split") {
       const cashAmount = cashDue();
       const tendered = $("#pay-tendered").value.trim() === "" ? cashAmount : parseMoney($("#pay-tendered").value, state.currency);
       if (tendered === null || tendered < cashAmount) return banner("Cash tendered is less than the amount due");
@@ -538,15 +617,33 @@
       $("#order-text").textContent = receiptText(current);
       picture("#order-picture", current.id);
       show("#return-form", current.status === "paid");
+      // An unpaid order (a tab) is voided, not refunded: with a reason, and
+      // a supervisor's PIN for a cashier.
+      show("#void-form", current.status === "open");
+      $("#void-reason").value = "";
+      $("#void-pin").value = "";
+      show("#void-approval", supervisorOnly());
       $("#return-lines tbody").replaceChildren(...current.lines.map((l) => el("tr", {},
         el("td", {}, l.name), el("td", {}, `${qty(l.qty_milli - l.refunded_milli, true)} left`),
         el("td", {}, el("input", { class: "ret-qty", "data-line": l.id, inputmode: "decimal", value: "0" })))));
       const approvers = state.staff.filter((s) => s.role !== "cashier");
       $("#return-approver").replaceChildren(...approvers.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+      $("#void-approver").replaceChildren(...approvers.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
       $("#order").showModal();
     } catch (e) { banner(e.message); }
   }
   $("#order-close").addEventListener("click", () => $("#order").close());
+  $("#void-go").addEventListener("click", async () => {
+    const body = { reason: $("#void-reason").value.trim() };
+    if (!body.reason) return banner("Give a reason for the void");
+    if (supervisorOnly()) body.approval = { staff_id: $("#void-approver").value, pin: $("#void-pin").value };
+    try {
+      const o = await api("POST", `/api/v1/orders/${current.id}/void`, body);
+      $("#order").close();
+      banner(`Order ${o.number} voided`, "ok");
+      loadRecent();
+    } catch (e) { $("#void-pin").value = ""; banner(e.message); }
+  });
   $("#return-go").addEventListener("click", async () => {
     const lines = [];
     for (const i of document.querySelectorAll(".ret-qty")) {
@@ -577,6 +674,7 @@
 
   // ---- the drawer without a sale, and closing the shift ---------------------
   const supervisorOnly = () => !["supervisor", "manager", "admin"].includes(state.me.role);
+  const managerHere = () => ["manager", "admin"].includes(state.me.role);
   $("#drawer-open").addEventListener("click", () => {
     $("#drawer-kind").value = "no-sale";
     $("#drawer-amount").value = "";
@@ -621,18 +719,25 @@
         oninput: () => { $("#closing-total").textContent = money(countedMinor(), state.currency); } })),
       el("td", {}, ""))));
     $("#closing-total").textContent = money(0, state.currency);
+    // A cashier (or supervisor) closes with a manager's PIN.
+    const managers = (state.staff || []).filter((s) => s.role === "manager" || s.role === "admin");
+    $("#closing-approver").replaceChildren(...managers.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
+    $("#closing-pin").value = "";
+    show("#closing-approval", !managerHere());
     $("#closing").showModal();
   });
   $("#closing-cancel").addEventListener("click", () => $("#closing").close());
   $("#closing-go").addEventListener("click", async () => {
     try {
-      const r = await api("POST", `/api/v1/shifts/${state.shift.id}/close`, { counted_cash_minor: countedMinor() });
+      const body = { counted_cash_minor: countedMinor() };
+      if (!managerHere()) body.approval = { staff_id: $("#closing-approver").value, pin: $("#closing-pin").value };
+      const r = await api("POST", `/api/v1/shifts/${state.shift.id}/close`, body);
       $("#closing").close();
       state.shift = null;
       $("#report-title").textContent = `${r.kind} report · ${r.shift.business_day}`;
       $("#report-text").textContent = Outpost.reportText(r);
       $("#report").showModal();
-    } catch (e) { banner(e.message); }
+    } catch (e) { $("#closing-pin").value = ""; banner(e.message); }
   });
 
   // Keep the scan field focused so a keyboard-wedge scanner always lands there.
@@ -672,7 +777,7 @@
     $("#link").textContent = ok ? "OK" : "OFFLINE";
     $("#link").classList.toggle("offline", !ok);
     show(Outpost.agent ? "#agent-note" : "#offline-note", !ok);
-    if (!Outpost.agent) for (const id of ["#pay-cash", "#pay-card", "#pay-exact", "#pay-split"]) $(id).disabled = !ok;
+    if (!Outpost.agent) for (const id of ["#pay-cash", "#pay-card", "#pay-exact", "#pay-split", "#pay-account"]) $(id).disabled = !ok;
     if (ok && state.me) renderCart();
   }
   function ago(ms) {

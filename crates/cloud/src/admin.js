@@ -33,6 +33,12 @@ document.addEventListener("submit", async (ev) => {
   }
   if (fresh) change.tax_category = f.tax_category.value.trim();
   else if (String(f.active.checked) !== f.active.dataset.was) change.active = f.active.checked;
+  if (fresh ? f.category.value.trim() : f.category.value !== f.category.dataset.was) {
+    change.category = f.category.value.trim();
+  }
+  if (fresh ? f.favourite.checked : String(f.favourite.checked) !== f.favourite.dataset.was) {
+    change.favourite = f.favourite.checked;
+  }
   if (Object.keys(change).length === 1) return say("nothing changed", false);
   say("saving…", false);
   let r, body;
@@ -54,5 +60,7 @@ document.addEventListener("submit", async (ev) => {
     f.title.dataset.was = f.title.value;
     f.price.dataset.was = f.price.value;
     f.active.dataset.was = String(f.active.checked);
+    f.category.dataset.was = f.category.value;
+    f.favourite.dataset.was = String(f.favourite.checked);
   }
 });

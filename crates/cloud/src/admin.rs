@@ -605,7 +605,7 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
         ))
         .body(html)
 }
@@ -706,19 +706,28 @@ async fn store_page(
             .get("active")
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
+        let favourite = p
+            .body
+            .get("favourite")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
         let price = amount(price, &currency);
         rows.push_str(&format!(
             "<tr><td>{sku}</td><td>{tax}</td><td>{origin}</td><td><form data-product method=post action=\"{action}\">\
              <input type=hidden name=sku value=\"{sku}\">\
              <input name=title aria-label=Name value=\"{name}\" data-was=\"{name}\" maxlength=200 required> \
              <input name=price aria-label=Price value=\"{price}\" data-was=\"{price}\" inputmode=decimal size=8 required> \
+             <input name=category aria-label=\"Till category\" placeholder=Category value=\"{category}\" data-was=\"{category}\" maxlength=40 size=12> \
              <label><input type=checkbox name=active{checked} data-was={active}> sold</label> \
+             <label><input type=checkbox name=favourite{fav_checked} data-was={favourite}> favourite</label> \
              <button>Save</button> <output></output></form></td></tr>",
             sku = esc(&p.sku),
             tax = esc(&text("tax_category")),
             origin = esc(&p.origin),
             name = esc(&text("name")),
             checked = if active { " checked" } else { "" },
+            category = esc(&text("category")),
+            fav_checked = if favourite { " checked" } else { "" },
         ));
     }
     let html = format!(
@@ -729,12 +738,14 @@ async fn store_page(
          <body data-exponent={exponent}><p><a href=/>All stores</a></p><h1>{code} · {name}</h1>\
          <p>Prices in {currency_label}. A change reaches the store on its next pull (within seconds when it is online); \
          sales it made before it keep the price they were sold at.</p>\
-         <h2>Products</h2><table><tr><th>SKU</th><th>Tax</th><th>Last edit</th><th>Name, price, sold</th></tr>{rows}</table>\
+         <h2>Products</h2><table><tr><th>SKU</th><th>Tax</th><th>Last edit</th><th>Name, price, till category, sold, favourite</th></tr>{rows}</table>\
          <h2>New product</h2><form data-product data-new method=post action=\"{action}\">\
          <input name=sku aria-label=SKU placeholder=SKU maxlength=64 required> \
          <input name=title aria-label=Name placeholder=Name maxlength=200 required> \
          <input name=price aria-label=Price placeholder=Price inputmode=decimal size=8 required> \
          <input name=tax_category aria-label=\"Tax category\" placeholder=\"Tax category code\" maxlength=32 required> \
+         <input name=category aria-label=\"Till category\" placeholder=\"Till category\" maxlength=40 size=12> \
+         <label><input type=checkbox name=favourite> favourite</label> \
          <button>Add</button> <output></output></form></body></html>",
         name = esc(&store.store.name),
         code = esc(&store.store.code),
@@ -748,7 +759,7 @@ async fn store_page(
         .content_type("text/html; charset=utf-8")
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
         ))
         .body(html)
 }

@@ -20,8 +20,10 @@ pub fn now_millis() -> i64 {
 ///   currency's cash unit); a shift's report is reconciled from payments
 ///   (`rounding_minor`, `open_orders`, `carried_over`).
 /// - 3: a kitchen ticket carries `printed_at_register` (a slip a till
-///   printed with its edge away). The cloud reads 2 and 3.
-pub const SCHEMA_VERSION: i32 = 3;
+///   printed with its edge away).
+/// - 4: a product (a `master` event) carries its item-grid `category` and
+///   `favourite`. The cloud reads 3 and 4.
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// Event schema versions the cloud reads: the current one and the previous.
 pub fn accepted_schema_versions() -> Vec<i32> {

@@ -54,6 +54,8 @@ pub struct ProductRow {
     pub active: bool,
     pub version: i64,
     pub updated_hlc: i64,
+    pub category: String,
+    pub favourite: bool,
 }
 
 /// A product as tills and pages see it.
@@ -73,6 +75,10 @@ pub struct Product {
     pub active: bool,
     pub version: i64,
     pub barcodes: Vec<String>,
+    /// The item grid's tab it is on ('' for none).
+    pub category: String,
+    /// On the grid's favourites tab.
+    pub favourite: bool,
 }
 
 pub fn companies(conn: &mut AnyConnection) -> Result<Vec<Company>> {
@@ -124,18 +130,43 @@ fn views(conn: &mut AnyConnection, node: &Node, rows: Vec<ProductRow>) -> Result
                 kitchen: r.kitchen,
                 active: r.active,
                 version: r.version,
+                category: r.category,
+                favourite: r.favourite,
             })
         })
         .collect()
 }
 
-/// Active products whose name or SKU contains `q` (all when `q` is empty).
-/// Active products whose name or SKU holds `q`, whatever its case,
-/// accents or marks (`outpost_domain::search::fold`), by name.
-pub fn search(conn: &mut AnyConnection, node: &Node, q: &str, limit: i64) -> Result<Vec<Product>> {
+/// Which products a search looks at besides its text.
+#[derive(Debug, Clone, Default)]
+pub enum Shelf {
+    /// Every active product.
+    #[default]
+    All,
+    /// The active products of one category of the item grid.
+    Category(String),
+    /// The active favourites.
+    Favourites,
+}
+
+/// Active products on `shelf` whose name or SKU holds `q` (all when `q`
+/// is empty), whatever its case, accents or marks
+/// (`outpost_domain::search::fold`), by name.
+pub fn search(
+    conn: &mut AnyConnection,
+    node: &Node,
+    q: &str,
+    shelf: &Shelf,
+    limit: i64,
+) -> Result<Vec<Product>> {
     let mut query = products::table
         .filter(products::active.eq(true))
         .into_boxed();
+    match shelf {
+        Shelf::All => {}
+        Shelf::Category(c) => query = query.filter(products::category.eq(c.clone())),
+        Shelf::Favourites => query = query.filter(products::favourite.eq(true)),
+    }
     let q = fold(q);
     if !q.is_empty() {
         fold_missing(conn)?;
@@ -152,6 +183,29 @@ pub fn search(conn: &mut AnyConnection, node: &Node, q: &str, limit: i64) -> Res
         .select(ProductRow::as_select())
         .load(conn)?;
     views(conn, node, rows)
+}
+
+/// One tab of the item grid: a category and how many active products it
+/// holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Category {
+    pub name: String,
+    pub products: i64,
+}
+
+/// The categories of the active products, by name.
+pub fn categories(conn: &mut AnyConnection) -> Result<Vec<Category>> {
+    let rows: Vec<(String, i64)> = products::table
+        .filter(products::active.eq(true))
+        .filter(products::category.ne(""))
+        .group_by(products::category)
+        .select((products::category, diesel::dsl::count_star()))
+        .order(products::category)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, products)| Category { name, products })
+        .collect())
 }
 
 /// Folds the name and SKU of every product whose folded text is missing
@@ -364,6 +418,8 @@ pub struct NewProduct {
     pub weighed: bool,
     pub kitchen: bool,
     pub barcodes: Vec<String>,
+    pub category: String,
+    pub favourite: bool,
 }
 
 fn check_text(what: &str, s: &str, max: usize) -> Result<()> {
@@ -423,6 +479,7 @@ pub(crate) fn insert_product(
     p: &NewProduct,
     hlc: outpost_domain::Hlc,
 ) -> Result<Product> {
+    check_category(&p.category)?;
     let id = new_id();
     let tax_id: String = tax_categories::table
         .filter(tax_categories::code.eq(&p.tax_category))
@@ -456,6 +513,8 @@ pub(crate) fn insert_product(
             products::tax_category_id.eq(&tax_id),
             products::weighed.eq(p.weighed),
             products::kitchen.eq(p.kitchen),
+            products::category.eq(p.category.trim()),
+            products::favourite.eq(p.favourite),
             products::updated_hlc.eq(hlc.raw()),
         ))
         .execute(conn)
@@ -471,31 +530,65 @@ pub(crate) fn insert_product(
     Ok(view)
 }
 
-/// Changes a product's price (and optionally name/active). Audited.
+/// What a product edit sets (`None`: left as it is).
+#[derive(Debug, Clone, Default)]
+pub struct ProductEdit {
+    pub price_minor: Option<i64>,
+    pub name: Option<String>,
+    pub active: Option<bool>,
+    /// The item grid's tab ('' for none).
+    pub category: Option<String>,
+    pub favourite: Option<bool>,
+}
+
+/// A category is a short name of printable characters, or '' for none.
+fn check_category(c: &str) -> Result<()> {
+    if c.trim().chars().count() > 40 || c.chars().any(char::is_control) {
+        return Err(StorageError::Unprocessable(
+            "category must be at most 40 printable characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Changes a product's price, name, whether it is sold, its category or
+/// whether it is a favourite. A price change is audited.
 pub fn update_product(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,
     id: &str,
-    price_minor: Option<i64>,
-    name: Option<String>,
-    active: Option<bool>,
+    edit: ProductEdit,
 ) -> Result<Product> {
     actor.require(Permission::ManageProducts, "manage products")?;
-    if let Some(n) = &name {
+    if let Some(n) = &edit.name {
         check_text("name", n, 200)?;
     }
-    if let Some(p) = price_minor {
+    if let Some(p) = edit.price_minor {
         check_price(node, p)?;
+    }
+    if let Some(c) = &edit.category {
+        check_category(c)?;
     }
     write_tx(conn, |conn| {
         let before = by_id(conn, node, id)?;
         let hlc = node.tick();
+        let ProductEdit {
+            price_minor,
+            name,
+            active,
+            category,
+            favourite,
+        } = edit.clone();
         diesel::update(products::table.find(id))
             .set((
                 products::price_minor.eq(price_minor.unwrap_or(before.price_minor)),
-                products::name.eq(name.clone().unwrap_or(before.name.clone())),
+                products::name.eq(name.unwrap_or(before.name.clone())),
                 products::active.eq(active.unwrap_or(before.active)),
+                products::category.eq(category
+                    .map(|c| c.trim().to_owned())
+                    .unwrap_or(before.category.clone())),
+                products::favourite.eq(favourite.unwrap_or(before.favourite)),
                 products::version.eq(before.version + 1),
                 products::updated_hlc.eq(hlc.raw()),
             ))

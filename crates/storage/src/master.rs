@@ -49,6 +49,9 @@ struct ProductChange {
     company: Option<String>,
     weighed: Option<bool>,
     kitchen: Option<bool>,
+    /// The item grid's tab ('' for none).
+    category: Option<String>,
+    favourite: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +239,8 @@ fn product(
             tax_category: tax.clone(),
             weighed: p.weighed.unwrap_or(false),
             kitchen: p.kitchen.unwrap_or(false),
+            category: p.category.as_deref().unwrap_or_default().trim().to_owned(),
+            favourite: p.favourite.unwrap_or(false),
             barcodes: free_barcodes(
                 conn,
                 node,
@@ -304,6 +309,11 @@ fn product(
             products::active.eq(p.active.unwrap_or(before.active)),
             products::weighed.eq(p.weighed.unwrap_or(before.weighed)),
             products::kitchen.eq(p.kitchen.unwrap_or(before.kitchen)),
+            products::category.eq(p
+                .category
+                .as_deref()
+                .map_or(before.category.clone(), |c| c.trim().to_owned())),
+            products::favourite.eq(p.favourite.unwrap_or(before.favourite)),
             products::company_id.eq(company_id.unwrap_or(before.company_id.clone())),
             products::version.eq(before.version + 1),
             products::updated_hlc.eq(c.hlc),

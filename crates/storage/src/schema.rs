@@ -116,6 +116,8 @@ diesel::table! {
         version -> BigInt,
         updated_hlc -> BigInt,
         search_key -> Nullable<Text>,
+        category -> Text,
+        favourite -> Bool,
     }
 }
 

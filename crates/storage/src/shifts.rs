@@ -408,12 +408,67 @@ pub fn close(
     open_orders: Option<OpenOrders>,
 ) -> Result<Report> {
     actor.require(Permission::ManageShifts, "close a shift (Z report)")?;
+    close_in(
+        conn,
+        node,
+        actor,
+        None,
+        shift_id,
+        counted_minor,
+        open_orders,
+    )
+}
+
+/// A cashier closes their own register's shift at the till with a
+/// manager's PIN (`approval`: staff id and PIN): the same close as
+/// [`close`], the manager's approval audited (`shift.close_approved`) and
+/// theirs the void of any open orders.
+pub fn close_approved(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    shift_id: &str,
+    counted_minor: i64,
+    open_orders: Option<OpenOrders>,
+    approval: (&str, &str),
+) -> Result<Report> {
+    let device = actor.device()?.to_owned();
+    let s = get(conn, shift_id)?;
+    if s.device_id != device {
+        return Err(StorageError::Forbidden(
+            "close another register's shift (a manager signs in there, or here on the manager page)"
+                .into(),
+        ));
+    }
+    let (staff_id, pin) = approval;
+    let approver =
+        crate::staff::approve(conn, node, staff_id, pin, &device, Permission::ManageShifts)?;
+    close_in(
+        conn,
+        node,
+        actor,
+        Some(&approver),
+        shift_id,
+        counted_minor,
+        open_orders,
+    )
+}
+
+fn close_in(
+    conn: &mut AnyConnection,
+    node: &Node,
+    actor: &Actor,
+    approver: Option<&str>,
+    shift_id: &str,
+    counted_minor: i64,
+    open_orders: Option<OpenOrders>,
+) -> Result<Report> {
     if !(0..=MAX_MINOR).contains(&counted_minor) {
         return Err(StorageError::Unprocessable(
             "counted cash must be zero or positive".into(),
         ));
     }
-    if open_orders == Some(OpenOrders::Void) {
+    if open_orders == Some(OpenOrders::Void) && approver.is_none() {
         actor.require(Permission::VoidLine, "void the shift's open orders")?;
     }
     write_tx(conn, |conn| {
@@ -450,7 +505,7 @@ pub fn close(
                         node,
                         actor,
                         &o.id,
-                        &actor.staff_id,
+                        approver.unwrap_or(&actor.staff_id),
                         "open at shift close",
                     )?;
                 }
@@ -478,6 +533,16 @@ pub fn close(
                 shifts::version.eq(s.version + 1),
             ))
             .execute(conn)?;
+        if let Some(by) = approver {
+            audit::by(
+                conn,
+                node,
+                actor,
+                "shift.close_approved",
+                shift_id,
+                serde_json::json!({"shift": shift_id, "approved_by": by, "counted_cash_minor": counted_minor}),
+            )?;
+        }
         let z = report(conn, node, shift_id)?;
         event(conn, node, actor, &z.shift, "shift.closed", &z)?;
         Ok(z)

@@ -137,6 +137,12 @@ struct Product {
     active: bool,
     version: i64,
     updated_hlc: i64,
+    /// The item grid's tab and favourites (absent from an edge before
+    /// them: none).
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    favourite: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]

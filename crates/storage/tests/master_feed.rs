@@ -28,7 +28,7 @@ fn apply(s: &Store, kind: &str, hlc: i64, body: serde_json::Value) -> Applied {
 
 fn price_of(s: &Store, sku: &str) -> i64 {
     let mut c = s.db.conn().unwrap();
-    catalog::search(&mut c, &s.node, sku, 5)
+    catalog::search(&mut c, &s.node, sku, &catalog::Shelf::All, 5)
         .unwrap()
         .into_iter()
         .find(|p| p.sku == sku)
@@ -53,7 +53,9 @@ fn a_price_list_takes_effect_at_its_time_once_and_as_the_stores_own_edit() {
     let s = demo_store();
     let p = {
         let mut c = s.db.conn().unwrap();
-        catalog::search(&mut c, &s.node, "", 1).unwrap().remove(0)
+        catalog::search(&mut c, &s.node, "", &catalog::Shelf::All, 1)
+            .unwrap()
+            .remove(0)
     };
     let now = now_millis();
     let at = now + 3_600_000;
@@ -200,4 +202,58 @@ fn a_staff_edit_from_the_cloud_wins_only_when_it_is_later() {
     let got = apply(&s, "loyalty_scheme", later + 2, json!({"x": 1}));
     assert_eq!(got.skipped, 1);
     assert_eq!(audited(&s, "master.skipped").len(), 2);
+}
+
+#[test]
+fn a_products_category_and_favourite_come_from_the_cloud_and_leave_the_rest_as_it_is() {
+    let s = demo_store();
+    let espresso = {
+        let mut c = s.db.conn().unwrap();
+        catalog::search(&mut c, &s.node, "espresso", &catalog::Shelf::All, 1)
+            .unwrap()
+            .remove(0)
+    };
+    assert_eq!(
+        (espresso.category.as_str(), espresso.favourite),
+        ("Hot drinks", true)
+    );
+    let later = cloud_hlc(now_millis() + 60_000);
+    let out = apply(
+        &s,
+        "product",
+        later,
+        json!({"sku": espresso.sku, "category": "Coffee", "favourite": false}),
+    );
+    assert_eq!(out.changed, 1, "{out:?}");
+    // A new product from the cloud lands on its tab.
+    let out = apply(
+        &s,
+        "product",
+        later + 1,
+        json!({"sku": "X-RISTRETTO", "name": "Ristretto", "price_minor": 200,
+               "tax_category": "standard", "category": "Coffee", "favourite": true}),
+    );
+    assert_eq!(out.created, 1, "{out:?}");
+    let mut c = s.db.conn().unwrap();
+    let coffee: Vec<(String, bool, i64)> = catalog::search(
+        &mut c,
+        &s.node,
+        "",
+        &catalog::Shelf::Category("Coffee".into()),
+        50,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|p| (p.name, p.favourite, p.price_minor))
+    .collect();
+    assert_eq!(
+        coffee,
+        vec![
+            ("Espresso".to_owned(), false, espresso.price_minor),
+            ("Ristretto".to_owned(), true, 200)
+        ]
+    );
+    let favourites = catalog::search(&mut c, &s.node, "", &catalog::Shelf::Favourites, 50).unwrap();
+    assert!(favourites.iter().any(|p| p.sku == "X-RISTRETTO"));
+    assert!(!favourites.iter().any(|p| p.sku == espresso.sku));
 }

@@ -383,11 +383,17 @@ fn a_revoked_tills_earlier_sales_are_taken_and_flagged_and_later_ones_refused() 
 /// A sale of a kitchen product at the till, paid by card.
 fn kitchen_sale(edge: &Store, till: &Till) -> sales::Order {
     let mut c = till.db.conn().unwrap();
-    let p = outpost_storage::catalog::search(&mut c, &till.node, "", 200)
-        .unwrap()
-        .into_iter()
-        .find(|p| p.kitchen && !p.weighed)
-        .expect("a café product");
+    let p = outpost_storage::catalog::search(
+        &mut c,
+        &till.node,
+        "",
+        &outpost_storage::catalog::Shelf::All,
+        200,
+    )
+    .unwrap()
+    .into_iter()
+    .find(|p| p.kitchen && !p.weighed)
+    .expect("a café product");
     let mut req = outpost_storage::sales::SaleRequest {
         lines: vec![outpost_storage::sales::LineRequest {
             product: outpost_storage::sales::ProductRef::Id(p.id),

@@ -9,11 +9,17 @@ use common::{Store, demo_store, demo_store_on_pg, the_manager};
 use outpost_storage::catalog::{self, NewProduct};
 
 fn names(store: &Store, q: &str) -> Vec<String> {
-    catalog::search(&mut store.db.conn().unwrap(), &store.node, q, 50)
-        .unwrap()
-        .into_iter()
-        .map(|p| p.name)
-        .collect()
+    catalog::search(
+        &mut store.db.conn().unwrap(),
+        &store.node,
+        q,
+        &catalog::Shelf::All,
+        50,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|p| p.name)
+    .collect()
 }
 
 fn unicode_search_finds_what_people_type(store: Store) {
@@ -46,6 +52,8 @@ fn unicode_search_finds_what_people_type(store: Store) {
                 weighed: false,
                 kitchen: false,
                 barcodes: vec![],
+                category: String::new(),
+                favourite: false,
             },
         )
         .unwrap();
@@ -73,9 +81,10 @@ fn unicode_search_finds_what_people_type(store: Store) {
         &store.node,
         &manager,
         &ids[1],
-        None,
-        Some("Crema catalana".into()),
-        None,
+        catalog::ProductEdit {
+            name: Some("Crema catalana".into()),
+            ..Default::default()
+        },
     )
     .unwrap();
     assert!(names(&store, "brulee").is_empty());
@@ -90,4 +99,87 @@ fn unicode_search_finds_what_people_type_on_sqlite() {
 #[test]
 fn unicode_search_finds_what_people_type_on_postgres() {
     unicode_search_finds_what_people_type(demo_store_on_pg(2));
+}
+
+/// The till's item grid: a tab per category of the active products, the
+/// favourites, and a search within a tab; edited on the manager page.
+fn the_item_grid_shows_categories_and_favourites(store: Store) {
+    let manager = the_manager(&store);
+    let mut c = store.db.conn().unwrap();
+    let tabs = catalog::categories(&mut c).unwrap();
+    let names: Vec<&str> = tabs.iter().map(|t| t.name.as_str()).collect();
+    assert!(
+        names.contains(&"Hot drinks") && names.contains(&"Dairy"),
+        "{names:?}"
+    );
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "tabs by name");
+    let hot = tabs
+        .iter()
+        .find(|t| t.name == "Hot drinks")
+        .unwrap()
+        .products;
+    let shelf = catalog::Shelf::Category("Hot drinks".into());
+    let drinks = catalog::search(&mut c, &store.node, "", &shelf, 50).unwrap();
+    assert_eq!(drinks.len() as i64, hot);
+    assert!(drinks.iter().all(|p| p.category == "Hot drinks"));
+    let within = catalog::search(&mut c, &store.node, "CAPPU", &shelf, 50).unwrap();
+    assert_eq!(within.len(), 1, "a search within the tab");
+
+    // A manager moves the espresso off its tab and off the favourites; a
+    // product no longer sold leaves both.
+    let espresso = drinks.iter().find(|p| p.name == "Espresso").unwrap();
+    assert!(espresso.favourite);
+    let edit = catalog::ProductEdit {
+        category: Some("  ".into()),
+        favourite: Some(false),
+        ..Default::default()
+    };
+    let moved = catalog::update_product(&mut c, &store.node, &manager, &espresso.id, edit).unwrap();
+    assert_eq!((moved.category.as_str(), moved.favourite), ("", false));
+    let latte = drinks.iter().find(|p| p.name == "Latte macchiato").unwrap();
+    let gone = catalog::ProductEdit {
+        active: Some(false),
+        ..Default::default()
+    };
+    catalog::update_product(&mut c, &store.node, &manager, &latte.id, gone).unwrap();
+    let tabs = catalog::categories(&mut c).unwrap();
+    assert_eq!(
+        tabs.iter()
+            .find(|t| t.name == "Hot drinks")
+            .unwrap()
+            .products,
+        hot - 2
+    );
+    let favourites =
+        catalog::search(&mut c, &store.node, "", &catalog::Shelf::Favourites, 50).unwrap();
+    assert!(!favourites.is_empty());
+    assert!(favourites.iter().all(|p| p.favourite && p.active));
+    assert!(
+        !favourites
+            .iter()
+            .any(|p| p.id == espresso.id || p.id == latte.id)
+    );
+
+    // A category name past 40 characters is refused, and nothing changes.
+    let long = catalog::ProductEdit {
+        category: Some("x".repeat(41)),
+        price_minor: Some(1),
+        ..Default::default()
+    };
+    let e = catalog::update_product(&mut c, &store.node, &manager, &espresso.id, long).unwrap_err();
+    assert!(e.to_string().contains("category"), "{e}");
+    let again = catalog::by_id(&mut c, &store.node, &espresso.id).unwrap();
+    assert_eq!(again.price_minor, espresso.price_minor);
+}
+
+#[test]
+fn the_item_grid_shows_categories_and_favourites_on_sqlite() {
+    the_item_grid_shows_categories_and_favourites(demo_store());
+}
+
+#[test]
+fn the_item_grid_shows_categories_and_favourites_on_postgres() {
+    the_item_grid_shows_categories_and_favourites(demo_store_on_pg(3));
 }

@@ -14,11 +14,17 @@ use outpost_storage::sales::{
 use outpost_storage::{Actor, StorageError, catalog, shifts};
 
 fn products(s: &Store) -> Vec<catalog::Product> {
-    catalog::search(&mut s.db.conn().unwrap(), &s.node, "", 100)
-        .unwrap()
-        .into_iter()
-        .filter(|p| !p.weighed)
-        .collect()
+    catalog::search(
+        &mut s.db.conn().unwrap(),
+        &s.node,
+        "",
+        &catalog::Shelf::All,
+        100,
+    )
+    .unwrap()
+    .into_iter()
+    .filter(|p| !p.weighed)
+    .collect()
 }
 
 fn pay(method: PaymentMethod, amount: i64, tendered: Option<i64>) -> PaymentRequest {
@@ -387,8 +393,17 @@ fn a_currency_with_a_coarse_rounding_unit_refuses_fractions_and_totals_in_whole_
     let a = till(&s);
     let mut c = s.db.conn().unwrap();
     let p = products(&s)[0].clone();
-    let e = catalog::update_product(&mut c, &s.node, &a, &p.id, Some(1_690_050), None, None)
-        .unwrap_err();
+    let e = catalog::update_product(
+        &mut c,
+        &s.node,
+        &a,
+        &p.id,
+        catalog::ProductEdit {
+            price_minor: Some(1_690_050),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "a price must be a multiple of 1 IDR in this currency"

@@ -62,7 +62,8 @@ fn master_rows(db: &Db) -> Vec<String> {
     let mut c = db.conn().unwrap();
     let c = &mut **c;
     let mut rows: Vec<String> = Vec::new();
-    let p: Vec<(String, String, i64, String, bool, bool, i64)> = products::table
+    type Row = (String, String, i64, String, bool, bool, i64, String, bool);
+    let p: Vec<Row> = products::table
         .order(products::id)
         .select((
             products::id,
@@ -72,6 +73,8 @@ fn master_rows(db: &Db) -> Vec<String> {
             products::kitchen,
             products::active,
             products::version,
+            products::category,
+            products::favourite,
         ))
         .load(c)
         .unwrap();
@@ -113,7 +116,9 @@ fn kinds(pages: &[Page]) -> Vec<&str> {
 
 fn first_product(s: &Store) -> catalog::Product {
     let mut c = s.db.conn().unwrap();
-    catalog::search(&mut c, &s.node, "", 1).unwrap().remove(0)
+    catalog::search(&mut c, &s.node, "", &catalog::Shelf::All, 1)
+        .unwrap()
+        .remove(0)
 }
 
 fn a_till_mirrors_the_edges_master_data_and_later_pulls_carry_only_changes(edge: Store) {
@@ -143,7 +148,19 @@ fn a_till_mirrors_the_edges_master_data_and_later_pulls_carry_only_changes(edge:
     {
         let mut c = edge.db.conn().unwrap();
         let m = the_manager(&edge);
-        catalog::update_product(&mut c, &edge.node, &m, &p.id, Some(777), None, None).unwrap();
+        catalog::update_product(
+            &mut c,
+            &edge.node,
+            &m,
+            &p.id,
+            catalog::ProductEdit {
+                price_minor: Some(777),
+                category: Some("Specials".into()),
+                favourite: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         outpost_storage::staff::create_staff(
             &mut c,
             &edge.node,
@@ -188,6 +205,12 @@ fn a_till_mirrors_the_edges_master_data_and_later_pulls_carry_only_changes(edge:
         .first(&mut **till.db.conn().unwrap())
         .unwrap();
     assert_eq!(price, 777);
+    let grid: (String, bool) = products::table
+        .find(&p.id)
+        .select((products::category, products::favourite))
+        .first(&mut **till.db.conn().unwrap())
+        .unwrap();
+    assert_eq!(grid, ("Specials".to_owned(), true), "the item grid's place");
 }
 
 #[test]

@@ -11,11 +11,12 @@ use crate::routes::Search;
 use crate::state::AppState;
 use crate::views::{self, views};
 use actix_web::{HttpResponse, get, patch, post, web};
-use outpost_storage::catalog::{self, NewProduct};
+use outpost_storage::catalog::{self, NewProduct, ProductEdit, Shelf};
 use serde::Deserialize;
 
 pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
     s.service(search)
+        .service(categories)
         .service(create_product)
         .service(product)
         .service(update_product)
@@ -26,10 +27,36 @@ pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
         .service(create_customer)
 }
 
-/// Searches products by name or SKU.
+/// Which shelf of the item grid a product search looks at.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ShelfQuery {
+    /// Only this category's products.
+    category: Option<String>,
+    /// Only the favourites (`true`).
+    favourites: Option<bool>,
+}
+
+impl ShelfQuery {
+    fn shelf(&self) -> ApiResult<Shelf> {
+        Ok(match (&self.category, self.favourites) {
+            (Some(_), Some(true)) => {
+                return Err(crate::problem::ApiError::BadRequest(
+                    "ask for a category or for the favourites, not both".into(),
+                ));
+            }
+            (Some(c), _) => Shelf::Category(c.clone()),
+            (None, Some(true)) => Shelf::Favourites,
+            (None, _) => Shelf::All,
+        })
+    }
+}
+
+/// Searches products by name or SKU, on one shelf of the item grid (a
+/// category or the favourites) or all of them.
 #[utoipa::path(
     tag = "catalog",
-    params(Search),
+    params(Search, ShelfQuery),
     responses(
         (status = 200, description = "Matching products", body = Vec<views::Product>),
         BadRequest, Unauthorized,
@@ -41,12 +68,28 @@ async fn search(
     state: web::Data<AppState>,
     _who: Signed,
     page: web::Query<Search>,
+    shelf: web::Query<ShelfQuery>,
 ) -> ApiResult<HttpResponse> {
-    let (q, limit) = (page.q(), page.limit(50));
+    let (q, limit, shelf) = (page.q(), page.limit(50), shelf.shelf()?);
     let found = state
-        .db(move |c, n| catalog::search(c, n, &q, limit))
+        .db(move |c, n| catalog::search(c, n, &q, &shelf, limit))
         .await?;
     Ok(HttpResponse::Ok().json(views::<_, views::Product>(found)))
+}
+
+/// The item grid's categories: those of the active products, by name.
+#[utoipa::path(
+    tag = "catalog",
+    responses(
+        (status = 200, description = "Every category in use", body = Vec<views::Category>),
+        Unauthorized,
+    ),
+    security(("session" = [])),
+)]
+#[get("/categories")]
+async fn categories(state: web::Data<AppState>, _who: Signed) -> ApiResult<HttpResponse> {
+    let all = state.db(|c, _| catalog::categories(c)).await?;
+    Ok(HttpResponse::Ok().json(views::<_, views::Category>(all)))
 }
 
 /// One product.
@@ -112,6 +155,11 @@ pub struct ProductBody {
     kitchen: bool,
     #[serde(default)]
     barcodes: Vec<String>,
+    /// The item grid's tab ('' or absent for none).
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    favourite: bool,
 }
 
 /// Creates a product (manager).
@@ -139,6 +187,8 @@ async fn create_product(
         weighed: b.weighed,
         kitchen: b.kitchen,
         barcodes: b.barcodes,
+        category: b.category,
+        favourite: b.favourite,
     };
     let made = state
         .write(move |c, n| catalog::create_product(c, n, &who.actor, p))
@@ -152,10 +202,13 @@ pub struct ProductPatch {
     price_minor: Option<i64>,
     name: Option<String>,
     active: Option<bool>,
+    /// The item grid's tab ('' for none).
+    category: Option<String>,
+    favourite: Option<bool>,
 }
 
-/// Changes a product's price, name or whether it is sold (manager; price
-/// changes audited).
+/// Changes a product's price, name, whether it is sold, its category or
+/// whether it is a favourite (manager; price changes audited).
 #[utoipa::path(
     tag = "catalog",
     params(("id" = String, Path, description = "The product's id")),
@@ -173,10 +226,15 @@ async fn update_product(
     body: Json<ProductPatch>,
 ) -> ApiResult<HttpResponse> {
     let b = body.value;
+    let edit = ProductEdit {
+        price_minor: b.price_minor,
+        name: b.name,
+        active: b.active,
+        category: b.category,
+        favourite: b.favourite,
+    };
     let changed = state
-        .write(move |c, n| {
-            catalog::update_product(c, n, &who.actor, &id, b.price_minor, b.name, b.active)
-        })
+        .write(move |c, n| catalog::update_product(c, n, &who.actor, &id, edit))
         .await?;
     Ok(HttpResponse::Ok().json(views::Product::from(changed)))
 }

@@ -1,7 +1,7 @@
 //! Shifts and reports, stock, kitchen tickets, the audit log and the outbox.
 
 use super::openapi::{
-    BadRequest, BodyLimits, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable,
+    BadRequest, BodyLimits, Conflict, Forbidden, NotFound, PinRefused, Unauthorized, Unprocessable,
 };
 use super::{ApiScope, Scope};
 use crate::auth::{KitchenActor, Signed};
@@ -247,6 +247,10 @@ pub struct CloseBody {
     /// a decision the close is refused (409) with the list.
     #[serde(default)]
     open_orders: Option<OpenOrdersChoice>,
+    /// A manager's PIN, for a cashier or supervisor closing their own
+    /// register's shift.
+    #[serde(default)]
+    approval: Option<super::sales::ApprovalBody>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
@@ -256,13 +260,14 @@ pub enum OpenOrdersChoice {
     CarryOver,
 }
 
-/// Closes a shift with the counted cash; answers its Z report (manager).
+/// Closes a shift with the counted cash; answers its Z report (a manager;
+/// or at the till, a cashier with a manager's PIN in `approval`).
 #[utoipa::path(
     tag = "shifts",
     params(("id" = String, Path, description = "The shift's id")),
     responses(
         (status = 200, description = "The Z report", body = views::Report),
-        BadRequest, BodyLimits, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable,
+        BadRequest, BodyLimits, Unauthorized, PinRefused, Forbidden, NotFound, Conflict, Unprocessable,
     ),
     security(("session" = [])),
 )]
@@ -278,8 +283,15 @@ async fn close(
         OpenOrdersChoice::Void => shifts::OpenOrders::Void,
         OpenOrdersChoice::CarryOver => shifts::OpenOrders::CarryOver,
     });
+    let approval = body.value.approval;
     let z = state
-        .write(move |c, n| shifts::close(c, n, &who.actor, &id, counted, open))
+        .write(move |c, n| match &approval {
+            Some(a) if !who.actor.role.allows(Permission::ManageShifts) => {
+                let a = (a.staff_id.as_str(), a.pin.as_str());
+                shifts::close_approved(c, n, &who.actor, &id, counted, open, a)
+            }
+            _ => shifts::close(c, n, &who.actor, &id, counted, open),
+        })
         .await?;
     Ok(HttpResponse::Ok().json(views::Report::from(z)))
 }

@@ -113,6 +113,27 @@ pub struct Product {
     pub active: bool,
     pub version: i64,
     pub barcodes: Vec<String>,
+    /// The item grid's tab it is on ('' for none).
+    pub category: String,
+    /// On the item grid's favourites tab.
+    pub favourite: bool,
+}
+
+/// One tab of the till's item grid.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Category {
+    pub name: String,
+    /// How many active products it holds.
+    pub products: i64,
+}
+
+impl From<outpost_storage::catalog::Category> for Category {
+    fn from(c: outpost_storage::catalog::Category) -> Self {
+        Category {
+            name: c.name,
+            products: c.products,
+        }
+    }
 }
 
 impl From<outpost_storage::catalog::Product> for Product {
@@ -132,6 +153,8 @@ impl From<outpost_storage::catalog::Product> for Product {
             active,
             version,
             barcodes,
+            category,
+            favourite,
         } = v;
         Product {
             id,
@@ -148,6 +171,8 @@ impl From<outpost_storage::catalog::Product> for Product {
             active,
             version,
             barcodes,
+            category,
+            favourite,
         }
     }
 }

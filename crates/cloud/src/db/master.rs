@@ -38,6 +38,12 @@ pub struct ProductChange {
     /// Sends a kitchen ticket when sold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kitchen: Option<bool>,
+    /// The till's item-grid tab ('' for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// On the item grid's favourites tab.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub favourite: Option<bool>,
 }
 
 impl ProductChange {
@@ -69,6 +75,11 @@ impl ProductChange {
         {
             return bad("company must be a code of 1 to 32 characters");
         }
+        if let Some(c) = &self.category
+            && (c.trim().chars().count() > 40 || c.chars().any(char::is_control))
+        {
+            return bad("category must be at most 40 printable characters");
+        }
         if self.name.is_none()
             && self.price_minor.is_none()
             && self.active.is_none()
@@ -77,9 +88,11 @@ impl ProductChange {
             && self.company.is_none()
             && self.weighed.is_none()
             && self.kitchen.is_none()
+            && self.category.is_none()
+            && self.favourite.is_none()
         {
             return bad(
-                "the change sets nothing: give name, price_minor, active, tax_category, barcodes, company, weighed or kitchen",
+                "the change sets nothing: give name, price_minor, active, tax_category, barcodes, company, weighed, kitchen, category or favourite",
             );
         }
         Ok(())
@@ -116,6 +129,12 @@ impl ProductChange {
         }
         if let Some(v) = self.kitchen {
             o.insert("kitchen".into(), v.into());
+        }
+        if let Some(v) = &self.category {
+            o.insert("category".into(), v.trim().into());
+        }
+        if let Some(v) = self.favourite {
+            o.insert("favourite".into(), v.into());
         }
         out
     }
@@ -611,6 +630,11 @@ pub(super) struct StoreProduct {
     weighed: bool,
     #[serde(default)]
     kitchen: bool,
+    /// Since schema 4.
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    favourite: bool,
 }
 
 /// A product edit made at the store (its `master` event), merged by last
@@ -627,6 +651,7 @@ pub(super) fn apply_store_product(
     let body = serde_json::json!({
         "sku": p.sku, "name": p.name, "price_minor": p.price_minor, "active": p.active, "tax_category": p.tax_category,
         "barcodes": p.barcodes, "currency": p.currency, "weighed": p.weighed, "kitchen": p.kitchen,
+        "category": p.category, "favourite": p.favourite,
     });
     let current = row(conn, store_id, &p.sku)?;
     let now = now_millis();

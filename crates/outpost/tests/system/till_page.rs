@@ -2,11 +2,13 @@
 //! (issue 29): a discount beyond the cashier's limit approved with a
 //! supervisor's PIN on the page; a scan on the receipt starting the next
 //! sale; the weight and Clear asked in the page's own dialogs; the total
-//! and tender buttons on screen at 1024×768, and the keys on them.
+//! and tender buttons on screen at 1024×768, and the keys on them; the item
+//! grid, an account sale, another company invoicing, a void and a
+//! cashier's close.
 
 use crate::support::app::{Backend, Store, spawn};
 use crate::support::browser::{
-    browser, choose, click, open_shift_as_cashier, text, type_into, visible, wait_text,
+    browser, choose, click, click_text, open_shift_as_cashier, text, type_into, visible, wait_text,
 };
 use fantoccini::{Locator, key::Key};
 use std::time::{Duration, Instant};
@@ -328,4 +330,174 @@ async fn a_no_sale_with_a_supervisors_pin_and_a_close_with_the_drawer_counted_by
         .filter_map(|a| a["action"].as_str())
         .collect();
     assert!(actions.contains(&"drawer.no_sale"), "{actions:?}");
+}
+
+/// The rest of a cashier's day at the page (issue 29): the item grid
+/// (favourites first, a tab per category), a sale on a customer's account,
+/// the café invoicing a mixed sale only with a reason, an unpaid order
+/// voided with a supervisor's PIN, and the shift closed by the cashier with
+/// a manager's PIN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_item_grid_an_account_sale_another_company_a_void_and_a_cashiers_close() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let m = app.manager().await;
+    let r = app
+        .post(
+            "/api/v1/customers",
+            &m,
+            serde_json::json!({"name": "Office Ltd"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let (milk, _, _) = app.barcode(&m, "milk").await;
+    let (c, driver) = browser().await;
+    c.goto(&app.base).await.unwrap();
+    open_shift_as_cashier(&c, &app).await;
+
+    // The grid opens on the favourites; a tab shows its category only.
+    wait_text(&c, "#shelves button[aria-pressed='true']", "Favourites").await;
+    wait_text(&c, "#results", "Espresso").await;
+    click(&c, "#shelves button[data-shelf='Cakes']").await;
+    wait_text(&c, "#results", "Apple pie slice").await;
+    assert!(!text(&c, "#results").await.contains("Espresso"));
+    click_text(&c, "#results button", "Brownie").await;
+    visible(&c, "#cart button[aria-label='remove Brownie']").await;
+
+    // An unpaid order of this register (a tab opened through the API with
+    // the page's own session), for the void below.
+    let tab: String = {
+        let product: String = app.get("/api/v1/products?q=Croissant", &m).await.body[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let v = c
+            .execute(
+                "return Outpost.api('POST', '/api/v1/orders', {lines: [{product_id: arguments[0], quantity_milli: 1000}]}, {idempotencyKey: Outpost.uuidv7()}).then((o) => o.number)",
+                vec![serde_json::json!(product)],
+            )
+            .await
+            .unwrap();
+        v.as_str().unwrap().to_owned()
+    };
+
+    // On account: the customer found by name.
+    click(&c, "#pay-account").await;
+    type_into(&c, "#account-q", "Office").await;
+    wait_text(&c, "#account-customer", "Office Ltd").await;
+    click(&c, "#pay-confirm").await;
+    visible(&c, "#receipt-change").await;
+    let account_sale = text(&c, "#receipt-text").await;
+    click(&c, "#receipt-done").await;
+
+    // Milk and an espresso invoiced by the café: only with the reason.
+    let scan = visible(&c, "#scan").await;
+    scan.send_keys(&format!("{milk}{}", char::from(Key::Enter)))
+        .await
+        .unwrap();
+    click(&c, "#shelves button[data-shelf='*favourites']").await;
+    click_text(&c, "#results button", "Espresso").await;
+    visible(&c, "#cart button[aria-label='remove Espresso']").await;
+    click(&c, "#pay-card").await;
+    visible(&c, "#pay-company-id").await;
+    choose(&c, "pay-company-id", "Café").await;
+    visible(&c, "#company-reason").await;
+    click(&c, "#pay-confirm").await;
+    wait_text(&c, "#banner", "Say why").await;
+    type_into(&c, "#company-reason", "one bill for the office").await;
+    click(&c, "#pay-confirm").await;
+    visible(&c, "#receipt-change").await;
+    let cafe_sale = text(&c, "#receipt-text").await;
+    click(&c, "#receipt-done").await;
+
+    // The milk of that sale comes back: the order reads partly refunded.
+    let cafe_number = cafe_sale
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("Order ")
+        .to_owned();
+    click_text(&c, "#recent button", &cafe_number).await;
+    let first = visible(&c, "#return-lines .ret-qty").await;
+    first.clear().await.unwrap();
+    first.send_keys("1").await.unwrap();
+    type_into(&c, "#return-reason", "sour").await;
+    choose(&c, "return-approver", "Sam Supervisor").await;
+    type_into(&c, "#return-pin", &app.pins["Sam Supervisor"]).await;
+    click(&c, "#return-go").await;
+    wait_text(&c, "#banner", "Refunded").await;
+    wait_text(&c, "#recent", "partly refunded").await;
+
+    // The tab is voided with a supervisor's PIN.
+    click_text(&c, "#recent button", &tab).await;
+    visible(&c, "#void-form").await;
+    type_into(&c, "#void-reason", "walked out").await;
+    choose(&c, "void-approver", "Sam Supervisor").await;
+    type_into(&c, "#void-pin", &app.pins["Sam Supervisor"]).await;
+    click(&c, "#void-go").await;
+    wait_text(&c, "#banner", "voided").await;
+
+    // The cashier closes the shift with the manager's PIN: the Z report.
+    click(&c, "#close-shift").await;
+    visible(&c, "#closing-approval").await;
+    choose(&c, "closing-approver", "Maria Manager").await;
+    type_into(&c, "#closing-pin", &app.pins["Maria Manager"]).await;
+    click(&c, "#closing-go").await;
+    visible(&c, "#report-text").await;
+    assert!(text(&c, "#report-title").await.starts_with('Z'));
+    c.close().await.unwrap();
+    drop(driver);
+
+    let number = |receipt: &str| {
+        receipt
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("Order ")
+            .to_owned()
+    };
+    let orders = app.get("/api/v1/orders?limit=20", &m).await.body;
+    let order = |n: String| {
+        let row = orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["number"] == n.as_str())
+            .unwrap_or_else(|| panic!("{n} in {orders}"));
+        row["id"].as_str().unwrap().to_owned()
+    };
+    let account = app
+        .get(
+            &format!("/api/v1/orders/{}", order(number(&account_sale))),
+            &m,
+        )
+        .await
+        .body;
+    assert_eq!(account["payments"][0]["method"], "on_account", "{account}");
+    assert!(account["customer_id"].is_string(), "{account}");
+    let cafe = app
+        .get(&format!("/api/v1/orders/{}", order(number(&cafe_sale))), &m)
+        .await
+        .body;
+    assert!(
+        cafe["note"]
+            .as_str()
+            .unwrap()
+            .contains("one bill for the office"),
+        "{cafe}"
+    );
+    assert_eq!(cafe["needs_adjustment"], true, "{cafe}");
+    let voided = app
+        .get(&format!("/api/v1/orders/{}", order(tab.clone())), &m)
+        .await
+        .body;
+    assert_eq!(voided["status"], "voided", "{voided}");
+    let audit = app.get("/api/v1/audit?limit=50", &m).await.body;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"shift.close_approved"), "{actions:?}");
 }

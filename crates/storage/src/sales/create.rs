@@ -334,6 +334,14 @@ pub(crate) fn draft(
         )));
     }
     let cross_company = resolved.iter().any(|(p, _, _)| p.company_id != company_id);
+    // A company chosen at the till to invoice another's goods says why
+    // (the sale is flagged for the manager either way).
+    if cross_company && req.company_id.is_some() && req.note.trim().is_empty() {
+        return Err(StorageError::Unprocessable(
+            "a sale invoiced by a company other than its items' needs the reason in its note"
+                .into(),
+        ));
+    }
     let resolved = resolved.into_iter().map(|(p, t, _)| (p, t)).collect();
     Ok(Draft {
         actor: actor.clone(),

@@ -126,7 +126,7 @@ pub fn receive(node: &Node, conn: &mut AnyConnection) -> Result<(), StorageError
 /// A one-line sale of the first unit product, paid exactly by card.
 pub fn one_line_card_sale(s: &Store, actor: &Actor) -> SaleRequest {
     let mut c = s.db.conn().unwrap();
-    let p = catalog::search(&mut c, &s.node, "", 100)
+    let p = catalog::search(&mut c, &s.node, "", &catalog::Shelf::All, 100)
         .unwrap()
         .into_iter()
         .find(|p| !p.weighed)

@@ -222,3 +222,18 @@ pub(crate) async fn choose(c: &fantoccini::Client, id: &str, part: &str) {
     .await
     .unwrap();
 }
+
+/// Clicks the first element `css` names whose text holds `part`, waiting
+/// for it (lists the page fills from the server).
+pub(crate) async fn click_text(c: &fantoccini::Client, css: &str, part: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        for e in c.find_all(Locator::Css(css)).await.unwrap_or_default() {
+            if e.text().await.is_ok_and(|t| t.contains(part)) && e.click().await.is_ok() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no {css} saying {part:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -178,7 +178,8 @@ async fn the_cloud_adds_products_and_changes_tax_rates_at_a_store() {
         .admin_post(
             &path("products"),
             serde_json::json!({"sku": "CAKE-1", "name": "Cloud cake", "price_minor": 350,
-                "tax_category": "cake", "barcodes": ["2999999999990"]}),
+                "tax_category": "cake", "barcodes": ["2999999999990"],
+                "category": "Cloud cakes", "favourite": true}),
         )
         .await;
     assert_eq!(st, 201, "{b}");
@@ -208,6 +209,16 @@ async fn the_cloud_adds_products_and_changes_tax_rates_at_a_store() {
             .0,
         400
     );
+    assert_eq!(
+        cloud
+            .admin_post(
+                &path("products"),
+                serde_json::json!({"sku": "CAKE-1", "category": "x".repeat(41)})
+            )
+            .await
+            .0,
+        422
+    );
 
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let cake = loop {
@@ -224,6 +235,40 @@ async fn the_cloud_adds_products_and_changes_tax_rates_at_a_store() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(cake["barcodes"], serde_json::json!(["2999999999990"]));
+    // On the till's item grid: its own tab, and the favourites.
+    assert_eq!(cake["category"], "Cloud cakes", "{cake}");
+    assert_eq!(cake["favourite"], true, "{cake}");
+    let tabs = app.get("/api/v1/categories", &till.cashier).await.body;
+    assert!(
+        tabs.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "Cloud cakes" && t["products"] == 1),
+        "{tabs}"
+    );
+    // Moved to another tab at the store: the cloud learns it (schema 4).
+    let moved = app
+        .req(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/products/{}", cake["id"].as_str().unwrap()),
+        )
+        .bearer(&till.manager)
+        .json(&serde_json::json!({"category": "Cakes", "favourite": false}))
+        .send()
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    eventually("the store's category in the cloud", || async {
+        let (st, body) = cloud.admin_get(&path("products"), true).await;
+        assert_eq!(st, 200, "{body}");
+        let all: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let p = all
+            .as_array()?
+            .iter()
+            .find(|p| p["sku"] == "CAKE-1")?
+            .clone();
+        (p["body"]["category"] == "Cakes" && p["body"]["favourite"] == false).then_some(())
+    })
+    .await;
     let sale = app
         .sell(
             &till.cashier,

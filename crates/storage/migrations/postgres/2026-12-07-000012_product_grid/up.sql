@@ -1,0 +1,10 @@
+-- The till's item grid (issue 29): each product's category (a name the
+-- grid shows as a tab; '' for none) and whether it is on the favourites
+-- tab. Columns with defaults, so an edge image one version older writes
+-- and reads products as before.
+ALTER TABLE products ADD COLUMN category TEXT NOT NULL DEFAULT '';
+ALTER TABLE products ADD COLUMN favourite BOOLEAN NOT NULL DEFAULT FALSE;
+DROP TRIGGER till_feed ON products;
+CREATE CONSTRAINT TRIGGER till_feed AFTER INSERT OR DELETE OR UPDATE OF id, company_id, sku, name,
+    price_minor, tax_category_id, weighed, kitchen, active, version, updated_hlc, category, favourite
+    ON products DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION till_feed_touch('product', 'id');
