@@ -47,6 +47,10 @@ pub enum DomainError {
     NonPositivePayment,
     #[error("a PIN is 4 to 8 digits")]
     InvalidPin,
+    #[error(
+        "this PIN is among the first ones guessed (a repeat, a run like 1234, or a common one): choose another"
+    )]
+    WeakPin,
     #[error("unknown role {0:?}")]
     UnknownRole(String),
     #[error("unknown payment method {0:?}")]

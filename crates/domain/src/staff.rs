@@ -76,17 +76,39 @@ impl std::fmt::Debug for Pin {
     }
 }
 
+/// PINs people pick first that no rule below catches (the most common
+/// four-digit PINs in leaked sets).
+const COMMON_PINS: [&str; 8] = [
+    "2580", "1004", "2000", "6969", "1122", "1313", "4321", "5683",
+];
+
 impl Pin {
+    /// A new PIN: 4 to 8 digits, and not one guessed first: one digit or a
+    /// group of digits repeated (1111, 1212, 123123), a run up or down
+    /// (1234, 9876, 7890), or one of [`COMMON_PINS`].
     pub fn parse(s: &str) -> Result<Self> {
-        if (4..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Pin(s.to_owned()))
-        } else {
-            Err(DomainError::InvalidPin)
+        if !(4..=8).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DomainError::InvalidPin);
         }
+        if is_weak(s.as_bytes()) {
+            return Err(DomainError::WeakPin);
+        }
+        Ok(Pin(s.to_owned()))
     }
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+fn is_weak(d: &[u8]) -> bool {
+    let n = d.len();
+    let repeated = (1..=n / 2)
+        .any(|p| n.is_multiple_of(p) && d.iter().enumerate().all(|(i, b)| *b == d[i % p]));
+    let run = |step: i8| {
+        d.windows(2)
+            .all(|w| (w[1] as i8 - w[0] as i8).rem_euclid(10) == step.rem_euclid(10))
+    };
+    repeated || run(1) || run(-1) || COMMON_PINS.contains(&std::str::from_utf8(d).unwrap_or(""))
 }
 
 /// The largest discount each role gives without a supervisor's (or a
@@ -201,11 +223,33 @@ mod tests {
 
     #[test]
     fn pins_are_four_to_eight_digits_and_never_printed() {
-        assert!(Pin::parse("1234").is_ok());
-        for bad in ["123", "123456789", "12a4", "", "1234 "] {
-            assert!(Pin::parse(bad).is_err(), "{bad}");
+        assert!(Pin::parse("4721").is_ok());
+        assert!(Pin::parse("48291735").is_ok());
+        for bad in ["123", "123456789", "12a4", "", "4721 "] {
+            assert_eq!(
+                Pin::parse(bad).unwrap_err(),
+                DomainError::InvalidPin,
+                "{bad}"
+            );
         }
-        assert_eq!(format!("{:?}", Pin::parse("9876").unwrap()), "Pin(***)");
+        assert_eq!(format!("{:?}", Pin::parse("4829").unwrap()), "Pin(***)");
+    }
+
+    #[test]
+    fn pins_guessed_first_are_refused() {
+        for weak in [
+            "1234", "0000", "1111", "9876", "4321", "7890", "8901", "1212", "123123", "12345678",
+            "98765432", "2580", "121212", "00000000", "3210",
+        ] {
+            assert_eq!(
+                Pin::parse(weak).unwrap_err(),
+                DomainError::WeakPin,
+                "{weak}"
+            );
+        }
+        for fine in ["4821", "1357", "2468", "1122334", "482913", "13579"] {
+            assert!(Pin::parse(fine).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -262,6 +262,7 @@ pub fn set_pin(
 ) -> Result<()> {
     actor.require(Permission::ManageStaff, "change PINs")?;
     write_tx(conn, |conn| {
+        above_you(conn, actor, staff_id, "change the PIN of")?;
         let n = diesel::update(staff::table.find(staff_id))
             .set((
                 staff::pin_hash.eq(secrets::hash_pin(pin)),
@@ -285,9 +286,28 @@ pub fn set_pin(
 
 /// Lifts every PIN lockout of a staff member, the tills' too (through the
 /// till feed). Audited.
+/// Refuses to touch the PIN of someone whose role is above the actor's (a
+/// manager setting an admin's PIN would then sign in as the admin).
+fn above_you(conn: &mut AnyConnection, actor: &Actor, staff_id: &str, what: &str) -> Result<()> {
+    let role: Option<String> = staff::table
+        .find(staff_id)
+        .select(staff::role)
+        .first(conn)
+        .optional()?;
+    if let Some(role) = role
+        && Role::parse(&role)? > actor.role
+    {
+        return Err(StorageError::Forbidden(format!(
+            "{what} someone whose role ({role}) is above your own"
+        )));
+    }
+    Ok(())
+}
+
 pub fn unlock(conn: &mut AnyConnection, node: &Node, actor: &Actor, staff_id: &str) -> Result<()> {
     actor.require(Permission::ManageStaff, "lift PIN lockouts")?;
     write_tx(conn, |conn| {
+        above_you(conn, actor, staff_id, "lift the lockout of")?;
         if staff::table
             .find(staff_id)
             .count()

@@ -11,6 +11,28 @@ async fn wrong_pins_lock_out_one_staff_member_on_one_device_until_a_manager_lift
     let till1 = app.pair(&m, "Till 1").await;
     let till2 = app.pair(&m, "Till 2").await;
     let carl = app.staff_id("Carl Cashier", Some(&till1)).await;
+    // A PIN guessed first is refused when it is set.
+    for weak in ["1234", "0000", "2580", "121212"] {
+        let r = app
+            .post(
+                "/api/v1/staff",
+                &m,
+                json!({"name": "Wendy", "role": "cashier", "pin": weak}),
+            )
+            .await;
+        r.assert_problem(422);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("guessed"),
+            "{}",
+            r.body
+        );
+        app.req(reqwest::Method::PUT, &format!("/api/v1/staff/{carl}/pin"))
+            .bearer(&m)
+            .json(&json!({"pin": weak}))
+            .send()
+            .await
+            .assert_problem(422);
+    }
     let attempt = |device: &str, pin: &str| {
         app.req(reqwest::Method::POST, "/api/v1/sessions")
             .header("X-Device-Token", device)
