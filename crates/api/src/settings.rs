@@ -269,6 +269,9 @@ impl Settings {
     }
 
     fn check(self) -> Result<Settings, config::ConfigError> {
+        self.scale_labels
+            .check()
+            .map_err(config::ConfigError::Message)?;
         let url = &self.printing.inputs_url;
         let plain = url.starts_with("http://") || url.starts_with("https://");
         let safe = url

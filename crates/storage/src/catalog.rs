@@ -275,12 +275,16 @@ pub fn scan(
         Err(StorageError::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
-    if let Some(label) = rules.read(code) {
+    let label = rules.read(code).map_err(|gs1::Misread| {
+        StorageError::Unprocessable(format!(
+            "scale label {code} was misread (its price check digit is wrong): scan it again"
+        ))
+    })?;
+    if let Some(label) = label {
         let product = by_barcode(conn, node, &label.base).map_err(|e| match e {
             StorageError::NotFound(_) => StorageError::not_found(format!(
                 "a product for scale item {} (give it the barcode {})",
-                &code[2..7],
-                label.base
+                label.item, label.base
             )),
             e => e,
         })?;
