@@ -344,9 +344,12 @@ pub struct Session {
     pub expires_at: i64,
 }
 
-/// Checks a staff member's PIN on one device (`device_key` is the device id,
-/// or the client address for the back office). Wrong PINs lock that staff
-/// member out on that device only, for a growing time; the lockout is audited.
+/// Checks a staff member's PIN, tried on `device_key` (a device id, or the
+/// back office's client address; named in the audit log). Wrong PINs count
+/// for the person wherever they are tried: the fifth locks their PIN
+/// everywhere for 30 s, each later one for twice as long (at most an hour),
+/// audited; a try while it is locked is refused unchecked and not counted.
+/// A manager lifts it (`unlock`).
 pub fn check_pin(
     conn: &mut AnyConnection,
     node: &Node,
@@ -361,34 +364,53 @@ pub fn check_pin(
         .first(conn)
         .optional()?
         .ok_or_else(|| StorageError::not_found(format!("staff {staff_id:?}")))?;
+    // Counted before it is checked, in one transaction that waits for any
+    // other try of this person's (PostgreSQL: the row's lock; SQLite: the
+    // write lock): parallel guesses each count, and none is checked once
+    // the count has locked the PIN.
     let now = now_millis();
-    let attempt: Option<(i32, i64)> = pin_attempts::table
-        .find((staff_id, device_key))
-        .select((pin_attempts::failures, pin_attempts::locked_until))
-        .first(conn)
-        .optional()?;
-    if let Some((_, until)) = attempt
-        && until > now
-    {
-        return Err(StorageError::LockedOut((until - now + 999) / 1000));
-    }
-    if secrets::verify_pin(pin, &member.pin_hash) {
-        diesel::delete(pin_attempts::table.find((staff_id, device_key))).execute(conn)?;
-        return Ok(member);
-    }
-    let failures = attempt.map(|a| a.0).unwrap_or(0) + 1;
-    let lock_s = lockout_seconds(failures);
-    write_tx(conn, |conn| {
-        diesel::delete(pin_attempts::table.find((staff_id, device_key))).execute(conn)?;
-        diesel::insert_into(pin_attempts::table)
-            .values((
-                pin_attempts::staff_id.eq(staff_id),
-                pin_attempts::device_key.eq(device_key),
+    let (failures, lock_s) = write_tx(conn, |conn| {
+        // The count's row, made once (diesel's upsert does not span both
+        // backends; this SQL is the same on both).
+        diesel::sql_query(
+            "INSERT INTO pin_attempts (staff_id, device_key, failures, locked_until) \
+             VALUES ($1, $2, 0, 0) ON CONFLICT (staff_id, device_key) DO NOTHING",
+        )
+        .bind::<diesel::sql_types::Text, _>(staff_id)
+        .bind::<diesel::sql_types::Text, _>(EVERYWHERE)
+        .execute(conn)?;
+        diesel::update(pin_attempts::table.find((staff_id, EVERYWHERE)))
+            .set(pin_attempts::failures.eq(pin_attempts::failures))
+            .execute(conn)?;
+        // Any lockout counts: the edge's own, and one a till counted with
+        // the edge away.
+        let until: Option<i64> = pin_attempts::table
+            .filter(pin_attempts::staff_id.eq(staff_id))
+            .select(diesel::dsl::max(pin_attempts::locked_until))
+            .first(conn)?;
+        if let Some(until) = until.filter(|u| *u > now) {
+            return Err(StorageError::LockedOut((until - now + 999) / 1000));
+        }
+        let failures: i32 = pin_attempts::table
+            .find((staff_id, EVERYWHERE))
+            .select(pin_attempts::failures)
+            .first::<i32>(conn)?
+            + 1;
+        let lock_s = lockout_seconds(failures);
+        diesel::update(pin_attempts::table.find((staff_id, EVERYWHERE)))
+            .set((
                 pin_attempts::failures.eq(failures),
                 pin_attempts::locked_until.eq(now + lock_s * 1000),
             ))
             .execute(conn)?;
-        if lock_s > 0 {
+        Ok((failures, lock_s))
+    })?;
+    if secrets::verify_pin(pin, &member.pin_hash) {
+        diesel::delete(pin_attempts::table.find((staff_id, EVERYWHERE))).execute(conn)?;
+        return Ok(member);
+    }
+    if lock_s > 0 {
+        write_tx(conn, |conn| {
             audit::record(
                 conn,
                 node,
@@ -397,14 +419,18 @@ pub fn check_pin(
                 "staff.locked_out",
                 staff_id,
                 serde_json::json!({"device": device_key, "failures": failures, "seconds": lock_s}),
-            )?;
-        }
-        Ok::<_, StorageError>(())
-    })?;
+            )
+        })?;
+    }
     Err(StorageError::WrongPin {
         locked_for_s: lock_s,
     })
 }
+
+/// The key of the failure count a person's PIN tries share wherever they
+/// are made (every register, the back office, an approval); a till's own
+/// count, made with the edge away, arrives under the till's device id.
+pub const EVERYWHERE: &str = "*";
 
 /// Signs a staff member in. At a register (`device` given) any role may; the
 /// back office (no device) is for managers and admins only.
