@@ -4,6 +4,13 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
 
+/// A fresh secret: 32 random bytes as 64 hex digits.
+pub fn new_secret() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the OS random source is available");
+    hex::encode(b)
+}
+
 /// A new random token (shown once) and the hash we store.
 pub fn new_token() -> (String, String) {
     let mut b = [0u8; 32];

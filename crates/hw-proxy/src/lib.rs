@@ -108,17 +108,18 @@ impl HwConfig {
 
     /// Refuses a configuration that would misroute jobs.
     pub fn check(&self) -> Result<(), String> {
-        if !self.token.is_empty()
-            && (self.token.len() < 16
-                || !self
-                    .token
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        {
-            return Err(
-                "hw.token: at least 16 letters, digits, - and _ (e.g. `openssl rand -hex 24`)"
-                    .into(),
-            );
+        if !self.token.is_empty() {
+            if !self
+                .token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err("hw.token (OUTPOST__HW__TOKEN): letters, digits, - and _ only (`outpost secrets generate` makes one)".into());
+            }
+            outpost_telemetry::settings::check_secret(
+                "hw.token (OUTPOST__HW__TOKEN)",
+                &self.token,
+            )?;
         }
         let mut seen = HashSet::new();
         for p in &self.printers {

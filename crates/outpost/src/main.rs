@@ -6,6 +6,7 @@
 //! alone, as compose does (the hub then reads Redis).
 
 mod cloud;
+mod secrets;
 mod settings;
 
 use anyhow::Context;
@@ -86,6 +87,26 @@ enum Cmd {
     Staff {
         #[command(subcommand)]
         cmd: StaffCmd,
+    },
+    /// The secrets of a compose install.
+    Secrets {
+        #[command(subcommand)]
+        cmd: SecretsCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCmd {
+    /// Writes a `.env` from an example (`.env.example`, `.env.cloud.example`)
+    /// with every password, token and secret drawn anew (64 hex digits).
+    Generate {
+        #[arg(long, default_value = ".env.example")]
+        example: PathBuf,
+        #[arg(long, default_value = ".env")]
+        out: PathBuf,
+        /// Replace an existing file (its secrets stop working).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -181,6 +202,17 @@ fn main() -> anyhow::Result<()> {
     if let Cmd::Probe { url } = &cli.cmd {
         return probe(url);
     }
+    if let Cmd::Secrets {
+        cmd:
+            SecretsCmd::Generate {
+                example,
+                out,
+                force,
+            },
+    } = &cli.cmd
+    {
+        return secrets::generate(example, out, *force);
+    }
     if let Cmd::Cloud {
         cmd: CloudCmd::Certs { out, hosts },
     } = &cli.cmd
@@ -206,11 +238,20 @@ fn main() -> anyhow::Result<()> {
         Cmd::Api => {
             // A random per-process secret would sign tickets no separate hub
             // can check: screens would be refused with no hint why.
-            anyhow::ensure!(
-                settings.api.realtime.redis_url.is_empty()
-                    || settings.api.realtime.secret.len() >= 16,
-                "with realtime.redis_url set, set realtime.secret (OUTPOST__REALTIME__SECRET, at least 16 characters) to the hub's"
-            );
+            if !settings.api.realtime.redis_url.is_empty() {
+                anyhow::ensure!(
+                    !settings.api.realtime.secret.is_empty(),
+                    "with realtime.redis_url set, set realtime.secret (OUTPOST__REALTIME__SECRET) to the hub's"
+                );
+                secrets::check("OUTPOST__REALTIME__SECRET", &settings.api.realtime.secret)?;
+            }
+            secrets::check_database_url("OUTPOST__DATABASE__URL", &settings.api.database.url)?;
+            if !settings.api.printing.hw_proxy_token.is_empty() {
+                secrets::check(
+                    "OUTPOST__PRINTING__HW_PROXY_TOKEN",
+                    &settings.api.printing.hw_proxy_token,
+                )?;
+            }
             serve(settings, false)
         }
         Cmd::Hub => hub(settings),
@@ -225,7 +266,12 @@ fn main() -> anyhow::Result<()> {
         Cmd::VirtualPrinter { listen, control } => actix_web::rt::System::new()
             .block_on(outpost_hw_proxy::virtual_printer::run(listen, control))
             .map_err(|e| anyhow::anyhow!(e)),
-        Cmd::SyncWorker { mode } => cloud::sync_worker(settings, &mode),
+        Cmd::SyncWorker { mode } => {
+            if mode == "edge" {
+                secrets::check_database_url("OUTPOST__DATABASE__URL", &settings.api.database.url)?;
+            }
+            cloud::sync_worker(settings, &mode)
+        }
         Cmd::Cloud { cmd } => match cmd {
             CloudCmd::Serve => cloud::serve(settings),
             CloudCmd::StoreAdd {
@@ -253,7 +299,7 @@ fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("[hw] settings: {e}"))?;
             register(settings, hw, &data, cmd)
         }
-        Cmd::Probe { .. } => unreachable!("handled before settings load"),
+        Cmd::Probe { .. } | Cmd::Secrets { .. } => unreachable!("handled before settings load"),
     }
 }
 
@@ -392,9 +438,10 @@ fn hub(settings: Settings) -> anyhow::Result<()> {
         "the hub alone reads Redis: set realtime.redis_url (OUTPOST__REALTIME__REDIS_URL)"
     );
     anyhow::ensure!(
-        rt.secret.len() >= 16,
-        "set realtime.secret (OUTPOST__REALTIME__SECRET, at least 16 characters) to the api's"
+        !rt.secret.is_empty(),
+        "set realtime.secret (OUTPOST__REALTIME__SECRET) to the api's"
     );
+    secrets::check("OUTPOST__REALTIME__SECRET", &rt.secret)?;
     let cfg = settings.hub.config(rt.secret.as_bytes());
     actix_web::rt::System::new().block_on(async move {
         // Redis is connected on first use: the hub comes up (degraded) even

@@ -34,3 +34,77 @@ pub struct LogSettings {
     pub format: String,
     pub filter: String,
 }
+
+/// The secret values the example settings files (`.env.example`,
+/// `.env.cloud.example`) carry: never to be run with.
+pub const EXAMPLE_SECRETS: [&str; 4] = [
+    "change-me",
+    "change-me-too",
+    "change-me-to-a-long-random-string",
+    "change-me-to-another-long-random-string",
+];
+
+/// The shortest secret taken: 32 characters (`outpost secrets generate`
+/// writes 64 hex digits, 256 random bits).
+pub const SECRET_MIN_CHARS: usize = 32;
+
+/// Refuses a secret a service must not start with, naming its variable
+/// `var`: an example file's value, fewer than [`SECRET_MIN_CHARS`]
+/// characters, or too few kinds of characters for its length to be random
+/// (under 3 bits a character, as "aaaa…" or "abcabc…" are).
+pub fn check_secret(var: &str, value: &str) -> Result<(), String> {
+    let fix = "make one with `outpost secrets generate` (or `openssl rand -hex 32`)";
+    if EXAMPLE_SECRETS.contains(&value) {
+        return Err(format!("{var} is the example file's value: {fix}"));
+    }
+    let n = value.chars().count();
+    if n < SECRET_MIN_CHARS {
+        return Err(format!(
+            "{var} is {n} characters; a secret is at least {SECRET_MIN_CHARS}: {fix}"
+        ));
+    }
+    let mut counts = std::collections::HashMap::new();
+    for c in value.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let bits: f64 = counts
+        .values()
+        .map(|k| {
+            let p = *k as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum();
+    if bits < 3.0 {
+        return Err(format!(
+            "{var} repeats too few characters to be random: {fix}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn example_short_and_patterned_secrets_are_refused_by_their_variable() {
+        for (bad, why) in [
+            ("change-me-to-a-long-random-string", "example"),
+            ("change-me", "example"),
+            ("0123456789abcdef0123456789abcde", "31 characters"),
+            (&"a".repeat(64), "too few"),
+            (&"abc".repeat(20), "too few"),
+        ] {
+            let e = check_secret("OUTPOST_HW_TOKEN", bad).unwrap_err();
+            assert!(e.starts_with("OUTPOST_HW_TOKEN"), "{e}");
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        check_secret(
+            "X",
+            "1d6b0f3e9a4c27d85e3f6a01b9c42d7e8f05a1c3b6e9d2047a8c5f1e3b9d6a20",
+        )
+        .unwrap();
+        // 32 random hex digits (`openssl rand -hex 16`) pass too.
+        check_secret("X", "9f3c1a7e5b2d804c6e1f0a9b3d7c5e21").unwrap();
+    }
+}

@@ -5,6 +5,7 @@
 
 use crate::support::app::{App, cash_sale, free_port, key};
 use crate::support::hub::Screen;
+use outpost_domain::secrets::new_secret;
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -102,10 +103,13 @@ impl Stack {
         std::fs::write(
             &env_file,
             format!(
-                "POSTGRES_PASSWORD=pw-{project}\nOUTPOST_REALTIME_SECRET=secret-{project}-0123456789\n\
-                 OUTPOST_HW_TOKEN=hw-{project}-0123456789\n\
+                "POSTGRES_PASSWORD={}\nOUTPOST_REALTIME_SECRET={}\n\
+                 OUTPOST_HW_TOKEN={}\n\
                  OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_API_TLS_PORT={tls_port}\n\
-                 OUTPOST_HUB_PORT={hub_port}\nOUTPOST_MDNS_NAME={project}\nOUTPOST_MDNS_PORT={mdns_port}\n{extra}"
+                 OUTPOST_HUB_PORT={hub_port}\nOUTPOST_MDNS_NAME={project}\nOUTPOST_MDNS_PORT={mdns_port}\n{extra}",
+                new_secret(),
+                new_secret(),
+                new_secret(),
             ),
         )
         .unwrap();

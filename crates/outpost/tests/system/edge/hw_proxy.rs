@@ -311,7 +311,7 @@ async fn bad_jobs_get_a_clear_4xx_and_nothing_is_queued() {
     assert_eq!(s, 404);
 }
 
-const HW_TOKEN: &str = "hw-token-0123456789abcdef";
+const HW_TOKEN: &str = "hw-4f9c2e7a1b6d3058e9f1a7c4b2d6e8093c5a7f1e2d4b6c8a";
 
 /// With `hw.token` set: printing, the job list, previews and the page need
 /// it (bearer or the page's cookie), over HTTP and gRPC; health, printer

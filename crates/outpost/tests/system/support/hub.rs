@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// The shared secret the test processes sign and check tickets with.
-pub const SECRET: &str = "test-secret-0123456789abcdef";
+pub const SECRET: &str = "test-9d2f6a1c8e4b7053f1a9c6e2d8b4f7a0c3e5b9d1";
 
 pub struct Screen {
     ws: Ws,
