@@ -132,7 +132,7 @@ async fn serve(
                 match msg {
                     ClientMsg::Subscribe { channels } => {
                         for to in channels {
-                            if !subscribe(&hub, &store, &sub, to, &mut joined, &mut session).await {
+                            if !subscribe(&hub, &store, &claims.kind, &sub, to, &mut joined, &mut session).await {
                                 break;
                             }
                         }
@@ -182,11 +182,24 @@ async fn serve(
 async fn subscribe(
     hub: &Hub,
     store: &str,
+    kind: &str,
     sub: &Sub,
     to: SubscribeTo,
     joined: &mut Vec<Arc<crate::fanout::Channel>>,
     session: &mut actix_ws::Session,
 ) -> bool {
+    if !outpost_realtime::ticket::channels_for(kind).contains(&to.channel.as_str()) {
+        hub.metrics.auth_refused.inc();
+        let detail = format!(
+            "a {kind} may not follow {:?}; it may follow {:?}",
+            to.channel,
+            outpost_realtime::ticket::channels_for(kind)
+        );
+        return session
+            .text(ServerMsg::Error { detail: &detail }.to_text())
+            .await
+            .is_ok();
+    }
     if to.channel == PRESENCE {
         hub.presence.watch(store, sub.clone());
         return true;

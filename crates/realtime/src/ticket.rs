@@ -11,6 +11,19 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+/// The channels a holder of `kind` may follow (issue 30: each device only
+/// what its job needs): a kitchen display its tickets; a register and the
+/// back office every live stream and who is online; anything else none.
+pub fn channels_for(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "display" => &["kitchen"],
+        "register" | "back-office" => {
+            &["sales", "stock", "kitchen", "shifts", "master", "presence"]
+        }
+        _ => &[],
+    }
+}
+
 /// What a ticket says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {

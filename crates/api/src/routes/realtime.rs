@@ -62,6 +62,9 @@ async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpRe
             hub_port: rt.hub_port,
             store_id: claims.store,
             epoch: state.node.node_epoch.clone(),
-            channels: outpost_domain::Stream::LIVE.map(str::to_owned).to_vec(),
+            channels: ticket::channels_for(&claims.kind)
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
         }))
 }

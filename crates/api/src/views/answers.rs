@@ -104,6 +104,7 @@ pub struct RealtimeTicket {
     pub store_id: String,
     /// The node epoch offsets are counted in.
     pub epoch: String,
+    /// What this holder may follow: a kitchen display its tickets only.
     pub channels: Vec<String>,
 }
 

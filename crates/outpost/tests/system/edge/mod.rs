@@ -16,6 +16,7 @@ mod pairing;
 mod printer_pages;
 mod printing;
 mod realtime;
+mod realtime_access;
 mod sales;
 mod startup;
 mod till_feed;
