@@ -162,3 +162,73 @@ fn a_discount_beyond_the_sellers_limit_needs_a_pin_that_covers_it_and_every_one_
         .unwrap();
     assert_eq!(orders, 3);
 }
+
+/// A price overridden below the list is no way around the limit: a
+/// supervisor takes 20 % off a price alone, 60 % only with a manager's PIN
+/// (and a reason), audited as a discount with the approver.
+#[test]
+fn a_price_overridden_below_the_list_counts_against_the_discount_limit() {
+    let shop = shop();
+    let manager = the_manager(&shop.store);
+    let mut c = shop.store.db.conn().unwrap();
+    let mo = staff::create_staff(
+        &mut c,
+        &shop.store.node,
+        &manager,
+        "Mo Manager",
+        Role::Manager,
+        &Pin::parse("864209").unwrap(),
+    )
+    .unwrap()
+    .id;
+    let supervisor = Actor {
+        staff_id: shop.supervisor.clone(),
+        role: Role::Supervisor,
+        device_id: shop.cashier.device_id.clone(),
+    };
+    drop(c);
+    let sell = |pct_of_list: i64, reason: &str, approval: Option<(&str, &str)>| {
+        let mut req: SaleRequest = common::one_line_card_sale(&shop.store, &supervisor);
+        let mut c = shop.store.db.conn().unwrap();
+        req.payments.clear();
+        let list = sales::quote(&mut c, &shop.store.node, &supervisor, &req)
+            .unwrap()
+            .lines[0]
+            .unit_price_minor;
+        req.lines[0].unit_price_minor = Some(list * pct_of_list / 100);
+        let total = sales::quote(&mut c, &shop.store.node, &supervisor, &req)
+            .unwrap()
+            .total_minor;
+        let mut paid = common::one_line_card_sale(&shop.store, &supervisor).payments;
+        paid[0].amount_minor = total;
+        req.payments = paid;
+        req.discount_reason = reason.into();
+        req.approval = approval.map(|(staff_id, pin)| Approval {
+            staff_id: staff_id.into(),
+            pin: pin.into(),
+        });
+        let key = uuid::Uuid::now_v7().to_string();
+        sales::create_sale(&mut c, &shop.store.node, &supervisor, &key, "sha", &req)
+            .map(|a| serde_json::from_str::<sales::Order>(&a.body).unwrap())
+    };
+    // 20 % under the list: within a supervisor's 50 %, no discount to give
+    // a reason for; flagged as an override.
+    let within = sell(80, "", None).unwrap();
+    assert!(within.order.needs_adjustment);
+    assert!(shop.audited(&within.order.id).is_none());
+    // 60 % under: not alone, and not without a reason.
+    let e = sell(40, "", None).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Unprocessable(m) if m.contains("reason")),
+        "{e:?}"
+    );
+    let e = sell(40, "display model", None).unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Forbidden(m) if m.contains("a supervisor gives up to 50.00%")),
+        "{e:?}"
+    );
+    let approved = sell(40, "display model", Some((&mo, "864209"))).unwrap();
+    let a = shop.audited(&approved.order.id).expect("audited");
+    assert_eq!(a["approved_by"], mo.as_str());
+    assert_eq!(a["reason"], "display model");
+}

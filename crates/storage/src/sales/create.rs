@@ -305,7 +305,8 @@ pub(crate) fn draft(
         totals,
         overridden,
     } = price(node, actor, &req, products)?;
-    let discounted = discount(conn, node, actor, &req, &totals)?;
+    let judged = judged_lines(&resolved, &inputs, &totals);
+    let discounted = discount(conn, node, actor, &req, &totals, &judged)?;
     let pay_inputs: Vec<PaymentInput> = req.payments.iter().map(PaymentRequest::input).collect();
     let settled = if req.payments.is_empty() {
         Vec::new()
@@ -360,17 +361,56 @@ pub(crate) fn draft(
     })
 }
 
+/// The lines as the discount limits judge them: at their list price, a
+/// price overridden below it counted as a discount of the difference (an
+/// override is no way around the limit).
+fn judged_lines(
+    resolved: &[(ProductRow, TaxCategory, &super::LineRequest)],
+    inputs: &[LineInput],
+    totals: &outpost_domain::OrderTotals,
+) -> Vec<outpost_domain::PricedLine> {
+    resolved
+        .iter()
+        .zip(inputs)
+        .zip(&totals.lines)
+        .map(|(((p, _, _), input), line)| {
+            let mut judged = *line;
+            if input.unit_price_minor < p.price_minor {
+                let at_list =
+                    (i128::from(p.price_minor) * i128::from(input.quantity.milli()) + 500) / 1000;
+                let below = (i64::try_from(at_list).unwrap_or(i64::MAX) - line.gross_minor).max(0);
+                judged.gross_minor += below;
+                judged.line_discount_minor += below;
+            }
+            judged
+        })
+        .collect()
+}
+
 /// A discount within the seller's role's limit goes through; beyond it, a
 /// supervisor's (or manager's) PIN whose own limit covers it approves it.
-/// Either way the sale is flagged for a manager's review.
+/// Either way the sale is flagged for a manager's review. A price
+/// overridden below the list counts against the limit too (`judged`); one
+/// within it is no discount (it has its own audit, `order.price_override`).
 fn discount(
     conn: &mut AnyConnection,
     node: &Node,
     actor: &Actor,
     req: &SaleRequest,
     totals: &outpost_domain::OrderTotals,
+    judged: &[outpost_domain::PricedLine],
 ) -> Result<Option<(i64, Option<String>)>> {
-    if totals.discount_minor == 0 {
+    let below_list: i64 = judged
+        .iter()
+        .zip(&totals.lines)
+        .map(|(j, l)| j.gross_minor - l.gross_minor)
+        .sum();
+    if totals.discount_minor == 0 && below_list == 0 {
+        return Ok(None);
+    }
+    let bp = outpost_domain::staff::discount_bp(judged);
+    let limits = node.discount_limits();
+    if totals.discount_minor == 0 && bp <= limits.of(actor.role) {
         return Ok(None);
     }
     if req.discount_reason.trim().is_empty() {
@@ -378,8 +418,6 @@ fn discount(
             "give a reason for the discount (discount_reason)".into(),
         ));
     }
-    let bp = outpost_domain::staff::discount_bp(&totals.lines);
-    let limits = node.discount_limits();
     if bp <= limits.of(actor.role) {
         return Ok(Some((bp, None)));
     }
