@@ -160,6 +160,7 @@ const Outpost = (() => {
   function reportText(r) {
     return [
       `${r.kind} report · business day ${r.shift.business_day}`,
+      `Opening float: ${money(r.shift.opening_float_minor)}`,
       `Orders paid: ${r.orders}`, `Sales: ${money(r.sales_total_minor)} (tax ${money(r.tax_total_minor)})`,
       `Refunds: ${money(r.refunds_total_minor)}`,
       ...r.payments.map((p) => `Paid ${p.method}: ${p.count} × = ${money(p.amount_minor)}`),

@@ -97,6 +97,7 @@
       if (e.status === 404) {
         // A float of ten of the smallest notes, written the store's way.
         if (!$("#shift-float").value) $("#shift-float").value = plain(10 * Outpost.moneyInfo().notes[0]);
+        countRows("#opening-count tbody", "#opening-total", (sum) => { $("#shift-float").value = plain(sum); });
         return screen("#shift");
       }
       banner(e.message);
@@ -706,19 +707,24 @@
       banner(kind === "no-sale" ? "The drawer opens (no sale, recorded)" : `Cash paid ${kind}: recorded`, "ok");
     } catch (e) { $("#drawer-pin").value = ""; banner(e.message); }
   });
-  // The count by note and coin of the store's currency, summed as typed.
-  function countedMinor() {
-    return [...document.querySelectorAll("#closing-count input")].reduce((t, i) => t + (Math.max(0, Math.floor(Number(i.value) || 0)) * Number(i.dataset.value)), 0);
-  }
-  $("#close-shift").addEventListener("click", () => {
+  // The drawer counted by note and coin of the store's currency: a row
+  // each in `tbody`, the sum shown in `total` as typed (and told `onSum`);
+  // answers the function that sums it.
+  function countRows(tbody, total, onSum) {
     const m = Outpost.moneyInfo();
     const kinds = [...m.notes].sort((a, b) => b - a).concat([...m.coins].sort((a, b) => b - a));
-    $("#closing-count tbody").replaceChildren(...kinds.map((d) => el("tr", {},
+    const sum = () => [...document.querySelectorAll(`${tbody} input`)].reduce((t, i) => t + (Math.max(0, Math.floor(Number(i.value) || 0)) * Number(i.dataset.value)), 0);
+    $(tbody).replaceChildren(...kinds.map((d) => el("tr", {},
       el("td", {}, money(d, state.currency)),
       el("td", {}, el("input", { class: "count", "data-value": String(d), inputmode: "numeric", value: "0", "aria-label": `how many of ${money(d, state.currency)}`,
-        oninput: () => { $("#closing-total").textContent = money(countedMinor(), state.currency); } })),
+        oninput: () => { $(total).textContent = money(sum(), state.currency); if (onSum) onSum(sum()); } })),
       el("td", {}, ""))));
-    $("#closing-total").textContent = money(0, state.currency);
+    $(total).textContent = money(0, state.currency);
+    return sum;
+  }
+  let countedMinor = () => 0;
+  $("#close-shift").addEventListener("click", () => {
+    countedMinor = countRows("#closing-count tbody", "#closing-total");
     // A cashier (or supervisor) closes with a manager's PIN.
     const managers = (state.staff || []).filter((s) => s.role === "manager" || s.role === "admin");
     $("#closing-approver").replaceChildren(...managers.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));

@@ -8,7 +8,8 @@
 
 use crate::support::app::{Backend, Store, spawn};
 use crate::support::browser::{
-    browser, choose, click, click_text, open_shift_as_cashier, text, type_into, visible, wait_text,
+    browser, choose, click, click_text, open_shift_as_cashier, sign_in_as_cashier, text, type_into,
+    visible, wait_text,
 };
 use fantoccini::{Locator, key::Key};
 use std::time::{Duration, Instant};
@@ -275,7 +276,32 @@ async fn a_no_sale_with_a_supervisors_pin_and_a_close_with_the_drawer_counted_by
     let app = spawn(&store);
     let (c, driver) = browser().await;
     c.goto(&app.base).await.unwrap();
-    open_shift_as_cashier(&c, &app).await;
+    // The shift opens with the drawer counted by note and coin: three
+    // 10.00 notes and four 0.50 coins are a float of 32.00.
+    sign_in_as_cashier(&c, &app).await;
+    click(&c, "#opening summary").await;
+    let tens = visible(&c, "#opening-count input[data-value='1000']").await;
+    tens.clear().await.unwrap();
+    tens.send_keys("3").await.unwrap();
+    let halves = visible(&c, "#opening-count input[data-value='50']").await;
+    halves.clear().await.unwrap();
+    halves.send_keys("4").await.unwrap();
+    wait_text(&c, "#opening-total", "32").await;
+    assert_eq!(
+        text(&c, "#opening-total").await.replace(',', "."),
+        "32.00 EUR"
+    );
+    let float = c
+        .find(Locator::Css("#shift-float"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(float.replace(',', "."), "32.00");
+    click(&c, "#shift-go").await;
+    visible(&c, "#scan").await;
     click(&c, "#drawer-open").await;
     type_into(&c, "#drawer-reason", "change for a 50").await;
     choose(&c, "drawer-approver", "Sam Supervisor").await;
@@ -304,6 +330,11 @@ async fn a_no_sale_with_a_supervisors_pin_and_a_close_with_the_drawer_counted_by
     assert!(!counted.starts_with('0'), "{counted}");
     click(&c, "#closing-go").await;
     visible(&c, "#report-text").await;
+    // The float counted at the open is what the drawer should hold: no
+    // cash was taken.
+    let z = text(&c, "#report-text").await.replace(',', ".");
+    assert!(z.contains("Opening float: 32.00 EUR"), "{z}");
+    assert!(z.contains("Expected cash in drawer: 32.00 EUR"), "{z}");
     // The count is the Z report's counted cash.
     let amount = counted.trim_end_matches(" EUR");
     assert!(
@@ -500,4 +531,66 @@ async fn the_item_grid_an_account_sale_another_company_a_void_and_a_cashiers_clo
         .filter_map(|a| a["action"].as_str())
         .collect();
     assert!(actions.contains(&"shift.close_approved"), "{actions:?}");
+}
+
+/// At 390 px (a phone held upright) the page is usable: nothing runs off
+/// the side (the issue found the ✕ column cut off), and a whole sale goes
+/// by keyboard alone: a scan, F2, Enter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_390_px_nothing_runs_off_the_side_and_a_sale_goes_by_keyboard_alone() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let m = app.manager().await;
+    let (milk, _, _) = app.barcode(&m, "milk").await;
+    let (butter, _, _) = app.barcode(&m, "Butter").await;
+    let (c, driver) = browser().await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&app.base).await.unwrap();
+    let width = c.execute("return window.innerWidth", vec![]).await.unwrap();
+    assert!(width.as_i64().unwrap() <= 400, "the window is {width} wide");
+    open_shift_as_cashier(&c, &app).await;
+    let enter = char::from(Key::Enter);
+    let scan = visible(&c, "#scan").await;
+    for code in [&milk, &butter, &milk] {
+        scan.send_keys(&format!("{code}{enter}")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    visible(&c, "#cart button[aria-label='remove Butter 250 g']").await;
+    let fits = c
+        .execute(
+            "const w = window.innerWidth; \
+             const off = [...document.querySelectorAll('#sell button, #sell input')] \
+               .filter((e) => e.offsetParent !== null) \
+               .filter((e) => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > w; }) \
+               .map((e) => e.id || e.getAttribute('aria-label') || e.textContent.trim()); \
+             return { off, scroll: document.documentElement.scrollWidth, w };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits["off"], serde_json::json!([]), "{fits}");
+    assert!(
+        fits["scroll"].as_i64() <= fits["w"].as_i64(),
+        "the page scrolls sideways: {fits}"
+    );
+    // The sale by keyboard: F2 opens cash, Enter takes it exactly.
+    wait_text(&c, "#totals", "Total").await;
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::F2).to_string())
+        .await
+        .unwrap();
+    visible(&c, "#pay-tendered").await;
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(&enter.to_string())
+        .await
+        .unwrap();
+    visible(&c, "#receipt-change").await;
+    let receipt = text(&c, "#receipt-text").await;
+    assert!(receipt.contains("Butter 250 g"), "{receipt}");
+    c.close().await.unwrap();
+    drop(driver);
 }
