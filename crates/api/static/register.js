@@ -158,7 +158,9 @@
         // Search results give way to the shelf they covered.
         if (!shelf.current) showShelf(shelf.last);
       } else {
+        const seq = ++shelf.seq;
         const list = await api("GET", "/api/v1/products?q=" + encodeURIComponent(term) + "&limit=20");
+        if (seq !== shelf.seq) return; // a newer search or tab took the place
         if (!list.length) banner(`Nothing found for “${term}”`);
         markShelf(null);
         showProducts(list, count);
@@ -168,7 +170,9 @@
 
   // ---- item grid: the favourites and a tab per category ---------------------
   // (set on the manager page: Products; in the cloud for a chain)
-  const shelf = { tabs: [], current: null, last: null };
+  // `seq` numbers what asked for the list last: an older answer arriving
+  // late never replaces it.
+  const shelf = { tabs: [], current: null, last: null, seq: 0 };
   function showProducts(list, count = 1) {
     $("#results").replaceChildren(...list.map((p) => el("li", {},
       el("button", { onclick: () => { addToCart(p, p.weighed ? 0 : count * 1000); $("#scan").focus(); } },
@@ -182,7 +186,11 @@
   async function showShelf(tab) {
     if (!tab) return $("#results").replaceChildren();
     markShelf(tab);
-    try { showProducts(await api("GET", "/api/v1/products?" + tab.query + "&limit=200")); } catch (e) { banner(e.message); }
+    const seq = ++shelf.seq;
+    try {
+      const list = await api("GET", "/api/v1/products?" + tab.query + "&limit=200");
+      if (seq === shelf.seq) showProducts(list);
+    } catch (e) { banner(e.message); }
   }
   async function loadShelves() {
     let cats = [];
@@ -235,7 +243,7 @@
     const company = $("#pay-company").hidden ? "" : $("#pay-company-id").value;
     if (payments.length && company && company !== defaultCompany()) {
       body.company_id = company;
-      if (crossCompany(company)) body.note = `Invoiced by ${companyName(company)}: ${$("#company-reason").value.trim()}`;
+      if (crossCompany(company)) body.company_reason = $("#company-reason").value.trim();
     }
     if (state.quote && state.quote.discount_minor > 0) {
       body.discount_reason = $("#discount-reason").value.trim();

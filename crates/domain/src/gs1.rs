@@ -79,10 +79,10 @@ const FIVE_MINUS: [u8; 10] = [0, 5, 9, 4, 8, 3, 7, 2, 6, 1];
 /// The verifier digit of a 4- or 5-digit price or weight (GS1 7.9.3,
 /// 7.9.4); `None` for another length.
 pub fn verifier_digit(value: &str) -> Option<u8> {
-    let d: Vec<usize> = value.bytes().map(|b| usize::from(b - b'0')).collect();
     if !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    let d: Vec<usize> = value.bytes().map(|b| usize::from(b - b'0')).collect();
     match d.as_slice() {
         [a, b, c, e] => {
             let sum = TWO_MINUS[*a] + TWO_MINUS[*b] + THREE[*c] + FIVE_MINUS[*e];
@@ -256,6 +256,7 @@ mod tests {
         assert_eq!(verifier_digit("14685"), Some(6));
         assert_eq!(verifier_digit("0000"), Some(0));
         assert_eq!(verifier_digit("123"), None);
+        assert_eq!(verifier_digit("12a4"), None);
         // Any one digit changed changes it.
         for i in 0..4 {
             for d in b'0'..=b'9' {

@@ -193,6 +193,12 @@ enum StaffCmd {
         #[arg(long)]
         role: String,
     },
+    /// Lifts a staff member's PIN lockouts (audited): for when every
+    /// manager is locked out and none can sign in to do it.
+    Unlock {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -294,6 +300,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Staff {
             cmd: StaffCmd::Add { name, role },
         } => add_staff(&settings, &name, &role),
+        Cmd::Staff {
+            cmd: StaffCmd::Unlock { name },
+        } => unlock_staff(&settings, &name),
         Cmd::Register { data, cmd } => {
             let hw = outpost_hw_proxy::HwConfig::load(cli.config.as_deref())
                 .map_err(|e| anyhow::anyhow!("[hw] settings: {e}"))?;
@@ -522,6 +531,25 @@ fn add_staff(settings: &Settings, name: &str, role: &str) -> anyhow::Result<()> 
         Ok::<_, outpost_storage::StorageError>(id)
     })?;
     println!("added {name} ({}) as {id}", role.as_str());
+    Ok(())
+}
+
+fn unlock_staff(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let db = outpost_storage::Db::open(&settings.api.database.url, 2)?;
+    let mut conn = db.conn()?;
+    let node = outpost_storage::Node::load(&mut conn)?;
+    let member = outpost_storage::staff::list_staff(&mut conn)?
+        .into_iter()
+        .find(|m| m.name == name)
+        .with_context(|| format!("no staff member named {name:?}"))?;
+    // As the store's own administrator at its console.
+    let cli = outpost_storage::Actor {
+        staff_id: "cli".into(),
+        role: outpost_domain::Role::Admin,
+        device_id: None,
+    };
+    outpost_storage::staff::unlock(&mut conn, &node, &cli, &member.id)?;
+    println!("lifted the PIN lockouts of {name}");
     Ok(())
 }
 

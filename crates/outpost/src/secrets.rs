@@ -60,12 +60,21 @@ pub fn generate(example: &Path, out: &Path, force: bool) -> anyhow::Result<()> {
         "{} holds none of {SECRET_VARS:?}",
         example.display()
     );
-    std::fs::write(out, written).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o600))?;
+    // Made readable by its owner only from the first byte, and never over
+    // a file that appeared meanwhile unless --force.
+    if force && out.exists() {
+        std::fs::remove_file(out)
+            .map_err(|e| anyhow::anyhow!("replacing {}: {e}", out.display()))?;
     }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let mut file = open
+        .open(out)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+    std::io::Write::write_all(&mut file, written.as_bytes())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
     println!(
         "wrote {} with fresh {} (only this file holds them: keep it, and a copy where backups go)",
         out.display(),

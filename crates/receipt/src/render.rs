@@ -22,8 +22,9 @@ pub const MAX_PICTURE_BYTES: usize = 256;
 pub const MAX_PICTURE_ROWS: usize = 8192;
 /// The most lines a job's text holds (what follows is left out).
 pub const MAX_LINES: usize = 100_000;
-/// The longest paper a job's picture draws, in dots (about 25 m).
-pub const MAX_PAPER_DOTS: usize = 200_000;
+/// The longest paper a job's picture draws, in dots (about 4 m: a picture
+/// 2048 dots wide is then at most 64 MB).
+pub const MAX_PAPER_DOTS: usize = 32_000;
 
 const ESC: u8 = 0x1b;
 const GS: u8 = 0x1d;

@@ -135,6 +135,11 @@ pub struct Applied {
     /// Orders flagged because they were sold at a price the cloud had changed.
     pub flagged_orders: usize,
     pub skipped: usize,
+    /// Changes left for a later pull: their time is more than the clock's
+    /// drift bound ahead of this edge's wall clock (a wrong clock on one
+    /// side). Applied now, an edit made here after them would order before
+    /// them, and the cloud would drop it.
+    pub held_back: usize,
 }
 
 /// The cursor of the last change applied here.
@@ -153,7 +158,19 @@ pub fn apply(conn: &mut AnyConnection, changes: &[Change], to: i64) -> Result<Ap
             device_id: None,
         };
         let mut out = Applied::default();
+        let mut to = to;
+        let ahead = crate::db::now_millis() + outpost_domain::clock::MAX_DRIFT_MS;
         for c in changes {
+            if Hlc::from_raw(c.hlc).millis() > ahead {
+                out.held_back = changes.iter().filter(|l| l.cursor >= c.cursor).count();
+                to = c.cursor - 1;
+                tracing::warn!(
+                    cursor = c.cursor,
+                    ahead_ms = Hlc::from_raw(c.hlc).millis() - crate::db::now_millis(),
+                    "a master change from the cloud is timed too far ahead of this clock: it waits (is one of the clocks wrong?)"
+                );
+                break;
+            }
             let corrupt = |e: serde_json::Error| {
                 StorageError::Corrupt(format!("master change {}: {e}", c.cursor))
             };

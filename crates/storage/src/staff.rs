@@ -262,7 +262,7 @@ pub fn set_pin(
 ) -> Result<()> {
     actor.require(Permission::ManageStaff, "change PINs")?;
     write_tx(conn, |conn| {
-        above_you(conn, actor, staff_id, "change the PIN of")?;
+        above_you(conn, actor, staff_id, "change the PIN of", true)?;
         let n = diesel::update(staff::table.find(staff_id))
             .set((
                 staff::pin_hash.eq(secrets::hash_pin(pin)),
@@ -284,30 +284,44 @@ pub fn set_pin(
     })
 }
 
-/// Lifts every PIN lockout of a staff member, the tills' too (through the
-/// till feed). Audited.
 /// Refuses to touch the PIN of someone whose role is above the actor's (a
-/// manager setting an admin's PIN would then sign in as the admin).
-fn above_you(conn: &mut AnyConnection, actor: &Actor, staff_id: &str, what: &str) -> Result<()> {
+/// manager setting an admin's PIN would then sign in as the admin); with
+/// `peers_too`, of someone else of the same role too, below admin (one
+/// manager setting another's PIN signs in as them, the audit log naming
+/// the wrong person).
+fn above_you(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    staff_id: &str,
+    what: &str,
+    peers_too: bool,
+) -> Result<()> {
     let role: Option<String> = staff::table
         .find(staff_id)
         .select(staff::role)
         .first(conn)
         .optional()?;
-    if let Some(role) = role
-        && Role::parse(&role)? > actor.role
-    {
+    let Some(role) = role else { return Ok(()) };
+    let theirs = Role::parse(&role)?;
+    let peer = peers_too
+        && theirs == actor.role
+        && actor.role != Role::Admin
+        && staff_id != actor.staff_id;
+    if theirs > actor.role || peer {
         return Err(StorageError::Forbidden(format!(
-            "{what} someone whose role ({role}) is above your own"
+            "{what} someone else whose role ({role}) is {} your own",
+            if peer { "the same as" } else { "above" }
         )));
     }
     Ok(())
 }
 
+/// Lifts every PIN lockout of a staff member, the tills' too (through the
+/// till feed). Audited.
 pub fn unlock(conn: &mut AnyConnection, node: &Node, actor: &Actor, staff_id: &str) -> Result<()> {
     actor.require(Permission::ManageStaff, "lift PIN lockouts")?;
     write_tx(conn, |conn| {
-        above_you(conn, actor, staff_id, "lift the lockout of")?;
+        above_you(conn, actor, staff_id, "lift the lockout of", false)?;
         if staff::table
             .find(staff_id)
             .count()
@@ -367,8 +381,14 @@ pub fn check_pin(
     // Counted before it is checked, in one transaction that waits for any
     // other try of this person's (PostgreSQL: the row's lock; SQLite: the
     // write lock): parallel guesses each count, and none is checked once
-    // the count has locked the PIN.
-    let now = now_millis();
+    // the count has locked the PIN. The back office counts per client
+    // address: a guesser on the LAN without a paired device locks the
+    // person out of that address only, never out of the tills.
+    let key = if device_key.starts_with(OFFICE) {
+        device_key
+    } else {
+        EVERYWHERE
+    };
     let (failures, lock_s) = write_tx(conn, |conn| {
         // The count's row, made once (diesel's upsert does not span both
         // backends; this SQL is the same on both).
@@ -377,36 +397,45 @@ pub fn check_pin(
              VALUES ($1, $2, 0, 0) ON CONFLICT (staff_id, device_key) DO NOTHING",
         )
         .bind::<diesel::sql_types::Text, _>(staff_id)
-        .bind::<diesel::sql_types::Text, _>(EVERYWHERE)
+        .bind::<diesel::sql_types::Text, _>(key)
         .execute(conn)?;
-        diesel::update(pin_attempts::table.find((staff_id, EVERYWHERE)))
+        diesel::update(pin_attempts::table.find((staff_id, key)))
             .set(pin_attempts::failures.eq(pin_attempts::failures))
             .execute(conn)?;
-        // Any lockout counts: the edge's own, and one a till counted with
-        // the edge away.
+        // The time once the lock is held: a try that waited for another
+        // sees that one's lockout as it is.
+        let now = now_millis();
+        // Every lockout but other back-office addresses': the devices'
+        // count, and one a till counted with the edge away.
         let until: Option<i64> = pin_attempts::table
             .filter(pin_attempts::staff_id.eq(staff_id))
+            .filter(
+                pin_attempts::device_key
+                    .eq(key)
+                    .or(pin_attempts::device_key.not_like(format!("{OFFICE}%"))),
+            )
             .select(diesel::dsl::max(pin_attempts::locked_until))
             .first(conn)?;
         if let Some(until) = until.filter(|u| *u > now) {
             return Err(StorageError::LockedOut((until - now + 999) / 1000));
         }
         let failures: i32 = pin_attempts::table
-            .find((staff_id, EVERYWHERE))
+            .find((staff_id, key))
             .select(pin_attempts::failures)
             .first::<i32>(conn)?
             + 1;
         let lock_s = lockout_seconds(failures);
-        diesel::update(pin_attempts::table.find((staff_id, EVERYWHERE)))
+        let until = if lock_s > 0 { now + lock_s * 1000 } else { 0 };
+        diesel::update(pin_attempts::table.find((staff_id, key)))
             .set((
                 pin_attempts::failures.eq(failures),
-                pin_attempts::locked_until.eq(now + lock_s * 1000),
+                pin_attempts::locked_until.eq(until),
             ))
             .execute(conn)?;
         Ok((failures, lock_s))
     })?;
     if secrets::verify_pin(pin, &member.pin_hash) {
-        diesel::delete(pin_attempts::table.find((staff_id, EVERYWHERE))).execute(conn)?;
+        diesel::delete(pin_attempts::table.find((staff_id, key))).execute(conn)?;
         return Ok(member);
     }
     if lock_s > 0 {
@@ -427,10 +456,14 @@ pub fn check_pin(
     })
 }
 
-/// The key of the failure count a person's PIN tries share wherever they
-/// are made (every register, the back office, an approval); a till's own
+/// The key of the failure count a person's PIN tries share on every paired
+/// device (registers, displays, approvals given at them); a till's own
 /// count, made with the edge away, arrives under the till's device id.
 pub const EVERYWHERE: &str = "*";
+
+/// How the back office's keys begin (`office:` and the client's address):
+/// each address counts alone.
+pub const OFFICE: &str = "office";
 
 /// Signs a staff member in. At a register (`device` given) any role may; the
 /// back office (no device) is for managers and admins only.

@@ -257,3 +257,40 @@ fn a_products_category_and_favourite_come_from_the_cloud_and_leave_the_rest_as_i
     assert!(favourites.iter().any(|p| p.sku == "X-RISTRETTO"));
     assert!(!favourites.iter().any(|p| p.sku == espresso.sku));
 }
+
+/// A change timed more than the clock's drift bound ahead waits for a
+/// later pull (the cursor stays before it): applied now, an edit made here
+/// after it would order before it, and the cloud would drop that edit.
+#[test]
+fn a_change_timed_too_far_ahead_waits_and_the_ones_before_it_apply() {
+    let s = demo_store();
+    let p = {
+        let mut c = s.db.conn().unwrap();
+        catalog::search(&mut c, &s.node, "", &catalog::Shelf::All, 1)
+            .unwrap()
+            .remove(0)
+    };
+    let mut c = s.db.conn().unwrap();
+    let from = master::cursor(&mut c).unwrap();
+    let change = |cursor: i64, hlc: i64, name: &str| Change {
+        cursor,
+        kind: "product".into(),
+        hlc,
+        body: json!({"sku": p.sku, "name": name}).to_string(),
+    };
+    let now = now_millis();
+    let out = master::apply(
+        &mut c,
+        &[
+            change(from + 1, cloud_hlc(now + 1_000), "Within the bound"),
+            change(from + 2, cloud_hlc(now + 3_600_000), "An hour ahead"),
+            change(from + 3, cloud_hlc(now + 2_000), "After it"),
+        ],
+        from + 3,
+    )
+    .unwrap();
+    assert_eq!((out.changed, out.held_back), (1, 2), "{out:?}");
+    assert_eq!(master::cursor(&mut c).unwrap(), from + 1);
+    let name = catalog::by_id(&mut c, &s.node, &p.id).unwrap().name;
+    assert_eq!(name, "Within the bound");
+}

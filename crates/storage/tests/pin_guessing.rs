@@ -88,3 +88,55 @@ fn two_hundred_guesses_at_once_are_checked_five_times_on_postgres() {
 fn two_hundred_guesses_at_once_are_checked_five_times_on_sqlite() {
     two_hundred_guesses_at_once_are_checked_five_times(demo_store());
 }
+
+/// A guesser on the LAN without a paired device (the back office) locks
+/// the person out of that address only, never out of the tills: no one
+/// can shut every manager out of the store from the network.
+#[test]
+fn back_office_guesses_lock_out_that_address_only() {
+    let store = demo_store();
+    let manager = common::the_manager(&store);
+    let mut c = store.db.conn().unwrap();
+    let right = "731946";
+    staff::set_pin(
+        &mut c,
+        &store.node,
+        &outpost_storage::Actor {
+            staff_id: "root".into(),
+            role: outpost_domain::Role::Admin,
+            device_id: None,
+        },
+        &manager.staff_id,
+        &outpost_domain::Pin::parse(right).unwrap(),
+    )
+    .unwrap();
+    for _ in 0..5 {
+        let e = staff::check_pin(
+            &mut c,
+            &store.node,
+            &manager.staff_id,
+            "2468",
+            "office:10.9.9.9",
+        )
+        .unwrap_err();
+        assert!(matches!(e, StorageError::WrongPin { .. }), "{e:?}");
+    }
+    let e = staff::check_pin(
+        &mut c,
+        &store.node,
+        &manager.staff_id,
+        right,
+        "office:10.9.9.9",
+    )
+    .unwrap_err();
+    assert!(matches!(e, StorageError::LockedOut(_)), "{e:?}");
+    staff::check_pin(
+        &mut c,
+        &store.node,
+        &manager.staff_id,
+        right,
+        "office:10.0.0.7",
+    )
+    .unwrap();
+    staff::check_pin(&mut c, &store.node, &manager.staff_id, right, "till-1").unwrap();
+}

@@ -94,6 +94,7 @@ impl Till {
             company_id: None,
             note: String::new(),
             discount_reason: String::new(),
+            company_reason: String::new(),
             approval: None,
             approved: None,
         }
@@ -214,11 +215,18 @@ fn another_company_invoices_a_sale_only_with_the_reason_and_it_is_flagged() {
         matches!(&e, StorageError::Unprocessable(m) if m.contains("reason")),
         "{e:?}"
     );
-    req.note = "Invoiced by the café: one bill for the office".into();
+    req.company_reason = "one bill for the office".into();
     let chosen = t.sell(&req).unwrap();
     assert_eq!(chosen.order.company_id, cafe);
     assert!(chosen.order.needs_adjustment, "flagged for the manager");
-    assert_eq!(chosen.order.note, req.note);
+    assert_eq!(
+        chosen.order.note, "",
+        "not printed on the receipt nor the kitchen's ticket"
+    );
+    let chosen_audit = t.audited("order.company_chosen");
+    assert_eq!(chosen_audit.len(), 1);
+    assert_eq!(chosen_audit[0]["reason"], "one bill for the office");
+    assert_eq!(chosen_audit[0]["company_id"], cafe.as_str());
     // Its own company's goods need no reason.
     let mut own = t.request(&["Espresso"], vec![]);
     own.payments = vec![pay(PaymentMethod::Card, t.total(&own))];

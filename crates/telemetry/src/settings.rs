@@ -49,34 +49,34 @@ pub const EXAMPLE_SECRETS: [&str; 4] = [
 pub const SECRET_MIN_CHARS: usize = 32;
 
 /// Refuses a secret a service must not start with, naming its variable
-/// `var`: an example file's value, fewer than [`SECRET_MIN_CHARS`]
-/// characters, or too few kinds of characters for its length to be random
-/// (under 3 bits a character, as "aaaa…" or "abcabc…" are).
+/// `var`: an example file's value (or one built on it), fewer than
+/// [`SECRET_MIN_CHARS`] characters, fewer than 6 kinds of character, a
+/// group repeated ("abcabc…") or a long run ("0123456789…"). No rule can
+/// tell that a secret is random; these catch the examples and the obvious.
 pub fn check_secret(var: &str, value: &str) -> Result<(), String> {
     let fix = "make one with `outpost secrets generate` (or `openssl rand -hex 32`)";
-    if EXAMPLE_SECRETS.contains(&value) {
+    if EXAMPLE_SECRETS.contains(&value) || value.to_ascii_lowercase().contains("change-me") {
         return Err(format!("{var} is the example file's value: {fix}"));
     }
-    let n = value.chars().count();
+    let c: Vec<char> = value.chars().collect();
+    let n = c.len();
     if n < SECRET_MIN_CHARS {
         return Err(format!(
             "{var} is {n} characters; a secret is at least {SECRET_MIN_CHARS}: {fix}"
         ));
     }
-    let mut counts = std::collections::HashMap::new();
-    for c in value.chars() {
-        *counts.entry(c).or_insert(0usize) += 1;
+    let kinds = c.iter().collect::<std::collections::HashSet<_>>().len();
+    let repeated = (1..=n / 2).any(|p| (p..n).all(|i| c[i] == c[i - p]));
+    let mut run = 1;
+    let mut longest = 1;
+    for w in c.windows(2) {
+        let step = w[1] as i64 - w[0] as i64;
+        run = if step.abs() == 1 { run + 1 } else { 1 };
+        longest = longest.max(run);
     }
-    let bits: f64 = counts
-        .values()
-        .map(|k| {
-            let p = *k as f64 / n as f64;
-            -p * p.log2()
-        })
-        .sum();
-    if bits < 3.0 {
+    if kinds < 6 || repeated || longest >= 12 {
         return Err(format!(
-            "{var} repeats too few characters to be random: {fix}"
+            "{var} is patterned (too few kinds of character, a repeated group or a long run): {fix}"
         ));
     }
     Ok(())
@@ -92,8 +92,11 @@ mod secret_tests {
             ("change-me-to-a-long-random-string", "example"),
             ("change-me", "example"),
             ("0123456789abcdef0123456789abcde", "31 characters"),
-            (&"a".repeat(64), "too few"),
-            (&"abc".repeat(20), "too few"),
+            (&"a".repeat(64), "patterned"),
+            (&"abc".repeat(20), "patterned"),
+            (&"0123456789abcdef".repeat(2), "patterned"),
+            ("change-me-to-a-long-random-string!", "example"),
+            ("0123456789abcdefghijklmnopqrstuvwxyz", "patterned"),
         ] {
             let e = check_secret("OUTPOST_HW_TOKEN", bad).unwrap_err();
             assert!(e.starts_with("OUTPOST_HW_TOKEN"), "{e}");

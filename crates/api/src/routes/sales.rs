@@ -73,6 +73,10 @@ pub struct SaleBody {
     /// Why the sale is discounted (recorded in the audit log with it).
     #[serde(default)]
     discount_reason: String,
+    /// Why `company_id` invoices goods of another company (needed then;
+    /// recorded in the audit log, not printed).
+    #[serde(default)]
+    company_reason: String,
     /// A supervisor's or manager's PIN, for a discount beyond the seller's
     /// role's limit (`sales.cashier_discount_pct`, …).
     approval: Option<ApprovalBody>,
@@ -137,6 +141,7 @@ impl TryFrom<SaleBody> for SaleRequest {
             company_id: b.company_id,
             note: short(&b.note, 500, "note")?,
             discount_reason: short(&b.discount_reason, 200, "discount_reason")?,
+            company_reason: short(&b.company_reason, 200, "company_reason")?,
             approval: b.approval.map(Approval::from),
             approved: None,
         })

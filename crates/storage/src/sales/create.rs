@@ -337,9 +337,9 @@ pub(crate) fn draft(
     let cross_company = resolved.iter().any(|(p, _, _)| p.company_id != company_id);
     // A company chosen at the till to invoice another's goods says why
     // (the sale is flagged for the manager either way).
-    if cross_company && req.company_id.is_some() && req.note.trim().is_empty() {
+    if cross_company && req.company_id.is_some() && req.company_reason.trim().is_empty() {
         return Err(StorageError::Unprocessable(
-            "a sale invoiced by a company other than its items' needs the reason in its note"
+            "a sale invoiced by a company other than its items' needs the reason (company_reason)"
                 .into(),
         ));
     }
@@ -574,6 +574,12 @@ pub(crate) fn sale_tables(
     if d.overridden {
         let detail = serde_json::json!({"number": row.number, "lines": lines.iter().filter(|l| l.unit_price_minor != l.list_price_minor).map(|l| serde_json::json!({"sku": l.sku, "list": l.list_price_minor, "charged": l.unit_price_minor})).collect::<Vec<_>>()});
         audit::by(conn, node, actor, "order.price_override", &order_id, detail)?;
+    }
+    if d.cross_company && req.company_id.is_some() {
+        let detail = serde_json::json!({
+            "number": row.number, "company_id": row.company_id, "reason": req.company_reason,
+        });
+        audit::by(conn, node, actor, "order.company_chosen", &order_id, detail)?;
     }
     if let Some((bp, approved_by)) = &d.discounted {
         let detail = serde_json::json!({

@@ -92,6 +92,9 @@ pub struct SaleRequest {
     pub note: String,
     /// Why the sale is discounted (recorded with it; empty: not said).
     pub discount_reason: String,
+    /// Why `company_id` invoices goods of another company: needed then,
+    /// audited (`order.company_chosen`), never printed.
+    pub company_reason: String,
     /// A supervisor's (or manager's) PIN for a discount beyond the
     /// seller's role's limit.
     pub approval: Option<Approval>,

@@ -239,6 +239,10 @@ async fn pull(db: &Db, client: &mut Client, store_id: &str) -> Result<(), SyncEr
         let applied =
             blocking(db, move |c| outpost_storage::master::apply(c, &changes, to)).await?;
         tracing::info!(?applied, cursor = to, "master data from the cloud applied");
+        if applied.held_back > 0 {
+            // Asked again at the next pull, when this clock may have caught up.
+            return Ok(());
+        }
     }
 }
 

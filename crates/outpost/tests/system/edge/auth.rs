@@ -146,3 +146,34 @@ async fn a_forged_forwarded_for_header_does_not_dodge_the_back_office_lockout(b:
     r.assert_problem(429);
 }
 both_backends!(a_forged_forwarded_for_header_does_not_dodge_the_back_office_lockout);
+
+/// When every manager is locked out, the store's console lifts it:
+/// `outpost staff unlock --name …` (audited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lifts_a_lockout_no_manager_can() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let maria = app.staff_id("Maria Manager", None).await;
+    let attempt = |pin: &str| {
+        app.req(reqwest::Method::POST, "/api/v1/sessions")
+            .json(&json!({"staff_id": maria, "pin": pin}))
+            .send()
+    };
+    let right = app.pins["Maria Manager"].clone();
+    let wrong = if right == "2468" { "1357" } else { "2468" };
+    for _ in 0..5 {
+        attempt(wrong).await.assert_problem(401);
+    }
+    attempt(&right).await.assert_problem(429);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["staff", "unlock", "--name", "Maria Manager"])
+        .env("OUTPOST__DATABASE__URL", &store.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(attempt(&right).await.status, 201);
+}

@@ -12,3 +12,6 @@ CREATE TRIGGER till_feed_products_upd AFTER UPDATE OF id, company_id, sku, name,
     UPDATE till_feed_seq SET seq = seq + 1;
     INSERT OR REPLACE INTO till_feed (kind, key, seq) VALUES ('product', NEW.id, (SELECT seq FROM till_feed_seq));
 END;
+-- A till that pulled its products with an older build kept them without
+-- these: it pulls everything again (on the edge this table is empty).
+DELETE FROM till_feed_cursor;
