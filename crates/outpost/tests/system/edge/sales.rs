@@ -242,12 +242,21 @@ async fn a_cashier_needs_a_supervisor_to_refund_void_or_override_a_price(b: Back
     .assert_problem(409);
 
     // Price override: refused for a cashier; a supervisor's flags the order.
-    let mut body = cash_sale(&[(&milk, 1000)], 50);
-    body["lines"][0]["unit_price_minor"] = json!(50);
+    // Within a supervisor's discount limit (50 %) they override alone;
+    // further under the list it is a discount beyond it.
+    let at = |charged: i64| {
+        let mut body = cash_sale(&[(&milk, 1000)], charged);
+        body["lines"][0]["unit_price_minor"] = json!(charged);
+        body
+    };
+    let body = at(price * 6 / 10);
     app.sell(&till.cashier, &key(), &body)
         .await
         .assert_problem(403);
     let sup = app.sign_in(&till.device, "Sam Supervisor").await;
+    app.sell(&sup, &key(), &at(price / 4))
+        .await
+        .assert_problem(422);
     let o = app.sell(&sup, &key(), &body).await;
     assert_eq!(o.status, 201, "{}", o.body);
     assert_eq!(o.body["needs_adjustment"], true);
