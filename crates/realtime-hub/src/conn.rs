@@ -17,6 +17,11 @@ use tokio::sync::mpsc;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// A fresh connection (or subscriber) id.
+pub(crate) fn next_id() -> u64 {
+    NEXT_CONN.fetch_add(1, Ordering::Relaxed)
+}
+
 #[derive(Debug, serde::Deserialize)]
 pub struct Query {
     ticket: Option<String>,
@@ -54,6 +59,11 @@ pub async fn upgrade(
             return Ok(refused(&e.to_string()));
         }
     };
+    // A ticket issued before its device was revoked.
+    if hub.revocations.is_revoked(&claims.store, &claims.device) {
+        hub.metrics.auth_refused.inc();
+        return Ok(refused("this device was revoked: pair it again"));
+    }
     let (res, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream.max_frame_size(64 * 1024);
     actix_web::rt::spawn(serve(hub.into_inner(), claims, session, stream));
@@ -65,10 +75,10 @@ fn kicked(kick: &Kick) -> Option<CloseReason> {
     let code = kick.code();
     reason(
         code,
-        if code == close::TOO_SLOW {
-            "too slow: reconnect with your offsets"
-        } else {
-            "the channel was reset: reconnect"
+        match code {
+            close::TOO_SLOW => "too slow: reconnect with your offsets",
+            close::UNAUTHORIZED => "this device was revoked: pair it again",
+            _ => "the channel was reset: reconnect",
         },
     )
 }
@@ -86,7 +96,7 @@ async fn serve(
     mut session: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
 ) {
-    let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    let conn = next_id();
     let store = claims.store.clone();
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(hub.config.queue.max(1));
     let kick = Arc::new(Kick::default());
@@ -96,6 +106,7 @@ async fn serve(
         kick: kick.clone(),
     };
     hub.presence.join(&store, conn, &claims, now_ms());
+    crate::revocation::join(&hub, &store, &claims.device, conn, kick.clone());
     let mut joined: Vec<Arc<crate::fanout::Channel>> = Vec::new();
     let mut ping = tokio::time::interval(hub.config.ping_interval);
     let mut last_heard = Instant::now();
@@ -169,6 +180,7 @@ async fn serve(
         ch.leave(conn);
     }
     hub.presence.leave(&store, conn, &claims);
+    hub.revocations.leave(&store, &claims.device, conn);
     // The close frame queues behind what the client has not read yet; a
     // stalled client gets a minute to reach it (and learn why it was cut)
     // before the socket is dropped. Its subscriptions are already gone.

@@ -11,6 +11,7 @@ mod conn;
 pub mod fanout;
 pub mod metrics;
 pub mod presence;
+pub mod revocation;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use outpost_realtime::Log;
@@ -85,6 +86,7 @@ pub struct Hub {
     pub metrics: metrics::Metrics,
     pub registry: fanout::Registry,
     pub presence: presence::Presence,
+    pub revocations: revocation::Revocations,
     started: Instant,
 }
 
@@ -118,6 +120,7 @@ impl Server {
         let hub = web::Data::new(Hub {
             registry: fanout::Registry::new(log, metrics.clone()),
             presence: presence::Presence::new(metrics.clone()),
+            revocations: Default::default(),
             metrics,
             started: Instant::now(),
             config: config.clone(),

@@ -29,6 +29,18 @@ use tokio::sync::Notify;
 /// Events read from the outbox per channel and pass.
 const BATCH: i64 = 500;
 
+/// The channels published: the live streams screens follow, and the audit
+/// trail, which no client may follow: the hub reads device revocations
+/// there and closes their connections at once.
+const PUBLISHED: [&str; 6] = [
+    Stream::LIVE[0],
+    Stream::LIVE[1],
+    Stream::LIVE[2],
+    Stream::LIVE[3],
+    Stream::LIVE[4],
+    Stream::Audit.as_str(),
+];
+
 /// The publisher's shared state: where the log is and how far it got.
 pub struct Realtime {
     /// The in-process log, when there is no Redis (shared with the embedded hub).
@@ -228,7 +240,7 @@ async fn pass(
     // One trip to the database for the heads and, where the cursor is known,
     // the new events: each trip is a hop to the blocking pool, and on a quiet
     // till every hop is a wake-up that a screen waits for.
-    let known: Vec<(&'static str, i64)> = Stream::LIVE
+    let known: Vec<(&'static str, i64)> = PUBLISHED
         .iter()
         .filter_map(|ch| cursors.get(ch).map(|c| (*ch, c.after)))
         .collect();
@@ -249,7 +261,7 @@ async fn pass(
         })
         .await
         .map_err(|e| e.to_string())?;
-    for ch in Stream::LIVE {
+    for ch in PUBLISHED {
         let head = heads.get(ch).copied().unwrap_or(0);
         let mut cur = match cursors.get(ch) {
             Some(c) => *c,
@@ -306,7 +318,7 @@ async fn pass_fed(
     fed: &[StoredEvent],
 ) -> Result<bool, String> {
     let mut complete = true;
-    for ch in Stream::LIVE {
+    for ch in PUBLISHED {
         let mut events: Vec<StoredEvent> = fed.iter().filter(|e| e.stream == ch).cloned().collect();
         if events.is_empty() {
             continue;
