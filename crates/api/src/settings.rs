@@ -195,6 +195,73 @@ pub struct Printing {
     /// this is not sent: the drawer must not open at a till left alone.
     pub drawer_max_age_s: i64,
     pub footer: Vec<String>,
+    /// Where a printer set on the manager page may be (comma-separated
+    /// CIDR blocks, ports or ranges, device path prefixes), as hw-proxy's
+    /// `hw.printer_*` (see `outpost_receipt::reach`).
+    #[serde(default = "printer_networks")]
+    pub printer_networks: String,
+    #[serde(default = "printer_ports")]
+    pub printer_ports: String,
+    #[serde(default = "printer_devices")]
+    pub printer_devices: String,
+    /// Hosts a printer's `hw_proxy_url` may name besides loopback and
+    /// `hw_proxy_url`'s own (comma-separated): the print token goes there.
+    #[serde(default)]
+    pub hw_proxy_hosts: String,
+}
+
+fn printer_networks() -> String {
+    outpost_receipt::reach::NETWORKS.into()
+}
+fn printer_ports() -> String {
+    outpost_receipt::reach::PORTS.into()
+}
+fn printer_devices() -> String {
+    outpost_receipt::reach::DEVICES.into()
+}
+
+impl Printing {
+    /// Where a printer set on the manager page may be.
+    pub fn reach(&self) -> Result<outpost_receipt::reach::Reach, String> {
+        outpost_receipt::reach::Reach::parse(
+            &self.printer_networks,
+            &self.printer_ports,
+            &self.printer_devices,
+        )
+        .map_err(|e| format!("printing.printer_*: {e}"))
+    }
+
+    /// Whether the print token may be sent to the hw-proxy at `url`: its
+    /// host is loopback, `hw_proxy_url`'s, or one of `hw_proxy_hosts`.
+    pub fn hw_proxy_allowed(&self, url: &str) -> Result<(), String> {
+        let host = |u: &str| {
+            let rest = u.split_once("://").map_or(u, |(_, r)| r);
+            let auth = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let auth = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+            let h = match auth.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => auth.split(':').next().unwrap_or_default(),
+            };
+            h.to_ascii_lowercase()
+        };
+        let h = host(url);
+        let loopback = h == "localhost"
+            || h.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let named = (!self.hw_proxy_url.is_empty() && host(&self.hw_proxy_url) == h)
+            || self
+                .hw_proxy_hosts
+                .split(',')
+                .map(|x| x.trim().to_ascii_lowercase())
+                .any(|x| !x.is_empty() && x == h);
+        if loopback || named {
+            Ok(())
+        } else {
+            Err(format!(
+                "hw_proxy_url {url:?}: the print token goes only to loopback, printing.hw_proxy_url's host or one of printing.hw_proxy_hosts (OUTPOST__PRINTING__HW_PROXY_HOSTS)"
+            ))
+        }
+    }
 }
 
 /// Never prints the token.
@@ -271,6 +338,9 @@ impl Settings {
     fn check(self) -> Result<Settings, config::ConfigError> {
         self.scale_labels
             .check()
+            .map_err(config::ConfigError::Message)?;
+        self.printing
+            .reach()
             .map_err(config::ConfigError::Message)?;
         let url = &self.printing.inputs_url;
         let plain = url.starts_with("http://") || url.starts_with("https://");

@@ -55,6 +55,26 @@ pub struct HwConfig {
     /// page's cookie), and so does the PrintService (`authorization`
     /// metadata). Empty: open, for a hw-proxy on the register's loopback.
     pub token: String,
+    /// Where a printer the edge sends may be (comma-separated CIDR blocks,
+    /// ports or ranges, device path prefixes): see `outpost_receipt::reach`.
+    /// The settings file's own printers are the operator's and not held to
+    /// it.
+    #[serde(default = "printer_networks")]
+    pub printer_networks: String,
+    #[serde(default = "printer_ports")]
+    pub printer_ports: String,
+    #[serde(default = "printer_devices")]
+    pub printer_devices: String,
+}
+
+fn printer_networks() -> String {
+    outpost_receipt::reach::NETWORKS.into()
+}
+fn printer_ports() -> String {
+    outpost_receipt::reach::PORTS.into()
+}
+fn printer_devices() -> String {
+    outpost_receipt::reach::DEVICES.into()
 }
 
 #[derive(Deserialize)]
@@ -106,8 +126,19 @@ impl HwConfig {
         Ok(hw)
     }
 
+    /// Where the edge's printers may be.
+    pub fn reach(&self) -> Result<outpost_receipt::reach::Reach, String> {
+        outpost_receipt::reach::Reach::parse(
+            &self.printer_networks,
+            &self.printer_ports,
+            &self.printer_devices,
+        )
+        .map_err(|e| format!("hw.printer_*: {e}"))
+    }
+
     /// Refuses a configuration that would misroute jobs.
     pub fn check(&self) -> Result<(), String> {
+        self.reach()?;
         if !self.token.is_empty() {
             if !self
                 .token
@@ -230,6 +261,8 @@ mod tests {
                 "letters",
             ),
             ("[hw]\ntoken = \"short\"\n", "hw.token"),
+            ("[hw]\nprinter_ports = \"91OO\"\n", "printer port"),
+            ("[hw]\nprinter_networks = \"the lan\"\n", "printer network"),
             (
                 "[hw]\ntoken = \"long enough but with spaces\"\n",
                 "hw.token",
@@ -237,6 +270,36 @@ mod tests {
         ] {
             let e = load_with(toml).unwrap_err();
             assert!(e.contains(says), "{toml}: {e}");
+        }
+    }
+
+    /// A printer the edge sends is held to `hw.printer_*`: not Redis on the
+    /// compose network, not a name, not a file outside the printer devices;
+    /// nothing of a refused set is applied.
+    #[tokio::test]
+    async fn the_edges_printers_are_held_to_where_printers_may_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = load_with("").unwrap();
+        let (queue, _) = printq::PrintQueue::open(&dir.path().join("q.sqlite")).unwrap();
+        let shared = std::sync::Arc::new(worker::Shared::new(cfg, queue).unwrap());
+        for (address, says) in [
+            ("tcp://172.18.0.3:6379", "port 6379"),
+            ("tcp://redis:9100", "is a name"),
+            ("tcp://127.0.0.1:9100", "outside"),
+            ("file:///etc/passwd", "not a printer device"),
+        ] {
+            let p = PrinterConfig {
+                id: "front".into(),
+                address: address.into(),
+                width: 48,
+                code_pages: Vec::new(),
+                fallback: None,
+            };
+            match shared.set_managed(vec![(p, Vec::new())]).await {
+                Err(worker::SetRefusal::Invalid(e)) => assert!(e.contains(says), "{address}: {e}"),
+                other => panic!("{address}: {:?}", other.err()),
+            }
+            assert!(shared.printers().is_empty(), "{address}");
         }
     }
 }

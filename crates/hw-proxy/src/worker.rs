@@ -68,6 +68,20 @@ impl Printer {
         })
     }
 
+    /// A printer the edge sent: checked as any, and held to where such a
+    /// printer may be (`reach`).
+    pub fn managed(
+        config: PrinterConfig,
+        logo_png: Vec<u8>,
+        reach: &outpost_receipt::reach::Reach,
+    ) -> Result<Printer, String> {
+        let address = config.check().map_err(|e| e.to_string())?;
+        reach
+            .allows(&address)
+            .map_err(|e| format!("printer {:?}: {e}", config.id))?;
+        Printer::new(config, logo_png, true).map_err(|e| e.to_string())
+    }
+
     pub fn state(&self) -> PrinterState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -150,10 +164,11 @@ impl Shared {
         // newer version added) is left out, not a reason to refuse to start:
         // the settings file's printers still print, and the edge is told
         // what is wrong when it sends its printers again.
+        let reach = config.reach()?;
         for (json, logo) in managed {
             let printer = serde_json::from_str::<PrinterConfig>(&json)
                 .map_err(|e| e.to_string())
-                .and_then(|c| Printer::new(c, logo, true).map_err(|e| e.to_string()));
+                .and_then(|c| Printer::managed(c, logo, &reach));
             match printer {
                 Ok(p) if printers.contains_key(&p.config.id) => {
                     tracing::warn!(printer = %p.config.id, "the settings file now names this printer too: the file's wins until the edge sends its printers again");
@@ -239,6 +254,7 @@ impl Shared {
         set: Vec<(PrinterConfig, Vec<u8>)>,
     ) -> Result<(), SetRefusal> {
         let _one = self.configuring.lock().await;
+        let reach = self.config.reach().map_err(SetRefusal::Invalid)?;
         let current = self.printers();
         let mut seen = std::collections::BTreeSet::new();
         let mut new = Vec::new();
@@ -255,7 +271,7 @@ impl Shared {
                     c.id
                 )));
             }
-            new.push(Printer::new(c, logo, true).map_err(|e| SetRefusal::Invalid(e.to_string()))?);
+            new.push(Printer::managed(c, logo, &reach).map_err(SetRefusal::Invalid)?);
         }
         let after: Vec<&str> = current
             .iter()

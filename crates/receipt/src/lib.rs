@@ -10,6 +10,7 @@
 pub mod document;
 pub mod printer;
 pub mod raster;
+pub mod reach;
 pub mod render;
 pub mod wire;
 

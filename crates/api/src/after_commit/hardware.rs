@@ -61,6 +61,8 @@ pub enum HwProxyError {
     NotAUrl { url: String, reason: String },
     #[error("printing.hw_proxy_token cannot be sent as a header")]
     Token,
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{url} has no printer {printer:?} (yet): {message}")]
     NoPrinter {
         url: String,
@@ -73,6 +75,8 @@ pub enum HwProxyError {
 
 pub struct Hardware {
     token: Result<Token, HwProxyError>,
+    /// Which hw-proxies the token may go to.
+    printing: Printing,
     clients: Mutex<HashMap<String, Client>>,
     /// Poked when the manager page changed a printer.
     pub changed: Notify,
@@ -86,6 +90,7 @@ impl Hardware {
                 .parse()
                 .map(Token)
                 .map_err(|_| HwProxyError::Token),
+            printing: cfg.clone(),
             clients: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             pushed: Mutex::new(BTreeMap::new()),
@@ -98,6 +103,11 @@ impl Hardware {
         if let Some(c) = clients.get(url) {
             return Ok(c.clone());
         }
+        // A printer stored before the rule, or a hand-edited row: the
+        // token never leaves for a host not allowed.
+        self.printing
+            .hw_proxy_allowed(url)
+            .map_err(HwProxyError::NotAllowed)?;
         // HTTP/2 pings close a connection that went silent (a hw-proxy host
         // that hung, a link that dropped its state); the next call opens a
         // fresh one instead of timing out on the dead one for good.
@@ -216,18 +226,26 @@ pub fn definition(p: &Printer) -> pb::PrinterDefinition {
 }
 
 /// Whether hw-proxy would take this printer as it is: its id, address,
-/// width, code pages and logo, checked by hw-proxy's own rules.
-pub fn check(p: &Printer) -> Result<(), CheckError> {
+/// width, code pages and logo, checked by hw-proxy's own rules; and whether
+/// `cfg` lets it be: its address within `printing.printer_*`, its
+/// hw-proxy one the print token may go to.
+pub fn check(p: &Printer, cfg: &Printing) -> Result<(), CheckError> {
     let url = &p.hw_proxy_url;
     if !(url.starts_with("http://") || url.starts_with("https://"))
         || tonic::transport::Endpoint::from_shared(url.clone()).is_err()
     {
         return Err(CheckError::HwProxyUrl(url.clone()));
     }
+    cfg.hw_proxy_allowed(url).map_err(CheckError::NotAllowed)?;
     if p.fallback.as_deref() == Some(p.id.as_str()) {
         return Err(CheckError::OwnFallback);
     }
     profile(p)?;
+    let address = outpost_receipt::printer::Address::parse(&p.address)
+        .map_err(|e| CheckError::NotAllowed(e.to_owned()))?;
+    cfg.reach()
+        .and_then(|r| r.allows(&address))
+        .map_err(|e| CheckError::NotAllowed(format!("printer {:?}: {e}", p.id)))?;
     Ok(())
 }
 
@@ -238,6 +256,8 @@ pub enum CheckError {
     HwProxyUrl(String),
     #[error("a printer cannot be its own fallback")]
     OwnFallback,
+    #[error("{0}")]
+    NotAllowed(String),
     #[error(transparent)]
     Printer(#[from] PrinterError),
 }
@@ -364,9 +384,18 @@ mod tests {
         assert_eq!(kitchen_target(&cfg, &all).unwrap().printer, "bar");
     }
 
+    /// The settings with the rows' hw-proxy named as the api's.
+    fn allowed() -> Printing {
+        Printing {
+            hw_proxy_url: "http://10.0.0.5:7072".into(),
+            ..printing()
+        }
+    }
+
     #[test]
     fn a_printer_is_checked_by_hw_proxys_rules() {
-        assert_eq!(check(&row("front", "receipt")), Ok(()));
+        let cfg = allowed();
+        assert_eq!(check(&row("front", "receipt"), &cfg), Ok(()));
         assert_eq!(
             definition(&row("front", "receipt")).code_pages,
             ["cp858", "CP437"]
@@ -389,11 +418,42 @@ mod tests {
                 "own fallback",
             ),
             (Box::new(|p| p.logo_png = Some(b"GIF89a".to_vec())), "PNG"),
+            // Where it may be (issue 30): not Redis on the compose network,
+            // not a file, and the token not to another host.
+            (
+                Box::new(|p| p.address = "tcp://redis:6379".into()),
+                "is a name",
+            ),
+            (
+                Box::new(|p| p.address = "tcp://172.18.0.3:6379".into()),
+                "port 6379",
+            ),
+            (
+                Box::new(|p| p.address = "file:///var/lib/outpost/edge.sqlite".into()),
+                "not a printer device",
+            ),
+            (
+                Box::new(|p| p.hw_proxy_url = "http://10.0.0.66:7072".into()),
+                "print token",
+            ),
         ] {
             let mut p = row("front", "receipt");
             change(&mut p);
-            let e = check(&p).unwrap_err().to_string();
+            let e = check(&p, &cfg).unwrap_err().to_string();
             assert!(e.contains(says), "{says}: {e}");
         }
+        // Loopback and the hosts named in hw_proxy_hosts take the token.
+        let mut p = row("front", "receipt");
+        p.hw_proxy_url = "http://127.0.0.1:7072".into();
+        assert_eq!(check(&p, &cfg), Ok(()));
+        p.hw_proxy_url = "http://[::1]:7072".into();
+        assert_eq!(check(&p, &cfg), Ok(()));
+        p.hw_proxy_url = "http://till-3:7072".into();
+        assert!(check(&p, &cfg).is_err());
+        let cfg = Printing {
+            hw_proxy_hosts: "till-2, Till-3".into(),
+            ..allowed()
+        };
+        assert_eq!(check(&p, &cfg), Ok(()));
     }
 }

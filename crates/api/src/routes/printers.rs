@@ -215,7 +215,7 @@ async fn put_printer(
         updated_at: 0,
         removed_at: None,
     };
-    hardware::check(&p).map_err(|e| {
+    hardware::check(&p, &state.settings.printing).map_err(|e| {
         ApiError::Storage(outpost_storage::StorageError::Unprocessable(e.to_string()))
     })?;
     let actor = who.actor.clone();

@@ -88,7 +88,13 @@ async fn printers_configured_on_the_manager_page_print_with_their_logo(b: Backen
     let p = Printer::start().await;
     let mut hw = Hw::bare().await;
     let store = Store::new(b);
-    let app = spawn_opts(&store, &Opts::default());
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: crate::support::printer::loopback_printers(),
+            ..Opts::default()
+        },
+    );
     let till = app.register("Till 1").await;
     let m = &till.manager;
     let put = |id: &str, body: Value| {
@@ -128,6 +134,22 @@ async fn printers_configured_on_the_manager_page_print_with_their_logo(b: Backen
             "larger",
         ),
         (json!({"colour": "red"}), 400, "unknown field"),
+        // Where a printer may be (issue 30): an IP in the printer networks,
+        // never a name, a device file, and its hw-proxy one the token may
+        // go to.
+        (json!({"address": "tcp://8.8.8.8:9100"}), 422, "outside"),
+        (json!({"address": "tcp://localhost:9100"}), 422, "is a name"),
+        (json!({"address": "tcp://127.0.0.1:80"}), 422, "port 80"),
+        (
+            json!({"address": "file:///etc/passwd"}),
+            422,
+            "not a printer device",
+        ),
+        (
+            json!({"hw_proxy_url": "http://10.0.0.66:7072"}),
+            422,
+            "print token",
+        ),
     ] {
         let mut body = front.clone();
         for (k, v) in change.as_object().unwrap() {
@@ -232,6 +254,7 @@ async fn printers_configured_on_the_manager_page_print_with_their_logo(b: Backen
             sale.body["id"].as_str().unwrap()
         ))
         .bearer_auth(&till.cashier)
+        .header("X-Device-Token", &till.device)
         .send()
         .await
         .unwrap();
@@ -316,7 +339,13 @@ async fn a_printer_added_on_the_manager_page_shows_on_the_register_in_a_browser(
     let p = Printer::start().await;
     let hw = Hw::bare().await;
     let store = Store::new(Backend::Sqlite);
-    let app = spawn_opts(&store, &Opts::default());
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: crate::support::printer::loopback_printers(),
+            ..Opts::default()
+        },
+    );
     let (milk, _, price) = {
         let m = app.manager().await;
         app.barcode(&m, "milk").await

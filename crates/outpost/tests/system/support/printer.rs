@@ -98,6 +98,16 @@ impl Drop for Printer {
     }
 }
 
+/// The edge's settings that let the manager page set printers on this
+/// host's loopback, where the tests' virtual printers listen (the default
+/// reach is the private networks' printer ports only).
+pub(crate) fn loopback_printers() -> Vec<(&'static str, String)> {
+    vec![
+        ("OUTPOST__PRINTING__PRINTER_NETWORKS", "127.0.0.0/8".into()),
+        ("OUTPOST__PRINTING__PRINTER_PORTS", "1024-65535".into()),
+    ]
+}
+
 /// `outpost hw-proxy` driving one printer, its queue in a folder that
 /// survives restarts.
 pub(crate) struct Hw {
@@ -141,10 +151,15 @@ impl Hw {
         }
     }
 
-    /// hw-proxy with no printers of its own: the edge will give it some.
+    /// hw-proxy with no printers of its own: the edge will give it some,
+    /// on this host's loopback (as [`loopback_printers`] lets the edge).
     pub(crate) async fn bare() -> Hw {
         let mut hw = Hw::new(0, &[]);
-        std::fs::write(hw.dir.join("hw.toml"), "").unwrap();
+        std::fs::write(
+            hw.dir.join("hw.toml"),
+            "[hw]\nprinter_networks = \"127.0.0.0/8\"\nprinter_ports = \"1024-65535\"\n",
+        )
+        .unwrap();
         hw.restart().await;
         hw
     }
