@@ -505,13 +505,33 @@ pub(crate) async fn call(req: reqwest::RequestBuilder, what: &str) -> Result<Val
     Ok(v)
 }
 
+/// A cashier signed in at a paired register: the session counts only with
+/// that register's device token beside it.
+#[derive(Debug, Clone)]
+pub(crate) struct Cashier {
+    pub session: String,
+    pub device: String,
+}
+
+/// Sends a request as a cashier at their register.
+pub(crate) trait AsCashier {
+    fn cashier(self, c: &Cashier) -> Self;
+}
+
+impl AsCashier for reqwest::RequestBuilder {
+    fn cashier(self, c: &Cashier) -> Self {
+        self.bearer_auth(&c.session)
+            .header("X-Device-Token", &c.device)
+    }
+}
+
 /// Signs the demo manager in and opens `n` registers (paired, Carl signed in,
-/// shift open); returns the manager's token and the cashiers' tokens.
+/// shift open); returns the manager's token and the cashiers.
 pub(crate) async fn tills(
     http: &reqwest::Client,
     srv: &Server,
     n: usize,
-) -> Result<(String, Vec<String>)> {
+) -> Result<(String, Vec<Cashier>)> {
     let b = &srv.base;
     let staff = call(http.get(format!("{b}/api/v1/login-staff")), "staff").await?;
     let maria = staff["staff"][0]["id"]
@@ -555,10 +575,13 @@ pub(crate) async fn tills(
             "cashier sign-in",
         )
         .await?;
-        let t = s["token"].as_str().context("token")?.to_owned();
+        let t = Cashier {
+            session: s["token"].as_str().context("token")?.to_owned(),
+            device: dt,
+        };
         call(
             http.post(format!("{b}/api/v1/shifts"))
-                .bearer_auth(&t)
+                .cashier(&t)
                 .json(&json!({"opening_float_minor": 10000})),
             "open shift",
         )
@@ -577,7 +600,7 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
     let (_, tokens) = tills(&http, &srv, a.registers).await?;
     let list = call(
         http.get(format!("{b}/api/v1/products?limit=500"))
-            .bearer_auth(&tokens[0]),
+            .cashier(&tokens[0]),
         "products",
     )
     .await?;
@@ -598,7 +621,7 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
         let body = sale_json(&lines);
         let q = call(
             http.post(format!("{b}/api/v1/orders/quote"))
-                .bearer_auth(&tokens[0])
+                .cashier(&tokens[0])
                 .json(&body),
             "quote",
         )
@@ -618,10 +641,15 @@ async fn api(bin: &str, url: &str, a: &Args) -> Result<(Figures, Figures, f64)> 
             .collect::<Result<_, _>>()?,
     );
     let url: reqwest::Url = format!("{b}/api/v1/orders").parse()?;
-    let auths: Vec<HeaderValue> = tokens
+    let auths: Vec<(HeaderValue, HeaderValue)> = tokens
         .iter()
-        .map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
-        .collect::<Result<_, _>>()?;
+        .map(|t| {
+            Ok((
+                HeaderValue::from_str(&format!("Bearer {}", t.session))?,
+                HeaderValue::from_str(&t.device)?,
+            ))
+        })
+        .collect::<Result<_>>()?;
 
     // Closed loop.
     let until = Instant::now() + Duration::from_secs(a.seconds);
@@ -717,10 +745,16 @@ async fn relayed(http: &reqwest::Client, base: &str) -> Result<f64> {
 }
 
 /// One sale with a fresh idempotency key: whether it was created.
-async fn sell(http: &reqwest::Client, url: reqwest::Url, auth: HeaderValue, body: Vec<u8>) -> bool {
+async fn sell(
+    http: &reqwest::Client,
+    url: reqwest::Url,
+    (auth, device): (HeaderValue, HeaderValue),
+    body: Vec<u8>,
+) -> bool {
     let r = http
         .post(url)
         .header(AUTHORIZATION, auth)
+        .header("X-Device-Token", device)
         .header(CONTENT_TYPE, "application/json")
         .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
         .body(body)

@@ -13,7 +13,7 @@
 //! The proxy is this module's own (the test suite has its twin in the test
 //! binary, which xtask cannot link).
 
-use crate::bench_api::{Server, call, start_with, tills};
+use crate::bench_api::{AsCashier, Cashier, Server, call, start_with, tills};
 use anyhow::{Context, Result, bail};
 use outpost_cloud::db::CloudDb;
 use serde_json::{Value, json};
@@ -204,7 +204,7 @@ async fn outage(
     http: &reqwest::Client,
     srv: &Server,
     manager: &str,
-    cashier: &str,
+    cashier: &Cashier,
     proxy: &Proxy,
     link: Link,
     secs: u64,
@@ -230,7 +230,7 @@ async fn outage(
             "payments": [{"method": "cash", "amount_minor": price, "tendered_minor": price}]});
         call(
             http.post(format!("{b}/api/v1/orders"))
-                .bearer_auth(cashier)
+                .cashier(cashier)
                 .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
                 .json(&body),
             "sale",

@@ -11,7 +11,7 @@
 //! - detection: a printer switched off, until hw-proxy reports it not ready
 //!   (with the default probe interval).
 
-use crate::bench_api::{build_release, call, start_with, tills};
+use crate::bench_api::{AsCashier, build_release, call, start_with, tills};
 use crate::bench_sync::{Proc, free_port};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -247,7 +247,7 @@ async fn bench(bin: &str, a: Args) -> Result<()> {
     let b = &srv.base;
     let products = call(
         http.get(format!("{b}/api/v1/products?q=milk"))
-            .bearer_auth(&cashiers[0]),
+            .cashier(&cashiers[0]),
         "products",
     )
     .await?;
@@ -265,7 +265,7 @@ async fn bench(bin: &str, a: Args) -> Result<()> {
         });
         call(
             http.post(format!("{b}/api/v1/orders"))
-                .bearer_auth(&cashiers[0])
+                .cashier(&cashiers[0])
                 .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
                 .json(&body),
             "sale",

@@ -5,7 +5,7 @@
 //! it) and, in the same run and from the same Redis stream, for a
 //! python-socketio server as the peer.
 
-use crate::bench_api::{build_release, call, start_with, tills};
+use crate::bench_api::{AsCashier, Cashier, build_release, call, start_with, tills};
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -247,7 +247,7 @@ async fn phase(
     load: Load,
     tap: (&str, &str),
     base: &str,
-    cashiers: &[String],
+    cashiers: &[Cashier],
     sale: &Value,
     urls: Vec<String>,
     proto: Proto,
@@ -327,7 +327,7 @@ async fn phase(
                 }
                 let r = http
                     .post(format!("{base}/api/v1/orders"))
-                    .bearer_auth(&c)
+                    .cashier(&c)
                     .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
                     .json(&sale)
                     .send()
@@ -496,7 +496,7 @@ pub fn run(a: Args) -> Result<()> {
         let b = &srv.base;
         let (mtok, cashiers) = tills(&http, &srv, a.registers).await?;
         let p = call(
-            http.get(format!("{b}/api/v1/products?q=Espresso")).bearer_auth(&cashiers[0]),
+            http.get(format!("{b}/api/v1/products?q=Espresso")).cashier(&cashiers[0]),
             "products",
         )
         .await?;

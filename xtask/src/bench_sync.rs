@@ -8,7 +8,9 @@
 //! cloud api and one cloud sync-worker; PostgreSQL (OUTPOST_BENCH_PG) and a
 //! RabbitMQ node of the benchmark's own.
 
-use crate::bench_api::{build_release, call, drop_database, fresh_database, start_with, tills};
+use crate::bench_api::{
+    AsCashier, build_release, call, drop_database, fresh_database, start_with, tills,
+};
 use anyhow::{Context, Result, bail};
 use outpost_cloud::db::{self as cloud, CloudDb, Incoming};
 use outpost_proto::sync_v1::{EventBatch, EventEnvelope, HelloRequest, PushRequest};
@@ -350,7 +352,7 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
                 let body = json!({"lines": [{"product_id": k.0, "quantity_milli": 1000}, {"product_id": o.0, "quantity_milli": 1000}],
                     "payments": [{"method": "cash", "amount_minor": total, "tendered_minor": total}]});
                 call(
-                    http.post(format!("{b}/api/v1/orders")).bearer_auth(&t).header("Idempotency-Key", uuid::Uuid::now_v7().to_string()).json(&body),
+                    http.post(format!("{b}/api/v1/orders")).cashier(&t).header("Idempotency-Key", uuid::Uuid::now_v7().to_string()).json(&body),
                     "sale",
                 )
                 .await?;

@@ -1,5 +1,6 @@
-//! Who is calling: a signed-in staff member (bearer session token) and, for the
-//! sign-in screen, the paired device (`X-Device-Token`).
+//! Who is calling: a signed-in staff member (bearer session token, with the
+//! token of the device it was opened at) and, for the sign-in screen, the
+//! paired device (`X-Device-Token`).
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -33,40 +34,56 @@ impl FromRequest for Signed {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let presented = Bearer::from_request(req, payload).into_inner();
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let (token, state) = match (token, state) {
-                (Some(t), Some(s)) => (t, s),
+            let (presented, state) = match (presented, state) {
+                (Ok(p), Some(s)) => (p, s),
                 _ => return Err(ApiError::Unauthenticated),
             };
-            let t = token.clone();
-            let (actor, name) = state.db(move |c, _| staff::authenticate(c, &t)).await?;
-            Ok(Signed { actor, name, token })
+            let p = presented.clone();
+            let (actor, name) = state
+                .db(move |c, _| staff::authenticate(c, p.presented()))
+                .await?;
+            Ok(Signed {
+                actor,
+                name,
+                token: presented.token,
+            })
         })
     }
 }
 
-/// A session token not yet checked: the sale path checks it in the sale's
-/// first query (`Seller::Session`), not in a database trip of its own.
+/// A session token and the device token sent beside it, not yet checked:
+/// the sale path checks them in the sale's first query (`Seller::Session`),
+/// not in a database trip of its own.
 #[derive(Debug, Clone)]
-pub struct Bearer(String);
+pub struct Bearer {
+    token: String,
+    device: Option<String>,
+}
 
 impl FromRequest for Bearer {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(bearer(req).map(Bearer).ok_or(ApiError::Unauthenticated))
+        std::future::ready(match (bearer(req), device_token(req)) {
+            (Some(token), Ok(device)) => Ok(Bearer { token, device }),
+            _ => Err(ApiError::Unauthenticated),
+        })
     }
 }
 
 impl Bearer {
-    /// The token as sent, unchecked: whoever takes it must check it (the
-    /// sale route passes it on as `Seller::Session`).
-    pub fn token(&self) -> &str {
-        &self.0
+    /// The tokens as sent, unchecked: whoever takes them must check them
+    /// (the sale route passes them on as `Seller::Session`).
+    pub fn presented(&self) -> staff::Presented<'_> {
+        staff::Presented {
+            token: &self.token,
+            device: self.device.as_deref(),
+        }
     }
 }
 

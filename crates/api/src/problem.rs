@@ -21,6 +21,12 @@ pub enum ApiError {
     MissingIdempotencyKey,
     #[error("sign in first")]
     Unauthenticated,
+    /// Signing in here needs a paired device: this client is not one, nor
+    /// on the store server's own screen (`server.office_networks`).
+    #[error(
+        "pair this computer first: a manager makes a one-time code of kind \"office\" on the manager page (Registers) or with `outpost pairing-code --kind office` at the store server"
+    )]
+    PairFirst,
     #[error("{0} not found")]
     NotFound(String),
     #[error(transparent)]
@@ -65,6 +71,7 @@ impl ApiError {
             }
             ApiError::NotFound(_) | ApiError::Storage(S::NotFound(_)) => ("not-found", "Not found"),
             ApiError::Blocking => ("busy", "Server busy"),
+            ApiError::PairFirst => ("pair-first", "This device is not paired"),
             ApiError::HwProxy(_) => (
                 "hw-proxy-unavailable",
                 "The printers' hw-proxy did not answer",
@@ -98,6 +105,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::PairFirst => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Blocking => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::HwProxy(_) => StatusCode::BAD_GATEWAY,

@@ -51,6 +51,42 @@ pub struct Server {
     /// the name it announces (`mdns.name`) and this host's name.
     #[serde(default)]
     pub tls_names: Vec<String>,
+    /// Where the manager page signs in without a paired device
+    /// (comma-separated CIDR blocks): the store server's own screen.
+    /// Anywhere else the computer pairs first, with a one-time code of kind
+    /// `office`, so no unpaired client on the LAN can try a manager's PIN.
+    #[serde(default = "office_networks")]
+    pub office_networks: String,
+}
+
+fn office_networks() -> String {
+    "127.0.0.0/8, ::1/128".into()
+}
+
+impl Server {
+    fn office(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.office_networks
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                n.parse().map_err(|_| {
+                    format!("server.office_networks: {n:?} is not a CIDR block such as 127.0.0.0/8")
+                })
+            })
+            .collect()
+    }
+
+    /// Whether a client at `ip` signs in to the manager page without a
+    /// paired device.
+    pub fn is_office(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.office()
+            .is_ok_and(|nets| nets.iter().any(|n| n.contains(&ip)))
+    }
 }
 
 /// How far each role discounts a sale without a supervisor's (or a
@@ -342,6 +378,7 @@ impl Settings {
         self.printing
             .reach()
             .map_err(config::ConfigError::Message)?;
+        self.server.office().map_err(config::ConfigError::Message)?;
         let url = &self.printing.inputs_url;
         let plain = url.starts_with("http://") || url.starts_with("https://");
         let safe = url

@@ -5,7 +5,11 @@
 (() => {
   const { api, loadMoney, money, plain, parseMoney, qty, el, $, show, banner, store } = Outpost;
   const KEY = "outpost.office";
-  const call = (m, p, b) => api(m, p, b, { session: store.getItem(KEY), device: false });
+  // This computer's device token, when it was paired as an office (away
+  // from the store server's own screen, signing in needs one).
+  const DEVICE = "outpost.office.device";
+  const opts = (session) => ({ session, deviceKey: DEVICE });
+  const call = (m, p, b) => api(m, p, b, opts(store.getItem(KEY)));
   let currency = "EUR";
   // Screens online now, from the realtime hub's presence channel.
   let online = null, presence = null;
@@ -15,15 +19,26 @@
     if (store.getItem(KEY)) {
       try { const me = await call("GET", "/api/v1/me"); return enter(me); } catch (_) { store.removeItem(KEY); }
     }
-    show("#app", false); show("#login");
+    show("#app", false); show("#pair", false); show("#login");
     try {
-      const r = await api("GET", "/api/v1/login-staff", undefined, { session: null, device: false });
+      const r = await api("GET", "/api/v1/login-staff", undefined, opts(null));
       $("#login-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
-    } catch (e) { banner(e.message); }
+    } catch (e) {
+      // Not paired (or this computer was revoked): pair with a code first.
+      const type = String((e.problem && e.problem.type) || "");
+      if (type.endsWith("/pair-first") || (e.status === 401 && store.getItem(DEVICE))) {
+        store.removeItem(DEVICE);
+        show("#login", false); show("#pair");
+        $("#pair-code").focus();
+        return;
+      }
+      banner(e.message);
+    }
   }
+  Outpost.pairing("office", DEVICE, (p) => { banner(`Paired as “${p.device.name}”`, "ok"); start(); });
   $("#login-go").addEventListener("click", async () => {
     try {
-      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#login-staff").value, pin: $("#login-pin").value }, { session: null, device: false });
+      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#login-staff").value, pin: $("#login-pin").value }, opts(null));
       store.setItem(KEY, s.token);
       $("#login-pin").value = "";
       enter(await call("GET", "/api/v1/me"));
@@ -47,7 +62,7 @@
     if (!presence) {
       presence = Outpost.realtime({
         channels: ["presence"],
-        apiOpts: { session: store.getItem(KEY), device: false },
+        apiOpts: opts(store.getItem(KEY)),
         onPresence: (list) => { online = list; renderOnline(); },
         onState: (s) => { if (s !== "online") { online = null; renderOnline(); } },
       });
@@ -108,7 +123,7 @@
       el("h2", {}, "Pair a device"),
       el("p", {}, "Make a one-time code, open this server's address on the new register (or /kitchen on a kitchen screen) and type the code there. It works once, for 10 minutes."),
       form([input("name", "Device name", { required: true, maxlength: 100, value: "Register" }),
-        el("label", {}, "Kind", el("select", { name: "kind" }, el("option", { value: "register" }, "register"), el("option", { value: "display" }, "kitchen display"), el("option", { value: "agent" }, "register agent (till PC)")))], "Make a pairing code",
+        el("label", {}, "Kind", el("select", { name: "kind" }, el("option", { value: "register" }, "register"), el("option", { value: "display" }, "kitchen display"), el("option", { value: "agent" }, "register agent (till PC)"), el("option", { value: "office" }, "office computer (this manager page)")))], "Make a pairing code",
       async (f) => {
         const c = await call("POST", "/api/v1/pairing-codes", { name: f.get("name"), kind: f.get("kind") });
         $("#pairing-code").replaceChildren(el("strong", { class: "code" }, c.code), ` for ${c.kind} “${c.name}”, until ${when(c.expires_at)}`);

@@ -198,16 +198,9 @@ const Outpost = (() => {
     bannerTimer = setTimeout(() => { b.hidden = true; }, kind === "error" ? 8000 : 4000);
   }
 
-  // The pairing forms: a one-time code from the manager page (#pair-code,
-  // #pair-code-go), or a manager signing in here once (#pair-staff,
-  // #pair-pin, #pair-name, #pair-go; the manager's session ends at once).
-  // The device token is kept under `key`.
-  async function listManagers() {
-    try {
-      const r = await api("GET", "/api/v1/login-staff", undefined, { device: false, session: null });
-      $("#pair-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
-    } catch (e) { banner(e.message); }
-  }
+  // The pairing form: a one-time code from the manager page (#pair-code,
+  // #pair-code-go), never a PIN typed on a device not yet trusted. The
+  // device token is kept under `key`.
   function pairing(kind, key, onPaired) {
     // A one-time code from the manager page: no PIN typed on this screen.
     const byCode = async () => {
@@ -222,17 +215,6 @@ const Outpost = (() => {
     };
     $("#pair-code-go").addEventListener("click", byCode);
     $("#pair-code").addEventListener("keydown", (e) => { if (e.key === "Enter") byCode(); });
-    $("#pair-go").addEventListener("click", async () => {
-      try {
-        const s = await api("POST", "/api/v1/sessions", { staff_id: $("#pair-staff").value, pin: $("#pair-pin").value }, { device: false, session: null });
-        const p = await api("POST", "/api/v1/devices", { name: $("#pair-name").value, kind }, { session: s.token, device: false });
-        await api("DELETE", "/api/v1/sessions/current", undefined, { session: s.token, device: false });
-        store.setItem(key, p.token);
-        $("#pair-pin").value = "";
-        onPaired(p);
-      } catch (e) { banner(e.message); }
-    });
-    return listManagers;
   }
 
   return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing, agent: !!pageToken, pageHeaders, reloadIfStale };

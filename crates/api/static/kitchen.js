@@ -33,10 +33,10 @@
     setInterval(tick, 1000);
   }
 
-  const listManagers = Outpost.pairing("display", KEY, () => start());
-  async function showPair() {
+  Outpost.pairing("display", KEY, () => start());
+  function showPair() {
     screen("#pair");
-    await listManagers();
+    $("#pair-code").focus();
   }
 
   async function reload() {

@@ -28,13 +28,13 @@
   }
 
   // ---- pairing -------------------------------------------------------------
-  const listManagers = Outpost.pairing("register", "outpost.device", (p) => {
+  Outpost.pairing("register", "outpost.device", (p) => {
     banner(`Paired as register ${p.device.register_no}`, "ok");
     showLogin();
   });
-  async function showPair() {
+  function showPair() {
     screen("#pair");
-    await listManagers();
+    $("#pair-code").focus();
   }
 
   // ---- sign-in -------------------------------------------------------------
@@ -565,7 +565,7 @@
     show(sel, false);
     if (img.src) URL.revokeObjectURL(img.src);
     try {
-      const res = await fetch(`/api/v1/orders/${encodeURIComponent(orderId)}/receipt.png`, { headers: { Authorization: "Bearer " + store.getItem("outpost.session"), ...Outpost.pageHeaders() } });
+      const res = await fetch(`/api/v1/orders/${encodeURIComponent(orderId)}/receipt.png`, { headers: { Authorization: "Bearer " + store.getItem("outpost.session"), "X-Device-Token": store.getItem("outpost.device") || "", ...Outpost.pageHeaders() } });
       if (!res.ok) return;
       // Shown once drawn (the blob: URL is allowed by the page's CSP).
       img.onload = () => show(sel);

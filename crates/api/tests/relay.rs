@@ -125,9 +125,17 @@ async fn log_gets_committed_events_once(url: String) {
         .as_str()
         .unwrap()
         .to_owned();
+    // The register's calls: its session counts only with its device token.
+    let till = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::HeaderName::from_static("x-device-token"),
+            dt.parse().unwrap(),
+        )]))
+        .build()
+        .unwrap();
     assert_eq!(
         post(
-            &http,
+            &till,
             format!("{base}/api/v1/shifts"),
             Some(&c),
             None,
@@ -148,7 +156,7 @@ async fn log_gets_committed_events_once(url: String) {
             uuid::Uuid::now_v7().to_string()
         };
         let (st, o) = post(
-            &http,
+            &till,
             format!("{base}/api/v1/orders"),
             Some(&c),
             Some(&k),
@@ -162,7 +170,7 @@ async fn log_gets_committed_events_once(url: String) {
     let bad = json!({"lines": [{"barcode": "4000000000013", "quantity_milli": 1000}], "payments": [{"method": "card", "amount_minor": 1}]});
     assert_eq!(
         post(
-            &http,
+            &till,
             format!("{base}/api/v1/orders"),
             Some(&c),
             Some(&uuid::Uuid::now_v7().to_string()),
@@ -174,7 +182,7 @@ async fn log_gets_committed_events_once(url: String) {
     );
     // A retry of a committed sale publishes nothing new either.
     let (st, o) = post(
-        &http,
+        &till,
         format!("{base}/api/v1/orders"),
         Some(&c),
         Some(&first_key),

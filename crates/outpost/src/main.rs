@@ -83,6 +83,20 @@ enum Cmd {
         #[command(subcommand)]
         cmd: Option<RegisterCmd>,
     },
+    /// A one-time code that pairs one device, made at the store server's
+    /// console (audited): how the first office computer of a store pairs.
+    PairingCode {
+        /// The device's name to be ("Office", "Till 2").
+        #[arg(long)]
+        name: String,
+        /// office | register | display | agent
+        #[arg(long, default_value = "office")]
+        kind: String,
+        /// The manager or admin the code is made for, as the audit log
+        /// records it (default: the store's one admin, if it has one).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Staff administration from the command line (the first admin of a real store).
     Staff {
         #[command(subcommand)]
@@ -303,6 +317,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Staff {
             cmd: StaffCmd::Unlock { name },
         } => unlock_staff(&settings, &name),
+        Cmd::PairingCode { name, kind, by } => pairing_code(&settings, &name, &kind, by.as_deref()),
         Cmd::Register { data, cmd } => {
             let hw = outpost_hw_proxy::HwConfig::load(cli.config.as_deref())
                 .map_err(|e| anyhow::anyhow!("[hw] settings: {e}"))?;
@@ -534,6 +549,63 @@ fn add_staff(settings: &Settings, name: &str, role: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// As the store's own administrator at its console.
+fn console() -> outpost_storage::Actor {
+    outpost_storage::Actor {
+        staff_id: "cli".into(),
+        role: outpost_domain::Role::Admin,
+        device_id: None,
+    }
+}
+
+/// Makes a pairing code at the console, on behalf of the manager `by`.
+fn pairing_code(
+    settings: &Settings,
+    name: &str,
+    kind: &str,
+    by: Option<&str>,
+) -> anyhow::Result<()> {
+    let db = outpost_storage::Db::open(&settings.api.database.url, 2)?;
+    let mut conn = db.conn()?;
+    let node = outpost_storage::Node::load(&mut conn)?;
+    let staff = outpost_storage::staff::list_staff(&mut conn)?;
+    let managers: Vec<_> = staff
+        .iter()
+        .filter(|m| matches!(m.role.as_str(), "manager" | "admin"))
+        .collect();
+    let member = match by {
+        Some(n) => managers
+            .iter()
+            .find(|m| m.name == n)
+            .with_context(|| format!("no manager or admin named {n:?}"))?,
+        None => {
+            let admins: Vec<_> = managers.iter().filter(|m| m.role == "admin").collect();
+            match admins.as_slice() {
+                [one] => **one,
+                _ => anyhow::bail!(
+                    "name the manager this code is made for: --by \"NAME\" (one of {:?})",
+                    managers.iter().map(|m| m.name.as_str()).collect::<Vec<_>>()
+                ),
+            }
+        }
+    };
+    let actor = outpost_storage::Actor {
+        staff_id: member.id.clone(),
+        role: outpost_domain::Role::parse(&member.role)?,
+        device_id: None,
+    };
+    let ttl_ms = settings.api.devices.pairing_code_ttl_s.max(1) * 1000;
+    let code = outpost_storage::pairing::create_code(&mut conn, &node, &actor, name, kind, ttl_ms)?;
+    println!(
+        "pairing code for {} {:?}: {} (works once, for {} minutes)",
+        code.kind,
+        code.name,
+        code.code,
+        ttl_ms / 60_000
+    );
+    Ok(())
+}
+
 fn unlock_staff(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let db = outpost_storage::Db::open(&settings.api.database.url, 2)?;
     let mut conn = db.conn()?;
@@ -542,13 +614,7 @@ fn unlock_staff(settings: &Settings, name: &str) -> anyhow::Result<()> {
         .into_iter()
         .find(|m| m.name == name)
         .with_context(|| format!("no staff member named {name:?}"))?;
-    // As the store's own administrator at its console.
-    let cli = outpost_storage::Actor {
-        staff_id: "cli".into(),
-        role: outpost_domain::Role::Admin,
-        device_id: None,
-    };
-    outpost_storage::staff::unlock(&mut conn, &node, &cli, &member.id)?;
+    outpost_storage::staff::unlock(&mut conn, &node, &console(), &member.id)?;
     println!("lifted the PIN lockouts of {name}");
     Ok(())
 }

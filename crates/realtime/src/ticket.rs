@@ -13,11 +13,13 @@ use sha2::Sha256;
 
 /// The channels a holder of `kind` may follow (issue 30: each device only
 /// what its job needs): a kitchen display its tickets; a register and the
-/// back office every live stream and who is online; anything else none.
+/// back office (a paired office computer, or a manager's session on the
+/// server's own screen) every live stream and who is online; anything else
+/// none.
 pub fn channels_for(kind: &str) -> &'static [&'static str] {
     match kind {
         "display" => &["kitchen"],
-        "register" | "back-office" => {
+        "register" | "office" | "back-office" => {
             &["sales", "stock", "kitchen", "shifts", "master", "presence"]
         }
         _ => &[],

@@ -352,11 +352,11 @@ pub fn resolve(conn: &mut AnyConnection, ids: &[String], codes: &[String]) -> Re
 /// also its sign-in check (one round trip fewer on the busiest route).
 pub fn resolve_signed(
     conn: &mut AnyConnection,
-    token: &str,
+    session: crate::staff::Presented<'_>,
     ids: &[String],
     codes: &[String],
 ) -> Result<(Actor, Resolved)> {
-    use crate::schema::{sessions, staff};
+    use crate::schema::{devices, sessions, staff};
     let by_code = product_ids(conn, codes)?;
     // The session's row once per product (once with none when no product
     // matched); no row at all when no session has this token.
@@ -366,16 +366,17 @@ pub fn resolve_signed(
         Option<TaxCategory>,
     )> = sessions::table
         .inner_join(staff::table)
+        .left_join(devices::table.on(sessions::device_id.eq(devices::id.nullable())))
         .left_join(products::table.on(products::id.eq_any(named(ids, &by_code))))
         .left_join(tax_categories::table.on(tax_categories::id.eq(products::tax_category_id)))
-        .filter(sessions::token_hash.eq(crate::secrets::hash_token(token)))
+        .filter(sessions::token_hash.eq(crate::secrets::hash_token(session.token)))
         .select((
             crate::staff::SessionRow::as_select(),
             Option::<ProductRow>::as_select(),
             Option::<TaxCategory>::as_select(),
         ))
         .load(conn)?;
-    let (actor, _) = crate::staff::signed(rows.first().map(|r| r.0.clone()))?;
+    let (actor, _) = crate::staff::signed(rows.first().map(|r| r.0.clone()), session.device)?;
     let found = rows.into_iter().filter_map(|(_, p, t)| p.zip(t));
     Ok((actor, resolved(found, by_code)))
 }

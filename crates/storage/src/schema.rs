@@ -339,7 +339,7 @@ diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(products -> tax_categories (tax_category_id));
 // A sale checks its session in the same query as its products
 // (`catalog::resolve_signed`).
-diesel::allow_tables_to_appear_in_same_query!(sessions, staff, products, tax_categories);
+diesel::allow_tables_to_appear_in_same_query!(sessions, staff, products, tax_categories, devices);
 
 diesel::table! {
     sync_acks (stream) {

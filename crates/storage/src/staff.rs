@@ -41,7 +41,9 @@ pub struct Paired {
 /// till PC (`outpost register`): a register that keeps its own copy of the
 /// store's master data, staff PIN hashes included (the till feed), so only
 /// an agent's token may read that feed, never a browser's.
-pub const DEVICE_KINDS: [&str; 3] = ["register", "display", "agent"];
+/// An `office` is a manager's computer for the manager page, away from the
+/// store server's own screen: only managers sign in there.
+pub const DEVICE_KINDS: [&str; 4] = ["register", "display", "agent", "office"];
 
 /// Pairs a new register or display and returns its token. Audited.
 pub fn pair_device(
@@ -475,12 +477,24 @@ pub fn login(
     device: Option<&Device>,
     client: &str,
 ) -> Result<Session> {
+    // Who signs in where, before any PIN is tried: everyone at a
+    // register, managers at the back office (an office computer or the
+    // server's own screen), nobody at a display or through an agent's token.
+    let office = match device.map(|d| d.kind.as_str()) {
+        None | Some("office") => true,
+        Some("register") => false,
+        Some(kind) => {
+            return Err(StorageError::Forbidden(format!(
+                "nobody signs in with a {kind}'s token"
+            )));
+        }
+    };
     let key = device
         .map(|d| d.id.clone())
         .unwrap_or_else(|| format!("office:{client}"));
     let member = check_pin(conn, node, staff_id, pin, &key)?;
     let role = Role::parse(&member.role)?;
-    if device.is_none() && !role.allows(Permission::ManageStaff) {
+    if office && !role.allows(Permission::ManageStaff) {
         return Err(StorageError::Forbidden(
             "use the back office (managers only)".into(),
         ));
@@ -506,15 +520,27 @@ pub fn login(
     })
 }
 
-/// The actor behind a session token, if the session is valid.
-pub fn authenticate(conn: &mut AnyConnection, token: &str) -> Result<(Actor, String)> {
+/// A session token as a request presents it, with the device token sent
+/// beside it (`X-Device-Token`): a session opened at a register is that
+/// register's, and counts only with its device token.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub token: &'a str,
+    pub device: Option<&'a str>,
+}
+
+/// The actor behind a session token, if the session is valid and, when it
+/// was opened at a device, presented with that device's token.
+pub fn authenticate(conn: &mut AnyConnection, p: Presented<'_>) -> Result<(Actor, String)> {
     signed(
         sessions::table
             .inner_join(staff::table)
-            .filter(sessions::token_hash.eq(secrets::hash_token(token)))
+            .left_join(devices::table.on(sessions::device_id.eq(devices::id.nullable())))
+            .filter(sessions::token_hash.eq(secrets::hash_token(p.token)))
             .select(SessionRow::as_select())
             .first(conn)
             .optional()?,
+        p.device,
     )
 }
 
@@ -527,6 +553,11 @@ pub(crate) struct SessionRow {
     expires_at: i64,
     #[diesel(embed)]
     member: SessionStaff,
+    /// The token hash of the device the session was opened at (its query
+    /// left-joins `devices`); none for a back-office session.
+    #[diesel(select_expression = devices::token_hash.nullable())]
+    #[diesel(select_expression_type = diesel::dsl::Nullable<devices::token_hash>)]
+    device_token_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -538,10 +569,18 @@ pub(crate) struct SessionStaff {
 }
 
 /// Who holds a session (`None`: no session has that token), and their name:
-/// unauthenticated once it expired or its staff member was deactivated.
-pub(crate) fn signed(row: Option<SessionRow>) -> Result<(Actor, String)> {
+/// unauthenticated once it expired or its staff member was deactivated, and
+/// when a register's session comes without that register's device token
+/// (`device`): a cashier's token taken to another device, or sent alone,
+/// is nobody's.
+pub(crate) fn signed(row: Option<SessionRow>, device: Option<&str>) -> Result<(Actor, String)> {
+    let from_its_device = |s: &SessionRow| {
+        s.device_id.is_none()
+            || device
+                .is_some_and(|d| s.device_token_hash.as_deref() == Some(&secrets::hash_token(d)))
+    };
     match row {
-        Some(s) if s.member.active && s.expires_at > now_millis() => Ok((
+        Some(s) if s.member.active && s.expires_at > now_millis() && from_its_device(&s) => Ok((
             Actor {
                 staff_id: s.staff_id,
                 role: Role::parse(&s.member.role)?,

@@ -23,7 +23,7 @@
 //! Timers are the shipped defaults (heartbeat 1 s, relay 200 ms): the
 //! catch-up includes the agents noticing the edge is back.
 
-use crate::bench_api::{build_release, call, tills};
+use crate::bench_api::{AsCashier, build_release, call, tills};
 use crate::bench_sync::free_port;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -363,7 +363,7 @@ async fn bench(bin: &str, work: &Path, a: &Args) -> Result<Figures> {
     let (boss, cashiers) = tills(&http, &srv, tills_n).await?;
     let (b_barcode, b_price) = product(
         http.get(format!("{}/api/v1/products?q=", srv.base))
-            .bearer_auth(&cashiers[0]),
+            .cashier(&cashiers[0]),
     )
     .await?;
     if (b_barcode.as_str(), b_price) != (barcode.as_str(), price) {
@@ -377,7 +377,7 @@ async fn bench(bin: &str, work: &Path, a: &Args) -> Result<Figures> {
         async move {
             let mut ms = Vec::with_capacity(queued);
             for _ in 0..queued {
-                ms.push(sell(http, url, None, c, body).await?);
+                ms.push(sell(http, url, None, (&c.session, &c.device), body).await?);
             }
             anyhow::Ok(ms)
         }
@@ -392,7 +392,7 @@ async fn bench(bin: &str, work: &Path, a: &Args) -> Result<Figures> {
     for c in &cashiers {
         let shift = call(
             http.get(format!("{}/api/v1/shifts/current", srv.base))
-                .bearer_auth(c),
+                .cashier(c),
             "current shift",
         )
         .await?;

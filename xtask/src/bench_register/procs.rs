@@ -190,8 +190,10 @@ impl Till {
         method: reqwest::Method,
         path: &str,
     ) -> reqwest::RequestBuilder {
+        // As the till's page does: its token is this till's device there.
         http.request(method, format!("{}{path}", self.base))
             .header("X-Page-Token", &self.page)
+            .header("X-Device-Token", &self.page)
     }
 
     /// `GET /agent/link`: online, queued.
@@ -281,8 +283,7 @@ pub(super) async fn open(
     pins: &HashMap<String, String>,
 ) -> Result<()> {
     let list = call(
-        till.req(http, reqwest::Method::GET, "/api/v1/login-staff")
-            .header("X-Device-Token", &till.page),
+        till.req(http, reqwest::Method::GET, "/api/v1/login-staff"),
         "till staff",
     )
     .await?;
@@ -295,7 +296,6 @@ pub(super) async fn open(
         .clone();
     let s = call(
         till.req(http, reqwest::Method::POST, "/api/v1/sessions")
-            .header("X-Device-Token", &till.page)
             .json(&json!({"staff_id": id, "pin": pins.get("Carl Cashier").context("Carl's PIN")?})),
         "till sign-in",
     )
@@ -344,12 +344,13 @@ pub(super) async fn sell(
     http: &reqwest::Client,
     url: &str,
     page: Option<&str>,
-    session: &str,
+    (session, device): (&str, &str),
     body: &[u8],
 ) -> Result<f64> {
     let mut rb = http
         .post(url)
         .bearer_auth(session)
+        .header("X-Device-Token", device)
         .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body.to_vec());
@@ -377,7 +378,16 @@ pub(super) async fn sell_at(
     let url = format!("{}/api/v1/orders", till.base);
     let mut ms = Vec::with_capacity(n);
     for _ in 0..n {
-        ms.push(sell(http, &url, Some(&till.page), &till.session, body).await?);
+        ms.push(
+            sell(
+                http,
+                &url,
+                Some(&till.page),
+                (&till.session, &till.page),
+                body,
+            )
+            .await?,
+        );
     }
     Ok(ms)
 }

@@ -6,7 +6,7 @@ use super::openapi::{
 use super::{ApiScope, Scope};
 use crate::auth::{self, Signed};
 use crate::body::Json;
-use crate::problem::ApiResult;
+use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views::{self, views};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
@@ -30,22 +30,38 @@ pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
         .service(redeem_pairing_code)
 }
 
-/// Who can sign in here: everyone at a paired register, managers at the back office.
+/// Without a paired device, only a client on the store server's own screen
+/// (`server.office_networks`) signs in: elsewhere on the LAN, a computer
+/// that was never paired cannot try a manager's PIN.
+fn office_here(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
+    // The socket's peer, never a forwarded-for header anyone can write.
+    match req.peer_addr() {
+        Some(a) if state.settings.server.is_office(a.ip()) => Ok(()),
+        _ => Err(ApiError::PairFirst),
+    }
+}
+
+/// Who can sign in here: everyone at a paired register, managers at a
+/// paired office computer or on the store server's own screen.
 #[utoipa::path(
     tag = "staff",
     responses(
         (status = 200, description = "Who may sign in", body = views::SignInList),
-        Unauthorized,
+        Unauthorized, Forbidden,
     ),
     security((), ("device_token" = [])),
 )]
 #[get("/login-staff")]
 async fn login_staff(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let device = auth::device(&req, &state).await?;
+    if device.is_none() {
+        office_here(&req, &state)?;
+    }
+    let everyone = device.as_ref().is_some_and(|d| d.kind != "office");
     let all = state.db(|c, _| staff::list_staff(c)).await?;
     let staff = all
         .into_iter()
-        .filter(|s| device.is_some() || matches!(s.role.as_str(), "manager" | "admin"))
+        .filter(|s| everyone || matches!(s.role.as_str(), "manager" | "admin"))
         .map(|s| views::StaffName {
             id: s.id,
             name: s.name,
@@ -81,6 +97,9 @@ async fn login(
     body: Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
     let device = auth::device(&req, &state).await?;
+    if device.is_none() {
+        office_here(&req, &state)?;
+    }
     // A register with an agent numbers its own orders: the edge takes its
     // sales as the agent pushes them, never from a session here.
     if device.as_ref().is_some_and(|d| d.kind == "agent") {

@@ -192,11 +192,12 @@ async fn create_sale(
     // An approver's PIN is checked where a wrong one is written (it counts
     // toward their lockout), before the sale's read-only pricing.
     if let Some(a) = sale.approval.take() {
-        let token = who.token().to_owned();
+        let presented = who.clone();
         sale.approved = Some(
             state
                 .write(move |c, n| {
-                    let (actor, _) = outpost_storage::staff::authenticate(c, &token)?;
+                    let (actor, _) =
+                        outpost_storage::staff::authenticate(c, presented.presented())?;
                     let key = actor.device_id.unwrap_or_else(|| "office".into());
                     outpost_storage::staff::approver(c, n, &a.staff_id, &a.pin, &key)
                 })
@@ -210,7 +211,7 @@ async fn create_sale(
     let a = state
         .blocking(move |db, n| {
             let _writing = writing;
-            writer.create_sale(db, n, Seller::Session(who.token()), &key, &sha, sale)
+            writer.create_sale(db, n, Seller::Session(who.presented()), &key, &sha, sale)
         })
         .await?;
     Ok(answer(a, Some(&state.metrics)))

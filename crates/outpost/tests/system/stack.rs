@@ -170,6 +170,41 @@ impl Stack {
         }
     }
 
+    /// Pairs the tests as an office computer with a code made at the api's
+    /// console: the host's requests reach the api through the compose
+    /// network's gateway, not on the server's own screen.
+    async fn office(&self, app: &App) {
+        let out = self.run(&[
+            "exec",
+            "-T",
+            "api",
+            "outpost",
+            "pairing-code",
+            "--name",
+            "Tests",
+            "--by",
+            "Maria Manager",
+        ]);
+        assert!(
+            out.status.success(),
+            "pairing-code: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let code = printed
+            .rsplit_once("\": ")
+            .and_then(|(_, rest)| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("a code in {printed:?}"))
+            .to_owned();
+        let r = app
+            .req(reqwest::Method::POST, "/api/v1/pairing-codes/redeem")
+            .json(&serde_json::json!({"code": code, "kind": "office"}))
+            .send()
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        crate::support::app::office_at(&app.base, r.body["token"].as_str().unwrap());
+    }
+
     /// The api on its published port, with the demo PINs.
     fn app(&self) -> App {
         App {
@@ -371,6 +406,13 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
     ];
     stack.healthy(&all);
     let app = stack.app();
+    // The host is not the server's own screen: a manager there gets a
+    // pair-first refusal until this computer is paired.
+    app.req(reqwest::Method::GET, "/api/v1/login-staff")
+        .send()
+        .await
+        .assert_problem(403);
+    stack.office(&app).await;
     assert!(
         app.pins.contains_key("Maria Manager"),
         "{:?}",
@@ -667,6 +709,7 @@ async fn the_bundled_stacks_sync_every_sale_exactly_once_across_a_cut_link() {
     wan.connect(&edge.container("sync-worker"), None);
 
     let app = edge.app();
+    edge.office(&app).await;
     let till = app.register("Till 1").await;
     let (code, _, price) = app.barcode(&till.cashier, "Espresso").await;
     let mut sold = std::collections::BTreeSet::new();

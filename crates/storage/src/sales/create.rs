@@ -247,9 +247,9 @@ impl Draft {
 pub enum Seller<'a> {
     /// Someone already known.
     Actor(&'a Actor),
-    /// Whoever holds this session token, checked in the round trip that
-    /// reads the sale's products (the busiest route's one round trip fewer).
-    Session(&'a str),
+    /// Whoever holds this session, checked in the round trip that reads
+    /// the sale's products (the busiest route's one round trip fewer).
+    Session(crate::staff::Presented<'a>),
 }
 
 /// The seller and the products a sale names: one round trip for both.

@@ -515,14 +515,27 @@ mod tests {
     /// its products: its holder comes back with them, and an unknown,
     /// expired or deactivated one is refused before anything is written.
     fn a_sale_checks_its_session_with_its_products(s: Store) {
-        use crate::schema::{sessions, staff as members};
-        let a = &registers(&s, 1, 1)[0];
+        use crate::schema::{devices, sessions, staff as members};
+        use crate::staff::Presented;
+        let tills = registers(&s, 2, 1);
+        let (a, other) = (&tills[0], &tills[1]);
         let req = common::one_line_card_sale(&s, a);
         let crate::sales::ProductRef::Id(product) = &req.lines[0].product else {
             panic!("a sale by product id")
         };
         let ids = [product.clone()];
         let mut c = s.db.conn().unwrap();
+        // The registers' device tokens, known here.
+        for (till, token) in [(a, "till-a"), (other, "till-b")] {
+            diesel::update(devices::table.find(till.device_id.as_ref().unwrap()))
+                .set(devices::token_hash.eq(crate::secrets::hash_token(token)))
+                .execute(&mut **c)
+                .unwrap();
+        }
+        let at_a = |token| Presented {
+            token,
+            device: Some("till-a"),
+        };
         let now = crate::db::now_millis();
         for (token, expires_at) in [("good", now + 60_000), ("stale", now - 1)] {
             diesel::insert_into(sessions::table)
@@ -537,7 +550,7 @@ mod tests {
                 .unwrap();
         }
         let (who, (products, _, taxes)) =
-            crate::catalog::resolve_signed(&mut c, "good", &ids, &[]).unwrap();
+            crate::catalog::resolve_signed(&mut c, at_a("good"), &ids, &[]).unwrap();
         assert_eq!(
             (who.staff_id.as_str(), who.role, who.device_id.as_deref()),
             (a.staff_id.as_str(), Role::Cashier, a.device_id.as_deref())
@@ -546,17 +559,29 @@ mod tests {
         assert!(products.contains_key(product));
         // A session naming no known product is still its holder's.
         let (who, (products, _, _)) =
-            crate::catalog::resolve_signed(&mut c, "good", &["no-such".into()], &[]).unwrap();
+            crate::catalog::resolve_signed(&mut c, at_a("good"), &["no-such".into()], &[]).unwrap();
         assert_eq!(who.staff_id, a.staff_id);
         assert!(products.is_empty());
-        let refused = |c: &mut crate::AnyConnection, token: &str| {
+        let refused_at = |c: &mut crate::AnyConnection, token: &str, device: Option<&str>| {
             matches!(
-                crate::catalog::resolve_signed(c, token, &ids, &[]),
+                crate::catalog::resolve_signed(c, Presented { token, device }, &ids, &[]),
                 Err(StorageError::Unauthenticated)
             )
         };
+        let refused =
+            |c: &mut crate::AnyConnection, token: &str| refused_at(c, token, Some("till-a"));
         assert!(refused(&mut c, "forged"), "an unknown token");
         assert!(refused(&mut c, "stale"), "an expired session");
+        // A register's session is that register's: not another's, not alone.
+        assert!(
+            refused_at(&mut c, "good", Some("till-b")),
+            "from another till"
+        );
+        assert!(refused_at(&mut c, "good", None), "without its device");
+        assert!(
+            refused_at(&mut c, "good", Some("forged")),
+            "with a forged device"
+        );
         diesel::update(members::table.find(&a.staff_id))
             .set(members::active.eq(false))
             .execute(&mut **c)
@@ -569,7 +594,7 @@ mod tests {
             let r = writer.create_sale(
                 &s.db,
                 &s.node,
-                Seller::Session(token),
+                Seller::Session(at_a(token)),
                 token,
                 "x",
                 req.clone(),

@@ -177,3 +177,73 @@ async fn the_console_lifts_a_lockout_no_manager_can() {
     );
     assert_eq!(attempt(&right).await.status, 201);
 }
+
+/// A session opened at a register is that register's: its token sent from
+/// another paired register, or alone, signs nobody in and sells nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cashiers_session_works_only_from_the_register_it_was_opened_at() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn(&store);
+    let till1 = app.register("Till 1").await;
+    let till2 = app.register("Till 2").await;
+    let (code, _, price) = app.barcode(&till1.cashier, "Espresso").await;
+    let sale = crate::support::app::cash_sale(&[(&code, 1000)], price);
+    let as_at = |session: &str, device: Option<&str>, method, path: &str| {
+        let r = app.req(method, path).bearer_alone(session);
+        match device {
+            Some(d) => r.header("X-Device-Token", d),
+            None => r,
+        }
+    };
+    let forged = "0".repeat(64);
+    for (device, what) in [
+        (
+            Some(till2.device.as_str()),
+            "another register's device token",
+        ),
+        (None, "no device token"),
+        (Some(forged.as_str()), "a forged device token"),
+    ] {
+        let me = as_at(&till1.cashier, device, reqwest::Method::GET, "/api/v1/me")
+            .send()
+            .await;
+        assert_eq!(me.status, 401, "{what}: {}", me.body);
+        let r = as_at(
+            &till1.cashier,
+            device,
+            reqwest::Method::POST,
+            "/api/v1/orders",
+        )
+        .header("Idempotency-Key", &uuid::Uuid::now_v7().to_string())
+        .json(&sale)
+        .send()
+        .await;
+        assert_eq!(r.status, 401, "{what}: {}", r.body);
+        r.assert_problem(401);
+    }
+    // Nothing was sold by any of them; from its own register it sells.
+    let orders = app.get("/api/v1/orders?limit=100", &till1.manager).await;
+    assert_eq!(
+        orders.body.as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        orders.body
+    );
+    let me = as_at(
+        &till1.cashier,
+        Some(&till1.device),
+        reqwest::Method::GET,
+        "/api/v1/me",
+    )
+    .send()
+    .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let r = app
+        .sell(&till1.cashier, &uuid::Uuid::now_v7().to_string(), &sale)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["device_id"], me.body["device_id"], "{}", r.body);
+    // The back office's session has no device: it works alone.
+    let office = app.get("/api/v1/me", &till2.manager).await;
+    assert_eq!(office.status, 200, "{}", office.body);
+}

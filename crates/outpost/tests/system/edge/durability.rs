@@ -36,13 +36,12 @@ async fn acknowledged_sales_survive_sigkill_with_gap_free_streams(b: Backend) {
                 .unwrap();
             for _ in 0..400 {
                 let k = key();
-                let r = http
-                    .post(format!("{base}/api/v1/orders"))
-                    .bearer_auth(&token)
-                    .header("Idempotency-Key", &k)
-                    .json(&body)
-                    .send()
-                    .await;
+                let r =
+                    crate::support::app::signed(http.post(format!("{base}/api/v1/orders")), &token)
+                        .header("Idempotency-Key", &k)
+                        .json(&body)
+                        .send()
+                        .await;
                 match r {
                     Ok(r) if r.status().as_u16() == 201 => {
                         let v: serde_json::Value = r.json().await.unwrap();

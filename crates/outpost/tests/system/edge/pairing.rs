@@ -76,3 +76,158 @@ async fn a_code_from_a_manager_pairs_one_device_once_and_only_within_its_time() 
         .await
         .assert_problem(403);
 }
+
+/// `outpost pairing-code` at the store server's console: an office code
+/// made for Maria Manager.
+fn console_code(store: &Store, name: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["pairing-code", "--name", name, "--by", "Maria Manager"])
+        .env("OUTPOST__DATABASE__URL", &store.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "pairing code for office "Office": 7KQ4M-X2P9C (works once, …)"
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let after = printed.rsplit_once("\": ").expect("the code").1;
+    after.split(' ').next().unwrap().to_owned()
+}
+
+/// Away from the store server's own screen (`server.office_networks`), an
+/// unpaired client cannot list the managers nor try a PIN: the computer
+/// pairs first, with a code made at the server's console, as an office
+/// where only managers sign in. A display's token signs nobody in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn away_from_the_server_only_a_paired_office_signs_managers_in() {
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            // Loopback is not the office here: these requests come from "the LAN".
+            env: vec![("OUTPOST__SERVER__OFFICE_NETWORKS", "192.0.2.0/24".into())],
+            ..Opts::default()
+        },
+    );
+    let list = |device: Option<&str>| {
+        let r = app.req(reqwest::Method::GET, "/api/v1/login-staff");
+        match device {
+            Some(d) => r.header("X-Device-Token", d),
+            None => r,
+        }
+        .send()
+    };
+    let refused = list(None).await;
+    refused.assert_problem(403);
+    assert!(
+        refused.body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/pair-first"),
+        "{}",
+        refused.body
+    );
+    // Not even the right PIN is tried: nothing to guess from here.
+    let sign_in = |device: Option<&str>, who: &str, staff_id: &str| {
+        let r = app
+            .req(reqwest::Method::POST, "/api/v1/sessions")
+            .json(&json!({"staff_id": staff_id, "pin": app.pins[who]}));
+        match device {
+            Some(d) => r.header("X-Device-Token", d),
+            None => r,
+        }
+        .send()
+    };
+    let code = console_code(&store, "Office");
+    let bogus = app
+        .req(reqwest::Method::POST, "/api/v1/pairing-codes/redeem")
+        .json(&json!({"code": "AAAAA-AAAAA", "kind": "office"}))
+        .send()
+        .await;
+    bogus.assert_problem(403);
+    let paired = app
+        .req(reqwest::Method::POST, "/api/v1/pairing-codes/redeem")
+        .json(&json!({"code": code, "kind": "office"}))
+        .send()
+        .await;
+    assert_eq!(paired.status, 201, "{}", paired.body);
+    assert_eq!(paired.body["device"]["kind"], "office");
+    let office = paired.body["token"].as_str().unwrap().to_owned();
+
+    let names = list(Some(&office)).await;
+    assert_eq!(names.status, 200, "{}", names.body);
+    let staff = names.body["staff"].as_array().unwrap();
+    assert!(
+        staff
+            .iter()
+            .all(|s| matches!(s["role"].as_str(), Some("manager" | "admin"))),
+        "an office lists managers only: {}",
+        names.body
+    );
+    let maria = staff.iter().find(|s| s["name"] == "Maria Manager").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sign_in(None, "Maria Manager", &maria)
+        .await
+        .assert_problem(403);
+    let s = sign_in(Some(&office), "Maria Manager", &maria).await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let session = s.body["token"].as_str().unwrap().to_owned();
+    crate::support::app::opened_at(&session, &office);
+    let devices = app.get("/api/v1/devices", &session).await;
+    assert_eq!(devices.status, 200, "{}", devices.body);
+
+    // A register paired from the office: its cashier signs in there, not at
+    // the office, and never with a display's token.
+    let till = app.pair(&session, "Till 1").await;
+    let carl = app.staff_id("Carl Cashier", Some(&till)).await;
+    sign_in(Some(&office), "Carl Cashier", &carl)
+        .await
+        .assert_problem(403);
+    let at_till = sign_in(Some(&till), "Carl Cashier", &carl).await;
+    assert_eq!(at_till.status, 201, "{}", at_till.body);
+    let display = app
+        .post(
+            "/api/v1/devices",
+            &session,
+            json!({"name": "Kitchen", "kind": "display"}),
+        )
+        .await;
+    assert_eq!(display.status, 201, "{}", display.body);
+    sign_in(
+        Some(display.body["token"].as_str().unwrap()),
+        "Maria Manager",
+        &maria,
+    )
+    .await
+    .assert_problem(403);
+}
+
+/// In headless Chromium, away from the server's screen: the manager page
+/// asks for a pairing code, takes one made at the console, then signs a
+/// manager in, and the session works with this computer's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manager_page_pairs_an_office_computer_with_a_code_in_a_browser() {
+    use crate::support::browser::{browser, click, type_into, visible};
+    let store = Store::new(Backend::Sqlite);
+    let app = spawn_opts(
+        &store,
+        &Opts {
+            env: vec![("OUTPOST__SERVER__OFFICE_NETWORKS", "192.0.2.0/24".into())],
+            ..Opts::default()
+        },
+    );
+    let (c, _driver) = browser().await;
+    c.goto(&format!("{}/admin", app.base)).await.unwrap();
+    type_into(&c, "#pair-code", &console_code(&store, "Back office")).await;
+    click(&c, "#pair-code-go").await;
+    type_into(&c, "#login-pin", &app.pins["Maria Manager"]).await;
+    click(&c, "#login-go").await;
+    visible(&c, "#tabs button[data-tab=Registers]").await;
+    click(&c, "#tabs button[data-tab=Registers]").await;
+    let row = crate::support::browser::wait_text(&c, "#main", "Back office").await;
+    assert!(row.contains("office"), "{row}");
+}

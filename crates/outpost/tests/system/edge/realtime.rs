@@ -489,14 +489,15 @@ async fn a_stalled_screen_is_cut_and_recovers_while_the_others_get_every_event_o
         );
         tasks.push(tokio::spawn(async move {
             while sold.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < ORDERS {
-                let r = http
-                    .post(format!("{base_url}/api/v1/orders"))
-                    .bearer_auth(&cashier)
-                    .header("Idempotency-Key", key())
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
+                let r = crate::support::app::signed(
+                    http.post(format!("{base_url}/api/v1/orders")),
+                    &cashier,
+                )
+                .header("Idempotency-Key", key())
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
                 assert_eq!(r.status(), 201);
             }
         }));

@@ -215,13 +215,15 @@ impl Agent {
         self.child = None;
     }
 
-    /// A request as the till's page makes it.
+    /// A request as the till's page makes it: its token for this start is
+    /// also the till's device token there.
     pub fn req(&self, method: reqwest::Method, path: &str) -> Req {
         Req {
             rb: self
                 .http
                 .request(method, format!("{}{path}", self.base))
-                .header("X-Page-Token", &self.token),
+                .header("X-Page-Token", &self.token)
+                .header("X-Device-Token", &self.token),
         }
     }
 
@@ -229,7 +231,6 @@ impl Agent {
     pub async fn sign_in(&self, edge: &App, who: &str) -> String {
         let list = self
             .req(reqwest::Method::GET, "/api/v1/login-staff")
-            .header("X-Device-Token", &self.token)
             .send()
             .await;
         assert_eq!(list.status, 200, "{}", list.body);
@@ -244,7 +245,6 @@ impl Agent {
             .to_owned();
         let r = self
             .req(reqwest::Method::POST, "/api/v1/sessions")
-            .header("X-Device-Token", &self.token)
             .json(&json!({"staff_id": id, "pin": edge.pins[who]}))
             .send()
             .await;

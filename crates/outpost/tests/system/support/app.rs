@@ -343,16 +343,25 @@ impl App {
             .to_owned()
     }
 
-    /// A back-office session of the demo manager.
+    /// A back-office session of the demo manager: on the server's own
+    /// screen, or at the office device paired for this server
+    /// ([`office_at`]).
     pub async fn manager(&self) -> String {
-        let id = self.staff_id("Maria Manager", None).await;
-        let r = self
+        let office = OFFICE_OF.lock().unwrap().get(&self.base).cloned();
+        let id = self.staff_id("Maria Manager", office.as_deref()).await;
+        let mut r = self
             .req(reqwest::Method::POST, "/api/v1/sessions")
-            .json(&json!({"staff_id": id, "pin": self.pins["Maria Manager"]}))
-            .send()
-            .await;
+            .json(&json!({"staff_id": id, "pin": self.pins["Maria Manager"]}));
+        if let Some(o) = &office {
+            r = r.header("X-Device-Token", o);
+        }
+        let r = r.send().await;
         assert_eq!(r.status, 201, "{}", r.body);
-        r.body["token"].as_str().unwrap().to_owned()
+        let session = r.body["token"].as_str().unwrap().to_owned();
+        if let Some(o) = &office {
+            opened_at(&session, o);
+        }
+        session
     }
 
     /// Pairs a new register and returns its device token.
@@ -374,7 +383,9 @@ impl App {
             .send()
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
-        r.body["token"].as_str().unwrap().to_owned()
+        let session = r.body["token"].as_str().unwrap().to_owned();
+        opened_at(&session, device);
+        session
     }
 
     /// A paired register with a cashier signed in and a shift open.
@@ -453,8 +464,52 @@ pub struct Till {
     pub manager: String,
 }
 
+/// The device each register session was opened at (session token →
+/// device token): a register's session counts only with its device's token,
+/// so [`Req::bearer`] sends it too, as the register page does.
+static DEVICE_OF: std::sync::LazyLock<std::sync::Mutex<HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Per server (its base URL): the office device the tests sign managers in
+/// with, where the tests are not on the server's own screen (a compose
+/// stack, reached through its network's gateway).
+static OFFICE_OF: std::sync::LazyLock<std::sync::Mutex<HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Signs managers in at `base` with the office device `token` from now on.
+pub fn office_at(base: &str, token: &str) {
+    OFFICE_OF
+        .lock()
+        .unwrap()
+        .insert(base.to_owned(), token.to_owned());
+}
+
+/// Remembers that `session` was opened at the device with token `device`.
+pub fn opened_at(session: &str, device: &str) {
+    DEVICE_OF
+        .lock()
+        .unwrap()
+        .insert(session.to_owned(), device.to_owned());
+}
+
+/// `rb` with the session token, and the token of the device it was opened
+/// at when a helper signed it in there ([`opened_at`]).
+pub fn signed(rb: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    let rb = rb.bearer_auth(token);
+    match DEVICE_OF.lock().unwrap().get(token) {
+        Some(d) => rb.header("X-Device-Token", d),
+        None => rb,
+    }
+}
+
 impl Req {
+    /// The session token and its device's ([`signed`]).
     pub fn bearer(mut self, token: &str) -> Self {
+        self.rb = signed(self.rb, token);
+        self
+    }
+    /// The session token alone, without its device's.
+    pub fn bearer_alone(mut self, token: &str) -> Self {
         self.rb = self.rb.bearer_auth(token);
         self
     }

@@ -489,6 +489,7 @@ async fn the_cloud_manages_companies_staff_settings_and_price_lists_at_a_store()
     };
     let session = sign_in("4821").await;
     assert_eq!(session.status, 201, "{}", session.body);
+    crate::support::app::opened_at(session.body["token"].as_str().unwrap(), &till.device);
     assert_eq!(sign_in("1111").await.status, 401);
 
     // The bread sells for the Bakery at the list price already due.
