@@ -5,6 +5,8 @@
 //! declares a session or device token exactly when the server refuses it
 //! without one, and its query parameters exactly when it reads a query.
 
+mod venv;
+
 use outpost_api::{Application, Settings};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -63,7 +65,7 @@ async fn spawn(http: &reqwest::Client) -> (String, PathBuf, String) {
 async fn the_served_document_is_valid_openapi_and_describes_every_operation_it_serves() {
     // First: making the venv blocks this thread for seconds, longer than
     // the server keeps an idle connection open.
-    let python = venv_python();
+    let python = venv::python();
     // reqwest's rustls has no provider of its own here (see the register
     // agent's manifest): ring, as the binaries install it.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -308,49 +310,6 @@ fn validate_with_openapi_spec_validator(python: &Path, file: &Path) {
     assert!(
         out.status.success(),
         "openapi-spec-validator refused the document:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The validator's version, pinned so a new release cannot fail a build
-/// that changed nothing.
-const VALIDATOR: &str = "openapi-spec-validator==0.9.0";
-
-fn venv_python() -> PathBuf {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let venv = root.join("openapi-venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join(VALIDATOR);
-    if stamp.exists() {
-        return python;
-    }
-    // Made beside and moved into place, so a run that stops halfway (or
-    // another test process) never sees a half-made venv.
-    let tmp = root.join(format!("openapi-venv.{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    run(Command::new("python3").args(["-m", "venv"]).arg(&tmp));
-    run(Command::new(tmp.join("bin/python")).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        VALIDATOR,
-    ]));
-    std::fs::write(tmp.join(VALIDATOR), "").unwrap();
-    let _ = std::fs::remove_dir_all(&venv);
-    if std::fs::rename(&tmp, &venv).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    python
-}
-
-fn run(c: &mut Command) {
-    let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{c:?}:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
