@@ -17,6 +17,7 @@ pub mod admin;
 pub mod consumer;
 pub mod db;
 pub mod error;
+pub mod gate;
 mod refusals;
 pub mod server;
 pub mod settings;

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-/// Largest push accepted (a batch per stream, each up to ~1 MiB of events).
+/// Largest push accepted: a store's push holds a batch per stream and
+/// stops adding once it has twice `sync.batch_bytes` (1 MiB by default, 16
+/// MiB at most), so 64 MiB is its worst case with room to spare. Only a
+/// caller past the gate's credential check is read at all.
 pub const MAX_PUSH_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Clone)]
@@ -119,6 +122,7 @@ pub async fn serve_sync(
         refusals: Arc::new(crate::refusals::Refusals::new(c.refusals_per_minute)),
         credential_warn_ms: c.credential_warn_ms(),
     };
+    let gate = crate::gate::Gate::new(svc.clone());
     let svc = SyncServiceServer::new(svc)
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Zstd)
@@ -126,6 +130,14 @@ pub async fn serve_sync(
     Server::builder()
         .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
         .context("the TLS certificate or key")?
+        .timeout(std::time::Duration::from_secs(c.sync_timeout_s.max(1)))
+        // The gate first: a call without a good credential is answered
+        // before it takes a place among the calls served, and before its
+        // body is read.
+        .layer(gate)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            c.sync_max_calls.max(1),
+        ))
         .add_service(svc)
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),

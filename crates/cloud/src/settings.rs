@@ -27,8 +27,21 @@ pub struct CloudSettings {
     pub amqp_heartbeat_s: u64,
     pub credential_warn_days: i64,
     pub refusals_per_minute: u32,
+    /// A SyncService call (a push, a pull) is cut after this long.
+    #[serde(default = "sync_timeout_s")]
+    pub sync_timeout_s: u64,
+    /// SyncService calls decoded and served at once, past the gate; more wait.
+    #[serde(default = "sync_max_calls")]
+    pub sync_max_calls: usize,
     pub worker_host: String,
     pub worker_port: u16,
+}
+
+fn sync_timeout_s() -> u64 {
+    120
+}
+fn sync_max_calls() -> usize {
+    64
 }
 
 /// Never prints URLs (they carry passwords).

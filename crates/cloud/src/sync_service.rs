@@ -76,19 +76,23 @@ async fn db<T: Send + 'static>(
 }
 
 impl Sync {
-    /// The store the request's credential belongs to, and that it speaks for
-    /// `claimed` (a store can only push and pull its own data). A refusal is
-    /// logged with the store it named and the client's address; an address
-    /// that was refused too often this minute is refused before the database
-    /// is asked.
-    async fn store<T>(
+    /// The store a credential (`authorization: Bearer <store id>.<secret>`)
+    /// belongs to. A refusal is logged with the store the credential names
+    /// and the client's address; an address that was refused too often this
+    /// minute is refused before the database is asked. The gate
+    /// ([`crate::gate`]) calls this before a request's body is read.
+    pub(crate) async fn credential(
         &self,
-        req: &Request<T>,
-        claimed: &str,
+        header: Option<String>,
+        addr: Option<std::net::IpAddr>,
     ) -> Result<cloud::Authenticated, Status> {
-        let addr = req.remote_addr().map(|a| a.ip());
         let now = Instant::now();
-        if self.refusals.blocked(addr, now) {
+        let digest = header.as_deref().map(|h| sha256_hex(h.as_bytes()));
+        if self.refusals.blocked(addr, now)
+            && !digest
+                .as_deref()
+                .is_some_and(|d| self.refusals.vouched(d, now))
+        {
             self.metrics
                 .refused
                 .with_label_values(&["rate-limited"])
@@ -97,12 +101,15 @@ impl Sync {
                 "too many refused credentials from this address: wait a minute",
             ));
         }
-        let credential = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
+        let credential = header
+            .as_deref()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
+        let named = credential
+            .as_deref()
+            .and_then(|c| c.split_once('.'))
+            .map(|(id, _)| id.chars().take(64).collect::<String>())
+            .unwrap_or_default();
         let checked = match credential {
             Some(c) => db(&self.db, move |conn| cloud::authenticate(conn, &c)).await?,
             None => Err(cloud::Refusal::Malformed),
@@ -114,7 +121,6 @@ impl Sync {
                     .refused
                     .with_label_values(&["credential"])
                     .inc();
-                let named = claimed.chars().take(64).collect::<String>();
                 let address = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
                 // Only what looks like guessing counts against the address:
                 // a known credential that was revoked, replaced or expired
@@ -152,6 +158,35 @@ impl Sync {
                 });
             }
         };
+        if a.promoted {
+            self.metrics.rotations.inc();
+        }
+        if let Some(d) = &digest {
+            self.refusals.passed(d, now);
+        }
+        Ok(a)
+    }
+
+    /// The store the request's credential belongs to (as the gate found it,
+    /// or checked now when the service runs without the gate), and that it
+    /// speaks for `claimed`: a store can only push and pull its own data.
+    async fn store<T>(
+        &self,
+        req: &Request<T>,
+        claimed: &str,
+    ) -> Result<cloud::Authenticated, Status> {
+        let addr = req.remote_addr().map(|a| a.ip());
+        let a = match req.extensions().get::<cloud::Authenticated>() {
+            Some(a) => a.clone(),
+            None => {
+                let header = req
+                    .metadata()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                self.credential(header, addr).await?
+            }
+        };
         if a.store_id != claimed {
             self.metrics
                 .refused
@@ -161,9 +196,6 @@ impl Sync {
             return Err(Status::permission_denied(
                 "this credential belongs to another store",
             ));
-        }
-        if a.promoted {
-            self.metrics.rotations.inc();
         }
         Ok(a)
     }

@@ -289,11 +289,25 @@ fn main() -> anyhow::Result<()> {
         Cmd::SyncWorker { mode } => {
             if mode == "edge" {
                 secrets::check_database_url("OUTPOST__DATABASE__URL", &settings.api.database.url)?;
+            } else {
+                secrets::check_database_url(
+                    "OUTPOST__CLOUD__DATABASE_URL",
+                    &settings.cloud.database_url,
+                )?;
             }
             cloud::sync_worker(settings, &mode)
         }
         Cmd::Cloud { cmd } => match cmd {
-            CloudCmd::Serve => cloud::serve(settings),
+            CloudCmd::Serve => {
+                if !settings.cloud.admin_token.is_empty() {
+                    secrets::check("OUTPOST__CLOUD__ADMIN_TOKEN", &settings.cloud.admin_token)?;
+                }
+                secrets::check_database_url(
+                    "OUTPOST__CLOUD__DATABASE_URL",
+                    &settings.cloud.database_url,
+                )?;
+                cloud::serve(settings)
+            }
             CloudCmd::StoreAdd {
                 id,
                 code,

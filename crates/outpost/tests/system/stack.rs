@@ -523,7 +523,7 @@ async fn the_compose_cloud_receives_a_stores_sales() {
         return;
     }
     let (sync_port, admin_port) = (free_port(), free_port());
-    let token = "admin-token-for-the-stack-test";
+    let token = &new_secret();
     let stack = Stack::up(
         "cloud",
         cloud_env("localhost", token, sync_port, admin_port),
@@ -674,7 +674,7 @@ async fn the_bundled_stacks_sync_every_sale_exactly_once_across_a_cut_link() {
     if !stack_tests_enabled() {
         return;
     }
-    let token = "admin-token-for-the-bundle-test";
+    let token = &new_secret();
     let (sync_port, admin_port) = (free_port(), free_port());
     let cloud = Stack::up_from_bundle("cloud", cloud_env("cloud", token, sync_port, admin_port));
     let store_id = uuid::Uuid::now_v7().to_string();

@@ -126,6 +126,20 @@ fn example_secrets_are_refused_at_start_and_generated_ones_are_taken() {
             )],
             "OUTPOST__DATABASE__URL",
         ),
+        // The cloud (issue 31): its admin token and its database password.
+        (
+            vec!["cloud", "serve"],
+            vec![("OUTPOST__CLOUD__ADMIN_TOKEN", "change-me")],
+            "OUTPOST__CLOUD__ADMIN_TOKEN",
+        ),
+        (
+            vec!["cloud", "serve"],
+            vec![(
+                "OUTPOST__CLOUD__DATABASE_URL",
+                "postgres://postgres:change-me@postgres:5432/outpost_cloud",
+            )],
+            "OUTPOST__CLOUD__DATABASE_URL",
+        ),
     ] {
         let out = outpost(&args, &env, &store.dir);
         assert!(

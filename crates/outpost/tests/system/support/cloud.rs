@@ -188,7 +188,7 @@ impl Cloud {
             sync_port: free_port(),
             admin_port: free_port(),
             amqp_url: rabbit.url(),
-            admin_token: "test-admin-token".into(),
+            admin_token: outpost_domain::secrets::new_secret(),
             api: None,
             workers: Vec::new(),
             env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),

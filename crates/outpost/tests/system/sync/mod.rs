@@ -3,5 +3,6 @@
 
 mod chain;
 mod delivery;
+mod gate;
 mod link;
 mod master_data;

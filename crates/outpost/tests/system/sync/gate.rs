@@ -1,0 +1,164 @@
+//! The SyncService's gate (issue 31): a call's credential is checked from
+//! its headers before its body is read, so a caller without one cannot
+//! make the cloud take in a 64 MiB push, and a flood of such callers does
+//! not keep a real store's pushes out.
+
+use crate::support::app::{Backend, Store};
+use crate::support::cloud::{Cloud, Rabbit};
+use crate::support::cloud::{converged, edge, sell_n};
+use outpost_proto::sync_v1::{EventBatch, EventEnvelope, HelloRequest, PushRequest};
+use std::time::Duration;
+
+/// The cloud api's peak resident memory so far (VmHWM), in KiB: a decoded
+/// push's buffers are freed (and unmapped) after, so only the peak shows
+/// them.
+fn peak_kib(cloud: &Cloud) -> u64 {
+    let pid = cloud.api.as_ref().expect("the cloud api runs").id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// A SyncService client of `cloud` that sends `credential`.
+async fn client(cloud: &Cloud, credential: &str) -> outpost_sync_worker::edge::Client {
+    let cfg = outpost_sync_worker::edge::EdgeConfig {
+        ca_pem: Some(std::fs::read(cloud.certs.join("ca.pem")).unwrap()),
+        call_timeout: Duration::from_secs(60),
+        ..outpost_sync_worker::edge::EdgeConfig::new(
+            &format!("https://localhost:{}", cloud.sync_port),
+            credential,
+        )
+    };
+    outpost_sync_worker::edge::connect(&cfg).await.unwrap()
+}
+
+/// A push of about `mib` MiB of incompressible payload (the link
+/// compresses with zstd: zeros would shrink to nothing on the wire).
+fn big_push(store: &str, mib: usize) -> PushRequest {
+    let mut payload = vec![0u8; 1 << 20];
+    let events = (0..mib)
+        .map(|i| {
+            getrandom::fill(&mut payload).unwrap();
+            EventEnvelope {
+                event_id: uuid::Uuid::now_v7().to_string(),
+                store_id: store.to_owned(),
+                stream: "sales".into(),
+                position: i as i64 + 1,
+                node_epoch: "e".into(),
+                aggregate_type: "order".into(),
+                aggregate_id: "o".into(),
+                aggregate_version: 1,
+                event_type: "order.created".into(),
+                schema_version: 4,
+                payload: payload.clone(),
+                ..Default::default()
+            }
+        })
+        .collect();
+    PushRequest {
+        store_id: store.to_owned(),
+        node_epoch: "e".into(),
+        batches: vec![EventBatch {
+            store_id: store.to_owned(),
+            stream: "sales".into(),
+            events,
+        }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_64_mib_push_without_a_good_credential_is_refused_before_it_is_read() {
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store = uuid::Uuid::now_v7().to_string();
+    let forged = format!("{store}.{}", "ab".repeat(32));
+    // Warm: the first calls allocate the server's own buffers.
+    let _ = client(&cloud, &forged)
+        .await
+        .hello(HelloRequest {
+            store_id: store.clone(),
+            node_epoch: "e".into(),
+            schema_version: 1,
+            ..Default::default()
+        })
+        .await;
+    let before = peak_kib(&cloud);
+    for _ in 0..4 {
+        let r = client(&cloud, &forged)
+            .await
+            .push(big_push(&store, 60))
+            .await;
+        let code = r.map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+        assert!(
+            matches!(
+                code,
+                tonic::Code::Unauthenticated | tonic::Code::Cancelled | tonic::Code::Unknown
+            ),
+            "{code:?}"
+        );
+    }
+    let grew = peak_kib(&cloud).saturating_sub(before);
+    eprintln!(
+        "the cloud api's peak memory grew {grew} KiB over four 60 MiB pushes without a credential"
+    );
+    // Decoding one would take 60 MiB for its bytes and as much again for
+    // its events; refused at the gate, it is a few frames' worth.
+    assert!(grew < 32 * 1024, "grew {grew} KiB");
+    assert!(
+        !cloud
+            .logged(&["sync credential refused", &store])
+            .is_empty(),
+        "the refusal is logged with the store it named"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_calls_without_a_credential_do_not_keep_a_stores_push_out() {
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.add_store(&id, "S01");
+    let store = Store::new(Backend::Sqlite);
+    let app = edge(&store, &cloud, &credential, &[]);
+    let till = app.register("Till 1").await;
+    sell_n(&app, &till, 2).await;
+    converged(&app, &till.manager, &cloud, &id, 30).await;
+
+    // From the store's own address (a shared NAT): the flood uses up the
+    // address's refusals at once; the store's credential, good lately,
+    // still passes.
+    let forged = format!("{id}.{}", "cd".repeat(32));
+    let mut flood = Vec::new();
+    // Ten connections, a hundred calls at once on each.
+    for _ in 0..10 {
+        let c = client(&cloud, &forged).await;
+        for _ in 0..100 {
+            let (mut c, id) = (c.clone(), id.clone());
+            flood.push(tokio::spawn(async move {
+                c.hello(HelloRequest {
+                    store_id: id,
+                    node_epoch: "e".into(),
+                    schema_version: 1,
+                    ..Default::default()
+                })
+                .await
+                .map_or_else(|s| s.code(), |_| tonic::Code::Ok)
+            }));
+        }
+    }
+    sell_n(&app, &till, 3).await;
+    converged(&app, &till.manager, &cloud, &id, 30).await;
+    let mut codes = std::collections::BTreeMap::new();
+    for f in flood {
+        *codes.entry(format!("{:?}", f.await.unwrap())).or_insert(0) += 1;
+    }
+    eprintln!("the flood's answers: {codes:?}");
+    assert!(!codes.contains_key("Ok"), "{codes:?}");
+    assert!(
+        codes.contains_key("ResourceExhausted"),
+        "rate-limited: {codes:?}"
+    );
+}
