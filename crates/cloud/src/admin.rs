@@ -1,4 +1,4 @@
-//! The cloud's HTTP side: `/health`, `/metrics`, and the admin page and API
+//! The cloud's HTTP side: `/health`, `/metrics` (with the admin token), and the admin page and API
 //! over every store's sync state (behind `cloud.admin_token`).
 
 use crate::db::{self as cloud, CloudDb};
@@ -168,7 +168,13 @@ async fn health(state: web::Data<AdminState>) -> HttpResponse {
     }
 }
 
-async fn metrics(state: web::Data<AdminState>) -> HttpResponse {
+/// The cloud's metrics, behind the admin token: the admin port faces the
+/// internet, and the counts say how many stores push and how often
+/// credentials are refused. Prometheus sends it as a bearer token.
+async fn metrics(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
+    if let Some(r) = refuse(&req, &state) {
+        return r;
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(outpost_telemetry::render(&state.metrics.registry))

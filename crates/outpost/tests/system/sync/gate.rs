@@ -113,6 +113,14 @@ async fn a_64_mib_push_without_a_good_credential_is_refused_before_it_is_read() 
             .is_empty(),
         "the refusal is logged with the store it named"
     );
+    // The counts are for the cloud's operators: behind the admin token.
+    assert_eq!(cloud.admin_get("/metrics", false).await.0, 401);
+    let (status, text) = cloud.admin_get("/metrics", true).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("outpost_sync_refused_total{reason=\"credential\"}"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
