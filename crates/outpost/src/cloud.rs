@@ -332,9 +332,19 @@ fn this_year() -> i32 {
     1970 + (now / 31_556_952) as i32
 }
 
-/// A private CA (made once, kept in `out`) and a server certificate for the
-/// cloud's sync port, for `hosts` (names or IP addresses).
-pub fn certs(out: &Path, hosts: &[String]) -> anyhow::Result<()> {
+/// The CA's folder when none is named: `OUT-ca` beside `out`.
+fn ca_dir_beside(out: &Path) -> std::path::PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "certs".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!("{name}-ca"))
+}
+
+/// A private CA (made once, its key kept in `ca`, never in `out`) and a
+/// server certificate for the cloud's sync port, for `hosts` (names or IP
+/// addresses), in `out` with the CA's certificate: the folder the cloud api
+/// mounts holds no key that could sign another certificate.
+pub fn certs(out: &Path, ca: Option<&Path>, hosts: &[String]) -> anyhow::Result<()> {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,
@@ -344,12 +354,25 @@ pub fn certs(out: &Path, hosts: &[String]) -> anyhow::Result<()> {
         "name at least one --host the stores will connect to"
     );
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let (ca_pem_path, ca_key_path) = (out.join("ca.pem"), out.join("ca.key"));
+    let ca = ca.map_or_else(|| ca_dir_beside(out), Path::to_path_buf);
+    std::fs::create_dir_all(&ca).with_context(|| format!("creating {}", ca.display()))?;
+    let (ca_pem_path, ca_key_path) = (ca.join("ca.pem"), ca.join("ca.key"));
+    // An install made before kept the CA's key with the server's: moved out.
+    let (old_pem, old_key) = (out.join("ca.pem"), out.join("ca.key"));
+    if old_key.exists() && !ca_key_path.exists() {
+        std::fs::copy(&old_pem, &ca_pem_path).context("moving ca.pem")?;
+        std::fs::rename(&old_key, &ca_key_path).context("moving ca.key")?;
+        eprintln!(
+            "moved the CA's key out of {} into {}",
+            out.display(),
+            ca.display()
+        );
+    }
     let issuer = if ca_pem_path.exists() && ca_key_path.exists() {
         let key =
             KeyPair::from_pem(&std::fs::read_to_string(&ca_key_path)?).context("reading ca.key")?;
         let pem = std::fs::read_to_string(&ca_pem_path)?;
-        eprintln!("using the existing CA in {}", out.display());
+        eprintln!("using the existing CA in {}", ca.display());
         Issuer::from_ca_cert_pem(&pem, key).context("reading ca.pem")?
     } else {
         let mut p = CertificateParams::new(Vec::<String>::new())?;
@@ -371,7 +394,7 @@ pub fn certs(out: &Path, hosts: &[String]) -> anyhow::Result<()> {
         write_private(&ca_key_path, &key.serialize_pem())?;
         eprintln!(
             "created a private CA in {} (keep ca.key offline)",
-            out.display()
+            ca.display()
         );
         Issuer::new(p, key)
     };
@@ -390,6 +413,7 @@ pub fn certs(out: &Path, hosts: &[String]) -> anyhow::Result<()> {
     let cert = p.signed_by(&key, &issuer)?;
     std::fs::write(out.join("server.pem"), cert.pem())?;
     write_private(&out.join("server.key"), &key.serialize_pem())?;
+    std::fs::copy(&ca_pem_path, out.join("ca.pem")).context("copying ca.pem")?;
     println!(
         "{}: server.pem and server.key for {} (cloud.tls_cert / cloud.tls_key); give stores ca.pem (sync.ca_file)",
         out.display(),

@@ -170,8 +170,14 @@ enum CloudCmd {
     },
     /// Makes a private CA (once) and a server certificate for the sync port.
     Certs {
+        /// Where server.pem, server.key and ca.pem go: the folder the cloud
+        /// api mounts.
         #[arg(long, default_value = "certs")]
         out: PathBuf,
+        /// Where the CA's key is kept (made once): never mounted into a
+        /// container. Default: OUT-ca beside OUT.
+        #[arg(long)]
+        ca: Option<PathBuf>,
         /// A name or IP address stores connect to (repeatable).
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
@@ -234,10 +240,10 @@ fn main() -> anyhow::Result<()> {
         return secrets::generate(example, out, *force);
     }
     if let Cmd::Cloud {
-        cmd: CloudCmd::Certs { out, hosts },
+        cmd: CloudCmd::Certs { out, ca, hosts },
     } = &cli.cmd
     {
-        return cloud::certs(out, hosts);
+        return cloud::certs(out, ca.as_deref(), hosts);
     }
     let mut settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
     outpost_telemetry::init(

@@ -319,6 +319,8 @@ fn cloud_env(
             .output()
             .unwrap();
         assert!(ok.status.success());
+        // The api's folder holds no key that could sign a certificate.
+        assert!(!certs.join("ca.key").exists());
         // The container runs as uid 10001: it must be able to read the key.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(

@@ -170,3 +170,47 @@ async fn a_thousand_calls_without_a_credential_do_not_keep_a_stores_push_out() {
         "rate-limited: {codes:?}"
     );
 }
+
+/// `outpost cloud certs` keeps the CA's key out of the folder the cloud api
+/// mounts (issue 31), reuses the CA for a new server certificate, and
+/// moves an older install's key out.
+#[test]
+fn the_certificates_folder_the_api_mounts_holds_no_ca_key() {
+    let dir = std::env::temp_dir().join(format!("outpost-certs-{}", uuid::Uuid::now_v7()));
+    let (out, ca) = (dir.join("certs"), dir.join("certs-ca"));
+    let certs = |hosts: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"));
+        c.args(["cloud", "certs", "--out"]).arg(&out);
+        for h in hosts {
+            c.args(["--host", h]);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    certs(&["cloud.example.com"]);
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["ca.pem", "server.key", "server.pem"]);
+    assert!(ca.join("ca.key").exists());
+    let first_ca = std::fs::read_to_string(ca.join("ca.pem")).unwrap();
+    // Again, for another name: the same CA signs it.
+    certs(&["cloud.example.com", "10.0.0.9"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("ca.pem")).unwrap(),
+        first_ca
+    );
+    // An install from before, with the key beside the server's: moved out.
+    std::fs::rename(ca.join("ca.key"), out.join("ca.key")).unwrap();
+    std::fs::remove_file(ca.join("ca.pem")).unwrap();
+    certs(&["cloud.example.com"]);
+    assert!(!out.join("ca.key").exists());
+    assert!(ca.join("ca.key").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("ca.pem")).unwrap(),
+        first_ca
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
