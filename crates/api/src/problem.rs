@@ -24,7 +24,7 @@ pub enum ApiError {
     /// Signing in here needs a paired device: this client is not one, nor
     /// on the store server's own screen (`server.office_networks`).
     #[error(
-        "pair this computer first: a manager makes a one-time code of kind \"office\" on the manager page (Registers) or with `outpost pairing-code --kind office` at the store server"
+        "pair this computer first: a manager makes a one-time code of kind \"office\" on the manager page (Registers) or with `outpost pairing-code --name NAME --by MANAGER` at the store server"
     )]
     PairFirst,
     #[error("{0} not found")]

@@ -12,15 +12,18 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-/// The layer: `Server::builder().layer(Gate::new(sync))`.
+/// The layer: `Server::builder().layer(Gate::new(sync, wait))`, outside the
+/// limit of calls served at once: a call takes its place there only once
+/// its credential passed, and waits for one at most `wait`.
 #[derive(Clone)]
 pub struct Gate {
     sync: Sync,
+    wait: std::time::Duration,
 }
 
 impl Gate {
-    pub fn new(sync: Sync) -> Gate {
-        Gate { sync }
+    pub fn new(sync: Sync, wait: std::time::Duration) -> Gate {
+        Gate { sync, wait }
     }
 }
 
@@ -31,6 +34,7 @@ impl<S> tower::Layer<S> for Gate {
         Gated {
             inner,
             sync: self.sync.clone(),
+            wait: self.wait,
         }
     }
 }
@@ -39,6 +43,7 @@ impl<S> tower::Layer<S> for Gate {
 pub struct Gated<S> {
     inner: S,
     sync: Sync,
+    wait: std::time::Duration,
 }
 
 /// The caller's address, over TLS or not.
@@ -57,21 +62,23 @@ where
         + Send
         + 'static,
     S::Future: Send + 'static,
+    S::Error: Send,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    /// Always ready: the inner service (the limit of calls served) is made
+    /// ready in `call`, after the credential passed, so a caller without
+    /// one never holds a place.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
-        // The service poll_ready readied goes with this call; its clone
-        // stays for the next (tower's rule for services that are cloned).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let sync = self.sync.clone();
+        use tower::ServiceExt;
+        let inner = self.inner.clone();
+        let (sync, wait) = (self.sync.clone(), self.wait);
         Box::pin(async move {
             let credential = req
                 .headers()
@@ -81,7 +88,13 @@ where
             match sync.credential(credential, peer(&req)).await {
                 Ok(a) => {
                     req.extensions_mut().insert(a);
-                    inner.call(req).await
+                    match tokio::time::timeout(wait, inner.ready_oneshot()).await {
+                        Ok(ready) => ready?.call(req).await,
+                        Err(_) => Ok(crate::sync_service::busy(
+                            "the cloud is serving as many calls as it takes; retry",
+                        )
+                        .into_http()),
+                    }
                 }
                 // The body is dropped unread.
                 Err(status) => Ok(status.into_http()),

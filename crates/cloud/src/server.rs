@@ -122,7 +122,8 @@ pub async fn serve_sync(
         refusals: Arc::new(crate::refusals::Refusals::new(c.refusals_per_minute)),
         credential_warn_ms: c.credential_warn_ms(),
     };
-    let gate = crate::gate::Gate::new(svc.clone());
+    let timeout = std::time::Duration::from_secs(c.sync_timeout_s.max(1));
+    let gate = crate::gate::Gate::new(svc.clone(), timeout);
     let svc = SyncServiceServer::new(svc)
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Zstd)
@@ -130,7 +131,7 @@ pub async fn serve_sync(
     Server::builder()
         .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
         .context("the TLS certificate or key")?
-        .timeout(std::time::Duration::from_secs(c.sync_timeout_s.max(1)))
+        .timeout(timeout)
         // The gate first: a call without a good credential is answered
         // before it takes a place among the calls served, and before its
         // body is read.

@@ -42,7 +42,7 @@ impl std::fmt::Debug for Sync {
 /// The cloud is up but cannot serve now (its database or queue is away):
 /// marked, so stores wait their backoff instead of retrying the moment the
 /// cloud's port answers (which it does all along).
-fn busy(message: &str) -> Status {
+pub(crate) fn busy(message: &str) -> Status {
     let mut s = Status::unavailable(message);
     s.metadata_mut()
         .insert(BUSY, tonic::metadata::MetadataValue::from_static("1"));

@@ -106,7 +106,10 @@ async fn serve(
         kick: kick.clone(),
     };
     hub.presence.join(&store, conn, &claims, now_ms());
-    crate::revocation::join(&hub, &store, &claims.device, conn, kick.clone());
+    if !crate::revocation::join(&hub, &store, &claims.device, conn, kick.clone()) {
+        // Revoked between the ticket check and now.
+        kick.kick(close::UNAUTHORIZED);
+    }
     let mut joined: Vec<Arc<crate::fanout::Channel>> = Vec::new();
     let mut ping = tokio::time::interval(hub.config.ping_interval);
     let mut last_heard = Instant::now();

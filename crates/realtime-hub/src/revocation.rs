@@ -78,22 +78,26 @@ impl Revocations {
     }
 }
 
-/// Registers a connection of `device` so a revocation cuts it; the store's
-/// watcher starts with its first connection.
-pub fn join(hub: &Arc<Hub>, store: &str, device: &str, conn: u64, kick: Arc<Kick>) {
-    let first = hub.revocations.with(|m| {
+/// Registers a connection of `device` so a revocation cuts it; false (and
+/// not registered) when the device was revoked meanwhile. The store's
+/// watcher starts with its first connection, and looks back.
+pub fn join(hub: &Arc<Hub>, store: &str, device: &str, conn: u64, kick: Arc<Kick>) -> bool {
+    let (first, revoked) = hub.revocations.with(|m| {
         let first = !m.contains_key(store);
-        m.entry(store.to_owned())
-            .or_default()
-            .conns
+        let w = m.entry(store.to_owned()).or_default();
+        if w.revoked.contains(device) {
+            return (first, true);
+        }
+        w.conns
             .entry(device.to_owned())
             .or_default()
             .insert(conn, kick);
-        first
+        (first, false)
     });
     if first {
         tokio::spawn(watch(hub.clone(), store.to_owned()));
     }
+    !revoked
 }
 
 /// The device an audit frame revokes, if it is a revocation.

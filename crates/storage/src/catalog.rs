@@ -366,7 +366,11 @@ pub fn resolve_signed(
         Option<TaxCategory>,
     )> = sessions::table
         .inner_join(staff::table)
-        .left_join(devices::table.on(sessions::device_id.eq(devices::id.nullable())))
+        .left_join(
+            devices::table.on(sessions::device_id
+                .eq(devices::id.nullable())
+                .and(devices::revoked_at.is_null())),
+        )
         .left_join(products::table.on(products::id.eq_any(named(ids, &by_code))))
         .left_join(tax_categories::table.on(tax_categories::id.eq(products::tax_category_id)))
         .filter(sessions::token_hash.eq(crate::secrets::hash_token(session.token)))

@@ -45,7 +45,7 @@ pub struct Paired {
 /// store server's own screen: only managers sign in there.
 pub const DEVICE_KINDS: [&str; 4] = ["register", "display", "agent", "office"];
 
-/// Pairs a new register or display and returns its token. Audited.
+/// Pairs a new device (any of [`DEVICE_KINDS`]) and returns its token. Audited.
 pub fn pair_device(
     conn: &mut AnyConnection,
     node: &Node,
@@ -383,9 +383,10 @@ pub fn check_pin(
     // Counted before it is checked, in one transaction that waits for any
     // other try of this person's (PostgreSQL: the row's lock; SQLite: the
     // write lock): parallel guesses each count, and none is checked once
-    // the count has locked the PIN. The back office counts per client
-    // address: a guesser on the LAN without a paired device locks the
-    // person out of that address only, never out of the tills.
+    // the count has locked the PIN. The back office without a paired
+    // device (the server's own screen) counts per client address: guesses
+    // there lock the person out of that address only, never out of the
+    // tills.
     let key = if device_key.starts_with(OFFICE) {
         device_key
     } else {
@@ -535,7 +536,11 @@ pub fn authenticate(conn: &mut AnyConnection, p: Presented<'_>) -> Result<(Actor
     signed(
         sessions::table
             .inner_join(staff::table)
-            .left_join(devices::table.on(sessions::device_id.eq(devices::id.nullable())))
+            .left_join(
+                devices::table.on(sessions::device_id
+                    .eq(devices::id.nullable())
+                    .and(devices::revoked_at.is_null())),
+            )
             .filter(sessions::token_hash.eq(secrets::hash_token(p.token)))
             .select(SessionRow::as_select())
             .first(conn)
@@ -554,10 +559,14 @@ pub(crate) struct SessionRow {
     #[diesel(embed)]
     member: SessionStaff,
     /// The token hash of the device the session was opened at (its query
-    /// left-joins `devices`); none for a back-office session.
+    /// left-joins `devices` that are not revoked); none for a back-office
+    /// session, or a device revoked since.
     #[diesel(select_expression = devices::token_hash.nullable())]
     #[diesel(select_expression_type = diesel::dsl::Nullable<devices::token_hash>)]
     device_token_hash: Option<String>,
+    #[diesel(select_expression = devices::kind.nullable())]
+    #[diesel(select_expression_type = diesel::dsl::Nullable<devices::kind>)]
+    device_kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -584,7 +593,12 @@ pub(crate) fn signed(row: Option<SessionRow>, device: Option<&str>) -> Result<(A
             Actor {
                 staff_id: s.staff_id,
                 role: Role::parse(&s.member.role)?,
-                device_id: s.device_id,
+                // An office computer is bound to its sessions but is no
+                // register: its managers act as at the back office (no
+                // shift, no sale there).
+                device_id: s
+                    .device_id
+                    .filter(|_| s.device_kind.as_deref() != Some("office")),
             },
             s.member.name,
         )),

@@ -29,17 +29,10 @@ use tokio::sync::Notify;
 /// Events read from the outbox per channel and pass.
 const BATCH: i64 = 500;
 
-/// The channels published: the live streams screens follow, and the audit
-/// trail, which no client may follow: the hub reads device revocations
-/// there and closes their connections at once.
-const PUBLISHED: [&str; 6] = [
-    Stream::LIVE[0],
-    Stream::LIVE[1],
-    Stream::LIVE[2],
-    Stream::LIVE[3],
-    Stream::LIVE[4],
-    Stream::Audit.as_str(),
-];
+/// The channels published: every stream, the live ones screens follow
+/// and the audit trail, which no client may follow: the hub reads device
+/// revocations there and closes their connections at once.
+const PUBLISHED: [&str; 6] = Stream::NAMES;
 
 /// The publisher's shared state: where the log is and how far it got.
 pub struct Realtime {

@@ -57,11 +57,15 @@ async fn login_staff(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
     if device.is_none() {
         office_here(&req, &state)?;
     }
-    let everyone = device.as_ref().is_some_and(|d| d.kind != "office");
+    // Who may sign in at this device: everyone at a register, managers at
+    // the back office, nobody at a display or through an agent's token.
+    let kind = device.as_ref().map(|d| d.kind.as_str());
+    let everyone = kind == Some("register");
+    let managers = matches!(kind, None | Some("office"));
     let all = state.db(|c, _| staff::list_staff(c)).await?;
     let staff = all
         .into_iter()
-        .filter(|s| everyone || matches!(s.role.as_str(), "manager" | "admin"))
+        .filter(|s| everyone || managers && matches!(s.role.as_str(), "manager" | "admin"))
         .map(|s| views::StaffName {
             id: s.id,
             name: s.name,
@@ -86,7 +90,7 @@ pub struct LoginBody {
     tag = "staff",
     responses(
         (status = 201, description = "Signed in", body = views::Session),
-        BadRequest, BodyLimits, PinRefused,
+        BadRequest, BodyLimits, PinRefused, Forbidden,
     ),
     security((), ("device_token" = [])),
 )]
@@ -328,8 +332,8 @@ async fn revoke(
 pub struct PairingCodeBody {
     /// The device's name to be ("Till 2", "Kitchen").
     name: String,
-    /// `register` (a register page; the default), `display` or `agent` (a
-    /// register agent on a till PC).
+    /// `register` (a register page; the default), `display`, `agent` (a
+    /// register agent on a till PC) or `office` (a manager's computer).
     #[serde(default = "register")]
     kind: String,
 }
@@ -366,7 +370,7 @@ async fn create_pairing_code(
 pub struct RedeemBody {
     /// The code as the manager read it out (case, spaces and dashes do not matter).
     code: String,
-    /// The kind of device asking (`register`, `display` or `agent`): a code
+    /// The kind of device asking (`register`, `display`, `agent` or `office`): a code
     /// made for another kind is refused (422) and stays good.
     kind: Option<String>,
 }

@@ -34,6 +34,11 @@ pub fn python() -> PathBuf {
         ])
         .args(PACKAGES));
     std::fs::write(tmp.join(PACKAGES.join(" ")), "").unwrap();
+    if stamp.exists() {
+        // Another test process finished first and may be using it now.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return python;
+    }
     let _ = std::fs::remove_dir_all(&venv);
     if std::fs::rename(&tmp, &venv).is_err() {
         let _ = std::fs::remove_dir_all(&tmp);

@@ -306,7 +306,14 @@ async fn the_tills_page_server_answers_only_its_own_page() {
     // The agent's token on the edge reads its feed but cannot sign anyone
     // in there: the till numbers its own orders.
     let edge_token = till.edge_token();
-    let id = edge.staff_id("Carl Cashier", Some(&edge_token)).await;
+    // Nor does it list anyone to sign in.
+    let listed = edge
+        .req(reqwest::Method::GET, "/api/v1/login-staff")
+        .header("X-Device-Token", &edge_token)
+        .send()
+        .await;
+    assert_eq!(listed.body["staff"], json!([]), "{}", listed.body);
+    let id = edge.staff_id("Carl Cashier", None).await;
     let r = edge
         .req(reqwest::Method::POST, "/api/v1/sessions")
         .header("X-Device-Token", &edge_token)

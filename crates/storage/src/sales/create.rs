@@ -267,7 +267,7 @@ pub(crate) fn seller_and_products(
     }
     match seller {
         Seller::Actor(a) => Ok((a.clone(), catalog::resolve(conn, &ids, &codes)?)),
-        Seller::Session(token) => catalog::resolve_signed(conn, token, &ids, &codes),
+        Seller::Session(session) => catalog::resolve_signed(conn, session, &ids, &codes),
     }
 }
 
