@@ -13,9 +13,7 @@ pub fn new_secret() -> String {
 
 /// A new random token (shown once) and the hash we store.
 pub fn new_token() -> (String, String) {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).expect("the OS random source is available");
-    let token = hex::encode(b);
+    let token = new_secret();
     let hash = hash_token(&token);
     (token, hash)
 }

@@ -364,7 +364,7 @@ fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
         settings.realtime.hub_port = l.local_addr()?.port();
         if settings.realtime.secret.is_empty() {
             // One process signs and checks tickets: a fresh secret per start.
-            settings.realtime.secret = random_secret();
+            settings.realtime.secret = outpost_domain::secrets::new_secret();
         }
         Some(l)
     } else {
@@ -462,16 +462,6 @@ fn redis_log(rt: &outpost_api::settings::Realtime) -> anyhow::Result<outpost_rea
         outpost_realtime::RedisLog::new(&rt.redis_url, rt.history)
             .context("realtime.redis_url is not a valid Redis URL")?,
     ))
-}
-
-fn random_secret() -> String {
-    use std::fmt::Write;
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).expect("the OS random source");
-    b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
 }
 
 /// The realtime hub alone: needs Redis and the secret the api signs with.
