@@ -190,12 +190,7 @@ impl Stack {
             "pairing-code: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-        let code = printed
-            .rsplit_once("\": ")
-            .and_then(|(_, rest)| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("a code in {printed:?}"))
-            .to_owned();
+        let code = crate::support::app::printed_code(&String::from_utf8_lossy(&out.stdout));
         let r = app
             .req(reqwest::Method::POST, "/api/v1/pairing-codes/redeem")
             .json(&serde_json::json!({"code": code, "kind": "office"}))

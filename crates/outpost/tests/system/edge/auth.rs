@@ -189,11 +189,7 @@ async fn a_cashiers_session_works_only_from_the_register_it_was_opened_at() {
     let (code, _, price) = app.barcode(&till1.cashier, "Espresso").await;
     let sale = crate::support::app::cash_sale(&[(&code, 1000)], price);
     let as_at = |session: &str, device: Option<&str>, method, path: &str| {
-        let r = app.req(method, path).bearer_alone(session);
-        match device {
-            Some(d) => r.header("X-Device-Token", d),
-            None => r,
-        }
+        app.req(method, path).bearer_alone(session).device(device)
     };
     let forged = "0".repeat(64);
     for (device, what) in [

@@ -90,10 +90,7 @@ fn console_code(store: &Store, name: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // "pairing code for office "Office": 7KQ4M-X2P9C (works once, …)"
-    let printed = String::from_utf8(out.stdout).unwrap();
-    let after = printed.rsplit_once("\": ").expect("the code").1;
-    after.split(' ').next().unwrap().to_owned()
+    crate::support::app::printed_code(&String::from_utf8(out.stdout).unwrap())
 }
 
 /// Away from the store server's own screen (`server.office_networks`), an
@@ -112,12 +109,9 @@ async fn away_from_the_server_only_a_paired_office_signs_managers_in() {
         },
     );
     let list = |device: Option<&str>| {
-        let r = app.req(reqwest::Method::GET, "/api/v1/login-staff");
-        match device {
-            Some(d) => r.header("X-Device-Token", d),
-            None => r,
-        }
-        .send()
+        app.req(reqwest::Method::GET, "/api/v1/login-staff")
+            .device(device)
+            .send()
     };
     let refused = list(None).await;
     refused.assert_problem(403);
@@ -131,14 +125,10 @@ async fn away_from_the_server_only_a_paired_office_signs_managers_in() {
     );
     // Not even the right PIN is tried: nothing to guess from here.
     let sign_in = |device: Option<&str>, who: &str, staff_id: &str| {
-        let r = app
-            .req(reqwest::Method::POST, "/api/v1/sessions")
-            .json(&json!({"staff_id": staff_id, "pin": app.pins[who]}));
-        match device {
-            Some(d) => r.header("X-Device-Token", d),
-            None => r,
-        }
-        .send()
+        app.req(reqwest::Method::POST, "/api/v1/sessions")
+            .json(&json!({"staff_id": staff_id, "pin": app.pins[who]}))
+            .device(device)
+            .send()
     };
     let code = console_code(&store, "Office");
     let bogus = app

@@ -349,13 +349,12 @@ impl App {
     pub async fn manager(&self) -> String {
         let office = OFFICE_OF.lock().unwrap().get(&self.base).cloned();
         let id = self.staff_id("Maria Manager", office.as_deref()).await;
-        let mut r = self
+        let r = self
             .req(reqwest::Method::POST, "/api/v1/sessions")
-            .json(&json!({"staff_id": id, "pin": self.pins["Maria Manager"]}));
-        if let Some(o) = &office {
-            r = r.header("X-Device-Token", o);
-        }
-        let r = r.send().await;
+            .json(&json!({"staff_id": id, "pin": self.pins["Maria Manager"]}))
+            .device(office.as_deref())
+            .send()
+            .await;
         assert_eq!(r.status, 201, "{}", r.body);
         let session = r.body["token"].as_str().unwrap().to_owned();
         if let Some(o) = &office {
@@ -484,6 +483,16 @@ pub fn office_at(base: &str, token: &str) {
         .insert(base.to_owned(), token.to_owned());
 }
 
+/// The code in what `outpost pairing-code` printed
+/// (`pairing code for office "Office": 7KQ4M-X2P9C (works once, …)`).
+pub fn printed_code(printed: &str) -> String {
+    printed
+        .rsplit_once("\": ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("a code in {printed:?}"))
+        .to_owned()
+}
+
 /// Remembers that `session` was opened at the device with token `device`.
 pub fn opened_at(session: &str, device: &str) {
     DEVICE_OF
@@ -506,6 +515,13 @@ impl Req {
     /// The session token and its device's ([`signed`]).
     pub fn bearer(mut self, token: &str) -> Self {
         self.rb = signed(self.rb, token);
+        self
+    }
+    /// `X-Device-Token: device`, when there is one.
+    pub fn device(mut self, device: Option<&str>) -> Self {
+        if let Some(d) = device {
+            self.rb = self.rb.header("X-Device-Token", d);
+        }
         self
     }
     /// The session token alone, without its device's.
