@@ -7,7 +7,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && useradd --system --uid 10001 --home-dir /var/lib/outpost --create-home outpost \
- && install -d -o outpost -g outpost /var/lib/outpost/queue
+ && install -d -o outpost -g outpost /var/lib/outpost/queue /var/lib/outpost/tls
 COPY outpost /usr/local/bin/outpost
 USER outpost
 WORKDIR /var/lib/outpost

@@ -89,7 +89,11 @@ fn env_file(dir: &Path, which: &str, bin: &str) -> Result<PathBuf> {
     let mut env = format!(
         "POSTGRES_PASSWORD=bench-pw\nOUTPOST_REALTIME_SECRET=bench-secret-0123456789abcdef\n\
          OUTPOST_HW_TOKEN=bench-hw-token-0123456789\n\
-         OUTPOST_API_PORT={}\nOUTPOST_HUB_PORT={}\nOUTPOST_HW_PORT={}\nOUTPOST_PRINT_URL=\n",
+         OUTPOST_API_PORT={}\nOUTPOST_HUB_PORT={}\nOUTPOST_HW_PORT={}\nOUTPOST_PRINT_URL=\n\
+         OUTPOST_API_TLS_PORT={}\nOUTPOST_HUB_TLS_PORT={}\nOUTPOST_HW_TLS_PORT={}\n",
+        port()?,
+        port()?,
+        port()?,
         port()?,
         port()?,
         port()?

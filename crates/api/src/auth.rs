@@ -1,6 +1,7 @@
-//! Who is calling: a signed-in staff member (bearer session token, with the
-//! token of the device it was opened at) and, for the sign-in screen, the
-//! paired device (`X-Device-Token`).
+//! Who is calling: a signed-in staff member (a session token, as a bearer
+//! header or a page's `HttpOnly` cookie, with the token of the device it
+//! was opened at) and, for the sign-in screen, the paired device
+//! (`X-Device-Token`).
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -17,17 +18,99 @@ pub struct Signed {
     pub token: String,
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let v = req
+/// The header the register and manager pages send with every call, naming
+/// which page they are (`register` or `office`): their session then comes
+/// from that page's cookie. No other site can make a browser send a custom
+/// header to the edge (there is no CORS), so a cookie never acts for a
+/// request another site forged.
+pub const PAGE_HEADER: &str = "X-Outpost-Page";
+
+/// The page a request says it comes from.
+pub fn page(req: &HttpRequest) -> Option<&'static str> {
+    match req.headers().get(PAGE_HEADER)?.to_str().ok()? {
+        "register" => Some("register"),
+        "office" => Some("office"),
+        _ => None,
+    }
+}
+
+/// The cookie holding `page`'s session: one per page and per port, since
+/// a browser shares a host's cookies across its ports (the edge on
+/// 127.0.0.1:8001 and a till's agent on 127.0.0.1:7070 are two servers).
+pub fn cookie_name(req: &HttpRequest, page: &str) -> String {
+    let port = req
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<actix_web::http::uri::Authority>().ok())
+        .and_then(|a| a.port_u16())
+        .unwrap_or(if req.app_config().secure() { 443 } else { 80 });
+    format!("outpost_{page}_{port}")
+}
+
+/// Whether the browser says the request comes from this server's own
+/// pages (an `Origin` naming another host or port is refused).
+fn same_origin(req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
+        return true;
+    };
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin = origin
         .to_str()
-        .ok()?;
-    let t = v
-        .strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))?
-        .trim();
+        .ok()
+        .and_then(|o| o.parse::<actix_web::http::Uri>().ok());
+    match (origin, host) {
+        (Some(o), Some(h)) => o
+            .authority()
+            .is_some_and(|a| a.as_str().eq_ignore_ascii_case(h)),
+        _ => false,
+    }
+}
+
+fn valid(t: &str) -> Option<String> {
+    let t = t.trim();
     (!t.is_empty() && t.len() <= 128).then(|| t.to_owned())
+}
+
+/// The session token: an `Authorization: Bearer` header (API clients, the
+/// register agent), or a page's `HttpOnly` cookie when the page header
+/// says which and the request comes from this origin.
+fn bearer(req: &HttpRequest) -> Option<String> {
+    if let Some(v) = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return valid(
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))?,
+        );
+    }
+    let page = page(req)?;
+    if !same_origin(req) {
+        return None;
+    }
+    valid(req.cookie(&cookie_name(req, page))?.value())
+}
+
+/// The cookie a page's sign-in sets: `HttpOnly` (no script reads it),
+/// `SameSite=Strict`, `Secure` when served over TLS, for the session's life.
+pub fn session_cookie(
+    req: &HttpRequest,
+    page: &str,
+    token: &str,
+    max_age_s: i64,
+) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(cookie_name(req, page), token.to_owned())
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .secure(req.app_config().secure())
+        .path("/")
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age_s.max(0)))
+        .finish()
 }
 
 impl FromRequest for Signed {

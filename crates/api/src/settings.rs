@@ -48,44 +48,90 @@ pub struct Server {
     #[serde(default)]
     pub tls_port: Option<u16>,
     /// Names and addresses the edge's certificate carries besides loopback,
-    /// the name it announces (`mdns.name`) and this host's name.
-    #[serde(default)]
+    /// the name it announces (`mdns.name`) and this host's name: a list in
+    /// a file, comma-separated in `OUTPOST__SERVER__TLS_NAMES`.
+    #[serde(default, deserialize_with = "list_or_commas")]
     pub tls_names: Vec<String>,
     /// Where the manager page signs in without a paired device
     /// (comma-separated CIDR blocks): the store server's own screen.
     /// Anywhere else the computer pairs first, with a one-time code of kind
     /// `office`, so no unpaired client on the LAN can try a manager's PIN.
-    #[serde(default = "office_networks")]
-    pub office_networks: String,
+    #[serde(default = "loopback")]
+    pub office_networks: Networks,
+    /// Where plain HTTP is served (comma-separated CIDR blocks): the store
+    /// server itself. A client elsewhere is sent to the TLS port (308), so
+    /// no PIN or token crosses the LAN in clear.
+    #[serde(default = "loopback")]
+    pub plain_networks: Networks,
+    /// Where the api writes the server certificate it makes at start (and
+    /// its key) for the hub and hw-proxy to serve (`outpost_telemetry::tls`);
+    /// empty: nowhere (the embedded edge hands it over in-process).
+    #[serde(default)]
+    pub tls_dir: String,
 }
 
-fn office_networks() -> String {
-    "127.0.0.0/8, ::1/128".into()
-}
-
-impl Server {
-    fn office(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        self.office_networks
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Names::deserialize(d)? {
+        Names::List(l) => l,
+        Names::Commas(s) => s
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+fn loopback() -> Networks {
+    Networks::parse("127.0.0.0/8, ::1/128").expect("loopback parses")
+}
+
+/// A list of CIDR blocks, from a comma-separated setting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Networks(Vec<ipnet::IpNet>);
+
+impl Networks {
+    pub fn parse(list: &str) -> Result<Networks, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
             .map(|n| {
-                n.parse().map_err(|_| {
-                    format!("server.office_networks: {n:?} is not a CIDR block such as 127.0.0.0/8")
-                })
+                n.parse()
+                    .map_err(|_| format!("{n:?} is not a CIDR block such as 127.0.0.0/8"))
             })
-            .collect()
+            .collect::<Result<_, _>>()
+            .map(Networks)
     }
 
-    /// Whether a client at `ip` signs in to the manager page without a
-    /// paired device.
-    pub fn is_office(&self, ip: std::net::IpAddr) -> bool {
+    /// Whether `ip` (an IPv4 address mapped into IPv6 as itself) is in one.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
         let ip = match ip {
             std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
             v4 => v4,
         };
-        self.office()
-            .is_ok_and(|nets| nets.iter().any(|n| n.contains(&ip)))
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+}
+
+impl TryFrom<String> for Networks {
+    type Error = String;
+    fn try_from(s: String) -> Result<Networks, String> {
+        Networks::parse(&s)
+    }
+}
+
+impl Server {
+    /// Whether a client at `ip` signs in to the manager page without a
+    /// paired device.
+    pub fn is_office(&self, ip: std::net::IpAddr) -> bool {
+        self.office_networks.contains(ip)
     }
 }
 
@@ -192,6 +238,9 @@ pub struct Realtime {
     pub ticket_ttl_s: i64,
     pub public_url: String,
     pub hub_port: u16,
+    /// The hub's TLS port, for pages served over TLS (`wss://`).
+    #[serde(default)]
+    pub hub_tls_port: Option<u16>,
 }
 
 /// Never prints the secret or a password in the Redis URL.
@@ -204,6 +253,7 @@ impl std::fmt::Debug for Realtime {
             .field("ticket_ttl_s", &self.ticket_ttl_s)
             .field("public_url", &self.public_url)
             .field("hub_port", &self.hub_port)
+            .field("hub_tls_port", &self.hub_tls_port)
             .finish()
     }
 }
@@ -271,14 +321,13 @@ impl Printing {
     /// host is loopback, `hw_proxy_url`'s, or one of `hw_proxy_hosts`.
     pub fn hw_proxy_allowed(&self, url: &str) -> Result<(), String> {
         let host = |u: &str| {
-            let rest = u.split_once("://").map_or(u, |(_, r)| r);
-            let auth = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            let auth = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
-            let h = match auth.strip_prefix('[') {
-                Some(v6) => v6.split(']').next().unwrap_or_default(),
-                None => auth.split(':').next().unwrap_or_default(),
-            };
-            h.to_ascii_lowercase()
+            u.parse::<actix_web::http::Uri>()
+                .ok()
+                .and_then(|u| {
+                    u.host()
+                        .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+                })
+                .unwrap_or_default()
         };
         let h = host(url);
         let loopback = h == "localhost"
@@ -290,7 +339,7 @@ impl Printing {
                 .split(',')
                 .map(|x| x.trim().to_ascii_lowercase())
                 .any(|x| !x.is_empty() && x == h);
-        if loopback || named {
+        if !h.is_empty() && (loopback || named) {
             Ok(())
         } else {
             Err(format!(
@@ -378,7 +427,6 @@ impl Settings {
         self.printing
             .reach()
             .map_err(config::ConfigError::Message)?;
-        self.server.office().map_err(config::ConfigError::Message)?;
         let url = &self.printing.inputs_url;
         let plain = url.starts_with("http://") || url.starts_with("https://");
         let safe = url
@@ -474,6 +522,65 @@ mod tests {
                 .unwrap_err()
                 .contains("mdns.announce")
         );
+    }
+
+    #[test]
+    fn networks_and_names_read_as_a_list_or_one_comma_separated_string() {
+        let n = Networks::parse("10.0.0.0/8, ::1/128").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(n.contains("::1".parse().unwrap()));
+        assert!(!n.contains("192.168.1.1".parse().unwrap()));
+        assert!(!n.contains("127.0.0.1".parse().unwrap()));
+        #[derive(Debug, Deserialize)]
+        struct S {
+            #[serde(deserialize_with = "list_or_commas")]
+            names: Vec<String>,
+            nets: Networks,
+        }
+        let read = |toml: &str| {
+            config::Config::builder()
+                .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+                .build()
+                .unwrap()
+                .try_deserialize::<S>()
+                .map_err(|e| e.to_string())
+        };
+        let s = read("names = \"shop.lan, 10.0.0.5 ,\"\nnets = \"10.0.0.0/8\"").unwrap();
+        assert_eq!(s.names, ["shop.lan", "10.0.0.5"]);
+        assert!(s.nets.contains("10.0.0.5".parse().unwrap()));
+        let s = read("names = [\"a\", \"b\"]\nnets = \"\"").unwrap();
+        assert_eq!(s.names, ["a", "b"]);
+        assert!(!s.nets.contains("127.0.0.1".parse().unwrap()));
+        let e = read("names = \"\"\nnets = \"10.0.0.0/8, the shop\"").unwrap_err();
+        assert!(e.contains("\"the shop\" is not a CIDR block"), "{e}");
+    }
+
+    #[test]
+    fn the_print_token_goes_to_loopback_and_named_hw_proxies_only() {
+        let mut s = Settings::load(None).unwrap();
+        s.printing.hw_proxy_url = "http://hw-proxy:7072".into();
+        s.printing.hw_proxy_hosts = "till-3.local, 10.0.0.7".into();
+        let p = &s.printing;
+        for ok in [
+            "http://127.0.0.1:7072",
+            "https://localhost:7445",
+            "http://[::1]:7072",
+            "https://HW-PROXY:7445",
+            "http://till-3.local:7072/",
+            "https://10.0.0.7:7445",
+        ] {
+            assert_eq!(p.hw_proxy_allowed(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.66:7072",
+            "http://127.0.0.1@evil.example:7072",
+            "http://evil.example/127.0.0.1",
+            "not a url",
+            "",
+        ] {
+            assert!(p.hw_proxy_allowed(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpServer, http::StatusCode, web};
+use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
 use outpost_domain::Role;
 use outpost_storage::{Db, Node, SaleWriter, seed};
 use std::net::TcpListener;
@@ -38,8 +38,8 @@ pub enum StartError {
 
 pub struct Application {
     port: u16,
-    /// The TLS port for register agents and the store CA's fingerprint.
-    tls: Option<(u16, String)>,
+    /// The TLS port the LAN and register agents use.
+    tls: Option<Tls>,
     server: actix_web::dev::Server,
     state: web::Data<AppState>,
     /// Demo staff created on this (first) start, with their PINs, to print once.
@@ -116,6 +116,56 @@ async fn local_only(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
+/// Plain HTTP is for the store server itself (`server.plain_networks`):
+/// a client elsewhere is sent to the TLS port before its request is read,
+/// so its PIN or token never crosses the LAN in clear a second time.
+async fn plain_here_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>();
+    let to = match (state, req.peer_addr()) {
+        (Some(state), Some(peer))
+            if !req.app_config().secure()
+                && state.local_only.is_none()
+                && !state.settings.server.plain_networks.contains(peer.ip()) =>
+        {
+            state.tls_port
+        }
+        _ => None,
+    };
+    if let Some(port) = to {
+        let host = req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<actix_web::http::uri::Authority>().ok())
+            .map(|a| a.host().to_owned())
+            .unwrap_or_else(|| match req.app_config().local_addr().ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            });
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let res = HttpResponse::PermanentRedirect()
+            .insert_header((
+                actix_web::http::header::LOCATION,
+                format!("https://{host}:{port}{path}"),
+            ))
+            .finish();
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The api's TLS port, as bound.
+pub struct Tls {
+    pub port: u16,
+    /// The store CA's, which a till pins.
+    pub fingerprint: String,
+    /// What the port serves (the embedded edge's hub serves it too).
+    pub config: rustls::ServerConfig,
+}
+
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartError> {
         Application::build_with(settings, None)
@@ -138,6 +188,17 @@ impl Application {
                 Some(TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr, source })?)
             }
             _ => None,
+        };
+        let tls_port = match &tls_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|source| StartError::Bind {
+                        addr: "the TLS port".into(),
+                        source,
+                    })?
+                    .port(),
+            ),
+            None => None,
         };
         let db = Db::open(&settings.database.url, settings.database.pool_size)?;
         let mut conn = db.conn()?;
@@ -185,6 +246,7 @@ impl Application {
             in_flight: Default::default(),
             local_only: (!settings.server.page_token.0.is_empty())
                 .then(|| LocalOnly::new(port, &settings.server.page_token.0)),
+            tls_port,
         });
         let data = state.clone();
         let mut server = HttpServer::new(move || {
@@ -231,6 +293,7 @@ impl Application {
                 None => app,
             };
             app.wrap(from_fn(local_only))
+                .wrap(from_fn(plain_here_only))
                 .wrap(outpost_telemetry::headers::security())
                 .default_service(web::to(|| async {
                     problem::plain(
@@ -248,26 +311,34 @@ impl Application {
             source,
         })?;
         let mut tls = None;
-        if let Some(listener) = tls_listener {
-            let bound = listener
-                .local_addr()
-                .map_err(|source| StartError::Bind {
-                    addr: "the TLS port".into(),
-                    source,
-                })?
-                .port();
+        if let (Some(listener), Some(bound)) = (tls_listener, tls_port) {
             let ca = crate::tls::store_ca(&mut *state.db.conn()?, &state.node.store_code)?;
-            let config = crate::tls::server_config(
+            state.after.hardware.trust(&ca.cert_pem);
+            let leaf = crate::tls::leaf(
                 &ca,
                 &crate::tls::names(&settings.mdns.host(), &settings.server.tls_names),
             )?;
+            if !settings.server.tls_dir.is_empty() {
+                let dir = std::path::Path::new(&settings.server.tls_dir);
+                outpost_telemetry::tls::write(dir, &leaf.chain_pem, &leaf.key_pem).map_err(
+                    |source| StartError::Bind {
+                        addr: format!("{} (server.tls_dir)", dir.display()),
+                        source,
+                    },
+                )?;
+            }
+            let config = crate::tls::server_config(&leaf)?;
             server = server
-                .listen_rustls_0_23(listener, config)
+                .listen_rustls_0_23(listener, config.clone())
                 .map_err(|source| StartError::Bind {
                     addr: format!("port {bound}"),
                     source,
                 })?;
-            tls = Some((bound, crate::tls::fingerprint(&ca)));
+            tls = Some(Tls {
+                port: bound,
+                fingerprint: crate::tls::fingerprint(&ca),
+                config,
+            });
         }
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -286,9 +357,9 @@ impl Application {
         self.port
     }
 
-    /// The TLS port register agents use and the store CA's fingerprint
-    /// (none on a till's agent).
-    pub fn tls(&self) -> Option<&(u16, String)> {
+    /// The TLS port register agents and LAN pages use, the store CA's
+    /// fingerprint and the certificate served (none on a till's agent).
+    pub fn tls(&self) -> Option<&Tls> {
         self.tls.as_ref()
     }
 

@@ -27,6 +27,9 @@ pub struct AppState {
     pub in_flight: InFlight,
     /// Set on a register agent's page server: who may call it.
     pub local_only: Option<crate::startup::LocalOnly>,
+    /// The TLS port as bound, where plain requests from beyond
+    /// `server.plain_networks` are sent.
+    pub tls_port: Option<u16>,
 }
 
 /// The idempotency keys of sales this process is writing right now, so

@@ -10,7 +10,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use std::sync::Arc;
 
 /// The names every edge certificate carries, besides `server.tls_names`:
 /// loopback, the name the edge announces (`announced`), and this host's
@@ -75,9 +74,15 @@ pub fn fingerprint(ca: &Ca) -> String {
     outpost_domain::secrets::pem_fingerprint(&ca.cert_pem).unwrap_or_default()
 }
 
-/// A server certificate for `names`, signed by the store's CA now, and the
-/// rustls configuration that serves it (with the CA in its chain).
-pub fn server_config(ca: &Ca, names: &[String]) -> Result<rustls::ServerConfig, StorageError> {
+/// A server certificate and its key (PEM), the chain ending in the CA.
+pub struct Leaf {
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+/// A server certificate for `names`, signed by the store's CA now (with the
+/// CA in its chain).
+pub fn leaf(ca: &Ca, names: &[String]) -> Result<Leaf, StorageError> {
     let key = KeyPair::from_pem(&ca.key_pem).map_err(tls_error)?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, key).map_err(tls_error)?;
     let mut p = CertificateParams::new(names.to_vec()).map_err(tls_error)?;
@@ -93,19 +98,14 @@ pub fn server_config(ca: &Ca, names: &[String]) -> Result<rustls::ServerConfig, 
     p.not_after = rcgen::date_time_ymd(year() + 2, 1, 1);
     let leaf_key = KeyPair::generate().map_err(tls_error)?;
     let leaf = p.signed_by(&leaf_key, &issuer).map_err(tls_error)?;
-    let chain = vec![
-        leaf.der().clone(),
-        outpost_domain::secrets::pem_der(&ca.cert_pem)
-            .map(rustls::pki_types::CertificateDer::from)
-            .ok_or_else(|| tls_error("the CA's PEM does not decode"))?,
-    ];
-    let key =
-        rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).map_err(tls_error)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls_error)?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
+    Ok(Leaf {
+        chain_pem: format!("{}\n{}", leaf.pem().trim_end(), ca.cert_pem),
+        key_pem: leaf_key.serialize_pem(),
+    })
+}
+
+/// The rustls configuration serving `leaf`.
+pub fn server_config(leaf: &Leaf) -> Result<rustls::ServerConfig, StorageError> {
+    outpost_telemetry::tls::config(leaf.chain_pem.as_bytes(), leaf.key_pem.as_bytes())
         .map_err(tls_error)
 }

@@ -4,24 +4,23 @@
 "use strict";
 (() => {
   const { api, loadMoney, money, plain, parseMoney, qty, el, $, show, banner, store } = Outpost;
-  const KEY = "outpost.office";
   // This computer's device token, when it was paired as an office (away
   // from the store server's own screen, signing in needs one).
   const DEVICE = "outpost.office.device";
-  const opts = (session) => ({ session, deviceKey: DEVICE });
-  const call = (m, p, b) => api(m, p, b, opts(store.getItem(KEY)));
+  const opts = { deviceKey: DEVICE };
+  const call = (m, p, b) => api(m, p, b, opts);
+  Outpost.setPage("office");
   let currency = "EUR";
   // Screens online now, from the realtime hub's presence channel.
   let online = null, presence = null;
 
   async function start() {
     try { currency = (await loadMoney()).currency; } catch (e) { return banner(e.message); }
-    if (store.getItem(KEY)) {
-      try { const me = await call("GET", "/api/v1/me"); return enter(me); } catch (_) { store.removeItem(KEY); }
-    }
+    // Still signed in (the session cookie is alive)?
+    try { const me = await call("GET", "/api/v1/me"); return enter(me); } catch (_) { /* sign in */ }
     show("#app", false); show("#pair", false); show("#login");
     try {
-      const r = await api("GET", "/api/v1/login-staff", undefined, opts(null));
+      const r = await call("GET", "/api/v1/login-staff");
       $("#login-staff").replaceChildren(...r.staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.role})`)));
     } catch (e) {
       // Not paired (or this computer was revoked): pair with a code first.
@@ -38,8 +37,7 @@
   Outpost.pairing("office", DEVICE, (p) => { banner(`Paired as “${p.device.name}”`, "ok"); start(); });
   $("#login-go").addEventListener("click", async () => {
     try {
-      const s = await api("POST", "/api/v1/sessions", { staff_id: $("#login-staff").value, pin: $("#login-pin").value }, opts(null));
-      store.setItem(KEY, s.token);
+      await call("POST", "/api/v1/sessions", { staff_id: $("#login-staff").value, pin: $("#login-pin").value });
       $("#login-pin").value = "";
       enter(await call("GET", "/api/v1/me"));
     } catch (e) { $("#login-pin").value = ""; banner(e.message); }
@@ -52,7 +50,7 @@
       ? table(["Screen", "Kind", "Connected since", "Connections"], online.map((d) => el("tr", {}, el("td", {}, d.name), el("td", {}, d.kind), el("td", {}, when(d.since)), el("td", {}, d.connections))))
       : el("p", {}, "No screen is connected."));
   }
-  $("#logout").addEventListener("click", async () => { if (presence) { presence.close(); presence = null; } try { await call("DELETE", "/api/v1/sessions/current"); } catch (_) { /* gone anyway */ } store.removeItem(KEY); start(); });
+  $("#logout").addEventListener("click", async () => { if (presence) { presence.close(); presence = null; } try { await call("DELETE", "/api/v1/sessions/current"); } catch (_) { /* gone anyway */ } start(); });
 
   const tabs = { Status: status, Registers: registers, Printers: printerTab, Staff: staff, Products: products, Stock: stock, Shifts: shifts, Adjustments: adjustments, Audit: audit };
   function enter(me) {
@@ -62,7 +60,7 @@
     if (!presence) {
       presence = Outpost.realtime({
         channels: ["presence"],
-        apiOpts: opts(store.getItem(KEY)),
+        apiOpts: opts,
         onPresence: (list) => { online = list; renderOnline(); },
         onState: (s) => { if (s !== "online") { online = null; renderOnline(); } },
       });

@@ -9,7 +9,17 @@ const Outpost = (() => {
   const pageMeta = document.querySelector('meta[name="outpost-page"]');
   const pageToken = pageMeta && /^[0-9a-f]{64}$/.test(pageMeta.content) ? pageMeta.content : "";
   if (pageToken) store.setItem("outpost.device", pageToken);
-  const pageHeaders = () => (pageToken ? { "X-Page-Token": pageToken } : {});
+  // Which page this is ("register" or "office"): its session is a cookie
+  // the server sets at sign-in (HttpOnly: no script here ever holds it),
+  // and every call names the page so the server knows which cookie.
+  let page = null;
+  function setPage(p) {
+    page = p;
+    // Tokens an older version of this page kept where scripts read them.
+    store.removeItem("outpost.session");
+    store.removeItem("outpost.office");
+  }
+  const pageHeaders = () => ({ ...(pageToken ? { "X-Page-Token": pageToken } : {}), ...(page ? { "X-Outpost-Page": page } : {}) });
   // The agent restarted (a new token): reload to get the new one. The cart
   // is in localStorage, so it stays. At most once a minute, so a page the
   // agent refuses for another reason does not reload forever.
@@ -25,8 +35,6 @@ const Outpost = (() => {
   async function api(method, path, body, opts = {}) {
     // Our clock, so the server can warn when a register's or its own is wrong.
     const headers = { Accept: "application/json", "X-Client-Time": String(Date.now()), ...pageHeaders() };
-    const session = opts.session === undefined ? store.getItem(opts.sessionKey || "outpost.session") : opts.session;
-    if (session) headers.Authorization = "Bearer " + session;
     const device = store.getItem(opts.deviceKey || "outpost.device");
     if (device && opts.device !== false) headers["X-Device-Token"] = device;
     if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
@@ -207,7 +215,7 @@ const Outpost = (() => {
       if ($("#pair-code-go").disabled) return; // Enter and a click: one request
       $("#pair-code-go").disabled = true;
       try {
-        const p = await api("POST", "/api/v1/pairing-codes/redeem", { code: $("#pair-code").value, kind }, { session: null, device: false });
+        const p = await api("POST", "/api/v1/pairing-codes/redeem", { code: $("#pair-code").value, kind }, { device: false });
         store.setItem(key, p.token);
         $("#pair-code").value = "";
         onPaired(p);
@@ -217,5 +225,5 @@ const Outpost = (() => {
     $("#pair-code").addEventListener("keydown", (e) => { if (e.key === "Enter") byCode(); });
   }
 
-  return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing, agent: !!pageToken, pageHeaders, reloadIfStale };
+  return { api, uuidv7, loadMoney, useMoney, money, plain, parseMoney, cashRound, quickCash, reportText, moneyInfo, qty, el, $, show, banner, store, pairing, agent: !!pageToken, pageHeaders, reloadIfStale, setPage };
 })();

@@ -8,7 +8,7 @@
   const KEY = "outpost.kds.device";
   const NEXT = { pending: "preparing", preparing: "ready", ready: "served" };
   const LABEL = { pending: "Start", preparing: "Ready", ready: "Served" };
-  const opts = { deviceKey: KEY, session: null };
+  const opts = { deviceKey: KEY };
   const tickets = new Map(); // id -> ticket (with its version)
   const dismissed = new Set(); // cancelled tickets this screen has acknowledged
   let audio = null;

@@ -5,6 +5,7 @@
 (() => {
   const { api, uuidv7, loadMoney, money, plain, parseMoney, cashRound, quickCash, qty, el, $, show, banner, store } = Outpost;
   const state = { me: null, currency: "EUR", cart: [], quote: null, checkoutKey: null, payMode: "cash", staff: [] };
+  Outpost.setPage("register");
 
   function screen(id) {
     for (const s of ["#pair", "#login", "#shift", "#sell"]) show(s, s === id);
@@ -18,12 +19,11 @@
       state.currency = (await loadMoney()).currency;
     } catch (e) { banner(e.message + " — reload the page when the store server answers."); return; }
     if (!store.getItem("outpost.device")) return showPair();
-    if (store.getItem("outpost.session")) {
-      try {
-        state.me = await api("GET", "/api/v1/me");
-        return afterLogin();
-      } catch (_) { store.removeItem("outpost.session"); }
-    }
+    // Still signed in (the session cookie is alive)?
+    try {
+      state.me = await api("GET", "/api/v1/me");
+      return afterLogin();
+    } catch (_) { /* sign in */ }
     showLogin();
   }
 
@@ -42,7 +42,7 @@
   async function showLogin() {
     screen("#login");
     try {
-      const r = await api("GET", "/api/v1/login-staff", undefined, { session: null });
+      const r = await api("GET", "/api/v1/login-staff");
       state.staff = r.staff;
       $("#login-staff").replaceChildren(...r.staff.map((s) => el("button", {
         class: "staff", "data-staff": s.id,
@@ -56,8 +56,7 @@
   async function login() {
     if (!chosen) return banner("Tap your name first");
     try {
-      const s = await api("POST", "/api/v1/sessions", { staff_id: chosen, pin: $("#login-pin").value }, { session: null });
-      store.setItem("outpost.session", s.token);
+      await api("POST", "/api/v1/sessions", { staff_id: chosen, pin: $("#login-pin").value });
       $("#login-pin").value = "";
       state.me = await api("GET", "/api/v1/me");
       afterLogin();
@@ -67,7 +66,6 @@
   $("#login-pin").addEventListener("keydown", (e) => { if (e.key === "Enter") login(); });
   $("#logout").addEventListener("click", async () => {
     try { await api("DELETE", "/api/v1/sessions/current"); } catch (_) { /* signed out anyway */ }
-    store.removeItem("outpost.session");
     state.cart = [];
     state.checkoutKey = null;
     saveCart();
@@ -78,7 +76,7 @@
     $("#who").textContent = `${state.me.name} · ${state.me.role}`;
     // Who may approve (a discount, a no-sale), after a reload too.
     if (!state.staff) {
-      api("GET", "/api/v1/login-staff", undefined, { session: null }).then((r) => { state.staff = r.staff; }).catch(() => {});
+      api("GET", "/api/v1/login-staff").then((r) => { state.staff = r.staff; }).catch(() => {});
     }
     // Which companies may invoice a sale (a store of several).
     api("GET", "/api/v1/companies").then((c) => { state.companies = c; }).catch(() => {});
@@ -565,7 +563,7 @@
     show(sel, false);
     if (img.src) URL.revokeObjectURL(img.src);
     try {
-      const res = await fetch(`/api/v1/orders/${encodeURIComponent(orderId)}/receipt.png`, { headers: { Authorization: "Bearer " + store.getItem("outpost.session"), "X-Device-Token": store.getItem("outpost.device") || "", ...Outpost.pageHeaders() } });
+      const res = await fetch(`/api/v1/orders/${encodeURIComponent(orderId)}/receipt.png`, { headers: { "X-Device-Token": store.getItem("outpost.device") || "", ...Outpost.pageHeaders() } });
       if (!res.ok) return;
       // Shown once drawn (the blob: URL is allowed by the page's CSP).
       img.onload = () => show(sel);

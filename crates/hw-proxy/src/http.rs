@@ -491,6 +491,46 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         );
 }
 
+/// The PrintService on `host:port` (over TLS with `tls`) until `stop`: the
+/// bound port and the server's task.
+async fn serve_grpc(
+    shared: &Arc<Shared>,
+    host: &str,
+    port: u16,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<
+    (
+        u16,
+        tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    ),
+    String,
+> {
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port} (gRPC): {e}"))?;
+    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let token = shared.config.token.clone();
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).map_err(|e| e.to_string())?;
+    }
+    let service = PrintServiceServer::with_interceptor(
+        crate::grpc::Service {
+            shared: shared.clone(),
+        },
+        move |req: tonic::Request<()>| crate::grpc::check_token(&token, req),
+    );
+    let server = builder.add_service(service).serve_with_incoming_shutdown(
+        // No Nagle: a reply held back for the client's delayed ACK costs 40 ms.
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    );
+    Ok((bound, tokio::spawn(server)))
+}
+
 /// Runs hw-proxy until SIGINT/SIGTERM: the queue, a worker per printer and
 /// the HTTP side.
 pub async fn run(config: HwConfig) -> Result<(), String> {
@@ -509,39 +549,52 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     let listener = std::net::TcpListener::bind(&addr)
         .map_err(|e| format!("cannot listen on {}:{}: {e}", addr.0, addr.1))?;
     let listener_port = listener.local_addr().map(|a| a.port()).unwrap_or(addr.1);
+    // The certificate the api wrote, for the page's and the PrintService's
+    // TLS ports.
+    let cfg = &shared.config;
+    let pem = match (cfg.tls_port, cfg.grpc_tls_port) {
+        (None, None) => None,
+        _ if cfg.tls_dir.is_empty() => {
+            return Err("hw.tls_port and hw.grpc_tls_port serve the certificate in hw.tls_dir: set it (the api's server.tls_dir)".into());
+        }
+        _ => {
+            let dir = std::path::PathBuf::from(&cfg.tls_dir);
+            let wait = std::time::Duration::from_secs(cfg.tls_wait_s);
+            let pem = tokio::task::spawn_blocking(move || outpost_telemetry::tls::read(&dir, wait))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("hw.tls_dir: {e}"))?;
+            Some(pem)
+        }
+    };
+    let tls = match (cfg.tls_port, &pem) {
+        (Some(p), Some((chain, key))) => {
+            let l = std::net::TcpListener::bind((addr.0.as_str(), p))
+                .map_err(|e| format!("cannot listen on {}:{p} (TLS): {e}", addr.0))?;
+            Some((l, outpost_telemetry::tls::config(chain, key)?))
+        }
+        _ => None,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shared_arc: Arc<Shared> = shared.clone().into_inner();
     shared_arc.start();
     shared.inputs.spawn(shared.config.inputs.clone());
-    let grpc_addr = (addr.0.clone(), shared.config.grpc_port);
-    let grpc_listener = tokio::net::TcpListener::bind(&grpc_addr)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot listen on {}:{} (gRPC): {e}",
-                grpc_addr.0, grpc_addr.1
-            )
-        })?;
-    let grpc_port = grpc_listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let token = shared.config.token.clone();
-    let grpc = tonic::transport::Server::builder()
-        .add_service(PrintServiceServer::with_interceptor(
-            crate::grpc::Service {
-                shared: shared_arc.clone(),
-            },
-            move |req: tonic::Request<()>| crate::grpc::check_token(&token, req),
-        ))
-        .serve_with_incoming_shutdown(
-            // No Nagle: a reply held back for the client's delayed ACK costs 40 ms.
-            tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
-            {
-                let mut stop = stop_rx.clone();
-                async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                }
-            },
-        );
-    let grpc = tokio::spawn(grpc);
+    let (grpc_port, grpc) = serve_grpc(
+        &shared_arc,
+        &addr.0,
+        shared.config.grpc_port,
+        None,
+        stop_rx.clone(),
+    )
+    .await?;
+    let grpc_tls = match (shared.config.grpc_tls_port, pem) {
+        (Some(p), Some((chain, key))) => {
+            let tls = tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(chain, key));
+            Some(serve_grpc(&shared_arc, &addr.0, p, Some(tls), stop_rx.clone()).await?)
+        }
+        _ => None,
+    };
     let data = shared.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -551,17 +604,36 @@ pub async fn run(config: HwConfig) -> Result<(), String> {
     })
     .workers(2)
     .listen(listener)
-    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    let mut tls_port = None;
+    let server = match tls {
+        Some((l, config)) => {
+            tls_port = l.local_addr().map(|a| a.port()).ok();
+            server
+                .listen_rustls_0_23(l, config)
+                .map_err(|e| e.to_string())?
+        }
+        None => server,
+    }
     .run();
     let port = listener_port;
-    tracing::info!(host = %addr.0, port, grpc_port, printers = shared.printers().len(), "hw-proxy listening");
+    tracing::info!(host = %addr.0, port, ?tls_port, grpc_port, printers = shared.printers().len(), "hw-proxy listening");
     println!(
         "Outpost hw-proxy listening on http://{}:{port} (gRPC {grpc_port})",
         addr.0
     );
+    if let Some(p) = tls_port {
+        println!("Outpost hw-proxy listening on https://{}:{p}", addr.0);
+    }
+    if let Some((p, _)) = &grpc_tls {
+        println!("Outpost hw-proxy PrintService over TLS on {}:{p}", addr.0);
+    }
     let r = server.await.map_err(|e| e.to_string());
     let _ = stop_tx.send(true);
     let _ = grpc.await;
+    if let Some((_, g)) = grpc_tls {
+        let _ = g.await;
+    }
     shared_arc.stop().await;
     r
 }

@@ -65,6 +65,23 @@ pub struct HwConfig {
     pub printer_ports: String,
     #[serde(default = "printer_devices")]
     pub printer_devices: String,
+    /// The page and API over TLS on the LAN, with the certificate the api
+    /// writes to `tls_dir` (its `server.tls_dir`); both unset: plain only.
+    #[serde(default)]
+    pub tls_port: Option<u16>,
+    /// The PrintService over TLS too, for an edge reaching this hw-proxy
+    /// across the LAN (`https://HOST:PORT`, checked against the store CA).
+    #[serde(default)]
+    pub grpc_tls_port: Option<u16>,
+    #[serde(default)]
+    pub tls_dir: String,
+    /// How long hw-proxy waits at start for that certificate.
+    #[serde(default = "tls_wait_s")]
+    pub tls_wait_s: u64,
+}
+
+fn tls_wait_s() -> u64 {
+    120
 }
 
 fn printer_networks() -> String {

@@ -358,15 +358,25 @@ fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
     } = settings;
     let host = settings.server.host.clone();
     let hub_listener = if embedded {
-        let addr = format!("{}:{}", hub_settings.host, hub_settings.port);
-        let l = std::net::TcpListener::bind(&addr)
-            .with_context(|| format!("the realtime hub cannot listen on {addr}"))?;
+        let l = bind(&hub_settings.host, hub_settings.port, "the realtime hub")?;
         settings.realtime.hub_port = l.local_addr()?.port();
+        // Over TLS too, with the api's certificate, when the api has one.
+        let tls = match (hub_settings.tls_port, settings.server.tls_port) {
+            (Some(p), Some(_)) => {
+                let l = bind(&hub_settings.host, p, "the realtime hub (TLS)")?;
+                settings.realtime.hub_tls_port = Some(l.local_addr()?.port());
+                Some(l)
+            }
+            _ => {
+                settings.realtime.hub_tls_port = None;
+                None
+            }
+        };
         if settings.realtime.secret.is_empty() {
             // One process signs and checks tickets: a fresh secret per start.
             settings.realtime.secret = outpost_domain::secrets::new_secret();
         }
-        Some(l)
+        Some((l, tls))
     } else {
         None
     };
@@ -374,19 +384,16 @@ fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
         let mut cfg = hub_settings.config(settings.realtime.secret.as_bytes());
         let app = Application::build(settings).context("starting the edge")?;
         let hub = match hub_listener {
-            Some(l) => {
+            Some((l, tls)) => {
                 let log = match app.realtime_log() {
                     Some(log) => log,
                     None => redis_log(&app.settings().realtime)?,
                 };
                 cfg.port = l.local_addr()?.port();
+                let tls = tls.zip(app.tls().map(|t| t.config.clone()));
                 let hub =
-                    HubServer::on(l, cfg.clone(), log).context("starting the realtime hub")?;
-                println!(
-                    "Outpost realtime hub listening on ws://{}:{}/ws",
-                    cfg.host,
-                    hub.port()
-                );
+                    HubServer::on(l, tls, cfg.clone(), log).context("starting the realtime hub")?;
+                hub_listening(&cfg.host, &hub);
                 Some(actix_web::rt::spawn(hub.run_until_stopped()))
             }
             None => None,
@@ -410,16 +417,17 @@ fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
                 app.sync_wake(),
             ));
         }
-        if let Some((port, fingerprint)) = app.tls() {
+        if let Some(tls) = app.tls() {
             println!(
-                "Outpost edge for register agents on https://{host}:{port} (store CA {fingerprint})"
+                "Outpost edge for register agents on https://{host}:{} (store CA {}; pages on the LAN too)",
+                tls.port, tls.fingerprint
             );
         }
         // Kept while the edge serves: dropped, it says goodbye.
         let _announced = match app.tls() {
-            Some((port, _)) if app.settings().mdns.announces(&host) => {
+            Some(tls) if app.settings().mdns.announces(&host) => {
                 let mdns = &app.settings().mdns;
-                let a = outpost_api::mdns::announce(mdns, *port)?;
+                let a = outpost_api::mdns::announce(mdns, tls.port)?;
                 println!(
                     "Outpost edge announced on this network as {} (mDNS)",
                     mdns.host()
@@ -476,24 +484,43 @@ fn hub(settings: Settings) -> anyhow::Result<()> {
         "set realtime.secret (OUTPOST__REALTIME__SECRET) to the api's"
     );
     secrets::check("OUTPOST__REALTIME__SECRET", &rt.secret)?;
-    let cfg = settings.hub.config(rt.secret.as_bytes());
+    let hs = &settings.hub;
+    let cfg = hs.config(rt.secret.as_bytes());
+    let listener = bind(&cfg.host, cfg.port, "the realtime hub")?;
+    let tls = match hs.tls_port {
+        Some(p) if !hs.tls_dir.is_empty() => {
+            let l = bind(&cfg.host, p, "the realtime hub (TLS)")?;
+            let wait = std::time::Duration::from_secs(hs.tls_wait_s);
+            let config = outpost_telemetry::tls::load(std::path::Path::new(&hs.tls_dir), wait)
+                .map_err(|e| anyhow::anyhow!("hub.tls_dir: {e}"))?;
+            Some((l, config))
+        }
+        _ => None,
+    };
     actix_web::rt::System::new().block_on(async move {
         // Redis is connected on first use: the hub comes up (degraded) even
         // when Redis is late, and catches up when it answers.
         let log = redis_log(&settings.api.realtime)?;
-        let server = HubServer::build(cfg.clone(), log).with_context(|| {
-            format!(
-                "the realtime hub cannot listen on {}:{}",
-                cfg.host, cfg.port
-            )
-        })?;
-        println!(
-            "Outpost realtime hub listening on ws://{}:{}/ws",
-            cfg.host,
-            server.port()
-        );
+        let server =
+            HubServer::on(listener, tls, cfg.clone(), log).context("starting the realtime hub")?;
+        hub_listening(&cfg.host, &server);
         server.run_until_stopped().await.context("serving")
     })
+}
+
+fn bind(host: &str, port: u16, what: &str) -> anyhow::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind((host, port))
+        .with_context(|| format!("{what} cannot listen on {host}:{port}"))
+}
+
+fn hub_listening(host: &str, hub: &HubServer) {
+    println!(
+        "Outpost realtime hub listening on ws://{host}:{}/ws",
+        hub.port()
+    );
+    if let Some(p) = hub.tls_port() {
+        println!("Outpost realtime hub over TLS on wss://{host}:{p}/ws");
+    }
 }
 
 fn register(

@@ -59,6 +59,10 @@ pub async fn upgrade(
             return Ok(refused(&e.to_string()));
         }
     };
+    if !hub.spent.spend(&claims, now_ms()) {
+        hub.metrics.auth_refused.inc();
+        return Ok(refused("this ticket was used already: ask for a new one"));
+    }
     // A ticket issued before its device was revoked.
     if hub.revocations.is_revoked(&claims.store, &claims.device) {
         hub.metrics.auth_refused.inc();
@@ -152,7 +156,7 @@ async fn serve(
                         }
                     }
                     ClientMsg::Auth { ticket: t } => match ticket::verify(&hub.config.secret, &t, now_ms()) {
-                        Ok(c) if c.store == claims.store && c.device == claims.device => {
+                        Ok(c) if c.store == claims.store && c.device == claims.device && hub.spent.spend(&c, now_ms()) => {
                             claims.exp = c.exp;
                             let _ = session.text(ServerMsg::Authenticated { expires_at: c.exp }.to_text()).await;
                         }

@@ -32,6 +32,20 @@ pub struct HubSettings {
     pub dead_after_ms: u64,
     pub send_buffer: usize,
     pub workers: usize,
+    /// The WebSocket port for pages served over TLS (`wss://`).
+    #[serde(default)]
+    pub tls_port: Option<u16>,
+    /// Where the api writes the certificate to serve there (its
+    /// `server.tls_dir`); `outpost hub` alone serves TLS only with one.
+    #[serde(default)]
+    pub tls_dir: String,
+    /// How long `outpost hub` waits for that certificate at start.
+    #[serde(default = "tls_wait_s")]
+    pub tls_wait_s: u64,
+}
+
+fn tls_wait_s() -> u64 {
+    120
 }
 
 impl HubSettings {
@@ -87,6 +101,8 @@ pub struct Hub {
     pub registry: fanout::Registry,
     pub presence: presence::Presence,
     pub revocations: revocation::Revocations,
+    /// Tickets already used: each opens one connection or one refresh.
+    pub spent: outpost_realtime::ticket::Spent,
     started: Instant,
 }
 
@@ -100,27 +116,37 @@ pub(crate) fn now_ms() -> i64 {
 /// A bound, not yet running hub.
 pub struct Server {
     port: u16,
+    tls_port: Option<u16>,
     server: actix_web::dev::Server,
 }
 
 impl Server {
-    /// Binds the listener (port 0 picks a free one) and prepares the server.
-    pub fn build(config: HubConfig, log: Log) -> std::io::Result<Server> {
-        let listener = TcpListener::bind((config.host.as_str(), config.port))?;
-        Server::on(listener, config, log)
-    }
-
-    /// Prepares the server on a listener bound by the caller (the embedded
-    /// edge binds it first, to tell the api the port).
-    pub fn on(listener: TcpListener, config: HubConfig, log: Log) -> std::io::Result<Server> {
+    /// Prepares the server on a listener bound by the caller (port 0 picks
+    /// a free one; the embedded edge binds it first, to tell the api the
+    /// port), and on `tls` when
+    /// given: a second listener serving the same hub over TLS.
+    pub fn on(
+        listener: TcpListener,
+        tls: Option<(TcpListener, rustls::ServerConfig)>,
+        config: HubConfig,
+        log: Log,
+    ) -> std::io::Result<Server> {
         // Accepted connections inherit the listener's buffer sizes.
         socket2::SockRef::from(&listener).set_send_buffer_size(config.send_buffer.max(4096))?;
         let port = listener.local_addr()?.port();
+        let tls_port = match &tls {
+            Some((l, _)) => {
+                socket2::SockRef::from(l).set_send_buffer_size(config.send_buffer.max(4096))?;
+                Some(l.local_addr()?.port())
+            }
+            None => None,
+        };
         let metrics = metrics::Metrics::new();
         let hub = web::Data::new(Hub {
             registry: fanout::Registry::new(log, metrics.clone()),
             presence: presence::Presence::new(metrics.clone()),
             revocations: Default::default(),
+            spent: Default::default(),
             metrics,
             started: Instant::now(),
             config: config.clone(),
@@ -138,17 +164,26 @@ impl Server {
         .tcp_nodelay(true)
         .listen(listener)?
         .shutdown_timeout(5);
+        if let Some((l, tls)) = tls {
+            server = server.listen_rustls_0_23(l, tls)?;
+        }
         if config.workers > 0 {
             server = server.workers(config.workers);
         }
         Ok(Server {
             port,
+            tls_port,
             server: server.run(),
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The TLS port, as bound.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// Serves until SIGINT/SIGTERM.

@@ -37,6 +37,30 @@ pub struct Claims {
     pub name: String,
     /// Expiry, milliseconds since the Unix epoch.
     pub exp: i64,
+    /// Random, fresh per ticket: the hub accepts each ticket once
+    /// ([`Spent`]), so a ticket read off a screen or a log opens nothing.
+    pub nonce: String,
+}
+
+/// The tickets a hub has accepted and that have not yet expired: a second
+/// use of one is refused. Memory is bounded by the tickets issued within one
+/// ticket lifetime (each issue takes a paired device's token).
+#[derive(Default)]
+pub struct Spent(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl Spent {
+    /// Marks `claims`' ticket used; false if it was used before (or carries
+    /// no nonce).
+    pub fn spend(&self, claims: &Claims, now_ms: i64) -> bool {
+        if claims.nonce.is_empty() {
+            return false;
+        }
+        let mut used = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if used.len() >= 1024 {
+            used.retain(|_, exp| *exp > now_ms);
+        }
+        used.insert(claims.nonce.clone(), claims.exp).is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +116,7 @@ mod tests {
             kind: "display".into(),
             name: "Kitchen".into(),
             exp,
+            nonce: "n1".into(),
         }
     }
 
@@ -116,5 +141,37 @@ mod tests {
             verify(b"secret", "nonsense", 0),
             Err(TicketError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_ticket_is_spent_once_and_expired_ones_are_forgotten() {
+        let spent = Spent::default();
+        assert!(spent.spend(&claims(1_000), 0));
+        assert!(!spent.spend(&claims(1_000), 1), "the same ticket twice");
+        let other = Claims {
+            nonce: "n2".into(),
+            ..claims(1_000)
+        };
+        assert!(spent.spend(&other, 1));
+        let none = Claims {
+            nonce: String::new(),
+            ..claims(1_000)
+        };
+        assert!(!spent.spend(&none, 1), "a ticket without a nonce");
+        // Past a thousand entries, the expired ones are dropped.
+        for i in 0..1_100 {
+            let c = Claims {
+                nonce: format!("x{i}"),
+                ..claims(10)
+            };
+            assert!(spent.spend(&c, 5));
+        }
+        assert!(spent.0.lock().unwrap().len() > 1_000);
+        let late = Claims {
+            nonce: "late".into(),
+            ..claims(5_000)
+        };
+        assert!(spent.spend(&late, 2_000));
+        assert!(spent.0.lock().unwrap().len() < 10);
     }
 }

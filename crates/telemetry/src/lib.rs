@@ -2,12 +2,13 @@
 //! Prometheus text exposition, and the health report's shape, so `/metrics` and
 //! `/health` read the same everywhere; how settings are layered
 //! ([`settings`]); the problem JSON every HTTP surface answers errors
-//! with ([`problem`]) and the security headers it answers everything with
-//! ([`headers`]).
+//! with ([`problem`]), the security headers it answers everything with
+//! ([`headers`]) and the TLS certificate it serves on the LAN ([`tls`]).
 
 pub mod headers;
 pub mod problem;
 pub mod settings;
+pub mod tls;
 
 use serde::Serialize;
 use std::sync::Once;

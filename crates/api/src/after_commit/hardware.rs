@@ -81,6 +81,9 @@ pub struct Hardware {
     /// Poked when the manager page changed a printer.
     pub changed: Notify,
     pushed: Mutex<BTreeMap<String, Pushed>>,
+    /// The store CA (PEM) an `https://` hw-proxy's certificate must chain
+    /// to: it serves the one the api wrote (`server.tls_dir`).
+    store_ca: std::sync::OnceLock<String>,
 }
 
 impl Hardware {
@@ -93,6 +96,7 @@ impl Hardware {
             printing: cfg.clone(),
             clients: Mutex::new(HashMap::new()),
             changed: Notify::new(),
+            store_ca: std::sync::OnceLock::new(),
             pushed: Mutex::new(BTreeMap::new()),
         }
     }
@@ -111,11 +115,27 @@ impl Hardware {
         // HTTP/2 pings close a connection that went silent (a hw-proxy host
         // that hung, a link that dropped its state); the next call opens a
         // fresh one instead of timing out on the dead one for good.
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-            .map_err(|e| HwProxyError::NotAUrl {
+        let mut endpoint =
+            tonic::transport::Endpoint::from_shared(url.to_owned()).map_err(|e| {
+                HwProxyError::NotAUrl {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+        if url.starts_with("https://") {
+            let ca = self.store_ca.get().ok_or_else(|| HwProxyError::Call {
                 url: url.to_owned(),
-                reason: e.to_string(),
-            })?
+                message: "no store CA to check its certificate with (this api serves no TLS)"
+                    .into(),
+            })?;
+            let tls = tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            endpoint = endpoint.tls_config(tls).map_err(|e| HwProxyError::Call {
+                url: url.to_owned(),
+                message: e.to_string(),
+            })?;
+        }
+        let channel = endpoint
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
             .http2_keep_alive_interval(Duration::from_secs(5))
@@ -125,6 +145,11 @@ impl Hardware {
         let c = PrintServiceClient::with_interceptor(channel, self.token.clone()?);
         clients.insert(url.to_owned(), c.clone());
         Ok(c)
+    }
+
+    /// Trusts `ca_pem`, the store's CA, for `https://` hw-proxies.
+    pub fn trust(&self, ca_pem: &str) {
+        let _ = self.store_ca.set(ca_pem.to_owned());
     }
 
     /// Forgets the client for `url` after a call on it failed, so the next

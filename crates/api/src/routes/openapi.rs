@@ -44,7 +44,7 @@ impl Modify for Schemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A staff member's session token from POST /api/v1/sessions",
+                        "A staff member's session token from POST /api/v1/sessions. The register and manager pages send X-Outpost-Page (register or office) instead: their session is the HttpOnly cookie that sign-in set, taken only with that header and from the edge's own origin.",
                     ))
                     .build(),
             ),

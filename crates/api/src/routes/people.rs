@@ -122,7 +122,16 @@ async fn login(
     let s = state
         .write(move |c, n| staff::login(c, n, &b.staff_id, &b.pin, device.as_ref(), &client))
         .await?;
-    Ok(HttpResponse::Created().json(views::Session::from(s)))
+    let mut session = views::Session::from(s);
+    let mut res = HttpResponse::Created();
+    // A page keeps its session in an HttpOnly cookie, out of its scripts'
+    // reach: the answer then carries no token.
+    if let Some(page) = auth::page(&req) {
+        let left_s = (session.expires_at - outpost_storage::db::now_millis()) / 1000;
+        res.cookie(auth::session_cookie(&req, page, &session.token, left_s));
+        session.token = String::new();
+    }
+    Ok(res.json(session))
 }
 
 /// Signs out.
@@ -132,9 +141,17 @@ async fn login(
     security(("session" = [])),
 )]
 #[delete("/sessions/current")]
-async fn logout(state: web::Data<AppState>, who: Signed) -> ApiResult<HttpResponse> {
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Signed,
+) -> ApiResult<HttpResponse> {
     state.db(move |c, _| staff::logout(c, &who.token)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let mut res = HttpResponse::NoContent();
+    if let Some(page) = auth::page(&req) {
+        res.cookie(auth::session_cookie(&req, page, "", 0));
+    }
+    Ok(res.finish())
 }
 
 /// The signed-in staff member.

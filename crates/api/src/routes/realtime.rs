@@ -38,6 +38,7 @@ async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpRe
             kind: d.kind,
             name: d.name,
             exp,
+            nonce: outpost_domain::secrets::new_secret(),
         },
         None => {
             let who = Signed::extract(&req).await?;
@@ -49,6 +50,7 @@ async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpRe
                 kind: "back-office".into(),
                 name: who.name,
                 exp,
+                nonce: outpost_domain::secrets::new_secret(),
             }
         }
     };
@@ -59,7 +61,11 @@ async fn issue(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpRe
             ticket: ticket::sign(&state.after.realtime.secret, &claims),
             expires_at: exp,
             url: (!rt.public_url.is_empty()).then(|| rt.public_url.clone()),
-            hub_port: rt.hub_port,
+            // A page served over TLS connects over TLS.
+            hub_port: match rt.hub_tls_port {
+                Some(p) if req.app_config().secure() => p,
+                _ => rt.hub_port,
+            },
             store_id: claims.store,
             epoch: state.node.node_epoch.clone(),
             channels: ticket::channels_for(&claims.kind)

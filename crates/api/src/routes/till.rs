@@ -22,6 +22,7 @@ pub fn mount<T: ApiScope>(s: Scope<T>) -> Scope<T> {
         .service(push)
         .service(marks)
         .service(ca)
+        .service(ca_file)
         .service(parked)
         .service(clear_parked)
         .service(history)
@@ -46,6 +47,33 @@ async fn ca(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         fingerprint: crate::tls::fingerprint(&ca),
         pem: ca.cert_pem,
     }))
+}
+
+/// The store's CA as a certificate file, for a tablet or kitchen screen to
+/// install as trusted (compare the fingerprint it shows with the manager
+/// page's first): then the edge's pages, hub and hw-proxy open over TLS
+/// without a warning. Public.
+#[utoipa::path(
+    tag = "registers",
+    responses(
+        (status = 200, description = "The store CA (PEM)", body = String,
+            content_type = "application/x-x509-ca-cert"),
+        NotFound,
+    ),
+)]
+#[get("/store/ca.crt")]
+async fn ca_file(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let found = state
+        .db(|c, _| outpost_storage::store_ca::get(c))
+        .await?
+        .ok_or_else(|| StorageError::not_found("the store CA (this is not an edge)"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-x509-ca-cert")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"outpost-store-ca.crt\"",
+        ))
+        .body(found.cert_pem))
 }
 
 /// The register agent whose `X-Device-Token` came with the request, checked

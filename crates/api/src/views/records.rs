@@ -565,6 +565,9 @@ impl From<outpost_storage::staff::StaffMember> for StaffMember {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Session {
+    /// The session token, for `Authorization: Bearer`; empty when a page
+    /// signed in (`X-Outpost-Page`): its session is then an `HttpOnly`
+    /// cookie.
     pub token: String,
     pub staff_id: String,
     pub staff_name: String,

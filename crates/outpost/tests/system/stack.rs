@@ -20,6 +20,10 @@ struct Stack {
     env_file: PathBuf,
     api_port: u16,
     hub_port: u16,
+    /// The LAN's ports (TLS): the api's, the hub's, hw-proxy's.
+    tls_port: u16,
+    hub_tls_port: u16,
+    hw_tls_port: u16,
     /// The mDNS port the edge's announcer answers on (its name: the
     /// project's).
     mdns_port: u16,
@@ -98,6 +102,7 @@ impl Stack {
         std::fs::create_dir_all(&dir).unwrap();
         let (api_port, hub_port, tls_port, mdns_port) =
             (free_port(), free_port(), free_port(), free_port());
+        let (hub_tls_port, hw_tls_port) = (free_port(), free_port());
         let env_file = dir.join(".env");
         let extra = env(&project, &dir);
         std::fs::write(
@@ -106,7 +111,9 @@ impl Stack {
                 "POSTGRES_PASSWORD={}\nOUTPOST_REALTIME_SECRET={}\n\
                  OUTPOST_HW_TOKEN={}\n\
                  OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_API_TLS_PORT={tls_port}\n\
-                 OUTPOST_HUB_PORT={hub_port}\nOUTPOST_MDNS_NAME={project}\nOUTPOST_MDNS_PORT={mdns_port}\n{extra}",
+                 OUTPOST_HUB_PORT={hub_port}\nOUTPOST_HUB_TLS_PORT={hub_tls_port}\n\
+                 OUTPOST_HW_TLS_PORT={hw_tls_port}\n\
+                 OUTPOST_MDNS_NAME={project}\nOUTPOST_MDNS_PORT={mdns_port}\n{extra}",
                 new_secret(),
                 new_secret(),
                 new_secret(),
@@ -120,6 +127,9 @@ impl Stack {
             env_file,
             api_port,
             hub_port,
+            tls_port,
+            hub_tls_port,
+            hw_tls_port,
             mdns_port,
         }
     }
@@ -200,13 +210,46 @@ impl Stack {
         crate::support::app::office_at(&app.base, r.body["token"].as_str().unwrap());
     }
 
+    /// The LAN's ports (the api's, the hub's, hw-proxy's) serve the
+    /// certificate the api made from the store's CA, and let in no client
+    /// that does not trust it.
+    async fn lan_is_tls_with_the_store_ca(&self, app: &App) {
+        use crate::edge::lan_tls::{handshake, https, trusting};
+        let ca_pem = app
+            .http
+            .get(format!("{}/api/v1/store/ca.crt", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let ca = https(&ca_pem);
+        for port in [self.tls_port, self.hub_tls_port, self.hw_tls_port] {
+            let r = ca
+                .get(format!("https://127.0.0.1:{port}/health"))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string());
+            assert_eq!(r, Ok(200), "port {port}");
+            let refused = handshake(port, rustls::RootCertStore::empty()).await;
+            assert!(
+                refused.is_err(),
+                "port {port} let in a client without the CA"
+            );
+            assert!(handshake(port, trusting(&ca_pem)).await.is_ok());
+        }
+    }
+
     /// The api on its published port, with the demo PINs.
     fn app(&self) -> App {
         App {
             child: None,
             base: format!("http://127.0.0.1:{}", self.api_port),
             hub_port: Some(self.hub_port),
-            tls_base: None,
+            hub_tls_port: Some(self.hub_tls_port),
+            tls_base: Some(format!("https://127.0.0.1:{}", self.tls_port)),
             pins: self.pins(),
             http: crate::support::client()
                 .timeout(Duration::from_secs(30))
@@ -418,6 +461,7 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
     let h = app.get("/health", "").await;
     assert_eq!(h.body["components"]["database"]["backend"], "postgres");
     assert_eq!(h.body["components"]["realtime"]["backend"], "redis");
+    stack.lan_is_tls_with_the_store_ca(&app).await;
     // The announcer, on the host's network, answers for the edge's name.
     let name = format!("{}.local", stack.project);
     let found = outpost_register::mdns::Resolver::new(stack.mdns_port, Duration::from_secs(3))

@@ -570,6 +570,7 @@ async fn a_lost_answer_is_never_told_as_not_charged_and_never_sold_twice() {
         child: None,
         base: format!("http://127.0.0.1:{}", proxy.port),
         hub_port: app.hub_port,
+        hub_tls_port: None,
         tls_base: None,
         pins: app.pins.clone(),
         http: app.http.clone(),

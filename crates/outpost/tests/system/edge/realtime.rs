@@ -185,7 +185,7 @@ async fn voiding_an_open_order_cancels_its_kitchen_ticket_on_the_screens(backend
 both_backends!(voiding_an_open_order_cancels_its_kitchen_ticket_on_the_screens);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_missing_forged_or_expired_ticket_is_refused_and_an_unrefreshed_one_is_cut() {
+async fn a_missing_forged_expired_or_used_ticket_is_refused_and_an_unrefreshed_one_is_cut() {
     let store = Store::new(Backend::Sqlite);
     let app = edge_with_secret(&store);
     let hub = app.hub_port.unwrap();
@@ -212,10 +212,18 @@ async fn a_missing_forged_or_expired_ticket_is_refused_and_an_unrefreshed_one_is
             SECRET.as_bytes(),
             &Claims {
                 exp,
+                nonce: outpost_domain::secrets::new_secret(),
                 ..claims.clone()
             },
         )
     };
+    // Each ticket opens one connection: a second use, at the door or as a
+    // refresh, is refused.
+    let once = with_exp(now_ms() + 60_000);
+    let mut first = Screen::connect(hub, &once).await.unwrap();
+    assert_eq!(Screen::connect(hub, &once).await.err(), Some(401));
+    first.send(json!({"type": "auth", "ticket": once})).await;
+    assert_eq!(first.closed(WAIT).await, Closed::Code(4001));
     assert_eq!(
         Screen::connect(hub, &with_exp(now_ms() - 1)).await.err(),
         Some(401)

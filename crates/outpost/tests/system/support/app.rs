@@ -69,6 +69,8 @@ pub struct App {
     pub base: String,
     /// The realtime hub's port, when it runs in this process (`outpost edge`).
     pub hub_port: Option<u16>,
+    /// The hub's TLS port (`wss://`), in the same process.
+    pub hub_tls_port: Option<u16>,
     /// The TLS address register agents pair with (`https://127.0.0.1:PORT`).
     pub tls_base: Option<String>,
     pub pins: HashMap<String, String>,
@@ -132,6 +134,7 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     cmd.env("OUTPOST__SERVER__PORT", "0")
         .env("OUTPOST__SERVER__TLS_PORT", "0")
         .env("OUTPOST__HUB__PORT", "0")
+        .env("OUTPOST__HUB__TLS_PORT", "0")
         .env("OUTPOST__DATABASE__URL", &store.url)
         .env("OUTPOST__LOG__FORMAT", "json")
         .env("OUTPOST__LOG__FILTER", "warn")
@@ -150,6 +153,7 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     let mut pins = pins_file(store);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut hub_port = None;
+    let mut hub_tls_port = None;
     let mut tls_base = None;
     let port = loop {
         let line = rx
@@ -168,6 +172,9 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
         if let Some(url) = line.strip_prefix("Outpost realtime hub listening on ") {
             hub_port = Some(port_of(url));
         }
+        if let Some(url) = line.strip_prefix("Outpost realtime hub over TLS on ") {
+            hub_tls_port = Some(port_of(url));
+        }
         if let Some(url) = line.strip_prefix("Outpost edge listening on ") {
             break url.rsplit(':').next().unwrap().parse::<u16>().unwrap();
         }
@@ -181,6 +188,7 @@ pub fn spawn_opts(store: &Store, opts: &Opts) -> App {
     App {
         child: Some(child),
         hub_port,
+        hub_tls_port,
         tls_base,
         base: format!("http://127.0.0.1:{port}"),
         pins,
