@@ -23,9 +23,40 @@ fn problem(status: StatusCode, kind: &str, detail: impl Into<String>) -> HttpRes
         .json(Problem::new(status.as_u16(), kind, title, detail))
 }
 
-/// The cookie the page's token form sets (SameSite=Strict: no other site's
-/// page can send it along).
+/// The cookie the page's token form gets from `POST /page-token`:
+/// `HttpOnly` (no script reads it back), `SameSite=Strict` (no other
+/// site's page can send it along), `Secure` over TLS.
 const TOKEN_COOKIE: &str = "outpost_hw";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageToken {
+    token: String,
+}
+
+/// The page's token form: the right token comes back as the page's cookie;
+/// a wrong one is refused and sets nothing.
+async fn page_token(
+    shared: web::Data<Shared>,
+    req: HttpRequest,
+    body: web::Json<PageToken>,
+) -> HttpResponse {
+    let token = &shared.config.token;
+    if token.is_empty() || !crate::token_matches(token, &body.token) {
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "that is not hw-proxy's token (hw.token)",
+        );
+    }
+    let cookie = actix_web::cookie::Cookie::build(TOKEN_COOKIE, body.into_inner().token)
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .secure(req.app_config().secure())
+        .path("/")
+        .finish();
+    HttpResponse::NoContent().cookie(cookie).finish()
+}
 
 /// Whether a request carries hw-proxy's token (`hw.token`), as a bearer
 /// token or the page's cookie; every request does when no token is set.
@@ -474,6 +505,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .app_data(query)
         .route("/", web::get().to(page))
         .route("/hw.js", web::get().to(script))
+        .route("/page-token", web::post().to(page_token))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics))
         .route("/api/v1/printers", web::get().to(printers))

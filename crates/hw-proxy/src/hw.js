@@ -42,14 +42,17 @@ document.addEventListener("click", (e) => {
   if (b) act(b);
 });
 
-// The token form (when hw.token is set): kept in a cookie for this site only.
+// The token form (when hw.token is set): hw-proxy checks it and keeps it
+// in an HttpOnly cookie for this site only (this script never holds it).
 const form = document.getElementById("token-form");
 if (form) {
-  form.addEventListener("submit", (e) => {
+  form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const t = document.getElementById("token").value;
-    document.cookie = `outpost_hw=${encodeURIComponent(t)}; path=/; SameSite=Strict`;
-    location.reload();
+    const r = await fetch("/page-token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: t }) });
+    if (r.ok) return location.reload();
+    const p = await r.json().catch(() => ({}));
+    alert(p.detail || "That token was refused");
   });
 } else {
   setInterval(() => {

@@ -360,6 +360,28 @@ async fn a_token_guards_printing_and_the_queue_and_the_api_prints_with_it() {
     assert_eq!(page.status(), 401);
     crate::edge::headers::assert_guarded(page.headers(), "hw-proxy's page");
     assert!(page.text().await.unwrap().contains("token-form"));
+    // The form's token comes back as an HttpOnly cookie; a wrong one
+    // sets nothing.
+    let form = |t: &str| {
+        http()
+            .post(url("/page-token"))
+            .json(&serde_json::json!({ "token": t }))
+            .send()
+    };
+    let wrong = form("not-the-token-at-all").await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let right = form(HW_TOKEN).await.unwrap();
+    assert_eq!(right.status(), 204);
+    let set = right.headers()["set-cookie"].to_str().unwrap();
+    for part in [
+        &format!("outpost_hw={HW_TOKEN}") as &str,
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
     let page = http()
         .get(url("/"))
         .header("Cookie", format!("other=1; outpost_hw={HW_TOKEN}"))

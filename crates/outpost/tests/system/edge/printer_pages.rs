@@ -7,6 +7,44 @@ use crate::support::printer::{Hw, Printer, id, printed_numbers, receipt_job, wai
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// hw-proxy's page with a token: the form takes it, hw-proxy keeps it in a
+/// cookie no script on the page can read, and a wrong one opens nothing.
+#[tokio::test]
+async fn hw_proxys_page_takes_its_token_into_a_cookie_no_script_reads() {
+    use crate::support::browser::{browser, click, type_into, visible};
+    const TOKEN: &str = "hw-page-3c9e1f7a5b2d4086c1e3a5f7b9d2e4c6";
+    let p = Printer::start().await;
+    let hw = Hw::start(p.port, &[("OUTPOST__HW__TOKEN", TOKEN)]).await;
+    let (c, _driver) = browser().await;
+    c.goto(&format!("{}/", hw.base)).await.unwrap();
+    type_into(&c, "#token", "not-the-token-at-all").await;
+    click(&c, "#token-form button").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let said = loop {
+        match c.get_alert_text().await {
+            Ok(t) => break t,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("no refusal shown: {e}"),
+        }
+    };
+    assert!(said.contains("not hw-proxy's token"), "{said}");
+    c.dismiss_alert().await.unwrap();
+    assert!(
+        c.find(fantoccini::Locator::Css("#printer-front"))
+            .await
+            .is_err()
+    );
+    let field = visible(&c, "#token").await;
+    field.clear().await.unwrap();
+    field.send_keys(TOKEN).await.unwrap();
+    click(&c, "#token-form button").await;
+    visible(&c, "#printer-front").await;
+    let cookie = c.execute("return document.cookie", vec![]).await.unwrap();
+    assert!(!cookie.as_str().unwrap().contains("outpost_hw"), "{cookie}");
+}
+
 #[tokio::test]
 async fn the_queue_page_shows_a_printer_away_and_cancels_and_reprints_in_a_browser() {
     use crate::support::browser::{browser, click, text};
