@@ -123,7 +123,7 @@ fn env_file(dir: &Path, which: &str, bin: &str) -> Result<PathBuf> {
             std::fs::Permissions::from_mode(0o644),
         )?;
         env.push_str(&format!(
-            "RABBITMQ_PASSWORD=bench-mq\nOUTPOST_ADMIN_TOKEN=bench-admin-token\nOUTPOST_CERTS_DIR={}\n\
+            "RABBITMQ_PASSWORD=bench-mq\nOUTPOST_METRICS_TOKEN=bench-metrics-token-0123456789abcdef\nOUTPOST_CERTS_DIR={}\n\
              OUTPOST_SYNC_PORT={}\nOUTPOST_ADMIN_PORT={}\n",
             certs.display(),
             port()?,

@@ -21,7 +21,7 @@ document.addEventListener("submit", async (ev) => {
     out.textContent = text;
     out.className = bad ? "bad" : "";
   };
-  const exp = Number(document.body.dataset.exponent);
+  const exp = Number(document.getElementById("store").dataset.exponent);
   const f = form.elements;
   const fresh = form.hasAttribute("data-new");
   const change = { sku: f.sku.value.trim() };
@@ -43,11 +43,10 @@ document.addEventListener("submit", async (ev) => {
   say("saving…", false);
   let r, body;
   try {
-    // The origin, not the page's address: that may carry credentials, which
-    // fetch refuses; the browser sends the ones it signed in with.
     r = await fetch(new URL(form.getAttribute("action"), location.origin), {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      // The session's CSRF token: the cloud takes no change without it.
+      headers: { "content-type": "application/json", "x-csrf-token": document.querySelector('meta[name="csrf"]').content },
       body: JSON.stringify(change),
     });
     body = await r.json().catch(() => ({}));

@@ -1,10 +1,15 @@
-//! The cloud's HTTP side: `/health`, `/metrics` (with the admin token), and the admin page and API
-//! over every store's sync state (behind `cloud.admin_token`).
+//! The cloud's HTTP side: `/health`, `/metrics` (with the metrics token),
+//! and the admin pages and API over every store's sync state, for named
+//! accounts (`db::admins`): the pages with a session cookie and a CSRF
+//! token on every write, scripts and BI tools with an account's API token.
+//! Pages are rendered with maud, which escapes every value it is given.
 
+use crate::db::admins::{self, Account, Right};
 use crate::db::{self as cloud, CloudDb};
 use crate::server::CloudMetrics;
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use outpost_telemetry::problem::{self, Problem};
 use serde_json::json;
 
@@ -12,7 +17,8 @@ use serde_json::json;
 pub struct AdminState {
     pub db: CloudDb,
     pub metrics: CloudMetrics,
-    pub token: String,
+    /// Prometheus's bearer token for /metrics (`cloud.metrics_token`).
+    pub metrics_token: String,
     /// The broker, for the dead-letter queue's depth on the page.
     pub amqp_url: String,
     pub amqp_timers: outpost_bus::Timers,
@@ -26,6 +32,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics))
         .route("/", web::get().to(page))
+        .route("/login", web::get().to(login_page))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/api/v1/audit", web::get().to(audit))
         .route("/api/v1/stores", web::get().to(stores))
         .route("/api/v1/alarms", web::get().to(alarms))
         .route("/api/v1/orders", web::get().to(orders))
@@ -76,50 +86,191 @@ fn problem(status: actix_web::http::StatusCode, slug: &str, detail: &str) -> Htt
         .json(Problem::new(status.as_u16(), slug, title, detail))
 }
 
-/// `None` when the request carries the admin token (Basic password or Bearer).
-fn refuse(req: &HttpRequest, state: &AdminState) -> Option<HttpResponse> {
-    use actix_web::http::StatusCode;
-    if state.token.is_empty() {
-        return Some(problem(
-            StatusCode::FORBIDDEN,
-            "admin-disabled",
-            "set cloud.admin_token (OUTPOST__CLOUD__ADMIN_TOKEN) to use the admin pages",
-        ));
+/// The admin page's session cookie.
+const SESSION_COOKIE: &str = "outpost_cloud";
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone)]
+enum Via {
+    /// The page's cookie: writes need its CSRF token.
+    Session { token: String },
+    /// An account's API token (`Authorization: Bearer`).
+    Token,
+}
+
+/// A caller that proved who they are.
+struct Who {
+    account: Account,
+    via: Via,
+}
+
+impl Who {
+    fn via(&self) -> &'static str {
+        match self.via {
+            Via::Session { .. } => "session",
+            Via::Token => "token",
+        }
     }
-    let given = req
+
+    /// A 403 unless the account may do what `right` covers.
+    fn refused(&self, right: Right, what: &str) -> Option<HttpResponse> {
+        if self.account.may(right) {
+            return None;
+        }
+        Some(problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!(
+                "the account {} ({}) may not {what}",
+                self.account.name,
+                self.account.role.as_str()
+            ),
+        ))
+    }
+
+    /// A 404 for a store this account does not see (it is not told the
+    /// store exists).
+    fn hidden(&self, store: &str) -> Option<HttpResponse> {
+        if self.account.sees(store) {
+            return None;
+        }
+        Some(problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("store {store} not found"),
+        ))
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Whether an `Origin` the browser sent names this server (no `Origin`:
+/// not a browser's cross-site request).
+fn same_origin(req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let host = req
         .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            if let Some(t) = v.strip_prefix("Bearer ") {
-                Some(t.to_owned())
-            } else {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(v.strip_prefix("Basic ")?)
-                    .ok()?;
-                let s = String::from_utf8(raw).ok()?;
-                Some(s.split_once(':')?.1.to_owned())
-            }
-        });
-    let ok = given.is_some_and(|g| {
-        g.len() == state.token.len()
-            && g.bytes()
-                .zip(state.token.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
-    });
-    (!ok).then(|| {
-        let mut r = problem(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "the admin token is missing or wrong",
-        );
-        r.headers_mut().insert(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            actix_web::http::header::HeaderValue::from_static("Basic realm=\"Outpost cloud\""),
-        );
-        r
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.parse::<actix_web::http::Uri>().ok());
+    match (origin, host) {
+        (Some(o), Some(h)) => o
+            .authority()
+            .is_some_and(|a| a.as_str().eq_ignore_ascii_case(h)),
+        _ => false,
+    }
+}
+
+fn unauthenticated() -> HttpResponse {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "sign in at /login, or send an account's API token as Authorization: Bearer",
+    )
+}
+
+/// Who is calling: an account's API token (`Authorization: Bearer`), or
+/// the page's session cookie. A write (any method but GET and HEAD) with
+/// the cookie must come from this origin and carry the session's CSRF
+/// token (`X-CSRF-Token`, or `form_csrf` from a form's `csrf` field):
+/// another site's page cannot make one. HTTP Basic is refused.
+async fn authed(
+    req: &HttpRequest,
+    state: &AdminState,
+    form_csrf: Option<&str>,
+) -> Result<Who, HttpResponse> {
+    if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
+        let Some(t) = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+            .map(str::to_owned)
+        else {
+            return Err(unauthenticated());
+        };
+        return match blocking(&state.db, move |c| admins::by_api_token(c, &t)).await? {
+            Some(account) => Ok(Who {
+                account,
+                via: Via::Token,
+            }),
+            None => Err(unauthenticated()),
+        };
+    }
+    let Some(token) = req
+        .cookie(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+    else {
+        return Err(unauthenticated());
+    };
+    let t = token.clone();
+    let Some((account, csrf)) = blocking(&state.db, move |c| admins::session(c, &t)).await? else {
+        return Err(unauthenticated());
+    };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        if !same_origin(req) {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "cross-origin",
+                "a change must come from this admin's own pages",
+            ));
+        }
+        let given = req
+            .headers()
+            .get("X-CSRF-Token")
+            .and_then(|v| v.to_str().ok())
+            .or(form_csrf);
+        if !given.is_some_and(|g| same(g, &csrf)) {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "the page's CSRF token is missing or wrong: reload the page",
+            ));
+        }
+    }
+    Ok(Who {
+        account,
+        via: Via::Session { token },
     })
+}
+
+/// [`authed`] for a page: a browser that is not signed in is sent to the
+/// sign-in page.
+async fn page_authed(req: &HttpRequest, state: &AdminState) -> Result<Who, HttpResponse> {
+    authed(req, state, None).await.map_err(|r| {
+        if r.status() == StatusCode::UNAUTHORIZED {
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish()
+        } else {
+            r
+        }
+    })
+}
+
+/// Records `who`'s action (after it succeeded).
+fn audited(
+    c: &mut cloud::CloudConn,
+    who: &Who,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> crate::error::Result<()> {
+    let detail: String = detail.chars().take(2000).collect();
+    admins::audit(c, &who.account.name, who.via(), action, target, &detail)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -168,12 +319,30 @@ async fn health(state: web::Data<AdminState>) -> HttpResponse {
     }
 }
 
-/// The cloud's metrics, behind the admin token: the admin port faces the
-/// internet, and the counts say how many stores push and how often
-/// credentials are refused. Prometheus sends it as a bearer token.
+/// The cloud's metrics, behind a token: the admin port faces the internet,
+/// and the counts say how many stores push and how often credentials are
+/// refused. Prometheus sends `cloud.metrics_token` as a bearer token; an
+/// owner's API token is taken too.
 async fn metrics(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
-    if let Some(r) = refuse(&req, &state) {
-        return r;
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let by_token = !state.metrics_token.is_empty()
+        && given.is_some_and(|g| same(g.trim(), &state.metrics_token));
+    if !by_token {
+        match authed(&req, &state, None).await {
+            Ok(w) if w.account.role == admins::Role::Owner => {}
+            Ok(_) => {
+                return problem(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "the metrics are for the metrics token or an owner",
+                );
+            }
+            Err(r) => return r,
+        }
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
@@ -181,21 +350,29 @@ async fn metrics(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse
 }
 
 async fn stores(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
-    if let Some(r) = refuse(&req, &state) {
-        return r;
-    }
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
     match blocking(&state.db, cloud::store_sync).await {
-        Ok(s) => HttpResponse::Ok().json(s),
+        Ok(mut s) => {
+            s.retain(|x| who.account.sees(&x.store.id));
+            HttpResponse::Ok().json(s)
+        }
         Err(r) => r,
     }
 }
 
 async fn parked(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
-    if let Some(r) = refuse(&req, &state) {
-        return r;
-    }
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
     match blocking(&state.db, |c| cloud::parked(c, None)).await {
-        Ok(p) => HttpResponse::Ok().json(p),
+        Ok(mut p) => {
+            p.retain(|x| who.account.sees(&x.store_id));
+            HttpResponse::Ok().json(p)
+        }
         Err(r) => r,
     }
 }
@@ -206,9 +383,17 @@ async fn retry_parked(
     req: HttpRequest,
     state: web::Data<AdminState>,
     id: web::Path<String>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    use actix_web::http::StatusCode;
-    if let Some(r) = refuse(&req, &state) {
+    // The page's form sends its CSRF token as a field.
+    let form_csrf = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|b| b.split('&').find_map(|kv| kv.strip_prefix("csrf=")));
+    let who = match authed(&req, &state, form_csrf).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    if let Some(r) = who.refused(Right::Retry, "retry parked batches") {
         return r;
     }
     let Ok(id) = id.parse::<i64>() else {
@@ -224,7 +409,17 @@ async fn retry_parked(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let db = state.db.clone();
-    let r = web::block(move || cloud::retry_parked(&mut db.conn()?, id)).await;
+    let r = web::block(move || {
+        let mut c = db.conn()?;
+        let r = cloud::retry_parked(&mut c, id)?;
+        let detail = match &r {
+            Ok(applied) => format!("applied {applied}"),
+            Err(reason) => format!("still failing: {reason}"),
+        };
+        audited(&mut c, &who, "parked.retry", &id.to_string(), &detail)?;
+        Ok::<_, crate::CloudError>(r)
+    })
+    .await;
     let answer = match r {
         Ok(Ok(Ok(applied))) => {
             tracing::info!(id, applied, "a parked batch was retried and applied");
@@ -267,8 +462,11 @@ async fn rotate_credential(
     store_id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    use actix_web::http::StatusCode;
-    if let Some(r) = refuse(&req, &state) {
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    if let Some(r) = who.refused(Right::Write, "rotate a store's credential") {
         return r;
     }
     let store = store_id.into_inner();
@@ -284,7 +482,16 @@ async fn rotate_credential(
     let lifetime = rotate.expires_days.map(|d| i64::from(d) * 86_400_000);
     let db = state.db.clone();
     match web::block(move || {
-        cloud::credentials::request_rotation(&mut db.conn()?, &store, lifetime)
+        let mut c = db.conn()?;
+        let id = cloud::credentials::request_rotation(&mut c, &store, lifetime)?;
+        audited(
+            &mut c,
+            &who,
+            "credential.rotate",
+            &id,
+            &format!("{:?} days", rotate.expires_days),
+        )?;
+        Ok::<_, crate::CloudError>(id)
     })
     .await
     {
@@ -306,10 +513,43 @@ async fn rotate_credential(
 }
 
 async fn alarms(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
-    if let Some(r) = refuse(&req, &state) {
-        return r;
-    }
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
     match blocking(&state.db, |c| cloud::alarms(c, None)).await {
+        Ok(mut a) => {
+            a.retain(|x| who.account.sees(&x.store_id));
+            HttpResponse::Ok().json(a)
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AuditQuery {
+    limit: Option<i64>,
+}
+
+/// The admin audit, newest first (owners).
+async fn audit(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    q: web::Query<AuditQuery>,
+) -> HttpResponse {
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    if who.account.role != admins::Role::Owner {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the audit is for owners",
+        );
+    }
+    let limit = q.limit.unwrap_or(200);
+    match blocking(&state.db, move |c| admins::audit_log(c, limit)).await {
         Ok(a) => HttpResponse::Ok().json(a),
         Err(r) => r,
     }
@@ -326,7 +566,7 @@ macro_rules! authoring {
             store_id: web::Path<String>,
             body: web::Bytes,
         ) -> HttpResponse {
-            author(req, state, store_id.into_inner(), body, $write).await
+            author(req, state, store_id.into_inner(), body, stringify!($route), $write).await
         }
     )*};
 }
@@ -354,10 +594,14 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
     state: web::Data<AdminState>,
     store: String,
     body: web::Bytes,
+    action: &'static str,
     write: fn(&mut cloud::CloudConn, &str, &C) -> crate::error::Result<cloud::master::Authored>,
 ) -> HttpResponse {
-    use actix_web::http::StatusCode;
-    if let Some(r) = refuse(&req, &state) {
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    if let Some(r) = who.refused(Right::Write, "change a store's master data") {
         return r;
     }
     let change: C = match serde_json::from_slice(&body) {
@@ -365,9 +609,15 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
         Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid-body", &e.to_string()),
     };
     let db = state.db.clone();
+    let detail = String::from_utf8_lossy(&body).into_owned();
+    let action = action.replace("author_", "master.");
     let r = web::block(move || {
         let mut c = db.conn()?;
-        write(&mut c, &store, &change)
+        diesel::Connection::transaction(&mut c, |c| {
+            let done = write(c, &store, &change)?;
+            audited(c, &who, &action, &store, &detail)?;
+            Ok(done)
+        })
     })
     .await;
     match r {
@@ -406,17 +656,20 @@ async fn orders(
     state: web::Data<AdminState>,
     q: web::Query<OrdersQuery>,
 ) -> HttpResponse {
-    if let Some(r) = refuse(&req, &state) {
-        return r;
-    }
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
     let q = q.into_inner();
     let r = blocking(&state.db, move |c| {
-        cloud::orders(
+        let mut orders = cloud::orders(
             c,
             q.store.as_deref(),
             q.adjustments.unwrap_or(false),
             q.limit.unwrap_or(100),
-        )
+        )?;
+        visible_orders(c, &who.account, &mut orders)?;
+        Ok(orders)
     })
     .await;
     match r {
@@ -434,28 +687,33 @@ fn amount(minor: i64, currency: &str) -> String {
     )
 }
 
-fn order_rows(orders: &[cloud::OrderRow]) -> String {
-    orders
-        .iter()
-        .map(|o| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
-                esc(&o.store_code),
-                esc(&o.number),
-                esc(&o.status),
-                amount(o.total_minor, &o.currency),
-                esc(&o.currency),
-                if o.needs_adjustment { "adjust" } else { "" }
-            )
-        })
-        .collect()
+/// Keeps the orders of stores `account` sees.
+fn visible_orders(
+    c: &mut cloud::CloudConn,
+    account: &Account,
+    orders: &mut Vec<cloud::OrderRow>,
+) -> crate::error::Result<()> {
+    if account.role == admins::Role::AreaManager {
+        let codes: Vec<String> = cloud::store_sync(c)?
+            .into_iter()
+            .filter(|s| account.sees(&s.store.id))
+            .map(|s| s.store.code)
+            .collect();
+        orders.retain(|o| codes.contains(&o.store_code));
+    }
+    Ok(())
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn order_rows(orders: &[cloud::OrderRow]) -> Markup {
+    html! {
+        @for o in orders {
+            tr {
+                td { (o.store_code) } td { (o.number) } td { (o.status) }
+                td { (amount(o.total_minor, &o.currency)) " " (o.currency) }
+                td { @if o.needs_adjustment { "adjust" } }
+            }
+        }
+    }
 }
 
 /// "12 s ago", "5 min ago", "3 h ago", "2 days ago".
@@ -471,149 +729,196 @@ fn ago(ms: i64) -> String {
 
 /// One store's line on the page: is its link up, what it still has to send,
 /// what went wrong, and how long its credential lasts.
-fn store_row(s: &cloud::StoreSync, now: i64, offline_after_ms: i64, warn_ms: i64) -> String {
+fn store_row(s: &cloud::StoreSync, now: i64, offline_after_ms: i64, warn_ms: i64) -> Markup {
     let st = &s.store;
-    let link = match st.last_contact_at {
-        None => "<span class=bad>never connected</span>".to_owned(),
-        Some(t) if now - t < offline_after_ms => {
-            format!("<span class=ok>online</span> ({})", ago(now - t))
-        }
-        Some(t) => format!(
-            "<span class=bad>offline</span>, last contact {}",
-            ago(now - t)
-        ),
-    };
-    let link = if st.sync_refusal.is_empty() {
-        link
-    } else {
-        format!(
-            "{link}<br><span class=bad>refused: {}</span>",
-            esc(&st.sync_refusal)
-        )
-    };
-    let backlog = match (st.pending_events, st.oldest_unsent_age_ms) {
-        (Some(0), _) => "nothing waiting".to_owned(),
-        (Some(n), Some(age)) => format!("{n} events, the oldest from {}", ago(age)),
-        (Some(n), None) => format!("{n} events"),
-        (None, _) => String::new(),
-    };
-    let credential = match (st.has_credential, st.credential_expires_at) {
-        (false, _) => "<span class=bad>none (revoked)</span>".to_owned(),
-        (true, None) => "does not expire".to_owned(),
-        (true, Some(at)) if at <= now => "<span class=bad>expired</span>".to_owned(),
-        (true, Some(at)) if at - now < warn_ms => format!(
-            "<span class=bad>expires in {} day(s)</span>: renewed at the store's next contact",
-            (at - now) / 86_400_000
-        ),
-        (true, Some(at)) => format!("expires in {} days", (at - now) / 86_400_000),
-    };
     let streams: Vec<String> = s
         .streams
         .iter()
-        .map(|x| format!("{} {}/{}", esc(&x.stream), x.applied, x.acked))
+        .map(|x| format!("{} {}/{}", x.stream, x.applied, x.acked))
         .collect();
-    format!(
-        "<tr><td><a href=\"/stores/{}\">{}</a></td><td>{}</td><td>{link}</td><td>{backlog}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{credential}</td></tr>",
-        esc(&st.id),
-        esc(&st.code),
-        esc(&st.name),
-        streams.join(", "),
-        s.pending,
-        s.rejected,
-        s.parked,
-        s.alarms
-    )
+    html! {
+        tr {
+            td { a href={ "/stores/" (st.id) } { (st.code) } }
+            td { (st.name) }
+            td {
+                @match st.last_contact_at {
+                    None => span.bad { "never connected" },
+                    Some(t) if now - t < offline_after_ms => { span.ok { "online" } " (" (ago(now - t)) ")" },
+                    Some(t) => { span.bad { "offline" } ", last contact " (ago(now - t)) },
+                }
+                @if !st.sync_refusal.is_empty() {
+                    br; span.bad { "refused: " (st.sync_refusal) }
+                }
+            }
+            td {
+                @match (st.pending_events, st.oldest_unsent_age_ms) {
+                    (Some(0), _) => "nothing waiting",
+                    (Some(n), Some(age)) => { (n) " events, the oldest from " (ago(age)) },
+                    (Some(n), None) => { (n) " events" },
+                    (None, _) => "",
+                }
+            }
+            td { (streams.join(", ")) }
+            td { (s.pending) } td { (s.rejected) } td { (s.parked) } td { (s.alarms) }
+            td {
+                @match (st.has_credential, st.credential_expires_at) {
+                    (false, _) => span.bad { "none (revoked)" },
+                    (true, None) => "does not expire",
+                    (true, Some(at)) if at <= now => span.bad { "expired" },
+                    (true, Some(at)) if at - now < warn_ms => {
+                        span.bad { "expires in " ((at - now) / 86_400_000) " day(s)" }
+                        ": renewed at the store's next contact"
+                    },
+                    (true, Some(at)) => { "expires in " ((at - now) / 86_400_000) " days" },
+                }
+            }
+        }
+    }
+}
+
+/// The pages' policy: nothing but this origin's script and the inline
+/// style; no framing.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
+
+const STYLE: &str = "body{font:15px system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}\
+     td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}.bad{color:#a00}.ok{color:#070}\
+     output{color:#555}output.bad{color:#b00}header{display:flex;gap:1rem;align-items:baseline}";
+
+/// A page: its title, the signed-in account with a sign-out button (and
+/// the session's CSRF token for the script), then `body`.
+fn layout(title: &str, who: Option<(&Who, &str)>, body: Markup) -> HttpResponse {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) }
+                @if let Some((_, csrf)) = who { meta name="csrf" content=(csrf); }
+                style { (PreEscaped(STYLE)) }
+                script src="/admin.js" defer {}
+            }
+            body {
+                @if let Some((w, csrf)) = who {
+                    header {
+                        span { (w.account.name) " · " (w.account.role.as_str()) }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button { "Sign out" }
+                        }
+                    }
+                }
+                (body)
+            }
+        }
+    };
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", PAGE_CSP))
+        // Its forms then send their real Origin (with no-referrer a
+        // browser sends "null"), which the cloud checks; other sites
+        // still get no Referer.
+        .insert_header(("Referrer-Policy", "same-origin"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(page.into_string())
+}
+
+/// The CSRF token of a page's session (none through an API token).
+async fn csrf_of(state: &AdminState, who: &Who) -> Result<String, HttpResponse> {
+    let Via::Session { token } = &who.via else {
+        return Ok(String::new());
+    };
+    let t = token.clone();
+    Ok(blocking(&state.db, move |c| admins::session(c, &t))
+        .await?
+        .map(|(_, csrf)| csrf)
+        .unwrap_or_default())
 }
 
 /// Stores with their sync state, parked batches, the alarms, the adjustment
 /// queue and recent orders across stores, as one server-rendered page.
 async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
-    if let Some(r) = refuse(&req, &state) {
-        return r;
-    }
-    let data = blocking(&state.db, |c| {
-        Ok((
-            cloud::store_sync(c)?,
-            cloud::alarms(c, None)?,
-            cloud::orders(c, None, false, 50)?,
-            cloud::orders(c, None, true, 100)?,
-            cloud::parked(c, None)?,
-        ))
+    let who = match page_authed(&req, &state).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let account = who.account.clone();
+    let data = blocking(&state.db, move |c| {
+        let mut stores = cloud::store_sync(c)?;
+        stores.retain(|s| account.sees(&s.store.id));
+        let mut alarms = cloud::alarms(c, None)?;
+        alarms.retain(|a| account.sees(&a.store_id));
+        let mut recent = cloud::orders(c, None, false, 50)?;
+        visible_orders(c, &account, &mut recent)?;
+        let mut adjust = cloud::orders(c, None, true, 100)?;
+        visible_orders(c, &account, &mut adjust)?;
+        let mut parked = cloud::parked(c, None)?;
+        parked.retain(|p| account.sees(&p.store_id) && p.resolved_at.is_none());
+        Ok((stores, alarms, recent, adjust, parked))
     })
     .await;
     let (stores, alarms, recent, adjust, parked) = match data {
         Ok(d) => d,
         Err(r) => return r,
     };
-    let dead = match outpost_bus::dead_letters(&state.amqp_url, state.amqp_timers).await {
-        Ok(0) => String::new(),
-        Ok(n) => format!(
-            "<p class=bad>{n} message(s) could not even be parked and wait in the RabbitMQ queue {}: look at them there.</p>",
-            outpost_bus::DEAD_QUEUE
-        ),
-        Err(e) => format!("<p class=bad>RabbitMQ: {}</p>", esc(&e.to_string())),
+    let csrf = match csrf_of(&state, &who).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
+    let dead = outpost_bus::dead_letters(&state.amqp_url, state.amqp_timers).await;
     let now = outpost_domain::ids::now_millis();
-    let mut rows = String::new();
-    for s in &stores {
-        rows.push_str(&store_row(
-            s,
-            now,
-            state.offline_after_ms,
-            state.credential_warn_ms,
-        ));
-    }
-    let mut alarm_rows = String::new();
-    for a in alarms.iter().take(100) {
-        alarm_rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&a.kind),
-            esc(&a.store_id),
-            esc(&a.detail)
-        ));
-    }
     let code_of = |id: &str| {
         stores
             .iter()
             .find(|s| s.store.id == id)
             .map_or_else(|| id.to_owned(), |s| s.store.code.clone())
     };
-    let mut parked_rows = String::new();
-    for p in parked.iter().filter(|p| p.resolved_at.is_none()) {
-        parked_rows.push_str(&format!(
-            "<tr><td>{}</td><td>{} {}–{}</td><td>{} of {}</td><td>{}</td><td>{}</td>\
-             <td><form method=post action=\"/api/v1/parked/{}/retry\"><button>Retry</button></form></td></tr>",
-            esc(&code_of(&p.store_id)),
-            esc(&p.stream),
-            p.first_position,
-            p.last_position,
-            p.rejected,
-            p.events,
-            esc(&p.reason),
-            ago(now - p.parked_at),
-            p.id
-        ));
-    }
-    let html = format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Outpost cloud</title>\
-         <style>body{{font:15px system-ui,sans-serif;margin:1.5rem}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}.bad{{color:#a00}}.ok{{color:#070}}</style>\
-         <h1>Outpost cloud</h1><h2>Stores</h2><table><tr><th>Code</th><th>Name</th><th>Link</th><th>Backlog at the store</th>\
-         <th>Streams (applied/acknowledged)</th><th>Waiting behind a gap</th><th>Rejected</th><th>Parked batches</th><th>Alarms</th><th>Credential</th></tr>{rows}</table>\
-         <h2 id=parked>Parked batches</h2>{dead}<table><tr><th>Store</th><th>Positions</th><th>Events parked</th><th>Reason</th><th>Parked</th><th></th></tr>{parked_rows}</table>\
-         <h2>Alarms</h2><table><tr><th>Kind</th><th>Store</th><th>Detail</th></tr>{alarm_rows}</table>\
-         <h2>Adjustment queue</h2><table><tr><th>Store</th><th>Order</th><th>Status</th><th>Total</th><th></th></tr>{}</table>\
-         <h2>Recent orders</h2><table><tr><th>Store</th><th>Order</th><th>Status</th><th>Total</th><th></th></tr>{}</table></html>",
-        order_rows(&adjust),
-        order_rows(&recent)
-    );
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .body(html)
+    let retry = who.account.may(Right::Retry);
+    let body = html! {
+        h1 { "Outpost cloud" }
+        h2 { "Stores" }
+        table {
+            tr { th { "Code" } th { "Name" } th { "Link" } th { "Backlog at the store" }
+                 th { "Streams (applied/acknowledged)" } th { "Waiting behind a gap" } th { "Rejected" }
+                 th { "Parked batches" } th { "Alarms" } th { "Credential" } }
+            @for s in &stores { (store_row(s, now, state.offline_after_ms, state.credential_warn_ms)) }
+        }
+        h2 #parked { "Parked batches" }
+        @match dead {
+            Ok(0) => {},
+            Ok(n) => p.bad { (n) " message(s) could not even be parked and wait in the RabbitMQ queue "
+                (outpost_bus::DEAD_QUEUE) ": look at them there." },
+            Err(e) => p.bad { "RabbitMQ: " (e.to_string()) },
+        }
+        table {
+            tr { th { "Store" } th { "Positions" } th { "Events parked" } th { "Reason" } th { "Parked" } th {} }
+            @for p in &parked {
+                tr {
+                    td { (code_of(&p.store_id)) }
+                    td { (p.stream) " " (p.first_position) "–" (p.last_position) }
+                    td { (p.rejected) " of " (p.events) }
+                    td { (p.reason) }
+                    td { (ago(now - p.parked_at)) }
+                    td { @if retry {
+                        form method="post" action={ "/api/v1/parked/" (p.id) "/retry" } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button { "Retry" }
+                        }
+                    } }
+                }
+            }
+        }
+        h2 { "Alarms" }
+        table {
+            tr { th { "Kind" } th { "Store" } th { "Detail" } }
+            @for a in alarms.iter().take(100) { tr { td { (a.kind) } td { (a.store_id) } td { (a.detail) } } }
+        }
+        h2 { "Adjustment queue" }
+        table { tr { th { "Store" } th { "Order" } th { "Status" } th { "Total" } th {} } (order_rows(&adjust)) }
+        h2 { "Recent orders" }
+        table { tr { th { "Store" } th { "Order" } th { "Status" } th { "Total" } th {} } (order_rows(&recent)) }
+    };
+    layout("Outpost cloud", Some((&who, &csrf)), body)
 }
 
 /// The store's products the cloud knows of, as JSON.
@@ -622,10 +927,14 @@ async fn products(
     state: web::Data<AdminState>,
     store_id: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(r) = refuse(&req, &state) {
+    let who = match authed(&req, &state, None).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let store = store_id.into_inner();
+    if let Some(r) = who.hidden(&store) {
         return r;
     }
-    let store = store_id.into_inner();
     let db = state.db.clone();
     match web::block(move || cloud::master::products(&mut db.conn()?, &store)).await {
         Ok(Ok(p)) => HttpResponse::Ok().json(p),
@@ -651,18 +960,22 @@ async fn script() -> HttpResponse {
 }
 
 /// One store: its products with forms to change their name, price and
-/// whether they are sold, and a form for a new product. Changes go through
-/// the store's feed; the store applies them on its next pull.
+/// whether they are sold (for an owner; others read them), and a form for
+/// a new product. Changes go through the store's feed; the store applies
+/// them on its next pull.
 async fn store_page(
     req: HttpRequest,
     state: web::Data<AdminState>,
     store_id: web::Path<String>,
 ) -> HttpResponse {
-    use actix_web::http::StatusCode;
-    if let Some(r) = refuse(&req, &state) {
+    let who = match page_authed(&req, &state).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let id = store_id.into_inner();
+    if let Some(r) = who.hidden(&id) {
         return r;
     }
-    let id = store_id.into_inner();
     let data = blocking(&state.db, {
         let id = id.clone();
         move |c| {
@@ -686,86 +999,188 @@ async fn store_page(
         }
         Err(r) => return r,
     };
+    let csrf = match csrf_of(&state, &who).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let currency = products
         .iter()
         .find_map(|p| p.body.get("currency")?.as_str().filter(|c| !c.is_empty()))
         .unwrap_or("")
         .to_owned();
     let exponent = outpost_domain::Currency::parse(&currency).map_or(2, |c| c.exponent());
-    let action = format!("/api/v1/stores/{}/products", esc(&id));
-    let mut rows = String::new();
-    for p in &products {
-        let text = |k: &str| {
-            p.body
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let price = p
-            .body
-            .get("price_minor")
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0);
-        let active = p
-            .body
-            .get("active")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        let favourite = p
-            .body
-            .get("favourite")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let price = amount(price, &currency);
-        rows.push_str(&format!(
-            "<tr><td>{sku}</td><td>{tax}</td><td>{origin}</td><td><form data-product method=post action=\"{action}\">\
-             <input type=hidden name=sku value=\"{sku}\">\
-             <input name=title aria-label=Name value=\"{name}\" data-was=\"{name}\" maxlength=200 required> \
-             <input name=price aria-label=Price value=\"{price}\" data-was=\"{price}\" inputmode=decimal size=8 required> \
-             <input name=category aria-label=\"Till category\" placeholder=Category value=\"{category}\" data-was=\"{category}\" maxlength=40 size=12> \
-             <label><input type=checkbox name=active{checked} data-was={active}> sold</label> \
-             <label><input type=checkbox name=favourite{fav_checked} data-was={favourite}> favourite</label> \
-             <button>Save</button> <output></output></form></td></tr>",
-            sku = esc(&p.sku),
-            tax = esc(&text("tax_category")),
-            origin = esc(&p.origin),
-            name = esc(&text("name")),
-            checked = if active { " checked" } else { "" },
-            category = esc(&text("category")),
-            fav_checked = if favourite { " checked" } else { "" },
-        ));
-    }
-    let html = format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>{name} · Outpost cloud</title>\
-         <style>body{{font:15px system-ui,sans-serif;margin:1.5rem}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}output{{color:#555}}\
-         output.bad{{color:#b00}}</style><script src=/admin.js defer></script>\
-         <body data-exponent={exponent}><p><a href=/>All stores</a></p><h1>{code} · {name}</h1>\
-         <p>Prices in {currency_label}. A change reaches the store on its next pull (within seconds when it is online); \
-         sales it made before it keep the price they were sold at.</p>\
-         <h2>Products</h2><table><tr><th>SKU</th><th>Tax</th><th>Last edit</th><th>Name, price, till category, sold, favourite</th></tr>{rows}</table>\
-         <h2>New product</h2><form data-product data-new method=post action=\"{action}\">\
-         <input name=sku aria-label=SKU placeholder=SKU maxlength=64 required> \
-         <input name=title aria-label=Name placeholder=Name maxlength=200 required> \
-         <input name=price aria-label=Price placeholder=Price inputmode=decimal size=8 required> \
-         <input name=tax_category aria-label=\"Tax category\" placeholder=\"Tax category code\" maxlength=32 required> \
-         <input name=category aria-label=\"Till category\" placeholder=\"Till category\" maxlength=40 size=12> \
-         <label><input type=checkbox name=favourite> favourite</label> \
-         <button>Add</button> <output></output></form></body></html>",
-        name = esc(&store.store.name),
-        code = esc(&store.store.code),
-        currency_label = if currency.is_empty() {
-            "the store's currency".to_owned()
-        } else {
-            esc(&currency)
+    let action = format!("/api/v1/stores/{id}/products");
+    let edits = who.account.may(Right::Write);
+    let text = |p: &cloud::master::KnownProduct, k: &str| {
+        p.body
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let flag = |p: &cloud::master::KnownProduct, k: &str, default: bool| {
+        p.body.get(k).and_then(|v| v.as_bool()).unwrap_or(default)
+    };
+    let st = &store.store;
+    let body = html! {
+        p { a href="/" { "All stores" } }
+        h1 { (st.code) " · " (st.name) }
+        p {
+            "Prices in " @if currency.is_empty() { "the store's currency" } @else { (currency) } ". "
+            "A change reaches the store on its next pull (within seconds when it is online); "
+            "sales it made before it keep the price they were sold at."
+        }
+        h2 { "Products" }
+        table {
+            tr { th { "SKU" } th { "Tax" } th { "Last edit" } th { "Name, price, till category, sold, favourite" } }
+            @for p in &products {
+                @let price = amount(p.body.get("price_minor").and_then(|v| v.as_i64()).unwrap_or(0), &currency);
+                @let (name, category) = (text(p, "name"), text(p, "category"));
+                @let (active, favourite) = (flag(p, "active", true), flag(p, "favourite", false));
+                tr {
+                    td { (p.sku) } td { (text(p, "tax_category")) } td { (p.origin) }
+                    td {
+                        @if edits {
+                            form data-product method="post" action=(action) {
+                                input type="hidden" name="sku" value=(p.sku);
+                                input name="title" aria-label="Name" value=(name) data-was=(name) maxlength="200" required;
+                                " "
+                                input name="price" aria-label="Price" value=(price) data-was=(price) inputmode="decimal" size="8" required;
+                                " "
+                                input name="category" aria-label="Till category" placeholder="Category" value=(category) data-was=(category) maxlength="40" size="12";
+                                " "
+                                label { input type="checkbox" name="active" checked[active] data-was=(active); " sold" }
+                                " "
+                                label { input type="checkbox" name="favourite" checked[favourite] data-was=(favourite); " favourite" }
+                                " " button { "Save" } " " output {}
+                            }
+                        } @else {
+                            (name) ", " (price) @if !category.is_empty() { ", " (category) }
+                            @if !active { ", not sold" } @if favourite { ", favourite" }
+                        }
+                    }
+                }
+            }
+        }
+        @if edits {
+            h2 { "New product" }
+            form data-product data-new method="post" action=(action) {
+                input name="sku" aria-label="SKU" placeholder="SKU" maxlength="64" required; " "
+                input name="title" aria-label="Name" placeholder="Name" maxlength="200" required; " "
+                input name="price" aria-label="Price" placeholder="Price" inputmode="decimal" size="8" required; " "
+                input name="tax_category" aria-label="Tax category" placeholder="Tax category code" maxlength="32" required; " "
+                input name="category" aria-label="Till category" placeholder="Till category" maxlength="40" size="12"; " "
+                label { input type="checkbox" name="favourite"; " favourite" } " "
+                button { "Add" } " " output {}
+            }
+        }
+    };
+    let mut res = layout(
+        &format!("{} · Outpost cloud", st.name),
+        Some((&who, &csrf)),
+        html! { div #store data-exponent=(exponent) { (body) } },
+    );
+    res.headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Cookie"));
+    res
+}
+
+/// The sign-in page.
+async fn login_page() -> HttpResponse {
+    login_form(None)
+}
+
+fn login_form(said: Option<&str>) -> HttpResponse {
+    let mut res = layout(
+        "Sign in · Outpost cloud",
+        None,
+        html! {
+            h1 { "Outpost cloud" }
+            @if let Some(s) = said { p.bad { (s) } }
+            form method="post" action="/login" {
+                p { label { "Name " input name="name" autocomplete="username" maxlength="64" required autofocus; } }
+                p { label { "Password " input type="password" name="password" autocomplete="current-password" maxlength="256" required; } }
+                button { "Sign in" }
+            }
         },
     );
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .body(html)
+    if said.is_some() {
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    res
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    name: String,
+    password: String,
+}
+
+/// Signs in: the session in an `HttpOnly`, `SameSite=Strict` cookie
+/// (`Secure` over TLS), then back to the page. A wrong name or password,
+/// or a locked account, says so and sets nothing.
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    form: web::Form<SignIn>,
+) -> HttpResponse {
+    if !same_origin(&req) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+            "sign in on this admin's own page",
+        );
+    }
+    let SignIn { name, password } = form.into_inner();
+    let r = blocking(&state.db, move |c| admins::sign_in(c, &name, &password)).await;
+    match r {
+        Ok(Ok(opened)) => {
+            let cookie = actix_web::cookie::Cookie::build(SESSION_COOKIE, opened.token)
+                .http_only(true)
+                .same_site(actix_web::cookie::SameSite::Strict)
+                .secure(req.app_config().secure())
+                .path("/")
+                .max_age(actix_web::cookie::time::Duration::milliseconds(
+                    admins::SESSION_MS,
+                ))
+                .finish();
+            HttpResponse::SeeOther()
+                .cookie(cookie)
+                .insert_header((header::LOCATION, "/"))
+                .finish()
+        }
+        Ok(Err(admins::SignInRefused::Wrong)) => login_form(Some("Wrong name or password.")),
+        Ok(Err(admins::SignInRefused::Locked { .. })) => login_form(Some(
+            "Too many wrong passwords: this account is locked for a while.",
+        )),
+        Err(r) => r,
+    }
+}
+
+/// Signs out (the form's CSRF token), and drops the cookie.
+async fn logout(req: HttpRequest, state: web::Data<AdminState>, body: web::Bytes) -> HttpResponse {
+    let form_csrf = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|b| b.split('&').find_map(|kv| kv.strip_prefix("csrf=")));
+    let who = match authed(&req, &state, form_csrf).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    if let Via::Session { token } = &who.via {
+        let (t, name) = (token.clone(), who.account.name.clone());
+        if let Err(r) = blocking(&state.db, move |c| admins::sign_out(c, &t, &name)).await {
+            return r;
+        }
+    }
+    let gone = actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .path("/")
+        .max_age(actix_web::cookie::time::Duration::ZERO)
+        .finish();
+    HttpResponse::SeeOther()
+        .cookie(gone)
+        .insert_header((header::LOCATION, "/login"))
+        .finish()
 }

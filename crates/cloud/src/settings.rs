@@ -19,7 +19,8 @@ pub struct CloudSettings {
     pub tls_key: String,
     pub admin_host: String,
     pub admin_port: u16,
-    pub admin_token: String,
+    /// Prometheus's bearer token for /metrics.
+    pub metrics_token: String,
     pub prefetch: u16,
     pub delivery_limit: u32,
     pub amqp_connect_timeout_ms: u64,

@@ -69,13 +69,24 @@ fn argon() -> Argon2<'static> {
 }
 
 pub fn hash_pin(pin: &crate::Pin) -> String {
+    hash_password(pin.expose())
+}
+
+/// A password's Argon2id hash (the cloud's admin accounts), with the same
+/// cost as a PIN's: the accounts lock after repeated failures too.
+pub fn hash_password(password: &str) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the OS random source is available");
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
     argon()
-        .hash_password(pin.expose().as_bytes(), &salt)
+        .hash_password(password.as_bytes(), &salt)
         .expect("argon2 hashing with valid params")
         .to_string()
+}
+
+/// Whether `password` is the one `hash` was made from.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    verify_pin(password, hash)
 }
 
 pub fn verify_pin(pin: &str, hash: &str) -> bool {

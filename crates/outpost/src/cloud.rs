@@ -19,7 +19,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = actix_web::web::Data::new(admin::AdminState {
         db: db.clone(),
         metrics: metrics.clone(),
-        token: c.admin_token.clone(),
+        metrics_token: c.metrics_token.clone(),
         amqp_url: c.amqp_url.clone(),
         amqp_timers: outpost_bus::Timers {
             connect: Duration::from_secs(2),
@@ -93,6 +93,50 @@ pub fn store_add(
         "store {code} registered as {id}. Its sync credential (shown only now; set it as sync.credential on the store's edge):"
     );
     println!("{credential}");
+    Ok(())
+}
+
+/// Adds an admin account; its password from `OUTPOST_ADMIN_PASSWORD` or
+/// the first line of stdin (never an argument: it would show in `ps`).
+pub fn admin_add(
+    settings: &Settings,
+    name: &str,
+    role: &str,
+    stores: &[String],
+) -> anyhow::Result<()> {
+    use outpost_cloud::db::admins;
+    let role = admins::Role::parse(role)?;
+    let password = match std::env::var("OUTPOST_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let db = open_db(settings)?;
+    let a = admins::add_account(&mut db.conn()?, name, role, stores, &password)?;
+    println!(
+        "admin account {} ({}) added{}",
+        a.name,
+        a.role.as_str(),
+        if a.stores.is_empty() {
+            String::new()
+        } else {
+            format!(" for stores {}", a.stores.join(", "))
+        }
+    );
+    Ok(())
+}
+
+/// Prints a new API token for an admin account (once).
+pub fn admin_token(settings: &Settings, name: &str, label: &str) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let token = outpost_cloud::db::admins::new_api_token(&mut db.conn()?, name, label)?;
+    eprintln!("API token for {name} ({label}), shown only now; send it as Authorization: Bearer:");
+    println!("{token}");
     Ok(())
 }
 

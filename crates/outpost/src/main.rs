@@ -168,6 +168,27 @@ enum CloudCmd {
         #[arg(long)]
         expires_days: Option<u32>,
     },
+    /// Adds an admin account (the password from OUTPOST_ADMIN_PASSWORD, or
+    /// the first line of stdin): owner (everything), area_manager (reads
+    /// its --store stores), support (reads all, retries parked batches).
+    AdminAdd {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// An area manager's store, by id or code (repeatable).
+        #[arg(long = "store")]
+        stores: Vec<String>,
+    },
+    /// Makes an API token for an admin account (for scripts and BI tools,
+    /// sent as Authorization: Bearer) and prints it once.
+    AdminToken {
+        #[arg(long)]
+        name: String,
+        /// What the token is for ("prometheus", "bi").
+        #[arg(long)]
+        label: String,
+    },
     /// Makes a private CA (once) and a server certificate for the sync port.
     Certs {
         /// Where server.pem, server.key and ca.pem go: the folder the cloud
@@ -305,8 +326,11 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Cloud { cmd } => match cmd {
             CloudCmd::Serve => {
-                if !settings.cloud.admin_token.is_empty() {
-                    secrets::check("OUTPOST__CLOUD__ADMIN_TOKEN", &settings.cloud.admin_token)?;
+                if !settings.cloud.metrics_token.is_empty() {
+                    secrets::check(
+                        "OUTPOST__CLOUD__METRICS_TOKEN",
+                        &settings.cloud.metrics_token,
+                    )?;
                 }
                 secrets::check_database_url(
                     "OUTPOST__CLOUD__DATABASE_URL",
@@ -329,6 +353,10 @@ fn main() -> anyhow::Result<()> {
                 store,
                 expires_days,
             } => cloud::store_credential(&settings, &store, expires_days),
+            CloudCmd::AdminAdd { name, role, stores } => {
+                cloud::admin_add(&settings, &name, &role, &stores)
+            }
+            CloudCmd::AdminToken { name, label } => cloud::admin_token(&settings, &name, &label),
             CloudCmd::Certs { .. } => unreachable!("handled before settings load"),
         },
         Cmd::Staff {

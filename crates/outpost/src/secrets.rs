@@ -13,7 +13,7 @@ pub const SECRET_VARS: [&str; 5] = [
     "RABBITMQ_PASSWORD",
     "OUTPOST_REALTIME_SECRET",
     "OUTPOST_HW_TOKEN",
-    "OUTPOST_ADMIN_TOKEN",
+    "OUTPOST_METRICS_TOKEN",
 ];
 
 /// The password in a PostgreSQL URL whose server is not on this host

@@ -2,6 +2,7 @@
 //! credentials, what the api acknowledged to each, and the idempotent apply of
 //! their events (inbox, high-water marks, rejected events, alarms, projections).
 
+pub mod admins;
 mod apply;
 pub mod credentials;
 pub mod master;

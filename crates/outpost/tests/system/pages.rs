@@ -352,14 +352,19 @@ async fn the_cloud_admin_changes_a_price_and_adds_a_product_in_the_store_page() 
     assert_eq!(feed(""), 1);
 
     let (c, _driver) = browser().await;
-    // The page is behind HTTP Basic: the browser sends the credentials given
-    // in the address and reuses them for the page's own requests.
-    c.goto(&format!(
-        "http://admin:{}@127.0.0.1:{}/stores/{store_id}",
-        cloud.admin_token, cloud.admin_port
-    ))
-    .await
-    .unwrap();
+    // Not signed in: the sign-in page, then the store's page.
+    let admin = format!("http://127.0.0.1:{}", cloud.admin_port);
+    c.goto(&format!("{admin}/stores/{store_id}")).await.unwrap();
+    type_into(&c, "input[name=name]", "Olga Owner").await;
+    type_into(
+        &c,
+        "input[name=password]",
+        crate::support::cloud::OWNER_PASSWORD,
+    )
+    .await;
+    click(&c, "form[action='/login'] button").await;
+    visible(&c, "h1").await;
+    c.goto(&format!("{admin}/stores/{store_id}")).await.unwrap();
     let row = "form[data-product]:not([data-new])";
     visible(&c, &format!("{row} input[name=price]")).await;
     assert_eq!(text(&c, "h1").await, "S07 · S07");

@@ -341,7 +341,7 @@ impl Drop for Stack {
 }
 
 /// The cloud stack's .env for `Stack::up*`: a private CA and a server
-/// certificate for `host` in `<dir>/certs`, the admin token, the ports.
+/// certificate for `host` in `<dir>/certs`, the metrics token, the ports.
 fn cloud_env(
     host: &str,
     token: &str,
@@ -367,7 +367,7 @@ fn cloud_env(
         )
         .unwrap();
         format!(
-            "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_ADMIN_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
+            "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_METRICS_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
              OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n",
             certs.display()
         )
@@ -390,6 +390,48 @@ impl Stack {
             code,
             "--name",
             "Stack",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// An owner account in the cloud and its API token (`outpost cloud
+    /// admin-add` and `admin-token` in the api's container).
+    fn owner_token(&self) -> String {
+        let add = self.run(&[
+            "exec",
+            "-T",
+            "-e",
+            "OUTPOST_ADMIN_PASSWORD=a long test password",
+            "api",
+            "outpost",
+            "cloud",
+            "admin-add",
+            "--name",
+            "Ops",
+            "--role",
+            "owner",
+        ]);
+        assert!(
+            add.status.success(),
+            "{}",
+            String::from_utf8_lossy(&add.stderr)
+        );
+        let out = self.run(&[
+            "exec",
+            "-T",
+            "api",
+            "outpost",
+            "cloud",
+            "admin-token",
+            "--name",
+            "Ops",
+            "--label",
+            "tests",
         ]);
         assert!(
             out.status.success(),
@@ -573,6 +615,7 @@ async fn the_compose_cloud_receives_a_stores_sales() {
     let store_id = uuid::Uuid::now_v7().to_string();
     let credential = stack.store_add(&store_id, "S01");
     let certs = stack.certs();
+    let owner = stack.owner_token();
 
     let store = crate::support::app::Store::new(crate::support::app::Backend::Sqlite);
     let env = vec![
@@ -607,7 +650,7 @@ async fn the_compose_cloud_receives_a_stores_sales() {
     loop {
         let stores: serde_json::Value = http
             .get(format!("http://127.0.0.1:{admin_port}/api/v1/stores"))
-            .bearer_auth(token)
+            .bearer_auth(&owner)
             .send()
             .await
             .unwrap()

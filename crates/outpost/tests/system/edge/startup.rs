@@ -126,11 +126,11 @@ fn example_secrets_are_refused_at_start_and_generated_ones_are_taken() {
             )],
             "OUTPOST__DATABASE__URL",
         ),
-        // The cloud (issue 31): its admin token and its database password.
+        // The cloud (issue 31): its metrics token and its database password.
         (
             vec!["cloud", "serve"],
-            vec![("OUTPOST__CLOUD__ADMIN_TOKEN", "change-me")],
-            "OUTPOST__CLOUD__ADMIN_TOKEN",
+            vec![("OUTPOST__CLOUD__METRICS_TOKEN", "change-me")],
+            "OUTPOST__CLOUD__METRICS_TOKEN",
         ),
         (
             vec!["cloud", "serve"],

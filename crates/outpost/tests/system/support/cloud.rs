@@ -142,6 +142,9 @@ impl Drop for Rabbit {
     }
 }
 
+/// The password of the owner account every test cloud has.
+pub const OWNER_PASSWORD: &str = "correct horse battery staple";
+
 /// The cloud's processes and database.
 pub struct Cloud {
     pub db_url: String,
@@ -149,7 +152,11 @@ pub struct Cloud {
     pub sync_port: u16,
     pub admin_port: u16,
     pub amqp_url: String,
+    /// An owner account's API token (the account `Olga Owner`, password
+    /// [`OWNER_PASSWORD`]).
     pub admin_token: String,
+    /// Prometheus's token for /metrics.
+    pub metrics_token: String,
     pub api: Option<Child>,
     pub workers: Vec<Child>,
     /// Settings for every cloud process this test changed.
@@ -188,15 +195,48 @@ impl Cloud {
             sync_port: free_port(),
             admin_port: free_port(),
             amqp_url: rabbit.url(),
-            admin_token: outpost_domain::secrets::new_secret(),
+            admin_token: String::new(),
+            metrics_token: outpost_domain::secrets::new_secret(),
             api: None,
             workers: Vec::new(),
             env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
             logs: Default::default(),
         };
+        cloud.admin_add("Olga Owner", "owner", &[], OWNER_PASSWORD);
+        cloud.admin_token = cloud.api_token("Olga Owner");
         cloud.start_api();
         cloud.start_worker();
         cloud
+    }
+
+    /// `outpost cloud admin-add`, the password on stdin.
+    pub fn admin_add(&self, name: &str, role: &str, stores: &[&str], password: &str) {
+        use std::io::Write;
+        let mut cmd = self.command(&["cloud", "admin-add", "--name", name, "--role", role]);
+        for s in stores {
+            cmd.args(["--store", s]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "outpost cloud admin-add {name}"
+        );
+    }
+
+    /// `outpost cloud admin-token` for the account `name`.
+    pub fn api_token(&self, name: &str) -> String {
+        let out = self
+            .command(&["cloud", "admin-token", "--name", name, "--label", "tests"])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "outpost cloud admin-token {name}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -207,7 +247,7 @@ impl Cloud {
             .env("OUTPOST__CLOUD__SYNC_HOST", "127.0.0.1")
             .env("OUTPOST__CLOUD__SYNC_PORT", self.sync_port.to_string())
             .env("OUTPOST__CLOUD__ADMIN_PORT", self.admin_port.to_string())
-            .env("OUTPOST__CLOUD__ADMIN_TOKEN", &self.admin_token)
+            .env("OUTPOST__CLOUD__METRICS_TOKEN", &self.metrics_token)
             .env("OUTPOST__CLOUD__WORKER_PORT", "0")
             .env("OUTPOST__CLOUD__TLS_CERT", self.certs.join("server.pem"))
             .env("OUTPOST__CLOUD__TLS_KEY", self.certs.join("server.key"))

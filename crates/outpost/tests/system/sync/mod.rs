@@ -1,6 +1,7 @@
 //! A store and the cloud: every sale delivered exactly once through outages
 //! and crashes, the link's faults, credentials and master data.
 
+mod admin_accounts;
 mod chain;
 mod delivery;
 mod gate;

@@ -1,0 +1,459 @@
+//! The cloud admin's named accounts (issue 31): who may sign in, with what
+//! role and over which stores; their sessions (a cookie with a CSRF token)
+//! and API tokens (bearer, for scripts and BI tools); and the audit of every
+//! admin action with the account that took it.
+
+use super::CloudConn;
+use crate::error::{CloudError, Result};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use outpost_domain::ids::{new_id, now_millis};
+use outpost_domain::secrets::{hash_password, hash_token, new_secret, verify_password};
+use serde::Serialize;
+
+/// Wrong passwords in a row before an account is locked, and for how long.
+pub const MAX_FAILURES: i32 = 10;
+pub const LOCK_MS: i64 = 15 * 60_000;
+/// A session lasts a working day.
+pub const SESSION_MS: i64 = 12 * 3_600_000;
+/// The shortest password an account may have.
+pub const MIN_PASSWORD: usize = 12;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything.
+    Owner,
+    /// Reads its own stores only.
+    AreaManager,
+    /// Reads everything, and retries parked batches.
+    Support,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Result<Role> {
+        match s {
+            "owner" => Ok(Role::Owner),
+            "area_manager" | "area-manager" => Ok(Role::AreaManager),
+            "support" => Ok(Role::Support),
+            _ => Err(CloudError::Unprocessable(format!(
+                "role {s:?}: owner, area_manager or support"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::AreaManager => "area_manager",
+            Role::Support => "support",
+        }
+    }
+}
+
+/// What an admin action needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Right {
+    /// Change a store's master data, rotate its credential.
+    Write,
+    /// Apply a parked batch again.
+    Retry,
+}
+
+/// A signed-in (or token-bearing) admin account.
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// The stores an area manager sees (empty for the others, who see all).
+    pub stores: Vec<String>,
+}
+
+impl Account {
+    /// Whether this account sees `store_id`.
+    pub fn sees(&self, store_id: &str) -> bool {
+        self.role != Role::AreaManager || self.stores.iter().any(|s| s == store_id)
+    }
+
+    /// Whether this account may do what `right` covers.
+    pub fn may(&self, right: Right) -> bool {
+        matches!(
+            (self.role, right),
+            (Role::Owner, _) | (Role::Support, Right::Retry)
+        )
+    }
+}
+
+#[derive(QueryableByName)]
+struct AccountRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+}
+
+#[derive(QueryableByName)]
+struct StoreOf {
+    #[diesel(sql_type = Text)]
+    store_id: String,
+}
+
+fn account(c: &mut CloudConn, row: AccountRow) -> Result<Account> {
+    let stores = diesel::sql_query(
+        "SELECT store_id FROM admin_account_stores WHERE account_id = $1 ORDER BY store_id",
+    )
+    .bind::<Text, _>(&row.id)
+    .load::<StoreOf>(c)?
+    .into_iter()
+    .map(|s| s.store_id)
+    .collect();
+    Ok(Account {
+        role: Role::parse(&row.role)?,
+        id: row.id,
+        name: row.name,
+        stores,
+    })
+}
+
+/// Adds an account (`stores`: an area manager's store ids or codes).
+pub fn add_account(
+    c: &mut CloudConn,
+    name: &str,
+    role: Role,
+    stores: &[String],
+    password: &str,
+) -> Result<Account> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(CloudError::Unprocessable(
+            "an account's name is 1 to 64 characters".into(),
+        ));
+    }
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(CloudError::Unprocessable(format!(
+            "a password has at least {MIN_PASSWORD} characters"
+        )));
+    }
+    if role == Role::AreaManager && stores.is_empty() {
+        return Err(CloudError::Unprocessable(
+            "an area manager needs at least one store (--store)".into(),
+        ));
+    }
+    if role != Role::AreaManager && !stores.is_empty() {
+        return Err(CloudError::Unprocessable(
+            "only an area manager is limited to stores: an owner and support see all".into(),
+        ));
+    }
+    c.transaction(|c| {
+        let taken = diesel::sql_query("SELECT id, name, role FROM admin_accounts WHERE name = $1")
+            .bind::<Text, _>(name)
+            .load::<AccountRow>(c)?;
+        if !taken.is_empty() {
+            return Err(CloudError::Unprocessable(format!(
+                "an account named {name:?} exists"
+            )));
+        }
+        let id = new_id();
+        diesel::sql_query(
+            "INSERT INTO admin_accounts (id, name, role, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind::<Text, _>(&id)
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(role.as_str())
+        .bind::<Text, _>(hash_password(password))
+        .bind::<BigInt, _>(now_millis())
+        .execute(c)?;
+        for s in stores {
+            let found =
+                diesel::sql_query("SELECT id AS store_id FROM stores WHERE id = $1 OR code = $1")
+                    .bind::<Text, _>(s)
+                    .load::<StoreOf>(c)?;
+            let Some(store) = found.into_iter().next() else {
+                return Err(CloudError::NotFound(format!("store {s}")));
+            };
+            diesel::sql_query(
+                "INSERT INTO admin_account_stores (account_id, store_id) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind::<Text, _>(&id)
+            .bind::<Text, _>(&store.store_id)
+            .execute(c)?;
+        }
+        audit(c, name, "cli", "account.add", name, role.as_str())?;
+        let row = AccountRow {
+            id,
+            name: name.to_owned(),
+            role: role.as_str().to_owned(),
+        };
+        account(c, row)
+    })
+}
+
+/// Why a sign-in was refused (the page says no more than "wrong name or
+/// password" or "locked").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInRefused {
+    Wrong,
+    Locked { until: i64 },
+}
+
+#[derive(QueryableByName)]
+struct Credentials {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Text)]
+    password_hash: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    locked_until: Option<i64>,
+}
+
+/// A session opened: its token (for the cookie) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub token: String,
+    pub csrf: String,
+    pub account: Account,
+    pub expires_at: i64,
+}
+
+/// Checks a name and password; a wrong password counts towards the lock
+/// (atomically: parallel guesses each count), a right one opens a session.
+/// An account locked refuses even the right password until the lock ends.
+pub fn sign_in(
+    c: &mut CloudConn,
+    name: &str,
+    password: &str,
+) -> Result<std::result::Result<Opened, SignInRefused>> {
+    let now = now_millis();
+    let row = diesel::sql_query(
+        "SELECT id, name, role, password_hash, locked_until FROM admin_accounts WHERE name = $1",
+    )
+    .bind::<Text, _>(name.trim())
+    .load::<Credentials>(c)?
+    .into_iter()
+    .next();
+    let Some(row) = row else {
+        // The same work as a wrong password: the answer's time does not
+        // tell which names exist.
+        let _ = verify_password(password, &hash_password("not an account"));
+        audit(
+            c,
+            name,
+            "session",
+            "sign-in.refused",
+            name,
+            "no such account",
+        )?;
+        return Ok(Err(SignInRefused::Wrong));
+    };
+    if let Some(until) = row.locked_until.filter(|u| *u > now) {
+        audit(
+            c,
+            &row.name,
+            "session",
+            "sign-in.refused",
+            &row.name,
+            "locked",
+        )?;
+        return Ok(Err(SignInRefused::Locked { until }));
+    }
+    if !verify_password(password, &row.password_hash) {
+        // One statement: the count and the lock move together.
+        diesel::sql_query(
+            "UPDATE admin_accounts SET failed = failed + 1, \
+             locked_until = CASE WHEN failed + 1 >= $2 THEN $3 ELSE locked_until END \
+             WHERE id = $1",
+        )
+        .bind::<Text, _>(&row.id)
+        .bind::<diesel::sql_types::Integer, _>(MAX_FAILURES)
+        .bind::<BigInt, _>(now + LOCK_MS)
+        .execute(c)?;
+        audit(
+            c,
+            &row.name,
+            "session",
+            "sign-in.refused",
+            &row.name,
+            "wrong password",
+        )?;
+        return Ok(Err(SignInRefused::Wrong));
+    }
+    let token = new_secret();
+    let csrf = new_secret();
+    let expires_at = now + SESSION_MS;
+    c.transaction(|c| {
+        diesel::sql_query(
+            "UPDATE admin_accounts SET failed = 0, locked_until = NULL WHERE id = $1",
+        )
+        .bind::<Text, _>(&row.id)
+        .execute(c)?;
+        diesel::sql_query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+            .bind::<BigInt, _>(now)
+            .execute(c)?;
+        diesel::sql_query(
+            "INSERT INTO admin_sessions (token_sha256, account_id, csrf, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind::<Text, _>(hash_token(&token))
+        .bind::<Text, _>(&row.id)
+        .bind::<Text, _>(&csrf)
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(expires_at)
+        .execute(c)?;
+        audit(c, &row.name, "session", "sign-in", &row.name, "")
+    })?;
+    let account = account(
+        c,
+        AccountRow {
+            id: row.id,
+            name: row.name,
+            role: row.role,
+        },
+    )?;
+    Ok(Ok(Opened {
+        token,
+        csrf,
+        account,
+        expires_at,
+    }))
+}
+
+#[derive(QueryableByName)]
+struct SessionRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Text)]
+    csrf: String,
+}
+
+/// The account of a live session, and the session's CSRF token.
+pub fn session(c: &mut CloudConn, token: &str) -> Result<Option<(Account, String)>> {
+    let row = diesel::sql_query(
+        "SELECT a.id, a.name, a.role, s.csrf FROM admin_sessions s \
+         JOIN admin_accounts a ON a.id = s.account_id \
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2",
+    )
+    .bind::<Text, _>(hash_token(token))
+    .bind::<BigInt, _>(now_millis())
+    .load::<SessionRow>(c)?
+    .into_iter()
+    .next();
+    let Some(r) = row else { return Ok(None) };
+    let csrf = r.csrf;
+    let a = account(
+        c,
+        AccountRow {
+            id: r.id,
+            name: r.name,
+            role: r.role,
+        },
+    )?;
+    Ok(Some((a, csrf)))
+}
+
+/// Ends a session.
+pub fn sign_out(c: &mut CloudConn, token: &str, who: &str) -> Result<()> {
+    diesel::sql_query("DELETE FROM admin_sessions WHERE token_sha256 = $1")
+        .bind::<Text, _>(hash_token(token))
+        .execute(c)?;
+    audit(c, who, "session", "sign-out", who, "")
+}
+
+/// Makes an API token for the account named `name` and returns it (shown
+/// once; only its hash is kept).
+pub fn new_api_token(c: &mut CloudConn, name: &str, label: &str) -> Result<String> {
+    let row = diesel::sql_query("SELECT id, name, role FROM admin_accounts WHERE name = $1")
+        .bind::<Text, _>(name)
+        .load::<AccountRow>(c)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| CloudError::NotFound(format!("admin account {name}")))?;
+    let token = new_secret();
+    diesel::sql_query(
+        "INSERT INTO admin_api_tokens (token_sha256, account_id, label, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind::<Text, _>(hash_token(&token))
+    .bind::<Text, _>(&row.id)
+    .bind::<Text, _>(label)
+    .bind::<BigInt, _>(now_millis())
+    .execute(c)?;
+    audit(c, name, "cli", "api-token.add", name, label)?;
+    Ok(token)
+}
+
+/// The account an API token belongs to, unless it was revoked.
+pub fn by_api_token(c: &mut CloudConn, token: &str) -> Result<Option<Account>> {
+    let row = diesel::sql_query(
+        "SELECT a.id, a.name, a.role FROM admin_api_tokens t \
+         JOIN admin_accounts a ON a.id = t.account_id \
+         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
+    )
+    .bind::<Text, _>(hash_token(token))
+    .load::<AccountRow>(c)?
+    .into_iter()
+    .next();
+    row.map(|r| account(c, r)).transpose()
+}
+
+/// Records an admin action.
+pub fn audit(
+    c: &mut CloudConn,
+    account: &str,
+    via: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<()> {
+    diesel::sql_query(
+        "INSERT INTO admin_audit (at, account_name, via, action, target, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind::<BigInt, _>(now_millis())
+    .bind::<Text, _>(account)
+    .bind::<Text, _>(via)
+    .bind::<Text, _>(action)
+    .bind::<Text, _>(target)
+    .bind::<Text, _>(detail)
+    .execute(c)?;
+    Ok(())
+}
+
+/// One line of the audit.
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct Audited {
+    #[diesel(sql_type = BigInt)]
+    pub at: i64,
+    #[diesel(sql_type = Text)]
+    pub account_name: String,
+    #[diesel(sql_type = Text)]
+    pub via: String,
+    #[diesel(sql_type = Text)]
+    pub action: String,
+    #[diesel(sql_type = Text)]
+    pub target: String,
+    #[diesel(sql_type = Text)]
+    pub detail: String,
+}
+
+/// The latest `limit` audit lines, newest first.
+pub fn audit_log(c: &mut CloudConn, limit: i64) -> Result<Vec<Audited>> {
+    Ok(diesel::sql_query(
+        "SELECT at, account_name, via, action, target, detail FROM admin_audit \
+         ORDER BY id DESC LIMIT $1",
+    )
+    .bind::<BigInt, _>(limit.clamp(1, 1000))
+    .load(c)?)
+}
