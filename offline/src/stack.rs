@@ -135,16 +135,17 @@ impl Compose {
         self.lines(&["config", "--services"])
     }
 
-    /// Each service's state: (running state, health), by service name.
+    /// Each service's state: (running state, health), by service name,
+    /// one-shot services (the migration) that already exited included.
     pub fn states(&self) -> Result<BTreeMap<String, State>> {
-        let ids = self.lines(&["ps", "-q"])?;
+        let ids = self.lines(&["ps", "-a", "-q"])?;
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
         let mut args = vec![
             "inspect",
             "--format",
-            "{{index .Config.Labels \"com.docker.compose.service\"}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+            "{{index .Config.Labels \"com.docker.compose.service\"}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{index .Config.Labels \"outpost.one-shot\"}}",
         ];
         args.extend(ids.iter().map(String::as_str));
         let out = Command::new("docker").args(&args).output()?;
@@ -158,6 +159,8 @@ impl Compose {
                     State {
                         status: f.next()?.to_owned(),
                         health: f.next().unwrap_or("").to_owned(),
+                        exit_code: f.next().and_then(|c| c.parse().ok()).unwrap_or(0),
+                        one_shot: f.next() == Some("true"),
                     },
                 ))
             })
@@ -178,14 +181,25 @@ pub struct State {
     pub status: String,
     /// healthy, unhealthy, starting, or empty without a health check.
     pub health: String,
+    pub exit_code: i32,
+    /// A step that runs once and exits (label `outpost.one-shot`): the
+    /// central database's migration.
+    pub one_shot: bool,
 }
 
 impl State {
+    /// Running and healthy; for a one-shot step, done without an error.
     pub fn ready(&self) -> bool {
+        if self.one_shot {
+            return self.status == "exited" && self.exit_code == 0;
+        }
         self.status == "running" && (self.health.is_empty() || self.health == "healthy")
     }
 
     fn describe(&self) -> String {
+        if self.one_shot && self.status == "exited" {
+            return format!("exited ({})", self.exit_code);
+        }
         if self.health.is_empty() {
             self.status.clone()
         } else {
@@ -348,7 +362,7 @@ pub fn status() -> Result<()> {
             "ps",
             "-a",
             "--format",
-            "{{.Label \"com.docker.compose.project\"}}|{{.Label \"com.docker.compose.service\"}}|{{.Image}}|{{.State}}|{{.Status}}",
+            "{{.Label \"com.docker.compose.project\"}}|{{.Label \"com.docker.compose.service\"}}|{{.Image}}|{{.State}}|{{.Status}}|{{.Label \"outpost.one-shot\"}}",
         ])
         .output()
         .context("docker ps")?;
@@ -357,8 +371,15 @@ pub fn status() -> Result<()> {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('|').collect();
-            (f.len() == 5 && !f[0].is_empty() && ours.contains(&f[2]))
-                .then(|| (f[0].into(), f[1].into(), f[3].into(), f[4].into()))
+            (f.len() == 6 && !f[0].is_empty() && ours.contains(&f[2])).then(|| {
+                // A one-shot step that finished well is as it should be.
+                let state = if f[5] == "true" && f[4].starts_with("Exited (0)") {
+                    "done"
+                } else {
+                    f[3]
+                };
+                (f[0].into(), f[1].into(), state.into(), f[4].into())
+            })
         })
         .collect();
     rows.sort();
@@ -367,7 +388,7 @@ pub fn status() -> Result<()> {
         println!("  none running (`up edge|cloud` starts them)");
     }
     for (project, service, state, status) in &rows {
-        let healthy = state == "running" && !status.contains("unhealthy");
+        let healthy = state == "done" || state == "running" && !status.contains("unhealthy");
         let starting = status.contains("health: starting");
         let mark = if starting {
             "starting"

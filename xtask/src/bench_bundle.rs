@@ -124,8 +124,11 @@ fn env_file(dir: &Path, which: &str, bin: &str) -> Result<PathBuf> {
         )?;
         env.push_str(&format!(
             "RABBITMQ_PASSWORD=bench-mq\nOUTPOST_METRICS_TOKEN=bench-metrics-token-0123456789abcdef\nOUTPOST_CERTS_DIR={}\n\
-             OUTPOST_SYNC_PORT={}\nOUTPOST_ADMIN_PORT={}\n",
+             POSTGRES_API_PASSWORD=bench-api-0123456789abcdef0123456789\n\
+             POSTGRES_WORKER_PASSWORD=bench-worker-0123456789abcdef01234567\n\
+             OUTPOST_SYNC_PORT={}\nOUTPOST_ADMIN_PORT={}\nOUTPOST_ADMIN_TLS_PORT={}\n",
             certs.display(),
+            port()?,
             port()?,
             port()?
         ));

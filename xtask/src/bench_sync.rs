@@ -275,7 +275,7 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
         sync_port: free_port()?,
         admin_port: free_port()?,
     };
-    let cdb = CloudDb::open(&cloud_url, 4)?;
+    let cdb = CloudDb::open(&cloud_url, 4, true)?;
     let store_id = uuid::Uuid::now_v7().to_string();
     let (_, credential) = cloud::add_store(
         &mut cdb.conn()?,
@@ -399,7 +399,7 @@ async fn bench(a: &Args, bin: &str, pg: &str, work: &std::path::Path) -> Result<
 
     // Baseline: the same events applied straight to a fresh central database.
     let base_url = fresh_database("postgres", pg)?;
-    let base_db = CloudDb::open(&base_url, 2)?;
+    let base_db = CloudDb::open(&base_url, 2, true)?;
     cloud::add_store(
         &mut base_db.conn()?,
         Some(&store_id),

@@ -88,43 +88,10 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>,
     })
 }
 
+use outpost_telemetry::settings::Networks;
+
 fn loopback() -> Networks {
-    Networks::parse("127.0.0.0/8, ::1/128").expect("loopback parses")
-}
-
-/// A list of CIDR blocks, from a comma-separated setting.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Networks(Vec<ipnet::IpNet>);
-
-impl Networks {
-    pub fn parse(list: &str) -> Result<Networks, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(|n| {
-                n.parse()
-                    .map_err(|_| format!("{n:?} is not a CIDR block such as 127.0.0.0/8"))
-            })
-            .collect::<Result<_, _>>()
-            .map(Networks)
-    }
-
-    /// Whether `ip` (an IPv4 address mapped into IPv6 as itself) is in one.
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-            v4 => v4,
-        };
-        self.0.iter().any(|n| n.contains(&ip))
-    }
-}
-
-impl TryFrom<String> for Networks {
-    type Error = String;
-    fn try_from(s: String) -> Result<Networks, String> {
-        Networks::parse(&s)
-    }
+    Networks::loopback()
 }
 
 impl Server {

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
+use actix_web::{App, HttpServer, http::StatusCode, web};
 use outpost_domain::Role;
 use outpost_storage::{Db, Node, SaleWriter, seed};
 use std::net::TcpListener;
@@ -135,23 +135,7 @@ async fn plain_here_only(
         _ => None,
     };
     if let Some(port) = to {
-        let host = req
-            .headers()
-            .get(actix_web::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.parse::<actix_web::http::uri::Authority>().ok())
-            .map(|a| a.host().to_owned())
-            .unwrap_or_else(|| match req.app_config().local_addr().ip() {
-                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                ip => ip.to_string(),
-            });
-        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let res = HttpResponse::PermanentRedirect()
-            .insert_header((
-                actix_web::http::header::LOCATION,
-                format!("https://{host}:{port}{path}"),
-            ))
-            .finish();
+        let res = outpost_telemetry::tls::to_tls(req.request(), port);
         return Ok(req.into_response(res).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())

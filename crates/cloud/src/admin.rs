@@ -26,6 +26,32 @@ pub struct AdminState {
     pub credential_warn_ms: i64,
     /// A store silent for longer than this is shown offline.
     pub offline_after_ms: i64,
+    /// The admin's TLS port as bound, where plain requests from beyond
+    /// `plain_networks` are sent.
+    pub tls_port: Option<u16>,
+    pub plain_networks: outpost_telemetry::settings::Networks,
+}
+
+/// Plain HTTP is for this machine (`cloud.admin_plain_networks`): with a
+/// TLS port, anyone else is sent there before a password or a cookie is
+/// read.
+pub async fn plain_here_only(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let to = match (req.app_data::<web::Data<AdminState>>(), req.peer_addr()) {
+        (Some(state), Some(peer))
+            if !req.app_config().secure() && !state.plain_networks.contains(peer.ip()) =>
+        {
+            state.tls_port
+        }
+        _ => None,
+    };
+    if let Some(port) = to {
+        let res = outpost_telemetry::tls::to_tls(req.request(), port);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

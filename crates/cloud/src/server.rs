@@ -98,7 +98,8 @@ pub fn open_db(c: &CloudSettings) -> anyhow::Result<CloudDb> {
         !c.database_url.is_empty(),
         "set cloud.database_url (OUTPOST__CLOUD__DATABASE_URL) to the central PostgreSQL"
     );
-    CloudDb::open(&c.database_url, c.pool_size).context("opening the central database")
+    CloudDb::open(&c.database_url, c.pool_size, c.migrate_on_start)
+        .context("opening the central database")
 }
 
 /// Serves the SyncService over TLS on `listener` until `shutdown` resolves.

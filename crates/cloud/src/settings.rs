@@ -12,6 +12,20 @@ pub const DEFAULTS: &str = include_str!("../config/default.toml");
 pub struct CloudSettings {
     pub database_url: String,
     pub pool_size: u32,
+    /// Whether `cloud serve` and the cloud sync-worker run the migrations
+    /// at start (one role for everything); false where the services connect
+    /// as roles of their own and `outpost cloud migrate` runs them.
+    #[serde(default = "yes")]
+    pub migrate_on_start: bool,
+    /// `outpost cloud migrate`: the database owner's URL (empty: the
+    /// database_url), and the passwords of the roles it makes for the
+    /// services (empty: that role is not made).
+    #[serde(default)]
+    pub migrate_url: String,
+    #[serde(default)]
+    pub api_db_password: String,
+    #[serde(default)]
+    pub worker_db_password: String,
     pub amqp_url: String,
     pub sync_host: String,
     pub sync_port: u16,
@@ -19,6 +33,19 @@ pub struct CloudSettings {
     pub tls_key: String,
     pub admin_host: String,
     pub admin_port: u16,
+    /// The admin over TLS (the port the internet uses); none: plain only.
+    #[serde(default)]
+    pub admin_tls_port: Option<u16>,
+    /// Its certificate chain and key (PEM): the operator's, or empty for
+    /// the SyncService's (`tls_cert`, `tls_key`, from the cloud's CA).
+    #[serde(default)]
+    pub admin_tls_cert: String,
+    #[serde(default)]
+    pub admin_tls_key: String,
+    /// Who the plain admin port serves (CIDR blocks; default this machine):
+    /// anyone else is sent to `admin_tls_port`.
+    #[serde(default = "outpost_telemetry::settings::Networks::loopback")]
+    pub admin_plain_networks: outpost_telemetry::settings::Networks,
     /// Prometheus's bearer token for /metrics.
     pub metrics_token: String,
     pub prefetch: u16,
@@ -36,6 +63,10 @@ pub struct CloudSettings {
     pub sync_max_calls: usize,
     pub worker_host: String,
     pub worker_port: u16,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn sync_timeout_s() -> u64 {

@@ -16,6 +16,28 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     let admin_addr = format!("{}:{}", c.admin_host, c.admin_port);
     let admin_listener = std::net::TcpListener::bind(&admin_addr)
         .with_context(|| format!("the cloud admin cannot listen on {admin_addr}"))?;
+    // The admin over TLS: the operator's certificate, or the SyncService's.
+    let admin_tls = match c.admin_tls_port {
+        Some(port) => {
+            let addr = format!("{}:{port}", c.admin_host);
+            let l = std::net::TcpListener::bind(&addr)
+                .with_context(|| format!("the cloud admin cannot listen on {addr} (TLS)"))?;
+            let (cert, key) = if c.admin_tls_cert.is_empty() {
+                (&c.tls_cert, &c.tls_key)
+            } else {
+                (&c.admin_tls_cert, &c.admin_tls_key)
+            };
+            let read = |f: &str| std::fs::read(f).with_context(|| format!("reading {f}"));
+            let config = outpost_telemetry::tls::config(&read(cert)?, &read(key)?)
+                .map_err(|e| anyhow::anyhow!("the admin's TLS certificate {cert}: {e}"))?;
+            Some((l, config))
+        }
+        None => None,
+    };
+    let admin_tls_port = match &admin_tls {
+        Some((l, _)) => Some(l.local_addr()?.port()),
+        None => None,
+    };
     let state = actix_web::web::Data::new(admin::AdminState {
         db: db.clone(),
         metrics: metrics.clone(),
@@ -27,16 +49,23 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
         },
         credential_warn_ms: c.credential_warn_ms(),
         offline_after_ms: settings.sync.offline_after_ms,
+        tls_port: admin_tls_port,
+        plain_networks: c.admin_plain_networks.clone(),
     });
     let admin_port = admin_listener.local_addr()?.port();
     let admin = actix_web::HttpServer::new(move || {
         actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(admin::plain_here_only))
             .wrap(outpost_telemetry::headers::security())
             .app_data(state.clone())
             .configure(admin::routes)
     })
     .workers(2)
-    .listen(admin_listener)?
+    .listen(admin_listener)?;
+    let admin = match admin_tls {
+        Some((l, config)) => admin.listen_rustls_0_23(l, config)?,
+        None => admin,
+    }
     .run();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,6 +80,12 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
             listener.local_addr()?,
             c.admin_host
         );
+        if let Some(p) = admin_tls_port {
+            println!(
+                "Outpost cloud admin over TLS on https://{}:{p}",
+                c.admin_host
+            );
+        }
         let admin_handle = admin.handle();
         let admin_task = tokio::spawn(admin);
         let r = serve_sync(&c, db, metrics, listener, shutdown_signal()).await;
@@ -93,6 +128,43 @@ pub fn store_add(
         "store {code} registered as {id}. Its sync credential (shown only now; set it as sync.credential on the store's edge):"
     );
     println!("{credential}");
+    Ok(())
+}
+
+/// Migrates the central database as its owner and makes the services'
+/// roles.
+pub fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    use outpost_cloud::db::Service;
+    let c = &settings.cloud;
+    let url = if c.migrate_url.is_empty() {
+        &c.database_url
+    } else {
+        &c.migrate_url
+    };
+    anyhow::ensure!(
+        !url.is_empty(),
+        "set cloud.migrate_url (OUTPOST__CLOUD__MIGRATE_URL) to the database owner's URL"
+    );
+    for (var, password) in [
+        ("OUTPOST__CLOUD__API_DB_PASSWORD", &c.api_db_password),
+        ("OUTPOST__CLOUD__WORKER_DB_PASSWORD", &c.worker_db_password),
+    ] {
+        if !password.is_empty() {
+            outpost_telemetry::settings::check_secret(var, password).map_err(anyhow::Error::msg)?;
+        }
+    }
+    let roles = outpost_cloud::db::migrate(
+        url,
+        &[
+            (Service::Api, c.api_db_password.as_str()),
+            (Service::Worker, c.worker_db_password.as_str()),
+        ],
+    )
+    .context("migrating the central database")?;
+    println!("the central database is current");
+    for r in roles {
+        println!("role {r}: rows of the cloud's tables, no schema changes");
+    }
     Ok(())
 }
 

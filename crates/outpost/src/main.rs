@@ -168,6 +168,11 @@ enum CloudCmd {
         #[arg(long)]
         expires_days: Option<u32>,
     },
+    /// Runs the central database's migrations as its owner
+    /// (cloud.migrate_url, else cloud.database_url) and makes or updates
+    /// the api's and the worker's roles (cloud.api_db_password,
+    /// cloud.worker_db_password): the services then connect as those.
+    Migrate,
     /// Adds an admin account (the password from OUTPOST_ADMIN_PASSWORD, or
     /// the first line of stdin): owner (everything), area_manager (reads
     /// its --store stores), support (reads all, retries parked batches).
@@ -353,6 +358,7 @@ fn main() -> anyhow::Result<()> {
                 store,
                 expires_days,
             } => cloud::store_credential(&settings, &store, expires_days),
+            CloudCmd::Migrate => cloud::migrate(&settings),
             CloudCmd::AdminAdd { name, role, stores } => {
                 cloud::admin_add(&settings, &name, &role, &stores)
             }

@@ -8,8 +8,10 @@ use outpost_telemetry::settings::check_secret;
 use std::path::Path;
 
 /// The variables of the env examples that hold secrets.
-pub const SECRET_VARS: [&str; 5] = [
+pub const SECRET_VARS: [&str; 7] = [
     "POSTGRES_PASSWORD",
+    "POSTGRES_API_PASSWORD",
+    "POSTGRES_WORKER_PASSWORD",
     "RABBITMQ_PASSWORD",
     "OUTPOST_REALTIME_SECRET",
     "OUTPOST_HW_TOKEN",

@@ -80,3 +80,23 @@ pub fn read(dir: &Path, wait: Duration) -> Result<(Vec<u8>, Vec<u8>), String> {
         }
     }
 }
+
+/// The answer on a plain port to a client beyond the networks it serves:
+/// 308 to the same path on `tls_port` of the host the client asked for.
+pub fn to_tls(req: &actix_web::HttpRequest, tls_port: u16) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<actix_web::http::uri::Authority>().ok())
+        .map(|a| a.host().to_owned())
+        .unwrap_or_else(|| match req.app_config().local_addr().ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        });
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    actix_web::HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, format!("https://{host}:{tls_port}{path}")))
+        .finish()
+}

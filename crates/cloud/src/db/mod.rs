@@ -21,9 +21,9 @@ pub use stores::{
 };
 
 use crate::error::{CloudError, Result};
-use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::{PgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
@@ -70,14 +70,131 @@ fn with_connect_timeout(url: &str) -> String {
     format!("{url}{sep}connect_timeout={CONNECT_TIMEOUT_S}")
 }
 
-impl CloudDb {
-    /// Opens a pool on a `postgres://` URL and runs the cloud's migrations.
-    pub fn open(url: &str, pool_size: u32) -> Result<CloudDb> {
-        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(CloudError::Migration(
-                "the cloud database must be PostgreSQL (a postgres:// URL)".into(),
-            ));
+fn postgres_only(url: &str) -> Result<()> {
+    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(CloudError::Migration(
+            "the cloud database must be PostgreSQL (a postgres:// URL)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The services that connect to the central database, each as a role of
+/// its own (`outpost cloud migrate` makes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// `outpost cloud serve`: the SyncService and the admin.
+    Api,
+    /// `outpost sync-worker --mode cloud`.
+    Worker,
+}
+
+impl Service {
+    /// The role's name: the database's, then the service's
+    /// (`outpost_api` for the database `outpost`).
+    pub fn role(self, database: &str) -> String {
+        let suffix = match self {
+            Service::Api => "api",
+            Service::Worker => "worker",
+        };
+        format!("{database}_{suffix}")
+    }
+}
+
+/// The database a URL names.
+fn database_of(url: &str) -> Result<String> {
+    let name = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit_once('/'))
+        .map(|(_, db)| db)
+        .filter(|db| !db.is_empty() && db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .ok_or_else(|| {
+            CloudError::Migration(format!(
+                "the database URL names no database (letters, digits, _): {}",
+                url.split('@').next_back().unwrap_or("")
+            ))
+        })?;
+    Ok(name.to_owned())
+}
+
+/// Runs the cloud's migrations with `url` (the database's owner: the only
+/// role that changes the schema), then, for each service given a password,
+/// makes or updates its login role with the rights it needs and no more:
+/// no superuser, no role or database creation, no DDL (the owner keeps
+/// the schema); rows of the cloud's tables only; the worker none of the
+/// admin's accounts, sessions, tokens or audit. Returns the roles made.
+pub fn migrate(url: &str, passwords: &[(Service, &str)]) -> Result<Vec<String>> {
+    use diesel::Connection;
+    postgres_only(url)?;
+    let database = database_of(url)?;
+    let mut c = PgConnection::establish(&with_connect_timeout(url))
+        .map_err(|e| CloudError::Migration(format!("connecting to migrate: {e}")))?;
+    c.batch_execute("SELECT pg_advisory_lock(7400011)")?;
+    let r = c
+        .run_pending_migrations(CLOUD_MIGRATIONS)
+        .map(|_| ())
+        .map_err(|e| CloudError::Migration(e.to_string()))
+        .and_then(|()| grant(&mut c, &database, passwords));
+    c.batch_execute("SELECT pg_advisory_unlock(7400011)")?;
+    r
+}
+
+/// A SQL string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn grant(
+    c: &mut PgConnection,
+    database: &str,
+    passwords: &[(Service, &str)],
+) -> Result<Vec<String>> {
+    let mut made = Vec::new();
+    for (service, password) in passwords {
+        if password.is_empty() {
+            continue;
         }
+        let role = service.role(database);
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let exists: N = diesel::sql_query("SELECT count(*) AS n FROM pg_roles WHERE rolname = $1")
+            .bind::<diesel::sql_types::Text, _>(&role)
+            .get_result(c)?;
+        let verb = if exists.n == 0 { "CREATE" } else { "ALTER" };
+        c.batch_execute(&format!(
+            "{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
+             NOBYPASSRLS PASSWORD {};\
+             REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC;\
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;\
+             GRANT CONNECT ON DATABASE \"{database}\" TO \"{role}\";\
+             GRANT USAGE ON SCHEMA public TO \"{role}\";\
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\";\
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\";\
+             REVOKE ALL ON __diesel_schema_migrations FROM \"{role}\";\
+             GRANT SELECT ON __diesel_schema_migrations TO \"{role}\";",
+            literal(password)
+        ))?;
+        if *service == Service::Worker {
+            c.batch_execute(&format!(
+                "REVOKE ALL ON admin_accounts, admin_account_stores, admin_sessions, \
+                 admin_api_tokens, admin_audit FROM \"{role}\";"
+            ))?;
+        }
+        made.push(role);
+    }
+    Ok(made)
+}
+
+impl CloudDb {
+    /// Opens a pool on a `postgres://` URL; with `migrate`, runs the
+    /// cloud's migrations first (a single-role install), else refuses a
+    /// schema that is not current (`outpost cloud migrate` first).
+    pub fn open(url: &str, pool_size: u32, migrate: bool) -> Result<CloudDb> {
+        postgres_only(url)?;
         let url = with_connect_timeout(url);
         let pool = Pool::builder()
             .connection_customizer(Box::new(Timeouts))
@@ -89,6 +206,32 @@ impl CloudDb {
             .build(ConnectionManager::<PgConnection>::new(url))?;
         let db = CloudDb { pool };
         let mut c = db.conn()?;
+        if !migrate {
+            // Read, not through the harness: it would try to create its
+            // table, which a service's role may not.
+            use diesel::migration::MigrationSource;
+            #[derive(diesel::QueryableByName)]
+            struct Applied {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                version: String,
+            }
+            let applied: Vec<String> =
+                diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+                    .load::<Applied>(&mut c)
+                    .map(|v| v.into_iter().map(|a| a.version).collect())
+                    .unwrap_or_default();
+            let known = MigrationSource::<diesel::pg::Pg>::migrations(&CLOUD_MIGRATIONS)
+                .map_err(|e| CloudError::Migration(e.to_string()))?;
+            let pending = known
+                .iter()
+                .any(|m| !applied.contains(&m.name().version().to_string()));
+            if pending {
+                return Err(CloudError::Migration(
+                    "the central database's schema is not current: run `outpost cloud migrate` with the database owner's URL first".into(),
+                ));
+            }
+            return Ok(db);
+        }
         // Migrations may run long on a large database (and wait for the
         // lock below); back to the pool's timeout after.
         c.batch_execute("SET statement_timeout = 0")?;

@@ -18,7 +18,7 @@ pub fn fresh_db() -> CloudDb {
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut root)
         .unwrap();
-    CloudDb::open(&format!("{admin}/{name}"), 4).unwrap()
+    CloudDb::open(&format!("{admin}/{name}"), 4, true).unwrap()
 }
 
 pub fn store(db: &CloudDb, code: &str) -> String {

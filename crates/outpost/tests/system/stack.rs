@@ -347,6 +347,7 @@ fn cloud_env(
     token: &str,
     sync_port: u16,
     admin_port: u16,
+    admin_tls_port: u16,
 ) -> impl FnOnce(&str, &std::path::Path) -> String {
     move |project, dir| {
         let certs = dir.join("certs");
@@ -368,8 +369,12 @@ fn cloud_env(
         .unwrap();
         format!(
             "RABBITMQ_PASSWORD=mq-{project}\nOUTPOST_METRICS_TOKEN={token}\nOUTPOST_CERTS_DIR={}\n\
-             OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n",
-            certs.display()
+             POSTGRES_API_PASSWORD={}\nPOSTGRES_WORKER_PASSWORD={}\n\
+             OUTPOST_SYNC_PORT={sync_port}\nOUTPOST_ADMIN_PORT={admin_port}\n\
+             OUTPOST_ADMIN_TLS_PORT={admin_tls_port}\n",
+            certs.display(),
+            new_secret(),
+            new_secret(),
         )
     }
 }
@@ -605,17 +610,32 @@ async fn the_compose_cloud_receives_a_stores_sales() {
     if !stack_tests_enabled() {
         return;
     }
-    let (sync_port, admin_port) = (free_port(), free_port());
+    let (sync_port, admin_port, admin_tls_port) = (free_port(), free_port(), free_port());
     let token = &new_secret();
     let stack = Stack::up(
         "cloud",
-        cloud_env("localhost", token, sync_port, admin_port),
+        cloud_env("localhost", token, sync_port, admin_port, admin_tls_port),
     );
     stack.healthy(&["postgres", "rabbitmq", "api", "sync-worker"]);
     let store_id = uuid::Uuid::now_v7().to_string();
     let credential = stack.store_add(&store_id, "S01");
     let certs = stack.certs();
     let owner = stack.owner_token();
+    // The admin for the internet is TLS (here with the SyncService's
+    // certificate from the cloud's CA); a client without the CA is refused.
+    let ca = std::fs::read_to_string(certs.join("ca.pem")).unwrap();
+    let health = crate::edge::lan_tls::https(&ca)
+        .get(format!("https://localhost:{admin_tls_port}/health"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string());
+    assert_eq!(health, Ok(200));
+    assert!(
+        crate::edge::lan_tls::handshake(admin_tls_port, rustls::RootCertStore::empty())
+            .await
+            .is_err()
+    );
 
     let store = crate::support::app::Store::new(crate::support::app::Backend::Sqlite);
     let env = vec![
@@ -759,8 +779,11 @@ async fn the_bundled_stacks_sync_every_sale_exactly_once_across_a_cut_link() {
         return;
     }
     let token = &new_secret();
-    let (sync_port, admin_port) = (free_port(), free_port());
-    let cloud = Stack::up_from_bundle("cloud", cloud_env("cloud", token, sync_port, admin_port));
+    let (sync_port, admin_port, admin_tls_port) = (free_port(), free_port(), free_port());
+    let cloud = Stack::up_from_bundle(
+        "cloud",
+        cloud_env("cloud", token, sync_port, admin_port, admin_tls_port),
+    );
     let store_id = uuid::Uuid::now_v7().to_string();
     let credential = cloud.store_add(&store_id, "S07");
     let certs_dir = cloud.certs();

@@ -157,6 +157,9 @@ pub struct Cloud {
     pub admin_token: String,
     /// Prometheus's token for /metrics.
     pub metrics_token: String,
+    /// The database URLs the api and the worker use when they run as roles
+    /// of their own ([`Cloud::start_as_roles`]); else the owner's.
+    pub role_urls: Option<(String, String)>,
     pub api: Option<Child>,
     pub workers: Vec<Child>,
     /// Settings for every cloud process this test changed.
@@ -172,6 +175,10 @@ impl Cloud {
 
     /// A cloud whose processes run with `env` on top of the test settings.
     pub fn start_with(rabbit: &Rabbit, env: &[(&'static str, &str)]) -> Cloud {
+        Cloud::start_opts(rabbit, env, false)
+    }
+
+    fn start_opts(rabbit: &Rabbit, env: &[(&'static str, &str)], roles: bool) -> Cloud {
         let admin = std::env::var("OUTPOST_TEST_PG").expect(
             "sync tests need OUTPOST_TEST_PG=postgres://user:pass@127.0.0.1:5432 (scripts/test sets it up)",
         );
@@ -197,6 +204,7 @@ impl Cloud {
             amqp_url: rabbit.url(),
             admin_token: String::new(),
             metrics_token: outpost_domain::secrets::new_secret(),
+            role_urls: None,
             api: None,
             workers: Vec::new(),
             env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
@@ -204,9 +212,47 @@ impl Cloud {
         };
         cloud.admin_add("Olga Owner", "owner", &[], OWNER_PASSWORD);
         cloud.admin_token = cloud.api_token("Olga Owner");
+        if roles {
+            // As compose runs it: `outpost cloud migrate` as the owner
+            // makes the services' roles; they connect as those, and do not
+            // migrate.
+            let (api_pw, worker_pw) = (
+                outpost_domain::secrets::new_secret(),
+                outpost_domain::secrets::new_secret(),
+            );
+            let out = cloud
+                .command(&["cloud", "migrate"])
+                .env("OUTPOST__CLOUD__API_DB_PASSWORD", &api_pw)
+                .env("OUTPOST__CLOUD__WORKER_DB_PASSWORD", &worker_pw)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "outpost cloud migrate: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let (server, db) = cloud
+                .db_url
+                .split_once('@')
+                .unwrap()
+                .1
+                .split_once('/')
+                .unwrap();
+            let url = |role: &str, pw: &str| format!("postgres://{db}_{role}:{pw}@{server}/{db}");
+            cloud.role_urls = Some((url("api", &api_pw), url("worker", &worker_pw)));
+            cloud
+                .env
+                .push(("OUTPOST__CLOUD__MIGRATE_ON_START", "false".into()));
+        }
         cloud.start_api();
         cloud.start_worker();
         cloud
+    }
+
+    /// A cloud whose api and worker connect as roles of their own, made by
+    /// `outpost cloud migrate`, not as the database's owner.
+    pub fn start_as_roles(rabbit: &Rabbit) -> Cloud {
+        Cloud::start_opts(rabbit, &[], true)
     }
 
     /// `outpost cloud admin-add`, the password on stdin.
@@ -282,8 +328,11 @@ impl Cloud {
 
     /// Starts `outpost cloud serve` and waits until the sync port listens.
     pub fn start_api(&mut self) {
-        let mut child = self
-            .command(&["cloud", "serve"])
+        let mut cmd = self.command(&["cloud", "serve"]);
+        if let Some((api, _)) = &self.role_urls {
+            cmd.env("OUTPOST__CLOUD__DATABASE_URL", api);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -316,8 +365,11 @@ impl Cloud {
 
     /// Starts one more cloud sync-worker.
     pub fn start_worker(&mut self) {
-        let mut child = self
-            .command(&["sync-worker", "--mode", "cloud"])
+        let mut cmd = self.command(&["sync-worker", "--mode", "cloud"]);
+        if let Some((_, worker)) = &self.role_urls {
+            cmd.env("OUTPOST__CLOUD__DATABASE_URL", worker);
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -430,3 +430,49 @@ async fn the_admin_pages_show_markup_in_data_as_text() {
     );
     assert!(page.contains("<td>&lt;b&gt;X&lt;/b&gt;</td>"), "{page}");
 }
+
+/// The admin for the internet is TLS: a client trusting the certificate
+/// signs in and gets a `Secure` cookie; one that does not is refused at the
+/// handshake; plain HTTP from beyond this machine is sent to TLS before a
+/// password is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_is_served_over_tls_and_plain_http_only_on_this_machine() {
+    let rabbit = Rabbit::start();
+    let tls = crate::support::app::free_port();
+    // This test's loopback stands for the internet: plain HTTP only for a
+    // network it is not on.
+    let cloud = Cloud::start_with(
+        &rabbit,
+        &[
+            ("OUTPOST__CLOUD__ADMIN_TLS_PORT", &tls.to_string()),
+            ("OUTPOST__CLOUD__ADMIN_PLAIN_NETWORKS", "192.0.2.0/24"),
+        ],
+    );
+    let admin = Admin::new(&cloud);
+    let r = admin.sign_in("Olga Owner", OWNER_PASSWORD).await;
+    assert_eq!(r.status(), 308);
+    assert_eq!(
+        r.headers()["location"],
+        format!("https://127.0.0.1:{tls}/login").as_str()
+    );
+    assert!(r.headers().get("set-cookie").is_none());
+
+    let ca = std::fs::read_to_string(cloud.certs.join("ca.pem")).unwrap();
+    let over_tls = Admin {
+        base: format!("https://localhost:{tls}"),
+        http: crate::support::client()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let r = over_tls.sign_in("Olga Owner", OWNER_PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.contains("; Secure"), "{set}");
+    let refused = crate::edge::lan_tls::handshake(tls, rustls::RootCertStore::empty()).await;
+    assert!(
+        refused.is_err(),
+        "a client without the certificate's CA got in"
+    );
+}

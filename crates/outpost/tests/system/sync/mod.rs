@@ -7,3 +7,4 @@ mod delivery;
 mod gate;
 mod link;
 mod master_data;
+mod roles;
