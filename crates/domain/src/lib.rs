@@ -12,6 +12,7 @@ pub mod ids;
 pub mod locale;
 pub mod money;
 pub mod order;
+pub mod pg;
 pub mod quantity;
 pub mod search;
 pub mod secrets;

@@ -88,9 +88,19 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<Pooled, r2d2::Error> {
         let conn = match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(AnyConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError)?,
+            Backend::Postgres => {
+                // Bounded connect and statements (`outpost_domain::pg`): a
+                // statement stuck on a lock fails its request, which the
+                // register retries with its idempotency key, instead of
+                // holding a pooled connection for good.
+                let mut c =
+                    PgConnection::establish(&outpost_domain::pg::with_connect_timeout(&self.url))
+                        .map_err(r2d2::Error::ConnectionError)?;
+                if let Some(sql) = outpost_domain::pg::session_setup(&self.url) {
+                    c.batch_execute(&sql).map_err(r2d2::Error::QueryError)?;
+                }
+                AnyConnection::Postgresql(c)
+            }
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut c =
@@ -253,6 +263,17 @@ impl Db {
             |e: Box<dyn std::error::Error + Send + Sync>| StorageError::Migration(e.to_string());
         match &mut **conn {
             AnyConnection::Postgresql(c) => {
+                // Migrations may run long on a large database (and wait for
+                // the lock below): without the statement timeout, then back.
+                #[derive(diesel::QueryableByName)]
+                struct Setting {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    statement_timeout: String,
+                }
+                let was = diesel::sql_query("SHOW statement_timeout")
+                    .get_result::<Setting>(c)?
+                    .statement_timeout;
+                c.batch_execute("SET statement_timeout = 0")?;
                 // Several services may start at once against one database.
                 c.batch_execute("SELECT pg_advisory_lock(7400001)")?;
                 let r = c
@@ -260,6 +281,10 @@ impl Db {
                     .map(|_| ())
                     .map_err(mig);
                 c.batch_execute("SELECT pg_advisory_unlock(7400001)")?;
+                c.batch_execute(&format!(
+                    "SET statement_timeout = '{}'",
+                    was.replace('\'', "")
+                ))?;
                 r
             }
             AnyConnection::Sqlite(c) => c

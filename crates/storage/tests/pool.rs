@@ -54,3 +54,40 @@ fn a_connection_whose_server_went_away_is_never_handed_out_twice() {
         pid(&db).expect("a live connection after the server ended the idle ones");
     }
 }
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement_timeout: String,
+}
+
+fn timeout_of(c: &mut outpost_storage::AnyConnection) -> String {
+    diesel::sql_query("SHOW statement_timeout")
+        .get_result::<Setting>(c)
+        .unwrap()
+        .statement_timeout
+}
+
+/// Each statement on the edge's PostgreSQL gives up after 30 s instead of
+/// holding its connection (and a sale) for good; a URL that sets its own
+/// timeout keeps it.
+#[test]
+fn every_pooled_connection_has_a_statement_timeout_and_a_stuck_statement_is_cut() {
+    let (url, _) = common::fresh_pg_database();
+    let db = Db::open(&url, 3).unwrap();
+    // Every connection the pool hands out, the one that migrated too.
+    let conns: Vec<_> = (0..3).map(|_| db.conn().unwrap()).collect();
+    for mut c in conns {
+        assert_eq!(timeout_of(&mut c), "30s");
+        // Cut, not waited for: shortened here so the test is quick.
+        diesel::sql_query("SET statement_timeout = 200")
+            .execute(&mut **c)
+            .unwrap();
+        let e = diesel::sql_query("SELECT pg_sleep(5)")
+            .execute(&mut **c)
+            .unwrap_err();
+        assert!(e.to_string().contains("statement timeout"), "{e}");
+    }
+    let own = Db::open(&format!("{url}?options=-c%20statement_timeout%3D5s"), 2).unwrap();
+    assert_eq!(timeout_of(&mut own.conn().unwrap()), "5s");
+}

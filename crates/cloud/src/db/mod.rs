@@ -43,31 +43,21 @@ impl std::fmt::Debug for CloudDb {
     }
 }
 
-/// How long one statement may run, and how long opening a connection may
-/// take, unless the URL says otherwise: a query stuck on a lock or a server
-/// that stopped answering fails the call instead of holding a pool
-/// connection (and a store's push) for good.
-const STATEMENT_TIMEOUT_MS: u64 = 30_000;
-const CONNECT_TIMEOUT_S: u64 = 10;
+use outpost_domain::pg::with_connect_timeout;
 
 /// Sets each new connection's statement timeout.
-#[derive(Debug, Clone, Copy)]
-struct Timeouts;
+#[derive(Debug, Clone)]
+struct Timeouts(Option<String>);
 
 impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Timeouts {
     fn on_acquire(&self, c: &mut PgConnection) -> std::result::Result<(), diesel::r2d2::Error> {
-        c.batch_execute(&format!("SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-            .map_err(diesel::r2d2::Error::QueryError)
+        match &self.0 {
+            Some(sql) => c
+                .batch_execute(sql)
+                .map_err(diesel::r2d2::Error::QueryError),
+            None => Ok(()),
+        }
     }
-}
-
-/// `url` with libpq's `connect_timeout` when it names none.
-fn with_connect_timeout(url: &str) -> String {
-    if url.contains("connect_timeout=") {
-        return url.to_owned();
-    }
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}connect_timeout={CONNECT_TIMEOUT_S}")
 }
 
 fn postgres_only(url: &str) -> Result<()> {
@@ -195,9 +185,10 @@ impl CloudDb {
     /// schema that is not current (`outpost cloud migrate` first).
     pub fn open(url: &str, pool_size: u32, migrate: bool) -> Result<CloudDb> {
         postgres_only(url)?;
+        let setup = outpost_domain::pg::session_setup(url);
         let url = with_connect_timeout(url);
         let pool = Pool::builder()
-            .connection_customizer(Box::new(Timeouts))
+            .connection_customizer(Box::new(Timeouts(setup.clone())))
             .max_size(pool_size.max(2))
             // Open connections as they are needed, not all up front: several
             // services share one PostgreSQL server.
@@ -242,7 +233,9 @@ impl CloudDb {
             .map(|_| ())
             .map_err(|e| CloudError::Migration(e.to_string()));
         c.batch_execute("SELECT pg_advisory_unlock(7400011)")?;
-        c.batch_execute(&format!("SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))?;
+        if let Some(sql) = &setup {
+            c.batch_execute(sql)?;
+        }
         r?;
         Ok(db)
     }
@@ -255,26 +248,5 @@ impl CloudDb {
     pub fn answers(&self) -> bool {
         self.conn()
             .is_ok_and(|mut c| c.batch_execute("SELECT 1").is_ok())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_connect_timeout;
-
-    #[test]
-    fn a_url_gets_a_connect_timeout_unless_it_names_one() {
-        assert_eq!(
-            with_connect_timeout("postgres://u:p@db/cloud"),
-            "postgres://u:p@db/cloud?connect_timeout=10"
-        );
-        assert_eq!(
-            with_connect_timeout("postgres://u:p@db/cloud?sslmode=require"),
-            "postgres://u:p@db/cloud?sslmode=require&connect_timeout=10"
-        );
-        assert_eq!(
-            with_connect_timeout("postgres://u:p@db/cloud?connect_timeout=3"),
-            "postgres://u:p@db/cloud?connect_timeout=3"
-        );
     }
 }
