@@ -48,28 +48,6 @@ pub fn cookie_name(req: &HttpRequest, page: &str) -> String {
     format!("outpost_{page}_{port}")
 }
 
-/// Whether the browser says the request comes from this server's own
-/// pages (an `Origin` naming another host or port is refused).
-fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
-        return true;
-    };
-    let host = req
-        .headers()
-        .get(actix_web::http::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let origin = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.parse::<actix_web::http::Uri>().ok());
-    match (origin, host) {
-        (Some(o), Some(h)) => o
-            .authority()
-            .is_some_and(|a| a.as_str().eq_ignore_ascii_case(h)),
-        _ => false,
-    }
-}
-
 fn valid(t: &str) -> Option<String> {
     let t = t.trim();
     (!t.is_empty() && t.len() <= 128).then(|| t.to_owned())
@@ -90,7 +68,7 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         );
     }
     let page = page(req)?;
-    if !same_origin(req) {
+    if !outpost_telemetry::headers::same_origin(req) {
         return None;
     }
     valid(req.cookie(&cookie_name(req, page))?.value())

@@ -119,7 +119,7 @@ const SESSION_COOKIE: &str = "outpost_cloud";
 #[derive(Debug, Clone)]
 enum Via {
     /// The page's cookie: writes need its CSRF token.
-    Session { token: String },
+    Session { token: String, csrf: String },
     /// An account's API token (`Authorization: Bearer`).
     Token,
 }
@@ -176,26 +176,12 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Whether an `Origin` the browser sent names this server (no `Origin`:
-/// not a browser's cross-site request).
-fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN) else {
-        return true;
-    };
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let origin = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.parse::<actix_web::http::Uri>().ok());
-    match (origin, host) {
-        (Some(o), Some(h)) => o
-            .authority()
-            .is_some_and(|a| a.as_str().eq_ignore_ascii_case(h)),
-        _ => false,
-    }
+/// The `csrf` field of a page's form (hex: never percent-encoded).
+fn form_csrf(body: &[u8]) -> Option<&str> {
+    std::str::from_utf8(body)
+        .ok()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("csrf="))
 }
 
 fn unauthenticated() -> HttpResponse {
@@ -247,7 +233,7 @@ async fn authed(
         return Err(unauthenticated());
     };
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        if !same_origin(req) {
+        if !outpost_telemetry::headers::same_origin(req) {
             return Err(problem(
                 StatusCode::FORBIDDEN,
                 "cross-origin",
@@ -269,7 +255,7 @@ async fn authed(
     }
     Ok(Who {
         account,
-        via: Via::Session { token },
+        via: Via::Session { token, csrf },
     })
 }
 
@@ -285,6 +271,34 @@ async fn page_authed(req: &HttpRequest, state: &AdminState) -> Result<Who, HttpR
             r
         }
     })
+}
+
+/// A change as the audit keeps it: a PIN or a password in it is replaced,
+/// so reading the audit gives no one a staff member's PIN.
+fn redacted(body: &[u8]) -> String {
+    fn hide(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    let k = k.to_ascii_lowercase();
+                    if k.contains("pin") || k.contains("password") || k.contains("secret") {
+                        *x = serde_json::Value::String("(hidden)".into());
+                    } else {
+                        hide(x);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(hide),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            hide(&mut v);
+            v.to_string()
+        }
+        Err(_) => "(not JSON)".into(),
+    }
 }
 
 /// Records `who`'s action (after it succeeded).
@@ -394,11 +408,9 @@ async fn parked(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
         Ok(w) => w,
         Err(r) => return r,
     };
-    match blocking(&state.db, |c| cloud::parked(c, None)).await {
-        Ok(mut p) => {
-            p.retain(|x| who.account.sees(&x.store_id));
-            HttpResponse::Ok().json(p)
-        }
+    let account = who.account.clone();
+    match blocking(&state.db, move |c| parked_seen(c, &account)).await {
+        Ok(p) => HttpResponse::Ok().json(p),
         Err(r) => r,
     }
 }
@@ -411,11 +423,7 @@ async fn retry_parked(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    // The page's form sends its CSRF token as a field.
-    let form_csrf = std::str::from_utf8(&body)
-        .ok()
-        .and_then(|b| b.split('&').find_map(|kv| kv.strip_prefix("csrf=")));
-    let who = match authed(&req, &state, form_csrf).await {
+    let who = match authed(&req, &state, form_csrf(&body)).await {
         Ok(w) => w,
         Err(r) => return r,
     };
@@ -437,13 +445,16 @@ async fn retry_parked(
     let db = state.db.clone();
     let r = web::block(move || {
         let mut c = db.conn()?;
-        let r = cloud::retry_parked(&mut c, id)?;
-        let detail = match &r {
-            Ok(applied) => format!("applied {applied}"),
-            Err(reason) => format!("still failing: {reason}"),
-        };
-        audited(&mut c, &who, "parked.retry", &id.to_string(), &detail)?;
-        Ok::<_, crate::CloudError>(r)
+        // The retry and its audit commit together.
+        diesel::Connection::transaction(&mut c, |c| {
+            let r = cloud::retry_parked(c, id)?;
+            let detail = match &r {
+                Ok(applied) => format!("applied {applied}"),
+                Err(reason) => format!("still failing: {reason}"),
+            };
+            audited(c, &who, "parked.retry", &id.to_string(), &detail)?;
+            Ok::<_, crate::CloudError>(r)
+        })
     })
     .await;
     let answer = match r {
@@ -492,10 +503,13 @@ async fn rotate_credential(
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Some(r) = who.refused(Right::Write, "rotate a store's credential") {
+    let store = store_id.into_inner();
+    if let Some(r) = who
+        .refused(Right::Write, "rotate a store's credential")
+        .or_else(|| who.hidden(&store))
+    {
         return r;
     }
-    let store = store_id.into_inner();
     // No body: a credential that never expires; a body must be a Rotate.
     let rotate = if body.iter().all(u8::is_ascii_whitespace) {
         Rotate { expires_days: None }
@@ -543,11 +557,9 @@ async fn alarms(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse 
         Ok(w) => w,
         Err(r) => return r,
     };
-    match blocking(&state.db, |c| cloud::alarms(c, None)).await {
-        Ok(mut a) => {
-            a.retain(|x| who.account.sees(&x.store_id));
-            HttpResponse::Ok().json(a)
-        }
+    let account = who.account.clone();
+    match blocking(&state.db, move |c| alarms_seen(c, &account)).await {
+        Ok(a) => HttpResponse::Ok().json(a),
         Err(r) => r,
     }
 }
@@ -627,7 +639,10 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Some(r) = who.refused(Right::Write, "change a store's master data") {
+    if let Some(r) = who
+        .refused(Right::Write, "change a store's master data")
+        .or_else(|| who.hidden(&store))
+    {
         return r;
     }
     let change: C = match serde_json::from_slice(&body) {
@@ -635,7 +650,7 @@ async fn author<C: serde::de::DeserializeOwned + Send + 'static>(
         Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid-body", &e.to_string()),
     };
     let db = state.db.clone();
-    let detail = String::from_utf8_lossy(&body).into_owned();
+    let detail = redacted(&body);
     let action = action.replace("author_", "master.");
     let r = web::block(move || {
         let mut c = db.conn()?;
@@ -687,15 +702,17 @@ async fn orders(
         Err(r) => return r,
     };
     let q = q.into_inner();
+    if let Some(r) = q.store.as_deref().and_then(|s| who.hidden(s)) {
+        return r;
+    }
     let r = blocking(&state.db, move |c| {
-        let mut orders = cloud::orders(
+        orders_seen(
             c,
+            &who.account,
             q.store.as_deref(),
             q.adjustments.unwrap_or(false),
             q.limit.unwrap_or(100),
-        )?;
-        visible_orders(c, &who.account, &mut orders)?;
-        Ok(orders)
+        )
     })
     .await;
     match r {
@@ -713,21 +730,58 @@ fn amount(minor: i64, currency: &str) -> String {
     )
 }
 
-/// Keeps the orders of stores `account` sees.
-fn visible_orders(
+/// `read` over the stores `account` sees: once over all for the accounts
+/// that see every store, once per store for an area manager (so a list cut
+/// to its newest rows is cut among its stores', not everyone's).
+fn per_store<T>(
     c: &mut cloud::CloudConn,
     account: &Account,
-    orders: &mut Vec<cloud::OrderRow>,
-) -> crate::error::Result<()> {
-    if account.role == admins::Role::AreaManager {
-        let codes: Vec<String> = cloud::store_sync(c)?
-            .into_iter()
-            .filter(|s| account.sees(&s.store.id))
-            .map(|s| s.store.code)
-            .collect();
-        orders.retain(|o| codes.contains(&o.store_code));
+    mut read: impl FnMut(&mut cloud::CloudConn, Option<&str>) -> crate::error::Result<Vec<T>>,
+) -> crate::error::Result<Vec<T>> {
+    if account.role != admins::Role::AreaManager {
+        return read(c, None);
     }
-    Ok(())
+    let mut all = Vec::new();
+    for s in &account.stores {
+        all.extend(read(c, Some(s))?);
+    }
+    Ok(all)
+}
+
+fn alarms_seen(
+    c: &mut cloud::CloudConn,
+    account: &Account,
+) -> crate::error::Result<Vec<cloud::Alarm>> {
+    let mut a = per_store(c, account, cloud::alarms)?;
+    a.sort_by_key(|x| std::cmp::Reverse(x.id));
+    Ok(a)
+}
+
+fn parked_seen(
+    c: &mut cloud::CloudConn,
+    account: &Account,
+) -> crate::error::Result<Vec<cloud::ParkedBatch>> {
+    let mut p = per_store(c, account, cloud::parked)?;
+    p.sort_by_key(|x| (x.resolved_at.is_some(), std::cmp::Reverse(x.id)));
+    Ok(p)
+}
+
+/// Orders of `store` (which the caller checked `account` sees), or of every
+/// store it sees, newest first.
+fn orders_seen(
+    c: &mut cloud::CloudConn,
+    account: &Account,
+    store: Option<&str>,
+    adjustments: bool,
+    limit: i64,
+) -> crate::error::Result<Vec<cloud::OrderRow>> {
+    if store.is_some() {
+        return cloud::orders(c, store, adjustments, limit);
+    }
+    let mut o = per_store(c, account, |c, s| cloud::orders(c, s, adjustments, limit))?;
+    o.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    o.truncate(limit.max(0) as usize);
+    Ok(o)
 }
 
 fn order_rows(orders: &[cloud::OrderRow]) -> Markup {
@@ -849,16 +903,14 @@ fn layout(title: &str, who: Option<(&Who, &str)>, body: Markup) -> HttpResponse 
         .body(page.into_string())
 }
 
-/// The CSRF token of a page's session (none through an API token).
-async fn csrf_of(state: &AdminState, who: &Who) -> Result<String, HttpResponse> {
-    let Via::Session { token } = &who.via else {
-        return Ok(String::new());
-    };
-    let t = token.clone();
-    Ok(blocking(&state.db, move |c| admins::session(c, &t))
-        .await?
-        .map(|(_, csrf)| csrf)
-        .unwrap_or_default())
+impl Who {
+    /// The CSRF token a page shows (none through an API token).
+    fn csrf(&self) -> &str {
+        match &self.via {
+            Via::Session { csrf, .. } => csrf,
+            Via::Token => "",
+        }
+    }
 }
 
 /// Stores with their sync state, parked batches, the alarms, the adjustment
@@ -872,14 +924,11 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
     let data = blocking(&state.db, move |c| {
         let mut stores = cloud::store_sync(c)?;
         stores.retain(|s| account.sees(&s.store.id));
-        let mut alarms = cloud::alarms(c, None)?;
-        alarms.retain(|a| account.sees(&a.store_id));
-        let mut recent = cloud::orders(c, None, false, 50)?;
-        visible_orders(c, &account, &mut recent)?;
-        let mut adjust = cloud::orders(c, None, true, 100)?;
-        visible_orders(c, &account, &mut adjust)?;
-        let mut parked = cloud::parked(c, None)?;
-        parked.retain(|p| account.sees(&p.store_id) && p.resolved_at.is_none());
+        let alarms = alarms_seen(c, &account)?;
+        let recent = orders_seen(c, &account, None, false, 50)?;
+        let adjust = orders_seen(c, &account, None, true, 100)?;
+        let mut parked = parked_seen(c, &account)?;
+        parked.retain(|p| p.resolved_at.is_none());
         Ok((stores, alarms, recent, adjust, parked))
     })
     .await;
@@ -887,10 +936,7 @@ async fn page(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
         Ok(d) => d,
         Err(r) => return r,
     };
-    let csrf = match csrf_of(&state, &who).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let csrf = who.csrf().to_owned();
     let dead = outpost_bus::dead_letters(&state.amqp_url, state.amqp_timers).await;
     let now = outpost_domain::ids::now_millis();
     let code_of = |id: &str| {
@@ -1025,10 +1071,7 @@ async fn store_page(
         }
         Err(r) => return r,
     };
-    let csrf = match csrf_of(&state, &who).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let csrf = who.csrf().to_owned();
     let currency = products
         .iter()
         .find_map(|p| p.body.get("currency")?.as_str().filter(|c| !c.is_empty()))
@@ -1151,7 +1194,7 @@ async fn login(
     state: web::Data<AdminState>,
     form: web::Form<SignIn>,
 ) -> HttpResponse {
-    if !same_origin(&req) {
+    if !outpost_telemetry::headers::same_origin(&req) {
         return problem(
             StatusCode::FORBIDDEN,
             "cross-origin",
@@ -1161,8 +1204,8 @@ async fn login(
     let SignIn { name, password } = form.into_inner();
     let r = blocking(&state.db, move |c| admins::sign_in(c, &name, &password)).await;
     match r {
-        Ok(Ok(opened)) => {
-            let cookie = actix_web::cookie::Cookie::build(SESSION_COOKIE, opened.token)
+        Ok(Ok(token)) => {
+            let cookie = actix_web::cookie::Cookie::build(SESSION_COOKIE, token)
                 .http_only(true)
                 .same_site(actix_web::cookie::SameSite::Strict)
                 .secure(req.app_config().secure())
@@ -1176,9 +1219,9 @@ async fn login(
                 .insert_header((header::LOCATION, "/"))
                 .finish()
         }
-        Ok(Err(admins::SignInRefused::Wrong)) => login_form(Some("Wrong name or password.")),
-        Ok(Err(admins::SignInRefused::Locked { .. })) => login_form(Some(
-            "Too many wrong passwords: this account is locked for a while.",
+        // The same answer for both: it tells no one which names exist.
+        Ok(Err(_)) => login_form(Some(
+            "Wrong name or password. After 10 wrong passwords an account is locked for 15 minutes.",
         )),
         Err(r) => r,
     }
@@ -1186,14 +1229,11 @@ async fn login(
 
 /// Signs out (the form's CSRF token), and drops the cookie.
 async fn logout(req: HttpRequest, state: web::Data<AdminState>, body: web::Bytes) -> HttpResponse {
-    let form_csrf = std::str::from_utf8(&body)
-        .ok()
-        .and_then(|b| b.split('&').find_map(|kv| kv.strip_prefix("csrf=")));
-    let who = match authed(&req, &state, form_csrf).await {
+    let who = match authed(&req, &state, form_csrf(&body)).await {
         Ok(w) => w,
         Err(r) => return r,
     };
-    if let Via::Session { token } = &who.via {
+    if let Via::Session { token, .. } = &who.via {
         let (t, name) = (token.clone(), who.account.name.clone());
         if let Err(r) = blocking(&state.db, move |c| admins::sign_out(c, &t, &name)).await {
             return r;

@@ -137,7 +137,17 @@ mod tests {
         // The rest of the example is kept as it was.
         assert!(written.contains("OUTPOST_STORE_CODE=S01\n"));
         let (cloud, drawn) = fill(include_str!("../../../.env.cloud.example"));
-        assert_eq!(drawn.len(), 3, "{cloud}");
+        assert_eq!(
+            drawn,
+            [
+                "POSTGRES_PASSWORD",
+                "POSTGRES_API_PASSWORD",
+                "POSTGRES_WORKER_PASSWORD",
+                "RABBITMQ_PASSWORD",
+                "OUTPOST_METRICS_TOKEN"
+            ],
+            "{cloud}"
+        );
     }
 
     #[test]

@@ -24,6 +24,31 @@ pub fn security() -> DefaultHeaders {
         .add(("Referrer-Policy", "no-referrer"))
 }
 
+/// Whether an `Origin` the browser sent names the server the request came
+/// to (its `Host`); no `Origin`: not a browser's cross-site request. A
+/// cookie-authenticated change must pass this (the api's pages, the cloud's
+/// admin).
+pub fn same_origin(req: &actix_web::HttpRequest) -> bool {
+    use actix_web::http::header;
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.parse::<actix_web::http::Uri>().ok());
+    match (origin, host) {
+        (Some(o), Some(h)) => o
+            .authority()
+            .is_some_and(|a| a.as_str().eq_ignore_ascii_case(h)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

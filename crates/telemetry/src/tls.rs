@@ -68,7 +68,11 @@ pub fn read(dir: &Path, wait: Duration) -> Result<(Vec<u8>, Vec<u8>), String> {
     let t0 = Instant::now();
     loop {
         match (std::fs::read(dir.join(CHAIN)), std::fs::read(dir.join(KEY))) {
-            (Ok(chain), Ok(key)) => return Ok((chain, key)),
+            // The api replaces the key, then the chain: a pair read between
+            // the two does not match; read again.
+            (Ok(chain), Ok(key)) if config(&chain, &key).is_ok() || t0.elapsed() >= wait => {
+                return Ok((chain, key));
+            }
             (Err(e), _) | (_, Err(e)) if t0.elapsed() >= wait => {
                 return Err(format!(
                     "no TLS certificate in {} after {} s ({e}): the api writes it there at start (server.tls_dir)",

@@ -193,13 +193,19 @@ pub fn add_account(
     })
 }
 
-/// Why a sign-in was refused (the page says no more than "wrong name or
-/// password" or "locked").
+/// Why a sign-in was refused (for the audit; the page says the same for
+/// both, so it tells no one which names exist or are locked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignInRefused {
     Wrong,
-    Locked { until: i64 },
+    Locked,
 }
+
+/// A hash no password matches, made once: a refusal that checks no real
+/// hash (an unknown name, a locked account) still spends one check, so its
+/// time tells nothing.
+static DECOY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password(&new_secret()));
 
 #[derive(QueryableByName)]
 struct Credentials {
@@ -208,53 +214,43 @@ struct Credentials {
     #[diesel(sql_type = Text)]
     name: String,
     #[diesel(sql_type = Text)]
-    role: String,
-    #[diesel(sql_type = Text)]
     password_hash: String,
     #[diesel(sql_type = Nullable<BigInt>)]
     locked_until: Option<i64>,
 }
 
-/// A session opened: its token (for the cookie) and its CSRF token.
-#[derive(Debug, Clone)]
-pub struct Opened {
-    pub token: String,
-    pub csrf: String,
-    pub account: Account,
-    pub expires_at: i64,
-}
-
 /// Checks a name and password; a wrong password counts towards the lock
-/// (atomically: parallel guesses each count), a right one opens a session.
-/// An account locked refuses even the right password until the lock ends.
+/// (atomically: parallel guesses each count), a right one opens a session
+/// and returns its token (for the cookie). An account locked refuses even
+/// the right password until the lock ends.
 pub fn sign_in(
     c: &mut CloudConn,
     name: &str,
     password: &str,
-) -> Result<std::result::Result<Opened, SignInRefused>> {
+) -> Result<std::result::Result<String, SignInRefused>> {
     let now = now_millis();
     let row = diesel::sql_query(
-        "SELECT id, name, role, password_hash, locked_until FROM admin_accounts WHERE name = $1",
+        "SELECT id, name, password_hash, locked_until FROM admin_accounts WHERE name = $1",
     )
     .bind::<Text, _>(name.trim())
     .load::<Credentials>(c)?
     .into_iter()
     .next();
     let Some(row) = row else {
-        // The same work as a wrong password: the answer's time does not
-        // tell which names exist.
-        let _ = verify_password(password, &hash_password("not an account"));
+        let _ = verify_password(password, &DECOY);
+        let shown: String = name.chars().take(64).collect();
         audit(
             c,
-            name,
+            &shown,
             "session",
             "sign-in.refused",
-            name,
+            &shown,
             "no such account",
         )?;
         return Ok(Err(SignInRefused::Wrong));
     };
-    if let Some(until) = row.locked_until.filter(|u| *u > now) {
+    if row.locked_until.is_some_and(|u| u > now) {
+        let _ = verify_password(password, &DECOY);
         audit(
             c,
             &row.name,
@@ -263,7 +259,7 @@ pub fn sign_in(
             &row.name,
             "locked",
         )?;
-        return Ok(Err(SignInRefused::Locked { until }));
+        return Ok(Err(SignInRefused::Locked));
     }
     if !verify_password(password, &row.password_hash) {
         // One statement: the count and the lock move together.
@@ -310,20 +306,7 @@ pub fn sign_in(
         .execute(c)?;
         audit(c, &row.name, "session", "sign-in", &row.name, "")
     })?;
-    let account = account(
-        c,
-        AccountRow {
-            id: row.id,
-            name: row.name,
-            role: row.role,
-        },
-    )?;
-    Ok(Ok(Opened {
-        token,
-        csrf,
-        account,
-        expires_at,
-    }))
+    Ok(Ok(token))
 }
 
 #[derive(QueryableByName)]

@@ -79,7 +79,63 @@ pub enum Service {
     Worker,
 }
 
+/// What the api may do with each table, from following every query of its
+/// code paths (the SyncService, the admin, the console's commands that run
+/// in its container); nothing else.
+const API_RIGHTS: &[(&str, &str)] = &[
+    ("stores", "SELECT, INSERT, UPDATE"),
+    ("store_credentials", "SELECT, INSERT, UPDATE, DELETE"),
+    ("store_epochs", "SELECT, INSERT"),
+    ("sync_acks", "SELECT, INSERT, UPDATE"),
+    ("stream_marks", "SELECT"),
+    // A parked batch's retry applies its events again.
+    ("inbox", "SELECT, INSERT, DELETE"),
+    ("pending_events", "SELECT"),
+    ("rejected_events", "SELECT, INSERT, DELETE"),
+    ("alarms", "SELECT, INSERT"),
+    ("orders", "SELECT, INSERT, UPDATE"),
+    ("stock_movements", "SELECT, INSERT"),
+    ("stock_levels", "SELECT, INSERT, UPDATE"),
+    ("store_products", "SELECT, INSERT, UPDATE"),
+    ("master_changes", "SELECT, INSERT"),
+    ("master_conflicts", "INSERT"),
+    ("register_numbers", "SELECT, INSERT, UPDATE"),
+    ("parked_batches", "SELECT, UPDATE"),
+    ("admin_accounts", "SELECT, INSERT, UPDATE"),
+    ("admin_account_stores", "SELECT, INSERT"),
+    ("admin_sessions", "SELECT, INSERT, DELETE"),
+    ("admin_api_tokens", "SELECT, INSERT"),
+    ("admin_audit", "SELECT, INSERT"),
+];
+
+/// What the cloud sync-worker may do: apply batches, hold and park them.
+/// Nothing of the stores' credentials, the master feed or the admin.
+const WORKER_RIGHTS: &[(&str, &str)] = &[
+    ("store_epochs", "SELECT"),
+    ("stream_marks", "SELECT, INSERT, UPDATE"),
+    ("pending_events", "SELECT, INSERT, DELETE"),
+    ("inbox", "SELECT, INSERT"),
+    ("rejected_events", "INSERT"),
+    ("alarms", "INSERT"),
+    ("orders", "SELECT, INSERT, UPDATE"),
+    ("register_numbers", "SELECT, INSERT, UPDATE"),
+    ("stock_movements", "SELECT, INSERT"),
+    ("stock_levels", "SELECT, INSERT, UPDATE"),
+    ("store_products", "SELECT, INSERT, UPDATE"),
+    ("master_conflicts", "INSERT"),
+    ("parked_batches", "INSERT"),
+    ("write_probe", "SELECT, INSERT, UPDATE"),
+];
+
 impl Service {
+    /// Its rights on each table it uses.
+    pub fn rights(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Service::Api => API_RIGHTS,
+            Service::Worker => WORKER_RIGHTS,
+        }
+    }
+
     /// The role's name: the database's, then the service's
     /// (`outpost_api` for the database `outpost`).
     pub fn role(self, database: &str) -> String {
@@ -112,8 +168,8 @@ fn database_of(url: &str) -> Result<String> {
 /// role that changes the schema), then, for each service given a password,
 /// makes or updates its login role with the rights it needs and no more:
 /// no superuser, no role or database creation, no DDL (the owner keeps
-/// the schema); rows of the cloud's tables only; the worker none of the
-/// admin's accounts, sessions, tokens or audit. Returns the roles made.
+/// the schema); on each table only what [`Service::rights`] lists. Returns
+/// the roles made.
 pub fn migrate(url: &str, passwords: &[(Service, &str)]) -> Result<Vec<String>> {
     use diesel::Connection;
     postgres_only(url)?;
@@ -145,6 +201,11 @@ fn grant(
         if password.is_empty() {
             continue;
         }
+        if password.contains(['\'', '\\']) || password.chars().any(char::is_control) {
+            return Err(CloudError::Migration(format!(
+                "the {service:?} role's password may not hold a quote, a backslash or a control character"
+            )));
+        }
         let role = service.role(database);
         #[derive(diesel::QueryableByName)]
         struct N {
@@ -155,25 +216,22 @@ fn grant(
             .bind::<diesel::sql_types::Text, _>(&role)
             .get_result(c)?;
         let verb = if exists.n == 0 { "CREATE" } else { "ALTER" };
-        c.batch_execute(&format!(
+        let mut sql = format!(
             "{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
              NOBYPASSRLS PASSWORD {};\
              REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC;\
              REVOKE CREATE ON SCHEMA public FROM PUBLIC;\
              GRANT CONNECT ON DATABASE \"{database}\" TO \"{role}\";\
              GRANT USAGE ON SCHEMA public TO \"{role}\";\
-             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\";\
+             REVOKE ALL ON ALL TABLES IN SCHEMA public FROM \"{role}\";\
              GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\";\
-             REVOKE ALL ON __diesel_schema_migrations FROM \"{role}\";\
              GRANT SELECT ON __diesel_schema_migrations TO \"{role}\";",
             literal(password)
-        ))?;
-        if *service == Service::Worker {
-            c.batch_execute(&format!(
-                "REVOKE ALL ON admin_accounts, admin_account_stores, admin_sessions, \
-                 admin_api_tokens, admin_audit FROM \"{role}\";"
-            ))?;
+        );
+        for (table, rights) in service.rights() {
+            sql.push_str(&format!("GRANT {rights} ON {table} TO \"{role}\";"));
         }
+        c.batch_execute(&sql)?;
         made.push(role);
     }
     Ok(made)
@@ -224,7 +282,15 @@ impl CloudDb {
             return Ok(db);
         }
         // Migrations may run long on a large database (and wait for the
-        // lock below); back to the pool's timeout after.
+        // lock below); back to the connection's own timeout after.
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            statement_timeout: String,
+        }
+        let was = diesel::sql_query("SHOW statement_timeout")
+            .get_result::<Setting>(&mut c)?
+            .statement_timeout;
         c.batch_execute("SET statement_timeout = 0")?;
         // The api and the sync-workers may start at once against one database.
         c.batch_execute("SELECT pg_advisory_lock(7400011)")?;
@@ -233,9 +299,7 @@ impl CloudDb {
             .map(|_| ())
             .map_err(|e| CloudError::Migration(e.to_string()));
         c.batch_execute("SELECT pg_advisory_unlock(7400011)")?;
-        if let Some(sql) = &setup {
-            c.batch_execute(sql)?;
-        }
+        c.batch_execute(&format!("SET statement_timeout = {}", literal(&was)))?;
         r?;
         Ok(db)
     }

@@ -158,7 +158,7 @@ pub struct Cloud {
     /// Prometheus's token for /metrics.
     pub metrics_token: String,
     /// The database URLs the api and the worker use when they run as roles
-    /// of their own ([`Cloud::start_as_roles`]); else the owner's.
+    /// of their own (as every test cloud does, [`Cloud::start_with`]).
     pub role_urls: Option<(String, String)>,
     pub api: Option<Child>,
     pub workers: Vec<Child>,
@@ -174,8 +174,11 @@ impl Cloud {
     }
 
     /// A cloud whose processes run with `env` on top of the test settings.
+    /// Its api and worker connect as roles of their own, made by `outpost
+    /// cloud migrate`, as under compose: every test through the cloud runs
+    /// on the rights those roles are given.
     pub fn start_with(rabbit: &Rabbit, env: &[(&'static str, &str)]) -> Cloud {
-        Cloud::start_opts(rabbit, env, false)
+        Cloud::start_opts(rabbit, env, true)
     }
 
     fn start_opts(rabbit: &Rabbit, env: &[(&'static str, &str)], roles: bool) -> Cloud {
@@ -247,12 +250,6 @@ impl Cloud {
         cloud.start_api();
         cloud.start_worker();
         cloud
-    }
-
-    /// A cloud whose api and worker connect as roles of their own, made by
-    /// `outpost cloud migrate`, not as the database's owner.
-    pub fn start_as_roles(rabbit: &Rabbit) -> Cloud {
-        Cloud::start_opts(rabbit, &[], true)
     }
 
     /// `outpost cloud admin-add`, the password on stdin.

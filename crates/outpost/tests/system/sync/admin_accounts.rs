@@ -264,6 +264,33 @@ async fn admin_accounts_sign_in_hold_their_roles_and_every_write_needs_the_pages
     assert_eq!(wrote["account_name"], "Olga Owner");
     assert_eq!(wrote["via"], "session");
     assert_eq!(wrote["target"], a.as_str());
+    // A staff member's PIN is not kept in the audit.
+    let (st, body) = admin
+        .call(
+            &owner,
+            Method::POST,
+            &format!("/api/v1/stores/{a}/staff"),
+            Some(json!({"name": "Nina New", "role": "cashier", "pin": "258036"})),
+            true,
+            None,
+        )
+        .await;
+    assert_eq!(st, 201, "{body}");
+    let (_, audit) = admin
+        .call(&owner, Method::GET, "/api/v1/audit", None, false, None)
+        .await;
+    assert!(audit.contains("master.staff"), "{audit}");
+    assert!(
+        !audit.contains("258036"),
+        "the PIN is in the audit: {audit}"
+    );
+    // Alarms of both stores, for the area manager's view below.
+    for store in [&a, &b] {
+        cloud.count(&format!(
+            "WITH x AS (INSERT INTO alarms (store_id, kind, detail, raised_at) \
+             VALUES ('{store}', 'test', 'alarm of {store}', 1) RETURNING 1) SELECT count(*) AS n FROM x"
+        ));
+    }
 
     // The area manager reads its store only, and writes nothing anywhere.
     let area = admin.session("Ari Area", "area manager password").await;
@@ -279,6 +306,17 @@ async fn admin_accounts_sign_in_hold_their_roles_and_every_write_needs_the_pages
         .map(|s| s["store"]["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [a.as_str()]);
+    let (_, alarms) = admin
+        .call(&area, Method::GET, "/api/v1/alarms", None, false, None)
+        .await;
+    let alarms: Value = serde_json::from_str(&alarms).unwrap();
+    let of: Vec<&str> = alarms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["store_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(of, [a.as_str()], "only its own store's alarms");
     let (st, _) = admin
         .call(
             &area,
@@ -307,6 +345,7 @@ async fn admin_accounts_sign_in_hold_their_roles_and_every_write_needs_the_pages
     );
     let sam = admin.session("Sam Support", "support desk password").await;
     let sam_token = cloud.api_token("Sam Support");
+    let before = feed();
     for (path, body) in writes(&a) {
         for (who, s) in [("area manager", &area), ("support", &sam)] {
             let (st, said) = admin
@@ -319,7 +358,7 @@ async fn admin_accounts_sign_in_hold_their_roles_and_every_write_needs_the_pages
             .await;
         assert_eq!(st, 403, "support's API token on {path}");
     }
-    assert_eq!(feed(), 1, "read-only accounts wrote nothing");
+    assert_eq!(feed(), before, "read-only accounts wrote nothing");
     // Support may retry a parked batch (there is none: it gets as far as
     // looking for it); an area manager may not.
     let (st, _) = admin
@@ -381,7 +420,12 @@ async fn admin_accounts_sign_in_hold_their_roles_and_every_write_needs_the_pages
     }
     let r = admin.sign_in("Sam Support", "support desk password").await;
     assert_eq!(r.status(), 401, "locked");
-    assert!(r.text().await.unwrap().contains("locked"));
+    let locked = r.text().await.unwrap();
+    assert!(locked.contains("locked"));
+    // The same answer as for a name that does not exist.
+    let nobody = admin.sign_in("Nobody", "support desk password").await;
+    assert_eq!(nobody.status(), 401);
+    assert_eq!(nobody.text().await.unwrap(), locked);
     assert!(
         cloud.count(
             "SELECT count(*) AS n FROM admin_audit WHERE account_name = 'Sam Support' AND action = 'sign-in.refused'"

@@ -28,7 +28,7 @@ fn refused(c: &mut PgConnection, sql: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_cloud_runs_as_roles_without_the_superuser_and_each_has_only_its_rights() {
     let rabbit = Rabbit::start();
-    let cloud = Cloud::start_as_roles(&rabbit);
+    let cloud = Cloud::start(&rabbit);
     let store_id = uuid::Uuid::now_v7().to_string();
     let credential = cloud.add_store(&store_id, "S01");
     let store = Store::new(Backend::Sqlite);
@@ -86,15 +86,55 @@ async fn the_cloud_runs_as_roles_without_the_superuser_and_each_has_only_its_rig
             );
         }
     }
-    // The worker reads no admin account, session, token or audit.
+    // The worker reads no admin account, session, token or audit, nor a
+    // store's credentials, nor the master feed.
     let mut w = PgConnection::establish(&worker_url).unwrap();
     for table in [
         "admin_accounts",
+        "admin_account_stores",
         "admin_sessions",
         "admin_api_tokens",
         "admin_audit",
+        "store_credentials",
+        "master_changes",
+        "stores",
     ] {
         let e = refused(&mut w, &format!("SELECT count(*) FROM {table}"));
         assert!(e.contains("permission denied"), "{table}: {e}");
+    }
+    // The api cannot delete a store, an account or the audit.
+    let mut a = PgConnection::establish(&api_url).unwrap();
+    for sql in [
+        "DELETE FROM stores",
+        "DELETE FROM admin_accounts",
+        "DELETE FROM admin_audit",
+        "UPDATE admin_audit SET detail = ''",
+    ] {
+        let e = refused(&mut a, sql);
+        assert!(e.contains("permission denied"), "{sql}: {e}");
+    }
+    // Every table of the schema is in one service's rights: a new table
+    // must be given to the service that needs it.
+    #[derive(diesel::QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table_name: String,
+    }
+    let tables: Vec<Table> = diesel::sql_query(
+        "SELECT table_name::text AS table_name FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+    )
+    .load(&mut cloud.pg())
+    .unwrap();
+    use outpost_cloud::db::Service;
+    for t in tables {
+        let given = [Service::Api, Service::Worker]
+            .iter()
+            .any(|s| s.rights().iter().any(|(name, _)| *name == t.table_name));
+        assert!(
+            given,
+            "the table {} is in no service's rights",
+            t.table_name
+        );
     }
 }
