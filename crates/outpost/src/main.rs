@@ -394,10 +394,12 @@ fn serve(settings: Settings, embedded: bool) -> anyhow::Result<()> {
     let hub_listener = if embedded {
         let l = bind(&hub_settings.host, hub_settings.port, "the realtime hub")?;
         settings.realtime.hub_port = l.local_addr()?.port();
-        // Over TLS too, with the api's certificate, when the api has one.
+        // Over TLS too, with the api's certificate, when the api has one,
+        // where the api listens: the pages it serves on the LAN reach it
+        // there, while the plain port stays on `hub.host` (loopback).
         let tls = match (hub_settings.tls_port, settings.server.tls_port) {
             (Some(p), Some(_)) => {
-                let l = bind(&hub_settings.host, p, "the realtime hub (TLS)")?;
+                let l = bind(&settings.server.host, p, "the realtime hub (TLS)")?;
                 settings.realtime.hub_tls_port = Some(l.local_addr()?.port());
                 Some(l)
             }
