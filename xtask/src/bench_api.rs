@@ -464,6 +464,7 @@ pub(crate) fn start_with(
         .env("OUTPOST__LOG__FORMAT", "json")
         .env("OUTPOST__LOG__FILTER", "error")
         .env("OUTPOST__HUB__PORT", "0")
+        .env("OUTPOST__HUB__TLS_PORT", "0")
         .envs(extra.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .spawn()

@@ -479,6 +479,7 @@ pub fn run(a: Args) -> Result<()> {
         .arg("hub")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("OUTPOST__HUB__PORT", "0")
+        .env("OUTPOST__HUB__TLS_PORT", "0")
         .env("OUTPOST__HUB__QUEUE", a.queue.to_string())
         .env("OUTPOST__LOG__FILTER", "error")
         .env("OUTPOST__LOG__FORMAT", "json")

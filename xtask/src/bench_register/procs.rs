@@ -33,6 +33,7 @@ pub(super) fn edge(
         .env("OUTPOST__SERVER__PORT", port.to_string())
         .env("OUTPOST__SERVER__TLS_PORT", tls_port.to_string())
         .env("OUTPOST__HUB__PORT", "0")
+        .env("OUTPOST__HUB__TLS_PORT", "0")
         .env(
             "OUTPOST__DATABASE__URL",
             dir.join("outpost.sqlite").to_string_lossy().as_ref(),

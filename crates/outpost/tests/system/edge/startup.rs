@@ -17,6 +17,7 @@ fn a_taken_port_fails_clearly_before_seeding_anything() {
         // Only the api's port is the one under test: the hub's default (3001)
         // may be held by an edge running on this machine.
         .env("OUTPOST__HUB__PORT", "0")
+        .env("OUTPOST__HUB__TLS_PORT", "0")
         .env("OUTPOST__DATABASE__URL", &store.url)
         .env("RUST_BACKTRACE", "0")
         .output()
@@ -48,6 +49,7 @@ fn the_api_on_redis_without_the_shared_secret_or_the_hub_without_redis_refuse_to
             .env("OUTPOST__SERVER__PORT", "0")
             .env("OUTPOST__SERVER__TLS_PORT", "0")
             .env("OUTPOST__HUB__PORT", "0")
+            .env("OUTPOST__HUB__TLS_PORT", "0")
             .env("OUTPOST__DATABASE__URL", &store.url)
             .env("RUST_BACKTRACE", "0")
             .envs(env.iter().copied())
@@ -86,6 +88,7 @@ fn example_secrets_are_refused_at_start_and_generated_ones_are_taken() {
             .env("OUTPOST__SERVER__PORT", "0")
             .env("OUTPOST__SERVER__TLS_PORT", "0")
             .env("OUTPOST__HUB__PORT", "0")
+            .env("OUTPOST__HUB__TLS_PORT", "0")
             .env("OUTPOST__HW__PORT", "0")
             .env("OUTPOST__HW__GRPC_PORT", "0")
             .env("OUTPOST__DATABASE__URL", &store.url)
