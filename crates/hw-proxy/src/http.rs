@@ -91,6 +91,21 @@ async fn require_token(
         .app_data::<web::Data<Shared>>()
         .map(|s| s.config.token.clone())
         .unwrap_or_default();
+    // A change from another page of this host (another port: the cookie
+    // goes there too) is refused; the page's own, and API clients that send
+    // no Origin, pass.
+    if !matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    ) && !outpost_telemetry::headers::same_origin(req.request())
+    {
+        let resp = problem(
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+            "a change must come from hw-proxy's own page",
+        );
+        return Ok(req.into_response(resp).map_into_right_body());
+    }
     if authorized(&token, req.request()) {
         return next
             .call(req)

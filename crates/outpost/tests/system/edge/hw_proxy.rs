@@ -382,6 +382,22 @@ async fn a_token_guards_printing_and_the_queue_and_the_api_prints_with_it() {
     ] {
         assert!(set.contains(part), "{part} in {set}");
     }
+    // The cookie acts only for hw-proxy's own page: a reprint sent with it
+    // from another origin (another port of this host) is refused.
+    let reprint = |origin: String| {
+        http()
+            .post(url(&format!(
+                "/api/v1/jobs/{}/reprint",
+                job["id"].as_str().unwrap()
+            )))
+            .header("Cookie", format!("outpost_hw={HW_TOKEN}"))
+            .header("Origin", origin)
+            .send()
+    };
+    let other = reprint("http://127.0.0.1:1".into()).await.unwrap();
+    assert_eq!(other.status(), 403);
+    let own = reprint(hw.base.clone()).await.unwrap();
+    assert_ne!(own.status(), 403, "hw-proxy's own page");
     let page = http()
         .get(url("/"))
         .header("Cookie", format!("other=1; outpost_hw={HW_TOKEN}"))
