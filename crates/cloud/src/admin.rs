@@ -5,6 +5,7 @@
 //! Pages are rendered with maud, which escapes every value it is given.
 
 use crate::db::admins::{self, Account, Right};
+use crate::db::credentials::same;
 use crate::db::{self as cloud, CloudDb};
 use crate::server::CloudMetrics;
 use actix_web::http::{Method, StatusCode, header};
@@ -166,14 +167,6 @@ impl Who {
             &format!("store {store} not found"),
         ))
     }
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// The `csrf` field of a page's form (hex: never percent-encoded).

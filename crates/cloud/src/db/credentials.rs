@@ -69,7 +69,8 @@ struct CredRow {
     expires_at: Option<i64>,
 }
 
-fn same(a: &str, b: &str) -> bool {
+/// Equal, compared in constant time (secrets, CSRF and metrics tokens).
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
