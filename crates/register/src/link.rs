@@ -114,6 +114,9 @@ pub fn client(
     let mut b = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(connect)
+        // Shorter than the edge's 5 s keep-alive: a call on a connection the
+        // edge is closing at that moment fails with no answer.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .dns_resolver(Arc::new(crate::mdns::Resolver::new(mdns_port, connect / 2)));
     if let Some(pem) = ca_pem {
         b = b
