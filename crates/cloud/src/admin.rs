@@ -100,6 +100,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/stores/{store_id}/price-lists",
             web::post().to(author_price_list),
         )
+        .route(
+            "/api/v1/stores/{store_id}/master/resend",
+            web::post().to(resend_master),
+        )
         .route("/stores/{store_id}", web::get().to(store_page))
         .route("/admin.js", web::get().to(script));
 }
@@ -430,11 +434,7 @@ async fn retry_parked(
             "a parked batch's id is a number",
         );
     };
-    let from_page = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let from_page = from_form(&req);
     let db = state.db.clone();
     let r = web::block(move || {
         let mut c = db.conn()?;
@@ -476,6 +476,74 @@ async fn retry_parked(
             .finish();
     }
     answer
+}
+
+/// Sends a store its master data again (see `master::resend`). A form post
+/// from the store's page is sent back to it; the API answers what was
+/// appended.
+async fn resend_master(
+    req: HttpRequest,
+    state: web::Data<AdminState>,
+    store_id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let who = match authed(&req, &state, form_csrf(&body)).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let store = store_id.into_inner();
+    if let Some(r) = who
+        .refused(Right::Resend, "re-send master data")
+        .or_else(|| who.hidden(&store))
+    {
+        return r;
+    }
+    let db = state.db.clone();
+    let target = store.clone();
+    let r = web::block(move || {
+        let mut c = db.conn()?;
+        diesel::Connection::transaction(&mut c, |c| {
+            let sent = cloud::master::resend(c, &target)?;
+            let detail = serde_json::to_string(&sent).unwrap_or_default();
+            audited(c, &who, "master.resend", &target, &detail)?;
+            Ok::<_, crate::CloudError>(sent)
+        })
+    })
+    .await;
+    let answer = match r {
+        Ok(Ok(sent)) => {
+            tracing::info!(store = %store, first = sent.first_cursor, last = sent.last_cursor, "master data re-sent");
+            HttpResponse::Ok().json(sent)
+        }
+        Ok(Err(crate::CloudError::NotFound(m))) => problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("{m} not found"),
+        ),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "re-sending master data");
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "the central database is unavailable",
+            )
+        }
+        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "busy", "try again"),
+    };
+    if from_form(&req) && answer.status().is_success() {
+        return HttpResponse::SeeOther()
+            .insert_header(("Location", format!("/stores/{store}#master")))
+            .finish();
+    }
+    answer
+}
+
+/// A post from one of the pages' forms (not the API).
+fn from_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
 #[derive(serde::Deserialize)]
@@ -1073,6 +1141,7 @@ async fn store_page(
     let exponent = outpost_domain::Currency::parse(&currency).map_or(2, |c| c.exponent());
     let action = format!("/api/v1/stores/{id}/products");
     let edits = who.account.may(Right::Write);
+    let resends = who.account.may(Right::Resend);
     let text = |p: &cloud::master::KnownProduct, k: &str| {
         p.body
             .get(k)
@@ -1091,6 +1160,23 @@ async fn store_page(
             "Prices in " @if currency.is_empty() { "the store's currency" } @else { (currency) } ". "
             "A change reaches the store on its next pull (within seconds when it is online); "
             "sales it made before it keep the price they were sold at."
+        }
+        h2 #master { "Master data" }
+        p {
+            @if st.master_pulled >= st.master_latest {
+                "The store has every change of its master data (" (st.master_latest) ")."
+            } @else {
+                "The store has applied " (st.master_pulled) " of " (st.master_latest)
+                " changes of its master data; it takes the rest at its next pull."
+            }
+        }
+        @if resends {
+            form method="post" action={ "/api/v1/stores/" (st.id) "/master/resend" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button { "Re-send master data" }
+                " Sends the store every product, tax category, company, staff member, setting and coming "
+                "price list as they stand here. Edits made at the store since are kept."
+            }
         }
         h2 { "Products" }
         table {

@@ -464,6 +464,7 @@ impl SyncService for Sync {
         let after = r.cursor.max(0);
         let changes = db(&self.db, move |c| {
             cloud::touch(c, &store)?;
+            cloud::master::pulled(c, &store, after)?;
             cloud::master::changes(c, &store, after, limit)
         })
         .await?;
@@ -477,6 +478,7 @@ impl SyncService for Sync {
                     entity_id: c.entity_id,
                     hlc: c.hlc,
                     body: c.body.into_bytes(),
+                    resent: c.resent,
                 })
                 .collect(),
             cursor,

@@ -178,16 +178,7 @@ pub fn admin_add(
 ) -> anyhow::Result<()> {
     use outpost_cloud::db::admins;
     let role = admins::Role::parse(role)?;
-    let password = match std::env::var("OUTPOST_ADMIN_PASSWORD") {
-        Ok(p) => p,
-        Err(_) => {
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .context("reading the password from stdin")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
-    };
+    let password = password_input()?;
     let db = open_db(settings)?;
     let a = admins::add_account(&mut db.conn()?, name, role, stores, &password)?;
     println!(
@@ -200,6 +191,85 @@ pub fn admin_add(
             format!(" for stores {}", a.stores.join(", "))
         }
     );
+    Ok(())
+}
+
+/// An admin password: OUTPOST_ADMIN_PASSWORD, else the first line of stdin
+/// (never an argument, which `ps` and shell history would show).
+fn password_input() -> anyhow::Result<String> {
+    match std::env::var("OUTPOST_ADMIN_PASSWORD") {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    }
+}
+
+/// Gives an admin account a new password; its sessions end.
+pub fn admin_password(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let password = password_input()?;
+    let db = open_db(settings)?;
+    outpost_cloud::db::admins::set_password(&mut db.conn()?, name, &password)?;
+    println!("admin account {name}: new password set; its sessions have ended");
+    Ok(())
+}
+
+/// Disables an admin account (or enables it again).
+pub fn admin_disable(settings: &Settings, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    outpost_cloud::db::admins::set_disabled(&mut db.conn()?, name, disabled)?;
+    if disabled {
+        println!(
+            "admin account {name} disabled: it cannot sign in, and its sessions and API tokens are refused"
+        );
+    } else {
+        println!("admin account {name} enabled");
+    }
+    Ok(())
+}
+
+/// Revokes an admin account's API tokens (those labelled `label`, or all).
+pub fn admin_token_revoke(
+    settings: &Settings,
+    name: &str,
+    label: Option<&str>,
+) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let n = outpost_cloud::db::admins::revoke_api_tokens(&mut db.conn()?, name, label)?;
+    match label {
+        Some(l) => println!("admin account {name}: {n} API token(s) labelled {l} revoked"),
+        None => println!("admin account {name}: {n} API token(s) revoked"),
+    }
+    Ok(())
+}
+
+/// Lists the admin accounts.
+pub fn admin_list(settings: &Settings) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let all = outpost_cloud::db::admins::list(&mut db.conn()?)?;
+    println!("NAME\tROLE\tSTORES\tSTATE\tAPI TOKENS");
+    for a in all {
+        let state = match (a.disabled, a.locked) {
+            (true, _) => "disabled",
+            (false, true) => "locked",
+            _ => "active",
+        };
+        println!(
+            "{}\t{}\t{}\t{state}\t{}",
+            a.name,
+            a.role,
+            if a.stores.is_empty() {
+                "all"
+            } else {
+                &a.stores
+            },
+            if a.tokens.is_empty() { "-" } else { &a.tokens }
+        );
+    }
     Ok(())
 }
 

@@ -194,6 +194,34 @@ enum CloudCmd {
         #[arg(long)]
         label: String,
     },
+    /// Revokes an admin account's API tokens with --label (all of its
+    /// tokens without).
+    AdminTokenRevoke {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Gives an admin account a new password (from OUTPOST_ADMIN_PASSWORD,
+    /// or the first line of stdin); its sessions end and a lock is lifted.
+    AdminPassword {
+        #[arg(long)]
+        name: String,
+    },
+    /// Disables an admin account: it cannot sign in, and its sessions and
+    /// API tokens stop working until admin-enable.
+    AdminDisable {
+        #[arg(long)]
+        name: String,
+    },
+    /// Enables a disabled admin account again.
+    AdminEnable {
+        #[arg(long)]
+        name: String,
+    },
+    /// Lists the admin accounts: role, stores, disabled or locked, and the
+    /// labels of their live API tokens.
+    AdminList,
     /// Makes a private CA (once) and a server certificate for the sync port.
     Certs {
         /// Where server.pem, server.key and ca.pem go: the folder the cloud
@@ -363,6 +391,13 @@ fn main() -> anyhow::Result<()> {
                 cloud::admin_add(&settings, &name, &role, &stores)
             }
             CloudCmd::AdminToken { name, label } => cloud::admin_token(&settings, &name, &label),
+            CloudCmd::AdminTokenRevoke { name, label } => {
+                cloud::admin_token_revoke(&settings, &name, label.as_deref())
+            }
+            CloudCmd::AdminPassword { name } => cloud::admin_password(&settings, &name),
+            CloudCmd::AdminDisable { name } => cloud::admin_disable(&settings, &name, true),
+            CloudCmd::AdminEnable { name } => cloud::admin_disable(&settings, &name, false),
+            CloudCmd::AdminList => cloud::admin_list(&settings),
             CloudCmd::Certs { .. } => unreachable!("handled before settings load"),
         },
         Cmd::Staff {

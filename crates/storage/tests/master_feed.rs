@@ -22,8 +22,35 @@ fn apply(s: &Store, kind: &str, hlc: i64, body: serde_json::Value) -> Applied {
         kind: kind.into(),
         hlc,
         body: body.to_string(),
+        resent: false,
     };
     master::apply(&mut c, &[change], cursor).unwrap()
+}
+
+/// Applies `changes` (kind, hlc, body) as one re-send at the next cursors.
+fn resend(s: &Store, changes: &[(&str, i64, serde_json::Value)]) -> Applied {
+    let mut c = s.db.conn().unwrap();
+    let from = master::cursor(&mut c).unwrap();
+    let changes: Vec<Change> = changes
+        .iter()
+        .zip(from + 1..)
+        .map(|((kind, hlc, body), cursor)| Change {
+            cursor,
+            kind: (*kind).into(),
+            hlc: *hlc,
+            body: body.to_string(),
+            resent: true,
+        })
+        .collect();
+    master::apply(&mut c, &changes, from + changes.len() as i64).unwrap()
+}
+
+fn events_of(s: &Store, id: &str) -> i64 {
+    outbox::table
+        .filter(outbox::aggregate_id.eq(id))
+        .count()
+        .get_result(&mut **s.db.conn().unwrap())
+        .unwrap()
 }
 
 fn price_of(s: &Store, sku: &str) -> i64 {
@@ -277,6 +304,7 @@ fn a_change_timed_too_far_ahead_waits_and_the_ones_before_it_apply() {
         kind: "product".into(),
         hlc,
         body: json!({"sku": p.sku, "name": name}).to_string(),
+        resent: false,
     };
     let now = now_millis();
     let out = master::apply(
@@ -293,4 +321,122 @@ fn a_change_timed_too_far_ahead_waits_and_the_ones_before_it_apply() {
     assert_eq!(master::cursor(&mut c).unwrap(), from + 1);
     let name = catalog::by_id(&mut c, &s.node, &p.id).unwrap().name;
     assert_eq!(name, "Within the bound");
+}
+
+/// A re-send carries each entity as the cloud holds it with the time of its
+/// last edit: the store fills in what it lacks, keeps an edit of its own
+/// made since (no conflict: that was settled when the edit first came), and
+/// an entity it already holds changes nothing (no new version, no event, no
+/// one signed out).
+#[test]
+fn a_resent_entity_fills_what_the_store_lacks_and_keeps_its_later_edits() {
+    let s = demo_store();
+    let find = |sku: &str| {
+        let mut c = s.db.conn().unwrap();
+        catalog::search(&mut c, &s.node, sku, &catalog::Shelf::All, 5)
+            .unwrap()
+            .into_iter()
+            .find(|p| p.sku == sku)
+            .unwrap()
+    };
+    let espresso = {
+        let mut c = s.db.conn().unwrap();
+        catalog::search(&mut c, &s.node, "espresso", &catalog::Shelf::All, 1)
+            .unwrap()
+            .remove(0)
+    };
+    let t = cloud_hlc(now_millis() + 60_000);
+    let edit = json!({"sku": espresso.sku, "name": "Espresso doppio", "price_minor": 310});
+    assert_eq!(apply(&s, "product", t, edit.clone()).changed, 1);
+    let held = find(&espresso.sku);
+    let events = events_of(&s, &espresso.id);
+
+    // The same edit again, with the category an older edge did not know,
+    // and a product the store never got: the category is filled in, the
+    // product created.
+    let mut with_category = edit.clone();
+    with_category["category"] = json!("Coffee");
+    let got = resend(
+        &s,
+        &[
+            ("product", t, edit.clone()),
+            ("product", t, with_category),
+            (
+                "product",
+                t + 1,
+                json!({"sku": "X-LUNGO", "name": "Lungo", "price_minor": 290, "tax_category": "standard"}),
+            ),
+        ],
+    );
+    assert_eq!(
+        (got.kept, got.changed, got.created, got.conflicts),
+        (1, 1, 1, 0),
+        "{got:?}"
+    );
+    assert_eq!(find(&espresso.sku).category, "Coffee");
+    assert_eq!(find("X-LUNGO").price_minor, 290);
+
+    // Held already: nothing moves.
+    let held_now = find(&espresso.sku);
+    let events_now = events_of(&s, &espresso.id);
+    assert!(events_now > events && held_now.version > held.version);
+    let mut again = edit.clone();
+    again["category"] = json!("Coffee");
+    let got = resend(&s, &[("product", t, again.clone())]);
+    assert_eq!((got.kept, got.changed), (1, 0), "{got:?}");
+    assert_eq!(find(&espresso.sku).version, held_now.version);
+    assert_eq!(
+        events_of(&s, &espresso.id),
+        events_now,
+        "no event for what the store holds"
+    );
+
+    // The store's own later edit stays, and it is no conflict (its clock
+    // has seen the cloud's edit, as the edge's has once it pulled it).
+    s.node.observe(outpost_domain::Hlc::from_raw(t + 10));
+    let manager = manager();
+    catalog::update_product(
+        &mut s.db.conn().unwrap(),
+        &s.node,
+        &manager,
+        &espresso.id,
+        catalog::ProductEdit {
+            price_minor: Some(330),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let got = resend(&s, &[("product", t, again)]);
+    assert_eq!((got.kept, got.changed, got.conflicts), (1, 0, 0), "{got:?}");
+    assert_eq!(price_of(&s, &espresso.sku), 330);
+    assert!(audited(&s, "master.conflict").is_empty());
+
+    // A staff member held as sent keeps their session.
+    let hash = outpost_storage::secrets::hash_pin(&Pin::parse("2468").unwrap());
+    let member = json!({"id": "st-re", "name": "Re Sent", "role": "cashier", "pin_hash": hash, "active": true});
+    assert_eq!(apply(&s, "staff", t + 2, member.clone()).created, 1);
+    let admin = Actor {
+        role: Role::Admin,
+        ..manager
+    };
+    let mut c = s.db.conn().unwrap();
+    let paired = staff::pair_device(&mut c, &s.node, &admin, "Till", "register").unwrap();
+    let till = staff::device_by_token(&mut c, &paired.token).unwrap();
+    staff::login(&mut c, &s.node, "st-re", "2468", Some(&till), "t").unwrap();
+    drop(c);
+    let got = resend(&s, &[("staff", t + 2, member.clone())]);
+    assert_eq!((got.kept, got.changed), (1, 0), "{got:?}");
+    let open: i64 = sessions::table
+        .filter(sessions::staff_id.eq("st-re"))
+        .count()
+        .get_result(&mut **s.db.conn().unwrap())
+        .unwrap();
+    assert_eq!(open, 1, "a re-send that changes nothing signs nobody out");
+    // An older copy than the store's is kept out without a conflict.
+    let got = resend(
+        &s,
+        &[("staff", t + 1, json!({"id": "st-re", "name": "Older"}))],
+    );
+    assert_eq!((got.kept, got.conflicts), (1, 0), "{got:?}");
+    assert!(audited(&s, "master.conflict").is_empty());
 }

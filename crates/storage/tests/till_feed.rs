@@ -178,6 +178,7 @@ fn a_till_mirrors_the_edges_master_data_and_later_pulls_carry_only_changes(edge:
         kind: "product".into(),
         hlc: (now_millis() + 60_000) << 16,
         body: json!({"sku": p.sku, "barcodes": ["4006381333931"]}).to_string(),
+        resent: false,
     };
     master::apply(&mut edge.db.conn().unwrap(), &[change], cursor).unwrap();
 
@@ -285,6 +286,7 @@ fn a_price_list_and_a_staff_member_who_left_reach_the_till_as_they_are() {
         body: json!({"version": "2027-01", "effective_at": now_millis() + 3_600_000,
                      "prices": [{"sku": p.sku, "price_minor": 123}]})
         .to_string(),
+        resent: false,
     };
     master::apply(&mut edge.db.conn().unwrap(), &[list], cursor).unwrap();
     let carl: String = staff::table

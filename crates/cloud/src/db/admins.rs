@@ -26,7 +26,7 @@ pub enum Role {
     Owner,
     /// Reads its own stores only.
     AreaManager,
-    /// Reads everything, and retries parked batches.
+    /// Reads everything, retries parked batches and re-sends master data.
     Support,
 }
 
@@ -58,6 +58,8 @@ pub enum Right {
     Write,
     /// Apply a parked batch again.
     Retry,
+    /// Send a store its master data again.
+    Resend,
 }
 
 /// A signed-in (or token-bearing) admin account.
@@ -80,7 +82,7 @@ impl Account {
     pub fn may(&self, right: Right) -> bool {
         matches!(
             (self.role, right),
-            (Role::Owner, _) | (Role::Support, Right::Retry)
+            (Role::Owner, _) | (Role::Support, Right::Retry | Right::Resend)
         )
     }
 }
@@ -217,6 +219,8 @@ struct Credentials {
     password_hash: String,
     #[diesel(sql_type = Nullable<BigInt>)]
     locked_until: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    disabled_at: Option<i64>,
 }
 
 /// Checks a name and password; a wrong password counts towards the lock
@@ -230,7 +234,7 @@ pub fn sign_in(
 ) -> Result<std::result::Result<String, SignInRefused>> {
     let now = now_millis();
     let row = diesel::sql_query(
-        "SELECT id, name, password_hash, locked_until FROM admin_accounts WHERE name = $1",
+        "SELECT id, name, password_hash, locked_until, disabled_at FROM admin_accounts WHERE name = $1",
     )
     .bind::<Text, _>(name.trim())
     .load::<Credentials>(c)?
@@ -249,6 +253,18 @@ pub fn sign_in(
         )?;
         return Ok(Err(SignInRefused::Wrong));
     };
+    if row.disabled_at.is_some() {
+        let _ = verify_password(password, &DECOY);
+        audit(
+            c,
+            &row.name,
+            "session",
+            "sign-in.refused",
+            &row.name,
+            "disabled",
+        )?;
+        return Ok(Err(SignInRefused::Wrong));
+    }
     if row.locked_until.is_some_and(|u| u > now) {
         let _ = verify_password(password, &DECOY);
         audit(
@@ -326,7 +342,7 @@ pub fn session(c: &mut CloudConn, token: &str) -> Result<Option<(Account, String
     let row = diesel::sql_query(
         "SELECT a.id, a.name, a.role, s.csrf FROM admin_sessions s \
          JOIN admin_accounts a ON a.id = s.account_id \
-         WHERE s.token_sha256 = $1 AND s.expires_at > $2",
+         WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND a.disabled_at IS NULL",
     )
     .bind::<Text, _>(hash_token(token))
     .bind::<BigInt, _>(now_millis())
@@ -354,15 +370,126 @@ pub fn sign_out(c: &mut CloudConn, token: &str, who: &str) -> Result<()> {
     audit(c, who, "session", "sign-out", who, "")
 }
 
-/// Makes an API token for the account named `name` and returns it (shown
-/// once; only its hash is kept).
-pub fn new_api_token(c: &mut CloudConn, name: &str, label: &str) -> Result<String> {
-    let row = diesel::sql_query("SELECT id, name, role FROM admin_accounts WHERE name = $1")
-        .bind::<Text, _>(name)
+/// The account named `name` (404 when there is none).
+fn named(c: &mut CloudConn, name: &str) -> Result<AccountRow> {
+    diesel::sql_query("SELECT id, name, role FROM admin_accounts WHERE name = $1")
+        .bind::<Text, _>(name.trim())
         .load::<AccountRow>(c)?
         .into_iter()
         .next()
-        .ok_or_else(|| CloudError::NotFound(format!("admin account {name}")))?;
+        .ok_or_else(|| CloudError::NotFound(format!("admin account {name}")))
+}
+
+/// Gives an account a new password: its sessions end and a lock is lifted
+/// (its API tokens stay; revoke them on their own).
+pub fn set_password(c: &mut CloudConn, name: &str, password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(CloudError::Unprocessable(format!(
+            "a password has at least {MIN_PASSWORD} characters"
+        )));
+    }
+    let hash = hash_password(password);
+    c.transaction(|c| {
+        let row = named(c, name)?;
+        diesel::sql_query(
+            "UPDATE admin_accounts SET password_hash = $2, failed = 0, locked_until = NULL \
+             WHERE id = $1",
+        )
+        .bind::<Text, _>(&row.id)
+        .bind::<Text, _>(&hash)
+        .execute(c)?;
+        diesel::sql_query("DELETE FROM admin_sessions WHERE account_id = $1")
+            .bind::<Text, _>(&row.id)
+            .execute(c)?;
+        audit(c, &row.name, "cli", "account.password", &row.name, "")
+    })
+}
+
+/// Disables an account (`disabled`), or enables it again. A disabled one
+/// cannot sign in (the answer is the one a wrong password gets), its
+/// sessions end and its API tokens are refused until it is enabled.
+pub fn set_disabled(c: &mut CloudConn, name: &str, disabled: bool) -> Result<()> {
+    c.transaction(|c| {
+        let row = named(c, name)?;
+        diesel::sql_query(
+            "UPDATE admin_accounts SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, $3) END \
+             WHERE id = $1",
+        )
+        .bind::<Text, _>(&row.id)
+        .bind::<diesel::sql_types::Bool, _>(disabled)
+        .bind::<BigInt, _>(now_millis())
+        .execute(c)?;
+        if disabled {
+            diesel::sql_query("DELETE FROM admin_sessions WHERE account_id = $1")
+                .bind::<Text, _>(&row.id)
+                .execute(c)?;
+        }
+        let action = if disabled {
+            "account.disable"
+        } else {
+            "account.enable"
+        };
+        audit(c, &row.name, "cli", action, &row.name, "")
+    })
+}
+
+/// Revokes an account's API tokens labelled `label` (every one of them
+/// when `None`); returns how many were live.
+pub fn revoke_api_tokens(c: &mut CloudConn, name: &str, label: Option<&str>) -> Result<usize> {
+    c.transaction(|c| {
+        let row = named(c, name)?;
+        let n = diesel::sql_query(
+            "UPDATE admin_api_tokens SET revoked_at = $2 \
+             WHERE account_id = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR label = $3)",
+        )
+        .bind::<Text, _>(&row.id)
+        .bind::<BigInt, _>(now_millis())
+        .bind::<Nullable<Text>, _>(label)
+        .execute(c)?;
+        let detail = format!("{n} token(s) labelled {}", label.unwrap_or("anything"));
+        audit(c, &row.name, "cli", "api-token.revoke", &row.name, &detail)?;
+        Ok(n)
+    })
+}
+
+/// An account as the console lists it.
+#[derive(Debug, Clone, QueryableByName, Serialize)]
+pub struct Listed {
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub role: String,
+    /// An area manager's stores, by code.
+    #[diesel(sql_type = Text)]
+    pub stores: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub disabled: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub locked: bool,
+    /// The labels of its live API tokens.
+    #[diesel(sql_type = Text)]
+    pub tokens: String,
+}
+
+/// Every account, by name.
+pub fn list(c: &mut CloudConn) -> Result<Vec<Listed>> {
+    Ok(diesel::sql_query(
+        "SELECT a.name, a.role, \
+           COALESCE((SELECT string_agg(s.code, ',' ORDER BY s.code) FROM admin_account_stores x \
+             JOIN stores s ON s.id = x.store_id WHERE x.account_id = a.id), '') AS stores, \
+           a.disabled_at IS NOT NULL AS disabled, COALESCE(a.locked_until > $1, false) AS locked, \
+           COALESCE((SELECT string_agg(t.label, ',' ORDER BY t.label) FROM admin_api_tokens t \
+             WHERE t.account_id = a.id AND t.revoked_at IS NULL), '') AS tokens \
+         FROM admin_accounts a ORDER BY a.name",
+    )
+    .bind::<BigInt, _>(now_millis())
+    .load(c)?)
+}
+
+/// Makes an API token for the account named `name` and returns it (shown
+/// once; only its hash is kept).
+pub fn new_api_token(c: &mut CloudConn, name: &str, label: &str) -> Result<String> {
+    let row = named(c, name)?;
     let token = new_secret();
     diesel::sql_query(
         "INSERT INTO admin_api_tokens (token_sha256, account_id, label, created_at) \
@@ -382,7 +509,7 @@ pub fn by_api_token(c: &mut CloudConn, token: &str) -> Result<Option<Account>> {
     let row = diesel::sql_query(
         "SELECT a.id, a.name, a.role FROM admin_api_tokens t \
          JOIN admin_accounts a ON a.id = t.account_id \
-         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL",
+         WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND a.disabled_at IS NULL",
     )
     .bind::<Text, _>(hash_token(token))
     .load::<AccountRow>(c)?

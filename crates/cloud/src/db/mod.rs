@@ -104,7 +104,7 @@ const API_RIGHTS: &[(&str, &str)] = &[
     ("admin_accounts", "SELECT, INSERT, UPDATE"),
     ("admin_account_stores", "SELECT, INSERT"),
     ("admin_sessions", "SELECT, INSERT, DELETE"),
-    ("admin_api_tokens", "SELECT, INSERT"),
+    ("admin_api_tokens", "SELECT, INSERT, UPDATE"),
     ("admin_audit", "SELECT, INSERT"),
 ];
 

@@ -34,6 +34,11 @@ pub struct Change {
     pub kind: String,
     pub hlc: i64,
     pub body: String,
+    /// Appended by a re-send of the store's master data: the entity as the
+    /// cloud holds it, with the time of its last edit. Applied unless the
+    /// store's copy is later, or already holds it (`Applied::kept`, not a
+    /// conflict: the store's copy won or matched when the edit first came).
+    pub resent: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +127,8 @@ pub struct Applied {
     /// side). Applied now, an edit made here after them would order before
     /// them, and the cloud would drop it.
     pub held_back: usize,
+    /// Re-sent changes the store already held, or held a later edit of.
+    pub kept: usize,
 }
 
 /// The cursor of the last change applied here.
@@ -352,7 +359,11 @@ fn staff_member(
         .first(conn)
         .optional()?;
     match local {
-        Some(local_hlc) if c.hlc <= local_hlc => {
+        Some(local_hlc) if c.resent && c.hlc < local_hlc => {
+            out.kept += 1;
+            return Ok(());
+        }
+        Some(local_hlc) if c.hlc <= local_hlc && !c.resent => {
             let detail = serde_json::json!({
                 "staff": st.id, "kept": "store", "kept_hlc": local_hlc,
                 "lost": "cloud", "lost_hlc": c.hlc, "lost_change": detail,
@@ -362,6 +373,20 @@ fn staff_member(
             return Ok(());
         }
         Some(_) => {
+            let (name, role, pin_hash, active): (String, String, String, bool) = staff::table
+                .find(&st.id)
+                .select((staff::name, staff::role, staff::pin_hash, staff::active))
+                .first(conn)?;
+            let signs_out = st.role.as_ref().is_some_and(|r| *r != role)
+                || st.pin_hash.as_ref().is_some_and(|h| *h != pin_hash)
+                || (active && st.active == Some(false));
+            let held = !signs_out
+                && st.name.as_ref().is_none_or(|n| *n == name)
+                && st.active.is_none_or(|a| a == active);
+            if c.resent && held {
+                out.kept += 1;
+                return Ok(());
+            }
             diesel::update(staff::table.find(&st.id))
                 .set(&StaffPatch {
                     name: st.name.as_deref(),
@@ -371,7 +396,7 @@ fn staff_member(
                     updated_hlc: c.hlc,
                 })
                 .execute(conn)?;
-            if st.role.is_some() || st.pin_hash.is_some() || st.active == Some(false) {
+            if signs_out {
                 diesel::delete(sessions::table.filter(sessions::staff_id.eq(&st.id)))
                     .execute(conn)?;
             }

@@ -31,6 +31,36 @@ pub(super) struct ProductChange {
     favourite: Option<bool>,
 }
 
+impl ProductChange {
+    /// Whether `p` already holds every field this change sets.
+    fn held_by(&self, p: &catalog::Product, company_id: Option<&str>) -> bool {
+        let same_codes = |codes: &Vec<String>| {
+            let mut want: Vec<&str> = codes.iter().map(String::as_str).collect();
+            let mut have: Vec<&str> = p.barcodes.iter().map(String::as_str).collect();
+            want.sort_unstable();
+            want.dedup();
+            have.sort_unstable();
+            want == have
+        };
+        self.name.as_ref().is_none_or(|v| *v == p.name)
+            && self.price_minor.is_none_or(|v| v == p.price_minor)
+            && self.active.is_none_or(|v| v == p.active)
+            && self
+                .tax_category
+                .as_ref()
+                .is_none_or(|v| *v == p.tax_category)
+            && self.weighed.is_none_or(|v| v == p.weighed)
+            && self.kitchen.is_none_or(|v| v == p.kitchen)
+            && self
+                .category
+                .as_deref()
+                .is_none_or(|v| v.trim() == p.category)
+            && self.favourite.is_none_or(|v| v == p.favourite)
+            && company_id.is_none_or(|v| v == p.company_id)
+            && self.barcodes.as_ref().is_none_or(same_codes)
+    }
+}
+
 pub(super) fn apply(
     conn: &mut AnyConnection,
     node: &Node,
@@ -99,7 +129,16 @@ pub(super) fn apply(
         out.created += 1;
         return Ok(());
     };
-    if c.hlc <= local_hlc {
+    if c.resent && c.hlc <= local_hlc {
+        // A re-send: the store's copy is as late or later. When it is the
+        // same edit, any field the store lacks (an older version skipped
+        // it) is filled in; a later edit here stays, as it did before.
+        let before = catalog::by_id(conn, node, &id)?;
+        if c.hlc < local_hlc || p.held_by(&before, company_id.as_deref()) {
+            out.kept += 1;
+            return Ok(());
+        }
+    } else if c.hlc <= local_hlc {
         // The store's own edit is later: it stays; the cloud keeps the same
         // winner when the store's edit reaches it.
         let detail = serde_json::json!({

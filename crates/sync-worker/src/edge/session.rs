@@ -233,6 +233,7 @@ async fn pull(db: &Db, client: &mut Client, store_id: &str) -> Result<(), SyncEr
                 kind: c.kind,
                 hlc: c.hlc,
                 body: String::from_utf8_lossy(&c.body).into_owned(),
+                resent: c.resent,
             })
             .collect();
         let to = reply.cursor;

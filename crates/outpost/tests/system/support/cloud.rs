@@ -282,6 +282,27 @@ impl Cloud {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
+    /// Runs `outpost ARGS` at the cloud's console with `stdin` as its input;
+    /// whether it succeeded, and what it printed (stdout, then stderr).
+    pub fn console(&self, args: &[&str], stdin: &str) -> (bool, String) {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{stdin}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(exe());
         cmd.args(args)
@@ -620,9 +641,19 @@ impl Cloud {
         (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
-    /// An admin API call to the cloud.
+    /// An admin API call to the cloud, as the owner.
     pub async fn admin_post(
         &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.admin_post_as(&self.admin_token, path, body).await
+    }
+
+    /// An admin API call to the cloud with an account's API `token`.
+    pub async fn admin_post_as(
+        &self,
+        token: &str,
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
@@ -630,7 +661,7 @@ impl Cloud {
             .build()
             .unwrap()
             .post(format!("http://127.0.0.1:{}{path}", self.admin_port))
-            .bearer_auth(&self.admin_token)
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await

@@ -340,10 +340,25 @@ async fn admin_accounts_sign_in_hold_their_roles_and_every_write_needs_the_pages
         .await;
     assert_eq!(st, 200);
     assert!(
-        !page.contains("data-product"),
+        !page.contains("data-product") && !page.contains("master/resend"),
         "no forms for a read-only account"
     );
     let sam = admin.session("Sam Support", "support desk password").await;
+    let (st, page) = admin
+        .call(
+            &sam,
+            Method::GET,
+            &format!("/stores/{a}"),
+            None,
+            false,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("master/resend") && !page.contains("data-product"),
+        "support re-sends master data and edits none"
+    );
     let sam_token = cloud.api_token("Sam Support");
     let before = feed();
     for (path, body) in writes(&a) {
@@ -518,5 +533,116 @@ async fn the_admin_is_served_over_tls_and_plain_http_only_on_this_machine() {
     assert!(
         refused.is_err(),
         "a client without the certificate's CA got in"
+    );
+}
+
+/// The console manages accounts: revoking an API token refuses it at once;
+/// a new password ends the account's sessions and retires the old one;
+/// a disabled account cannot sign in (answered as a wrong password) and its
+/// sessions and tokens are refused until it is enabled again. Each step is
+/// audited; unknown accounts and short passwords get a clear refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_console_revokes_tokens_changes_passwords_and_disables_accounts() {
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    cloud.admin_add("Sam Support", "support", &[], "support desk password");
+    let admin = Admin::new(&cloud);
+    let name = "Sam Support";
+    let reads = |token: String| {
+        let admin = &admin;
+        async move {
+            admin
+                .bearer(&token, Method::GET, "/api/v1/stores", None)
+                .await
+        }
+    };
+    let session_reads = |s: &Session| {
+        let admin = &admin;
+        let s = Session {
+            cookie: s.cookie.clone(),
+            csrf: s.csrf.clone(),
+        };
+        async move {
+            admin
+                .call(&s, Method::GET, "/api/v1/stores", None, false, None)
+                .await
+                .0
+        }
+    };
+
+    let token = cloud.api_token(name);
+    let session = admin.session(name, "support desk password").await;
+    assert_eq!(reads(token.clone()).await, 200);
+    let (ok, said) = cloud.console(
+        &[
+            "cloud",
+            "admin-token-revoke",
+            "--name",
+            name,
+            "--label",
+            "tests",
+        ],
+        "",
+    );
+    assert!(ok, "{said}");
+    assert!(said.contains("1 API token(s)"), "{said}");
+    assert_eq!(
+        reads(token).await,
+        401,
+        "a revoked token is refused at once"
+    );
+    assert_eq!(
+        session_reads(&session).await,
+        200,
+        "the session is another thing"
+    );
+
+    // A new password: the session ends, the old password no longer opens one.
+    let (ok, said) = cloud.console(&["cloud", "admin-password", "--name", name], "too short");
+    assert!(!ok && said.contains("at least 12 characters"), "{said}");
+    let (ok, said) = cloud.console(
+        &["cloud", "admin-password", "--name", name],
+        "a brand new desk password",
+    );
+    assert!(ok, "{said}");
+    assert_eq!(session_reads(&session).await, 401);
+    assert_eq!(
+        admin.sign_in(name, "support desk password").await.status(),
+        401
+    );
+    let session = admin.session(name, "a brand new desk password").await;
+
+    // Disabled: refused like a wrong password, its session and token too.
+    let token = cloud.api_token(name);
+    let (ok, said) = cloud.console(&["cloud", "admin-disable", "--name", name], "");
+    assert!(ok, "{said}");
+    assert_eq!(session_reads(&session).await, 401);
+    assert_eq!(reads(token.clone()).await, 401);
+    let disabled = admin.sign_in(name, "a brand new desk password").await;
+    let wrong = admin.sign_in(name, "not the password at all").await;
+    assert_eq!(disabled.status(), wrong.status());
+    assert_eq!(disabled.text().await.unwrap(), wrong.text().await.unwrap());
+    let (_, listed) = cloud.console(&["cloud", "admin-list"], "");
+    assert!(
+        listed.contains("Sam Support\tsupport\tall\tdisabled\ttests"),
+        "{listed}"
+    );
+    let (ok, said) = cloud.console(&["cloud", "admin-enable", "--name", name], "");
+    assert!(ok, "{said}");
+    assert_eq!(
+        reads(token).await,
+        200,
+        "an enabled account's token works again"
+    );
+    admin.session(name, "a brand new desk password").await;
+
+    let (ok, said) = cloud.console(&["cloud", "admin-disable", "--name", "Nobody"], "");
+    assert!(!ok && said.contains("Nobody"), "{said}");
+    assert_eq!(
+        cloud.count(
+            "SELECT count(*) AS n FROM admin_audit WHERE account_name = 'Sam Support' AND via = 'cli' \
+             AND action IN ('api-token.revoke', 'account.password', 'account.disable', 'account.enable')"
+        ),
+        4
     );
 }

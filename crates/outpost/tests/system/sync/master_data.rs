@@ -317,6 +317,150 @@ async fn the_cloud_adds_products_and_changes_tax_rates_at_a_store() {
     assert_eq!(before.body["tax_minor"], 17, "a sold order keeps its tax");
 }
 
+/// A store skipped a product (its company had not reached it yet). Support
+/// re-sends the store's master data: the product arrives, an edit the store
+/// made stays, and nothing the store already held changes or conflicts. An
+/// area manager may not re-send; the re-send is audited with the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn support_resends_a_stores_master_data_and_the_stores_own_edits_stand() {
+    use serde_json::json;
+    let rabbit = Rabbit::start();
+    let cloud = Cloud::start(&rabbit);
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let credential = cloud.add_store(&store_id, "S01");
+    cloud.admin_add("Sam Support", "support", &[], "support desk password");
+    cloud.admin_add(
+        "Ari Area",
+        "area_manager",
+        &["S01"],
+        "area manager password",
+    );
+    let store = Store::new(Backend::Sqlite);
+    let app = edge(&store, &cloud, &credential, &[]);
+    let till = app.register("Till 1").await;
+    let path = |what: &str| format!("/api/v1/stores/{store_id}/{what}");
+    // The feed's state for the store, as the admin shows it.
+    let pulled_all = || async {
+        let (st, body) = cloud.admin_get("/api/v1/stores", true).await;
+        assert_eq!(st, 200, "{body}");
+        let all: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let s = &all.as_array().unwrap()[0]["store"];
+        let (pulled, latest) = (s["master_pulled"].as_i64(), s["master_latest"].as_i64());
+        (pulled.is_some() && pulled >= latest).then_some(latest.unwrap())
+    };
+    let product = |q: &'static str| {
+        let (app, m) = (&app, till.manager.clone());
+        async move {
+            let r = app.get(&format!("/api/v1/products?q={q}"), &m).await;
+            r.body.as_array().and_then(|a| a.first()).cloned()
+        }
+    };
+
+    // A product for a company the store does not know yet: skipped there.
+    let (st, b) = cloud
+        .admin_post(
+            &path("products"),
+            json!({"sku": "RE-1", "name": "Northern rye", "price_minor": 420,
+                   "tax_category": "reduced", "company": "NORTH"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let croissant = product("Croissant").await.unwrap();
+    let (st, b) = cloud
+        .admin_post(
+            &path("products"),
+            json!({"sku": croissant["sku"], "price_minor": 111}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, b) = cloud
+        .admin_post(
+            &path("companies"),
+            json!({"code": "NORTH", "name": "Northern Bakery Ltd"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    eventually("the store pulling the feed", pulled_all).await;
+    assert!(product("Northern").await.is_none(), "skipped at the store");
+    eventually("the croissant's central price", || async {
+        (product("Croissant").await?["price_minor"] == 111).then_some(())
+    })
+    .await;
+    // The store's own later edit of the croissant.
+    let r = app
+        .req(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/products/{}", croissant["id"].as_str().unwrap()),
+        )
+        .bearer(&till.manager)
+        .json(&json!({"price_minor": 222}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let conflicts = || {
+        let (app, m) = (&app, till.manager.clone());
+        async move {
+            let audit = app.get("/api/v1/audit?limit=500", &m).await.body;
+            audit
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["action"] == "master.conflict")
+                .count()
+        }
+    };
+    let conflicts_before = conflicts().await;
+    let espresso_before = product("Espresso").await.unwrap();
+
+    // An area manager may not re-send; support may.
+    let resend = path("master/resend");
+    let (st, _) = cloud
+        .admin_post_as(&cloud.api_token("Ari Area"), &resend, json!({}))
+        .await;
+    assert_eq!(st, 403);
+    let (st, sent) = cloud
+        .admin_post_as(&cloud.api_token("Sam Support"), &resend, json!({}))
+        .await;
+    assert_eq!(st, 200, "{sent}");
+    assert_eq!(sent["kinds"]["company"], 1, "{sent}");
+    assert!(sent["kinds"]["product"].as_i64() >= Some(2), "{sent}");
+    let (st, _) = cloud
+        .admin_post_as(
+            &cloud.api_token("Sam Support"),
+            &format!("/api/v1/stores/{}/master/resend", uuid::Uuid::now_v7()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    let rye = eventually("the skipped product", || product("Northern")).await;
+    assert_eq!(rye["price_minor"], 420, "{rye}");
+    let last = eventually("the store pulling the re-send", pulled_all).await;
+    assert!(last >= sent["last_cursor"].as_i64().unwrap());
+    assert_eq!(
+        product("Croissant").await.unwrap()["price_minor"],
+        222,
+        "the store's later edit stands"
+    );
+    let espresso = product("Espresso").await.unwrap();
+    assert_eq!(
+        espresso["version"], espresso_before["version"],
+        "held: unchanged"
+    );
+    assert_eq!(
+        conflicts().await,
+        conflicts_before,
+        "a re-send is no conflict"
+    );
+    assert_eq!(
+        cloud.count(&format!(
+            "SELECT count(*) AS n FROM admin_audit WHERE account_name = 'Sam Support' \
+             AND action = 'master.resend' AND target = '{store_id}'"
+        )),
+        1
+    );
+}
+
 /// Polls `f` until it gives a value (60 s at most).
 async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     what: &str,

@@ -1,0 +1,2 @@
+ALTER TABLE stores DROP COLUMN master_pulled;
+ALTER TABLE master_changes DROP COLUMN resent;

@@ -1,0 +1,1 @@
+ALTER TABLE admin_accounts DROP COLUMN disabled_at;
