@@ -87,8 +87,9 @@ impl std::io::Write for Counter {
 fn env_file(dir: &Path, which: &str, bin: &str) -> Result<PathBuf> {
     let port = crate::bench_sync::free_port;
     let mut env = format!(
-        "POSTGRES_PASSWORD=bench-pw\nOUTPOST_REALTIME_SECRET=bench-secret-0123456789abcdef\n\
-         OUTPOST_HW_TOKEN=bench-hw-token-0123456789\n\
+        "POSTGRES_PASSWORD=bench-pw-0123456789abcdef0123456789\nPOSTGRES_APP_PASSWORD=bench-app-0123456789abcdef0123456789\n\
+         OUTPOST_REALTIME_SECRET=bench-secret-0123456789abcdef-realtime\n\
+         OUTPOST_HW_TOKEN=bench-hw-token-0123456789abcdef-printing\n\
          OUTPOST_API_PORT={}\nOUTPOST_HUB_PORT={}\nOUTPOST_HW_PORT={}\nOUTPOST_PRINT_URL=\n\
          OUTPOST_API_TLS_PORT={}\nOUTPOST_HUB_TLS_PORT={}\nOUTPOST_HW_TLS_PORT={}\n",
         port()?,
@@ -123,7 +124,7 @@ fn env_file(dir: &Path, which: &str, bin: &str) -> Result<PathBuf> {
             std::fs::Permissions::from_mode(0o644),
         )?;
         env.push_str(&format!(
-            "RABBITMQ_PASSWORD=bench-mq\nOUTPOST_METRICS_TOKEN=bench-metrics-token-0123456789abcdef\nOUTPOST_CERTS_DIR={}\n\
+            "RABBITMQ_PASSWORD=bench-mq-0123456789abcdef0123456789\nOUTPOST_METRICS_TOKEN=bench-metrics-token-0123456789abcdef\nOUTPOST_CERTS_DIR={}\n\
              POSTGRES_API_PASSWORD=bench-api-0123456789abcdef0123456789\n\
              POSTGRES_WORKER_PASSWORD=bench-worker-0123456789abcdef01234567\n\
              OUTPOST_SYNC_PORT={}\nOUTPOST_ADMIN_PORT={}\nOUTPOST_ADMIN_TLS_PORT={}\n",

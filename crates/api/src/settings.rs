@@ -164,6 +164,10 @@ impl std::fmt::Debug for PageToken {
 pub struct Database {
     pub url: String,
     pub pool_size: u32,
+    /// `outpost migrate` only: the password of the role it makes for the
+    /// services (`<database>_app`); empty: it makes none.
+    #[serde(default)]
+    pub app_password: String,
 }
 
 /// Never prints the URL: it may carry a password.

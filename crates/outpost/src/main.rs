@@ -97,6 +97,11 @@ enum Cmd {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Brings the store's PostgreSQL schema up to date as its owner
+    /// (database.url) and, with database.app_password, makes or updates the
+    /// role the edge's services connect as (`<database>_app`: reads and
+    /// writes every table, no DDL, not superuser).
+    Migrate,
     /// Staff administration from the command line (the first admin of a real store).
     Staff {
         #[command(subcommand)]
@@ -333,6 +338,20 @@ fn main() -> anyhow::Result<()> {
                 )?;
             }
             serve(settings, false)
+        }
+        Cmd::Migrate => {
+            let d = &settings.api.database;
+            secrets::check_database_url("OUTPOST__DATABASE__URL", &d.url)?;
+            if !d.app_password.is_empty() {
+                secrets::check("OUTPOST__DATABASE__APP_PASSWORD", &d.app_password)?;
+            }
+            match outpost_storage::db::migrate_as_owner(&d.url, &d.app_password)? {
+                Some(role) => {
+                    println!("the store database is current; the services connect as {role}")
+                }
+                None => println!("the store database is current"),
+            }
+            Ok(())
         }
         Cmd::Hub => hub(settings),
         Cmd::Announce => announce(&settings.api),

@@ -8,8 +8,9 @@ use outpost_telemetry::settings::check_secret;
 use std::path::Path;
 
 /// The variables of the env examples that hold secrets.
-pub const SECRET_VARS: [&str; 7] = [
+pub const SECRET_VARS: [&str; 8] = [
     "POSTGRES_PASSWORD",
+    "POSTGRES_APP_PASSWORD",
     "POSTGRES_API_PASSWORD",
     "POSTGRES_WORKER_PASSWORD",
     "RABBITMQ_PASSWORD",

@@ -263,6 +263,11 @@ impl Db {
             |e: Box<dyn std::error::Error + Send + Sync>| StorageError::Migration(e.to_string());
         match &mut **conn {
             AnyConnection::Postgresql(c) => {
+                // Read first, not through the harness: it would try to
+                // create its table, which a service's role may not.
+                if !pg_pending(c)? {
+                    return Ok(());
+                }
                 // Migrations may run long on a large database (and wait for
                 // the lock below): without the statement timeout, then back.
                 #[derive(diesel::QueryableByName)]
@@ -279,7 +284,16 @@ impl Db {
                 let r = c
                     .run_pending_migrations(PG_MIGRATIONS)
                     .map(|_| ())
-                    .map_err(mig);
+                    .map_err(|e| {
+                        let e = e.to_string();
+                        let why = if e.contains("permission denied") || e.contains("must be owner")
+                        {
+                            " (this role may not change the schema: run `outpost migrate` with the database owner's URL first)"
+                        } else {
+                            ""
+                        };
+                        StorageError::Migration(format!("{e}{why}"))
+                    });
                 c.batch_execute("SELECT pg_advisory_unlock(7400001)")?;
                 c.batch_execute(&format!(
                     "SET statement_timeout = '{}'",
@@ -293,6 +307,55 @@ impl Db {
                 .map_err(mig),
         }
     }
+}
+
+/// Whether the PostgreSQL schema lacks one of the embedded migrations.
+fn pg_pending(c: &mut PgConnection) -> Result<bool> {
+    use diesel::migration::MigrationSource;
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    // No table yet (a new database): every migration is pending.
+    let applied: Vec<String> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load::<Applied>(c)
+        .map(|v| v.into_iter().map(|a| a.version).collect())
+        .unwrap_or_default();
+    let known = MigrationSource::<diesel::pg::Pg>::migrations(&PG_MIGRATIONS)
+        .map_err(|e| StorageError::Migration(e.to_string()))?;
+    Ok(known
+        .iter()
+        .any(|m| !applied.contains(&m.name().version().to_string())))
+}
+
+/// `outpost migrate`: brings the store database's schema up to date with
+/// `url` (the database's owner) and, given a password, makes or updates the
+/// role the edge's services connect as, `<database>_app`: reads and writes
+/// every table, and nothing more (no DDL, not superuser, so no `COPY …
+/// PROGRAM` either). Returns the role when made (PostgreSQL only).
+pub fn migrate_as_owner(url: &str, app_password: &str) -> Result<Option<String>> {
+    let db = Db::open(url, 2)?;
+    if db.backend() != Backend::Postgres || app_password.is_empty() {
+        return Ok(None);
+    }
+    let database = outpost_domain::pg::database_of(url).map_err(StorageError::Migration)?;
+    let role = format!("{database}_app");
+    let sql = outpost_domain::pg::service_role_sql(
+        &database,
+        &role,
+        app_password,
+        &[(
+            "ALL TABLES IN SCHEMA public",
+            "SELECT, INSERT, UPDATE, DELETE",
+        )],
+    )
+    .map_err(StorageError::Migration)?;
+    let mut conn = db.conn()?;
+    if let AnyConnection::Postgresql(c) = &mut **conn {
+        c.batch_execute(&sql)?;
+    }
+    Ok(Some(role))
 }
 
 /// Runs `f` in a write transaction. On SQLite it takes the write lock up front

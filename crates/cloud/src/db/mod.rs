@@ -149,19 +149,7 @@ impl Service {
 
 /// The database a URL names.
 fn database_of(url: &str) -> Result<String> {
-    let name = url
-        .split('?')
-        .next()
-        .and_then(|u| u.rsplit_once('/'))
-        .map(|(_, db)| db)
-        .filter(|db| !db.is_empty() && db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .ok_or_else(|| {
-            CloudError::Migration(format!(
-                "the database URL names no database (letters, digits, _): {}",
-                url.split('@').next_back().unwrap_or("")
-            ))
-        })?;
-    Ok(name.to_owned())
+    outpost_domain::pg::database_of(url).map_err(CloudError::Migration)
 }
 
 /// Runs the cloud's migrations with `url` (the database's owner: the only
@@ -186,11 +174,6 @@ pub fn migrate(url: &str, passwords: &[(Service, &str)]) -> Result<Vec<String>> 
     r
 }
 
-/// A SQL string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 fn grant(
     c: &mut PgConnection,
     database: &str,
@@ -201,36 +184,9 @@ fn grant(
         if password.is_empty() {
             continue;
         }
-        if password.contains(['\'', '\\']) || password.chars().any(char::is_control) {
-            return Err(CloudError::Migration(format!(
-                "the {service:?} role's password may not hold a quote, a backslash or a control character"
-            )));
-        }
         let role = service.role(database);
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let exists: N = diesel::sql_query("SELECT count(*) AS n FROM pg_roles WHERE rolname = $1")
-            .bind::<diesel::sql_types::Text, _>(&role)
-            .get_result(c)?;
-        let verb = if exists.n == 0 { "CREATE" } else { "ALTER" };
-        let mut sql = format!(
-            "{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
-             NOBYPASSRLS PASSWORD {};\
-             REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC;\
-             REVOKE CREATE ON SCHEMA public FROM PUBLIC;\
-             GRANT CONNECT ON DATABASE \"{database}\" TO \"{role}\";\
-             GRANT USAGE ON SCHEMA public TO \"{role}\";\
-             REVOKE ALL ON ALL TABLES IN SCHEMA public FROM \"{role}\";\
-             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\";\
-             GRANT SELECT ON __diesel_schema_migrations TO \"{role}\";",
-            literal(password)
-        );
-        for (table, rights) in service.rights() {
-            sql.push_str(&format!("GRANT {rights} ON {table} TO \"{role}\";"));
-        }
+        let sql = outpost_domain::pg::service_role_sql(database, &role, password, service.rights())
+            .map_err(CloudError::Migration)?;
         c.batch_execute(&sql)?;
         made.push(role);
     }
@@ -299,7 +255,10 @@ impl CloudDb {
             .map(|_| ())
             .map_err(|e| CloudError::Migration(e.to_string()));
         c.batch_execute("SELECT pg_advisory_unlock(7400011)")?;
-        c.batch_execute(&format!("SET statement_timeout = {}", literal(&was)))?;
+        c.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            outpost_domain::pg::literal(&was)
+        ))?;
         r?;
         Ok(db)
     }

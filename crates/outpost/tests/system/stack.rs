@@ -108,12 +108,13 @@ impl Stack {
         std::fs::write(
             &env_file,
             format!(
-                "POSTGRES_PASSWORD={}\nOUTPOST_REALTIME_SECRET={}\n\
+                "POSTGRES_PASSWORD={}\nPOSTGRES_APP_PASSWORD={}\nOUTPOST_REALTIME_SECRET={}\n\
                  OUTPOST_HW_TOKEN={}\n\
                  OUTPOST_DEMO=true\nOUTPOST_API_PORT={api_port}\nOUTPOST_API_TLS_PORT={tls_port}\n\
                  OUTPOST_HUB_PORT={hub_port}\nOUTPOST_HUB_TLS_PORT={hub_tls_port}\n\
                  OUTPOST_HW_TLS_PORT={hw_tls_port}\n\
                  OUTPOST_MDNS_NAME={project}\nOUTPOST_MDNS_PORT={mdns_port}\n{extra}",
+                new_secret(),
                 new_secret(),
                 new_secret(),
                 new_secret(),
@@ -260,17 +261,30 @@ impl Stack {
 
     /// Runs `sql` in the stack's PostgreSQL; its rows, one per line.
     fn psql(&self, sql: &str) -> String {
+        self.try_psql(sql).unwrap_or_else(|e| panic!("psql: {e}"))
+    }
+
+    /// Runs `sql` in the stack's PostgreSQL: its rows, or its error.
+    fn try_psql(&self, sql: &str) -> Result<String, String> {
         let out = Command::new("docker")
             .args(["exec", &self.container("postgres")])
-            .args(["psql", "-U", "postgres", "-d", "outpost", "-Atc", sql])
+            .args([
+                "psql",
+                "-U",
+                "postgres",
+                "-d",
+                "outpost",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atc",
+                sql,
+            ])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "psql: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
     /// The demo PINs the api printed on its first start.
@@ -492,6 +506,28 @@ async fn the_compose_edge_sells_shows_the_kitchen_and_survives_an_api_sigkill() 
         "hw-proxy",
     ];
     stack.healthy(&all);
+    // The migrate step made the services' role; they connect as it, and it
+    // may read and write but not change the schema or reach the server's
+    // files.
+    let users = stack.psql(
+        "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity \
+         WHERE datname = 'outpost' AND pid <> pg_backend_pid()",
+    );
+    assert_eq!(users, "outpost_app");
+    for sql in [
+        "CREATE TABLE intruder (x int)",
+        "DROP TABLE orders",
+        "COPY orders TO '/tmp/orders.csv'",
+        "DELETE FROM __diesel_schema_migrations",
+    ] {
+        let e = stack
+            .try_psql(&format!("SET ROLE outpost_app; {sql}"))
+            .expect_err(sql);
+        assert!(
+            e.contains("permission denied") || e.contains("must be"),
+            "{sql}: {e}"
+        );
+    }
     let app = stack.app();
     // The host is not the server's own screen: a manager there gets a
     // pair-first refusal until this computer is paired.

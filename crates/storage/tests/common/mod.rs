@@ -26,7 +26,7 @@ impl Drop for Store {
     }
 }
 
-fn seeded(db: Db, dir: Option<std::path::PathBuf>) -> Store {
+pub fn seeded(db: Db, dir: Option<std::path::PathBuf>) -> Store {
     seeded_as(db, dir, &seed::StoreSetup::example())
 }
 

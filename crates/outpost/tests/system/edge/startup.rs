@@ -169,6 +169,7 @@ fn example_secrets_are_refused_at_start_and_generated_ones_are_taken() {
     let env = std::fs::read_to_string(dir.join(".env")).unwrap();
     for var in [
         "POSTGRES_PASSWORD",
+        "POSTGRES_APP_PASSWORD",
         "OUTPOST_REALTIME_SECRET",
         "OUTPOST_HW_TOKEN",
     ] {
