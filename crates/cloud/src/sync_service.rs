@@ -464,7 +464,7 @@ impl SyncService for Sync {
         let after = r.cursor.max(0);
         let changes = db(&self.db, move |c| {
             cloud::touch(c, &store)?;
-            cloud::master::pulled(c, &store, after)?;
+            cloud::master::pulled(c, &store, after, r.feed_version)?;
             cloud::master::changes(c, &store, after, limit)
         })
         .await?;

@@ -48,12 +48,15 @@ pub fn literal(s: &str) -> String {
 }
 
 /// The SQL, run by the database's owner, that makes `role` (or brings an
-/// existing one back to this) a login role with `password` and no more
-/// than it needs: not superuser, no role or database creation, no DDL
-/// (nobody but the owner creates in the schema), the migrations' table
-/// read-only, every sequence usable, and on tables only `grants` (`GRANT
-/// {rights} ON {tables}`, in order). `role` is made of the database's name
-/// and letters, so it needs no quoting beyond double quotes.
+/// existing one's table and sequence rights back to this) a login role
+/// with `password` and no more than it needs: not superuser, no role or
+/// database creation, no DDL (nobody but the owner creates in the schema),
+/// the migrations' table read-only, every sequence usable, and on tables
+/// only `grants` (`GRANT {rights} ON {tables}`, in order). `role` is made
+/// of the database's name and letters, so it needs no quoting beyond
+/// double quotes. The password travels in the statement: PostgreSQL logs
+/// a failing statement whole (`log_min_error_statement`), so a failed run
+/// may leave it in the server's log.
 pub fn service_role_sql(
     database: &str,
     role: &str,
@@ -68,16 +71,26 @@ pub fn service_role_sql(
     if !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!("{role:?} is not a role name (letters, digits, _)"));
     }
+    // Made with no more than it needs; an existing one that holds more is
+    // refused rather than changed (only a superuser may take SUPERUSER,
+    // REPLICATION or BYPASSRLS away, and a managed server's owner is none).
     let mut sql = format!(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN \
-           CREATE ROLE \"{role}\"; END IF; END $$;\
-         ALTER ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
-           NOBYPASSRLS PASSWORD {password};\
+        "DO $$ BEGIN \
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN \
+             CREATE ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS; \
+           ELSIF EXISTS (SELECT FROM pg_roles WHERE rolname = {name} AND (rolsuper OR rolcreatedb \
+               OR rolcreaterole OR rolreplication OR rolbypassrls)) THEN \
+             RAISE EXCEPTION 'the role {role} holds more than a service needs (superuser, createdb, \
+               createrole, replication or bypassrls): take that away, or drop the role, first'; \
+           END IF; \
+         END $$;\
+         ALTER ROLE \"{role}\" LOGIN PASSWORD {password};\
          REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC;\
          REVOKE CREATE ON SCHEMA public FROM PUBLIC;\
          GRANT CONNECT ON DATABASE \"{database}\" TO \"{role}\";\
          GRANT USAGE ON SCHEMA public TO \"{role}\";\
          REVOKE ALL ON ALL TABLES IN SCHEMA public FROM \"{role}\";\
+         REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM \"{role}\";\
          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\";",
         name = literal(role),
         password = literal(password),

@@ -124,6 +124,7 @@ mod tests {
             drawn,
             [
                 "POSTGRES_PASSWORD",
+                "POSTGRES_APP_PASSWORD",
                 "OUTPOST_REALTIME_SECRET",
                 "OUTPOST_HW_TOKEN"
             ]

@@ -296,8 +296,8 @@ impl Db {
                     });
                 c.batch_execute("SELECT pg_advisory_unlock(7400001)")?;
                 c.batch_execute(&format!(
-                    "SET statement_timeout = '{}'",
-                    was.replace('\'', "")
+                    "SET statement_timeout = {}",
+                    outpost_domain::pg::literal(&was)
                 ))?;
                 r
             }

@@ -439,4 +439,35 @@ fn a_resent_entity_fills_what_the_store_lacks_and_keeps_its_later_edits() {
     );
     assert_eq!((got.kept, got.conflicts), (1, 0), "{got:?}");
     assert!(audited(&s, "master.conflict").is_empty());
+
+    // The manager sets a new PIN here; the cloud then renames the member.
+    // The re-send carries the cloud's old PIN with the time of its own
+    // edit: it loses to the store's, and only the name counts.
+    s.node.observe(outpost_domain::Hlc::from_raw(t + 2));
+    staff::set_pin(
+        &mut s.db.conn().unwrap(),
+        &s.node,
+        &admin,
+        "st-re",
+        &Pin::parse("97531").unwrap(),
+    )
+    .unwrap();
+    let renamed = s.node.tick().raw() + 1;
+    let got = apply(
+        &s,
+        "staff",
+        renamed,
+        json!({"id": "st-re", "name": "Re Named"}),
+    );
+    assert_eq!(got.changed, 1, "{got:?}");
+    let folded = json!({"id": "st-re", "name": "Re Named", "role": "cashier", "pin_hash": hash,
+        "active": true, "hlc_of": {"name": renamed, "role": t + 2, "pin_hash": t + 2, "active": t + 2}});
+    let got = resend(&s, &[("staff", renamed, folded)]);
+    assert_eq!((got.kept, got.changed), (1, 0), "{got:?}");
+    let mut c = s.db.conn().unwrap();
+    staff::login(&mut c, &s.node, "st-re", "97531", Some(&till), "t").unwrap();
+    assert!(
+        staff::login(&mut c, &s.node, "st-re", "2468", Some(&till), "t").is_err(),
+        "the cloud's old PIN does not come back"
+    );
 }

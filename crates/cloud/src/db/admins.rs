@@ -16,6 +16,9 @@ pub const MAX_FAILURES: i32 = 10;
 pub const LOCK_MS: i64 = 15 * 60_000;
 /// A session lasts a working day.
 pub const SESSION_MS: i64 = 12 * 3_600_000;
+/// Who the audit names for what was done at the cloud's console (whoever
+/// has a shell there; the account acted on is the entry's target).
+pub const CONSOLE: &str = "(console)";
 /// The shortest password an account may have.
 pub const MIN_PASSWORD: usize = 12;
 
@@ -185,7 +188,7 @@ pub fn add_account(
             .bind::<Text, _>(&store.store_id)
             .execute(c)?;
         }
-        audit(c, name, "cli", "account.add", name, role.as_str())?;
+        audit(c, CONSOLE, "cli", "account.add", name, role.as_str())?;
         let row = AccountRow {
             id,
             name: name.to_owned(),
@@ -401,7 +404,7 @@ pub fn set_password(c: &mut CloudConn, name: &str, password: &str) -> Result<()>
         diesel::sql_query("DELETE FROM admin_sessions WHERE account_id = $1")
             .bind::<Text, _>(&row.id)
             .execute(c)?;
-        audit(c, &row.name, "cli", "account.password", &row.name, "")
+        audit(c, CONSOLE, "cli", "account.password", &row.name, "")
     })
 }
 
@@ -429,7 +432,7 @@ pub fn set_disabled(c: &mut CloudConn, name: &str, disabled: bool) -> Result<()>
         } else {
             "account.enable"
         };
-        audit(c, &row.name, "cli", action, &row.name, "")
+        audit(c, CONSOLE, "cli", action, &row.name, "")
     })
 }
 
@@ -447,7 +450,7 @@ pub fn revoke_api_tokens(c: &mut CloudConn, name: &str, label: Option<&str>) -> 
         .bind::<Nullable<Text>, _>(label)
         .execute(c)?;
         let detail = format!("{n} token(s) labelled {}", label.unwrap_or("anything"));
-        audit(c, &row.name, "cli", "api-token.revoke", &row.name, &detail)?;
+        audit(c, CONSOLE, "cli", "api-token.revoke", &row.name, &detail)?;
         Ok(n)
     })
 }
@@ -500,7 +503,7 @@ pub fn new_api_token(c: &mut CloudConn, name: &str, label: &str) -> Result<Strin
     .bind::<Text, _>(label)
     .bind::<BigInt, _>(now_millis())
     .execute(c)?;
-    audit(c, name, "cli", "api-token.add", name, label)?;
+    audit(c, CONSOLE, "cli", "api-token.add", name, label)?;
     Ok(token)
 }
 

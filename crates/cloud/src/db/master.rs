@@ -235,9 +235,24 @@ fn feed(
     let last: Max = diesel::sql_query("SELECT COALESCE(max(hlc), 0) AS n FROM master_changes")
         .get_result(conn)?;
     let hlc = (now_millis() << 16).max(last.n + 1).max(floor + 1);
+    let cursor = append(conn, store_id, kind, entity_id, hlc, &body, false)?;
+    Ok((cursor, hlc))
+}
+
+/// Inserts one change into the store's feed (the caller holds the
+/// writers' lock); returns its cursor.
+fn append(
+    conn: &mut PgConnection,
+    store_id: &str,
+    kind: &str,
+    entity_id: &str,
+    hlc: i64,
+    body: &str,
+    resent: bool,
+) -> Result<i64> {
     let cursor: Max = diesel::sql_query(
-        "INSERT INTO master_changes (store_id, kind, entity_id, hlc, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING cursor AS n",
+        "INSERT INTO master_changes (store_id, kind, entity_id, hlc, body, created_at, resent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING cursor AS n",
     )
     .bind::<Text, _>(store_id)
     .bind::<Text, _>(kind)
@@ -245,8 +260,9 @@ fn feed(
     .bind::<BigInt, _>(hlc)
     .bind::<Text, _>(body)
     .bind::<BigInt, _>(now_millis())
+    .bind::<diesel::sql_types::Bool, _>(resent)
     .get_result(conn)?;
-    Ok((cursor.n, hlc))
+    Ok(cursor.n)
 }
 
 fn json(v: &impl Serialize) -> Result<String> {
@@ -617,13 +633,22 @@ pub fn changes(
     .load(conn)?)
 }
 
-/// Notes that the store asked for its changes after `cursor`: every change up
-/// to it has been applied there.
-pub fn pulled(conn: &mut CloudConn, store_id: &str, cursor: i64) -> Result<()> {
-    diesel::sql_query("UPDATE stores SET master_pulled = $2 WHERE id = $1")
-        .bind::<Text, _>(store_id)
-        .bind::<BigInt, _>(cursor)
-        .execute(conn)?;
+/// The feed version of an edge that understands re-sent changes
+/// (`PullRequest.feed_version`).
+pub const RESENT_FEED_VERSION: i64 = 2;
+
+/// Notes that the store asked for its changes after `cursor` (every change
+/// up to it has been applied there) with an edge that understands
+/// `feed_version`; written only when either moved.
+pub fn pulled(conn: &mut CloudConn, store_id: &str, cursor: i64, feed_version: i32) -> Result<()> {
+    diesel::sql_query(
+        "UPDATE stores SET master_pulled = $2, master_feed_version = $3 \
+         WHERE id = $1 AND (master_pulled <> $2 OR master_feed_version <> $3)",
+    )
+    .bind::<Text, _>(store_id)
+    .bind::<BigInt, _>(cursor)
+    .bind::<diesel::sql_types::Integer, _>(feed_version.max(1))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -676,6 +701,16 @@ pub fn resend(conn: &mut CloudConn, store_id: &str) -> Result<Resent> {
     conn.transaction(|conn| {
         diesel::sql_query("SELECT pg_advisory_xact_lock(7400012)").execute(conn)?;
         store_known(conn, store_id)?;
+        let understood: Max = diesel::sql_query(
+            "SELECT master_feed_version::bigint AS n FROM stores WHERE id = $1",
+        )
+        .bind::<Text, _>(store_id)
+        .get_result(conn)?;
+        if understood.n < RESENT_FEED_VERSION {
+            return Err(CloudError::Conflict(
+                "the store's edge has not pulled with a version that understands re-sends (it would take each re-sent entity for a conflict): upgrade it, let it pull, then re-send".into(),
+            ));
+        }
         let mut current: Vec<Entity> = diesel::sql_query(
             "SELECT 'product' AS kind, sku AS entity_id, hlc, body::text AS body \
              FROM store_products WHERE store_id = $1 ORDER BY sku",
@@ -709,21 +744,11 @@ pub fn resend(conn: &mut CloudConn, store_id: &str) -> Result<Resent> {
             past_price_lists,
         };
         for e in current {
-            let at: Max = diesel::sql_query(
-                "INSERT INTO master_changes (store_id, kind, entity_id, hlc, body, created_at, resent) \
-                 VALUES ($1, $2, $3, $4, $5, $6, true) RETURNING cursor AS n",
-            )
-            .bind::<Text, _>(store_id)
-            .bind::<Text, _>(&e.kind)
-            .bind::<Text, _>(&e.entity_id)
-            .bind::<BigInt, _>(e.hlc)
-            .bind::<Text, _>(&e.body)
-            .bind::<BigInt, _>(now_millis())
-            .get_result(conn)?;
+            let at = append(conn, store_id, &e.kind, &e.entity_id, e.hlc, &e.body, true)?;
             if out.first_cursor == 0 {
-                out.first_cursor = at.n;
+                out.first_cursor = at;
             }
-            out.last_cursor = at.n;
+            out.last_cursor = at;
             *out.kinds.entry(e.kind).or_default() += 1;
         }
         Ok(out)
@@ -731,24 +756,36 @@ pub fn resend(conn: &mut CloudConn, store_id: &str) -> Result<Resent> {
 }
 
 /// Each entity's edits (in cursor order) laid over each other: one entity
-/// with the fields of all and the time of the last.
+/// with the fields of all and the time of the last. A staff member, whom
+/// the store edits too, also carries each field's own time (`hlc_of`): a
+/// field from an older edit then loses to the store's later one, as it did
+/// when it first came.
 fn fold(edits: Vec<Entity>) -> Result<Vec<Entity>> {
-    let mut by: std::collections::BTreeMap<(String, String), (i64, serde_json::Value)> =
+    type Fields = serde_json::Map<String, serde_json::Value>;
+    let mut by: std::collections::BTreeMap<(String, String), (i64, Fields, Fields)> =
         Default::default();
     for e in edits {
         let body: serde_json::Value = serde_json::from_str(&e.body)
             .map_err(|err| CloudError::Corrupt(format!("master change {}: {err}", e.entity_id)))?;
-        let slot = by
-            .entry((e.kind, e.entity_id))
-            .or_insert_with(|| (0, serde_json::json!({})));
+        let serde_json::Value::Object(fields) = body else {
+            return Err(CloudError::Corrupt(format!(
+                "master change {}: not an object",
+                e.entity_id
+            )));
+        };
+        let slot = by.entry((e.kind, e.entity_id)).or_default();
         slot.0 = slot.0.max(e.hlc);
-        match (slot.1.as_object_mut(), body) {
-            (Some(into), serde_json::Value::Object(fields)) => into.extend(fields),
-            (_, other) => slot.1 = other,
+        for (k, v) in fields {
+            slot.2.insert(k.clone(), e.hlc.into());
+            slot.1.insert(k, v);
         }
     }
     by.into_iter()
-        .map(|((kind, entity_id), (hlc, body))| {
+        .map(|((kind, entity_id), (hlc, mut body, mut times))| {
+            if kind == "staff" {
+                times.remove("id");
+                body.insert("hlc_of".into(), times.into());
+            }
             Ok(Entity {
                 kind,
                 entity_id,

@@ -358,12 +358,15 @@ pub struct StoreRow {
     pub credential_expires_at: Option<i64>,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub has_credential: bool,
-    /// The master-data feed: the last change the store has applied (it
-    /// asked for the ones after it), and the feed's last change.
+    /// The master-data feed: the cursor of the last change the store has
+    /// applied (it asked for the ones after it), the feed's last cursor,
+    /// and how many changes wait for the store's next pull.
     #[diesel(sql_type = BigInt)]
     pub master_pulled: i64,
     #[diesel(sql_type = BigInt)]
     pub master_latest: i64,
+    #[diesel(sql_type = BigInt)]
+    pub master_waiting: i64,
 }
 
 /// A store's sync state for people: per stream acknowledged vs applied, and
@@ -441,7 +444,9 @@ pub fn store_sync(conn: &mut CloudConn) -> Result<Vec<StoreSync>> {
            EXISTS (SELECT 1 FROM store_credentials c WHERE c.store_id = s.id AND c.state IN ('active', 'pending')) \
              AS has_credential, s.master_pulled, \
            (SELECT COALESCE(max(m.cursor), 0) FROM master_changes m WHERE m.store_id = s.id) \
-             AS master_latest \
+             AS master_latest, \
+           (SELECT count(*) FROM master_changes m WHERE m.store_id = s.id AND m.cursor > s.master_pulled) \
+             AS master_waiting \
          FROM stores s ORDER BY s.code",
     )
     .load(conn)?;

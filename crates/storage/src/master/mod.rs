@@ -27,6 +27,10 @@ use serde::{Deserialize, Serialize};
 
 mod product;
 
+/// What of the cloud's feed this edge understands (`PullRequest.feed_version`):
+/// 2, re-sent changes.
+pub const FEED_VERSION: i32 = 2;
+
 /// One change of the cloud's feed.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -55,6 +59,26 @@ struct StaffChange {
     role: Option<String>,
     pin_hash: Option<String>,
     active: Option<bool>,
+    /// A re-send's: the time of each field's last edit.
+    #[serde(default)]
+    hlc_of: std::collections::BTreeMap<String, i64>,
+}
+
+impl StaffChange {
+    /// The fields last edited no earlier than `local_hlc` (the store's
+    /// copy): a re-send's older field lost, or was overtaken by an edit
+    /// here, when it first came.
+    fn not_older_than(&self, local_hlc: i64, hlc: i64) -> StaffChange {
+        let keep = |f: &str| self.hlc_of.get(f).copied().unwrap_or(hlc) >= local_hlc;
+        StaffChange {
+            id: self.id.clone(),
+            name: self.name.clone().filter(|_| keep("name")),
+            role: self.role.clone().filter(|_| keep("role")),
+            pin_hash: self.pin_hash.clone().filter(|_| keep("pin_hash")),
+            active: self.active.filter(|_| keep("active")),
+            hlc_of: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -372,7 +396,14 @@ fn staff_member(
             out.conflicts += 1;
             return Ok(());
         }
-        Some(_) => {
+        Some(local_hlc) => {
+            let newer;
+            let st = if c.resent {
+                newer = st.not_older_than(local_hlc, c.hlc);
+                &newer
+            } else {
+                st
+            };
             let (name, role, pin_hash, active): (String, String, String, bool) = staff::table
                 .find(&st.id)
                 .select((staff::name, staff::role, staff::pin_hash, staff::active))

@@ -219,6 +219,7 @@ async fn pull(db: &Db, client: &mut Client, store_id: &str) -> Result<(), SyncEr
                 store_id: store_id.to_owned(),
                 cursor,
                 limit: 500,
+                feed_version: outpost_storage::master::FEED_VERSION,
             })
             .await?
             .into_inner();

@@ -186,6 +186,26 @@ async fn admin_accounts_sign_in_hold_their_roles_and_every_write_needs_the_pages
         .unwrap();
     assert_eq!(basic.status(), 401);
     assert!(basic.headers().get("www-authenticate").is_none());
+    // A sign-in form or a query string that does not parse: problem JSON.
+    let r = admin
+        .http
+        .post(format!("{}/login", admin.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("name=only")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = admin
+        .http
+        .get(format!("{}/api/v1/audit?limit=many", admin.base))
+        .bearer_auth(&cloud.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
 
     // The owner, through the page: a write with the CSRF token from the
     // page's own origin goes through; from another origin, or without the
@@ -640,7 +660,7 @@ async fn the_console_revokes_tokens_changes_passwords_and_disables_accounts() {
     assert!(!ok && said.contains("Nobody"), "{said}");
     assert_eq!(
         cloud.count(
-            "SELECT count(*) AS n FROM admin_audit WHERE account_name = 'Sam Support' AND via = 'cli' \
+            "SELECT count(*) AS n FROM admin_audit WHERE account_name = '(console)' AND via = 'cli' AND target = 'Sam Support' \
              AND action IN ('api-token.revoke', 'account.password', 'account.disable', 'account.enable')"
         ),
         4

@@ -344,9 +344,14 @@ async fn support_resends_a_stores_master_data_and_the_stores_own_edits_stand() {
         let (st, body) = cloud.admin_get("/api/v1/stores", true).await;
         assert_eq!(st, 200, "{body}");
         let all: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let s = &all.as_array().unwrap()[0]["store"];
-        let (pulled, latest) = (s["master_pulled"].as_i64(), s["master_latest"].as_i64());
-        (pulled.is_some() && pulled >= latest).then_some(latest.unwrap())
+        let s = &all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["store"]["id"] == store_id.as_str())
+            .unwrap()["store"];
+        let (waiting, latest) = (s["master_waiting"].as_i64(), s["master_latest"].as_i64());
+        (waiting == Some(0)).then_some(latest.unwrap())
     };
     let product = |q: &'static str| {
         let (app, m) = (&app, till.manager.clone());
@@ -432,6 +437,18 @@ async fn support_resends_a_stores_master_data_and_the_stores_own_edits_stand() {
         )
         .await;
     assert_eq!(st, 404);
+    // A store whose edge never pulled with a version that understands
+    // re-sends would take each re-sent entity for a conflict: refused.
+    let other = uuid::Uuid::now_v7().to_string();
+    cloud.add_store(&other, "S02");
+    let (st, said) = cloud
+        .admin_post_as(
+            &cloud.api_token("Sam Support"),
+            &format!("/api/v1/stores/{other}/master/resend"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 409, "{said}");
 
     let rye = eventually("the skipped product", || product("Northern")).await;
     assert_eq!(rye["price_minor"], 420, "{rye}");
