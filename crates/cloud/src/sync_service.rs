@@ -465,7 +465,7 @@ impl SyncService for Sync {
         let changes = db(&self.db, move |c| {
             cloud::touch(c, &store)?;
             cloud::master::pulled(c, &store, after, r.feed_version)?;
-            cloud::master::changes(c, &store, after, limit)
+            cloud::master::changes(c, &store, after, limit, r.feed_version)
         })
         .await?;
         let cursor = changes.last().map_or(after, |c| c.cursor);

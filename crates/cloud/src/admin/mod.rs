@@ -69,7 +69,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     let form = web::FormConfig::default()
         .limit(16 * 1024)
         .error_handler(|e, _| {
-            let res = problem(StatusCode::BAD_REQUEST, "invalid-form", &e.to_string());
+            // Too large, no length, another content type: their own status.
+            let status = actix_web::ResponseError::status_code(&e);
+            let res = problem(status, "invalid-form", &e.to_string());
             actix_web::error::InternalError::from_response(e, res).into()
         });
     let query = web::QueryConfig::default().error_handler(|e, _| {

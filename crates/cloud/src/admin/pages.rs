@@ -301,7 +301,9 @@ pub(super) async fn store_page(
                 (st.master_waiting) " changes of its master data wait for the store's next pull."
             }
         }
-        @if resends {
+        @if resends && i64::from(st.master_feed_version) < cloud::master::RESENT_FEED_VERSION {
+            p { "The store's edge is older than re-sends of master data: upgrade it first." }
+        } @else if resends {
             form method="post" action={ "/api/v1/stores/" (st.id) "/master/resend" } {
                 input type="hidden" name="csrf" value=(csrf);
                 button { "Re-send master data" }

@@ -616,20 +616,25 @@ pub struct Change {
     pub resent: bool,
 }
 
-/// The store's changes after `cursor`, in cursor order.
+/// The store's changes after `cursor`, in cursor order, for an edge that
+/// understands `feed_version`: one older than re-sends (say, rolled back
+/// after one) does not get re-sent changes, which it would take for
+/// conflicts; support re-sends again once it is upgraded.
 pub fn changes(
     conn: &mut CloudConn,
     store_id: &str,
     cursor: i64,
     limit: i64,
+    feed_version: i32,
 ) -> Result<Vec<Change>> {
     Ok(diesel::sql_query(
         "SELECT cursor, kind, entity_id, hlc, body, resent FROM master_changes \
-         WHERE store_id = $1 AND cursor > $2 ORDER BY cursor LIMIT $3",
+         WHERE store_id = $1 AND cursor > $2 AND (NOT resent OR $4) ORDER BY cursor LIMIT $3",
     )
     .bind::<Text, _>(store_id)
     .bind::<BigInt, _>(cursor)
     .bind::<BigInt, _>(limit.clamp(1, 5000))
+    .bind::<diesel::sql_types::Bool, _>(i64::from(feed_version) >= RESENT_FEED_VERSION)
     .load(conn)?)
 }
 

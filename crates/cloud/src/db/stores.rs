@@ -367,6 +367,9 @@ pub struct StoreRow {
     pub master_latest: i64,
     #[diesel(sql_type = BigInt)]
     pub master_waiting: i64,
+    /// What of the feed the store's edge understands (2: re-sends).
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub master_feed_version: i32,
 }
 
 /// A store's sync state for people: per stream acknowledged vs applied, and
@@ -446,7 +449,7 @@ pub fn store_sync(conn: &mut CloudConn) -> Result<Vec<StoreSync>> {
            (SELECT COALESCE(max(m.cursor), 0) FROM master_changes m WHERE m.store_id = s.id) \
              AS master_latest, \
            (SELECT count(*) FROM master_changes m WHERE m.store_id = s.id AND m.cursor > s.master_pulled) \
-             AS master_waiting \
+             AS master_waiting, s.master_feed_version \
          FROM stores s ORDER BY s.code",
     )
     .load(conn)?;

@@ -41,7 +41,9 @@ pub struct Change {
     /// Appended by a re-send of the store's master data: the entity as the
     /// cloud holds it, with the time of its last edit. Applied unless the
     /// store's copy is later, or already holds it (`Applied::kept`, not a
-    /// conflict: the store's copy won or matched when the edit first came).
+    /// conflict: a later copy here won when the cloud's edit first came, or
+    /// was made since); a staff member's PIN only when its own edit is
+    /// later than the store's copy.
     pub resent: bool,
 }
 
@@ -65,19 +67,29 @@ struct StaffChange {
 }
 
 impl StaffChange {
-    /// The fields last edited no earlier than `local_hlc` (the store's
-    /// copy): a re-send's older field lost, or was overtaken by an edit
-    /// here, when it first came.
-    fn not_older_than(&self, local_hlc: i64, hlc: i64) -> StaffChange {
-        let keep = |f: &str| self.hlc_of.get(f).copied().unwrap_or(hlc) >= local_hlc;
+    /// A re-send without its PIN unless the PIN's own edit (`hlc_of`) is
+    /// later than the store's copy (`local_hlc`): the store sets PINs too
+    /// (a manager's reset), and a later cloud edit of another field must
+    /// not bring back the cloud's older PIN. The other fields only the
+    /// cloud writes for a member it made, so they follow the entity's time.
+    fn without_older_pin(&self, local_hlc: i64) -> StaffChange {
+        let pin_at = self.hlc_of.get("pin_hash").copied().unwrap_or(i64::MIN);
         StaffChange {
             id: self.id.clone(),
-            name: self.name.clone().filter(|_| keep("name")),
-            role: self.role.clone().filter(|_| keep("role")),
-            pin_hash: self.pin_hash.clone().filter(|_| keep("pin_hash")),
-            active: self.active.filter(|_| keep("active")),
+            name: self.name.clone(),
+            role: self.role.clone(),
+            pin_hash: self.pin_hash.clone().filter(|_| pin_at > local_hlc),
+            active: self.active,
             hlc_of: Default::default(),
         }
+    }
+
+    /// What the audit log may say: never the PIN hash.
+    fn detail(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "name": self.name, "role": self.role, "active": self.active,
+            "pin_changed": self.pin_hash.is_some(),
+        })
     }
 }
 
@@ -372,11 +384,7 @@ fn staff_member(
             out,
         );
     }
-    // What the audit log may say: never the PIN hash.
-    let detail = serde_json::json!({
-        "id": st.id, "name": st.name, "role": st.role, "active": st.active,
-        "pin_changed": st.pin_hash.is_some(),
-    });
+    let mut detail = st.detail();
     let local: Option<i64> = staff::table
         .find(&st.id)
         .select(staff::updated_hlc)
@@ -399,7 +407,8 @@ fn staff_member(
         Some(local_hlc) => {
             let newer;
             let st = if c.resent {
-                newer = st.not_older_than(local_hlc, c.hlc);
+                newer = st.without_older_pin(local_hlc);
+                detail = newer.detail();
                 &newer
             } else {
                 st
