@@ -66,14 +66,18 @@ pub(crate) async fn click(c: &fantoccini::Client, css: &str) {
     panic!("{css} could not be clicked");
 }
 
-/// Types `keys` into the element `css` names.
+/// Types `keys` into the element `css` names, retried while it cannot take
+/// them yet (a dialog still closing over it: nothing is typed then).
 pub(crate) async fn type_into(c: &fantoccini::Client, css: &str, keys: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .send_keys(keys)
-        .await
-        .unwrap();
+    for _ in 0..40 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && e.send_keys(keys).await.is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} could not be typed into");
 }
 
 /// Clicks a manager-page tab and waits until its own content is shown.
