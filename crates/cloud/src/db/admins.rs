@@ -256,29 +256,19 @@ pub fn sign_in(
         )?;
         return Ok(Err(SignInRefused::Wrong));
     };
-    if row.disabled_at.is_some() {
+    // A disabled account is answered as a wrong password; a locked one is
+    // refused even the right password until the lock ends.
+    let refused = if row.disabled_at.is_some() {
+        Some(("disabled", SignInRefused::Wrong))
+    } else if row.locked_until.is_some_and(|u| u > now) {
+        Some(("locked", SignInRefused::Locked))
+    } else {
+        None
+    };
+    if let Some((why, answer)) = refused {
         let _ = verify_password(password, &DECOY);
-        audit(
-            c,
-            &row.name,
-            "session",
-            "sign-in.refused",
-            &row.name,
-            "disabled",
-        )?;
-        return Ok(Err(SignInRefused::Wrong));
-    }
-    if row.locked_until.is_some_and(|u| u > now) {
-        let _ = verify_password(password, &DECOY);
-        audit(
-            c,
-            &row.name,
-            "session",
-            "sign-in.refused",
-            &row.name,
-            "locked",
-        )?;
-        return Ok(Err(SignInRefused::Locked));
+        audit(c, &row.name, "session", "sign-in.refused", &row.name, why)?;
+        return Ok(Err(answer));
     }
     if !verify_password(password, &row.password_hash) {
         // One statement: the count and the lock move together.
